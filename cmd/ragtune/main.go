@@ -1,0 +1,245 @@
+// Command ragtune fine-tunes, quantizes, evaluates and serves DeepSeek-R1
+// distilled (Qwen2) models and builds retrieval-augmented knowledge bases,
+// all in one binary with no Python and no external server.
+//
+// Each subcommand lives in its own file and registers itself in init, so
+// this file only dispatches and prints help.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand. run receives the arguments after the command
+// name (for groups such as "model", after the group name).
+type command struct {
+	name    string
+	summary string
+	run     func(args []string) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("ragtune: duplicate command " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// errUsage marks an error caused by bad command-line input; main prints it
+// with a hint instead of as a failure of the work itself.
+var errUsage = errors.New("usage error")
+
+func usageErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "ragtune — fine-tune, quantize, evaluate and serve DeepSeek-R1 distilled models, with RAG.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: ragtune <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'ragtune <command> --help' for the flags of one command.")
+}
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				return exitCode(c.run([]string{"--help"}), stderr)
+			}
+		}
+		printUsage(stdout)
+		return 0
+	case "-version", "--version":
+		fmt.Fprintln(stdout, "ragtune", version)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ragtune: unknown command %q\n", args[0])
+		if s := suggest(args[0]); s != "" {
+			fmt.Fprintf(stderr, "Did you mean %q?\n", s)
+		}
+		fmt.Fprintln(stderr, "Run 'ragtune help' for the list of commands.")
+		return 2
+	}
+	return exitCode(c.run(args[1:]), stderr)
+}
+
+const version = "0.1.0-dev"
+
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "ragtune:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		return 2
+	default:
+		fmt.Fprintln(stderr, "ragtune:", err)
+		return 1
+	}
+}
+
+// suggest returns the registered command closest to name, if any is close.
+func suggest(name string) string {
+	best, bestD := "", 3
+	for n := range commands {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// newFlagSet returns a FlagSet whose --help prints a synopsis, a
+// description and the flags, and whose parse errors become usage errors.
+func newFlagSet(name, synopsis, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet("ragtune "+name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: ragtune %s %s\n\n", name, synopsis)
+		if description != "" {
+			fmt.Fprintln(out, strings.TrimSpace(description))
+			fmt.Fprintln(out)
+		}
+		fmt.Fprintln(out, "Flags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into usage errors so main
+// exits 2 with the message; --help returns flag.ErrHelp (exit 0).
+// Flags may follow positional arguments, as users often type them.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v (see 'ragtune %s --help')", errUsage, err, strings.TrimPrefix(fs.Name(), "ragtune "))
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			positional = append(positional, rest[1:]...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// groupSummaries describes command groups whose subcommands live in
+// several files (for example "model init" and "model convert").
+var groupSummaries = map[string]string{
+	"model": "create, inspect, convert and download model directories",
+	"eval":  "evaluate models and retrieval (perplexity, BLEU, ROUGE, ...)",
+	"kb":    "list, inspect and delete knowledge bases",
+	"lora":  "work with LoRA adapters (merge)",
+}
+
+type subcommand struct {
+	summary string
+	run     func(args []string) error
+}
+
+var groups = map[string]map[string]subcommand{}
+
+// registerSub adds "group name" as a subcommand, creating the group's
+// top-level command on first use, so each subcommand keeps its own file.
+func registerSub(group, name, summary string, run func(args []string) error) {
+	subs, ok := groups[group]
+	if !ok {
+		subs = map[string]subcommand{}
+		groups[group] = subs
+		sum := groupSummaries[group]
+		if sum == "" {
+			sum = group + " subcommands"
+		}
+		register(&command{name: group, summary: sum, run: func(args []string) error {
+			return dispatchGroup(group, args)
+		}})
+	}
+	if _, dup := subs[name]; dup {
+		panic("ragtune: duplicate subcommand " + group + " " + name)
+	}
+	subs[name] = subcommand{summary: summary, run: run}
+}
+
+func dispatchGroup(group string, args []string) error {
+	subs := groups[group]
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(os.Stderr, "Usage: ragtune %s <subcommand> [flags]\n\nSubcommands:\n", group)
+		names := make([]string, 0, len(subs))
+		for n := range subs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, subs[n].summary)
+		}
+		if len(args) == 0 {
+			return usageErrorf("%s needs a subcommand", group)
+		}
+		return flag.ErrHelp
+	}
+	sc, ok := subs[args[0]]
+	if !ok {
+		return usageErrorf("unknown subcommand %q for %q (see 'ragtune %s --help')", args[0], group, group)
+	}
+	return sc.run(args[1:])
+}
