@@ -1,0 +1,145 @@
+package tokenizer
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/text/unicode/norm"
+
+	"ragtune/internal/shareddata"
+)
+
+// vector is one llama.cpp tokenizer test case.
+type vector struct {
+	text string
+	ids  []int
+}
+
+// readVectors reads llama.cpp's .inp/.out pair. Each input in .inp is
+// followed by "\n__ggml_vocab_test__\n" (so the newline before the marker
+// is not part of the input); .out has one line of space-separated ids per
+// input, without BOS.
+func readVectors(t *testing.T, inp, out string) []vector {
+	t.Helper()
+	in, err := os.ReadFile(inp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sep = "\n__ggml_vocab_test__\n"
+	texts := strings.Split(string(in), sep)
+	if texts[len(texts)-1] != "" {
+		t.Fatalf("%s does not end with the separator", inp)
+	}
+	texts = texts[:len(texts)-1]
+	lines := strings.Split(strings.TrimSuffix(string(ex), "\n"), "\n")
+	if len(lines) != len(texts) {
+		t.Fatalf("%s has %d inputs but %s has %d lines", inp, len(texts), out, len(lines))
+	}
+	vs := make([]vector, len(texts))
+	for i, s := range texts {
+		vs[i].text = s
+		for _, f := range strings.Fields(lines[i]) {
+			id, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatalf("%s line %d: %v", out, i+1, err)
+			}
+			vs[i].ids = append(vs[i].ids, id)
+		}
+	}
+	return vs
+}
+
+var (
+	qwenOnce sync.Once
+	qwenTok  *BPE
+	qwenErr  error
+)
+
+// qwen loads the shared Qwen2.5 tokenizer once per test binary.
+func qwen(t testing.TB) *BPE {
+	t.Helper()
+	p := shareddata.Path(t, "qwen2.5-tokenizer", "tokenizer.json")
+	qwenOnce.Do(func() { qwenTok, qwenErr = Load(p) })
+	if qwenErr != nil {
+		t.Fatal(qwenErr)
+	}
+	return qwenTok
+}
+
+// diffIDs describes where got and want first differ, with the tokens.
+func diffIDs(tk interface{ Token(int) string }, got, want []int) string {
+	var sb strings.Builder
+	n := max(len(got), len(want))
+	first := -1
+	for i := 0; i < n; i++ {
+		if i >= len(got) || i >= len(want) || got[i] != want[i] {
+			first = i
+			break
+		}
+	}
+	fmt.Fprintf(&sb, "first difference at index %d\n", first)
+	show := func(name string, ids []int) {
+		fmt.Fprintf(&sb, "  %s:", name)
+		for i, id := range ids {
+			mark := ""
+			if i == first {
+				mark = ">>"
+			}
+			fmt.Fprintf(&sb, " %s%d(%q)", mark, id, tk.Token(id))
+		}
+		sb.WriteByte('\n')
+	}
+	show("got ", got)
+	show("want", want)
+	return sb.String()
+}
+
+func equalIDs(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func checkVectors(t *testing.T, tk *BPE, name string) {
+	t.Helper()
+	vs := readVectors(t, shareddata.Path(t, "tokenizer-tests", name+".inp"), shareddata.Path(t, "tokenizer-tests", name+".out"))
+	if len(vs) != 46 {
+		t.Errorf("%s: %d vectors, want 46", name, len(vs))
+	}
+	failed := 0
+	for i, v := range vs {
+		got := tk.Encode(v.text, false)
+		if !equalIDs(got, v.ids) {
+			failed++
+			t.Errorf("%s vector %d %q:\n%s", name, i+1, v.text, diffIDs(tk, got, v.ids))
+		}
+		if dec, want := tk.Decode(got), norm.NFC.String(v.text); dec != want {
+			t.Errorf("%s vector %d: decode(encode(x)) = %q, want NFC(x) = %q", name, i+1, dec, want)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%s: %d of %d vectors differ", name, failed, len(vs))
+	}
+}
+
+func TestQwen2Vectors(t *testing.T) {
+	checkVectors(t, qwen(t), "ggml-vocab-qwen2.gguf")
+}
+
+func TestR1Vectors(t *testing.T) {
+	checkVectors(t, R1FromQwen(qwen(t)), "ggml-vocab-deepseek-r1-qwen.gguf")
+}
