@@ -1,0 +1,269 @@
+// Package qwen2 runs the Qwen2 decoder (DeepSeek-R1-Distill-Qwen and other
+// Qwen2ForCausalLM checkpoints) and Llama-style models that share its
+// block: token embedding, N × (RMSNorm → GQA attention with RoPE → residual,
+// RMSNorm → SwiGLU MLP → residual), final RMSNorm, LM head.
+//
+// A Model holds immutable weights; a State holds one sequence's KV cache
+// and activation buffers, allocated once by NewState, so prefill
+// (State.Forward over many tokens) and decode (one token at a time) run
+// without allocating buffers per token. Projection weights are
+// tensor.Matrix values, so quantized formats (package quant) run through
+// WithMatrixLoader without this package knowing their layout.
+//
+// It is not a generation loop (sampling, stop strings and chat templates
+// live in package llm) and not the training forward (package train).
+package qwen2
+
+import (
+	"errors"
+	"fmt"
+
+	"ragtune/model"
+	"ragtune/tensor"
+)
+
+// Model is a loaded Qwen2/Llama decoder. It is safe for concurrent use by
+// several States.
+type Model struct {
+	cfg *model.Config
+	src model.TensorSource // kept open: weights may view its memory
+
+	C, F   int // hidden size, intermediate size
+	NH     int // query heads
+	NKV    int // key/value heads
+	HD     int // head dimension
+	V      int // vocabulary size
+	eps    float32
+	chunk  int // prefill tokens per pass, bounds State's activation buffers
+	layers []layer
+
+	embed RowReader     // (V, C)
+	norm  []float32     // (C) final RMSNorm weight
+	head  tensor.Matrix // (V, C) lm_head, or the embedding when tied
+}
+
+// layer is one decoder block. Biases are nil when the model has none.
+type layer struct {
+	attnNorm   []float32     // (C) input_layernorm
+	wq         tensor.Matrix // (NH*HD, C)
+	wk, wv     tensor.Matrix // (NKV*HD, C)
+	bqv        [3][]float32  // q (NH*HD), k (NKV*HD), v (NKV*HD) biases
+	wo         tensor.Matrix // (C, NH*HD)
+	bo         []float32     // (C), Llama with attention_bias only
+	mlpNorm    []float32     // (C) post_attention_layernorm
+	wgate, wup tensor.Matrix // (F, C)
+	wdown      tensor.Matrix // (C, F)
+}
+
+// Option changes how New and Load build a Model.
+type Option func(*options)
+
+type options struct {
+	loader MatrixLoader
+	chunk  int
+}
+
+// WithMatrixLoader sets how projection and head weights become matrices
+// (default DefaultMatrix: float32). Use HalfMatrix to keep BF16/F16 weights
+// in 16 bits, or a quantization package's loader for Q8_0/Q4_0.
+func WithMatrixLoader(l MatrixLoader) Option {
+	return func(o *options) { o.loader = l }
+}
+
+// WithPrefillChunk sets how many tokens one pass of Forward processes
+// (default 64). Larger chunks reuse each weight over more tokens but make
+// every State's activation buffers larger.
+func WithPrefillChunk(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.chunk = n
+		}
+	}
+}
+
+// New builds a Model from a config and its tensors, checking every shape
+// against the config. The Model owns src from here on and closes it in
+// Close (also when New fails).
+func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, err error) {
+	defer func() {
+		if err != nil {
+			src.Close()
+		}
+	}()
+	o := options{chunk: 64}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch cfg.ModelType {
+	case "qwen2", "llama":
+	default:
+		return nil, fmt.Errorf("model_type %q is not supported by the qwen2 engine (supported: qwen2, llama)", cfg.ModelType)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("model config: %w", err)
+	}
+	if act := cfg.HiddenAct; act != "" && act != "silu" {
+		return nil, fmt.Errorf("hidden_act %q is not supported (only silu)", act)
+	}
+	m = &Model{
+		cfg: cfg, src: src,
+		C: cfg.HiddenSize, F: cfg.IntermediateSize,
+		NH: cfg.NumAttentionHeads, NKV: cfg.NumKeyValueHeads, HD: cfg.HeadDimension(),
+		V: cfg.VocabSize, eps: float32(cfg.RMSNormEps), chunk: o.chunk,
+	}
+	l := loader{src: src, matrix: o.loader}
+	if l.matrix == nil {
+		l.matrix = DefaultMatrix
+	}
+	C, QD, KVD := m.C, m.NH*m.HD, m.NKV*m.HD
+
+	embed, err := l.get("model.embed_tokens.weight", m.V, C)
+	if err != nil {
+		return nil, err
+	}
+	// The embedding table serves row lookups and, when tied, the head.
+	// With the default loader both share one float32 copy; a custom loader
+	// may give a matrix that also reads rows (BF16 kept as stored, Q8_0).
+	var embedMat tensor.Matrix
+	if o.loader != nil {
+		if embedMat, err = l.matrix(embed); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", embed.Name, err)
+		}
+	}
+	if rr, ok := embedMat.(RowReader); ok {
+		m.embed = rr
+	} else if fm, ok := embedMat.(*tensor.F32Matrix); ok {
+		m.embed = f32Rows{data: fm.Data, C: C}
+	} else {
+		data, err := toF32(embed)
+		if err != nil {
+			return nil, err
+		}
+		m.embed = f32Rows{data: data, C: C}
+		if embedMat == nil {
+			embedMat = &tensor.F32Matrix{Data: data, R: m.V, C: C}
+		}
+	}
+
+	m.norm, err = l.vector("model.norm.weight", C)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := src.Tensor("lm_head.weight"); cfg.TieWordEmbeddings || errors.Is(err, model.ErrTensorNotFound) {
+		// Tied head, or a file that omits it (llama.cpp's converter does
+		// when it equals the embedding): the head reuses the embedding.
+		m.head = embedMat
+	} else if m.head, err = l.mat("lm_head.weight", m.V, C); err != nil {
+		return nil, err
+	}
+
+	qwen := cfg.ModelType == "qwen2"
+	bias := cfg.HasQKVBias()
+	m.layers = make([]layer, cfg.NumHiddenLayers)
+	for i := range m.layers {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		ly := &m.layers[i]
+		if ly.attnNorm, err = l.vector(p+"input_layernorm.weight", C); err != nil {
+			return nil, err
+		}
+		if ly.mlpNorm, err = l.vector(p+"post_attention_layernorm.weight", C); err != nil {
+			return nil, err
+		}
+		for _, w := range []struct {
+			dst    *tensor.Matrix
+			name   string
+			rows   int
+			cols   int
+			biasIx int
+		}{
+			{&ly.wq, "self_attn.q_proj", QD, C, 0},
+			{&ly.wk, "self_attn.k_proj", KVD, C, 1},
+			{&ly.wv, "self_attn.v_proj", KVD, C, 2},
+			{&ly.wo, "self_attn.o_proj", C, QD, -1},
+			{&ly.wgate, "mlp.gate_proj", m.F, C, -1},
+			{&ly.wup, "mlp.up_proj", m.F, C, -1},
+			{&ly.wdown, "mlp.down_proj", C, m.F, -1},
+		} {
+			if *w.dst, err = l.mat(p+w.name+".weight", w.rows, w.cols); err != nil {
+				return nil, err
+			}
+			if bias && w.biasIx >= 0 {
+				if ly.bqv[w.biasIx], err = l.vector(p+w.name+".bias", w.rows); err != nil {
+					return nil, err
+				}
+			}
+		}
+		// Llama's attention_bias also covers o_proj; Qwen2's never does.
+		if bias && !qwen {
+			if ly.bo, err = l.vector(p+"self_attn.o_proj.bias", C); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// Config returns the model's configuration (do not modify it).
+func (m *Model) Config() *model.Config { return m.cfg }
+
+// VocabSize is the length of a logits vector.
+func (m *Model) VocabSize() int { return m.V }
+
+// MaxContext is the longest sequence the model was configured for
+// (max_position_embeddings).
+func (m *Model) MaxContext() int { return m.cfg.MaxPositionEmbeddings }
+
+// Close releases the tensor source; the Model and its States must not be
+// used afterwards.
+func (m *Model) Close() error {
+	if m.src == nil {
+		return nil
+	}
+	err := m.src.Close()
+	m.src = nil
+	return err
+}
+
+// loader fetches tensors by HF name and checks shapes against the config.
+type loader struct {
+	src    model.TensorSource
+	matrix MatrixLoader
+}
+
+func (l loader) get(name string, shape ...int) (*model.Tensor, error) {
+	t, err := l.src.Tensor(name)
+	if err != nil {
+		return nil, fmt.Errorf("model weights: %w", err)
+	}
+	ok := len(t.Shape) == len(shape)
+	for i := 0; ok && i < len(shape); i++ {
+		ok = t.Shape[i] == shape[i]
+	}
+	if !ok {
+		return nil, fmt.Errorf("tensor %q has shape %v but config.json implies %v; the config does not match the weights", name, t.Shape, shape)
+	}
+	return t, nil
+}
+
+func (l loader) vector(name string, n int) ([]float32, error) {
+	t, err := l.get(name, n)
+	if err != nil {
+		return nil, err
+	}
+	return toF32(t)
+}
+
+func (l loader) mat(name string, rows, cols int) (tensor.Matrix, error) {
+	t, err := l.get(name, rows, cols)
+	if err != nil {
+		return nil, err
+	}
+	mat, err := l.matrix(t)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	if mat.Rows() != rows || mat.Cols() != cols {
+		return nil, fmt.Errorf("tensor %q: matrix loader returned %d×%d, want %d×%d", name, mat.Rows(), mat.Cols(), rows, cols)
+	}
+	return mat, nil
+}

@@ -1,0 +1,204 @@
+package qwen2
+
+import (
+	"errors"
+	"fmt"
+
+	"ragtune/tensor"
+)
+
+// ErrContextLength is returned (wrapped) when a Forward call would run past
+// the State's maximum sequence length.
+var ErrContextLength = errors.New("context length exceeded")
+
+// State is one sequence being decoded: its KV cache and the activation
+// buffers of one prefill chunk, all allocated by NewState. A State is not
+// safe for concurrent use; use one per sequence.
+type State struct {
+	m      *Model
+	maxSeq int
+	chunk  int
+	pos    int
+
+	cos, sin []float32   // (maxSeq, HD/2) RoPE tables
+	kc, vc   [][]float32 // L × (maxSeq, NKV*HD) key/value cache, keys rotated
+
+	x      []float32 // (chunk, C) residual stream
+	xb     []float32 // (chunk, C) normalized input / projection output
+	q      []float32 // (chunk, NH*HD)
+	att    []float32 // (chunk, NH*HD) attention output
+	hb     []float32 // (chunk, F) gate, then silu(gate)*up
+	hb2    []float32 // (chunk, F) up
+	logits []float32 // (V) last token's logits
+}
+
+// NewState allocates a State for sequences of up to maxSeq tokens
+// (clamped to [1, MaxContext]). Its KV cache takes
+// 2 × layers × maxSeq × kvHeads × headDim float32 values.
+func (m *Model) NewState(maxSeq int) *State {
+	if mc := m.MaxContext(); mc > 0 && maxSeq > mc {
+		maxSeq = mc
+	}
+	maxSeq = max(maxSeq, 1)
+	chunk := min(m.chunk, maxSeq)
+	QD, KVD := m.NH*m.HD, m.NKV*m.HD
+	s := &State{
+		m: m, maxSeq: maxSeq, chunk: chunk,
+		cos: make([]float32, maxSeq*m.HD/2), sin: make([]float32, maxSeq*m.HD/2),
+		kc: make([][]float32, len(m.layers)), vc: make([][]float32, len(m.layers)),
+		x: make([]float32, chunk*m.C), xb: make([]float32, chunk*m.C),
+		q: make([]float32, chunk*QD), att: make([]float32, chunk*QD),
+		hb: make([]float32, chunk*m.F), hb2: make([]float32, chunk*m.F),
+		logits: make([]float32, m.V),
+	}
+	tensor.RoPETables(s.cos, s.sin, 0, maxSeq, m.HD, m.cfg.RopeTheta)
+	for l := range s.kc {
+		s.kc[l] = make([]float32, maxSeq*KVD)
+		s.vc[l] = make([]float32, maxSeq*KVD)
+	}
+	return s
+}
+
+// Pos is the number of tokens in the KV cache: the position the next token
+// will take.
+func (s *State) Pos() int { return s.pos }
+
+// MaxSeq is the most tokens this State can hold.
+func (s *State) MaxSeq() int { return s.maxSeq }
+
+// Truncate drops cached tokens from position pos on, so the next Forward
+// continues from there (reusing a shared prompt prefix). pos is clamped to
+// [0, Pos()].
+func (s *State) Truncate(pos int) {
+	s.pos = min(max(pos, 0), s.pos)
+}
+
+// Forward runs tokens at positions Pos()..Pos()+len(tokens)-1, appends them
+// to the KV cache and returns the logits (VocabSize) of the last token. The
+// slice belongs to the State and is overwritten by the next call.
+func (s *State) Forward(tokens []int) ([]float32, error) {
+	if err := s.check(tokens); err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(tokens); i += s.chunk {
+		s.step(tokens[i:min(i+s.chunk, len(tokens))])
+	}
+	s.head(s.logits, (len(tokens)-1)%s.chunk, 1) // the last token's row in the final chunk
+	return s.logits, nil
+}
+
+// ForwardAll is Forward that fills logits (len(tokens), VocabSize) with
+// every position's logits, for perplexity and evaluation.
+func (s *State) ForwardAll(tokens []int, logits []float32) error {
+	if err := s.check(tokens); err != nil {
+		return err
+	}
+	V := s.m.V
+	if len(logits) < len(tokens)*V {
+		return fmt.Errorf("logits buffer holds %d values, need %d (%d tokens × vocabulary %d)", len(logits), len(tokens)*V, len(tokens), V)
+	}
+	for i := 0; i < len(tokens); i += s.chunk {
+		n := min(s.chunk, len(tokens)-i)
+		s.step(tokens[i : i+n])
+		s.head(logits[i*V:(i+n)*V], 0, n)
+	}
+	return nil
+}
+
+func (s *State) check(tokens []int) error {
+	if len(tokens) == 0 {
+		return errors.New("forward: no tokens")
+	}
+	for i, id := range tokens {
+		if id < 0 || id >= s.m.V {
+			return fmt.Errorf("forward: token %d (index %d) is outside the vocabulary [0, %d); the tokenizer does not match the model", id, i, s.m.V)
+		}
+	}
+	if s.pos+len(tokens) > s.maxSeq {
+		return fmt.Errorf("%w: context length %d exceeded (%d tokens cached + %d new); shorten the prompt or allow a longer context", ErrContextLength, s.maxSeq, s.pos, len(tokens))
+	}
+	return nil
+}
+
+// head writes the logits of rows r0..r0+n-1 of the last chunk's residual
+// stream into out (n, V).
+func (s *State) head(out []float32, r0, n int) {
+	m := s.m
+	C := m.C
+	// x = self.norm(x); logits = self.lm_head(x)
+	tensor.RMSNorm(s.xb[r0*C:(r0+n)*C], s.x[r0*C:(r0+n)*C], m.norm, n, C, m.eps)
+	m.head.MatMul(out[:n*m.V], s.xb[r0*C:(r0+n)*C], n)
+}
+
+// step runs T ≤ chunk tokens through every layer at position s.pos,
+// leaving the final residual stream in s.x.
+func (s *State) step(tokens []int) {
+	m := s.m
+	T, P := len(tokens), s.pos
+	C, F, NH, NKV, HD := m.C, m.F, m.NH, m.NKV, m.HD
+	QD, KVD, half := NH*HD, NKV*HD, HD/2
+	x, xb := s.x[:T*C], s.xb[:T*C]
+	q, att := s.q[:T*QD], s.att[:T*QD]
+	hb, hb2 := s.hb[:T*F], s.hb2[:T*F]
+	cos, sin := s.cos[P*half:], s.sin[P*half:]
+
+	// x = self.embed_tokens(tokens)
+	for t, id := range tokens {
+		m.embed.Row(x[t*C:t*C+C], id)
+	}
+	for l := range m.layers {
+		ly := &m.layers[l]
+		k := s.kc[l][P*KVD : (P+T)*KVD] // new keys and values go straight
+		v := s.vc[l][P*KVD : (P+T)*KVD] // into the cache rows they occupy
+
+		// xb = self.input_layernorm(x)
+		tensor.RMSNorm(xb, x, ly.attnNorm, T, C, m.eps)
+		// q, k, v = self.q_proj(xb), self.k_proj(xb), self.v_proj(xb)
+		ly.wq.MatMul(q, xb, T)
+		ly.wk.MatMul(k, xb, T)
+		ly.wv.MatMul(v, xb, T)
+		addBias(q, ly.bqv[0], T)
+		addBias(k, ly.bqv[1], T)
+		addBias(v, ly.bqv[2], T)
+		// q, k = apply_rotary_pos_emb(q, k, cos, sin)
+		tensor.RoPEForward(q, cos, sin, T, T, NH, HD)
+		tensor.RoPEForward(k, cos, sin, T, T, NKV, HD)
+		// att = softmax(q @ repeat_kv(k).T / sqrt(HD) + causal_mask) @ repeat_kv(v)
+		tensor.AttentionKV(att, q, s.kc[l], s.vc[l], T, P, NH, NKV, HD)
+		// x = x + self.o_proj(att)
+		ly.wo.MatMul(xb, att, T)
+		addBias(xb, ly.bo, T)
+		addInPlace(x, xb)
+
+		// xb = self.post_attention_layernorm(x)
+		tensor.RMSNorm(xb, x, ly.mlpNorm, T, C, m.eps)
+		// x = x + self.down_proj(F.silu(self.gate_proj(xb)) * self.up_proj(xb))
+		ly.wgate.MatMul(hb, xb, T)
+		ly.wup.MatMul(hb2, xb, T)
+		tensor.SwiGLU(hb, hb, hb2)
+		ly.wdown.MatMul(xb, hb, T)
+		addInPlace(x, xb)
+	}
+	s.pos += T
+}
+
+// addBias adds b (N) to every row of x (T, N); nil b is no bias.
+func addBias(x, b []float32, T int) {
+	if b == nil {
+		return
+	}
+	N := len(b)
+	for t := 0; t < T; t++ {
+		row := x[t*N : t*N+N]
+		for i, v := range b {
+			row[i] += v
+		}
+	}
+}
+
+func addInPlace(x, y []float32) {
+	y = y[:len(x)]
+	for i := range x {
+		x[i] += y[i]
+	}
+}

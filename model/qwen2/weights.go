@@ -1,0 +1,175 @@
+package qwen2
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"ragtune/model"
+	"ragtune/tensor"
+)
+
+// MatrixLoader turns a stored projection weight (OC, C) into a
+// tensor.Matrix. Quantized formats plug in here: a loader handles the
+// dtypes it knows (Q8_0, Q4_0) and passes the rest to DefaultMatrix.
+type MatrixLoader func(t *model.Tensor) (tensor.Matrix, error)
+
+// RowReader is implemented by matrices that can hand out one row as
+// float32. A quantized token-embedding table must implement it, because
+// the embedding lookup reads single rows rather than multiplying.
+type RowReader interface {
+	Row(dst []float32, r int)
+}
+
+// DefaultMatrix converts F32, F16 and BF16 weights to a float32 matrix
+// once, at load. F32 data is used in place (no copy) when it is aligned.
+func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) {
+	if len(t.Shape) != 2 {
+		return nil, fmt.Errorf("tensor %q: want a 2-D weight, got shape %v", t.Name, t.Shape)
+	}
+	data, err := toF32(t)
+	if err != nil {
+		return nil, err
+	}
+	return &tensor.F32Matrix{Data: data, R: t.Shape[0], C: t.Shape[1]}, nil
+}
+
+// HalfMatrix keeps F16 and BF16 weights in their stored 16-bit form and
+// widens them inside MatMul, halving resident memory compared with
+// DefaultMatrix at some cost in speed (see docs/BENCHMARKS.md). Other
+// dtypes go to DefaultMatrix.
+func HalfMatrix(t *model.Tensor) (tensor.Matrix, error) {
+	if (t.DType != model.BF16 && t.DType != model.F16) || len(t.Shape) != 2 {
+		return DefaultMatrix(t)
+	}
+	if err := checkBytes(t, 2); err != nil {
+		return nil, err
+	}
+	return &Half16Matrix{Data: u16View(t.Data), R: t.Shape[0], C: t.Shape[1], BF16: t.DType == model.BF16}, nil
+}
+
+// Half16Matrix is a row-major (R, C) matrix of BF16 or F16 values.
+type Half16Matrix struct {
+	Data []uint16 // (R, C)
+	R, C int
+	BF16 bool // false: IEEE F16
+}
+
+func (m *Half16Matrix) Rows() int { return m.R }
+func (m *Half16Matrix) Cols() int { return m.C }
+
+// halfChunk is how many weights are widened at a time onto the stack;
+// each widened chunk is reused for all T input rows.
+const halfChunk = 512
+
+// MatMul sets out (T, R) = inp (T, C) @ W^T, widening each row of W once
+// per call whatever T is.
+func (m *Half16Matrix) MatMul(out, inp []float32, T int) {
+	R, C := m.R, m.C
+	_ = out[T*R-1]
+	_ = inp[T*C-1]
+	tensor.ParallelFor(R, func(lo, hi int) {
+		var buf [halfChunk]float32
+		for j := lo; j < hi; j++ {
+			row := m.Data[j*C : j*C+C]
+			for t := 0; t < T; t++ {
+				out[t*R+j] = 0
+			}
+			for k0 := 0; k0 < C; k0 += halfChunk {
+				n := min(halfChunk, C-k0)
+				w := buf[:n]
+				if m.BF16 {
+					tensor.BF16ToF32(w, row[k0:k0+n])
+				} else {
+					tensor.F16ToF32(w, row[k0:k0+n])
+				}
+				for t := 0; t < T; t++ {
+					out[t*R+j] += tensor.Dot(w, inp[t*C+k0:t*C+k0+n])
+				}
+			}
+		}
+	})
+}
+
+// Row widens row r into dst (C).
+func (m *Half16Matrix) Row(dst []float32, r int) {
+	row := m.Data[r*m.C : r*m.C+m.C]
+	if m.BF16 {
+		tensor.BF16ToF32(dst, row)
+	} else {
+		tensor.F16ToF32(dst, row)
+	}
+}
+
+// f32Rows is a float32 (R, C) table that hands out rows (embeddings).
+type f32Rows struct {
+	data []float32
+	C    int
+}
+
+func (e f32Rows) Row(dst []float32, r int) { copy(dst, e.data[r*e.C:r*e.C+e.C]) }
+
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+func checkBytes(t *model.Tensor, elem int) error {
+	if want := t.NumElements() * elem; len(t.Data) != want {
+		return fmt.Errorf("tensor %q (%s, shape %v): %d bytes, want %d; the file is truncated or corrupt", t.Name, t.DType, t.Shape, len(t.Data), want)
+	}
+	return nil
+}
+
+// toF32 returns t's values as float32: a view of t.Data for aligned F32 on
+// little-endian machines, else a converted copy.
+func toF32(t *model.Tensor) ([]float32, error) {
+	switch t.DType {
+	case model.F32:
+		if err := checkBytes(t, 4); err != nil {
+			return nil, err
+		}
+		n := len(t.Data) / 4
+		if n == 0 {
+			return nil, nil
+		}
+		if littleEndian && uintptr(unsafe.Pointer(&t.Data[0]))%4 == 0 {
+			return unsafe.Slice((*float32)(unsafe.Pointer(&t.Data[0])), n), nil
+		}
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		}
+		return out, nil
+	case model.BF16, model.F16:
+		if err := checkBytes(t, 2); err != nil {
+			return nil, err
+		}
+		out := make([]float32, t.NumElements())
+		if t.DType == model.BF16 {
+			tensor.BF16ToF32(out, u16View(t.Data))
+		} else {
+			tensor.F16ToF32(out, u16View(t.Data))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("tensor %q has dtype %s; only F32, F16 and BF16 load without a quantization loader (pass qwen2.WithMatrixLoader for Q8_0/Q4_0)", t.Name, t.DType)
+}
+
+// u16View reinterprets little-endian 16-bit data, copying only when the
+// bytes are misaligned or the machine is big-endian.
+func u16View(b []byte) []uint16 {
+	n := len(b) / 2
+	if n == 0 {
+		return nil
+	}
+	if littleEndian && uintptr(unsafe.Pointer(&b[0]))%2 == 0 {
+		return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), n)
+	}
+	out := make([]uint16, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return out
+}

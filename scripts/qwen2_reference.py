@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Independent PyTorch reference of the Qwen2 decoder: goldens for model/qwen2.
+
+Regenerate the committed goldens (from the repository root; needs Debian's
+python3-torch, `apt-get install -y python3-torch`):
+
+    go run ./cmd/ragtune model init --preset tiny --seed 1 --out model/qwen2/testdata/tiny
+    /usr/bin/python3 scripts/qwen2_reference.py --model model/qwen2/testdata/tiny \
+        --out model/qwen2/testdata/pytorch_logits.json
+
+It reads config.json and the safetensors weights directly (the header is
+parsed with json + struct, no safetensors library), runs the forward pass
+written here from HF transformers' Qwen2 semantics (RMSNorm, q/k/v bias,
+rotate-half RoPE, GQA via repeat_kv, causal softmax attention, SwiGLU MLP,
+tied or untied head), and writes every position's logits for a few
+deterministic token sequences. The computation runs in float64 so the golden
+is the exact answer the Go float32 engine is measured against.
+"""
+
+import argparse
+import base64
+import json
+import math
+import os
+import random
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64}
+
+
+def read_safetensors(path):
+    """Returns {name: tensor} for one .safetensors file."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        raw = bytearray(blob[base + start : base + end])
+        dtype = DTYPES[info["dtype"]]
+        t = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
+        out[name] = t.reshape(info["shape"])
+    return out
+
+
+def read_weights(model_dir):
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    w = {}
+    for name in files:
+        w.update(read_safetensors(os.path.join(model_dir, name)))
+    return w
+
+
+def rms_norm(x, weight, eps):
+    # HF Qwen2RMSNorm: x * rsqrt(mean(x^2) + eps), then scaled by the weight.
+    return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Qwen2Reference:
+    def __init__(self, model_dir, dtype):
+        with open(os.path.join(model_dir, "config.json")) as f:
+            self.cfg = json.load(f)
+        c = self.cfg
+        self.dtype = dtype
+        self.w = {k: v.to(dtype) for k, v in read_weights(model_dir).items()}
+        self.L = c["num_hidden_layers"]
+        self.NH = c["num_attention_heads"]
+        self.NKV = c["num_key_value_heads"]
+        self.HD = c.get("head_dim") or c["hidden_size"] // self.NH
+        self.eps = c["rms_norm_eps"]
+        self.theta = c.get("rope_theta", 10000.0)
+        model_type = c.get("model_type", "qwen2")
+        self.qkv_bias = c.get("attention_bias", model_type == "qwen2")
+        self.o_bias = self.qkv_bias and model_type != "qwen2"
+        if c.get("tie_word_embeddings") or "lm_head.weight" not in self.w:
+            self.head = self.w["model.embed_tokens.weight"]
+        else:
+            self.head = self.w["lm_head.weight"]
+
+    def rope(self, T):
+        # HF default rotary embedding: inv_freq from float32 powers of theta.
+        inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.HD, 2, dtype=torch.int64).float() / self.HD))
+        freqs = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(self.dtype), emb.sin().to(self.dtype)
+
+    def forward(self, tokens):
+        """Logits (T, vocab) for one sequence starting at position 0."""
+        w, T = self.w, len(tokens)
+        cos, sin = self.rope(T)
+        h = w["model.embed_tokens.weight"][torch.tensor(tokens)]
+        mask = torch.full((T, T), float("-inf"), dtype=self.dtype).triu(1)
+        for i in range(self.L):
+            p = f"model.layers.{i}."
+            b = (lambda n: w[p + n]) if self.qkv_bias else (lambda n: None)
+            x = rms_norm(h, w[p + "input_layernorm.weight"], self.eps)
+            q = F.linear(x, w[p + "self_attn.q_proj.weight"], b("self_attn.q_proj.bias"))
+            k = F.linear(x, w[p + "self_attn.k_proj.weight"], b("self_attn.k_proj.bias"))
+            v = F.linear(x, w[p + "self_attn.v_proj.weight"], b("self_attn.v_proj.bias"))
+            # (T, heads*HD) -> (heads, T, HD)
+            q = q.view(T, self.NH, self.HD).transpose(0, 1)
+            k = k.view(T, self.NKV, self.HD).transpose(0, 1)
+            v = v.view(T, self.NKV, self.HD).transpose(0, 1)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            # repeat_kv: query head j reads KV head j // (NH // NKV).
+            k = k.repeat_interleave(self.NH // self.NKV, dim=0)
+            v = v.repeat_interleave(self.NH // self.NKV, dim=0)
+            att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(self.HD) + mask, dim=-1)
+            o = (att @ v).transpose(0, 1).reshape(T, self.NH * self.HD)
+            h = h + F.linear(o, w[p + "self_attn.o_proj.weight"], w[p + "self_attn.o_proj.bias"] if self.o_bias else None)
+            x = rms_norm(h, w[p + "post_attention_layernorm.weight"], self.eps)
+            gate = F.linear(x, w[p + "mlp.gate_proj.weight"])
+            up = F.linear(x, w[p + "mlp.up_proj.weight"])
+            h = h + F.linear(F.silu(gate) * up, w[p + "mlp.down_proj.weight"])
+        h = rms_norm(h, w["model.norm.weight"], self.eps)
+        return F.linear(h, self.head)
+
+
+def token_cases(vocab, seed):
+    """A few deterministic sequences; one crosses the Go engine's default
+    64-token prefill chunk."""
+    rng = random.Random(seed)
+    return [[rng.randrange(vocab) for _ in range(n)] for n in (1, 6, 23, 70)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="HF model directory (config.json + safetensors)")
+    ap.add_argument("--out", required=True, help="golden JSON to write")
+    ap.add_argument("--seed", type=int, default=7, help="seed of the token sequences")
+    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    args = ap.parse_args()
+
+    torch.set_grad_enabled(False)
+    ref = Qwen2Reference(args.model, getattr(torch, args.dtype))
+    cases = []
+    for toks in token_cases(ref.cfg["vocab_size"], args.seed):
+        logits = ref.forward(toks).to(torch.float32).contiguous()
+        blob = struct.pack(f"<{logits.numel()}f", *logits.flatten().tolist())
+        cases.append({"tokens": toks, "logits_f32le_b64": base64.b64encode(blob).decode("ascii")})
+    golden = {
+        "generator": "scripts/qwen2_reference.py (PyTorch %s, %s)" % (torch.__version__, args.dtype),
+        "model": os.path.normpath(args.model),
+        "vocab_size": ref.cfg["vocab_size"],
+        "cases": cases,
+    }
+    with open(args.out, "w") as f:
+        json.dump(golden, f, indent=1)
+        f.write("\n")
+    print(f"wrote {args.out}: {len(cases)} sequences, {sum(len(c['tokens']) for c in cases)} positions", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

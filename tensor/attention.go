@@ -1,0 +1,84 @@
+package tensor
+
+import (
+	"math"
+)
+
+// AttentionKV is causal grouped-query attention for T new query tokens at
+// positions pos..pos+T-1 over a key/value cache holding positions
+// 0..pos+T-1:
+//
+//	out (T, NH*HD), q (T, NH*HD), k, v (≥pos+T, NKV*HD)
+//
+// Query head h reads KV head h/(NH/NKV). PyTorch (HF eager attention, with
+// repeat_kv expanding the KV heads):
+//
+//	att = (q @ k.transpose(-2, -1)) / sqrt(HD) + causal_mask
+//	out = softmax(att, dim=-1) @ v
+//
+// The softmax is computed online (running max and sum, rescaling the
+// accumulator when the max grows), so the kernel needs no score buffer
+// and stays allocation-free for any context length. Work is split over
+// (token, head) pairs, strided so that the long rows of late tokens are
+// shared evenly among workers.
+func AttentionKV(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
+	qd, kvd := NH*HD, NKV*HD
+	_ = out[T*qd-1]
+	_ = q[T*qd-1]
+	_ = k[(pos+T)*kvd-1]
+	_ = v[(pos+T)*kvd-1]
+	group := NH / NKV
+	scale := float32(1 / math.Sqrt(float64(HD)))
+	n := T * NH
+	body := func(i int) {
+		t, h := i/NH, i%NH
+		qv := q[t*qd+h*HD : t*qd+h*HD+HD]
+		o := out[t*qd+h*HD : t*qd+h*HD+HD]
+		koff := (h / group) * HD
+		attendOnline(o, qv, k, v, pos+t+1, kvd, koff, HD, scale)
+	}
+	workers := min(Threads(), n)
+	if workers <= 1 {
+		for i := range n {
+			body(i)
+		}
+		return
+	}
+	ParallelFor(workers, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			for i := w; i < n; i += workers {
+				body(i)
+			}
+		}
+	})
+}
+
+// attendOnline sets o = softmax(scale * q·k_j for j < L) weighted sum of
+// v_j, where k_j = k[j*stride+off:][:HD] and likewise v_j.
+func attendOnline(o, q, k, v []float32, L, stride, off, HD int, scale float32) {
+	for i := range o {
+		o[i] = 0
+	}
+	m := float32(math.Inf(-1))
+	var sum float32
+	for j := range L {
+		kj := k[j*stride+off : j*stride+off+HD]
+		s := Dot(q, kj) * scale
+		if s > m {
+			// Rescale what was accumulated under the old max.
+			r := float32(math.Exp(float64(m - s)))
+			sum *= r
+			for i := range o {
+				o[i] *= r
+			}
+			m = s
+		}
+		p := float32(math.Exp(float64(s - m)))
+		sum += p
+		Axpy(o, v[j*stride+off:j*stride+off+HD], p)
+	}
+	inv := 1 / sum
+	for i := range o {
+		o[i] *= inv
+	}
+}
