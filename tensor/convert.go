@@ -4,9 +4,18 @@ import "math"
 
 // BF16ToF32 widens bfloat16 values (the top 16 bits of a float32).
 func BF16ToF32(dst []float32, src []uint16) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = math.Float32frombits(uint32(v) << 16)
+	n := len(src)
+	if n == 0 {
+		return
+	}
+	dst = dst[:n]
+	k := impl
+	m := n &^ (k.width - 1)
+	if m > 0 {
+		k.bf16(&dst[0], &src[0], m)
+	}
+	for i := m; i < n; i++ {
+		dst[i] = math.Float32frombits(uint32(src[i]) << 16)
 	}
 }
 

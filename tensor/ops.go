@@ -4,79 +4,38 @@ import (
 	"math"
 )
 
-// MatMul sets out (T, OC) = inp (T, C) @ w^T + bias, with w (OC, C) and
-// bias (OC) or nil. PyTorch: out = F.linear(inp, w, bias).
-func MatMul(out, inp, w, bias []float32, T, C, OC int) {
-	_ = out[T*OC-1]
-	_ = inp[T*C-1]
-	_ = w[OC*C-1]
-	ParallelFor(OC, func(lo, hi int) {
-		for t := 0; t < T; t++ {
-			x := inp[t*C : t*C+C]
-			o := out[t*OC : t*OC+OC]
-			for j := lo; j < hi; j++ {
-				s := Dot(x, w[j*C:j*C+C])
-				if bias != nil {
-					s += bias[j]
-				}
-				o[j] = s
-			}
-		}
-	})
-}
-
-// MatMulBackward accumulates the gradients of out = inp @ w^T + bias:
-// dinp (T, C) += dout @ w, dw (OC, C) += dout^T @ inp, dbias (OC) += Σ_t dout.
-// Any of dinp, dw, dbias may be nil when that gradient is not needed.
-func MatMulBackward(dinp, dw, dbias, dout, inp, w []float32, T, C, OC int) {
-	if dinp != nil {
-		ParallelFor(T, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				di := dinp[t*C : t*C+C]
-				for o := 0; o < OC; o++ {
-					Axpy(di, w[o*C:o*C+C], dout[t*OC+o])
-				}
-			}
-		})
-	}
-	if dw != nil || dbias != nil {
-		ParallelFor(OC, func(lo, hi int) {
-			for o := lo; o < hi; o++ {
-				for t := 0; t < T; t++ {
-					g := dout[t*OC+o]
-					if dw != nil {
-						Axpy(dw[o*C:o*C+C], inp[t*C:t*C+C], g)
-					}
-					if dbias != nil {
-						dbias[o] += g
-					}
-				}
-			}
-		})
-	}
-}
-
 // Dot returns Σ a[i]*b[i] over len(a) elements.
 func Dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
+	n := len(a)
+	if n == 0 {
+		return 0
 	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
+	b = b[:n]
+	k := impl
+	m := n &^ (k.width - 1)
+	var s float32
+	if m > 0 {
+		s = k.dot(&a[0], &b[0], m)
 	}
-	return (s0 + s1) + (s2 + s3)
+	for i := m; i < n; i++ {
+		s += a[i] * b[i]
+	}
+	return s
 }
 
 // Axpy sets y += alpha*x over len(y) elements.
 func Axpy(y, x []float32, alpha float32) {
-	x = x[:len(y)]
-	for i := range y {
+	n := len(y)
+	if n == 0 {
+		return
+	}
+	x = x[:n]
+	k := impl
+	m := n &^ (k.width - 1)
+	if m > 0 {
+		k.axpy(&y[0], &x[0], alpha, m)
+	}
+	for i := m; i < n; i++ {
 		y[i] += alpha * x[i]
 	}
 }

@@ -1,0 +1,398 @@
+package tensor
+
+import "sync"
+
+// Blocking for the packed GEMM. The micro-kernel holds an mr×nr tile of C in
+// registers and streams one row of B (nr floats) and mr broadcasts of A per
+// step of k; the blocks below keep those streams in L1/L2:
+//   - gemmKC: k-block, so an mr×KC strip of A (24 KiB at mr=12) stays in L1
+//     while it meets every panel of B;
+//   - gemmMC×gemmNB: the C block one work unit owns (forward: weight rows ×
+//     tokens), whose k-blocks of packed tokens (NB×KC, 256 KiB) sit in L2.
+const (
+	gemmKC = 512
+	gemmMC = 192 // a multiple of every kernel's mr (12, 6, 4)
+	gemmNB = 128 // a multiple of every kernel's nr (32, 16)
+	// matvecMaxT is the largest T that runs as T matrix-vector products
+	// (weights streamed once per token from cache) instead of packing.
+	matvecMaxT = 3
+)
+
+// scratch is one op's reusable memory; ops take it from a sync.Pool so
+// steady-state calls allocate nothing and concurrent callers never share.
+type scratch struct {
+	packed []float32   // packed B panels, shared by all workers
+	padA   []float32   // zero-padded copy of A's last partial tile
+	padB   []float32   // zero-padded copy of B's last partial panel
+	local  [][]float32 // per-worker C blocks / tiles
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func (s *scratch) locals(nt, n int) {
+	for len(s.local) < nt {
+		s.local = append(s.local, nil)
+	}
+	for i := 0; i < nt; i++ {
+		s.local[i] = grow(s.local[i], n)
+	}
+}
+
+// MatMul sets out (T, OC) = inp (T, C) @ w^T + bias, with w (OC, C) and
+// bias (OC) or nil. PyTorch: out = F.linear(inp, w, bias).
+func MatMul(out, inp, w, bias []float32, T, C, OC int) {
+	if T <= 0 || OC <= 0 {
+		return
+	}
+	_ = out[T*OC-1]
+	if C == 0 {
+		for t := 0; t < T; t++ {
+			for o := 0; o < OC; o++ {
+				out[t*OC+o] = 0
+				if bias != nil {
+					out[t*OC+o] = bias[o]
+				}
+			}
+		}
+		return
+	}
+	_ = inp[T*C-1]
+	_ = w[OC*C-1]
+	if bias != nil {
+		_ = bias[OC-1]
+	}
+	if T <= matvecMaxT {
+		matVec(out, inp, w, bias, T, C, OC)
+		return
+	}
+	op := fwdOpPool.Get().(*fwdOp)
+	op.setup(out, inp, w, bias, T, C, OC)
+	op.phase = 0
+	ParallelFor(op.npan, op.packTask)
+	op.phase = 1
+	parallelDynamic(op.nt, op.nOB*op.nTB, 1, op)
+	op.release()
+}
+
+// matVec computes out = inp @ w^T + bias for small T, four weight rows per
+// step so each load of x feeds four rows; the weight matrix is streamed once.
+func matVec(out, inp, w, bias []float32, T, C, OC int) {
+	op := mvOpPool.Get().(*mvOp)
+	*op = mvOp{k: impl, out: out, inp: inp, w: w, bias: bias, T: T, C: C, OC: OC}
+	// Chunks of 64 rows: big enough to amortize the hand-off, small enough
+	// to balance two cores when one is shared with another process.
+	parallelDynamic(Threads(), (OC+3)/4, 16, op)
+	*op = mvOp{}
+	mvOpPool.Put(op)
+}
+
+type mvOp struct {
+	k                 *kernels
+	out, inp, w, bias []float32
+	T, C, OC          int
+}
+
+var mvOpPool = sync.Pool{New: func() any { return new(mvOp) }}
+
+func (o *mvOp) run(_, lo, hi int) {
+	k, C, OC := o.k, o.C, o.OC
+	m := C &^ (k.width - 1)
+	var r4 [4]float32
+	for g := lo; g < hi; g++ {
+		r0 := g * 4
+		nr := min(4, OC-r0)
+		for t := 0; t < o.T; t++ {
+			x := o.inp[t*C : t*C+C]
+			if nr == 4 {
+				if m > 0 {
+					r4[0], r4[1], r4[2], r4[3] = k.dot4(&x[0], &o.w[r0*C], C*4, m)
+				} else {
+					r4 = [4]float32{}
+				}
+				for i := 0; i < 4; i++ {
+					row := o.w[(r0+i)*C : (r0+i)*C+C]
+					for j := m; j < C; j++ {
+						r4[i] += x[j] * row[j]
+					}
+				}
+			} else {
+				for i := 0; i < nr; i++ {
+					r4[i] = Dot(x, o.w[(r0+i)*C:(r0+i)*C+C])
+				}
+			}
+			dst := o.out[t*OC+r0 : t*OC+r0+nr]
+			for i := range dst {
+				v := r4[i]
+				if o.bias != nil {
+					v += o.bias[r0+i]
+				}
+				dst[i] = v
+			}
+		}
+	}
+}
+
+// fwdOp is MatMul's packed path. It computes out^T = w · inp^T so the
+// weights are read in place (rows of w are the kernel's A) and only the
+// small activation matrix is packed: panel p holds tokens [p*nr, p*nr+nr)
+// transposed, packed[p][k][j] = inp[p*nr+j][k], zero past T.
+type fwdOp struct {
+	k                 *kernels
+	out, inp, w, bias []float32
+	T, C, OC          int
+	nt, npan          int
+	nOB, nTB          int
+	phase             int
+	s                 *scratch
+	packTask          func(lo, hi int)
+}
+
+var fwdOpPool = sync.Pool{New: func() any {
+	op := new(fwdOp)
+	op.packTask = op.pack
+	return op
+}}
+
+func (o *fwdOp) setup(out, inp, w, bias []float32, T, C, OC int) {
+	k := impl
+	o.k, o.out, o.inp, o.w, o.bias, o.T, o.C, o.OC = k, out, inp, w, bias, T, C, OC
+	o.nt = Threads()
+	o.npan = (T + k.nr - 1) / k.nr
+	o.nOB = (OC + gemmMC - 1) / gemmMC
+	o.nTB = (T + gemmNB - 1) / gemmNB
+	s := scratchPool.Get().(*scratch)
+	o.s = s
+	s.packed = grow(s.packed, o.npan*C*k.nr)
+	if rem := OC % k.mr; rem != 0 {
+		s.padA = grow(s.padA, k.mr*C)
+		copy(s.padA, w[(OC-rem)*C:OC*C])
+		clear(s.padA[rem*C:])
+	}
+	s.locals(o.nt, gemmMC*gemmNB)
+}
+
+func (o *fwdOp) release() {
+	scratchPool.Put(o.s)
+	pt := o.packTask
+	*o = fwdOp{packTask: pt}
+	fwdOpPool.Put(o)
+}
+
+func (o *fwdOp) pack(lo, hi int) {
+	nr, C, T := o.k.nr, o.C, o.T
+	for p := lo; p < hi; p++ {
+		dst := o.s.packed[p*C*nr : (p+1)*C*nr]
+		for j := 0; j < nr; j++ {
+			t := p*nr + j
+			if t >= T {
+				for k := 0; k < C; k++ {
+					dst[k*nr+j] = 0
+				}
+				continue
+			}
+			row := o.inp[t*C : t*C+C]
+			for k, v := range row {
+				dst[k*nr+j] = v
+			}
+		}
+	}
+}
+
+func (o *fwdOp) run(w, lo, hi int) {
+	for u := lo; u < hi; u++ {
+		o.unit(o.s.local[w], u/o.nTB, u%o.nTB)
+	}
+}
+
+// unit computes the C block of weight rows [o0, o1) × tokens [t0, t1) into
+// cb (rows × gemmNB, transposed relative to out), then scatters it.
+func (o *fwdOp) unit(cb []float32, ob, tb int) {
+	k, C, OC := o.k, o.C, o.OC
+	mr, nr := k.mr, k.nr
+	o0, o1 := ob*gemmMC, min(OC, ob*gemmMC+gemmMC)
+	t0, t1 := tb*gemmNB, min(o.T, tb*gemmNB+gemmNB)
+	p0, p1 := t0/nr, (t1+nr-1)/nr
+	full := OC - OC%mr // rows past this come from padA
+	for kc := 0; kc < C; kc += gemmKC {
+		kl := min(gemmKC, C-kc)
+		accum := 0
+		if kc > 0 {
+			accum = 1
+		}
+		for r := o0; r < o1; r += mr {
+			var a *float32
+			if r < full {
+				a = &o.w[r*C+kc]
+			} else {
+				a = &o.s.padA[kc]
+			}
+			for p := p0; p < p1; p++ {
+				k.gemmR(kl, a, C*4, &o.s.packed[p*C*nr+kc*nr], nr*4,
+					&cb[(r-o0)*gemmNB+(p-p0)*nr], gemmNB*4, accum)
+			}
+		}
+	}
+	for t := t0; t < t1; t++ {
+		dst := o.out[t*OC+o0 : t*OC+o1]
+		src := cb[t-t0:]
+		if o.bias != nil {
+			b := o.bias[o0:o1]
+			for i := range dst {
+				dst[i] = src[i*gemmNB] + b[i]
+			}
+		} else {
+			for i := range dst {
+				dst[i] = src[i*gemmNB]
+			}
+		}
+	}
+}
+
+// MatMulBackward accumulates the gradients of out = inp @ w^T + bias:
+// dinp (T, C) += dout @ w, dw (OC, C) += dout^T @ inp, dbias (OC) += Σ_t dout.
+// Any of dinp, dw, dbias may be nil when that gradient is not needed.
+func MatMulBackward(dinp, dw, dbias, dout, inp, w []float32, T, C, OC int) {
+	if T <= 0 || OC <= 0 {
+		return
+	}
+	_ = dout[T*OC-1]
+	if dbias != nil {
+		_ = dbias[OC-1]
+		for t := 0; t < T; t++ {
+			Axpy(dbias[:OC], dout[t*OC:t*OC+OC], 1)
+		}
+	}
+	if C == 0 {
+		return
+	}
+	if dinp != nil {
+		_ = dinp[T*C-1]
+		_ = w[OC*C-1]
+		// dinp (T, C) += dout (T, OC) · w (OC, C): A = rows of dout.
+		gemmNN(dinp, dout, OC*4, false, w, T, C, OC)
+	}
+	if dw != nil {
+		_ = dw[OC*C-1]
+		_ = inp[T*C-1]
+		// dw (OC, C) += dout^T (OC, T) · inp (T, C): A = columns of dout.
+		gemmNN(dw, dout, OC*4, true, inp, OC, C, T)
+	}
+}
+
+// gemmNN accumulates c (M, N) += A (M, K) · b (K, N) with b and c row-major.
+// A(i,k) = a[i*lda/4 + k], or a[k*lda/4 + i] when aCols.
+func gemmNN(c, a []float32, lda int, aCols bool, b []float32, M, N, K int) {
+	op := nnOpPool.Get().(*nnOp)
+	k := impl
+	*op = nnOp{k: k, c: c, a: a, b: b, lda: lda, aCols: aCols, M: M, N: N, K: K, nt: Threads()}
+	s := scratchPool.Get().(*scratch)
+	op.s = s
+	mr, nr := k.mr, k.nr
+	if rem := M % mr; rem != 0 {
+		// The last row tile reads a zero-padded copy so the kernel never
+		// reads past a (mr×K when A is rows, K×mr when A is columns).
+		s.padA = grow(s.padA, mr*K)
+		clear(s.padA)
+		m0 := M - rem
+		for i := 0; i < rem; i++ {
+			for kk := 0; kk < K; kk++ {
+				if aCols {
+					s.padA[kk*mr+i] = a[kk*lda/4+m0+i]
+				} else {
+					s.padA[i*K+kk] = a[(m0+i)*lda/4+kk]
+				}
+			}
+		}
+	}
+	if rem := N % nr; rem != 0 {
+		s.padB = grow(s.padB, K*nr)
+		clear(s.padB)
+		n0 := N - rem
+		for kk := 0; kk < K; kk++ {
+			copy(s.padB[kk*nr:kk*nr+rem], b[kk*N+n0:kk*N+N])
+		}
+	}
+	s.locals(op.nt, mr*nr)
+	op.nMB = (M + gemmMC - 1) / gemmMC
+	op.nNB = (N + gemmNB - 1) / gemmNB
+	parallelDynamic(op.nt, op.nMB*op.nNB, 1, op)
+	scratchPool.Put(s)
+	*op = nnOp{}
+	nnOpPool.Put(op)
+}
+
+type nnOp struct {
+	k        *kernels
+	c, a, b  []float32
+	lda      int
+	aCols    bool
+	M, N, K  int
+	nt       int
+	nMB, nNB int
+	s        *scratch
+}
+
+var nnOpPool = sync.Pool{New: func() any { return new(nnOp) }}
+
+func (o *nnOp) run(w, lo, hi int) {
+	for u := lo; u < hi; u++ {
+		o.unit(o.s.local[w], u/o.nNB, u%o.nNB)
+	}
+}
+
+func (o *nnOp) unit(tile []float32, mb, nb int) {
+	k, M, N, K := o.k, o.M, o.N, o.K
+	mr, nr := k.mr, k.nr
+	m0, m1 := mb*gemmMC, min(M, mb*gemmMC+gemmMC)
+	n0, n1 := nb*gemmNB, min(N, nb*gemmNB+gemmNB)
+	mFull, nFull := M-M%mr, N-N%nr
+	gemm := k.gemmR
+	if o.aCols {
+		gemm = k.gemmP
+	}
+	for kc := 0; kc < K; kc += gemmKC {
+		kl := min(gemmKC, K-kc)
+		for i := m0; i < m1; i += mr {
+			var a *float32
+			lda := o.lda
+			switch {
+			case i < mFull && o.aCols:
+				a = &o.a[kc*lda/4+i]
+			case i < mFull:
+				a = &o.a[i*lda/4+kc]
+			case o.aCols:
+				a, lda = &o.s.padA[kc*mr], mr*4
+			default:
+				a, lda = &o.s.padA[kc], K*4
+			}
+			for j := n0; j < n1; j += nr {
+				var b *float32
+				ldb := N * 4
+				if j < nFull {
+					b = &o.b[kc*N+j]
+				} else {
+					b, ldb = &o.s.padB[kc*nr], nr*4
+				}
+				if i < mFull && j < nFull {
+					gemm(kl, a, lda, b, ldb, &o.c[i*N+j], N*4, 1)
+					continue
+				}
+				gemm(kl, a, lda, b, ldb, &tile[0], nr*4, 0)
+				for ii := i; ii < min(i+mr, M); ii++ {
+					dst := o.c[ii*N+j : ii*N+min(j+nr, N)]
+					src := tile[(ii-i)*nr:]
+					for jj := range dst {
+						dst[jj] += src[jj]
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,262 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+func randVec(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = r.Float32()*2 - 1
+	}
+	return v
+}
+
+// forEachImpl runs fn once per kernel set this CPU supports (always
+// including the pure-Go one), restoring the default afterwards.
+func forEachImpl(t *testing.T, fn func(t *testing.T)) {
+	t.Helper()
+	saved := impl
+	defer func() { impl = saved }()
+	for _, k := range available {
+		impl = k
+		t.Run(k.name, fn)
+	}
+}
+
+// checkClose fails with the worst element when got and want differ by more
+// than tol × scale[i] (scale: the sum of |terms| behind each element).
+func checkClose(t *testing.T, what string, got, want, scale []float64, tol float64) {
+	t.Helper()
+	worst, wi := 0.0, -1
+	for i := range want {
+		d := math.Abs(got[i]-want[i]) / (scale[i] + 1e-30)
+		if d > worst || math.IsNaN(got[i]) {
+			worst, wi = d, i
+		}
+	}
+	if worst > tol {
+		t.Fatalf("%s: worst element %d: got %g, want %g (error %.3g × scale, tolerance %g)",
+			what, wi, got[wi], want[wi], worst, tol)
+	}
+}
+
+func f64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// matmulRef is the plain float64 definition of MatMul, with the sum of
+// absolute terms per element as the error scale.
+func matmulRef(inp, w, bias []float32, T, C, OC int) (out, scale []float64) {
+	out = make([]float64, T*OC)
+	scale = make([]float64, T*OC)
+	for t := 0; t < T; t++ {
+		for o := 0; o < OC; o++ {
+			var s, a float64
+			if bias != nil {
+				s, a = float64(bias[o]), math.Abs(float64(bias[o]))
+			}
+			for c := 0; c < C; c++ {
+				p := float64(inp[t*C+c]) * float64(w[o*C+c])
+				s += p
+				a += math.Abs(p)
+			}
+			out[t*OC+o], scale[t*OC+o] = s, a
+		}
+	}
+	return out, scale
+}
+
+var matmulShapes = []struct{ T, C, OC int }{
+	{1, 1, 1}, {1, 7, 5}, {1, 64, 64}, {2, 33, 13}, {3, 100, 9}, {4, 17, 12},
+	{5, 16, 12}, {13, 31, 7}, {32, 64, 24}, {33, 129, 25}, {47, 520, 37},
+	{100, 1030, 200}, {130, 48, 193}, {64, 3, 400},
+}
+
+func TestMatMul(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, sh := range matmulShapes {
+			for _, withBias := range []bool{false, true} {
+				inp := randVec(r, sh.T*sh.C)
+				w := randVec(r, sh.OC*sh.C)
+				var bias []float32
+				if withBias {
+					bias = randVec(r, sh.OC)
+				}
+				out := randVec(r, sh.T*sh.OC) // stale contents must be overwritten
+				MatMul(out, inp, w, bias, sh.T, sh.C, sh.OC)
+				want, scale := matmulRef(inp, w, bias, sh.T, sh.C, sh.OC)
+				checkClose(t, fmt.Sprintf("T=%d C=%d OC=%d bias=%v", sh.T, sh.C, sh.OC, withBias),
+					f64(out), want, scale, 1e-5)
+			}
+		}
+	})
+}
+
+func TestMatMulBackward(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, sh := range matmulShapes {
+			T, C, OC := sh.T, sh.C, sh.OC
+			inp := randVec(r, T*C)
+			w := randVec(r, OC*C)
+			dout := randVec(r, T*OC)
+			dinp := randVec(r, T*C)
+			dw := randVec(r, OC*C)
+			dbias := randVec(r, OC)
+			wantDinp, sDinp := f64(dinp), make([]float64, T*C)
+			wantDw, sDw := f64(dw), make([]float64, OC*C)
+			wantDb, sDb := f64(dbias), make([]float64, OC)
+			for t := 0; t < T; t++ {
+				for o := 0; o < OC; o++ {
+					g := float64(dout[t*OC+o])
+					wantDb[o] += g
+					sDb[o] += math.Abs(g)
+					for c := 0; c < C; c++ {
+						p := g * float64(w[o*C+c])
+						wantDinp[t*C+c] += p
+						sDinp[t*C+c] += math.Abs(p)
+						q := g * float64(inp[t*C+c])
+						wantDw[o*C+c] += q
+						sDw[o*C+c] += math.Abs(q)
+					}
+				}
+			}
+			for i := range sDinp {
+				sDinp[i] += math.Abs(float64(dinp[i]))
+			}
+			for i := range sDw {
+				sDw[i] += math.Abs(float64(dw[i]))
+			}
+			for i := range sDb {
+				sDb[i] += math.Abs(float64(dbias[i]))
+			}
+			MatMulBackward(dinp, dw, dbias, dout, inp, w, T, C, OC)
+			name := fmt.Sprintf("T=%d C=%d OC=%d", T, C, OC)
+			checkClose(t, name+" dinp", f64(dinp), wantDinp, sDinp, 1e-5)
+			checkClose(t, name+" dw", f64(dw), wantDw, sDw, 1e-5)
+			checkClose(t, name+" dbias", f64(dbias), wantDb, sDb, 1e-5)
+		}
+	})
+}
+
+func TestMatMulBackwardNilGrads(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	T, C, OC := 20, 40, 30
+	inp, w, dout := randVec(r, T*C), randVec(r, OC*C), randVec(r, T*OC)
+	dw := make([]float32, OC*C)
+	MatMulBackward(nil, dw, nil, dout, inp, w, T, C, OC)
+	full := make([]float32, OC*C)
+	MatMulBackward(make([]float32, T*C), full, make([]float32, OC), dout, inp, w, T, C, OC)
+	checkClose(t, "dw alone", f64(dw), f64(full), make([]float64, len(full)), 0)
+}
+
+func TestVectorKernels(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, n := range []int{0, 1, 5, 8, 15, 16, 17, 31, 63, 64, 65, 100, 1000, 1031} {
+			a, b := randVec(r, n), randVec(r, n)
+			var want, scale float64
+			for i := range a {
+				want += float64(a[i]) * float64(b[i])
+				scale += math.Abs(float64(a[i]) * float64(b[i]))
+			}
+			checkClose(t, fmt.Sprintf("Dot n=%d", n), []float64{float64(Dot(a, b))}, []float64{want}, []float64{scale}, 1e-6)
+
+			y := randVec(r, n)
+			wantY := make([]float64, n)
+			for i := range y {
+				wantY[i] = float64(y[i]) + 0.75*float64(a[i])
+			}
+			Axpy(y, a, 0.75)
+			ones := make([]float64, n)
+			for i := range ones {
+				ones[i] = 1
+			}
+			checkClose(t, fmt.Sprintf("Axpy n=%d", n), f64(y), wantY, ones, 1e-6)
+
+			src := make([]uint16, n)
+			for i := range src {
+				src[i] = uint16(r.Uint32())
+			}
+			got := make([]float32, n)
+			BF16ToF32(got, src)
+			for i, v := range src {
+				if g, w := math.Float32bits(got[i]), uint32(v)<<16; g != w {
+					t.Fatalf("BF16ToF32 n=%d element %d: got %#x, want %#x", n, i, g, w)
+				}
+			}
+		}
+	})
+}
+
+func TestParallelFor(t *testing.T) {
+	saved := Threads()
+	defer SetThreads(saved)
+	for _, nt := range []int{1, 2, 3, 8} {
+		SetThreads(nt)
+		for _, n := range []int{0, 1, 2, 7, 100} {
+			hits := make([]int, n)
+			ParallelFor(n, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					hits[i]++
+					// A nested call runs inline rather than deadlocking.
+					ParallelFor(2, func(int, int) {})
+				}
+			})
+			for i, h := range hits {
+				if h != 1 {
+					t.Fatalf("threads=%d n=%d: index %d visited %d times, want 1", nt, n, i, h)
+				}
+			}
+		}
+	}
+	// Concurrent callers: one gets the pool, the others run inline.
+	SetThreads(2)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			inp, w := randVec(r, 40*70), randVec(r, 50*70)
+			out := make([]float32, 40*50)
+			for i := 0; i < 20; i++ {
+				MatMul(out, inp, w, nil, 40, 70, 50)
+			}
+			want, scale := matmulRef(inp, w, nil, 40, 70, 50)
+			checkClose(t, "concurrent MatMul", f64(out), want, scale, 1e-5)
+		}()
+	}
+	wg.Wait()
+}
+
+func TestMatMulNoAlloc(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	for _, T := range []int{1, 64} {
+		C, OC := 256, 96
+		inp, w := randVec(r, T*C), randVec(r, OC*C)
+		out := make([]float32, T*OC)
+		dinp, dw := make([]float32, T*C), make([]float32, OC*C)
+		MatMul(out, inp, w, nil, T, C, OC) // warm the scratch pools
+		MatMulBackward(dinp, dw, nil, out, inp, w, T, C, OC)
+		allocs := testing.AllocsPerRun(20, func() {
+			MatMul(out, inp, w, nil, T, C, OC)
+			MatMulBackward(dinp, dw, nil, out, inp, w, T, C, OC)
+		})
+		// sync.Pool may drop an entry at a GC; anything near one per call
+		// would mean a per-call allocation.
+		if allocs > 0.5 {
+			t.Errorf("T=%d: %.1f allocations per MatMul+MatMulBackward, want 0", T, allocs)
+		}
+	}
+}
