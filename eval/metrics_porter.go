@@ -29,7 +29,7 @@ func PorterStem(word string) string {
 var porterIrregular = map[string]string{
 	"sky": "sky", "skies": "sky",
 	"dying": "die", "lying": "lie", "tying": "tie",
-	"news": "news",
+	"news":    "news",
 	"innings": "inning", "inning": "inning",
 	"outings": "outing", "outing": "outing",
 	"cannings": "canning", "canning": "canning",
