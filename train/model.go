@@ -656,3 +656,19 @@ func (m *Model) ForwardBackward(b *Batch, norm float64) (sum float64, count int,
 
 // finite reports whether v is neither NaN nor ±Inf.
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// TargetsFromLabels converts HF labels (B, T), where labels[t] is the token
+// at t itself or -100, into Targets: position t predicts labels[t+1], and
+// the last position of each row predicts nothing.
+func TargetsFromLabels(labels []int32, B, T int) []int32 {
+	out := make([]int32, B*T)
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			out[b*T+t] = -100
+			if t+1 < T && labels[b*T+t+1] >= 0 {
+				out[b*T+t] = labels[b*T+t+1]
+			}
+		}
+	}
+	return out
+}
