@@ -143,3 +143,46 @@ func TestQwen2Vectors(t *testing.T) {
 func TestR1Vectors(t *testing.T) {
 	checkVectors(t, R1FromQwen(qwen(t)), "ggml-vocab-deepseek-r1-qwen.gguf")
 }
+
+// The vocabulary written as GGUF metadata must read back into a
+// tokenizer that still passes every vector.
+func TestGGUFMetadataRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		name, vectors, pre string
+		tk                 *BPE
+		bos                int
+	}{
+		{"qwen2", "ggml-vocab-qwen2.gguf", "qwen2", qwen(t), -1},
+		{"r1", "ggml-vocab-deepseek-r1-qwen.gguf", "deepseek-r1-qwen", R1FromQwen(qwen(t)), 151646},
+	} {
+		md := c.tk.GGUFMetadata()
+		if got := md["tokenizer.ggml.pre"]; got != c.pre {
+			t.Errorf("%s: pre = %v, want %s", c.name, got, c.pre)
+		}
+		back, err := FromGGUFMetadata(md)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		b := back.(*BPE)
+		checkVectors(t, b, c.vectors)
+		if got := b.Encode("hi", true); len(got) == 0 || (c.bos >= 0) != (got[0] == c.bos) {
+			t.Errorf("%s: Encode(hi, true) = %v, BOS %d", c.name, got, c.bos)
+		}
+		if got, want := b.VocabSize(), c.tk.VocabSize(); got != want {
+			t.Errorf("%s: vocab size %d, want %d", c.name, got, want)
+		}
+		types := md["tokenizer.ggml.token_type"].([]int32)
+		if got := types[151648]; c.name == "r1" && got != TokenUserDefined {
+			t.Errorf("r1 <think> token type %d, want user-defined", got)
+		}
+		if got := types[151643]; got != TokenControl {
+			t.Errorf("%s: token 151643 type %d, want control", c.name, got)
+		}
+	}
+	if _, err := FromGGUFMetadata(map[string]any{"tokenizer.ggml.model": "llama", "tokenizer.ggml.tokens": []string{"a"}}); err == nil {
+		t.Error("SentencePiece model accepted")
+	}
+	if _, err := FromGGUFMetadata(map[string]any{}); err == nil {
+		t.Error("empty metadata accepted")
+	}
+}
