@@ -130,7 +130,7 @@ func OpenDir(dir string) (*Set, error) {
 		}
 		return nil, err
 	}
-	return newSet([]*File{f}), nil
+	return NewSet(f), nil
 }
 
 func openSharded(dir, idxPath string, b []byte) (*Set, error) {
@@ -181,7 +181,9 @@ func openSharded(dir, idxPath string, b []byte) (*Set, error) {
 	return s, nil
 }
 
-func newSet(files []*File) *Set {
+// NewSet groups already-open files into one set (later files win on
+// duplicate names).
+func NewSet(files ...*File) *Set {
 	s := &Set{Files: files, byName: map[string]*File{}}
 	for _, f := range files {
 		for _, t := range f.Tensors {

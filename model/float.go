@@ -1,0 +1,199 @@
+package model
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+
+	"ragtune/tensor"
+)
+
+// Dequantizer expands quantized blocks in src into dst (len(dst) elements).
+type Dequantizer func(dst []float32, src []byte)
+
+var (
+	dequantMu sync.RWMutex
+	dequant   = map[DType]Dequantizer{}
+)
+
+// RegisterDequantizer lets Float32 expand tensors of a quantized type;
+// package quant registers Q8_0 and Q4_0, so this package needs no
+// knowledge of block layouts.
+func RegisterDequantizer(d DType, fn Dequantizer) {
+	dequantMu.Lock()
+	defer dequantMu.Unlock()
+	dequant[d] = fn
+}
+
+// Float32 returns the tensor's values as a new []float32.
+func (t *Tensor) Float32() ([]float32, error) {
+	out := make([]float32, t.NumElements())
+	if err := t.Float32Into(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Float32Into converts the tensor's values into dst, which must hold
+// exactly NumElements values.
+func (t *Tensor) Float32Into(dst []float32) error {
+	n := t.NumElements()
+	if len(dst) != n {
+		return fmt.Errorf("tensor %q: destination holds %d values, tensor has %d", t.Name, len(dst), n)
+	}
+	need := func(size int) error {
+		if len(t.Data) != n*size {
+			return fmt.Errorf("tensor %q: %d bytes for %d %s values", t.Name, len(t.Data), n, t.DType)
+		}
+		return nil
+	}
+	switch t.DType {
+	case F32:
+		if err := need(4); err != nil {
+			return err
+		}
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
+		}
+		return nil
+	case F16, BF16:
+		if err := need(2); err != nil {
+			return err
+		}
+		const chunk = 4096
+		var buf [chunk]uint16
+		for lo := 0; lo < n; lo += chunk {
+			hi := min(lo+chunk, n)
+			for i := lo; i < hi; i++ {
+				buf[i-lo] = binary.LittleEndian.Uint16(t.Data[2*i:])
+			}
+			if t.DType == F16 {
+				tensor.F16ToF32(dst[lo:hi], buf[:hi-lo])
+			} else {
+				tensor.BF16ToF32(dst[lo:hi], buf[:hi-lo])
+			}
+		}
+		return nil
+	}
+	dequantMu.RLock()
+	fn := dequant[t.DType]
+	dequantMu.RUnlock()
+	if fn == nil {
+		return fmt.Errorf("tensor %q is %s, which cannot be converted to float32 here (is package quant linked in?)", t.Name, t.DType)
+	}
+	fn(dst, t.Data)
+	return nil
+}
+
+// EncodeFloat32 stores values as little-endian bytes of a float dtype
+// (F32, F16 or BF16), rounding to nearest even.
+func EncodeFloat32(d DType, values []float32) ([]byte, error) {
+	switch d {
+	case F32:
+		out := make([]byte, 4*len(values))
+		for i, v := range values {
+			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
+		}
+		return out, nil
+	case F16, BF16:
+		h := make([]uint16, len(values))
+		if d == F16 {
+			tensor.F32ToF16(h, values)
+		} else {
+			tensor.F32ToBF16(h, values)
+		}
+		out := make([]byte, 2*len(values))
+		for i, v := range h {
+			binary.LittleEndian.PutUint16(out[2*i:], v)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("cannot encode float32 values as %s", d)
+}
+
+// ElementSize returns bytes per element for the float dtypes, 0 otherwise.
+func (d DType) ElementSize() int {
+	switch d {
+	case F32:
+		return 4
+	case F16, BF16:
+		return 2
+	}
+	return 0
+}
+
+// ParseDType reads a dtype name as users type it ("f32", "bf16",
+// "float16", "q8_0").
+func ParseDType(s string) (DType, error) {
+	switch s {
+	case "f32", "F32", "float32", "fp32":
+		return F32, nil
+	case "f16", "F16", "float16", "fp16", "half":
+		return F16, nil
+	case "bf16", "BF16", "bfloat16":
+		return BF16, nil
+	case "q8_0", "Q8_0":
+		return Q8_0, nil
+	case "q4_0", "Q4_0":
+		return Q4_0, nil
+	}
+	return 0, fmt.Errorf("unknown dtype %q (use f32, f16, bf16, q8_0 or q4_0)", s)
+}
+
+// TorchDtype returns the config.json torch_dtype name of a float dtype.
+func (d DType) TorchDtype() string {
+	switch d {
+	case F32:
+		return "float32"
+	case F16:
+		return "float16"
+	case BF16:
+		return "bfloat16"
+	}
+	return ""
+}
+
+// WriteAs writes t's values to w encoded as the float dtype to, a chunk of
+// rows at a time, so converting a multi-gigabyte embedding needs only a few
+// megabytes of buffers. Same-type tensors are copied unchanged (quantized
+// ones too).
+func (t *Tensor) WriteAs(w io.Writer, to DType) error {
+	if t.DType == to {
+		_, err := w.Write(t.Data)
+		return err
+	}
+	if to.ElementSize() == 0 {
+		return fmt.Errorf("tensor %q: cannot convert %s to %s here (quantizing is 'ragtune quantize')", t.Name, t.DType, to)
+	}
+	rows, n := 1, t.NumElements()
+	if len(t.Shape) > 1 {
+		rows = t.Shape[0]
+	}
+	if rows == 0 || n == 0 {
+		return nil
+	}
+	if len(t.Data)%rows != 0 || n%rows != 0 {
+		return fmt.Errorf("tensor %q: %d bytes do not split into %d rows", t.Name, len(t.Data), rows)
+	}
+	rowBytes, rowElems := len(t.Data)/rows, n/rows
+	step := max(1, (1<<20)/rowElems)
+	vals := make([]float32, min(step, rows)*rowElems)
+	for lo := 0; lo < rows; lo += step {
+		hi := min(lo+step, rows)
+		sub := Tensor{Name: t.Name, DType: t.DType, Shape: []int{(hi - lo) * rowElems}, Data: t.Data[lo*rowBytes : hi*rowBytes]}
+		v := vals[:(hi-lo)*rowElems]
+		if err := sub.Float32Into(v); err != nil {
+			return err
+		}
+		b, err := EncodeFloat32(to, v)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
