@@ -1,0 +1,153 @@
+package index
+
+import (
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-ego/gse"
+)
+
+// Tokenizer turns text into index terms. Documents and queries must go
+// through the same Tokenizer.
+type Tokenizer func(text string) []string
+
+// Analyzer tokenizes mixed Chinese and other-script text for BM25.
+//
+// Runs of Han characters are segmented into words with gse's dictionary;
+// runs of letters and digits in other scripts become lower-cased words.
+// Word segmentation alone misses queries that phrase a name differently
+// from the dictionary's cut, so Han runs can also contribute character
+// unigrams and bigrams, kept in their own term namespace so a two-character
+// word and the bigram with the same characters have separate statistics.
+type Analyzer struct {
+	Words      bool // gse words for Han text (other scripts always give Unicode words)
+	Bigrams    bool // Han character bigrams
+	Unigrams   bool // Han single characters
+	Stopwords  bool // drop stop words (Chinese and English) from the word terms
+	SearchMode bool // gse search mode: also emit the dictionary words inside long words
+}
+
+// DefaultAnalyzer is the analyzer knowledge bases use: words plus Han
+// bigrams, stop words removed. See docs/BENCHMARKS.md (Retrieval) for the
+// measurement behind this choice.
+func DefaultAnalyzer() *Analyzer {
+	return &Analyzer{Words: true, Bigrams: true, Stopwords: true}
+}
+
+// Term prefixes keep n-gram terms apart from word terms.
+const (
+	unigramPrefix = "\x01"
+	bigramPrefix  = "\x02"
+)
+
+var (
+	segOnce sync.Once
+	seg     gse.Segmenter
+	segErr  error
+)
+
+// segmenter loads gse's embedded simplified-Chinese dictionary once per
+// process (about two seconds) and shares it; gse segmenters are safe for
+// concurrent reads.
+func segmenter() (*gse.Segmenter, error) {
+	segOnce.Do(func() {
+		seg.SkipLog = true
+		segErr = seg.LoadDictEmbed("zh_s")
+	})
+	return &seg, segErr
+}
+
+// isHan reports whether r is a CJK ideograph (the characters gse segments).
+func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
+
+// Tokens returns the terms of text. It never fails: should the dictionary
+// not load, Han runs fall back to bigrams and unigrams.
+func (a *Analyzer) Tokens(text string) []string {
+	var out []string
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case isHan(r):
+			j := i + size
+			for j < len(text) {
+				r2, s2 := utf8.DecodeRuneInString(text[j:])
+				if !isHan(r2) {
+					break
+				}
+				j += s2
+			}
+			out = a.han(out, text[i:j])
+			i = j
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			j := i + size
+			for j < len(text) {
+				r2, s2 := utf8.DecodeRuneInString(text[j:])
+				if isHan(r2) || !(unicode.IsLetter(r2) || unicode.IsDigit(r2) || unicode.Is(unicode.Mn, r2)) {
+					break
+				}
+				j += s2
+			}
+			// Other scripts are always indexed as words: n-grams are
+			// only a remedy for text written without spaces.
+			w := strings.ToLower(text[i:j])
+			if !(a.Stopwords && isStopword(w)) {
+				out = append(out, w)
+			}
+			i = j
+		default:
+			i += size
+		}
+	}
+	return out
+}
+
+func (a *Analyzer) han(out []string, run string) []string {
+	segm, err := segmenter()
+	words := a.Words && err == nil
+	if words {
+		var ws []string
+		if a.SearchMode {
+			ws = segm.CutSearch(run, false)
+		} else {
+			ws = segm.Cut(run, false)
+		}
+		for _, w := range ws {
+			if !(a.Stopwords && isStopword(w)) {
+				out = append(out, w)
+			}
+		}
+	}
+	// Without words (not asked for, or no dictionary) n-grams carry the
+	// Han text; a lone character then needs its unigram to be findable.
+	bigrams := a.Bigrams || !words
+	unigrams := a.Unigrams || (!words && utf8.RuneCountInString(run) == 1)
+	prev := ""
+	for _, r := range run {
+		c := string(r)
+		if unigrams {
+			out = append(out, unigramPrefix+c)
+		}
+		if bigrams && prev != "" {
+			out = append(out, bigramPrefix+prev+c)
+		}
+		prev = c
+	}
+	return out
+}
+
+// CharNGrams is the baseline tokenizer of ANCHORS.md: every code point
+// (lower-cased) and every pair of adjacent code points, punctuation and
+// white space included.
+func CharNGrams(text string) []string {
+	runes := []rune(strings.ToLower(text))
+	out := make([]string, 0, 2*len(runes))
+	for _, r := range runes {
+		out = append(out, string(r))
+	}
+	for i := 0; i+1 < len(runes); i++ {
+		out = append(out, string(runes[i:i+2]))
+	}
+	return out
+}
