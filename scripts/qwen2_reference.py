@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
 """Independent PyTorch reference of the Qwen2 decoder: goldens for model/qwen2.
 
-Regenerate the committed goldens (from the repository root; needs Debian's
-python3-torch, `apt-get install -y python3-torch`):
+Regenerate the committed goldens (from the repository root; needs Go and
+Debian's python3-torch, `apt-get install -y python3-torch`):
 
-    go run ./cmd/ragtune model init --preset tiny --seed 1 --out model/qwen2/testdata/tiny
-    /usr/bin/python3 scripts/qwen2_reference.py --model model/qwen2/testdata/tiny \
-        --out model/qwen2/testdata/pytorch_logits.json
+    /usr/bin/python3 scripts/qwen2_reference.py
 
-It reads config.json and the safetensors weights directly (the header is
-parsed with json + struct, no safetensors library), runs the forward pass
-written here from HF transformers' Qwen2 semantics (RMSNorm, q/k/v bias,
-rotate-half RoPE, GQA via repeat_kv, causal softmax attention, SwiGLU MLP,
-tied or untied head), and writes every position's logits for a few
-deterministic token sequences. The computation runs in float64 so the golden
-is the exact answer the Go float32 engine is measured against.
+That asks the Go test TestWriteGoldenModels to write the golden models
+(`model.InitWith` recipes, e.g. exactly `ragtune model init --preset tiny
+--seed 1`) into a temp dir, then writes model/qwen2/testdata/pytorch_NAME.json
+for each. Any other HF directory: `--model DIR --out FILE`.
+
+The model is read directly: config.json plus the safetensors header parsed
+with json + struct (no safetensors library). The forward pass is written
+here from HF transformers' Qwen2 semantics (RMSNorm, q/k/v bias, rotate-half
+RoPE, GQA via repeat_kv, causal softmax attention, SwiGLU MLP, tied or untied
+head) and runs in float64, so each golden (every position's logits for a few
+deterministic token sequences) is the exact answer the Go float32 engine is
+measured against.
 """
 
 import argparse
@@ -24,7 +27,9 @@ import math
 import os
 import random
 import struct
+import subprocess
 import sys
+import tempfile
 
 import torch
 import torch.nn.functional as F
@@ -142,31 +147,55 @@ def token_cases(vocab, seed):
     return [[rng.randrange(vocab) for _ in range(n)] for n in (1, 6, 23, 70)]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, help="HF model directory (config.json + safetensors)")
-    ap.add_argument("--out", required=True, help="golden JSON to write")
-    ap.add_argument("--seed", type=int, default=7, help="seed of the token sequences")
-    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    args = ap.parse_args()
-
+def make_golden(model_dir, seed, dtype):
     torch.set_grad_enabled(False)
-    ref = Qwen2Reference(args.model, getattr(torch, args.dtype))
+    ref = Qwen2Reference(model_dir, dtype)
     cases = []
-    for toks in token_cases(ref.cfg["vocab_size"], args.seed):
+    for toks in token_cases(ref.cfg["vocab_size"], seed):
         logits = ref.forward(toks).to(torch.float32).contiguous()
         blob = struct.pack(f"<{logits.numel()}f", *logits.flatten().tolist())
         cases.append({"tokens": toks, "logits_f32le_b64": base64.b64encode(blob).decode("ascii")})
-    golden = {
-        "generator": "scripts/qwen2_reference.py (PyTorch %s, %s)" % (torch.__version__, args.dtype),
-        "model": os.path.normpath(args.model),
+    return {
+        "generator": "scripts/qwen2_reference.py (PyTorch %s, %s)" % (torch.__version__, str(dtype).replace("torch.", "")),
         "vocab_size": ref.cfg["vocab_size"],
         "cases": cases,
     }
-    with open(args.out, "w") as f:
-        json.dump(golden, f, indent=1)
+
+
+def write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1)
         f.write("\n")
-    print(f"wrote {args.out}: {len(cases)} sequences, {sum(len(c['tokens']) for c in cases)} positions", file=sys.stderr)
+    n = sum(len(c["tokens"]) for c in obj["cases"])
+    print(f"wrote {path}: {len(obj['cases'])} sequences, {n} positions", file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="HF model directory (default: the Go tests' golden models)")
+    ap.add_argument("--out", help="golden JSON to write (with --model)")
+    ap.add_argument("--testdata", default="model/qwen2/testdata", help="where the default goldens go")
+    ap.add_argument("--seed", type=int, default=7, help="seed of the token sequences")
+    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    args = ap.parse_args()
+    dtype = getattr(torch, args.dtype)
+
+    if args.model:
+        if not args.out:
+            ap.error("--model needs --out")
+        write_json(args.out, make_golden(args.model, args.seed, dtype))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, RAGTUNE_GOLDEN_MODELS=tmp)
+        subprocess.run(["go", "test", "./model/qwen2", "-run", "^TestWriteGoldenModels$", "-count=1"], env=env, check=True)
+        with open(os.path.join(tmp, "recipes.json")) as f:
+            recipes = json.load(f)
+        os.makedirs(args.testdata, exist_ok=True)
+        for name, recipe in sorted(recipes.items()):
+            golden = make_golden(os.path.join(tmp, name), args.seed, dtype)
+            golden["recipe"] = recipe
+            write_json(os.path.join(args.testdata, f"pytorch_{name}.json"), golden)
 
 
 if __name__ == "__main__":

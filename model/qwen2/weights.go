@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 
 	"ragtune/model"
@@ -59,16 +60,71 @@ type Half16Matrix struct {
 func (m *Half16Matrix) Rows() int { return m.R }
 func (m *Half16Matrix) Cols() int { return m.C }
 
-// halfChunk is how many weights are widened at a time onto the stack;
-// each widened chunk is reused for all T input rows.
+// halfChunk is how many weights the matrix-vector path widens at a time
+// onto the stack; each widened chunk is reused for all T input rows.
 const halfChunk = 512
 
-// MatMul sets out (T, R) = inp (T, C) @ W^T, widening each row of W once
-// per call whatever T is.
+// halfSlab bounds the widened float32 copy the prefill path makes (64 MiB):
+// a slab of rows is widened once and multiplied with the packed GEMM, so
+// prefill runs at float32 GEMM speed while the weights stay 16-bit.
+var halfSlab = 1 << 24 // a variable so tests can force several slabs
+
+// halfMatVecMaxT is the largest T that streams the 16-bit rows directly
+// (decode), where the bandwidth saved beats the GEMM.
+const halfMatVecMaxT = 3
+
+type halfScratch struct{ w, o []float32 }
+
+var halfPool = sync.Pool{New: func() any { return new(halfScratch) }}
+
+func growF32(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}
+
+// MatMul sets out (T, R) = inp (T, C) @ W^T.
 func (m *Half16Matrix) MatMul(out, inp []float32, T int) {
 	R, C := m.R, m.C
 	_ = out[T*R-1]
 	_ = inp[T*C-1]
+	if T <= halfMatVecMaxT {
+		m.matVec(out, inp, T)
+		return
+	}
+	s := halfPool.Get().(*halfScratch)
+	defer halfPool.Put(s)
+	rows := max(1, min(R, halfSlab/C))
+	for j0 := 0; j0 < R; j0 += rows {
+		n := min(rows, R-j0)
+		w := growF32(&s.w, n*C)
+		tensor.ParallelFor(n, func(lo, hi int) {
+			m.widen(w[lo*C:hi*C], m.Data[(j0+lo)*C:(j0+hi)*C])
+		})
+		if n == R {
+			tensor.MatMul(out, inp, w, nil, T, C, R)
+			continue
+		}
+		o := growF32(&s.o, T*n)
+		tensor.MatMul(o, inp, w, nil, T, C, n)
+		for t := 0; t < T; t++ {
+			copy(out[t*R+j0:t*R+j0+n], o[t*n:t*n+n])
+		}
+	}
+}
+
+func (m *Half16Matrix) widen(dst []float32, src []uint16) {
+	if m.BF16 {
+		tensor.BF16ToF32(dst, src)
+	} else {
+		tensor.F16ToF32(dst, src)
+	}
+}
+
+// matVec streams each 16-bit row once, widening it in stack-sized chunks.
+func (m *Half16Matrix) matVec(out, inp []float32, T int) {
+	R, C := m.R, m.C
 	tensor.ParallelFor(R, func(lo, hi int) {
 		var buf [halfChunk]float32
 		for j := lo; j < hi; j++ {
@@ -79,11 +135,7 @@ func (m *Half16Matrix) MatMul(out, inp []float32, T int) {
 			for k0 := 0; k0 < C; k0 += halfChunk {
 				n := min(halfChunk, C-k0)
 				w := buf[:n]
-				if m.BF16 {
-					tensor.BF16ToF32(w, row[k0:k0+n])
-				} else {
-					tensor.F16ToF32(w, row[k0:k0+n])
-				}
+				m.widen(w, row[k0:k0+n])
 				for t := 0; t < T; t++ {
 					out[t*R+j] += tensor.Dot(w, inp[t*C+k0:t*C+k0+n])
 				}
@@ -94,12 +146,7 @@ func (m *Half16Matrix) MatMul(out, inp []float32, T int) {
 
 // Row widens row r into dst (C).
 func (m *Half16Matrix) Row(dst []float32, r int) {
-	row := m.Data[r*m.C : r*m.C+m.C]
-	if m.BF16 {
-		tensor.BF16ToF32(dst, row)
-	} else {
-		tensor.F16ToF32(dst, row)
-	}
+	m.widen(dst[:m.C], m.Data[r*m.C:r*m.C+m.C])
 }
 
 // f32Rows is a float32 (R, C) table that hands out rows (embeddings).

@@ -1,0 +1,22 @@
+package qwen2
+
+import (
+	"fmt"
+
+	"ragtune/model"
+)
+
+// Load opens a model directory (HF layout), a .safetensors file beside its
+// config.json, or a GGUF file (when package ragtune/gguf is linked in), and
+// builds a Model. Close it when done.
+func Load(path string, opts ...Option) (*Model, error) {
+	src, cfg, err := model.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(cfg, src, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load %q: %w", path, err)
+	}
+	return m, nil
+}
