@@ -101,7 +101,7 @@ type mvOp struct {
 
 var mvOpPool = sync.Pool{New: func() any { return new(mvOp) }}
 
-func (o *mvOp) run(_, lo, hi int) {
+func (o *mvOp) Run(_, lo, hi int) {
 	k, C, OC := o.k, o.C, o.OC
 	m := C &^ (k.width - 1)
 	var r4 [4]float32
@@ -205,7 +205,7 @@ func (o *fwdOp) pack(lo, hi int) {
 	}
 }
 
-func (o *fwdOp) run(w, lo, hi int) {
+func (o *fwdOp) Run(w, lo, hi int) {
 	for u := lo; u < hi; u++ {
 		o.unit(o.s.local[w], u/o.nTB, u%o.nTB)
 	}
@@ -341,7 +341,7 @@ type nnOp struct {
 
 var nnOpPool = sync.Pool{New: func() any { return new(nnOp) }}
 
-func (o *nnOp) run(w, lo, hi int) {
+func (o *nnOp) Run(w, lo, hi int) {
 	for u := lo; u < hi; u++ {
 		o.unit(o.s.local[w], u/o.nNB, u%o.nNB)
 	}

@@ -21,15 +21,11 @@ func SetThreads(n int) {
 // Threads returns the worker count ParallelFor uses.
 func Threads() int { return int(threads.Load()) }
 
-// task is a unit of parallel work. w is the worker index in [0, Threads()),
-// so kernels can keep per-worker scratch without locking.
-type task interface {
-	run(w, lo, hi int)
-}
+type task = Task
 
 type funcTask func(lo, hi int)
 
-func (f funcTask) run(_, lo, hi int) { f(lo, hi) }
+func (f funcTask) Run(_, lo, hi int) { f(lo, hi) }
 
 type job struct {
 	t      task
@@ -69,7 +65,7 @@ func (p *workerPool) grow(n int) {
 
 func (j *job) exec() {
 	if j.next == nil {
-		j.t.run(j.w, j.lo, j.hi)
+		j.t.Run(j.w, j.lo, j.hi)
 		return
 	}
 	for {
@@ -77,7 +73,7 @@ func (j *job) exec() {
 		if lo >= j.n {
 			return
 		}
-		j.t.run(j.w, lo, min(lo+j.grain, j.n))
+		j.t.Run(j.w, lo, min(lo+j.grain, j.n))
 	}
 }
 
@@ -93,7 +89,7 @@ func parallelStatic(n int, t task) {
 	nt := min(Threads(), n)
 	if nt <= 1 || !pool.mu.TryLock() {
 		if n > 0 {
-			t.run(0, 0, n)
+			t.Run(0, 0, n)
 		}
 		return
 	}
@@ -108,7 +104,7 @@ func parallelStatic(n int, t task) {
 		pool.wg.Add(1)
 		pool.workers[i-1] <- job{t: t, w: i, lo: lo, hi: min(lo+chunk, n)}
 	}
-	t.run(0, 0, min(chunk, n))
+	t.Run(0, 0, min(chunk, n))
 	pool.wg.Wait()
 }
 
@@ -124,7 +120,7 @@ func parallelDynamic(nt, n, grain int, t task) {
 	nt = min(nt, (n+grain-1)/grain)
 	if nt <= 1 || !pool.mu.TryLock() {
 		if n > 0 {
-			t.run(0, 0, n)
+			t.Run(0, 0, n)
 		}
 		return
 	}
@@ -138,4 +134,18 @@ func parallelDynamic(nt, n, grain int, t task) {
 	j := job{t: t, w: 0, next: &pool.next, n: n, grain: grain}
 	j.exec()
 	pool.wg.Wait()
+}
+
+// Task is a unit of parallel work for Parallel: Run(w, lo, hi) handles
+// items [lo, hi) on worker w (0 <= w < the nt passed to Parallel), so a
+// kernel can index per-worker scratch without locking.
+type Task interface {
+	Run(w, lo, hi int)
+}
+
+// Parallel runs t over [0, n) on at most nt workers of the pool, handing
+// out chunks of grain items as workers free up. Unlike ParallelFor it
+// allocates nothing when t is a pointer (ParallelFor's closure escapes).
+func Parallel(nt, n, grain int, t Task) {
+	parallelDynamic(nt, n, grain, t)
 }

@@ -1,0 +1,83 @@
+package quant
+
+import "unsafe"
+
+// kernels is one instruction set's block dot products. Each takes a weight
+// row w of nb blocks and activations quantized to int8 (xq, nb*32 per
+// token) with one float32 scale per block (xd, nb per token); the 4-token
+// forms read tokens t < 4 at xq + t*nb*32 and xd + t*nb, so one load of a
+// weight block serves four tokens.
+type kernels struct {
+	name   string
+	q8dot  func(w *byte, xq *int8, xd *float32, nb int) float32
+	q8dot4 func(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
+	q4dot  func(w *byte, xq *int8, xd *float32, nb int) float32
+	q4dot4 func(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
+}
+
+var implGo = &kernels{name: "go", q8dot: q8dotGo, q8dot4: q8dot4Go, q4dot: q4dotGo, q4dot4: q4dot4Go}
+
+var (
+	available = []*kernels{implGo}
+	impl      = implGo
+)
+
+// KernelName reports the instruction set of the quantized dot products.
+func KernelName() string { return impl.name }
+
+func q8dotGo(w *byte, xq *int8, xd *float32, nb int) float32 {
+	if nb == 0 {
+		return 0
+	}
+	wb := unsafe.Slice(w, nb*Q8_0BlockBytes)
+	q := unsafe.Slice(xq, nb*BlockSize)
+	d := unsafe.Slice(xd, nb)
+	var sum float32
+	for b := 0; b < nb; b++ {
+		blk := wb[b*Q8_0BlockBytes : b*Q8_0BlockBytes+Q8_0BlockBytes]
+		x := q[b*BlockSize : b*BlockSize+BlockSize]
+		var s int32
+		for j, v := range x {
+			s += int32(int8(blk[2+j])) * int32(v)
+		}
+		sum += float32(s) * (getHalf(blk) * d[b])
+	}
+	return sum
+}
+
+func q4dotGo(w *byte, xq *int8, xd *float32, nb int) float32 {
+	if nb == 0 {
+		return 0
+	}
+	wb := unsafe.Slice(w, nb*Q4_0BlockBytes)
+	q := unsafe.Slice(xq, nb*BlockSize)
+	d := unsafe.Slice(xd, nb)
+	var sum float32
+	for b := 0; b < nb; b++ {
+		blk := wb[b*Q4_0BlockBytes : b*Q4_0BlockBytes+Q4_0BlockBytes]
+		x := q[b*BlockSize : b*BlockSize+BlockSize]
+		var s int32
+		for j := 0; j < BlockSize/2; j++ {
+			s += (int32(blk[2+j]&0x0f) - 8) * int32(x[j])
+			s += (int32(blk[2+j]>>4) - 8) * int32(x[j+16])
+		}
+		sum += float32(s) * (getHalf(blk) * d[b])
+	}
+	return sum
+}
+
+func q8dot4Go(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32) {
+	return dot4With(q8dotGo, w, xq, xd, nb)
+}
+
+func q4dot4Go(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32) {
+	return dot4With(q4dotGo, w, xq, xd, nb)
+}
+
+func dot4With(f func(*byte, *int8, *float32, int) float32, w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32) {
+	tok := func(t int) float32 {
+		return f(w, (*int8)(unsafe.Add(unsafe.Pointer(xq), t*nb*BlockSize)),
+			(*float32)(unsafe.Add(unsafe.Pointer(xd), t*nb*4)), nb)
+	}
+	return tok(0), tok(1), tok(2), tok(3)
+}

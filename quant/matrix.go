@@ -1,0 +1,196 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"ragtune/model"
+	"ragtune/tensor"
+)
+
+// Q8_0Matrix is a Rows×Cols weight matrix (PyTorch Linear layout) stored as
+// Q8_0 blocks, row after row, as in a GGUF file. Data is used in place.
+type Q8_0Matrix struct{ qmatrix }
+
+// Q4_0Matrix is the Q4_0 counterpart of Q8_0Matrix.
+type Q4_0Matrix struct{ qmatrix }
+
+type qmatrix struct {
+	data       []byte
+	rows, cols int
+	rowBytes   int
+	dtype      model.DType
+}
+
+// NewQ8_0Matrix wraps rows×cols Q8_0 weights without copying them (data
+// may be a memory-mapped GGUF tensor). cols must be a multiple of 32.
+func NewQ8_0Matrix(data []byte, rows, cols int) (*Q8_0Matrix, error) {
+	q, err := newQMatrix(model.Q8_0, data, rows, cols)
+	return &Q8_0Matrix{q}, err
+}
+
+// NewQ4_0Matrix wraps rows×cols Q4_0 weights without copying them.
+func NewQ4_0Matrix(data []byte, rows, cols int) (*Q4_0Matrix, error) {
+	q, err := newQMatrix(model.Q4_0, data, rows, cols)
+	return &Q4_0Matrix{q}, err
+}
+
+// NewMatrix wraps a Q8_0 or Q4_0 model tensor of shape [rows, cols].
+func NewMatrix(t *model.Tensor) (tensor.Matrix, error) {
+	if len(t.Shape) != 2 {
+		return nil, fmt.Errorf("quant matrix %q: shape %v is not 2-D", t.Name, t.Shape)
+	}
+	switch t.DType {
+	case model.Q8_0:
+		m, err := NewQ8_0Matrix(t.Data, t.Shape[0], t.Shape[1])
+		if err != nil {
+			return nil, fmt.Errorf("quant matrix %q: %w", t.Name, err)
+		}
+		return m, nil
+	case model.Q4_0:
+		m, err := NewQ4_0Matrix(t.Data, t.Shape[0], t.Shape[1])
+		if err != nil {
+			return nil, fmt.Errorf("quant matrix %q: %w", t.Name, err)
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("quant matrix %q: type %s is not Q8_0 or Q4_0", t.Name, t.DType)
+}
+
+func newQMatrix(d model.DType, data []byte, rows, cols int) (qmatrix, error) {
+	rb, err := RowBytes(d, cols)
+	if err != nil {
+		return qmatrix{}, err
+	}
+	if rows < 0 || len(data) != rows*rb {
+		return qmatrix{}, fmt.Errorf("%s %d×%d matrix needs %d bytes, got %d", d, rows, cols, rows*rb, len(data))
+	}
+	return qmatrix{data: data, rows: rows, cols: cols, rowBytes: rb, dtype: d}, nil
+}
+
+func (m *qmatrix) Rows() int { return m.rows }
+func (m *qmatrix) Cols() int { return m.cols }
+
+// Data returns the raw blocks (rows × RowBytes).
+func (m *qmatrix) Data() []byte { return m.data }
+
+// Dequantize expands the whole matrix into dst (Rows*Cols values).
+func (m *qmatrix) Dequantize(dst []float32) {
+	if m.dtype == model.Q8_0 {
+		DequantizeQ8_0(dst[:m.rows*m.cols], m.data)
+	} else {
+		DequantizeQ4_0(dst[:m.rows*m.cols], m.data)
+	}
+}
+
+// MatMul sets out (T, Rows) = inp (T, Cols) @ W^T. Activations are
+// quantized to Q8_0-style int8 blocks first (as llama.cpp does), then each
+// weight block is loaded once per four tokens.
+func (m *qmatrix) MatMul(out, inp []float32, T int) {
+	if T <= 0 || m.rows == 0 {
+		return
+	}
+	_ = out[T*m.rows-1]
+	_ = inp[T*m.cols-1]
+	op := opPool.Get().(*matOp)
+	op.m, op.out, op.k, op.T = m, out, impl, T
+	nb := m.cols / BlockSize
+	op.xq = growI8(op.xq, T*m.cols)
+	op.xd = growF32(op.xd, T*nb)
+	op.inp = inp
+	nt := tensor.Threads()
+	if T >= 8 {
+		op.phase = 0
+		tensor.Parallel(nt, T, 1, op)
+	} else {
+		quantizeActs(op.xq, op.xd, inp[:T*m.cols])
+	}
+	op.phase = 1
+	// Chunks of 16 rows keep the weight rows of a chunk in L2 while every
+	// group of four tokens passes over them.
+	tensor.Parallel(nt, m.rows, 16, op)
+	op.m, op.out, op.inp = nil, nil, nil
+	opPool.Put(op)
+}
+
+type matOp struct {
+	m     *qmatrix
+	k     *kernels
+	out   []float32
+	inp   []float32
+	xq    []int8
+	xd    []float32
+	T     int
+	phase int
+}
+
+var opPool = sync.Pool{New: func() any { return new(matOp) }}
+
+func growI8(s []int8, n int) []int8 {
+	if cap(s) < n {
+		return make([]int8, n)
+	}
+	return s[:n]
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func (o *matOp) Run(_, lo, hi int) {
+	m := o.m
+	C, nb := m.cols, m.cols/BlockSize
+	if o.phase == 0 {
+		quantizeActs(o.xq[lo*C:hi*C], o.xd[lo*nb:hi*nb], o.inp[lo*C:hi*C])
+		return
+	}
+	dot, dot4 := o.k.q8dot, o.k.q8dot4
+	if m.dtype == model.Q4_0 {
+		dot, dot4 = o.k.q4dot, o.k.q4dot4
+	}
+	R, T := m.rows, o.T
+	t := 0
+	for ; t+4 <= T; t += 4 {
+		xq, xd := &o.xq[t*C], &o.xd[t*nb]
+		for r := lo; r < hi; r++ {
+			r0, r1, r2, r3 := dot4(&m.data[r*m.rowBytes], xq, xd, nb)
+			o.out[t*R+r] = r0
+			o.out[(t+1)*R+r] = r1
+			o.out[(t+2)*R+r] = r2
+			o.out[(t+3)*R+r] = r3
+		}
+	}
+	for ; t < T; t++ {
+		xq, xd := &o.xq[t*C], &o.xd[t*nb]
+		row := o.out[t*R : t*R+R]
+		for r := lo; r < hi; r++ {
+			row[r] = dot(&m.data[r*m.rowBytes], xq, xd, nb)
+		}
+	}
+}
+
+// quantizeActs quantizes activations block by block with Q8_0's rule
+// (d = amax/127 rounded to f16, as llama.cpp's block_q8_0 stores it).
+func quantizeActs(xq []int8, xd []float32, x []float32) {
+	for b := range xd {
+		v := x[b*BlockSize : b*BlockSize+BlockSize]
+		q := xq[b*BlockSize : b*BlockSize+BlockSize]
+		var amax float32
+		for _, f := range v {
+			amax = max(amax, abs32(f))
+		}
+		d := amax / 127
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		xd[b] = tensor.HalfToFloat(tensor.FloatToHalf(d))
+		for j, f := range v {
+			q[j] = int8(math.Round(float64(float32(f * id))))
+		}
+	}
+}

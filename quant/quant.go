@@ -1,0 +1,160 @@
+// Package quant holds ggml's Q8_0 and Q4_0 block formats: quantizing and
+// dequantizing rows bit-for-bit as llama.cpp's reference quantizer does,
+// and weight matrices (Q8_0Matrix, Q4_0Matrix) that implement tensor.Matrix
+// by streaming the quantized blocks against activations quantized on the fly,
+// so a model runs straight from a memory-mapped GGUF file.
+//
+// It is not a general quantization library: no K-quants, no importance
+// matrices, no quantized activations outside a matrix product.
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"ragtune/model"
+	"ragtune/tensor"
+)
+
+// BlockSize is the number of weights sharing one scale in both formats.
+const BlockSize = 32
+
+// Bytes per block: an f16 scale d, then 32 int8 (Q8_0) or 16 bytes of
+// nibbles (Q4_0: byte j holds weight j in its low nibble and weight j+16 in
+// its high nibble, each stored as q+8).
+const (
+	Q8_0BlockBytes = 34
+	Q4_0BlockBytes = 18
+)
+
+func init() {
+	model.RegisterDequantizer(model.Q8_0, func(dst []float32, src []byte) { DequantizeQ8_0(dst, src) })
+	model.RegisterDequantizer(model.Q4_0, func(dst []float32, src []byte) { DequantizeQ4_0(dst, src) })
+}
+
+// RowBytes returns the bytes of n weights in format d (n a multiple of
+// BlockSize), or an error for other types or lengths.
+func RowBytes(d model.DType, n int) (int, error) {
+	if n%BlockSize != 0 {
+		return 0, fmt.Errorf("%s needs rows of a multiple of %d weights, got %d", d, BlockSize, n)
+	}
+	switch d {
+	case model.Q8_0:
+		return n / BlockSize * Q8_0BlockBytes, nil
+	case model.Q4_0:
+		return n / BlockSize * Q4_0BlockBytes, nil
+	}
+	return 0, fmt.Errorf("quant: %s is not a block-quantized type (want Q8_0 or Q4_0)", d)
+}
+
+// Quantize encodes src (a multiple of BlockSize values) into dst in format d
+// and returns the bytes written.
+func Quantize(d model.DType, dst []byte, src []float32) (int, error) {
+	n, err := RowBytes(d, len(src))
+	if err != nil {
+		return 0, err
+	}
+	if len(dst) < n {
+		return 0, fmt.Errorf("quant: %s of %d values needs %d bytes, have %d", d, len(src), n, len(dst))
+	}
+	if d == model.Q8_0 {
+		QuantizeQ8_0(dst, src)
+	} else {
+		QuantizeQ4_0(dst, src)
+	}
+	return n, nil
+}
+
+func putHalf(b []byte, f float32) {
+	h := tensor.FloatToHalf(f)
+	b[0], b[1] = byte(h), byte(h>>8)
+}
+
+func getHalf(b []byte) float32 { return tensor.HalfToFloat(uint16(b[0]) | uint16(b[1])<<8) }
+
+// QuantizeQ8_0 follows ggml's quantize_row_q8_0_ref: d = amax/127 (stored
+// as f16), q = round(x/d) with the unrounded d, halves away from zero.
+// len(src) must be a multiple of BlockSize; dst holds len/32*34 bytes.
+func QuantizeQ8_0(dst []byte, src []float32) {
+	nb := len(src) / BlockSize
+	_ = dst[nb*Q8_0BlockBytes-1]
+	for i := 0; i < nb; i++ {
+		x := src[i*BlockSize : i*BlockSize+BlockSize]
+		b := dst[i*Q8_0BlockBytes : i*Q8_0BlockBytes+Q8_0BlockBytes]
+		var amax float32
+		for _, v := range x {
+			amax = max(amax, abs32(v))
+		}
+		d := amax / 127
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putHalf(b, d)
+		for j, v := range x {
+			b[2+j] = byte(int8(math.Round(float64(float32(v * id)))))
+		}
+	}
+}
+
+// DequantizeQ8_0 expands len(dst) values (a multiple of BlockSize).
+func DequantizeQ8_0(dst []float32, src []byte) {
+	nb := len(dst) / BlockSize
+	_ = src[nb*Q8_0BlockBytes-1]
+	for i := 0; i < nb; i++ {
+		b := src[i*Q8_0BlockBytes : i*Q8_0BlockBytes+Q8_0BlockBytes]
+		d := getHalf(b)
+		y := dst[i*BlockSize : i*BlockSize+BlockSize]
+		for j := range y {
+			y[j] = float32(int8(b[2+j])) * d
+		}
+	}
+}
+
+// QuantizeQ4_0 follows ggml's quantize_row_q4_0_ref: the signed value of
+// largest magnitude (first one on ties) gives d = max/-8, and
+// q = min(15, trunc(x/d + 8.5)) with the unrounded d.
+func QuantizeQ4_0(dst []byte, src []float32) {
+	nb := len(src) / BlockSize
+	_ = dst[nb*Q4_0BlockBytes-1]
+	for i := 0; i < nb; i++ {
+		x := src[i*BlockSize : i*BlockSize+BlockSize]
+		b := dst[i*Q4_0BlockBytes : i*Q4_0BlockBytes+Q4_0BlockBytes]
+		var amax, mx float32
+		for _, v := range x {
+			if amax < abs32(v) {
+				amax, mx = abs32(v), v
+			}
+		}
+		d := mx / -8
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putHalf(b, d)
+		for j := 0; j < BlockSize/2; j++ {
+			// The float32 conversions keep each product rounded before the
+			// add, as the C code computes (no fused multiply-add).
+			q0 := min(15, int8(float32(x[j]*id)+8.5))
+			q1 := min(15, int8(float32(x[j+16]*id)+8.5))
+			b[2+j] = byte(q0) | byte(q1)<<4
+		}
+	}
+}
+
+// DequantizeQ4_0 expands len(dst) values (a multiple of BlockSize).
+func DequantizeQ4_0(dst []float32, src []byte) {
+	nb := len(dst) / BlockSize
+	_ = src[nb*Q4_0BlockBytes-1]
+	for i := 0; i < nb; i++ {
+		b := src[i*Q4_0BlockBytes : i*Q4_0BlockBytes+Q4_0BlockBytes]
+		d := getHalf(b)
+		y := dst[i*BlockSize : i*BlockSize+BlockSize]
+		for j := 0; j < BlockSize/2; j++ {
+			y[j] = float32(int(b[2+j]&0x0f)-8) * d
+			y[j+16] = float32(int(b[2+j]>>4)-8) * d
+		}
+	}
+}
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
