@@ -10,9 +10,8 @@ import (
 )
 
 // LoadBase reads every weight a Qwen2 model needs from src into one float32
-// ParamSet under HF names. F32, F16 and BF16 tensors are widened; other
-// dtypes (quantized GGUF blocks) are refused with advice, because training
-// needs float weights.
+// ParamSet under HF names. F16, BF16 and (where package quant registered a
+// dequantizer) Q8_0/Q4_0 tensors are widened to float32.
 func LoadBase(src model.TensorSource, cfg *model.Config) (*ParamSet, error) {
 	names, shapes := BaseNames(cfg)
 	p := NewParamSet(names, shapes)
@@ -27,8 +26,8 @@ func LoadBase(src model.TensorSource, cfg *model.Config) (*ParamSet, error) {
 		if fmt.Sprint(t.Shape) != fmt.Sprint(shapes[i]) {
 			return nil, fmt.Errorf("load base weights: %s has shape %v, config.json implies %v", n, t.Shape, shapes[i])
 		}
-		if err := decodeFloat32(p.Get(n), t.DType.String(), t.Data); err != nil {
-			return nil, fmt.Errorf("load base weights: %s: %w (convert the model to F32/BF16 first)", n, err)
+		if err := t.Float32Into(p.Get(n)); err != nil {
+			return nil, fmt.Errorf("load base weights: %w", err)
 		}
 	}
 	return p, nil

@@ -347,23 +347,19 @@ func (t *Trainer) SaveOutput() error {
 	if m.Mode == ModeLoRA {
 		return SaveAdapter(t.Opt.OutDir, m.LoRA, m.Adapter, t.Opt.BaseModel)
 	}
-	return SaveModel(t.Opt.OutDir, m.Cfg, m.Base)
-}
-
-// SaveModel writes cfg and float32 weights as an HF model directory.
-func SaveModel(dir string, cfg *model.Config, p *ParamSet) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("save model: %w", err)
+	if err := SaveModel(t.Opt.OutDir, m.Cfg, m.Base); err != nil {
+		return err
 	}
-	c := *cfg
-	c.TorchDtype = "float32"
-	if err := c.Save(dir); err != nil {
-		return fmt.Errorf("save model: %w", err)
-	}
-	if err := writeParams(filepath.Join(dir, "model.safetensors"), p, nil); err != nil {
-		return fmt.Errorf("save model: %w", err)
+	if t.Opt.BaseModel != "" {
+		return CopyTokenizerFiles(t.Opt.BaseModel, t.Opt.OutDir)
 	}
 	return nil
+}
+
+// SaveModel writes cfg and float32 weights as an HF model directory
+// (config.json, generation_config.json, model.safetensors).
+func SaveModel(dir string, cfg *model.Config, p *ParamSet) error {
+	return model.SaveHF(dir, SourceOf(p), *cfg, model.SaveOptions{DType: model.F32})
 }
 
 // checkpoint layout: OutDir/checkpoint-N/{state.json, state.safetensors},
