@@ -17,9 +17,9 @@ import (
 // files can be made field by field.
 type builder struct{ b []byte }
 
-func (b *builder) u32(v uint32) *builder { b.b = binary.LittleEndian.AppendUint32(b.b, v); return b }
-func (b *builder) u64(v uint64) *builder { b.b = binary.LittleEndian.AppendUint64(b.b, v); return b }
-func (b *builder) str(s string) *builder { b.u64(uint64(len(s))); b.b = append(b.b, s...); return b }
+func (b *builder) u32(v uint32) *builder  { b.b = binary.LittleEndian.AppendUint32(b.b, v); return b }
+func (b *builder) u64(v uint64) *builder  { b.b = binary.LittleEndian.AppendUint64(b.b, v); return b }
+func (b *builder) str(s string) *builder  { b.u64(uint64(len(s))); b.b = append(b.b, s...); return b }
 func (b *builder) raw(p ...byte) *builder { b.b = append(b.b, p...); return b }
 func (b *builder) pad(a int) *builder {
 	for len(b.b)%a != 0 {

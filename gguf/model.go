@@ -98,6 +98,12 @@ func ConfigFromMetadata(f *File) (*model.Config, error) {
 	switch arch {
 	case "qwen2":
 		c.Architectures = []string{"Qwen2ForCausalLM"}
+		defer func() {
+			// GGUF has no sliding-window keys (ragtune and llama.cpp run
+			// Qwen2 with full attention); fill HF's fields so config.json
+			// describes that.
+			c.SlidingWindow, c.MaxWindowLayers = c.MaxPositionEmbeddings, c.NumHiddenLayers
+		}()
 	case "llama":
 		c.Architectures = []string{"LlamaForCausalLM"}
 	default:

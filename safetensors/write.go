@@ -134,6 +134,11 @@ func (w *Writer) Close() (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write safetensors %q: %w", w.path, err)
 	}
+	// CreateTemp makes the file private (0600); a model file is data
+	// other users and tools should read.
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("write safetensors %q: %w", w.path, err)
+	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync safetensors %q: %w", w.path, err)
 	}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"ragtune/gguf"
+	"ragtune/model"
+	"ragtune/tokenizer"
+)
+
+func init() {
+	registerSub("model", "convert", "convert an HF model directory to GGUF and back", runModelConvert)
+}
+
+func runModelConvert(args []string) error {
+	fs := newFlagSet("model convert", "--model DIR|FILE.gguf --out FILE.gguf|DIR [--type keep|f32|f16|bf16]", `
+Convert between an HF model directory (config.json, safetensors,
+tokenizer.json) and a single GGUF file that llama.cpp and Ollama load.
+
+HF → GGUF writes the qwen2 (or llama) architecture metadata, the tokenizer
+vocabulary, merges, special ids and chat template from the directory's
+tokenizer files, and every tensor under llama.cpp's names. Norms and biases
+are stored as F32, as llama.cpp's own converter does.
+
+GGUF → HF writes config.json, generation_config.json, model.safetensors
+and, when the GGUF carries a vocabulary, tokenizer.json and
+tokenizer_config.json rebuilt from it. Quantized GGUF tensors are expanded
+to floats when package quant supports their type.`)
+	src := fs.String("model", "", "source: an HF model directory or a .gguf file")
+	out := fs.String("out", "", "destination: a .gguf file (from a directory) or a directory (from a .gguf)")
+	typ := fs.String("type", "keep", "tensor type of the output: keep, f32, f16 or bf16")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *src == "" || *out == "" {
+		return usageErrorf("--model and --out are required (see 'ragtune model convert --help')")
+	}
+	var target model.DType
+	keep := *typ == "keep"
+	if !keep {
+		d, err := model.ParseDType(*typ)
+		if err != nil || d.ElementSize() == 0 {
+			return usageErrorf("--type %q: use keep, f32, f16 or bf16 (quantize with 'ragtune quantize')", *typ)
+		}
+		target = d
+	}
+	st, err := os.Stat(*src)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	start := time.Now()
+	if st.IsDir() || strings.HasSuffix(*src, ".safetensors") {
+		if keep {
+			target = gguf.KeepType
+		}
+		err = convertToGGUF(*src, *out, target)
+	} else {
+		if keep {
+			target = model.KeepDType
+		}
+		err = convertToHF(*src, *out, target)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s in %.2fs\n", *out, time.Since(start).Seconds())
+	return nil
+}
+
+// convertProgress returns a progress callback drawing a byte bar on
+// stderr once the output is large enough to be worth one.
+func convertProgress(what string) func(done, total int64) {
+	var bar *progressbar.ProgressBar
+	return func(done, total int64) {
+		if total < 64<<20 {
+			return
+		}
+		if bar == nil {
+			bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription(what),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+			)
+		}
+		bar.Set64(done)
+	}
+}
+
+func convertToGGUF(srcPath, out string, target model.DType) error {
+	src, cfg, err := model.Open(srcPath)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dir := srcPath
+	if st, err := os.Stat(srcPath); err == nil && !st.IsDir() {
+		dir = filepath.Dir(srcPath)
+	}
+	opts := gguf.WriteOptions{Type: target, Name: filepath.Base(filepath.Clean(dir)), Progress: convertProgress("writing GGUF")}
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err == nil {
+		tok, err := tokenizer.Load(dir)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		opts.Tokenizer = tok.GGUFMetadata()
+	} else {
+		fmt.Fprintf(os.Stderr, "ragtune: warning: %s has no tokenizer.json; the GGUF carries no vocabulary and llama.cpp will not load it\n", dir)
+	}
+	return gguf.WriteModel(out, src, cfg, opts)
+}
+
+func convertToHF(srcPath, out string, target model.DType) error {
+	gs, err := gguf.OpenSource(srcPath)
+	if err != nil {
+		return err
+	}
+	defer gs.Close()
+	if err := model.ValidateTensors(gs, gs.Config); err != nil {
+		return fmt.Errorf("convert %q: %w", srcPath, err)
+	}
+	if err := model.SaveHF(out, gs, *gs.Config, model.SaveOptions{DType: target, Progress: convertProgress("writing safetensors")}); err != nil {
+		return err
+	}
+	if _, ok := gs.File.Metadata["tokenizer.ggml.tokens"]; !ok {
+		fmt.Fprintf(os.Stderr, "ragtune: warning: %s has no vocabulary; %s has no tokenizer files\n", srcPath, out)
+		return nil
+	}
+	tok, err := tokenizer.FromGGUFMetadata(gs.File.Metadata)
+	if err != nil {
+		return fmt.Errorf("convert %q: tokenizer: %w", srcPath, err)
+	}
+	mt, err := asModelTokenizer(tok)
+	if err != nil {
+		return fmt.Errorf("convert %q: %w", srcPath, err)
+	}
+	if err := mt.WriteJSON(filepath.Join(out, "tokenizer.json")); err != nil {
+		return err
+	}
+	return mt.WriteConfig(out)
+}
