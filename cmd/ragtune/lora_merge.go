@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 
 	"ragtune/train"
 )
@@ -29,9 +32,27 @@ every ragtune command (and transformers) loads without the adapter.`)
 		return usageErrorf("--model, --adapter and --out are required (see 'ragtune lora merge --help')")
 	}
 	start := time.Now()
-	if err := train.MergeLoRA(*modelPath, *adapter, *out, convertProgress("writing merged weights")); err != nil {
+	if err := train.MergeLoRA(*modelPath, *adapter, *out, mergeProgress()); err != nil {
 		return err
 	}
 	fmt.Printf("merged %s into %s → %s in %.2fs\n", *adapter, *modelPath, *out, time.Since(start).Seconds())
 	return nil
+}
+
+// mergeProgress draws a byte bar on stderr for outputs large enough to
+// take a while.
+func mergeProgress() func(done, total int64) {
+	var bar *progressbar.ProgressBar
+	return func(done, total int64) {
+		if total < 64<<20 {
+			return
+		}
+		if bar == nil {
+			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription("writing merged weights"), progressbar.OptionShowBytes(true),
+				progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
+		}
+		bar.Set64(done)
+	}
 }
