@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"ragtune/index"
+	"ragtune/rag"
+)
+
+func init() {
+	registerSub("eval", "retrieval", "retrieval quality on a CMRC 2018 (SQuAD-format) file: recall@k, MRR, nDCG", runEvalRetrieval)
+}
+
+func runEvalRetrieval(args []string) error {
+	fs := newFlagSet("eval retrieval", "--cmrc FILE [--chunk-chars 120] [--mode bm25|dense|hybrid] [--json]", `
+Runs the retrieval protocol of ANCHORS.md: every context is cut into
+sentences (after 。！？!?), sentences are merged into chunks of at least
+--chunk-chars code points, the gold chunk of a question holds its first
+answer's answer_start, and every question is searched against all chunks.
+Prints recall@1, recall@5, recall@10, mrr@10 and ndcg@10.
+
+--method baseline is the ANCHORS.md baseline (BM25 k1 0.9 b 0.4 over
+character unigrams+bigrams); --method ours (default) adds the document title
+as chunk context and a document-level BM25 blend. Dense and hybrid modes
+need an OpenAI-compatible embeddings server (--embed-url).`)
+	cmrc := fs.String("cmrc", "", "CMRC 2018 / SQuAD-format JSON `file`")
+	chunkChars := fs.Int("chunk-chars", 120, "minimum chunk length in code points")
+	modeName := fs.String("mode", "bm25", "bm25, dense or hybrid")
+	asJSON := fs.Bool("json", false, "print JSON")
+	method := fs.String("method", "ours", "ours or baseline (sets the defaults of the flags below)")
+	tokens := fs.String("tokens", "", "lexical terms: chars (unigrams+bigrams of all characters) or words (gse words + Han bigrams, stop words removed); default chars")
+	k1 := fs.Float64("k1", 0.9, "BM25 k1")
+	b := fs.Float64("b", 0.4, "BM25 b")
+	titleContext := fs.String("title-context", "", "index chunks with their document title: true or false (default: true for ours)")
+	docWeight := fs.Float64("doc-weight", -1, "weight of the document-level BM25 score (default: 0.3 for ours, 0 for baseline)")
+	embedURL := fs.String("embed-url", "", "OpenAI-compatible server `URL` for dense/hybrid (POST /v1/embeddings)")
+	embedModel := fs.String("embed-model", "", "embedding model name sent to the server")
+	fusion := fs.String("fusion", "rrf", "hybrid fusion: rrf or relative")
+	denseWeight := fs.Float64("dense-weight", 0.5, "hybrid: weight of the dense list")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cmrc == "" {
+		return usageErrorf("eval retrieval needs --cmrc FILE (for example ../shared/data/cmrc2018/cmrc2018_trial.json)")
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("eval retrieval takes no positional arguments, got %q", fs.Args())
+	}
+	mode, err := rag.ParseMode(*modeName)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	var opts rag.RetrievalOptions
+	switch *method {
+	case "ours":
+		opts = rag.DefaultCMRCOptions()
+	case "baseline":
+		opts = rag.BaselineOptions()
+	default:
+		return usageErrorf("--method must be ours or baseline, got %q", *method)
+	}
+	opts.Mode = mode
+	opts.Params = index.BM25Params{K1: *k1, B: *b}
+	switch *tokens {
+	case "", "chars":
+	case "words":
+		opts.Tokenizer = index.DefaultAnalyzer().Tokens
+	default:
+		return usageErrorf("--tokens must be chars or words, got %q", *tokens)
+	}
+	switch *titleContext {
+	case "":
+	case "true":
+		opts.TitleContext = true
+	case "false":
+		opts.TitleContext = false
+	default:
+		return usageErrorf("--title-context must be true or false, got %q", *titleContext)
+	}
+	if *docWeight >= 0 {
+		opts.DocWeight = *docWeight
+	}
+	switch rag.Fusion(*fusion) {
+	case rag.FusionRRF, rag.FusionRelative:
+		opts.Fusion = rag.Fusion(*fusion)
+	default:
+		return usageErrorf("--fusion must be rrf or relative, got %q", *fusion)
+	}
+	opts.DenseWeight = *denseWeight
+	if *embedURL != "" {
+		opts.Embed = rag.RemoteEmbedder(*embedURL, *embedModel, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil)
+	} else if mode != rag.ModeBM25 {
+		return usageErrorf("--mode %s needs an embedder: pass --embed-url of an OpenAI-compatible /v1/embeddings server", mode)
+	}
+	set, err := rag.LoadCMRC(*cmrc, *chunkChars)
+	if err != nil {
+		return err
+	}
+	m, err := set.Run(context.Background(), opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
+	}
+	fmt.Printf("%d questions (%d skipped), %d chunks, mode %s, method %s\n", m.Questions, set.Skipped, m.Chunks, mode, *method)
+	fmt.Printf("recall@1  %.4f\nrecall@5  %.4f\nrecall@10 %.4f\nmrr@10    %.4f\nndcg@10   %.4f\n", m.Recall1, m.Recall5, m.Recall10, m.MRR10, m.NDCG10)
+	return nil
+}
