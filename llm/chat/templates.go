@@ -1,0 +1,70 @@
+package chat
+
+// R1Template is ragtune's chat template for DeepSeek-R1-Distill models,
+// written for ragtune. It produces the published R1 format: BOS, the last
+// system message, "<｜User｜>" turns, "<｜Assistant｜>" turns closed by
+// "<｜end▁of▁sentence｜>" with the reasoning (everything up to the last
+// </think>) dropped from history, tool outputs in R1's tool markers, and
+// the generation prompt "<｜Assistant｜><think>\n" that opens reasoning.
+// Assistant tool calls are not rendered (ragtune's Message has none).
+const R1Template = `{#- ragtune: DeepSeek-R1 conversation format -#}
+{%- set st = namespace(system='', tools_open=false, outputs_started=false) -%}
+{%- for m in messages -%}
+	{%- if m.role == 'system' -%}{%- set st.system = m.content -%}{%- endif -%}
+{%- endfor -%}
+{{- bos_token ~ st.system -}}
+{%- for m in messages -%}
+	{%- if m.role == 'user' -%}
+		{%- set st.tools_open = false -%}
+		{{- '<｜User｜>' ~ m.content -}}
+	{%- elif m.role == 'assistant' and st.tools_open -%}
+		{#- an answer right after tool outputs closes them and keeps its text whole -#}
+		{{- '<｜tool▁outputs▁end｜>' ~ m.content ~ '<｜end▁of▁sentence｜>' -}}
+		{%- set st.tools_open = false -%}
+	{%- elif m.role == 'assistant' -%}
+		{#- history keeps only the answer after the last </think> -#}
+		{{- '<｜Assistant｜>' ~ (m.content.split('</think>') | last) ~ '<｜end▁of▁sentence｜>' -}}
+	{%- elif m.role == 'tool' -%}
+		{%- if st.outputs_started -%}
+			{{- '\n' -}}
+		{%- else -%}
+			{{- '<｜tool▁outputs▁begin｜>' -}}
+			{%- set st.outputs_started = true -%}
+		{%- endif -%}
+		{{- '<｜tool▁output▁begin｜>' ~ m.content ~ '<｜tool▁output▁end｜>' -}}
+		{%- set st.tools_open = true -%}
+	{%- endif -%}
+{%- endfor -%}
+{%- if st.tools_open -%}
+	{{- '<｜tool▁outputs▁end｜>' -}}
+{%- elif add_generation_prompt -%}
+	{{- '<｜Assistant｜><think>\n' -}}
+{%- endif -%}
+`
+
+// QwenTemplate is ragtune's chat template for Qwen2.5 instruct models,
+// written for ragtune: ChatML turns "<|im_start|>role\n…<|im_end|>\n", a
+// default system prompt when the conversation has none, consecutive tool
+// results grouped in one user turn as <tool_response> blocks, and
+// "<|im_start|>assistant\n" as the generation prompt. Tool definitions
+// and assistant tool calls are not rendered.
+const QwenTemplate = `{#- ragtune: Qwen2.5 ChatML format -#}
+{%- set first_system = messages | length > 0 and messages[0].role == 'system' -%}
+{%- if first_system -%}
+	{{- '<|im_start|>system\n' ~ messages[0].content ~ '<|im_end|>\n' -}}
+{%- else -%}
+	{{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' -}}
+{%- endif -%}
+{%- for m in messages -%}
+	{%- if m.role == 'tool' -%}
+		{%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
+		{{- '\n<tool_response>\n' ~ m.content ~ '\n</tool_response>' -}}
+		{%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}
+	{%- elif m.role in ['user', 'assistant'] or (m.role == 'system' and not loop.first) -%}
+		{{- '<|im_start|>' ~ m.role ~ '\n' ~ m.content ~ '<|im_end|>\n' -}}
+	{%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+	{{- '<|im_start|>assistant\n' -}}
+{%- endif -%}
+`
