@@ -13,9 +13,25 @@ type kernels struct {
 	q8dot4 func(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
 	q4dot  func(w *byte, xq *int8, xd *float32, nb int) float32
 	q4dot4 func(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
+	// dequant8/dequant4 expand nb blocks to float32 (the prefill path).
+	dequant8 func(dst *float32, src *byte, nb int)
+	dequant4 func(dst *float32, src *byte, nb int)
 }
 
-var implGo = &kernels{name: "go", q8dot: q8dotGo, q8dot4: q8dot4Go, q4dot: q4dotGo, q4dot4: q4dot4Go}
+var implGo = &kernels{name: "go", q8dot: q8dotGo, q8dot4: q8dot4Go, q4dot: q4dotGo, q4dot4: q4dot4Go,
+	dequant8: dequant8Go, dequant4: dequant4Go}
+
+func dequant8Go(dst *float32, src *byte, nb int) {
+	if nb > 0 {
+		DequantizeQ8_0(unsafe.Slice(dst, nb*BlockSize), unsafe.Slice(src, nb*Q8_0BlockBytes))
+	}
+}
+
+func dequant4Go(dst *float32, src *byte, nb int) {
+	if nb > 0 {
+		DequantizeQ4_0(unsafe.Slice(dst, nb*BlockSize), unsafe.Slice(src, nb*Q4_0BlockBytes))
+	}
+}
 
 var (
 	available = []*kernels{implGo}

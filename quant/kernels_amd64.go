@@ -30,11 +30,19 @@ func q4dotVNNI(w *byte, xq *int8, xd *float32, nb int) float32
 //go:noescape
 func q4dot4VNNI(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
 
-var implAVX2 = &kernels{name: "avx2", q8dot: q8dotAVX2, q8dot4: q8dot4AVX2, q4dot: q4dotAVX2, q4dot4: q4dot4AVX2}
+//go:noescape
+func dequantQ8AVX2(dst *float32, src *byte, nb int)
+
+//go:noescape
+func dequantQ4AVX2(dst *float32, src *byte, nb int)
+
+var implAVX2 = &kernels{name: "avx2", q8dot: q8dotAVX2, q8dot4: q8dot4AVX2, q4dot: q4dotAVX2, q4dot4: q4dot4AVX2,
+	dequant8: dequantQ8AVX2, dequant4: dequantQ4AVX2}
 
 // VNNI's VPDPBUSD replaces VPMADDUBSW+VPMADDWD; the 256-bit EVEX form
 // needs AVX512VL besides AVX512_VNNI.
-var implVNNI = &kernels{name: "avx512vnni", q8dot: q8dotVNNI, q8dot4: q8dot4VNNI, q4dot: q4dotVNNI, q4dot4: q4dot4VNNI}
+var implVNNI = &kernels{name: "avx512vnni", q8dot: q8dotVNNI, q8dot4: q8dot4VNNI, q4dot: q4dotVNNI, q4dot4: q4dot4VNNI,
+	dequant8: dequantQ8AVX2, dequant4: dequantQ4AVX2}
 
 func init() {
 	// VCVTPH2PS (F16C) converts the block scales; every AVX2 CPU has F16C.

@@ -84,15 +84,27 @@ func (m *qmatrix) Dequantize(dst []float32) {
 	}
 }
 
-// MatMul sets out (T, Rows) = inp (T, Cols) @ W^T. Activations are
-// quantized to Q8_0-style int8 blocks first (as llama.cpp does), then each
-// weight block is loaded once per four tokens.
+// gemmMinT is the token count from which MatMul expands weight blocks to
+// float32 and runs the packed float32 GEMM (tensor.MatMulDecoded): its
+// register tiling does several times more multiply-adds per instruction
+// than the per-block integer dot products, which only win while the
+// weights are read for a few tokens.
+const gemmMinT = 8
+
+// MatMul sets out (T, Rows) = inp (T, Cols) @ W^T. For decode-sized T,
+// activations are quantized to Q8_0-style int8 blocks (as llama.cpp does)
+// and each weight block is loaded once per four tokens; larger T goes
+// through the float32 GEMM with weights decoded block by block.
 func (m *qmatrix) MatMul(out, inp []float32, T int) {
 	if T <= 0 || m.rows == 0 {
 		return
 	}
 	_ = out[T*m.rows-1]
 	_ = inp[T*m.cols-1]
+	if T >= gemmMinT {
+		tensor.MatMulDecoded(out, inp, m, nil, T, m.cols, m.rows)
+		return
+	}
 	op := opPool.Get().(*matOp)
 	op.m, op.out, op.k, op.T = m, out, impl, T
 	nb := m.cols / BlockSize
@@ -192,5 +204,30 @@ func quantizeActs(xq []int8, xd []float32, x []float32) {
 		for j, f := range v {
 			q[j] = int8(math.Round(float64(float32(f * id))))
 		}
+	}
+}
+
+// DecodeRows implements tensor.RowDecoder: rows [r0, r1) × columns
+// [c0, c1) (block-aligned) as float32.
+func (m *qmatrix) DecodeRows(dst []float32, r0, r1, c0, c1 int) {
+	n := c1 - c0
+	_ = dst[(r1-r0)*n-1]
+	bs := Q8_0BlockBytes
+	deq := impl.dequant8
+	if m.dtype == model.Q4_0 {
+		bs, deq = Q4_0BlockBytes, impl.dequant4
+	}
+	for r := r0; r < r1; r++ {
+		deq(&dst[(r-r0)*n], &m.data[r*m.rowBytes+c0/BlockSize*bs], n/BlockSize)
+	}
+}
+
+// Row expands row r into dst (Cols values), for embedding lookups.
+func (m *qmatrix) Row(dst []float32, r int) {
+	src := m.data[r*m.rowBytes : (r+1)*m.rowBytes]
+	if m.dtype == model.Q8_0 {
+		DequantizeQ8_0(dst[:m.cols], src)
+	} else {
+		DequantizeQ4_0(dst[:m.cols], src)
 	}
 }

@@ -118,7 +118,8 @@ func TestRoundTripErrorBounds(t *testing.T) {
 }
 
 // refMatMul is out = inp' @ W^T in float64, with W dequantized and inp'
-// the activations after the same int8 quantization the kernels use; it
+// the activations after the same int8 quantization the kernels use (below
+// gemmMinT tokens; the GEMM path multiplies the float32 activations); it
 // also returns Σ|terms| per element as the error scale.
 func refMatMul(m *qmatrix, inp []float32, T int) (want, scale []float64) {
 	w := make([]float32, m.rows*m.cols)
@@ -127,13 +128,19 @@ func refMatMul(m *qmatrix, inp []float32, T int) (want, scale []float64) {
 	xq := make([]int8, T*m.cols)
 	xd := make([]float32, T*nb)
 	quantizeActs(xq, xd, inp)
+	act := func(i int) float64 {
+		if T >= gemmMinT {
+			return float64(inp[i])
+		}
+		return float64(xq[i]) * float64(xd[i/BlockSize])
+	}
 	want = make([]float64, T*m.rows)
 	scale = make([]float64, T*m.rows)
 	for t := 0; t < T; t++ {
 		for r := 0; r < m.rows; r++ {
 			var s, a float64
 			for c := 0; c < m.cols; c++ {
-				x := float64(xq[t*m.cols+c]) * float64(xd[t*nb+c/BlockSize])
+				x := act(t*m.cols + c)
 				p := x * float64(w[r*m.cols+c])
 				s += p
 				a += math.Abs(p)
@@ -182,6 +189,38 @@ func TestMatMul(t *testing.T) {
 }
 
 // TestMatMulVsFloat bounds the whole error against the unquantized product.
+func TestDecodeRows(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		R, C := 5, 1056
+		for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+			rb, _ := RowBytes(d, C)
+			buf := make([]byte, R*rb)
+			Quantize(d, buf, randVec(r, R*C, 0.3))
+			q, _ := newQMatrix(d, buf, R, C)
+			full := make([]float32, R*C)
+			q.Dequantize(full)
+			for _, c := range [][2]int{{0, C}, {32, 96}, {512, 1056}, {1024, 1056}} {
+				got := make([]float32, 3*(c[1]-c[0]))
+				q.DecodeRows(got, 1, 4, c[0], c[1])
+				for i, v := range got {
+					row, col := 1+i/(c[1]-c[0]), c[0]+i%(c[1]-c[0])
+					if want := full[row*C+col]; v != want {
+						t.Fatalf("%s cols %v: row %d col %d: got %g, want %g", d, c, row, col, v, want)
+					}
+				}
+			}
+			row := make([]float32, C)
+			q.Row(row, 2)
+			for i, v := range row {
+				if v != full[2*C+i] {
+					t.Fatalf("%s Row(2)[%d]: got %g, want %g", d, i, v, full[2*C+i])
+				}
+			}
+		}
+	})
+}
+
 func TestMatMulVsFloat(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	T, R, C := 6, 48, 512

@@ -73,7 +73,41 @@ func MatMul(out, inp, w, bias []float32, T, C, OC int) {
 		return
 	}
 	op := fwdOpPool.Get().(*fwdOp)
-	op.setup(out, inp, w, bias, T, C, OC)
+	op.setup(out, inp, w, nil, bias, T, C, OC)
+	op.run()
+}
+
+// RowDecoder supplies a weight matrix stored in another format (quantized
+// blocks) as float32, one small block at a time, so MatMulDecoded can run
+// it through the float32 GEMM kernel without expanding the whole matrix.
+type RowDecoder interface {
+	// DecodeRows writes rows [r0, r1) × columns [c0, c1) row-major into
+	// dst. c0 and c1-c0 are multiples of DecodeAlign unless c1 is the
+	// column count.
+	DecodeRows(dst []float32, r0, r1, c0, c1 int)
+}
+
+// DecodeAlign is the column granularity of DecodeRows calls (a multiple of
+// the 32-weight quantization blocks).
+const DecodeAlign = gemmKC
+
+// MatMulDecoded sets out (T, OC) = inp (T, C) @ W^T + bias for a weight W
+// (OC, C) read through dec: the prefill path of quantized matrices. Each
+// weight is decoded once per call (per 128 tokens) into a cache-sized
+// buffer and meets all tokens there, so decoding costs little next to the
+// multiply once T is more than a few tokens.
+func MatMulDecoded(out, inp []float32, dec RowDecoder, bias []float32, T, C, OC int) {
+	if T <= 0 || OC <= 0 || C <= 0 {
+		return
+	}
+	_ = out[T*OC-1]
+	_ = inp[T*C-1]
+	op := fwdOpPool.Get().(*fwdOp)
+	op.setup(out, inp, nil, dec, bias, T, C, OC)
+	op.run()
+}
+
+func (op *fwdOp) run() {
 	op.phase = 0
 	ParallelFor(op.npan, op.packTask)
 	op.phase = 1
@@ -146,6 +180,7 @@ func (o *mvOp) Run(_, lo, hi int) {
 type fwdOp struct {
 	k                 *kernels
 	out, inp, w, bias []float32
+	dec               RowDecoder
 	T, C, OC          int
 	nt, npan          int
 	nOB, nTB          int
@@ -160,9 +195,9 @@ var fwdOpPool = sync.Pool{New: func() any {
 	return op
 }}
 
-func (o *fwdOp) setup(out, inp, w, bias []float32, T, C, OC int) {
+func (o *fwdOp) setup(out, inp, w []float32, dec RowDecoder, bias []float32, T, C, OC int) {
 	k := impl
-	o.k, o.out, o.inp, o.w, o.bias, o.T, o.C, o.OC = k, out, inp, w, bias, T, C, OC
+	o.k, o.out, o.inp, o.w, o.dec, o.bias, o.T, o.C, o.OC = k, out, inp, w, dec, bias, T, C, OC
 	o.nt = Threads()
 	o.npan = (T + k.nr - 1) / k.nr
 	o.nOB = (OC + gemmMC - 1) / gemmMC
@@ -170,12 +205,12 @@ func (o *fwdOp) setup(out, inp, w, bias []float32, T, C, OC int) {
 	s := scratchPool.Get().(*scratch)
 	o.s = s
 	s.packed = grow(s.packed, o.npan*C*k.nr)
-	if rem := OC % k.mr; rem != 0 {
+	if rem := OC % k.mr; rem != 0 && dec == nil {
 		s.padA = grow(s.padA, k.mr*C)
 		copy(s.padA, w[(OC-rem)*C:OC*C])
 		clear(s.padA[rem*C:])
 	}
-	s.locals(o.nt, gemmMC*gemmNB)
+	s.locals(o.nt, gemmMC*gemmNB+k.mr*gemmKC)
 }
 
 func (o *fwdOp) release() {
@@ -213,7 +248,8 @@ func (o *fwdOp) Run(w, lo, hi int) {
 
 // unit computes the C block of weight rows [o0, o1) × tokens [t0, t1) into
 // cb (rows × gemmNB, transposed relative to out), then scatters it.
-func (o *fwdOp) unit(cb []float32, ob, tb int) {
+func (o *fwdOp) unit(local []float32, ob, tb int) {
+	cb, abuf := local[:gemmMC*gemmNB], local[gemmMC*gemmNB:]
 	k, C, OC := o.k, o.C, o.OC
 	mr, nr := k.mr, k.nr
 	o0, o1 := ob*gemmMC, min(OC, ob*gemmMC+gemmMC)
@@ -228,13 +264,20 @@ func (o *fwdOp) unit(cb []float32, ob, tb int) {
 		}
 		for r := o0; r < o1; r += mr {
 			var a *float32
-			if r < full {
+			lda := C * 4
+			switch {
+			case o.dec != nil:
+				r1 := min(r+mr, OC)
+				o.dec.DecodeRows(abuf[:(r1-r)*kl], r, r1, kc, kc+kl)
+				clear(abuf[(r1-r)*kl : mr*kl])
+				a, lda = &abuf[0], kl*4
+			case r < full:
 				a = &o.w[r*C+kc]
-			} else {
+			default:
 				a = &o.s.padA[kc]
 			}
 			for p := p0; p < p1; p++ {
-				k.gemmR(kl, a, C*4, &o.s.packed[p*C*nr+kc*nr], nr*4,
+				k.gemmR(kl, a, lda, &o.s.packed[p*C*nr+kc*nr], nr*4,
 					&cb[(r-o0)*gemmNB+(p-p0)*nr], gemmNB*4, accum)
 			}
 		}

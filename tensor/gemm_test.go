@@ -260,3 +260,38 @@ func TestMatMulNoAlloc(t *testing.T) {
 		}
 	}
 }
+
+// f32Decoder serves a float32 matrix through RowDecoder, counting calls
+// outside DecodeAlign.
+type f32Decoder struct {
+	w   []float32
+	C   int
+	bad int
+}
+
+func (d *f32Decoder) DecodeRows(dst []float32, r0, r1, c0, c1 int) {
+	if c0%DecodeAlign != 0 || ((c1-c0)%DecodeAlign != 0 && c1 != d.C) {
+		d.bad++
+	}
+	n := c1 - c0
+	for r := r0; r < r1; r++ {
+		copy(dst[(r-r0)*n:(r-r0+1)*n], d.w[r*d.C+c0:r*d.C+c1])
+	}
+}
+
+func TestMatMulDecoded(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(12, 13))
+		for _, sh := range matmulShapes {
+			inp, w, bias := randVec(r, sh.T*sh.C), randVec(r, sh.OC*sh.C), randVec(r, sh.OC)
+			out := randVec(r, sh.T*sh.OC)
+			dec := &f32Decoder{w: w, C: sh.C}
+			MatMulDecoded(out, inp, dec, bias, sh.T, sh.C, sh.OC)
+			want, scale := matmulRef(inp, w, bias, sh.T, sh.C, sh.OC)
+			checkClose(t, fmt.Sprintf("T=%d C=%d OC=%d", sh.T, sh.C, sh.OC), f64(out), want, scale, 1e-5)
+			if dec.bad != 0 {
+				t.Fatalf("T=%d C=%d OC=%d: %d DecodeRows calls off DecodeAlign", sh.T, sh.C, sh.OC, dec.bad)
+			}
+		}
+	})
+}

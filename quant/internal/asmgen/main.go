@@ -38,7 +38,64 @@ func main() {
 			dot4(isa, q4)
 		}
 	}
+	dequant(false)
+	dequant(true)
 	os.Stdout.WriteString(out.String())
+}
+
+// dequant emits dequant{Q8,Q4}AVX2(dst *float32, src *byte, nb int): nb
+// blocks to float32, q*d exactly as the scalar code rounds it.
+func dequant(q4 bool) {
+	name, bs := "Q8", 34
+	if q4 {
+		name, bs = "Q4", 18
+	}
+	p("")
+	p("// func dequant%sAVX2(dst *float32, src *byte, nb int)", name)
+	p("TEXT ·dequant%sAVX2(SB), NOSPLIT, $0-24", name)
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+8(FP), SI")
+	p("\tMOVQ nb+16(FP), CX")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("loop:")
+	weightScale(0)
+	p("\tVBROADCASTSS X0, Y0")
+	if q4 {
+		p("\tVMOVDQU 2(SI), X1")
+		p("\tVPSRLW $4, X1, X2")
+		p("\tVPAND nib<>(SB), X1, X1")
+		p("\tVPAND nib<>(SB), X2, X2")
+		p("\tVPSUBB eights<>(SB), X1, X1")
+		p("\tVPSUBB eights<>(SB), X2, X2")
+		// X1: weights 0-15, X2: weights 16-31, as signed bytes.
+		for i, src := range []string{"X1", "X3", "X2", "X4"} {
+			switch i {
+			case 1:
+				p("\tVPSRLDQ $8, X1, X3")
+			case 3:
+				p("\tVPSRLDQ $8, X2, X4")
+			}
+			p("\tVPMOVSXBD %s, Y5", src)
+			p("\tVCVTDQ2PS Y5, Y5")
+			p("\tVMULPS Y0, Y5, Y5")
+			p("\tVMOVUPS Y5, %d(DI)", 32*i)
+		}
+	} else {
+		for i := 0; i < 4; i++ {
+			p("\tVPMOVSXBD %d(SI), Y1", 2+8*i)
+			p("\tVCVTDQ2PS Y1, Y1")
+			p("\tVMULPS Y0, Y1, Y1")
+			p("\tVMOVUPS Y1, %d(DI)", 32*i)
+		}
+	}
+	p("\tADDQ $%d, SI", bs)
+	p("\tADDQ $128, DI")
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 func fmtName(q4 bool) (string, int) {
