@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"ragtune/gguf"
+	"ragtune/tokenizer"
+)
+
+func init() {
+	register(&command{name: "tokenize", summary: "show the tokens of a text (BPE or WordPiece)", run: func(args []string) error {
+		return runTokenize(args, os.Stdin, os.Stdout, os.Stderr)
+	}})
+}
+
+const tokenizeHelp = `
+Tokenizes TEXT, or all of standard input when no TEXT is given (read
+byte for byte: nothing is trimmed, a trailing newline is a token too), and
+prints one token per line: its id and its text, quoted, with bytes that
+are not complete UTF-8 shown as \x escapes. With --ids it prints only the
+ids, space-separated, on one line.
+
+--tokenizer takes an HF tokenizer.json (byte-level BPE or WordPiece), a
+model directory holding one (its tokenizer_config.json decides BOS), a
+BERT vocab.txt, or a .gguf file (its tokenizer.ggml.* vocabulary). Without
+--tokenizer, ragtune's built-in byte-level R1 vocabulary is used: one token
+per byte plus R1's seven special tokens (<｜begin▁of▁sentence｜> 259,
+<think> 261, ...), the vocabulary of the models 'ragtune model init' makes.
+
+Examples:
+  ragtune tokenize --tokenizer ~/models/DeepSeek-R1-Distill-Qwen-1.5B '你好 <think>'
+  echo 'Hello world' | ragtune tokenize --tokenizer tokenizer.json --ids
+`
+
+func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("tokenize", "[--tokenizer FILE|DIR] [--add-special] [--ids] [TEXT]", tokenizeHelp)
+	path := fs.String("tokenizer", "", "tokenizer.json, model directory, vocab.txt or .gguf (default: built-in byte-level R1 vocabulary)")
+	addSpecial := fs.Bool("add-special", false, "add the special tokens the tokenizer's configuration asks for (BOS for R1-Distill, [CLS]/[SEP] for BERT)")
+	idsOnly := fs.Bool("ids", false, "print only the ids, space-separated on one line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usageErrorf("tokenize takes one TEXT argument (quote it), got %d; or pipe text on standard input", fs.NArg())
+	}
+	tok, err := openTokenizer(*path)
+	if err != nil {
+		return err
+	}
+	var text string
+	if fs.NArg() == 1 {
+		text = fs.Arg(0)
+	} else {
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return fmt.Errorf("read standard input: %w", err)
+		}
+		text = string(data)
+	}
+	ids := tok.Encode(text, *addSpecial)
+	w := bufio.NewWriter(stdout)
+	if *idsOnly {
+		for i, id := range ids {
+			if i > 0 {
+				w.WriteByte(' ')
+			}
+			w.WriteString(strconv.Itoa(id))
+		}
+		w.WriteByte('\n')
+		return w.Flush()
+	}
+	for _, id := range ids {
+		fmt.Fprintf(w, "%7d  %s\n", id, tokenText(tok, id))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%d tokens, %d bytes\n", len(ids), len(text))
+	return nil
+}
+
+// openTokenizer loads the tokenizer named by --tokenizer, by file kind.
+func openTokenizer(path string) (tokenizer.Tokenizer, error) {
+	if path == "" {
+		return tokenizer.ByteLevelR1(), nil
+	}
+	if strings.HasSuffix(strings.ToLower(path), ".gguf") {
+		f, err := gguf.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		tok, err := tokenizer.FromGGUFMetadata(f.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("tokenizer of %q: %w", path, err)
+		}
+		return tok, nil
+	}
+	return tokenizer.LoadAny(path)
+}
+
+// tokenText is a token's text for people: quoted, so spaces, newlines and
+// partial UTF-8 bytes are visible.
+func tokenText(tok tokenizer.Tokenizer, id int) string {
+	switch t := tok.(type) {
+	case *tokenizer.BPE:
+		return strconv.Quote(t.DecodeToken(id))
+	case *tokenizer.WordPiece:
+		return strconv.Quote(t.Token(id))
+	}
+	return strconv.Quote(tok.Decode([]int{id}))
+}

@@ -1,0 +1,25 @@
+// Tokenizes DIR/mixed.txt with llama.cpp (node-llama-cpp) using the
+// vocabulary-only GGUF DIR/r1-vocab.gguf, writes the ids to
+// DIR/llamacpp.ids and prints llama.cpp's throughput.
+// Usage: NODE_PATH=<node_modules> node scripts/tokenizer_llamacpp.mjs DIR
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const dir = process.argv[2];
+const modules = process.env.LLAMA_NODE_MODULES || "/work/oracle/node_modules";
+const require = createRequire(path.join(modules, "noop.js"));
+const { getLlama } = await import(require.resolve("node-llama-cpp"));
+
+const llama = await getLlama({ gpu: false, build: "never" });
+const model = await llama.loadModel({ modelPath: path.join(dir, "r1-vocab.gguf"), vocabOnly: true });
+const text = fs.readFileSync(path.join(dir, "mixed.txt"), "utf8");
+const bytes = Buffer.byteLength(text, "utf8");
+
+let ids = model.tokenize(text, false); // warm-up and the ids to compare
+const reps = 5;
+const t0 = process.hrtime.bigint();
+for (let i = 0; i < reps; i++) ids = model.tokenize(text, false);
+const sec = Number(process.hrtime.bigint() - t0) / 1e9 / reps;
+fs.writeFileSync(path.join(dir, "llamacpp.ids"), ids.join(" ") + "\n");
+console.log(`llama.cpp: ${ids.length} tokens; ${(bytes / 1e6 / sec).toFixed(1)} MB/s`);
