@@ -154,7 +154,9 @@ func deobfuscate(text string) (m *textMap, changed bool) {
 				changed = true
 				continue
 			}
-		case r >= 0xFF01 && r <= 0xFF5E:
+		case r >= 0xFF10 && r <= 0xFF1A || r >= 0xFF21 && r <= 0xFF3A || r >= 0xFF41 && r <= 0xFF5A || r == 0xFF0F || r == 0xFF0D:
+			// Full-width letters, digits, ':', '/' and '-' spell URLs;
+			// full-width punctuation such as '，' ends them, so it stays.
 			m.addRune(r-0xFF01+'!', i, i+size)
 			i += size
 			continue
@@ -253,7 +255,7 @@ func findLinks(text string, extraTLDs map[string]bool) []Link {
 	}
 	for _, loc := range bareDomainRE.FindAllStringIndex(clean, -1) {
 		a, b := loc[0], trimURLEnd(clean, loc[0], loc[1])
-		if taken[a] || (a > 0 && (clean[a-1] == '@' || clean[a-1] == '.' || isHostByte(clean[a-1]) && clean[a-1] != '-')) {
+		if taken[a] || (a > 0 && (clean[a-1] == '@' || clean[a-1] == '.' || clean[a-1] == '*' || isHostByte(clean[a-1]) && clean[a-1] != '-')) {
 			continue
 		}
 		raw := clean[a:b]

@@ -63,8 +63,8 @@ func FindPII(text string) []PII {
 	}
 	for _, loc := range ipv4RE.FindAllStringIndex(clean, -1) {
 		a, b := loc[0], loc[1]
-		if (a > 0 && (isDigit(clean[a-1]) || clean[a-1] == '.')) ||
-			(b < len(clean) && (isDigit(clean[b]) || (clean[b] == '.' && b+1 < len(clean) && isDigit(clean[b+1])))) {
+		if (a > 0 && (isDigit(clean[a-1]) || clean[a-1] == '.' || clean[a-1] == '*')) ||
+			(b < len(clean) && (isDigit(clean[b]) || clean[b] == '*' || (clean[b] == '.' && b+1 < len(clean) && isDigit(clean[b+1])))) {
 			continue
 		}
 		if ip, err := netip.ParseAddr(clean[a:b]); err == nil && ip.Is4() {
@@ -98,8 +98,10 @@ var (
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
+// isIdentChar reports characters that glue an address to a longer token;
+// '*' counts, so that text masked once is read the same way again.
 func isIdentChar(c byte) bool {
-	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '*'
 }
 
 // digitRun is a maximal run of digits (and mask stars) joined by single
