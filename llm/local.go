@@ -83,6 +83,7 @@ type Local struct {
 	model    Model
 	tok      Tokenizer
 	tmpl     Template // nil: Messages requests are refused
+	tmplErr  error    // why tmpl is nil, when loading it failed
 	ctxSize  int
 	chunk    int
 	eos      []int
@@ -200,9 +201,12 @@ func (l *Local) prompt(req Request) ([]int, phase, error) {
 		return l.tok.Encode(text, true), initialPhase(text), nil
 	}
 	if l.tmpl == nil {
+		if l.tmplErr != nil {
+			return nil, 0, fmt.Errorf("chat needs the model's chat template: %w; send a raw prompt instead", l.tmplErr)
+		}
 		return nil, 0, errors.New("the model has no chat template (tokenizer_config.json chat_template); send a raw prompt instead of messages")
 	}
-	text, err := l.tmpl.Render(req.Messages, true)
+	text, err := render(l.tmpl, req.Messages, req.DisableThinking)
 	if err != nil {
 		return nil, 0, fmt.Errorf("render chat template: %w", err)
 	}

@@ -1,10 +1,7 @@
 package llm
 
-// Message is one chat turn.
-//
-// TODO(H4): becomes `type Message = chat.Message` once package llm/chat lands.
-type Message struct {
-	Role             string `json:"role"`
-	Content          string `json:"content"`
-	ReasoningContent string `json:"reasoning_content,omitempty"`
-}
+import "ragtune/llm/chat"
+
+// Message is one chat turn; it is chat.Message, so callers of llm need not
+// import llm/chat.
+type Message = chat.Message

@@ -1,0 +1,154 @@
+package llm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"ragtune/gguf" // registers GGUF with model.Open, so qwen2.Load reads .gguf files
+	"ragtune/model"
+	"ragtune/model/qwen2"
+	"ragtune/tokenizer"
+)
+
+// LoadOptions configure LoadLocal.
+//
+// Extension point for fine-tuning: a LoRA adapter to apply at load time
+// belongs here (an Adapter directory field), applied between qwen2.Load
+// and NewLocal; the CLI's --adapter flag then sets it in addModelFlags
+// (cmd/ragtune/run.go), which run and chat share.
+type LoadOptions struct {
+	LocalOptions
+	// Model options passed to qwen2 (weight format, prefill chunk).
+	Qwen2 []qwen2.Option
+}
+
+// LoadLocal opens a model for generation: an HF directory (config.json,
+// safetensors, tokenizer.json, tokenizer_config.json with the chat
+// template, generation_config.json), or a GGUF file carrying its
+// vocabulary and chat template. Sampling defaults and EOS ids come from
+// generation_config.json unless opts sets them.
+func LoadLocal(path string, opts LoadOptions) (*Local, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	dir := path
+	if !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	var (
+		tok     *tokenizer.BPE
+		tmpl    Template
+		tmplErr error
+		gen     *model.GenerationConfig
+	)
+	if !st.IsDir() && isGGUF(path) {
+		tok, tmpl, err = ggufTokenizer(path)
+		if err == nil && tmpl == nil {
+			tmplErr = fmt.Errorf("%q carries no tokenizer.chat_template", path)
+		}
+	} else {
+		tok, gen, err = dirTokenizer(dir)
+		if err == nil {
+			// A base model without a chat template still runs raw prompts;
+			// the reason is kept for the first chat request.
+			tmpl, tmplErr = loadTemplate(dir)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := qwen2.Load(path, opts.Qwen2...)
+	if err != nil {
+		return nil, err
+	}
+	lo := opts.LocalOptions
+	if gen != nil {
+		if lo.Sampling == nil {
+			s := samplingFromGeneration(gen)
+			lo.Sampling = &s
+		}
+		lo.EOS = append(lo.EOS, gen.EOSTokenIDs()...)
+	}
+	if lo.Sampling == nil {
+		lo.Sampling = &Sampling{Seed: -1}
+	}
+	l, err := NewLocal(qwen2Model{m}, tok, tmpl, lo)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("load %q: %w", path, err)
+	}
+	l.tmplErr = tmplErr
+	return l, nil
+}
+
+// samplingFromGeneration turns generation_config.json into defaults:
+// do_sample false means greedy, as in transformers. The seed is random.
+func samplingFromGeneration(g *model.GenerationConfig) Sampling {
+	if !g.DoSample {
+		return Sampling{Seed: -1}
+	}
+	s := Sampling{Temperature: g.Temperature, TopP: g.TopP, TopK: g.TopK, Seed: -1}
+	if s.Temperature == 0 {
+		s.Temperature = 1 // transformers' default when sampling
+	}
+	return s
+}
+
+func dirTokenizer(dir string) (*tokenizer.BPE, *model.GenerationConfig, error) {
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("model directory %q has no tokenizer.json: copy the model's tokenizer files next to its weights", dir)
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	gen, err := model.LoadGenerationConfig(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tok, gen, nil
+}
+
+func ggufTokenizer(path string) (*tokenizer.BPE, Template, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	t, err := tokenizer.FromGGUFMetadata(f.Metadata)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load tokenizer from %q: %w", path, err)
+	}
+	tok, ok := t.(*tokenizer.BPE)
+	if !ok {
+		return nil, nil, fmt.Errorf("%q holds a %T vocabulary; generation needs a byte-level BPE model", path, t)
+	}
+	var tmpl Template
+	if src, ok := f.String("tokenizer.chat_template"); ok && strings.TrimSpace(src) != "" {
+		if tmpl, err = parseTemplate(src, tok); err != nil {
+			return nil, nil, fmt.Errorf("chat template of %q: %w", path, err)
+		}
+	}
+	return tok, tmpl, nil
+}
+
+func isGGUF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	_, err = f.Read(magic[:])
+	return err == nil && string(magic[:]) == "GGUF"
+}
+
+// qwen2Model adapts *qwen2.Model, whose NewState returns the concrete
+// *qwen2.State, to Model.
+type qwen2Model struct{ *qwen2.Model }
+
+func (m qwen2Model) NewState(maxSeq int) State { return m.Model.NewState(maxSeq) }

@@ -1,0 +1,217 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"ragtune/llm/chat"
+	"ragtune/model"
+	"ragtune/tokenizer"
+)
+
+// tinyModelDir writes the tiny preset with R1's byte-level vocabulary and
+// chat template: a real model directory for end-to-end tests.
+func tinyModelDir(t testing.TB) string {
+	t.Helper()
+	cfg, err := model.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := model.Init(dir, cfg, 7, tokenizer.ByteLevelR1()); err != nil {
+		t.Fatal(err)
+	}
+	ensureChatTemplate(t, dir)
+	return dir
+}
+
+// ensureChatTemplate gives a model directory ragtune's R1 chat template
+// when its tokenizer_config.json has none.
+func ensureChatTemplate(t testing.TB, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "tokenizer_config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := cfg["chat_template"].(string); s != "" {
+		return
+	}
+	cfg["chat_template"] = chat.R1Template
+	if err := model.WriteJSON(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadTiny(t *testing.T, opts LocalOptions) *Local {
+	t.Helper()
+	l, err := LoadLocal(tinyModelDir(t), LoadOptions{LocalOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func TestLoadLocalDefaults(t *testing.T) {
+	l := loadTiny(t, LocalOptions{})
+	// model init writes R1's generation_config.json.
+	if got, want := l.DefaultSampling(), (Sampling{Temperature: 0.6, TopP: 0.95, Seed: -1}); got != want {
+		t.Errorf("default sampling = %+v, want %+v", got, want)
+	}
+	if !contains(l.eos, 256) {
+		t.Errorf("EOS ids %v lack the R1 vocabulary's 256", l.eos)
+	}
+	if got, want := l.ContextSize(), 2048; got != want { // the tiny preset's max_position_embeddings
+		t.Errorf("context = %d, want %d", got, want)
+	}
+}
+
+// TestTinyModelGreedy runs the real forward pass end to end: greedy
+// decoding is deterministic, every streamed piece is valid UTF-8 (the
+// byte-level vocabulary splits Chinese characters, and a random model
+// emits arbitrary bytes), and the stream equals the result.
+func TestTinyModelGreedy(t *testing.T) {
+	l := loadTiny(t, LocalOptions{})
+	req := Request{Prompt: "你好，世界！Hello", MaxTokens: 48, Sampling: &Sampling{}}
+	a, err := collect(t, l, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := collect(t, l, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.TokenIDs, b.TokenIDs) || a.Text != b.Text {
+		t.Errorf("greedy runs differ:\n%v\n%v", a.TokenIDs, b.TokenIDs)
+	}
+	if a.CompletionTokens == 0 || a.PromptTokens != len([]byte("你好，世界！Hello"))+1 {
+		t.Errorf("prompt %d tokens, output %d; want BOS + one per byte, and some output", a.PromptTokens, a.CompletionTokens)
+	}
+	// The second run reuses the whole prompt but its last token.
+	if b.CachedTokens != b.PromptTokens-1 {
+		t.Errorf("second run cached %d of %d prompt tokens", b.CachedTokens, b.PromptTokens)
+	}
+	for _, id := range a.TokenIDs {
+		if id >= 263 {
+			t.Errorf("sampled id %d, which is padding past the 263-token vocabulary", id)
+		}
+	}
+}
+
+// TestTinyModelPrefixReuse extends a prompt and checks that the reused KV
+// cache gives the same tokens as a fresh prefill of the whole prompt.
+func TestTinyModelPrefixReuse(t *testing.T) {
+	dir := tinyModelDir(t)
+	reuse, err := LoadLocal(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reuse.Close()
+	fresh, err := LoadLocal(dir, LoadOptions{LocalOptions: LocalOptions{NoPrefixReuse: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	first := Request{Prompt: "The quick brown fox", MaxTokens: 8, Sampling: &Sampling{}}
+	if _, err := reuse.Generate(context.Background(), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	second := Request{Prompt: "The quick brown fox jumps over the lazy dog", MaxTokens: 24, Sampling: &Sampling{}}
+	got, err := reuse.Generate(context.Background(), second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fresh.Generate(context.Background(), second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CachedTokens < len("The quick brown fox") {
+		t.Errorf("cached %d tokens, want at least the first prompt's %d", got.CachedTokens, len("The quick brown fox"))
+	}
+	if !slices.Equal(got.TokenIDs, want.TokenIDs) {
+		t.Errorf("with reuse %v\nfresh      %v", got.TokenIDs, want.TokenIDs)
+	}
+}
+
+func TestTinyModelContextLimit(t *testing.T) {
+	l := loadTiny(t, LocalOptions{ContextSize: 16})
+	_, err := l.Generate(context.Background(), Request{Prompt: "this prompt has more than sixteen bytes"}, nil)
+	var cle *ContextLengthError
+	if !errors.As(err, &cle) || cle.Max != 15 {
+		t.Fatalf("err = %v, want a ContextLengthError with max 15", err)
+	}
+	res, err := l.Generate(context.Background(), Request{Prompt: "0123456789", Sampling: &Sampling{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FinishReason != FinishLength && res.FinishReason != FinishEOS || res.PromptTokens+res.CompletionTokens > 16 {
+		t.Errorf("%d + %d tokens, finish %s; want at most 16 in all", res.PromptTokens, res.CompletionTokens, res.FinishReason)
+	}
+}
+
+func TestLoadLocalErrors(t *testing.T) {
+	if _, err := LoadLocal(t.TempDir(), LoadOptions{}); err == nil {
+		t.Errorf("empty directory: no error")
+	}
+	if _, err := LoadLocal("/does/not/exist", LoadOptions{}); err == nil {
+		t.Errorf("missing path: no error")
+	}
+}
+
+// TestTinyModelChat runs chat requests through the R1 template on the real
+// model: the prompt opens the reasoning, and DisableThinking prefills the
+// empty block.
+func TestTinyModelChat(t *testing.T) {
+	l := loadTiny(t, LocalOptions{})
+	msgs := []Message{{Role: "user", Content: "什么是灾难性遗忘？"}}
+	ids, err := l.Prompt(Request{Messages: msgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := l.Tokenizer()
+	text := func(ids []int) string {
+		var b strings.Builder
+		for _, id := range ids {
+			b.Write(tok.TokenBytes(id))
+		}
+		return b.String()
+	}
+	if got, want := text(ids), "<｜begin▁of▁sentence｜><｜User｜>什么是灾难性遗忘？<｜Assistant｜><think>\n"; got != want {
+		t.Errorf("prompt = %q, want %q", got, want)
+	}
+	ids, err = l.Prompt(Request{Messages: msgs, DisableThinking: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(ids); !strings.HasSuffix(got, "<｜Assistant｜><think>\n\n</think>\n\n") {
+		t.Errorf("prompt without thinking ends %q", got[max(0, len(got)-40):])
+	}
+	req := Request{Messages: msgs, MaxTokens: 32, Sampling: &Sampling{Temperature: 0.6, TopP: 0.95, Seed: 4}}
+	a, err := collect(t, l, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := collect(t, l, context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.TokenIDs, b.TokenIDs) {
+		t.Errorf("seeded chat runs differ")
+	}
+	// A random model rarely closes its reasoning, so 32 tokens of output
+	// are reasoning unless it produced </think> or EOS.
+	if !slices.Contains(a.TokenIDs, 262) && a.Text != "" {
+		t.Errorf("answer %q without a </think> token", a.Text)
+	}
+}
