@@ -227,6 +227,24 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	startStep := t.Step
 	var recent []float64
 	stepsPer := float64(t.Loader.StepsPerEpoch())
+	if len(t.Val) > 0 && t.Step == 0 {
+		// The starting point, so the log and the result show what
+		// training changed.
+		vl, err := t.Evaluate(t.Val)
+		if err != nil {
+			return nil, err
+		}
+		res.FirstValLoss, t.BestVal = vl, vl
+		if o.EarlyStop > 0 {
+			t.best = append(t.best[:0], t.Model.Trainable().Data...)
+		}
+		if err := writeLog(LogEntry{Step: 0, ValLoss: vl, ValPPL: math.Exp(vl)}); err != nil {
+			return nil, err
+		}
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "step 0: validation loss %.4f (perplexity %.2f)\n", vl, math.Exp(vl))
+		}
+	}
 	for t.Step < t.totalStep {
 		if err := ctx.Err(); err != nil {
 			if o.SaveEvery > 0 {
