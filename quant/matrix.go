@@ -231,3 +231,15 @@ func (m *qmatrix) Row(dst []float32, r int) {
 		DequantizeQ4_0(dst[:m.cols], src)
 	}
 }
+
+// Loader returns a weight loader for model engines (qwen2.WithMatrixLoader):
+// Q8_0 and Q4_0 tensors become Q8_0Matrix/Q4_0Matrix over the stored
+// blocks, used in place; every other type goes to fallback.
+func Loader(fallback func(*model.Tensor) (tensor.Matrix, error)) func(*model.Tensor) (tensor.Matrix, error) {
+	return func(t *model.Tensor) (tensor.Matrix, error) {
+		if t.DType == model.Q8_0 || t.DType == model.Q4_0 {
+			return NewMatrix(t)
+		}
+		return fallback(t)
+	}
+}
