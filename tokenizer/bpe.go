@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -188,7 +190,7 @@ func (b *BPE) EncodeWith(text string, opt EncodeOptions) []int {
 			continue
 		}
 		t := seg.text
-		if b.nfc && !norm.NFC.IsNormalString(t) {
+		if b.nfc && !isNFC(t) {
 			t = norm.NFC.String(t)
 		}
 		if b.normAdded == nil {
@@ -473,46 +475,109 @@ func (b *BPE) NumMerges() int { return len(b.mergeList) }
 // Pre is the GGUF pre-tokenizer name (tokenizer.ggml.pre) of this vocabulary.
 func (b *BPE) Pre() string { return b.pre }
 
-// wordCache maps pre-token words to their BPE ids. It is sharded to keep
-// lock contention low when many goroutines encode at once, and bounded:
-// a full shard is simply dropped, which costs a few re-merges and keeps
-// memory flat on corpora with an unbounded number of distinct words.
+// wordCache maps pre-token words to their BPE ids: a direct-mapped table
+// of atomic pointers, so lookups take no lock and allocate nothing, and
+// memory is bounded (a colliding word simply replaces the old entry,
+// which costs one re-merge later). Entries are immutable once published.
 type wordCache struct {
-	seed   maphash.Seed
-	shards [64]cacheShard
+	seed  maphash.Seed
+	slots []atomic.Pointer[cacheEntry]
 }
 
-type cacheShard struct {
-	mu sync.RWMutex
-	m  map[string][]int32
+type cacheEntry struct {
+	word string
+	ids  []int32
 }
 
-const cacheShardCap = 4096
+// cacheSlots is the table size (a power of two): 64Ki entries hold the
+// working vocabulary of ordinary corpora at about 0.5 MB of pointers.
+const cacheSlots = 1 << 16
 
-func (c *wordCache) init() { c.seed = maphash.MakeSeed() }
+func (c *wordCache) init() {
+	c.seed = maphash.MakeSeed()
+	c.slots = make([]atomic.Pointer[cacheEntry], cacheSlots)
+}
 
-func (c *wordCache) shard(w string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, w)&63]
+func (c *wordCache) slot(w string) *atomic.Pointer[cacheEntry] {
+	return &c.slots[maphash.String(c.seed, w)&(cacheSlots-1)]
 }
 
 func (c *wordCache) get(w string) ([]int32, bool) {
-	s := c.shard(w)
-	s.mu.RLock()
-	v, ok := s.m[w]
-	s.mu.RUnlock()
-	return v, ok
+	if e := c.slot(w).Load(); e != nil && e.word == w {
+		return e.ids, true
+	}
+	return nil, false
 }
 
 func (c *wordCache) put(w string, ids []int32) {
-	s := c.shard(w)
-	s.mu.Lock()
-	if s.m == nil || len(s.m) >= cacheShardCap {
-		s.m = make(map[string][]int32, 256)
-	}
-	s.m[strings.Clone(w)] = ids
-	s.mu.Unlock()
+	c.slot(w).Store(&cacheEntry{word: strings.Clone(w), ids: ids})
 }
 
 func sortAdded(l []*AddedToken) {
 	sort.Slice(l, func(i, j int) bool { return l[i].ID < l[j].ID })
+}
+
+// isNFC reports whether s is in NFC. Almost all text is made of
+// characters that are NFC on their own and combine with nothing (CJK
+// ideographs, most punctuation, emoji); a BMP table of those skips them,
+// and only runs of other characters, with the starter before them, go
+// through the normalizer (composition never crosses a stable character).
+func isNFC(s string) bool {
+	stableOnce.Do(initStable)
+	prev, run := 0, -1 // start of the previous rune; start of the pending unstable run
+	for i := 0; i < len(s); {
+		c := s[i]
+		sz, stable := 1, false
+		if c < utf8.RuneSelf {
+			// ASCII letters can take a following combining mark, so they
+			// are not stable, but they are starters: a run may begin here.
+			if run >= 0 && !norm.NFC.IsNormalString(s[run:i]) {
+				return false
+			}
+			run = -1
+			prev = i
+			i++
+			continue
+		}
+		var r rune
+		r, sz = utf8.DecodeRuneInString(s[i:])
+		if r < 0x10000 {
+			stable = stableBMP[r>>6]&(1<<(r&63)) != 0
+		} else {
+			p := norm.NFC.PropertiesString(s[i : i+sz])
+			stable = p.BoundaryBefore() && p.BoundaryAfter() && len(p.Decomposition()) == 0
+		}
+		if stable {
+			if run >= 0 && !norm.NFC.IsNormalString(s[run:i]) {
+				return false
+			}
+			run = -1
+		} else if run < 0 {
+			run = prev
+		}
+		prev = i
+		i += sz
+	}
+	return run < 0 || norm.NFC.IsNormalString(s[run:])
+}
+
+var (
+	stableOnce sync.Once
+	stableBMP  []uint64 // bit r: rune r is NFC and combines with nothing
+)
+
+func initStable() {
+	t := make([]uint64, 0x10000/64)
+	var buf [4]byte
+	for r := rune(0x80); r < 0x10000; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		n := utf8.EncodeRune(buf[:], r)
+		p := norm.NFC.Properties(buf[:n])
+		if p.BoundaryBefore() && p.BoundaryAfter() && norm.NFC.IsNormal(buf[:n]) {
+			t[r>>6] |= 1 << (r & 63)
+		}
+	}
+	stableBMP = t
 }

@@ -359,24 +359,41 @@ func TestStreamDecoder(t *testing.T) {
 	}
 }
 
+// BenchmarkEncodeMixed measures Encode on mixed Chinese/English text with
+// the Qwen2.5 vocabulary. Besides MB/s (wall) it reports MB/cpu-s, which
+// is what to compare on a busy machine.
+//
+//	go test ./tokenizer -run '^$' -bench EncodeMixed
 func BenchmarkEncodeMixed(b *testing.B) {
 	q := qwen(b)
+	run := func(b *testing.B, s string, cold bool) {
+		b.SetBytes(int64(len(s)))
+		c0 := cpuTime()
+		for b.Loop() {
+			if cold {
+				q.cache.init()
+			}
+			q.Encode(s, false)
+		}
+		if cpu := (cpuTime() - c0).Seconds(); cpu > 0 {
+			b.ReportMetric(float64(len(s))*float64(b.N)/1e6/cpu, "MB/cpu-s")
+		}
+	}
 	for _, n := range []int{1 << 10, 64 << 10, 1 << 20} {
 		s := mixedText(n)
-		b.Run(byteSize(n), func(b *testing.B) {
-			b.SetBytes(int64(len(s)))
-			for b.Loop() {
+		b.Run(byteSize(n), func(b *testing.B) { run(b, s, false) })
+	}
+	s := mixedText(1 << 20)
+	b.Run("1MB-cold-cache", func(b *testing.B) { run(b, s, true) })
+	// Many goroutines at once, as the server encodes.
+	b.Run("64KB-parallel", func(b *testing.B) {
+		s := mixedText(64 << 10)
+		b.SetBytes(int64(len(s)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
 				q.Encode(s, false)
 			}
 		})
-	}
-	s := mixedText(1 << 20)
-	b.Run("1MB-cold-cache", func(b *testing.B) {
-		b.SetBytes(int64(len(s)))
-		for b.Loop() {
-			fresh := q.withAdded(q.AddedTokens())
-			fresh.Encode(s, false)
-		}
 	})
 }
 
@@ -385,4 +402,23 @@ func byteSize(n int) string {
 		return fmt.Sprintf("%dMB", n>>20)
 	}
 	return fmt.Sprintf("%dKB", n>>10)
+}
+
+// isNFC's shortcut must agree with the normalizer on text mixing stable
+// characters with combining marks, Hangul jamo, compatibility ideographs
+// and invalid bytes.
+func TestIsNFC(t *testing.T) {
+	alphabet := []string{"a", "e", "E", "中", "。", "🙂", "\u0301", "\u0323", "\u0302", "é", "e\u0301", "\u1100", "\u1161", "\u11a8", "가",
+		"\U0002F800", "\U0001D15E", "\U0001D165", "\u2000", "Å", "\u212b", "\xff", " ", "\u0958", "\u0915\u093c", "ﬁ", "\u0344"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n < 20000; n++ {
+		var sb strings.Builder
+		for k := rng.IntN(8); k >= 0; k-- {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := sb.String()
+		if got, want := isNFC(s), norm.NFC.IsNormalString(s); got != want {
+			t.Fatalf("isNFC(%+q) = %v, want %v", s, got, want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -61,16 +62,44 @@ func classAt(s string, i int) (r rune, size int, cls uint8) {
 	if r == utf8.RuneError && size == 1 {
 		return r, 1, clsOther
 	}
+	if r < 0x10000 {
+		bmpOnce.Do(initBMP)
+		return r, size, bmpClass[r]
+	}
+	return r, size, classOf(r)
+}
+
+// bmpClass caches classOf for the Basic Multilingual Plane (64 KiB, built
+// on first use): the unicode tables are binary searches, and CJK text
+// would otherwise pay one per character.
+var (
+	bmpOnce  sync.Once
+	bmpClass []uint8
+)
+
+func initBMP() {
+	t := make([]uint8, 0x10000)
+	for r := rune(0); r < 0x10000; r++ {
+		if r < 128 {
+			t[r] = asciiClass[r]
+		} else {
+			t[r] = classOf(r)
+		}
+	}
+	bmpClass = t
+}
+
+func classOf(r rune) uint8 {
 	// unicode.IsSpace is Unicode White_Space, the set Oniguruma's \s uses.
 	switch {
 	case unicode.IsLetter(r):
-		return r, size, clsLetter
+		return clsLetter
 	case unicode.IsNumber(r):
-		return r, size, clsNumber
+		return clsNumber
 	case unicode.IsSpace(r):
-		return r, size, clsSpace
+		return clsSpace
 	}
-	return r, size, clsOther
+	return clsOther
 }
 
 // foldEq reports whether r matches the ASCII lower-case letter want under
