@@ -10,9 +10,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"ragtune/gguf"
+	"ragtune/internal/shareddata"
 	"ragtune/model"
+	"ragtune/tokenizer"
 )
 
 // goldenModel is a recipe for a model the goldens were computed on. The
@@ -40,6 +44,13 @@ var goldenModels = map[string]goldenModel{
 // build writes the model into dir and returns the SHA-256 of its weights.
 func (g goldenModel) build(t testing.TB, dir string) string {
 	t.Helper()
+	return g.buildWith(t, dir, nil)
+}
+
+// buildWith is build with a tokenizer written beside the weights. The
+// weights depend only on the recipe: the tokenizer sets ids in config.json.
+func (g goldenModel) buildWith(t testing.TB, dir string, tok model.Tokenizer) string {
+	t.Helper()
 	cfg, err := model.Preset(g.Preset)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +59,11 @@ func (g goldenModel) build(t testing.TB, dir string) string {
 	if g.InitRange != 0 {
 		cfg.InitializerRange = g.InitRange
 	}
-	if err := model.InitWith(dir, cfg, g.Seed, model.InitOptions{}); err != nil {
+	opts := model.InitOptions{KeepVocab: true}
+	if tok != nil {
+		opts.Tokenizer = tok
+	}
+	if err := model.InitWith(dir, cfg, g.Seed, opts); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
@@ -59,12 +74,24 @@ func (g goldenModel) build(t testing.TB, dir string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// llamaCppModel is the model the llama.cpp goldens were computed on: the
+// tiny shape with R1's vocabulary (Qwen2.5's BPE with R1's added tokens),
+// so prompts in Chinese, English and the chat format tokenize as they do
+// for the real model. Its weights are 0.5 (not 0.02) standard deviations so
+// the next-token distribution over 151k tokens is peaked enough for
+// probabilities to mean something. VocabSize is filled in when written.
+var llamaCppModel = goldenModel{Preset: "tiny", Seed: 3, InitRange: 0.5}
+
 // TestWriteGoldenModels writes every golden model under
-// $RAGTUNE_GOLDEN_MODELS (the scripts call it); it skips otherwise.
+// $RAGTUNE_GOLDEN_MODELS for the scripts (it skips otherwise): the PyTorch
+// models as HF directories plus recipes.json, and the llama.cpp model as
+// an HF directory with the R1 tokenizer and its GGUF export (tiny-qwen.gguf,
+// written by package gguf as `ragtune model convert` does) plus
+// llamacpp-recipe.json.
 func TestWriteGoldenModels(t *testing.T) {
 	root := os.Getenv("RAGTUNE_GOLDEN_MODELS")
 	if root == "" {
-		t.Skip("set RAGTUNE_GOLDEN_MODELS=DIR to write the golden models (scripts/qwen2_reference.py does)")
+		t.Skip("set RAGTUNE_GOLDEN_MODELS=DIR to write the golden models (the qwen2_* scripts do)")
 	}
 	recipes := map[string]goldenModel{}
 	for name, g := range goldenModels {
@@ -72,6 +99,34 @@ func TestWriteGoldenModels(t *testing.T) {
 		recipes[name] = g
 	}
 	if err := model.WriteJSON(filepath.Join(root, "recipes.json"), recipes); err != nil {
+		t.Fatal(err)
+	}
+
+	qwen, err := tokenizer.Load(shareddata.Path(t, "qwen2.5-tokenizer", "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := tokenizer.R1FromQwen(qwen)
+	g := llamaCppModel
+	g.VocabSize = (tok.VocabSize() + 63) / 64 * 64 // as model.InitWith rounds it
+	dir := filepath.Join(root, "tiny-qwen")
+	g.SHA256 = g.buildWith(t, dir, tok)
+	writeGGUF(t, dir, filepath.Join(root, "tiny-qwen.gguf"), tok.GGUFMetadata())
+	if err := model.WriteJSON(filepath.Join(root, "llamacpp-recipe.json"), g); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeGGUF exports the HF model in dir as an F32 GGUF file, with the
+// tokenizer metadata given (nil: none; enough for our own reader).
+func writeGGUF(t testing.TB, dir, path string, tok map[string]any) {
+	t.Helper()
+	src, cfg, err := model.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := gguf.WriteModel(path, src, cfg, gguf.WriteOptions{Type: gguf.KeepType, Name: "ragtune qwen2 golden", Tokenizer: tok}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -167,6 +222,124 @@ func TestPyTorchGolden(t *testing.T) {
 						requireClose(t, fmt.Sprintf("pos %d decode vs PyTorch", i), got, want[i*V:(i+1)*V], 1e-4)
 					}
 				})
+			}
+		})
+	}
+}
+
+// llamaCppGolden is scripts/qwen2_llamacpp.mjs's output.
+type llamaCppGolden struct {
+	Generator string      `json:"generator"`
+	Recipe    goldenModel `json:"recipe"`
+	Cases     []struct {
+		Name   string `json:"name"`
+		Tokens []int  `json:"tokens"`
+		Next   struct {
+			Top [][2]float64 `json:"top"` // [token, probability]
+		} `json:"next"`
+		Greedy     []int     `json:"greedy"`
+		GreedyProb []float64 `json:"greedy_prob"`
+	} `json:"cases"`
+}
+
+// softmax64 returns softmax(logits) in float64.
+func softmax64(logits []float32) []float64 {
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, float64(v))
+	}
+	p := make([]float64, len(logits))
+	var sum float64
+	for i, v := range logits {
+		p[i] = math.Exp(float64(v) - mx)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}
+
+func argmax(p []float64) int {
+	best := 0
+	for i, v := range p {
+		if v > p[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// TestLlamaCppGolden runs the tiny model with R1's 151k vocabulary, written
+// to GGUF by package gguf and read back by Load, on the prompts llama.cpp
+// saw: the next-token probabilities agree within 1e-3 absolute (and 1e-3
+// relative for every token above 1e-4, a far stricter test on a 151k-way
+// distribution), and the 32-token greedy continuation is identical.
+func TestLlamaCppGolden(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "llamacpp_tiny-qwen.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g llamaCppGolden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatalf("parse golden: %v", err)
+	}
+	if len(g.Cases) < 5 {
+		t.Fatalf("golden has %d prompts, want at least 5", len(g.Cases))
+	}
+	dir := t.TempDir()
+	hf := filepath.Join(dir, "hf")
+	if got, want := g.Recipe.build(t, hf), g.Recipe.SHA256; got != want {
+		t.Fatalf("model.InitWith(%+v) wrote weights with SHA-256 %s, the golden was made on %s: the initializer changed; regenerate the goldens (see scripts/README.md)", g.Recipe, got, want)
+	}
+	ggufPath := filepath.Join(dir, "tiny-qwen.gguf")
+	writeGGUF(t, hf, ggufPath, nil)
+	os.RemoveAll(hf)
+	m, err := Load(ggufPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+
+	for _, c := range g.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			s := m.NewState(len(c.Tokens) + len(c.Greedy))
+			logits, err := s.Forward(c.Tokens)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := softmax64(logits)
+			worstAbs, worstRel, worstID := 0.0, 0.0, 0
+			for _, e := range c.Next.Top {
+				id, want := int(e[0]), e[1]
+				d := math.Abs(p[id] - want)
+				worstAbs = max(worstAbs, d)
+				if want > 1e-4 && d/want > worstRel {
+					worstRel, worstID = d/want, id
+				}
+			}
+			t.Logf("top-%d next-token probabilities: max abs diff %.2g, max rel diff %.2g (token %d)", len(c.Next.Top), worstAbs, worstRel, worstID)
+			if worstAbs > 1e-3 || worstRel > 1e-3 {
+				t.Errorf("next-token probabilities differ from llama.cpp: max abs %.3g, max rel %.3g at token %d (p %.6g, llama.cpp %.6g)", worstAbs, worstRel, worstID, p[worstID], c.Next.Top[0][1])
+			}
+
+			var got []int
+			for step := range c.Greedy {
+				next := argmax(p)
+				got = append(got, next)
+				if d := math.Abs(p[next] - c.GreedyProb[step]); next == c.Greedy[step] && d > 1e-3 {
+					t.Errorf("greedy step %d: p(%d) = %.6g, llama.cpp %.6g", step, next, p[next], c.GreedyProb[step])
+				}
+				if step == len(c.Greedy)-1 {
+					break
+				}
+				if logits, err = s.Forward([]int{next}); err != nil {
+					t.Fatal(err)
+				}
+				p = softmax64(logits)
+			}
+			if !slices.Equal(got, c.Greedy) {
+				t.Errorf("greedy continuation differs from llama.cpp:\n got  %v\n want %v", got, c.Greedy)
 			}
 		})
 	}

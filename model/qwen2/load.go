@@ -3,11 +3,12 @@ package qwen2
 import (
 	"fmt"
 
+	_ "ragtune/gguf" // registers GGUF with model.Open
 	"ragtune/model"
 )
 
 // Load opens a model directory (HF layout), a .safetensors file beside its
-// config.json, or a GGUF file (when package ragtune/gguf is linked in), and
+// config.json, or a GGUF file, and
 // builds a Model. Close it when done.
 func Load(path string, opts ...Option) (*Model, error) {
 	src, cfg, err := model.Open(path)
