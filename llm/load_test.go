@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"ragtune/gguf"
 	"ragtune/llm/chat"
 	"ragtune/model"
 	"ragtune/tokenizer"
@@ -213,5 +214,53 @@ func TestTinyModelChat(t *testing.T) {
 	// are reasoning unless it produced </think> or EOS.
 	if !slices.Contains(a.TokenIDs, 262) && a.Text != "" {
 		t.Errorf("answer %q without a </think> token", a.Text)
+	}
+}
+
+// TestTinyModelGGUF exports the tiny model to GGUF (weights, vocabulary
+// and chat template in one file) and checks that it generates exactly as
+// the HF directory does.
+func TestTinyModelGGUF(t *testing.T) {
+	dir := tinyModelDir(t)
+	src, cfg, err := model.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	err = gguf.WriteModel(path, src, cfg, gguf.WriteOptions{Type: gguf.KeepType, Tokenizer: tok.GGUFMetadata()})
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDir, err := LoadLocal(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromDir.Close()
+	fromFile, err := LoadLocal(path, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromFile.Close()
+	req := Request{Messages: []Message{{Role: "user", Content: "hello 你好"}}, MaxTokens: 24, Sampling: &Sampling{}}
+	p1, err1 := fromDir.Prompt(req)
+	p2, err2 := fromFile.Prompt(req)
+	if err1 != nil || err2 != nil || !slices.Equal(p1, p2) {
+		t.Fatalf("prompts differ: dir %v (%v)\ngguf %v (%v)", p1, err1, p2, err2)
+	}
+	a, err := fromDir.Generate(context.Background(), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fromFile.Generate(context.Background(), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.TokenIDs, b.TokenIDs) {
+		t.Errorf("HF directory generated %v\nGGUF file generated     %v", a.TokenIDs, b.TokenIDs)
 	}
 }

@@ -301,3 +301,47 @@ func BenchmarkSample(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTopPFullSortPeer is the plain way to do top-p, for comparison
+// with BenchmarkSample's T=0.6/topP=0.95: softmax over the vocabulary,
+// sort every token by probability, cut at the mass, draw.
+func BenchmarkTopPFullSortPeer(b *testing.B) {
+	const V = 151936
+	r := newRNG(1)
+	logits := make([]float32, V)
+	for i := range logits {
+		logits[i] = float32(r.float64()*20 - 10)
+	}
+	ids := make([]int32, V)
+	probs := make([]float64, V)
+	for b.Loop() {
+		mx := logits[argmax(logits)]
+		var sum float64
+		for i, l := range logits {
+			probs[i] = math.Exp(float64(l-mx) / 0.6)
+			sum += probs[i]
+			ids[i] = int32(i)
+		}
+		slices.SortFunc(ids, func(a, b int32) int {
+			switch {
+			case probs[a] > probs[b]:
+				return -1
+			case probs[a] < probs[b]:
+				return 1
+			}
+			return int(a - b)
+		})
+		var acc float64
+		n := 0
+		for n < V && acc < 0.95*sum {
+			acc += probs[ids[n]]
+			n++
+		}
+		u := r.float64() * acc
+		for _, id := range ids[:n] {
+			if u -= probs[id]; u < 0 {
+				break
+			}
+		}
+	}
+}
