@@ -19,7 +19,10 @@ const bytes = Buffer.byteLength(text, "utf8");
 let ids = model.tokenize(text, false); // warm-up and the ids to compare
 const reps = 5;
 const t0 = process.hrtime.bigint();
+const c0 = process.cpuUsage();
 for (let i = 0; i < reps; i++) ids = model.tokenize(text, false);
 const sec = Number(process.hrtime.bigint() - t0) / 1e9 / reps;
+const cu = process.cpuUsage(c0);
+const cpuSec = (cu.user + cu.system) / 1e6 / reps;
 fs.writeFileSync(path.join(dir, "llamacpp.ids"), ids.join(" ") + "\n");
-console.log(`llama.cpp: ${ids.length} tokens; ${(bytes / 1e6 / sec).toFixed(1)} MB/s`);
+console.log(`llama.cpp: ${ids.length} tokens; ${(bytes / 1e6 / sec).toFixed(2)} MB/s wall, ${(bytes / 1e6 / cpuSec).toFixed(2)} MB/cpu-s`);

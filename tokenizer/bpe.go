@@ -248,7 +248,9 @@ func (b *BPE) appendWord(ids []int, w string) []int {
 	if len(w) <= maxCachedWord {
 		b.cache.put(w, append([]int32(nil), word...))
 	}
-	scratchPool.Put(sc)
+	if cap(sc.syms) <= 1<<16 { // a huge word's buffers are not worth keeping
+		scratchPool.Put(sc)
+	}
 	return ids
 }
 
@@ -277,6 +279,12 @@ var scratchPool = sync.Pool{New: func() any { return &bpeScratch{} }}
 // merge applies the BPE merges to the bytes of w and returns the ids
 // (valid until sc is reused). Cost is O(n log n) in the word length.
 func (b *BPE) merge(w string, sc *bpeScratch) []int32 {
+	if cap(sc.syms) < len(w) {
+		sc.syms = make([]symbol, 0, len(w))
+	}
+	if cap(sc.heap) < len(w) {
+		sc.heap = make([]candidate, 0, len(w))
+	}
 	syms := sc.syms[:0]
 	for i := 0; i < len(w); i++ {
 		id := b.byteIDs[w[i]]
