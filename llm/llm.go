@@ -18,6 +18,10 @@ import (
 // When ctx is cancelled, Generate returns promptly with the partial Result
 // (FinishReason "cancelled") together with ctx's error, so a caller may
 // still show what was produced.
+//
+// Implementations must be safe for concurrent calls. An engine backed by
+// an OpenAI-compatible server belongs in this package too, feeding the
+// server's deltas through the same reasoning/stop handling (output.go).
 type Engine interface {
 	Generate(ctx context.Context, req Request, onToken func(Token) error) (*Result, error)
 }
@@ -54,9 +58,11 @@ type Request struct {
 }
 
 // Token is one piece of streamed output: the text that became complete
-// with token ID. Pieces are never empty; a token that completes no text
-// (half of a multi-byte character, a reasoning marker, text that may be
-// the start of a stop string) produces no Token at that moment.
+// with token ID (-1 for text released when the generation ends). Pieces
+// are never empty; a token that completes no text (half of a multi-byte
+// character, a reasoning marker, text that may be the start of a stop
+// string) produces no Token at that moment. Whether reasoning is shown,
+// hidden or styled is the caller's choice (ragtune run --show-think).
 type Token struct {
 	ID        int    `json:"id"`
 	Text      string `json:"text"`

@@ -167,13 +167,15 @@ func (l *Local) Close() error {
 	return nil
 }
 
-// Prompt returns the token ids a request runs, and the prompt text's
-// phase: whether generation starts inside a reasoning block.
+// Prompt returns the token ids a request would run: the rendered chat
+// template (or raw prompt) tokenized, for counting or inspecting prompts.
 func (l *Local) Prompt(req Request) ([]int, error) {
 	ids, _, err := l.prompt(req)
 	return ids, err
 }
 
+// prompt also returns the phase generation starts in: inside a reasoning
+// block when the prompt's tail opened one.
 func (l *Local) prompt(req Request) ([]int, phase, error) {
 	if err := req.validate(); err != nil {
 		return nil, 0, err

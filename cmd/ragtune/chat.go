@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,8 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	reset()
-	in := newLineReader(stdin)
+	in := bufio.NewScanner(stdin)
+	in.Buffer(make([]byte, 64*1024), 1<<20) // a pasted document is one long line
 	p := newStreamPrinter(stdout, stderr, g.showThink)
 	for {
 		if interactive {

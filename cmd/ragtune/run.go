@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -129,18 +128,18 @@ type genFlags struct {
 
 func addGenFlags(fs *flag.FlagSet) *genFlags {
 	g := &genFlags{fs: fs}
-	fs.StringVar(&g.model, "model", "", "model `DIR` (HF layout) or GGUF file (required)")
-	fs.IntVar(&g.ctx, "ctx", 0, "context size in tokens, prompt and answer together (default min(model maximum, 4096))")
-	fs.IntVar(&g.maxTokens, "max-tokens", 2048, "most tokens to generate, reasoning included (0: until the context is full)")
-	fs.Var(&g.temp, "temperature", "sampling temperature; 0 is greedy (default: the model's)")
-	fs.Var(&g.topP, "top-p", "nucleus sampling: keep the most likely tokens up to this probability mass (default: the model's)")
-	fs.Var(&g.topK, "top-k", "keep only the K most likely tokens (default: the model's, usually off)")
-	fs.Var(&g.minP, "min-p", "drop tokens less likely than this fraction of the most likely one")
-	fs.Var(&g.repeat, "repeat-penalty", "repetition penalty (> 1 discourages tokens already present; 1 is off)")
-	fs.Var(&g.freq, "frequency-penalty", "OpenAI frequency penalty (per occurrence in the output)")
-	fs.Var(&g.presence, "presence-penalty", "OpenAI presence penalty (once per token present in the output)")
-	fs.Var(&g.seed, "seed", "random seed, for reproducible sampling (default: random)")
-	fs.Var(&g.stops, "stop", "stop string; the answer ends before it (repeatable)")
+	fs.StringVar(&g.model, "model", "", "model: HF `DIR` or GGUF file (required)")
+	fs.IntVar(&g.ctx, "ctx", 0, "context size in tokens `N`, prompt and answer together (default min(model maximum, 4096))")
+	fs.IntVar(&g.maxTokens, "max-tokens", 2048, "generate at most `N` tokens, reasoning included (0: until the context is full)")
+	fs.Var(&g.temp, "temperature", "sampling temperature `T`; 0 is greedy (default: the model's)")
+	fs.Var(&g.topP, "top-p", "nucleus sampling: keep the most likely tokens up to probability mass `P` (default: the model's)")
+	fs.Var(&g.topK, "top-k", "keep only the `K` most likely tokens (default: the model's, usually off)")
+	fs.Var(&g.minP, "min-p", "drop tokens less likely than fraction `P` of the most likely one")
+	fs.Var(&g.repeat, "repeat-penalty", "repetition penalty `X` (> 1 discourages tokens already present; 1 is off)")
+	fs.Var(&g.freq, "frequency-penalty", "OpenAI frequency penalty `X` (per occurrence in the output)")
+	fs.Var(&g.presence, "presence-penalty", "OpenAI presence penalty `X` (once per token present in the output)")
+	fs.Var(&g.seed, "seed", "random seed `N`, for reproducible sampling (default: random)")
+	fs.Var(&g.stops, "stop", "stop string `TEXT`; the answer ends before it (repeatable)")
 	fs.BoolVar(&g.showThink, "show-think", false, "print the reasoning inline on stdout, between <think> and </think>")
 	fs.BoolVar(&g.noThink, "no-think", false, "ask a reasoning model to answer without thinking (prefills an empty <think></think>)")
 	// A LoRA adapter flag (fine-tuning) belongs here, next to --model, and
@@ -322,16 +321,13 @@ func (o *optInt) Set(s string) error {
 
 type stringList []string
 
-func (l *stringList) String() string { return strings.Join(*l, ", ") }
+func (l *stringList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ", ")
+}
 func (l *stringList) Set(s string) error {
 	*l = append(*l, s)
 	return nil
-}
-
-// lineReader reads input lines for chat; kept here with the other shared
-// terminal helpers.
-func newLineReader(r io.Reader) *bufio.Scanner {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	return sc
 }
