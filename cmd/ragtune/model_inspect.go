@@ -33,6 +33,14 @@ still shown, with the mismatch reported at the end.`)
 	path := fs.Arg(0)
 	src, cfg, err := model.OpenUnchecked(path)
 	if err != nil {
+		// A GGUF of an architecture ragtune does not run (an embedding
+		// model, say) still has metadata and tensors worth listing.
+		if f, gerr := gguf.Open(path); gerr == nil {
+			defer f.Close()
+			fmt.Printf("note: %v\n", err)
+			inspectRawGGUF(f, *showTensors, *showMeta)
+			return nil
+		}
 		return err
 	}
 	defer src.Close()
@@ -86,6 +94,34 @@ still shown, with the mismatch reported at the end.`)
 		fmt.Printf("warning: %v\n", err)
 	}
 	return nil
+}
+
+// inspectRawGGUF lists a GGUF file's metadata and tensors under their
+// GGUF names, with GGUF dims (innermost first).
+func inspectRawGGUF(f *gguf.File, showTensors, showMeta bool) {
+	if showMeta {
+		fmt.Printf("GGUF v%d metadata (%d keys, alignment %d):\n", f.Version, len(f.Keys), f.Alignment)
+		w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+		for _, k := range f.Keys {
+			fmt.Fprintf(w, "  %s\t%s\n", k, summarizeValue(f.Metadata[k]))
+		}
+		w.Flush()
+	}
+	var params, size int64
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if showTensors {
+		fmt.Println()
+		fmt.Fprintln(w, "name\ttype\tdims (GGUF order)\tbytes\t")
+	}
+	for _, t := range f.Tensors {
+		params += int64(t.NumElements())
+		size += int64(len(t.Data))
+		if showTensors {
+			fmt.Fprintf(w, "%s\t%s\t%v\t%d\t\n", t.Name, gguf.TypeName(t.Type), t.Dims, len(t.Data))
+		}
+	}
+	w.Flush()
+	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(f.Tensors), modelFmtCount(params), params, modelFmtBytes(size))
 }
 
 // summarizeValue prints a metadata value, eliding long arrays (a vocabulary
