@@ -104,52 +104,51 @@ var dotForms = []string{"[.]", "(.)", "{.}", "[dot]", "(dot)", "{dot}", "<dot>",
 // deobfuscate rewrites the disguised forms back to plain URL syntax,
 // recording where each byte came from; changed reports whether it did.
 func deobfuscate(text string) (m *textMap, changed bool) {
-	m = &textMap{clean: make([]byte, 0, len(text))}
+	m = newTextMap(len(text))
 	lastASCIIWord := func() bool {
 		return len(m.clean) > 0 && isHostByte(m.clean[len(m.clean)-1])
 	}
 	for i := 0; i < len(text); {
 		rest := text[i:]
 		if len(rest) >= 4 && strings.EqualFold(rest[:4], "hxxp") && (strings.HasPrefix(rest[4:], "://") || strings.HasPrefix(rest[4:], "s://") || strings.HasPrefix(rest[4:], "[:]//") || strings.HasPrefix(rest[4:], "s[:]//")) {
-			m.add("http", i, i+4)
+			m.replace("http", i, i+4)
 			i += 4
 			changed = true
 			continue
 		}
 		if strings.HasPrefix(rest, "[:]") {
-			m.add(":", i, i+3)
+			m.replace(":", i, i+3)
 			i += 3
 			changed = true
 			continue
 		}
 		if dot := matchDotForm(rest); dot > 0 && lastWordRune(m) {
 			// Spaces around a disguised dot go too: "example [.] com".
-			for len(m.clean) > 0 && m.clean[len(m.clean)-1] == ' ' {
-				m.clean, m.start, m.end = m.clean[:len(m.clean)-1], m.start[:len(m.start)-1], m.end[:len(m.end)-1]
-			}
-			m.add(".", i, i+dot)
+			from := i - m.trimTrailingSpaces()
 			i += dot
 			for i < len(text) && text[i] == ' ' {
 				i++
 			}
+			m.replace(".", from, i)
 			changed = true
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(rest)
 		switch {
 		case isInvisible(r):
+			m.replace("", i, i+size)
 			i += size
 			continue
 		case (r == '。' || r == '｡' || r == '．') && lastASCIIWord():
 			if next, _ := utf8.DecodeRuneInString(text[i+size:]); next < utf8.RuneSelf && isHostByte(byte(next)) || next >= 0xFF10 && next <= 0xFF5A {
-				m.add(".", i, i+size)
+				m.replace(".", i, i+size)
 				i += size
 				changed = true
 				continue
 			}
 		case r == ' ' && lastASCIIWord():
 			if n := spacedDot(text[i:]); n > 0 {
-				m.add(".", i, i+n)
+				m.replace(".", i, i+n)
 				i += n
 				changed = true
 				continue
@@ -157,11 +156,11 @@ func deobfuscate(text string) (m *textMap, changed bool) {
 		case r >= 0xFF10 && r <= 0xFF1A || r >= 0xFF21 && r <= 0xFF3A || r >= 0xFF41 && r <= 0xFF5A || r == 0xFF0F || r == 0xFF0D:
 			// Full-width letters, digits, ':', '/' and '-' spell URLs;
 			// full-width punctuation such as '，' ends them, so it stays.
-			m.addRune(r-0xFF01+'!', i, i+size)
+			m.replaceRune(r-0xFF01+'!', i, i+size)
 			i += size
 			continue
 		}
-		m.add(text[i:i+size], i, i+size)
+		m.copyStr(text[i : i+size])
 		i += size
 	}
 	return m, changed
@@ -179,6 +178,11 @@ func lastWordRune(m *textMap) bool {
 }
 
 func matchDotForm(s string) int {
+	switch s[0] {
+	case '[', '(', '{', '<', 0xE3, 0xEF: // ASCII brackets, 【 and （
+	default:
+		return 0
+	}
 	for _, f := range dotForms {
 		if len(s) >= len(f) && strings.EqualFold(s[:len(f)], f) {
 			return len(f)
@@ -244,6 +248,9 @@ func findLinks(text string, extraTLDs map[string]bool) []Link {
 		for k := a; k < b; k++ {
 			taken[k] = true
 		}
+	}
+	if !strings.Contains(clean, ".") {
+		return nil // every URL and domain has a dot once de-obfuscated
 	}
 	for _, loc := range schemeURLRE.FindAllStringIndex(clean, -1) {
 		a, b := loc[0], trimURLEnd(clean, loc[0], loc[1])

@@ -221,3 +221,15 @@ func BenchmarkNaiveContains(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPolicyCheck measures a full policy pass (lexicon, PII, links)
+// over the same mixed text.
+func BenchmarkPolicyCheck(b *testing.B) {
+	text := benchText(1<<20, benchLexicon(1000))
+	p := DefaultPolicy()
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for b.Loop() {
+		p.Check(StageOutput, text)
+	}
+}

@@ -58,8 +58,16 @@ func FindPII(text string) []PII {
 			}
 		}
 	}
+	// The regular expressions run only where their anchor character occurs.
+	if !strings.Contains(clean, "@") {
+		goto ipv4
+	}
 	for _, loc := range emailRE.FindAllStringIndex(clean, -1) {
 		add(KindEmail, loc[0], loc[1], strings.ToLower(clean[loc[0]:loc[1]]))
+	}
+ipv4:
+	if !strings.Contains(clean, ".") {
+		goto ipv6
 	}
 	for _, loc := range ipv4RE.FindAllStringIndex(clean, -1) {
 		a, b := loc[0], loc[1]
@@ -70,6 +78,10 @@ func FindPII(text string) []PII {
 		if ip, err := netip.ParseAddr(clean[a:b]); err == nil && ip.Is4() {
 			add(KindIPv4, a, b, ip.String())
 		}
+	}
+ipv6:
+	if strings.Count(clean, ":") < 2 {
+		goto done
 	}
 	for _, loc := range ipv6RE.FindAllStringIndex(clean, -1) {
 		a, b := loc[0], loc[1]
@@ -86,6 +98,7 @@ func FindPII(text string) []PII {
 			add(KindIPv6, a, b, ip.String())
 		}
 	}
+done:
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
 }
