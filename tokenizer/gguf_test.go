@@ -1,7 +1,9 @@
 package tokenizer_test
 
 import (
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +66,45 @@ func TestBertBGEVectors(t *testing.T) {
 	}
 	if got, want := wp.Decode(wp.Encode("Hello, tokenization world!", true)), "hello , tokenization world !"; got != want {
 		t.Errorf("Decode = %q, want %q", got, want)
+	}
+
+	// The same vocabulary as vocab.txt and as an HF tokenizer.json gives
+	// the same ids on every vector.
+	tmp := t.TempDir()
+	var vocab strings.Builder
+	hfVocab := map[string]int{}
+	for i := 0; i < wp.VocabSize(); i++ {
+		vocab.WriteString(wp.Token(i) + "\n")
+		hfVocab[wp.Token(i)] = i
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "vocab.txt"), []byte(vocab.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vj, _ := json.Marshal(hfVocab)
+	hf := `{"normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+		"pre_tokenizer": {"type": "BertPreTokenizer"},
+		"model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": ` + string(vj) + `}}`
+	if err := os.MkdirAll(filepath.Join(tmp, "hf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "hf", "tokenizer.json"), []byte(hf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromTxt, err := tokenizer.LoadAny(filepath.Join(tmp, "vocab.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := tokenizer.LoadAny(filepath.Join(tmp, "hf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range texts {
+		want := wp.Encode(s, true)
+		for name, other := range map[string]tokenizer.Tokenizer{"vocab.txt": fromTxt, "tokenizer.json": fromJSON} {
+			if got := other.Encode(s, true); strconvInts(got) != strconvInts(want) {
+				t.Errorf("%s vector %d: %v, want %v", name, i+1, got, want)
+			}
+		}
 	}
 }
 
