@@ -304,10 +304,22 @@ func CrossEntropyInPlace(losses, logits []float32, targets []int32, dscale float
 				clear(row)
 				continue
 			}
-			lse := logSumExp(row)
-			losses[n] = float32(lse - float64(row[targets[n]]))
+			// One exp per element: keep e^(x-max) in the row, then scale.
+			xt := row[targets[n]]
+			m := row[0]
+			for _, x := range row[1:] {
+				m = max(m, x)
+			}
+			var sum float64
 			for i, x := range row {
-				row[i] = dscale * float32(math.Exp(float64(x)-lse))
+				e := math.Exp(float64(x - m))
+				row[i] = float32(e)
+				sum += e
+			}
+			losses[n] = float32(float64(m) + math.Log(sum) - float64(xt))
+			sc := float32(float64(dscale) / sum)
+			for i := range row {
+				row[i] *= sc
 			}
 			row[targets[n]] -= dscale
 		}

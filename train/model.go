@@ -642,7 +642,9 @@ func (m *Model) ForwardBackward(b *Batch, norm float64) (sum float64, count int,
 	clear(dres)
 	tensor.RMSNormBackward(dres, m.dNormF, m.scratch.dlnf, m.resid[m.L], m.normF, m.rstdf, N, C)
 	for l := m.L - 1; l >= 0; l-- {
-		if m.GradCheckpoint {
+		if m.GradCheckpoint && l < m.L-1 {
+			// The last layer's activations are still in the shared
+			// buffers from the forward pass.
 			m.layerForward(l, b)
 		}
 		m.layerBackward(l, b)

@@ -310,8 +310,10 @@ func checkExportedAdapter(t *testing.T, d *refData, m *Model, b *Batch) {
 	if e, i := maxAbsDiff(ours, ref["logits"]); e > 1e-4 {
 		t.Errorf("exported adapter: PyTorch logits differ by %.3g at %d (ours %v, reference %v)", e, i, ours[i], ref["logits"][i])
 	}
-	if e, _ := maxAbsDiff(ad.Params.Data, m.Adapter.Data); e != 0 {
-		t.Errorf("adapter round trip changed values by %.3g", e)
+	// The committed adapter came from these ten steps (up to float
+	// rounding of the code version that wrote it).
+	if e, _ := maxAbsDiff(ad.Params.Data, m.Adapter.Data); e > 1e-5 {
+		t.Errorf("the committed adapter differs from ten steps trained now by %.3g", e)
 	}
 	merged := &ParamSet{Names: m.Base.Names, Shapes: m.Base.Shapes, Offsets: m.Base.Offsets, Data: append([]float32(nil), m.Base.Data...), index: m.Base.index}
 	if err := ad.MergeInto(merged); err != nil {
