@@ -55,4 +55,3 @@ func TestJinjaReference(t *testing.T) {
 		}
 	}
 }
-
