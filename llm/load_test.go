@@ -264,3 +264,42 @@ func TestTinyModelGGUF(t *testing.T) {
 		t.Errorf("HF directory generated %v\nGGUF file generated     %v", a.TokenIDs, b.TokenIDs)
 	}
 }
+
+// TestTinyModelConcurrent runs generations on two slots at once through the
+// real forward pass; each must match its sequential run.
+func TestTinyModelConcurrent(t *testing.T) {
+	l := loadTiny(t, LocalOptions{Parallel: 2})
+	prompts := []string{"alpha", "你好世界", "gamma delta", "epsilon"}
+	req := func(p string) Request {
+		return Request{Prompt: p, MaxTokens: 16, Sampling: &Sampling{Temperature: 0.7, Seed: 11}}
+	}
+	want := map[string][]int{}
+	for _, p := range prompts {
+		res, err := l.Generate(context.Background(), req(p), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[p] = res.TokenIDs
+	}
+	got := make([][]int, len(prompts))
+	done := make(chan int)
+	for i, p := range prompts {
+		go func() {
+			defer func() { done <- i }()
+			res, err := l.Generate(context.Background(), req(p), nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = res.TokenIDs
+		}()
+	}
+	for range prompts {
+		<-done
+	}
+	for i, p := range prompts {
+		if !slices.Equal(got[i], want[p]) {
+			t.Errorf("%q: concurrent %v, sequential %v", p, got[i], want[p])
+		}
+	}
+}
