@@ -422,7 +422,9 @@ func TestOpenErrors(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)/2], 0o644)
 		}, "truncated"},
-		{"garbage weights", func(dir string) { os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("hello world, not a model"), 0o644) }, "corrupt safetensors"},
+		{"garbage weights", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("hello world, not a model"), 0o644)
+		}, "corrupt safetensors"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
