@@ -17,7 +17,8 @@ import (
 //
 // When ctx is cancelled, Generate returns promptly with the partial Result
 // (FinishReason "cancelled") together with ctx's error, so a caller may
-// still show what was produced.
+// still show what was produced. A request that cannot start (invalid, or
+// a prompt longer than the context) gets a nil Result and the error.
 //
 // Implementations must be safe for concurrent calls. An engine backed by
 // an OpenAI-compatible server belongs in this package too, feeding the
@@ -82,7 +83,9 @@ const (
 
 // Result is a finished (or interrupted) generation.
 type Result struct {
-	Text         string       `json:"text"`                // the answer
+	// Text is the answer; it is empty when the generation ended inside
+	// the reasoning (EOS or max tokens before </think>).
+	Text         string       `json:"text"`
 	Reasoning    string       `json:"reasoning,omitempty"` // the reasoning, without its markers
 	FinishReason FinishReason `json:"finish_reason"`
 	// TokenIDs are the generated tokens, EOS included when it ended the
