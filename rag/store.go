@@ -610,14 +610,28 @@ func (s *Store) Stats() StoreStats {
 	return st
 }
 
-// Search retrieves the k best chunks for query. filter sees each chunk's
-// metadata (MetaSource holds its file path).
-func (s *Store) Search(ctx context.Context, query string, k int, mode Mode, filter index.Filter) ([]Result, error) {
-	r := &Retriever{Lexical: s.lex, Vectors: s.vec, Embed: s.embed}
-	if mode != ModeBM25 && (s.vec == nil || s.embed == nil) {
-		return nil, fmt.Errorf("%s retrieval: this knowledge base has no vectors (ingest it with an embedding server, --embed-url): %w", mode, ErrNoVectors)
+// Query is one knowledge-base search.
+type Query struct {
+	Text   string
+	K      int          // default 5
+	Mode   Mode         // default ModeBM25
+	Filter index.Filter // sees chunk metadata; MetaSource holds the file path
+	Fusion Fusion       // hybrid only; default FusionRRF
+}
+
+// Search retrieves the best chunks for q.
+func (s *Store) Search(ctx context.Context, q Query) ([]Result, error) {
+	if q.K <= 0 {
+		q.K = 5
 	}
-	hits, err := r.Search(ctx, query, k, mode, filter)
+	if q.Mode == "" {
+		q.Mode = ModeBM25
+	}
+	r := &Retriever{Lexical: s.lex, Vectors: s.vec, Embed: s.embed, Fusion: q.Fusion}
+	if q.Mode != ModeBM25 && (s.vec == nil || s.embed == nil) {
+		return nil, fmt.Errorf("%s retrieval: this knowledge base has no vectors (ingest it with an embedding server, --embed-url): %w", q.Mode, ErrNoVectors)
+	}
+	hits, err := r.Search(ctx, q.Text, q.K, q.Mode, q.Filter)
 	if err != nil {
 		return nil, err
 	}

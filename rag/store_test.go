@@ -51,7 +51,7 @@ func hashEmbedder(dim int) Embedder {
 
 func topSource(t *testing.T, s *Store, q string, mode Mode) string {
 	t.Helper()
-	res, err := s.Search(context.Background(), q, 3, mode, nil)
+	res, err := s.Search(context.Background(), Query{Text: q, K: 3, Mode: mode})
 	if err != nil {
 		t.Fatalf("Search(%q, %s): %v", q, mode, err)
 	}
@@ -95,7 +95,7 @@ func TestStoreIngestIncremental(t *testing.T) {
 			}
 		}
 	}
-	res, _ := s.Search(ctx, "低秩矩阵", 1, ModeBM25, nil)
+	res, _ := s.Search(ctx, Query{Text: "低秩矩阵", K: 1})
 	if got, want := strings.Join(res[0].Chunk.Headings, "/"), "LoRA 指南/原理"; got != want {
 		t.Errorf("headings %q, want %q", got, want)
 	}
@@ -296,7 +296,7 @@ func TestIngestKill9(t *testing.T) {
 		}
 		var i int
 		fmt.Sscanf(filepath.Base(p), "f%04d.txt", &i)
-		res, err := r.Search(context.Background(), fmt.Sprintf("主题t%dx", i), 1, ModeBM25, nil)
+		res, err := r.Search(context.Background(), Query{Text: fmt.Sprintf("主题t%dx", i), K: 1, Mode: ModeBM25})
 		if err != nil || len(res) == 0 || res[0].Chunk.Source != p {
 			t.Fatalf("query for %s after crash: %v %v", p, res, err)
 		}
@@ -337,12 +337,12 @@ func TestQueryDuringIngest(t *testing.T) {
 			defer wg.Done()
 			last := 0
 			for !done.Load() {
-				res, err := s.Search(context.Background(), "zebraquartz", 3, ModeBM25, nil)
+				res, err := s.Search(context.Background(), Query{Text: "zebraquartz", K: 3, Mode: ModeBM25})
 				if err != nil || len(res) == 0 || filepath.Base(res[0].Chunk.Source) != "anchor.txt" {
 					t.Errorf("anchor query during ingest: %v %v", res, err)
 					return
 				}
-				res, _ = s.Search(context.Background(), "文档 主题", 1000, ModeBM25, nil)
+				res, _ = s.Search(context.Background(), Query{Text: "文档 主题", K: 1000, Mode: ModeBM25})
 				for _, r := range res {
 					if r.Chunk.Text == "" {
 						t.Errorf("empty chunk %s", r.ID)

@@ -15,6 +15,6 @@ cd "$(dirname "$0")/.."
 tok="${QWEN_TOKENIZER:-../shared/data/qwen2.5-tokenizer/tokenizer.json}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-go run ./scripts/tokenizer_llamacpp write "$work" "$tok"
+go run ./scripts/tokenizer_oracles write "$work" "$tok"
 node scripts/tokenizer_llamacpp.mjs "$work"
-go run ./scripts/tokenizer_llamacpp check "$work" "$tok"
+go run ./scripts/tokenizer_oracles check "$work" "$tok"

@@ -1,8 +1,10 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,5 +186,40 @@ func TestGGUFMetadataRoundTrip(t *testing.T) {
 	}
 	if _, err := FromGGUFMetadata(map[string]any{}); err == nil {
 		t.Error("empty metadata accepted")
+	}
+}
+
+// Hugging Face's tokenizers.js, loading the R1 tokenizer.json and
+// tokenizer_config.json that WriteJSON/WriteConfig produced, encoded ~300
+// strings (scripts/tokenizer_hf_goldens.sh); we must give the same ids,
+// with and without BOS.
+func TestHFReference(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "hf_reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []struct {
+		Text       string `json:"text"`
+		IDs        []int  `json:"ids"`
+		IDsSpecial []int  `json:"ids_special"`
+	}
+	if err := json.Unmarshal(data, &refs); err != nil {
+		t.Fatal(err)
+	}
+	r1 := R1FromQwen(qwen(t))
+	failed := 0
+	for _, r := range refs {
+		for _, c := range []struct {
+			add  bool
+			want []int
+		}{{false, r.IDs}, {true, r.IDsSpecial}} {
+			if got := r1.Encode(r.Text, c.add); !equalIDs(got, c.want) {
+				failed++
+				t.Errorf("Encode(%q, %v):\n%s", r.Text, c.add, diffIDs(r1, got, c.want))
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d encodings differ from tokenizers.js", failed, 2*len(refs))
 	}
 }

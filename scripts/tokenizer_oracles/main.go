@@ -1,10 +1,11 @@
-// Command tokenizer_llamacpp checks ragtune's tokenizer against
-// llama.cpp's on the same vocabulary and measures both on the same text.
-// Run it through scripts/tokenizer_llamacpp.sh, which supplies llama.cpp
-// (node-llama-cpp) and the shared Qwen2.5 tokenizer.
+// Command tokenizer_oracles prepares and checks the comparisons of
+// ragtune's tokenizer with other implementations. It is run by
+// scripts/tokenizer_llamacpp.sh (llama.cpp: identical ids and speed) and
+// scripts/tokenizer_hf_goldens.sh (Hugging Face tokenizers.js goldens).
 //
-//	go run ./scripts/tokenizer_llamacpp write DIR TOKENIZER_JSON   # DIR/r1-vocab.gguf, DIR/mixed.txt
-//	go run ./scripts/tokenizer_llamacpp check DIR TOKENIZER_JSON   # compare DIR/llamacpp.ids, time Go
+//	go run ./scripts/tokenizer_oracles write DIR TOKENIZER_JSON   # DIR/r1-vocab.gguf, DIR/mixed.txt
+//	go run ./scripts/tokenizer_oracles check DIR TOKENIZER_JSON   # compare DIR/llamacpp.ids, time Go
+//	go run ./scripts/tokenizer_oracles hf DIR TOKENIZER_JSON      # DIR/tokenizer.json + tokenizer_config.json of R1
 package main
 
 import (
@@ -23,11 +24,11 @@ import (
 
 func main() {
 	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: tokenizer_llamacpp write|check DIR TOKENIZER_JSON")
+		fmt.Fprintln(os.Stderr, "usage: tokenizer_oracles write|check|hf DIR TOKENIZER_JSON")
 		os.Exit(2)
 	}
 	if err := run(os.Args[1], os.Args[2], os.Args[3]); err != nil {
-		fmt.Fprintln(os.Stderr, "tokenizer_llamacpp:", err)
+		fmt.Fprintln(os.Stderr, "tokenizer_oracles:", err)
 		os.Exit(1)
 	}
 }
@@ -39,6 +40,11 @@ func run(cmd, dir, tokPath string) error {
 	}
 	r1 := tokenizer.R1FromQwen(q)
 	switch cmd {
+	case "hf":
+		if err := r1.WriteJSON(filepath.Join(dir, "tokenizer.json")); err != nil {
+			return err
+		}
+		return r1.WriteConfig(dir)
 	case "write":
 		if err := writeVocabGGUF(filepath.Join(dir, "r1-vocab.gguf"), r1); err != nil {
 			return err

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"ragtune/rag"
+)
+
+func init() {
+	register(&command{name: "ingest", summary: "add files and folders to a knowledge base (incremental, crash-safe)", run: runIngest})
+}
+
+// globList collects a repeatable flag.
+type globList []string
+
+func (g *globList) String() string { return strings.Join(*g, ",") }
+func (g *globList) Set(s string) error {
+	*g = append(*g, s)
+	return nil
+}
+
+func runIngest(args []string) error {
+	fs := newFlagSet("ingest", "--kb NAME [flags] PATH...", `
+Reads .txt .md .html .json .jsonl .docx .pdf files (GBK/GB18030 text is
+detected), splits them into chunks and indexes them. Re-running updates the
+knowledge base: unchanged files (same content hash) are skipped, changed
+ones re-indexed, and files that vanished from the given folders removed.
+Unreadable files are reported and skipped. A killed ingest keeps every
+document committed before it was killed; run it again to finish.
+
+The first ingest creates the knowledge base with the chunking and
+embedding flags given; later runs reuse them.`)
+	name, root := kbFlags(fs)
+	var include, exclude globList
+	fs.Var(&include, "include", "only files matching this glob (repeatable; 'docs/*', '*.md', '**/faq_*.txt')")
+	fs.Var(&exclude, "exclude", "skip files matching this glob (repeatable)")
+	chunkSize := fs.Int("chunk-size", 0, "chunk size in characters (new knowledge base; default 512)")
+	overlap := fs.Int("overlap", -1, "characters of overlap between chunks (new knowledge base; default 64)")
+	embedURL := fs.String("embed-url", "", "OpenAI-compatible embeddings server `URL` (new knowledge base): enables dense and hybrid retrieval")
+	embedModel := fs.String("embed-model", "", "embedding model name sent to the server")
+	vectorIndex := fs.String("index", "flat", "vector index for a new knowledge base: flat (exact) or hnsw")
+	jsonFields := fs.String("json-fields", "", "comma-separated string fields of .json/.jsonl records to index (default: all)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dir, err := kbDir(*root, *name)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageErrorf("ingest needs at least one file or folder")
+	}
+	if *vectorIndex != "flat" && *vectorIndex != "hnsw" {
+		return usageErrorf("--index must be flat or hnsw, got %q", *vectorIndex)
+	}
+	cfg, err := rag.ReadStoreConfig(dir)
+	var s *rag.Store
+	switch {
+	case errors.Is(err, rag.ErrNoKB):
+		cfg = rag.StoreConfig{Name: *name, ChunkSize: 512, Overlap: 64, VectorIndex: *vectorIndex}
+		if *chunkSize > 0 {
+			cfg.ChunkSize = *chunkSize
+		}
+		if *overlap >= 0 {
+			cfg.Overlap = *overlap
+		}
+		if cfg.Overlap >= cfg.ChunkSize {
+			return usageErrorf("--overlap (%d) must be smaller than --chunk-size (%d)", cfg.Overlap, cfg.ChunkSize)
+		}
+		if *embedURL != "" {
+			cfg.Embedding = &rag.EmbeddingConfig{URL: *embedURL, Model: *embedModel}
+		}
+		s, err = rag.CreateStore(dir, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "created knowledge base %s in %s\n", *name, dir)
+	case err != nil:
+		return err
+	default:
+		if (*chunkSize > 0 && *chunkSize != cfg.ChunkSize) || (*overlap >= 0 && *overlap != cfg.Overlap) {
+			return usageErrorf("knowledge base %s chunks at %d/%d characters; to change that, 'ragtune kb delete --kb %s' and ingest again", *name, cfg.ChunkSize, cfg.Overlap, *name)
+		}
+		if *embedURL != "" && (cfg.Embedding == nil || cfg.Embedding.URL != *embedURL) {
+			return usageErrorf("knowledge base %s was created with a different embedding setting; delete it to change embeddings", *name)
+		}
+		s, err = rag.OpenStore(dir, nil, false)
+		if err != nil {
+			return err
+		}
+	}
+	defer s.Close()
+
+	opts := rag.IngestOptions{Include: include, Exclude: exclude}
+	if *jsonFields != "" {
+		opts.Extract.JSONFields = strings.Split(*jsonFields, ",")
+	}
+	var bar *progressbar.ProgressBar
+	opts.Progress = func(e rag.IngestEvent) {
+		if e.Err != nil {
+			if bar != nil {
+				bar.Clear()
+			}
+			fmt.Fprintf(os.Stderr, "%s: %v\n", e.Action, e.Err)
+		}
+		if *quiet {
+			return
+		}
+		if bar == nil {
+			bar = progressbar.NewOptions(e.Total,
+				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription("ingesting"),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionShowCount(),
+				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
+		}
+		if e.Action != "removed" {
+			bar.Set(e.Done)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	rep, err := s.Ingest(ctx, fs.Args(), opts)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return fmt.Errorf("ingest into %s: %w (documents committed so far are kept; run again to continue)", *name, err)
+	}
+	st := s.Stats()
+	el := time.Since(start)
+	fmt.Fprintf(os.Stderr, "%d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks written in %.1fs (%.0f chunks/s); knowledge base %s: %d documents, %d chunks\n",
+		rep.Added, rep.Updated, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed, rep.Chunks, el.Seconds(), float64(rep.Chunks)/max(el.Seconds(), 1e-9), *name, st.Docs, st.Chunks)
+	return nil
+}
