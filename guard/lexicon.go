@@ -71,7 +71,7 @@ func NewLexicon(entries []Entry) (*Lexicon, error) {
 	for i, e := range l.entries {
 		terms[i] = e.Term
 	}
-	m, err := NewMatcher(terms, MatcherOptions{})
+	m, err := NewMatcher(terms, MatcherOptions{HanGaps: true})
 	if err != nil {
 		return nil, fmt.Errorf("lexicon: %w", err)
 	}

@@ -37,12 +37,17 @@ type Matcher struct {
 	plen        []int32 // per pattern: folded length in runes
 	// Substring disables the word-boundary rule for Latin patterns.
 	substring bool
+	hanGaps   bool
 }
 
 // MatcherOptions adjusts matching.
 type MatcherOptions struct {
 	// Substring lets Latin patterns match inside longer words.
 	Substring bool
+	// HanGaps ignores separators (spaces, - _ · . | / \) between two
+	// Chinese characters, in patterns and text alike, so "毒 品" and
+	// "毒-品" match 毒品.
+	HanGaps bool
 }
 
 // NewMatcher builds the automaton. A pattern that folds to nothing is an
@@ -58,14 +63,17 @@ func NewMatcher(patterns []string, opts MatcherOptions) (*Matcher, error) {
 		bound:       make([]uint8, len(patterns)),
 		plen:        make([]int32, len(patterns)),
 		substring:   opts.Substring,
+		hanGaps:     opts.HanGaps,
 	}
 	trie := map[uint64]int32{}
 	for id, p := range patterns {
 		var runes []rune
-		for _, r := range p {
-			if !isInvisible(r) {
-				runes = append(runes, foldRune(r))
+		prs := []rune(p)
+		for k, r := range prs {
+			if isInvisible(r) || opts.HanGaps && k > 0 && isHan(prs[k-1]) && isGap(r) && hanAfterGap(prs[k+1:]) {
+				continue
 			}
+			runes = append(runes, foldRune(r))
 		}
 		if len(runes) == 0 {
 			return nil, fmt.Errorf("matcher: pattern %d (%q) is empty after folding", id, p)
@@ -291,6 +299,7 @@ func (m *Matcher) scan(text string, emit func(Match)) {
 	mask := ringSize - 1
 	state := int32(0)
 	pos := 0 // folded runes seen
+	prevHan := false
 	for i := 0; i < len(text); {
 		r, size := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
@@ -300,7 +309,14 @@ func (m *Matcher) scan(text string, emit func(Match)) {
 			i += size
 			continue
 		}
-		if r >= 0x3400 && r <= 0x9FFF {
+		if prevHan && m.hanGaps && isGap(r) {
+			if j := skipGaps(text, i); j > i {
+				i = j
+				continue
+			}
+		}
+		prevHan = isHan(r)
+		if prevHan {
 			// CJK ideographs have no case and no width variants.
 		} else {
 			r = foldRune(r)
@@ -342,6 +358,50 @@ func (m *Matcher) boundaryOK(text string, id int32, start, end int) bool {
 		}
 	}
 	return true
+}
+
+func isHan(r rune) bool {
+	return r >= 0x3400 && r <= 0x9FFF || r >= 0xF900 && r <= 0xFAFF || r >= 0x20000 && r <= 0x3134F
+}
+
+// isGap reports separators people put between Chinese characters to split
+// a word: spaces, - _ · . | / \ and their full-width forms. Not '*': it is
+// the mask character, and bridging masked text would make a second
+// redaction pass find new words.
+func isGap(r rune) bool {
+	switch foldRune(r) {
+	case ' ', '\t', '-', '_', '·', '.', '|', '/', '\\', '・':
+		return true
+	}
+	return false
+}
+
+func hanAfterGap(rs []rune) bool {
+	for _, r := range rs {
+		if isGap(r) || isInvisible(r) {
+			continue
+		}
+		return isHan(r)
+	}
+	return false
+}
+
+// skipGaps returns the offset after the separators starting at i when a
+// Chinese character follows them, else i.
+func skipGaps(text string, i int) int {
+	j := i
+	for j < len(text) {
+		r, size := utf8.DecodeRuneInString(text[j:])
+		switch {
+		case isGap(r) || isInvisible(r):
+			j += size
+		case isHan(r):
+			return j
+		default:
+			return i
+		}
+	}
+	return i
 }
 
 func isASCIIWord(r rune) bool {

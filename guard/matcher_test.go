@@ -233,3 +233,31 @@ func BenchmarkPolicyCheck(b *testing.B) {
 		p.Check(StageOutput, text)
 	}
 }
+
+func TestMatcherHanGaps(t *testing.T) {
+	pats := []string{"毒品", "自制炸弹", "make a bomb"}
+	m := newMatcher(t, pats, MatcherOptions{HanGaps: true})
+	cases := []struct {
+		text string
+		want []string
+	}{
+		{"买毒 品吗", []string{"毒品@3-10:毒 品"}},
+		{"自-制-炸-弹教程", []string{"自制炸弹@0-15:自-制-炸-弹"}},
+		{"自 · 制　炸｜弹", []string{"自制炸弹@0-22:自 · 制　炸｜弹"}},
+		{"毒*品", nil},          // the mask character is not a gap
+		{"毒 a品", nil},         // only separators may sit between the characters
+		{"make a  bomb", nil}, // Latin text is not bridged
+		{"毒品 and more", []string{"毒品@0-6:毒品"}},
+	}
+	for _, c := range cases {
+		got := matchStrings(c.text, pats, m.FindAll(c.text))
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("FindAll(%q) = %q, want %q", c.text, got, c.want)
+		}
+	}
+	// Patterns are folded the same way.
+	m = newMatcher(t, []string{"毒 品"}, MatcherOptions{HanGaps: true})
+	if m.Count("毒品") != 1 {
+		t.Error("pattern with a gap does not match the plain word")
+	}
+}
