@@ -62,6 +62,9 @@ func TestFilters(t *testing.T) {
 		// the first two hold 0.94 of the mass, so top-p 0.9 keeps two.
 		{"temperature before top-p", Sampling{Temperature: 0.5, TopP: 0.9}, halves, []int{0, 1}},
 		{"top-k then top-p", Sampling{Temperature: 1, TopK: 3, TopP: 0.8}, halves, []int{0, 1}},
+		{"top-k 1 is the argmax", Sampling{Temperature: 2, TopK: 1}, []float32{0.5, 3, 2.9}, []int{1}},
+		{"min-p 1 keeps the best and its ties", Sampling{Temperature: 1, MinP: 1}, []float32{1, 3, 3, 2}, []int{1, 2}},
+		{"all three filters", Sampling{Temperature: 1, TopK: 4, TopP: 0.99, MinP: 0.2}, halves, []int{0, 1, 2}},
 		{"-inf never survives", Sampling{Temperature: 1}, []float32{float32(math.Inf(-1)), 1, float32(math.NaN())}, []int{1}},
 	}
 	for _, tc := range tests {
