@@ -2,6 +2,7 @@ package gguf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -134,7 +135,6 @@ func ConfigFromMetadata(f *File) (*model.Config, error) {
 	}
 	c.RMSNormEps = 1e-6
 	if v, ok := f.Float(arch + ".attention.layer_norm_rms_epsilon"); ok {
-		c.RMSNormEps = float64(float32(v))
 		// float32 storage turns 1e-6 into 9.99999997e-07; print the
 		// shortest float32 decimal so config.json keeps "1e-06".
 		c.RMSNormEps, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
@@ -377,9 +377,10 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 	w := NewWriter(path)
 	w.Progress = opts.Progress
 	arch := cfg.ModelType
+	var metaErrs []error
 	add := func(k string, v any) {
 		if err := w.AddMetadata(k, v); err != nil {
-			panic(err) // only reachable through a bug in the fixed keys below
+			metaErrs = append(metaErrs, err)
 		}
 	}
 	add("general.architecture", arch)
@@ -444,6 +445,9 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 				add("general.quantization_version", uint32(2))
 			}
 		}
+	}
+	if err := errors.Join(metaErrs...); err != nil {
+		return fmt.Errorf("write GGUF %q: %w", path, err)
 	}
 	if err := addTokenizer(w, opts.Tokenizer, cfg.VocabSize); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", path, err)
