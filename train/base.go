@@ -67,3 +67,13 @@ func RandomBase(cfg *model.Config, seed uint64) *ParamSet {
 	}
 	return p
 }
+
+// CountParams returns the number of weights of a Qwen2 model with cfg.
+func CountParams(cfg *model.Config) int {
+	_, shapes := BaseNames(cfg)
+	n := 0
+	for _, s := range shapes {
+		n += numel(s)
+	}
+	return n
+}

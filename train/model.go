@@ -67,7 +67,8 @@ func (b *Batch) Count() int {
 // linear is one projection: the base weight (frozen in LoRA mode) and,
 // when targeted, its LoRA pair. Gradient views are nil when not trained.
 type linear struct {
-	w, b, dw, db []float32 // w (out, in), b (out)
+	w, b, dw, db []float32         // w (out, in), b (out)
+	dec          tensor.RowDecoder // compressed frozen w (then w is nil)
 	in, out      int
 	a, bm        []float32 // LoRA A (r, in), B (out, r)
 	da, dbm      []float32
@@ -140,6 +141,8 @@ type Model struct {
 	embed, dEmbed           []float32
 	normF, dNormF           []float32
 	head, dHead             []float32
+	headDec                 tensor.RowDecoder
+	frozen                  Frozen
 	layers                  []layer
 
 	// activation and scratch buffers, grown to the largest batch seen
@@ -158,6 +161,7 @@ type scratchBufs struct {
 	dres, dln, dctx, dq, dk, dv, dh, dgate, dup []float32
 	xd, tmp, dys, du, dxd                       []float32
 	lnRows, dlnRows, dlnf                       []float32
+	decW, decOut                                []float32
 }
 
 // Trainable returns the parameters the optimizer updates.
@@ -210,15 +214,35 @@ func BaseNames(cfg *model.Config) ([]string, [][]int) {
 // fresh LoRA weights are initialized as PEFT does (A Kaiming-uniform, B
 // zero) from seed.
 func NewModel(cfg *model.Config, base *ParamSet, mode Mode, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
+	return newModel(cfg, base, nil, mode, lc, adapter, seed)
+}
+
+// NewLoRAModel is NewModel in LoRA mode over a base whose projections are
+// held compressed (LoadFrozenBase).
+func NewLoRAModel(cfg *model.Config, base *ParamSet, frozen Frozen, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
+	return newModel(cfg, base, frozen, ModeLoRA, lc, adapter, seed)
+}
+
+func newModel(cfg *model.Config, base *ParamSet, frozen Frozen, mode Mode, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	names, shapes := BaseNames(cfg)
+	if len(frozen) > 0 && mode != ModeLoRA {
+		return nil, fmt.Errorf("compressed base weights can only be trained with LoRA (use --base-dtype f32 for full training)")
+	}
+	all, allShapes := BaseNames(cfg)
+	var names []string
+	var shapes [][]int
+	for i, n := range all {
+		if frozen[n] == nil {
+			names, shapes = append(names, n), append(shapes, allShapes[i])
+		}
+	}
 	if err := (&ParamSet{Names: names, Shapes: shapes}).sameLayout(base); err != nil {
 		return nil, fmt.Errorf("base weights do not match the config: %w", err)
 	}
 	m := &Model{
-		Cfg: cfg, Mode: mode, Base: base, LoRA: lc, DropoutSeed: seed,
+		Cfg: cfg, Mode: mode, Base: base, LoRA: lc, DropoutSeed: seed, frozen: frozen,
 		C: cfg.HiddenSize, I: cfg.IntermediateSize, NH: cfg.NumAttentionHeads,
 		NKV: cfg.NumKeyValueHeads, HS: cfg.HeadDimension(), V: cfg.VocabSize,
 		L: cfg.NumHiddenLayers, eps: float32(cfg.RMSNormEps),
@@ -258,6 +282,7 @@ func (m *Model) bind() {
 		m.head, m.dHead = m.embed, m.dEmbed
 	} else {
 		m.head, m.dHead = m.Base.Get("lm_head.weight"), g("lm_head.weight")
+		m.headDec = m.frozen["lm_head.weight"]
 	}
 	qd, kd := m.NH*m.HS, m.NKV*m.HS
 	dims := [numModules][2]int{{m.C, qd}, {m.C, kd}, {m.C, kd}, {qd, m.C}, {m.C, m.I}, {m.C, m.I}, {m.I, m.C}}
@@ -271,7 +296,7 @@ func (m *Model) bind() {
 			n := p + hfModuleName(mi)
 			lin := linear{in: dims[mi][0], out: dims[mi][1], id: mi,
 				w: m.Base.Get(n + ".weight"), b: m.Base.Get(n + ".bias"),
-				dw: g(n + ".weight"), db: g(n + ".bias")}
+				dw: g(n + ".weight"), db: g(n + ".bias"), dec: m.frozen[n+".weight"]}
 			if m.Adapter != nil {
 				an := PEFTPrefix + n
 				lin.a, lin.bm = m.Adapter.Get(an+".lora_A.weight"), m.Adapter.Get(an+".lora_B.weight")
@@ -400,7 +425,11 @@ func mix64(z uint64) uint64 {
 // linearForward sets y (N, out) = x W^T + b (+ scale · dropout(x) A^T B^T).
 // PEFT: result = base(x) + lora_B(lora_A(dropout(x))) * scaling.
 func (m *Model) linearForward(y, x []float32, lin *linear, u []float32, l, N int) {
-	tensor.MatMul(y, x, lin.w, lin.b, N, lin.in, lin.out)
+	if lin.dec != nil {
+		tensor.MatMulDecoded(y, x, lin.dec, lin.b, N, lin.in, lin.out)
+	} else {
+		tensor.MatMul(y, x, lin.w, lin.b, N, lin.in, lin.out)
+	}
 	if lin.a == nil {
 		return
 	}
@@ -415,7 +444,11 @@ func (m *Model) linearForward(y, x []float32, lin *linear, u []float32, l, N int
 // linearBackward accumulates dx (N, in) and the trained weights' gradients
 // from dy (N, out), for input x and saved LoRA activation u.
 func (m *Model) linearBackward(dx, dy, x []float32, lin *linear, u []float32, l, N int) {
-	tensor.MatMulBackward(dx, lin.dw, lin.db, dy, x, lin.w, N, lin.in, lin.out)
+	if lin.dec != nil {
+		m.decodedBackwardInput(dx, dy, lin.dec, N, lin.in, lin.out)
+	} else {
+		tensor.MatMulBackward(dx, lin.dw, lin.db, dy, x, lin.w, N, lin.in, lin.out)
+	}
 	if lin.a == nil {
 		return
 	}
@@ -556,14 +589,14 @@ func (m *Model) Logits(b *Batch) ([]float32, error) {
 	m.forwardBody(b)
 	N := b.B * b.T
 	out := make([]float32, N*m.V)
-	tensor.MatMul(out, m.lnf, m.head, nil, N, m.C, m.V)
+	m.headForward(out, m.lnf, N)
 	return out, nil
 }
 
 // headChunk is how many rows of logits exist at once: the LM head and the
 // loss run over counted rows in chunks of this size, so a 150k vocabulary
-// costs headChunk×V floats instead of N×V.
-const headChunk = 32
+// costs headChunk×V floats (78 MB for a 152k vocabulary) instead of N×V.
+const headChunk = 128
 
 // lossAndHead computes the summed loss over counted rows and, when
 // backward, writes d lnf into s.dlnf (scaled by 1/norm) and accumulates the
@@ -593,7 +626,7 @@ func (m *Model) lossAndHead(b *Batch, backward bool, norm float64) float64 {
 			copy(ln[i*C:i*C+C], m.lnf[n*C:n*C+C])
 			targets[i] = b.Targets[n]
 		}
-		tensor.MatMul(logits, ln, m.head, nil, R, C, V)
+		m.headForward(logits, ln, R)
 		tensor.CrossEntropyInPlace(losses, logits[:R*V], targets[:R], float32(1/norm), R, V)
 		for _, l := range losses[:R] {
 			sum += float64(l)
@@ -602,12 +635,24 @@ func (m *Model) lossAndHead(b *Batch, backward bool, norm float64) float64 {
 			continue
 		}
 		clear(dln[:R*C])
-		tensor.MatMulBackward(dln, m.dHead, nil, logits, ln, m.head, R, C, V)
+		if m.headDec != nil {
+			m.decodedBackwardInput(dln, logits, m.headDec, R, C, V)
+		} else {
+			tensor.MatMulBackward(dln, m.dHead, nil, logits, ln, m.head, R, C, V)
+		}
 		for i, n := range rows {
 			copy(dlnf[n*C:n*C+C], dln[i*C:i*C+C])
 		}
 	}
 	return sum
+}
+
+func (m *Model) headForward(out, x []float32, N int) {
+	if m.headDec != nil {
+		tensor.MatMulDecoded(out, x, m.headDec, nil, N, m.C, m.V)
+		return
+	}
+	tensor.MatMul(out, x, m.head, nil, N, m.C, m.V)
 }
 
 // Loss runs the forward pass and returns the summed token loss and the

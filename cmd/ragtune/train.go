@@ -69,6 +69,7 @@ checkpoint (with --save-every) and stops.`)
 	seed := fs.Uint64("seed", 42, "seed for LoRA init, dropout, shuffling and the validation split")
 	skipBad := fs.Bool("skip-bad", false, "skip malformed data rows (counted) instead of failing")
 	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
+	baseDType := fs.String("base-dtype", "f32", "LoRA: keep the frozen projections as f32, bf16, q8_0 or q4_0 (QLoRA-style; less memory)")
 	tmplFlag := fs.String("chat-template", "", "chat template: a .jinja file, or r1 / qwen for the built-in ones (default: the model's tokenizer_config.json)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -107,7 +108,16 @@ checkpoint (with --save-every) and stops.`)
 	if err != nil {
 		return err
 	}
-	base, err := train.LoadBase(src, cfg)
+	var base *train.ParamSet
+	var frozen train.Frozen
+	switch {
+	case *baseDType == "f32":
+		base, err = train.LoadBase(src, cfg)
+	case m == train.ModeLoRA:
+		base, frozen, err = train.LoadFrozenBase(src, cfg, *baseDType)
+	default:
+		err = usageErrorf("--base-dtype %s needs --mode lora (full training updates float32 weights)", *baseDType)
+	}
 	src.Close()
 	if err != nil {
 		return err
@@ -162,7 +172,12 @@ checkpoint (with --save-every) and stops.`)
 		pad = 0
 	}
 
-	mdl, err := train.NewModel(cfg, base, m, lc, nil, *seed)
+	var mdl *train.Model
+	if frozen != nil {
+		mdl, err = train.NewLoRAModel(cfg, base, frozen, lc, nil, *seed)
+	} else {
+		mdl, err = train.NewModel(cfg, base, m, lc, nil, *seed)
+	}
 	if err != nil {
 		return err
 	}
@@ -178,7 +193,7 @@ checkpoint (with --save-every) and stops.`)
 	nparams := len(mdl.Trainable().Data)
 	fmt.Fprintf(os.Stderr, "%s: %d layers, hidden %d; %s training of %d parameters (%.2f%% of %d)\n",
 		filepath.Base(filepath.Clean(*modelDir)), cfg.NumHiddenLayers, cfg.HiddenSize, m, nparams,
-		100*float64(nparams)/float64(len(base.Data)), len(base.Data))
+		100*float64(nparams)/float64(train.CountParams(cfg)), train.CountParams(cfg))
 	fmt.Fprintf(os.Stderr, "data: %d training examples (%d tokens), %d validation; %d steps; loaded in %.1fs\n",
 		len(trainSet), ntok, len(val), tr.TotalSteps(), time.Since(start).Seconds())
 
