@@ -1,7 +1,9 @@
 package eval
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -269,5 +271,41 @@ func TestBLEUChineseSentence(t *testing.T) {
 	assertClose(t, "zh sentence BLEU", s.Score, want, 1e-9)
 	if s.Score == 0 {
 		t.Fatal("Chinese BLEU must not be 0")
+	}
+}
+
+// TestBLEUTokenizersPythonGolden compares with sacrebleu's tokenizer
+// definitions run by Python itself (Unicode whitespace, substitution order,
+// the zh range table as Python reads it); regenerate with
+// `/usr/bin/python3 scripts/eval_bleu_tokenize_golden.py`.
+func TestBLEUTokenizersPythonGolden(t *testing.T) {
+	b, err := os.ReadFile("testdata/bleu_tokenize.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			t.Fatalf("bad golden line %q", line)
+		}
+		var in, want string
+		if err := json.Unmarshal([]byte(f[1]), &in); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(f[2]), &want); err != nil {
+			t.Fatal(err)
+		}
+		tok := TokenizeBLEU13a
+		if f[0] == "zh" {
+			tok = TokenizeBLEUZh
+		}
+		if got := tok(in); got != want {
+			t.Errorf("%s(%q) = %q, Python %q", f[0], in, got, want)
+		}
+		n++
+	}
+	if n < 40 {
+		t.Errorf("only %d golden cases", n)
 	}
 }

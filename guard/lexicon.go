@@ -50,7 +50,8 @@ func DefaultLexicon() *Lexicon {
 }
 
 // NewLexicon builds a lexicon from entries; duplicates of the same term
-// (after folding) keep the first category.
+// (after folding) keep the first category. Its matcher bridges separators
+// between Chinese characters (see MatcherOptions.HanGaps).
 func NewLexicon(entries []Entry) (*Lexicon, error) {
 	seen := map[string]bool{}
 	l := &Lexicon{}
