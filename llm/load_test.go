@@ -263,6 +263,11 @@ func TestTinyModelGGUF(t *testing.T) {
 	if !slices.Equal(a.TokenIDs, b.TokenIDs) {
 		t.Errorf("HF directory generated %v\nGGUF file generated     %v", a.TokenIDs, b.TokenIDs)
 	}
+	// The GGUF lists the 57 padding rows as [PADn] tokens; they must not
+	// be sampled.
+	if fromFile.vocab != 263 {
+		t.Errorf("GGUF vocabulary has %d sampleable tokens, want 263", fromFile.vocab)
+	}
 }
 
 // TestTinyModelConcurrent runs generations on two slots at once through the

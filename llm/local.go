@@ -87,6 +87,7 @@ type Local struct {
 	tok      Tokenizer
 	tmpl     Template // nil: Messages requests are refused
 	tmplErr  error    // why tmpl is nil, when loading it failed
+	vocab    int      // ids below this have text; padding rows above are never sampled
 	ctxSize  int
 	chunk    int
 	eos      []int
@@ -142,6 +143,14 @@ func NewLocal(m Model, tok Tokenizer, tmpl Template, opts LocalOptions) (*Local,
 		if id >= 0 && !contains(l.eos, id) {
 			l.eos = append(l.eos, id)
 		}
+	}
+	// A model's embedding may be padded beyond the tokenizer (151936 rows
+	// for R1's 151665 tokens; a GGUF lists such rows as unused [PADn]
+	// tokens without text). Those ids decode to nothing, so they are never
+	// sampled.
+	l.vocab = tok.VocabSize()
+	for l.vocab > 0 && len(tok.TokenBytes(l.vocab-1)) == 0 {
+		l.vocab--
 	}
 	n := max(opts.Parallel, 1)
 	l.sem = make(chan struct{}, n)
@@ -285,10 +294,7 @@ func (l *Local) decode(ctx context.Context, s *slot, req Request, p Sampling, st
 	s.sampler.Reset(p, prompt)
 	out := newOutput(start, req.Stop, onToken)
 	var text utf8Stream
-	// A model's embedding may be padded beyond the tokenizer (151936 rows
-	// for 151665 R1 tokens): ids past the vocabulary decode to nothing,
-	// so they are never sampled.
-	V := min(len(logits), l.tok.VocabSize())
+	V := min(len(logits), l.vocab)
 	finish := func(r FinishReason, err error) error {
 		res.FinishReason = r
 		if err == nil {
