@@ -47,6 +47,26 @@ func FindPII(text string) []PII {
 		s, e := m.orig(a, b)
 		out = append(out, PII{Kind: k, Start: s, End: e, Value: v})
 	}
+	findNumbers(clean, add)
+	// The regular expressions run only where their anchor character occurs.
+	if strings.Contains(clean, "@") {
+		for _, loc := range emailRE.FindAllStringIndex(clean, -1) {
+			add(KindEmail, loc[0], loc[1], strings.ToLower(clean[loc[0]:loc[1]]))
+		}
+	}
+	if strings.Contains(clean, ".") {
+		findIPv4(clean, add)
+	}
+	if strings.Count(clean, ":") >= 2 {
+		findIPv6(clean, add)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return out
+}
+
+type addFunc func(k Kind, a, b int, value string)
+
+func findNumbers(clean string, add addFunc) {
 	for _, r := range digitRuns(clean) {
 		for _, g := range r.candidates() {
 			if k, v := classifyNumber(g.digits); k != "" {
@@ -58,17 +78,11 @@ func FindPII(text string) []PII {
 			}
 		}
 	}
-	// The regular expressions run only where their anchor character occurs.
-	if !strings.Contains(clean, "@") {
-		goto ipv4
-	}
-	for _, loc := range emailRE.FindAllStringIndex(clean, -1) {
-		add(KindEmail, loc[0], loc[1], strings.ToLower(clean[loc[0]:loc[1]]))
-	}
-ipv4:
-	if !strings.Contains(clean, ".") {
-		goto ipv6
-	}
+}
+
+// findIPv4 accepts dotted quads that are not part of a longer dotted
+// number such as a version string.
+func findIPv4(clean string, add addFunc) {
 	for _, loc := range ipv4RE.FindAllStringIndex(clean, -1) {
 		a, b := loc[0], loc[1]
 		if (a > 0 && (isDigit(clean[a-1]) || clean[a-1] == '.' || clean[a-1] == '*')) ||
@@ -79,10 +93,11 @@ ipv4:
 			add(KindIPv4, a, b, ip.String())
 		}
 	}
-ipv6:
-	if strings.Count(clean, ":") < 2 {
-		goto done
-	}
+}
+
+// findIPv6 takes runs of hex digits, colons and dots and keeps those that
+// parse as IPv6 and stand alone (not "std::vector", not a clock time).
+func findIPv6(clean string, add addFunc) {
 	for _, loc := range ipv6RE.FindAllStringIndex(clean, -1) {
 		a, b := loc[0], loc[1]
 		for b > a && (clean[b-1] == '.' || (clean[b-1] == ':' && !strings.HasSuffix(clean[a:b], "::"))) {
@@ -98,9 +113,6 @@ ipv6:
 			add(KindIPv6, a, b, ip.String())
 		}
 	}
-done:
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
-	return out
 }
 
 var (
