@@ -42,6 +42,10 @@ type BPE struct {
 	cache wordCache
 }
 
+// maxVocab bounds ids read from files, so a corrupt id cannot make us
+// allocate gigabytes (real vocabularies are at most a few hundred thousand).
+const maxVocab = 1 << 22
+
 type mergeVal struct {
 	rank int32
 	id   int32 // id of the merged token
@@ -76,8 +80,8 @@ func newBPE(sp bpeSpec) (*BPE, error) {
 		}
 		size = max(size, a.ID+1)
 	}
-	if size > 1<<30 {
-		return nil, fmt.Errorf("vocabulary too large (%d)", size)
+	if size > maxVocab {
+		return nil, fmt.Errorf("token id %d is beyond the largest supported vocabulary (%d)", size-1, maxVocab)
 	}
 	b := &BPE{
 		tokens:      make([]string, size),

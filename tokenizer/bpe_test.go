@@ -422,3 +422,22 @@ func TestIsNFC(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncodeRoundTrip: any input encodes without panicking and decodes
+// back to its NFC form (raw bytes for input that is not UTF-8).
+func FuzzEncodeRoundTrip(f *testing.F) {
+	for _, s := range []string{"", "hello world", "中文 text 123", "\xff\xfe", "e\u0301", "  \n\n\t", "!!!!!!", "'s'S'll", "🙂👍🏽"} {
+		f.Add(s)
+	}
+	b, err := TrainBPE([]string{mixedText(20_000)}, 400)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := b.Decode(b.Encode(s, true))
+		want := norm.NFC.String(s)
+		if got != want {
+			t.Errorf("Decode(Encode(%q)) = %q, want %q", s, got, want)
+		}
+	})
+}

@@ -59,7 +59,7 @@ func R1FromQwen(q *BPE) *BPE {
 func (b *BPE) withAdded(added []AddedToken) *BPE {
 	size := len(b.tokens)
 	for _, a := range added {
-		size = max(size, a.ID+1)
+		size = max(size, min(a.ID+1, maxVocab))
 	}
 	r := &BPE{
 		tokens:      make([]string, size),

@@ -139,7 +139,7 @@ func wordPieceFromHF(path string, opt WordPieceOptions) (*WordPiece, error) {
 	}
 	n := 0
 	for _, id := range vocab {
-		if id < 0 || id > 1<<24 {
+		if id < 0 || id >= maxVocab {
 			return nil, fmt.Errorf("model.vocab: id %d out of range", id)
 		}
 		n = max(n, id+1)
