@@ -5,6 +5,7 @@ package gguf
 import (
 	"fmt"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,4 +34,26 @@ func mapFile(path string) ([]byte, func() error, error) {
 		return nil, nil, fmt.Errorf("mmap: %w", err)
 	}
 	return data, func() error { return unix.Munmap(data) }, nil
+}
+
+// releasePages drops this process's mapping of the whole pages of data,
+// which must lie inside mapping (a read-only file mapping: the pages fault
+// back in from the file if touched again, unlike anonymous memory, which
+// MADV_DONTNEED would zero). Anything else is left alone.
+func releasePages(mapping, data []byte) {
+	if len(mapping) == 0 || len(data) == 0 {
+		return
+	}
+	mStart := uintptr(unsafe.Pointer(&mapping[0]))
+	start := uintptr(unsafe.Pointer(&data[0]))
+	if start < mStart || start+uintptr(len(data)) > mStart+uintptr(len(mapping)) {
+		return
+	}
+	page := uintptr(os.Getpagesize())
+	lo := (start + page - 1) &^ (page - 1)
+	hi := (start + uintptr(len(data))) &^ (page - 1)
+	if hi <= lo {
+		return
+	}
+	_ = unix.Madvise(mapping[lo-mStart:hi-mStart], unix.MADV_DONTNEED)
 }

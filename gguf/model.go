@@ -461,6 +461,7 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 		t, target := p.t, p.target
 		heads := permutedHeads(cfg, p.spec.Name)
 		err := w.AddTensorFunc(gname, target, dims, func(out io.Writer) error {
+			defer model.ReleasePages(src, t)
 			if heads == 0 {
 				return t.WriteAs(out, target)
 			}
@@ -591,3 +592,6 @@ func int32s(v any) ([]int32, error) {
 	}
 	return nil, fmt.Errorf("want []int32, got %T", v)
 }
+
+// ReleasePages implements model.PageReleaser.
+func (s *Source) ReleasePages(t *model.Tensor) { s.File.ReleasePages(t.Data) }

@@ -406,3 +406,9 @@ func parse(data []byte) (*File, error) {
 }
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
+
+// ReleasePages tells the kernel the process is done with data, a tensor's
+// bytes from this file, for now: a streaming conversion then does not keep
+// the whole file resident. The bytes stay readable (they fault back in from
+// the file). Data not from this file's mapping is ignored.
+func (f *File) ReleasePages(data []byte) { releasePages(f.data, data) }

@@ -512,3 +512,36 @@ func TestInitVocabFromTokenizer(t *testing.T) {
 		})
 	}
 }
+
+// TestReleasePages: releasing a mapped tensor keeps it readable, and a
+// heap buffer handed to a source's ReleasePages is left alone (MADV_DONTNEED
+// on anonymous memory would zero it).
+func TestReleasePages(t *testing.T) {
+	for _, form := range []string{"safetensors", "gguf"} {
+		t.Run(form, func(t *testing.T) {
+			path := initTiny(t, "float32", 1)
+			if form == "gguf" {
+				src, cfg := openModel(t, path)
+				path = filepath.Join(t.TempDir(), "m.gguf")
+				if err := gguf.WriteModel(path, src, cfg, gguf.WriteOptions{Type: gguf.KeepType}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			src, _ := openModel(t, path)
+			if _, ok := src.(model.PageReleaser); !ok {
+				t.Fatalf("%T does not release pages", src)
+			}
+			tt, _ := src.Tensor("model.embed_tokens.weight")
+			before := append([]byte(nil), tt.Data...)
+			model.ReleasePages(src, tt)
+			if !bytes.Equal(before, tt.Data) {
+				t.Error("mapped tensor changed after ReleasePages")
+			}
+			heap := &model.Tensor{Name: "h", DType: model.F32, Shape: []int{1 << 15}, Data: bytes.Repeat([]byte{1}, 1<<17)}
+			model.ReleasePages(src, heap)
+			if bytes.Count(heap.Data, []byte{1}) != len(heap.Data) {
+				t.Error("heap tensor was zeroed by ReleasePages")
+			}
+		})
+	}
+}

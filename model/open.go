@@ -173,3 +173,22 @@ func (s *safetensorsSource) Tensor(name string) (*Tensor, error) {
 
 func (s *safetensorsSource) Names() []string { return s.set.Names() }
 func (s *safetensorsSource) Close() error    { return s.set.Close() }
+
+// PageReleaser is implemented by sources whose tensors are views of
+// memory-mapped files.
+type PageReleaser interface {
+	// ReleasePages drops t's pages from the process's resident set; t
+	// stays readable. Tensors not backed by the source's mapping are
+	// left alone.
+	ReleasePages(t *Tensor)
+}
+
+// ReleasePages calls src's ReleasePages when it has one, after a
+// streaming pass (conversion, quantization) is done with t.
+func ReleasePages(src TensorSource, t *Tensor) {
+	if r, ok := src.(PageReleaser); ok {
+		r.ReleasePages(t)
+	}
+}
+
+func (s *safetensorsSource) ReleasePages(t *Tensor) { s.set.ReleasePages(t.Data) }

@@ -55,7 +55,11 @@ func SaveHF(dir string, src TensorSource, cfg Config, opts SaveOptions) error {
 		if !equalInts(t.Shape, s.Shape) {
 			return fmt.Errorf("save model %q: tensor %q has shape %v, config implies %v", dir, s.Name, t.Shape, s.Shape)
 		}
-		if err := w.AddFunc(s.Name, stType, s.Shape, func(out io.Writer) error { return t.WriteAs(out, target) }, -1); err != nil {
+		fill := func(out io.Writer) error {
+			defer ReleasePages(src, t)
+			return t.WriteAs(out, target)
+		}
+		if err := w.AddFunc(s.Name, stType, s.Shape, fill, -1); err != nil {
 			return fmt.Errorf("save model %q: %w", dir, err)
 		}
 	}

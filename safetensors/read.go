@@ -220,3 +220,16 @@ func (s *Set) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ReleasePages tells the kernel the process is done with data, a tensor's
+// bytes from this file, for now: a streaming conversion then does not keep
+// the whole checkpoint resident. The bytes stay readable (they fault back
+// in from the file). Data not from this file's mapping is ignored.
+func (f *File) ReleasePages(data []byte) { releasePages(f.data, data) }
+
+// ReleasePages releases data from whichever shard it came from.
+func (s *Set) ReleasePages(data []byte) {
+	for _, f := range s.Files {
+		f.ReleasePages(data)
+	}
+}
