@@ -270,3 +270,29 @@ func dirExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
+
+// The server renders from many goroutines with one Template.
+func TestConcurrentRender(t *testing.T) {
+	tpl := mustParse(t, R1Template, r1Special)
+	done := make(chan string, 16)
+	for g := 0; g < 16; g++ {
+		go func(g int) {
+			c := conversations[g%len(conversations)]
+			got, err := tpl.Render(c.msgs, c.gen)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			if got != c.r1 {
+				done <- "goroutine rendering differs: " + got
+				return
+			}
+			done <- ""
+		}(g)
+	}
+	for g := 0; g < 16; g++ {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
