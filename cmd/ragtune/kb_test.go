@@ -9,23 +9,37 @@ import (
 	"testing"
 )
 
-// runCaptured runs the CLI with os.Stdout redirected and returns exit
-// code, stdout and stderr.
+// runCaptured runs the CLI with os.Stdout and os.Stderr redirected and
+// returns the exit code, stdout and stderr.
 func runCaptured(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	r, w, err := os.Pipe()
+	capture := func(f **os.File) (func() string, error) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		saved := *f
+		*f = w
+		done := make(chan []byte)
+		go func() { b, _ := io.ReadAll(r); done <- b }()
+		return func() string {
+			w.Close()
+			*f = saved
+			return string(<-done)
+		}, nil
+	}
+	stopOut, err := capture(&os.Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := os.Stdout
-	os.Stdout = w
-	done := make(chan []byte)
-	go func() { b, _ := io.ReadAll(r); done <- b }()
+	stopErr, err := capture(&os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var stderr strings.Builder
-	code := runMain(args, w, &stderr)
-	w.Close()
-	os.Stdout = saved
-	return code, string(<-done), stderr.String()
+	code := runMain(args, os.Stdout, &stderr)
+	errText := stopErr()
+	return code, stopOut(), errText + stderr.String()
 }
 
 func TestIngestAskKB(t *testing.T) {
