@@ -46,27 +46,23 @@ func run(cmd, dir, tokPath string) error {
 		}
 		return r1.WriteConfig(dir)
 	case "write":
-		if err := writeVocabGGUF(filepath.Join(dir, "r1-vocab.gguf"), r1); err != nil {
-			return err
+		text := mixedText(1 << 20)
+		for name, tok := range vocabularies(q, text) {
+			if err := writeVocabGGUF(filepath.Join(dir, name+"-vocab.gguf"), tok); err != nil {
+				return err
+			}
 		}
-		return os.WriteFile(filepath.Join(dir, "mixed.txt"), []byte(mixedText(1<<20)), 0o644)
+		return os.WriteFile(filepath.Join(dir, "mixed.txt"), []byte(text), 0o644)
 	case "check":
 		text, err := os.ReadFile(filepath.Join(dir, "mixed.txt"))
 		if err != nil {
 			return err
 		}
-		raw, err := os.ReadFile(filepath.Join(dir, "llamacpp.ids"))
+		raw, err := os.ReadFile(filepath.Join(dir, "llamacpp-r1.ids"))
 		if err != nil {
 			return err
 		}
-		var want []int
-		for _, f := range strings.Fields(string(raw)) {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				return err
-			}
-			want = append(want, n)
-		}
+		want := parseIDs(string(raw))
 		// Cold: a fresh tokenizer with an empty word cache; warm: again.
 		fresh := tokenizer.R1FromQwen(q)
 		start, c0 := time.Now(), cpuTime()
@@ -81,15 +77,22 @@ func run(cmd, dir, tokPath string) error {
 		mb := float64(len(text)) / 1e6
 		fmt.Printf("ragtune:   %d tokens; first pass %.2f MB/s wall, %.2f MB/cpu-s; repeated %.2f MB/s wall, %.2f MB/cpu-s\n",
 			len(got), mb/cold.Seconds(), mb/coldCPU.Seconds(), mb/warm.Seconds(), mb/warmCPU.Seconds())
-		if len(got) != len(want) {
-			return fmt.Errorf("ragtune gives %d tokens, llama.cpp %d", len(got), len(want))
+		if err := sameIDs("r1", r1, got, want); err != nil {
+			return err
 		}
-		for i := range got {
-			if got[i] != want[i] {
-				return fmt.Errorf("token %d differs: ragtune %d (%q), llama.cpp %d (%q)", i, got[i], r1.DecodeToken(got[i]), want[i], r1.DecodeToken(want[i]))
+		// The small vocabularies must also load and tokenize alike.
+		for name, tok := range vocabularies(q, string(text)) {
+			if name == "r1" {
+				continue
+			}
+			raw, err := os.ReadFile(filepath.Join(dir, "llamacpp-"+name+".ids"))
+			if err != nil {
+				return err
+			}
+			if err := sameIDs(name, tok, tok.Encode(string(text), false), parseIDs(string(raw))); err != nil {
+				return err
 			}
 		}
-		fmt.Println("ids identical to llama.cpp's on", len(text), "bytes")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q", cmd)
@@ -155,4 +158,39 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// vocabularies are the tokenizers compared with llama.cpp: R1's, the
+// built-in byte-level one, and one trained on part of the text.
+func vocabularies(q *tokenizer.BPE, text string) map[string]*tokenizer.BPE {
+	trained, err := tokenizer.TrainBPE([]string{text[:64<<10]}, 1000, tokenizer.R1SpecialTokens()...)
+	if err != nil {
+		panic(err) // fixed input
+	}
+	return map[string]*tokenizer.BPE{"r1": tokenizer.R1FromQwen(q), "bytes": tokenizer.ByteLevelR1(), "trained": trained}
+}
+
+func parseIDs(s string) []int {
+	var ids []int
+	for _, f := range strings.Fields(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			panic(fmt.Sprintf("bad id %q", f))
+		}
+		ids = append(ids, n)
+	}
+	return ids
+}
+
+func sameIDs(name string, tok *tokenizer.BPE, got, want []int) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%s: ragtune gives %d tokens, llama.cpp %d", name, len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return fmt.Errorf("%s: token %d differs: ragtune %d (%q), llama.cpp %d (%q)", name, i, got[i], tok.DecodeToken(got[i]), want[i], tok.DecodeToken(want[i]))
+		}
+	}
+	fmt.Printf("%s: %d ids identical to llama.cpp's\n", name, len(got))
+	return nil
 }
