@@ -67,8 +67,8 @@ func buildByteVocab(merges [][2]string, specials []AddedToken) (*BPE, error) {
 // (256 bytes + specials + merged tokens) reaches vocabSize or no pair
 // occurs twice. Words are the Qwen2 pre-tokens of the NFC text, so the
 // result splits text like the R1 tokenizer does. Each step merges the
-// most frequent adjacent pair; ties go to the pair whose tokens come
-// first in byte order, so training is deterministic. The specials get
+// most frequent adjacent pair; ties go to the pair whose (left, right)
+// byte-level strings sort first, so training is deterministic. The specials get
 // ids 256 onward (R1SpecialTokens gives ByteLevelR1's layout).
 func TrainBPE(corpus []string, vocabSize int, specials ...AddedToken) (*BPE, error) {
 	base := 256 + len(specials)
