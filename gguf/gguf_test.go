@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -372,6 +373,7 @@ func FuzzParseHeader(f *testing.F) {
 	b.str("q").u32(2).u64(32).u64(1).u32(uint32(model.Q8_0)).u64(0).pad(64).raw(make([]byte, 34)...)
 	f.Add(b.b)
 	f.Add([]byte("GGUF\x02\x00\x00\x00"))
+	f.Add(tinyModelGGUF(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data)
 		if err != nil {
@@ -383,5 +385,61 @@ func FuzzParseHeader(f *testing.F) {
 				t.Fatalf("tensor %q: %d bytes, computed %d (%v)", ti.Name, len(ti.Data), n, err)
 			}
 		}
+		// The model layer on top must not panic either.
+		cfg, err := ConfigFromMetadata(file)
+		if err != nil {
+			return
+		}
+		src := newSource(file, cfg)
+		for _, n := range src.Names() {
+			if tt, err := src.Tensor(n); err == nil && tt.DType.ElementSize() > 0 {
+				tt.Float32()
+			}
+		}
+		model.ValidateTensors(src, cfg)
 	})
+}
+
+// tinyModelGGUF is a complete one-layer qwen2 GGUF with small dims, as a
+// fuzz seed that reaches the config and tensor-mapping code.
+func tinyModelGGUF(f *testing.F) []byte {
+	f.Helper()
+	path := filepath.Join(f.TempDir(), "m.gguf")
+	w := NewWriter(path)
+	w.AddMetadata("general.architecture", "qwen2")
+	for k, v := range map[string]uint32{"block_count": 1, "context_length": 16, "embedding_length": 4, "feed_forward_length": 4, "attention.head_count": 2, "attention.head_count_kv": 1} {
+		w.AddMetadata("qwen2."+k, v)
+	}
+	w.AddMetadata("qwen2.attention.layer_norm_rms_epsilon", float32(1e-6))
+	dims := map[string][]uint64{
+		"token_embd.weight": {4, 3}, "output_norm.weight": {4}, "output.weight": {4, 3},
+		"blk.0.attn_norm.weight": {4}, "blk.0.attn_q.weight": {4, 4}, "blk.0.attn_k.weight": {4, 2},
+		"blk.0.attn_v.weight": {4, 2}, "blk.0.attn_q.bias": {4}, "blk.0.attn_k.bias": {2}, "blk.0.attn_v.bias": {2},
+		"blk.0.attn_output.weight": {4, 4}, "blk.0.ffn_norm.weight": {4}, "blk.0.ffn_gate.weight": {4, 4},
+		"blk.0.ffn_up.weight": {4, 4}, "blk.0.ffn_down.weight": {4, 4},
+	}
+	names := make([]string, 0, len(dims))
+	for n := range dims {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		size, _ := TensorBytes(model.F32, dims[n])
+		if err := w.AddTensor(n, model.F32, dims[n], make([]byte, size)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	src, _, err := OpenModel(path)
+	if err != nil {
+		f.Fatalf("seed model does not open: %v", err)
+	}
+	src.Close()
+	return b
 }

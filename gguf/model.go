@@ -227,6 +227,10 @@ func OpenSource(path string) (*Source, error) {
 		f.Close()
 		return nil, err
 	}
+	return newSource(f, cfg), nil
+}
+
+func newSource(f *File, cfg *model.Config) *Source {
 	s := &Source{File: f, Config: cfg, hf: map[string]string{}}
 	for _, t := range f.Tensors {
 		name, ok := HFName(t.Name)
@@ -235,7 +239,7 @@ func OpenSource(path string) (*Source, error) {
 		}
 		s.hf[name] = t.Name
 	}
-	return s, nil
+	return s
 }
 
 // Tensor returns a tensor by HF name. For llama models the q/k rows are
