@@ -255,7 +255,7 @@ func (s *Source) Tensor(name string) (*model.Tensor, error) {
 		return nil, err
 	}
 	t := &model.Tensor{Name: name, DType: ti.Type, Shape: ti.Shape(), Data: ti.Data}
-	if heads := s.permutedHeads(name); heads > 0 {
+	if heads := permutedHeads(s.Config, name); heads > 0 {
 		t.Data, err = permuteRows(ti.Data, t.Shape, heads, false)
 		if err != nil {
 			return nil, fmt.Errorf("GGUF %q: tensor %q: %w", s.File.Path, name, err)
@@ -267,10 +267,6 @@ func (s *Source) Tensor(name string) (*model.Tensor, error) {
 // permutedHeads returns the head count for tensors whose rows llama.cpp's
 // llama converter permutes (q and k projections), else 0. Qwen2 is
 // converted without the permutation: llama.cpp runs it with NEOX rope.
-func (s *Source) permutedHeads(hfName string) int {
-	return permutedHeads(s.Config, hfName)
-}
-
 func permutedHeads(c *model.Config, hfName string) int {
 	if c.ModelType != "llama" {
 		return 0
