@@ -179,7 +179,13 @@ var skipSpecial = func(t *AddedToken) bool { return t.Special }
 
 // EncodeWith encodes text with explicit options.
 func (b *BPE) EncodeWith(text string, opt EncodeOptions) []int {
-	ids := make([]int, 0, len(text)/3+2)
+	return b.AppendEncode(make([]int, 0, len(text)/3+2), text, opt)
+}
+
+// AppendEncode appends the ids of text to dst and returns it, so a caller
+// encoding many texts can reuse one buffer.
+func (b *BPE) AppendEncode(dst []int, text string, opt EncodeOptions) []int {
+	ids := dst
 	if opt.AddSpecial && b.addBOS && b.bos >= 0 {
 		ids = append(ids, b.bos)
 	}
@@ -221,8 +227,16 @@ func (b *BPE) appendText(ids []int, t string) []int {
 	if b.prefixSpace && t != "" && t[0] != ' ' {
 		t = " " + t
 	}
-	b.split(t, func(w string) { ids = b.appendWord(ids, w) })
-	return ids
+	if b.pattern == Qwen2Pattern {
+		// A direct call lets the closure and out stay on the stack; the
+		// general splitter is a func value, through which they escape.
+		out := ids
+		splitQwen2(t, func(w string) { out = b.appendWord(out, w) })
+		return out
+	}
+	out := ids
+	b.split(t, func(w string) { out = b.appendWord(out, w) })
+	return out
 }
 
 // maxCachedWord bounds the words kept in the cache; longer ones are rare

@@ -441,3 +441,26 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendEncode(t *testing.T) {
+	q := qwen(t)
+	texts := []string{"Hello world", "你好，世界", "<|im_start|>user\nhi<|im_end|>"}
+	buf := []int{-7}
+	for _, s := range texts {
+		buf = q.AppendEncode(buf, s, EncodeOptions{ParseSpecial: true})
+	}
+	var want []int
+	want = append(want, -7)
+	for _, s := range texts {
+		want = append(want, q.Encode(s, false)...)
+	}
+	if !equalIDs(buf, want) {
+		t.Errorf("AppendEncode = %v, want %v", buf, want)
+	}
+	// With room in the buffer, a warm encode allocates nothing.
+	buf = make([]int, 0, 64)
+	q.AppendEncode(buf, texts[1], EncodeOptions{})
+	if n := testing.AllocsPerRun(50, func() { q.AppendEncode(buf[:0], texts[1], EncodeOptions{}) }); n > 0 {
+		t.Errorf("AppendEncode allocates %.0f times per call", n)
+	}
+}
