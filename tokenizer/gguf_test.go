@@ -64,7 +64,10 @@ func TestBertBGEVectors(t *testing.T) {
 	if got := wp.Encode("Hello world", true); len(got) != 4 || got[0] != wp.CLS() || got[3] != wp.SEP() || got[0] != 101 || got[3] != 102 {
 		t.Errorf("Encode(Hello world, true) = %v", got)
 	}
-	if got, want := wp.Decode(wp.Encode("Hello, tokenization world!", true)), "hello , tokenization world !"; got != want {
+	if got, want := wp.Decode(wp.Encode("Hello, tokenization world!", true)), "hello, tokenization world!"; got != want {
+		t.Errorf("Decode = %q, want %q", got, want)
+	}
+	if got, want := wp.Decode(wp.Encode("I don't know, it's FINE.", true)), "i don't know, it's fine."; got != want {
 		t.Errorf("Decode = %q, want %q", got, want)
 	}
 

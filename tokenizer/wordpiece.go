@@ -331,8 +331,17 @@ func (w *WordPiece) appendUnk(ids []int) []int {
 }
 
 // Decode joins tokens with spaces, gluing "##" continuations to the
-// previous piece and leaving out [CLS], [SEP] and [PAD].
+// previous piece and leaving out [CLS], [SEP] and [PAD], then removes the
+// spaces before punctuation and English contractions as HF's WordPiece
+// decoder does by default (clean-up of tokenization spaces).
 func (w *WordPiece) Decode(ids []int) string {
+	return cleanupSpaces.Replace(w.decodeRaw(ids))
+}
+
+var cleanupSpaces = strings.NewReplacer(" .", ".", " ?", "?", " !", "!", " ,", ",", " ' ", "'",
+	" n't", "n't", " 'm", "'m", " 's", "'s", " 've", "'ve", " 're", "'re")
+
+func (w *WordPiece) decodeRaw(ids []int) string {
 	var sb strings.Builder
 	for _, id := range ids {
 		if id < 0 || id >= len(w.tokens) || id == w.cls || id == w.sep || id == w.pad {
