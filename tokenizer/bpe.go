@@ -96,10 +96,19 @@ func newBPE(sp bpeSpec) (*BPE, error) {
 		addBOS: sp.addBOS, addEOS: sp.addEOS,
 		pre: sp.pre,
 	}
+	// All token bytes share one backing array: one allocation instead of
+	// one per token.
+	total := 0
+	for tok := range sp.vocab {
+		total += len(tok)
+	}
+	arena := make([]byte, 0, total)
 	for tok, id := range sp.vocab {
 		b.vocab[tok] = int32(id)
 		b.tokens[id] = tok
-		b.tokenBytes[id] = byteLevelDecode(tok)
+		start := len(arena)
+		arena = appendByteLevelDecode(arena, tok)
+		b.tokenBytes[id] = arena[start:len(arena):len(arena)]
 	}
 	for i := range b.byteIDs {
 		b.byteIDs[i] = -1
@@ -107,10 +116,12 @@ func newBPE(sp bpeSpec) (*BPE, error) {
 			b.byteIDs[i] = id
 		}
 	}
+	var cat []byte
 	for rank, m := range sp.merges {
 		l, okl := b.vocab[m[0]]
 		r, okr := b.vocab[m[1]]
-		res, okm := b.vocab[m[0]+m[1]]
+		cat = append(append(cat[:0], m[0]...), m[1]...)
+		res, okm := b.vocab[string(cat)] // no allocation for a map key conversion
 		if !okl || !okr || !okm {
 			return nil, fmt.Errorf("merge %d (%q %q) uses a token missing from the vocabulary", rank, m[0], m[1])
 		}

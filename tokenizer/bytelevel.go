@@ -11,6 +11,9 @@ var (
 	// byteStr[b] is byteToRune[b] as a UTF-8 string, to build keys without
 	// encoding runes again.
 	byteStr [256]string
+	// runeByte is runeToByte as a table (every mapped rune is below 324).
+	runeByte   [324]byte
+	runeByteOK [324]bool
 )
 
 func init() {
@@ -23,6 +26,7 @@ func init() {
 			n++
 		}
 		runeToByte[byteToRune[b]] = byte(b)
+		runeByte[byteToRune[b]], runeByteOK[byteToRune[b]] = byte(b), true
 		byteStr[b] = string(byteToRune[b])
 	}
 }
@@ -40,10 +44,13 @@ func byteLevelEncode(s string) string {
 // outside the table (a hand-edited vocabulary) is kept as its UTF-8, as
 // the reference decoder does.
 func byteLevelDecode(tok string) []byte {
-	out := make([]byte, 0, len(tok))
+	return appendByteLevelDecode(make([]byte, 0, len(tok)), tok)
+}
+
+func appendByteLevelDecode(out []byte, tok string) []byte {
 	for _, r := range tok {
-		if b, ok := runeToByte[r]; ok {
-			out = append(out, b)
+		if r < rune(len(runeByte)) && runeByteOK[r] {
+			out = append(out, runeByte[r])
 		} else {
 			out = utf8.AppendRune(out, r)
 		}
