@@ -7,11 +7,11 @@ import "unicode/utf8"
 // the others to U+0100 upward in byte order.
 var (
 	byteToRune [256]rune
-	runeToByte = map[rune]byte{}
 	// byteStr[b] is byteToRune[b] as a UTF-8 string, to build keys without
 	// encoding runes again.
 	byteStr [256]string
-	// runeByte is runeToByte as a table (every mapped rune is below 324).
+	// runeByte maps a byte-level rune back to its byte (every mapped
+	// rune is below 324); runeByteOK marks the mapped ones.
 	runeByte   [324]byte
 	runeByteOK [324]bool
 )
@@ -25,7 +25,6 @@ func init() {
 			byteToRune[b] = rune(256 + n)
 			n++
 		}
-		runeToByte[byteToRune[b]] = byte(b)
 		runeByte[byteToRune[b]], runeByteOK[byteToRune[b]] = byte(b), true
 		byteStr[b] = string(byteToRune[b])
 	}
