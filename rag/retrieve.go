@@ -51,6 +51,9 @@ type VectorIndex interface {
 // document-level index uses it to find a chunk's document score.
 const MetaSource = "source"
 
+// MetaTitle is the chunk metadata key holding its document's title.
+const MetaTitle = "title"
+
 // ErrNoVectors means dense retrieval was asked of a retriever without an
 // embedder or vector index.
 var ErrNoVectors = errors.New("no embedder or vector index configured for dense retrieval")
@@ -72,7 +75,16 @@ type Retriever struct {
 	DenseWeight float64 // hybrid: weight of the dense list, lexical gets 1-DenseWeight; 0 means 0.5
 
 	Depth int // candidates taken from each list before fusion; default max(50, 5k)
+
+	// Rerank, when set, reorders the fused candidates (all Depth of them)
+	// before the top k are cut, e.g. with a cross-encoder; Hit.ID names
+	// the chunk and the reranker looks its text up itself.
+	Rerank Reranker
 }
+
+// Reranker reorders candidate hits for query, best first. It may drop
+// hits; it should not invent IDs.
+type Reranker func(ctx context.Context, query string, hits []index.Hit) ([]index.Hit, error)
 
 // Search returns the k best chunk hits (IDs as indexed) for query.
 func (r *Retriever) Search(ctx context.Context, query string, k int, mode Mode, filter index.Filter) ([]index.Hit, error) {
@@ -80,12 +92,24 @@ func (r *Retriever) Search(ctx context.Context, query string, k int, mode Mode, 
 	if depth <= 0 {
 		depth = max(50, 5*k)
 	}
+	hits, err := r.candidates(ctx, query, depth, mode, filter)
+	if err != nil {
+		return nil, err
+	}
+	if r.Rerank != nil && len(hits) > 0 {
+		if hits, err = r.Rerank(ctx, query, hits); err != nil {
+			return nil, fmt.Errorf("rerank: %w", err)
+		}
+	}
+	return cut(hits, k), nil
+}
+
+func (r *Retriever) candidates(ctx context.Context, query string, depth int, mode Mode, filter index.Filter) ([]index.Hit, error) {
 	switch mode {
 	case ModeBM25, "":
-		return cut(r.lexical(query, depth, filter), k), nil
+		return r.lexical(query, depth, filter), nil
 	case ModeDense:
-		hits, err := r.dense(ctx, query, depth, filter)
-		return cut(hits, k), err
+		return r.dense(ctx, query, depth, filter)
 	case ModeHybrid:
 		dense, err := r.dense(ctx, query, depth, filter)
 		if err != nil {
@@ -103,7 +127,7 @@ func (r *Retriever) Search(ctx context.Context, query string, k int, mode Mode, 
 		} else {
 			fused = index.RRF([][]index.Hit{lex, dense}, weights, 0)
 		}
-		return cut(fused, k), nil
+		return fused, nil
 	}
 	return nil, fmt.Errorf("unknown retrieval mode %q", mode)
 }

@@ -396,7 +396,7 @@ func (s *Store) apply(rec *walRecord) error {
 	s.mu.Unlock()
 	docs := make([]index.Doc, len(d.Chunks))
 	for i, c := range d.Chunks {
-		docs[i] = index.Doc{ID: chunkID(d.Path, c.Index), Text: c.ContextText(), Meta: map[string]string{MetaSource: d.Path}}
+		docs[i] = index.Doc{ID: chunkID(d.Path, c.Index), Text: c.ContextText(), Meta: map[string]string{MetaSource: d.Path, MetaTitle: d.Title}}
 	}
 	s.lex.AddBatch(docs)
 	if len(d.Vectors) > 0 {
@@ -617,6 +617,7 @@ type Query struct {
 	Mode   Mode         // default ModeBM25
 	Filter index.Filter // sees chunk metadata; MetaSource holds the file path
 	Fusion Fusion       // hybrid only; default FusionRRF
+	Rerank Reranker     // optional second stage over the candidates
 }
 
 // Search retrieves the best chunks for q.
@@ -627,7 +628,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Result, error) {
 	if q.Mode == "" {
 		q.Mode = ModeBM25
 	}
-	r := &Retriever{Lexical: s.lex, Vectors: s.vec, Embed: s.embed, Fusion: q.Fusion}
+	r := &Retriever{Lexical: s.lex, Vectors: s.vec, Embed: s.embed, Fusion: q.Fusion, Rerank: q.Rerank}
 	if q.Mode != ModeBM25 && (s.vec == nil || s.embed == nil) {
 		return nil, fmt.Errorf("%s retrieval: this knowledge base has no vectors (ingest it with an embedding server, --embed-url): %w", q.Mode, ErrNoVectors)
 	}
