@@ -29,6 +29,7 @@ type BPE struct {
 	nfc         bool
 	pattern     string
 	split       splitFunc
+	qwenSplit   bool // split is splitQwen2
 	prefixSpace bool // ByteLevel add_prefix_space
 
 	bos, eos, pad  int
@@ -149,7 +150,7 @@ func newBPE(sp bpeSpec) (*BPE, error) {
 	b.rawAdded = newAddedMatcher(raw)
 	b.normAdded = newAddedMatcher(normd)
 	if sp.pattern == Qwen2Pattern {
-		b.split = splitQwen2
+		b.split, b.qwenSplit = splitQwen2, true
 	} else if sp.pattern != "" {
 		f, err := regexSplitter(sp.pattern)
 		if err != nil {
@@ -238,7 +239,7 @@ func (b *BPE) appendText(ids []int, t string) []int {
 	if b.prefixSpace && t != "" && t[0] != ' ' {
 		t = " " + t
 	}
-	if b.pattern == Qwen2Pattern {
+	if b.qwenSplit {
 		// A direct call lets the closure and out stay on the stack; the
 		// general splitter is a func value, through which they escape.
 		out := ids

@@ -72,6 +72,7 @@ func (b *BPE) withAdded(added []AddedToken) *BPE {
 		nfc:         b.nfc,
 		pattern:     b.pattern,
 		split:       b.split,
+		qwenSplit:   b.qwenSplit,
 		prefixSpace: b.prefixSpace,
 		bos:         b.bos, eos: b.eos, pad: b.pad,
 		addBOS: b.addBOS, addEOS: b.addEOS,
