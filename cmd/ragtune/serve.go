@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"ragtune/guard"
+	"ragtune/llm"
+	"ragtune/rag"
+	"ragtune/server"
+	"ragtune/train"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "serve an OpenAI-compatible API, knowledge bases and a web page over HTTP", run: runServe})
+}
+
+const serveDescription = `
+Serves a model over HTTP: the OpenAI-compatible API (/v1/chat/completions
+with streaming and reasoning_content, /v1/completions, /v1/embeddings,
+/v1/models), the knowledge-base API (/v1/kb: create, upload, list, delete,
+query; chat with "kb": NAME or model "rag:NAME" answers with citations),
+a web page at /, /healthz and Prometheus /metrics.
+
+It listens on loopback by default. Binding any other address requires API
+keys (--api-keys FILE, one per line, or RAGTUNE_API_KEYS=k1,k2); clients
+send 'Authorization: Bearer KEY'. Requests beyond --parallel running and
+--max-queue waiting get 429. SIGINT/SIGTERM stop accepting connections and
+let requests in flight finish (up to --grace).
+
+Examples:
+  ragtune serve --model ./r1-1.5b --kb docs
+  ragtune serve --backend http://127.0.0.1:8000 --backend-model deepseek-r1 --addr 0.0.0.0:8080 --api-keys keys.txt
+  curl -N localhost:8080/v1/chat/completions -d '{"messages":[{"role":"user","content":"你好"}],"stream":true}'`
+
+func runServe(args []string) error {
+	fs := newFlagSet("serve", "--model DIR|FILE.gguf | --backend URL [flags]", serveDescription)
+	modelPath := fs.String("model", "", "model: HF `DIR` or GGUF file")
+	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` merged into --model at startup")
+	backend := fs.String("backend", "", "generate with a remote OpenAI-compatible server at `URL` instead of --model")
+	backendModel := fs.String("backend-model", "", "model `name` sent to --backend")
+	backendKey := fs.String("backend-key", os.Getenv("RAGTUNE_BACKEND_API_KEY"), "API `key` for --backend (default $RAGTUNE_BACKEND_API_KEY)")
+	name := fs.String("model-name", "", "model id clients use (default: the model directory's name)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
+	keysFile := fs.String("api-keys", "", "`file` of API keys, one per line (also $RAGTUNE_API_KEYS, comma-separated)")
+	ctxSize := fs.Int("ctx", 0, "context size in tokens `N` per sequence (default min(model maximum, 4096))")
+	parallel := fs.Int("parallel", 2, "generations running at once `N` (each holds a KV cache)")
+	maxQueue := fs.Int("max-queue", 16, "generations that may wait `N`; more get 429")
+	timeout := fs.Duration("timeout", 10*time.Minute, "longest one generation may take")
+	maxTokens := fs.Int("max-tokens", 2048, "default cap on generated tokens per request `N` (0: until the context is full)")
+	grace := fs.Duration("grace", 2*time.Minute, "on SIGINT/SIGTERM, how long requests in flight may take to finish")
+	var kbs stringList
+	fs.Var(&kbs, "kb", "knowledge base `NAME` to open at startup (repeatable; others open on first use)")
+	kbRoot := fs.String("kb-dir", defaultKBRoot(), "directory holding knowledge bases")
+	embedURL := fs.String("embed-url", "", "OpenAI-compatible embeddings server `URL` for /v1/embeddings and new knowledge bases")
+	embedModel := fs.String("embed-model", "", "embedding model `name` sent to --embed-url")
+	policyFile := fs.String("policy", "", "guard policy JSON `file` (default: the built-in policy)")
+	noGuard := fs.Bool("no-guard", false, "turn off input/output/retrieved-text screening")
+	rate := fs.Float64("rate-limit", 0, "requests per second `R` per API key (or client address); 0: unlimited")
+	burst := fs.Int("burst", 0, "rate-limit burst `N` (default 2×R)")
+	maxBody := fs.Int64("max-body", 1<<20, "largest JSON request body in `bytes`")
+	maxUpload := fs.Int64("max-upload", 16<<20, "largest document upload in `bytes`")
+	reports := fs.String("reports", "", "`DIR` of eval reports served under /reports/ and linked from the page")
+	jsonLogs := fs.Bool("log-json", false, "log JSON lines instead of text")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if (*modelPath == "") == (*backend == "") {
+		return usageErrorf("give exactly one of --model (a local model) and --backend (a remote server URL)")
+	}
+	if *adapter != "" && *modelPath == "" {
+		return usageErrorf("--adapter needs --model")
+	}
+	if *parallel < 1 || *maxQueue < 0 || *ctxSize < 0 || *maxTokens < 0 {
+		return usageErrorf("--parallel must be >= 1; --max-queue, --ctx and --max-tokens >= 0")
+	}
+	keys, err := server.LoadKeys(*keysFile, os.Getenv("RAGTUNE_API_KEYS"))
+	if err != nil {
+		return err
+	}
+	if !server.IsLoopback(*addr) && keys.Len() == 0 {
+		return usageErrorf("%s is reachable from other machines: give API keys (--api-keys FILE or RAGTUNE_API_KEYS) or bind 127.0.0.1", *addr)
+	}
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if *jsonLogs {
+		handler = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	log := slog.New(handler)
+
+	var policy *guard.Policy
+	if *policyFile != "" {
+		if policy, err = guard.LoadPolicy(*policyFile); err != nil {
+			return err
+		}
+	}
+
+	cfg := server.Config{Keys: keys, KBDir: *kbRoot, Policy: policy, NoGuard: *noGuard,
+		RateLimit: *rate, Burst: *burst, Parallel: *parallel, MaxQueue: *maxQueue, Timeout: *timeout,
+		DefaultMaxTokens: *maxTokens, MaxBodyBytes: *maxBody, MaxUploadBytes: *maxUpload, ReportsDir: *reports, Logger: log}
+	if *embedURL != "" {
+		cfg.Embed = rag.Batched(rag.RemoteEmbedder(*embedURL, *embedModel, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil), 64)
+		cfg.EmbedURL, cfg.EmbedModel = *embedURL, *embedModel
+		if cfg.EmbedModel == "" {
+			cfg.EmbedModel = "embedding"
+		}
+	}
+
+	var closeEngine func() error
+	if *backend != "" {
+		r, err := llm.NewRemote(llm.RemoteOptions{BaseURL: *backend, Model: *backendModel, APIKey: *backendKey})
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		cfg.Engine, cfg.DefaultSampling, cfg.ModelName = r, r.DefaultSampling(), *backendModel
+		closeEngine = func() error { return nil }
+	} else {
+		path := *modelPath
+		if *adapter != "" {
+			tmp, err := os.MkdirTemp("", "ragtune-merged-")
+			if err != nil {
+				return fmt.Errorf("merge adapter: %w", err)
+			}
+			defer os.RemoveAll(tmp)
+			log.Info("merging adapter", "model", path, "adapter", *adapter)
+			if err := train.MergeLoRA(path, *adapter, tmp, nil); err != nil {
+				return err
+			}
+			path = tmp
+		}
+		t0 := time.Now()
+		eng, err := llm.LoadLocal(path, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: *ctxSize, Parallel: *parallel}})
+		if err != nil {
+			return err
+		}
+		log.Info("model loaded", "model", *modelPath, "context", eng.ContextSize(), "parallel", *parallel, "seconds", time.Since(t0).Seconds())
+		cfg.Engine, cfg.DefaultSampling, cfg.ModelName = eng, eng.DefaultSampling(), modelID(*modelPath)
+		closeEngine = eng.Close
+	}
+	if *name != "" {
+		cfg.ModelName = *name
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	for _, kb := range kbs {
+		if err := srv.OpenKB(kb); err != nil {
+			return fmt.Errorf("knowledge base %s: %w (create it with 'ragtune ingest --kb %s PATH')", kb, err, kb)
+		}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "model", cfg.ModelName, "api_keys", keys.Len(), "kb_dir", *kbRoot)
+
+	select {
+	case err := <-errc:
+		srv.Close()
+		closeEngine()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills the process the default way
+	log.Info("shutting down: finishing requests in flight", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("grace period over: closing remaining connections")
+		hs.Close()
+	}
+	if cerr := srv.Close(); cerr != nil {
+		log.Error("close knowledge bases", "err", cerr)
+	}
+	closeEngine()
+	log.Info("stopped")
+	return nil
+}
+
+// modelID is the name clients see for a model path: its base name.
+func modelID(path string) string {
+	for len(path) > 1 && (path[len(path)-1] == '/' || path[len(path)-1] == os.PathSeparator) {
+		path = path[:len(path)-1]
+	}
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '/' || path[i] == os.PathSeparator {
+			return path[i+1:]
+		}
+	}
+	return path
+}

@@ -1,0 +1,279 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"ragtune/guard"
+	"ragtune/llm"
+	"ragtune/server/openai"
+)
+
+// errContentFilter ends a generation whose output the policy refuses.
+var errContentFilter = errors.New("output refused by the content policy")
+
+// ragModelPrefix selects a knowledge base through the model name.
+const ragModelPrefix = "rag:"
+
+// generation is one admitted request on its way through the engine.
+type generation struct {
+	s        *Server
+	req      llm.Request
+	start    time.Time
+	first    bool // a token has been seen
+	think    *streamGuard
+	answer   *streamGuard
+	onText   func(text string, reasoning bool) error
+	filtered bool
+}
+
+// token passes engine tokens through the output guards to onText.
+func (g *generation) token(t llm.Token) error {
+	if !g.first {
+		g.first = true
+		g.s.metrics.observeFirstToken(time.Since(g.start))
+	}
+	if t.Reasoning {
+		if out := g.think.push(t.Text); out != "" {
+			return g.send(out, true)
+		}
+		if g.think.refused {
+			return errContentFilter
+		}
+		return nil
+	}
+	// The answer begins: release held-back reasoning first.
+	if out := g.think.flush(); out != "" {
+		if err := g.send(out, true); err != nil {
+			return err
+		}
+	}
+	if out := g.answer.push(t.Text); out != "" {
+		return g.send(out, false)
+	}
+	if g.answer.refused {
+		return errContentFilter
+	}
+	return nil
+}
+
+func (g *generation) send(text string, reasoning bool) error {
+	if err := g.onText(text, reasoning); err != nil {
+		return &clientGone{err}
+	}
+	return nil
+}
+
+func (g *generation) flush() error {
+	if out := g.think.flush(); out != "" {
+		if err := g.send(out, true); err != nil {
+			return err
+		}
+	}
+	if out := g.answer.flush(); out != "" {
+		if err := g.send(out, false); err != nil {
+			return err
+		}
+	}
+	if g.think.refused || g.answer.refused {
+		g.filtered = true
+	}
+	return nil
+}
+
+// run admits the request and generates. It returns the engine's result
+// (possibly partial) and an error already classified for the client: a
+// *httpError, or nil. Errors from onText (the client went away) end the
+// generation and come back as the client's context error.
+func (s *Server) run(ctx context.Context, req llm.Request, onText func(string, bool) error) (*llm.Result, bool, *httpError) {
+	if req.MaxTokens == 0 && s.cfg.DefaultMaxTokens > 0 {
+		req.MaxTokens = s.cfg.DefaultMaxTokens
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	release, err := s.sched.acquire(ctx)
+	if err != nil {
+		if errors.Is(err, errQueueFull) {
+			s.metrics.rejected.Add(1)
+			return nil, false, &httpError{http.StatusTooManyRequests, openai.TypeRateLimit,
+				"server busy: the generation queue is full, retry shortly", "queue_full"}
+		}
+		return nil, false, timeoutOrGone(err)
+	}
+	defer release()
+	g := &generation{s: s, req: req, start: time.Now(), onText: onText,
+		think: &streamGuard{policy: s.policy}, answer: &streamGuard{policy: s.policy}}
+	res, err := s.cfg.Engine.Generate(ctx, req, g.token)
+	if res != nil {
+		s.metrics.promptTokens.Add(uint64(max(res.PromptTokens-res.CachedTokens, 0)))
+		s.metrics.generatedTokens.Add(uint64(max(res.CompletionTokens, 0)))
+		s.metrics.observeSpeed(res.DecodeTokensPerSecond())
+	}
+	switch {
+	case errors.Is(err, errContentFilter):
+		g.filtered = true
+		return res, true, nil
+	case err == nil:
+		if ferr := g.flush(); ferr != nil {
+			return res, false, &httpError{status: 499, msg: "client went away"}
+		}
+		return res, g.filtered, nil
+	case errors.Is(err, llm.ErrContextLength):
+		return nil, false, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest,
+			err.Error() + ": shorten the conversation or lower max_tokens", "context_length_exceeded"}
+	case ctx.Err() != nil:
+		return res, false, timeoutOrGone(ctx.Err())
+	}
+	var gone *clientGone
+	switch {
+	case errors.As(err, &gone):
+		return res, false, &httpError{status: 499, msg: "client went away"}
+	case res == nil:
+		// A request the engine refused before starting.
+		return nil, false, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest, s.redact(err.Error()), ""}
+	}
+	s.log.Error("generation failed", "err", s.redact(err.Error()))
+	return res, false, &httpError{http.StatusInternalServerError, openai.TypeServer, "generation failed: " + s.redact(err.Error()), ""}
+}
+
+// clientGone wraps a failed write to the client.
+type clientGone struct{ err error }
+
+func (e *clientGone) Error() string { return "write to client: " + e.err.Error() }
+func (e *clientGone) Unwrap() error { return e.err }
+
+// httpError is a failure to report as an OpenAI error object.
+type httpError struct {
+	status int
+	typ    string
+	msg    string
+	code   string
+}
+
+func (e *httpError) write(w http.ResponseWriter) {
+	if e.status == 499 {
+		return // nobody is listening
+	}
+	writeError(w, e.status, e.typ, e.msg, "", e.code)
+}
+
+func timeoutOrGone(err error) *httpError {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &httpError{http.StatusGatewayTimeout, openai.TypeServer,
+			"generation timed out (server --timeout); ask for fewer tokens", "timeout"}
+	}
+	return &httpError{status: 499, msg: "client went away"}
+}
+
+// screenInput applies the input policy to the user's messages: a refused
+// message fails the request, a masked one is sent on masked.
+func (s *Server) screenInput(msgs []llm.Message) *httpError {
+	if s.policy == nil {
+		return nil
+	}
+	for i := range msgs {
+		if msgs[i].Role == "assistant" {
+			continue
+		}
+		r := s.policy.Check(guard.StageInput, msgs[i].Content)
+		switch r.Action {
+		case guard.Refuse:
+			return &httpError{http.StatusBadRequest, openai.TypeInvalidRequest,
+				"the request was refused by the content policy (" + findingSummary(r.Findings) + ")", "content_policy_violation"}
+		case guard.Mask:
+			msgs[i].Content = r.Text
+		}
+	}
+	return nil
+}
+
+func findingSummary(fs []guard.Finding) string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, f := range fs {
+		if f.Action == guard.Allow {
+			continue
+		}
+		k := string(f.Kind)
+		if f.Category != "" {
+			k += ":" + f.Category
+		}
+		if !seen[k] {
+			seen[k] = true
+			parts = append(parts, k)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sse writes server-sent events.
+type sse struct {
+	w http.ResponseWriter
+	f http.Flusher
+}
+
+func newSSE(w http.ResponseWriter) *sse {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	f, _ := w.(http.Flusher)
+	return &sse{w: w, f: f}
+}
+
+func (e *sse) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
+		return err
+	}
+	if e.f != nil {
+		e.f.Flush()
+	}
+	return nil
+}
+
+func (e *sse) done() {
+	fmt.Fprint(e.w, "data: [DONE]\n\n")
+	if e.f != nil {
+		e.f.Flush()
+	}
+}
+
+// truncateNormalize shortens a vector to d dimensions and rescales it to
+// unit length (what OpenAI's dimensions parameter does for its models).
+func truncateNormalize(v []float32, d int) []float32 {
+	out := append([]float32(nil), v[:d]...)
+	var ss float64
+	for _, x := range out {
+		ss += float64(x) * float64(x)
+	}
+	if ss > 0 {
+		inv := float32(1 / math.Sqrt(ss))
+		for i := range out {
+			out[i] *= inv
+		}
+	}
+	return out
+}
+
+// encodeBase64Floats is OpenAI's base64 embedding format: little-endian
+// float32s.
+func encodeBase64Floats(v []float32) string {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
