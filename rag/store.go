@@ -63,7 +63,7 @@ type StoreConfig struct {
 type EmbeddingConfig struct {
 	URL   string `json:"url,omitempty"`
 	Model string `json:"model,omitempty"`
-	Dim   int    `json:"dim,omitempty"` // learned from the first batch
+	Dim   int    `json:"dim,omitempty"` // informational; the vector index takes its size from the first vectors
 }
 
 const analyzerName = "gse-words+han-bigrams+stopwords"
@@ -187,11 +187,29 @@ func OpenStore(dir string, embed Embedder, readOnly bool) (*Store, error) {
 		}
 		s.unlock = unlock
 	}
-	if err := s.load(); err != nil {
-		s.Close()
-		return nil, err
+	// A reader racing a writer's checkpoint could pair the old snapshot
+	// with the already emptied log; reload when the snapshot changed
+	// under us.
+	for attempt := 0; ; attempt++ {
+		before := snapshotStamp(dir)
+		if err := s.load(); err != nil {
+			s.Close()
+			return nil, err
+		}
+		if !readOnly || snapshotStamp(dir) == before || attempt == 3 {
+			return s, nil
+		}
+		s.docs, s.chunks, s.seq = map[string]*DocRecord{}, map[string]Chunk{}, 0
 	}
-	return s, nil
+}
+
+// snapshotStamp identifies the current snapshot file version.
+func snapshotStamp(dir string) string {
+	fi, err := os.Stat(filepath.Join(dir, snapshotFile))
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
 }
 
 func (s *Store) newIndexes(dim int) {
