@@ -3,14 +3,18 @@ package qwen2
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"testing"
+	"time"
 
 	"ragtune/model"
 	"ragtune/tensor"
 )
 
 // BenchmarkMatrixBF16 compares a BF16 weight converted to float32 at load
-// (DefaultMatrix) with one kept in 16 bits and widened inside MatMul
+// (F32Matrix) with one kept in 16 bits and widened inside MatMul
 // (HalfMatrix), at the 1.5B model's MLP shape, for decode (T=1) and a
 // prefill chunk (T=64).
 func BenchmarkMatrixBF16(b *testing.B) {
@@ -24,7 +28,7 @@ func BenchmarkMatrixBF16(b *testing.B) {
 	for _, load := range []struct {
 		name string
 		fn   MatrixLoader
-	}{{"convert-at-load", DefaultMatrix}, {"keep-bf16", HalfMatrix}} {
+	}{{"convert-at-load", F32Matrix}, {"keep-bf16", HalfMatrix}} {
 		mat, err := load.fn(w)
 		if err != nil {
 			b.Fatal(err)
@@ -44,4 +48,111 @@ func BenchmarkMatrixBF16(b *testing.B) {
 		}
 	}
 	_ = tensor.Threads
+}
+
+// BenchmarkModel measures prefill (128 tokens in one Forward) and decode
+// (32 tokens one at a time) on the model at $RAGTUNE_BENCH_MODEL, with
+// 16-bit weights kept as stored and converted to float32 at load:
+//
+//	ragtune model init --preset r1-distill-qwen-1.5b --out /tmp/r15
+//	RAGTUNE_BENCH_MODEL=/tmp/r15 go test ./model/qwen2 -run '^$' -bench Model -benchtime 1x
+func BenchmarkModel(b *testing.B) {
+	path := os.Getenv("RAGTUNE_BENCH_MODEL")
+	if path == "" {
+		b.Skip("set RAGTUNE_BENCH_MODEL to a model directory or GGUF file")
+	}
+	const prompt, gen = 128, 32
+	for _, load := range []struct {
+		name string
+		fn   MatrixLoader
+	}{{"keep-16bit", HalfMatrix}, {"convert-f32", F32Matrix}} {
+		b.Run(load.name, func(b *testing.B) {
+			t0 := time.Now()
+			m, err := Load(path, WithMatrixLoader(load.fn))
+			if err != nil {
+				b.Fatal(err)
+			}
+			loadTime := time.Since(t0)
+			defer func() {
+				m.Close()
+				runtime.GC()
+				debug.FreeOSMemory()
+			}()
+			toks := testTokens(prompt, m.VocabSize(), 1)
+			s := m.NewState(prompt + gen)
+			var prefill, decode time.Duration
+			for b.Loop() {
+				s.Truncate(0)
+				t0 := time.Now()
+				logits, err := s.Forward(toks)
+				if err != nil {
+					b.Fatal(err)
+				}
+				prefill += time.Since(t0)
+				t0 = time.Now()
+				for range gen {
+					if logits, err = s.Forward([]int{argmax32(logits)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				decode += time.Since(t0)
+			}
+			n := float64(b.N)
+			b.ReportMetric(prompt*n/prefill.Seconds(), "prefill-tok/s")
+			b.ReportMetric(gen*n/decode.Seconds(), "decode-tok/s")
+			b.ReportMetric(loadTime.Seconds(), "load-s")
+		})
+	}
+}
+
+func argmax32(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// BenchmarkLayers1536 runs prefill (T=128) and decode on two layers of
+// the 1.5B shape with a small vocabulary, held in memory: a quick check
+// of everything around the matmuls without a 3 GB model on disk.
+func BenchmarkLayers1536(b *testing.B) {
+	cfg, err := model.Preset("r1-distill-qwen-1.5b")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.NumHiddenLayers, cfg.VocabSize = 2, 4096
+	m, err := New(&cfg, randomSource(&cfg, 1, model.F32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const prompt = 128
+	toks := testTokens(prompt, cfg.VocabSize, 2)
+	b.Run("prefill128", func(b *testing.B) {
+		s := m.NewState(prompt)
+		for b.Loop() {
+			s.Truncate(0)
+			if _, err := s.Forward(toks); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(prompt*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
+	b.Run("decode@512", func(b *testing.B) {
+		s := m.NewState(1024)
+		for s.Pos() < 512 {
+			if _, err := s.Forward(toks); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for b.Loop() {
+			s.Truncate(512)
+			if _, err := s.Forward(toks[:1]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
 }

@@ -175,7 +175,9 @@ func (s *State) step(tokens []int) {
 		// x = x + self.down_proj(F.silu(self.gate_proj(xb)) * self.up_proj(xb))
 		ly.wgate.MatMul(hb, xb, T)
 		ly.wup.MatMul(hb2, xb, T)
-		tensor.SwiGLU(hb, hb, hb2)
+		// The activation runs an exp per element (T×F of them); split it
+		// over the workers like the matmuls around it.
+		tensor.ParallelFor(len(hb), func(lo, hi int) { tensor.SwiGLU(hb[lo:hi], hb[lo:hi], hb2[lo:hi]) })
 		ly.wdown.MatMul(xb, hb, T)
 		addInPlace(x, xb)
 	}

@@ -23,9 +23,13 @@ type RowReader interface {
 	Row(dst []float32, r int)
 }
 
-// DefaultMatrix converts F32, F16 and BF16 weights to a float32 matrix
-// once, at load. F32 data is used in place (no copy) when it is aligned.
-func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) {
+// DefaultMatrix is the loader New uses unless told otherwise: F32Matrix
+// for every supported dtype.
+func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) { return F32Matrix(t) }
+
+// F32Matrix converts F32, F16 and BF16 weights to a float32 matrix once,
+// at load. F32 data is used in place (no copy) when it is aligned.
+func F32Matrix(t *model.Tensor) (tensor.Matrix, error) {
 	if len(t.Shape) != 2 {
 		return nil, fmt.Errorf("tensor %q: want a 2-D weight, got shape %v", t.Name, t.Shape)
 	}
@@ -39,10 +43,10 @@ func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) {
 // HalfMatrix keeps F16 and BF16 weights in their stored 16-bit form and
 // widens them inside MatMul, halving resident memory compared with
 // DefaultMatrix at some cost in speed (see docs/BENCHMARKS.md). Other
-// dtypes go to DefaultMatrix.
+// dtypes go to F32Matrix.
 func HalfMatrix(t *model.Tensor) (tensor.Matrix, error) {
 	if (t.DType != model.BF16 && t.DType != model.F16) || len(t.Shape) != 2 {
-		return DefaultMatrix(t)
+		return F32Matrix(t)
 	}
 	if err := checkBytes(t, 2); err != nil {
 		return nil, err
