@@ -403,13 +403,15 @@ func (m *Model) dropoutInput(xd, x []float32, l, mi int) []float32 {
 	key := mix64(m.DropoutSeed ^ mix64(m.Calls*0x9e3779b97f4a7c15+uint64(l)*131+uint64(mi)+1))
 	keep := float32(1 / (1 - p))
 	thresh := uint64(p * (1 << 53))
-	for i, v := range x {
-		if mix64(key+uint64(i)*0xbf58476d1ce4e5b9)>>11 < thresh {
-			xd[i] = 0
-		} else {
-			xd[i] = v * keep
+	tensor.ParallelFor(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if mix64(key+uint64(i)*0xbf58476d1ce4e5b9)>>11 < thresh {
+				xd[i] = 0
+			} else {
+				xd[i] = x[i] * keep
+			}
 		}
-	}
+	})
 	return xd
 }
 
