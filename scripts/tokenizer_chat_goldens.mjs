@@ -55,6 +55,22 @@ for (const [name, t] of Object.entries(templates)) {
     }
   }
 }
+// Tool definitions, rendered by the Qwen2.5 template through tojson. Keys
+// are written in sorted order: Go maps have none, and llm/chat sorts them.
+const tools = [
+  { function: { description: "Get the weather: \"now\" or later", name: "get_weather",
+    parameters: { properties: { city: { description: "城市", type: "string" }, days: { maximum: 7, type: "integer" }, temp: { default: 21.5, type: "number" } },
+      required: ["city"], type: "object" } }, type: "function" },
+  { function: { name: "no_params", parameters: {} }, type: "function" },
+];
+{
+  const t = templates.qwen;
+  const tpl = new Template(fs.readFileSync(path.join(shared, t.file), "utf8"));
+  for (const messages of [[u("weather in 北京?")], [s("Use tools."), u("q"), tool("r"), a("done")]]) {
+    const output = tpl.render({ messages, tools, add_generation_prompt: true, bos_token: t.bos, eos_token: t.eos });
+    out.push({ template: "qwen", messages, tools, add_generation_prompt: true, output });
+  }
+}
 const dest = path.join(repo, "llm", "chat", "testdata", "jinja_reference.json");
 fs.writeFileSync(dest, JSON.stringify(out, null, 1) + "\n");
 console.log(`wrote ${out.length} renderings to ${path.relative(repo, dest)}`);

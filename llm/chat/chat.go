@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nikolalohinski/gonja/v2"
 	"github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/loaders"
@@ -68,7 +67,7 @@ func Parse(source string, special Special) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse chat template: %w", err)
 	}
-	tpl, err := exec.NewTemplate("chat_template", cfg, loader, gonja.DefaultEnvironment)
+	tpl, err := exec.NewTemplate("chat_template", cfg, loader, environment)
 	if err != nil {
 		return nil, fmt.Errorf("parse chat template: %w", err)
 	}

@@ -296,3 +296,26 @@ func TestConcurrentRender(t *testing.T) {
 		}
 	}
 }
+
+// tojson writes Python's json.dumps format, as transformers' chat
+// templates get it (gonja's own filter writes compact Go JSON).
+func TestToJSONLikePython(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{`{{ {'b': 1, 'a': [1, 2.5, 'x"y', none, true]} | tojson }}`, `{"b": 1, "a": [1, 2.5, "x\"y", null, true]}`},
+		{`{{ {'b': 1, 'a': [1, 2]} | tojson(indent=2) }}`, "{\n  \"b\": 1,\n  \"a\": [\n    1,\n    2\n  ]\n}"},
+		{`{{ [] | tojson }}{{ {} | tojson }}`, `[]{}`},
+		{`{{ messages[0].content | tojson }}`, `"<中文>\n'&'"`},
+	}
+	for _, c := range cases {
+		tpl := mustParse(t, c.src, Special{})
+		check(t, c.src, render(t, tpl, []Message{{Role: "user", Content: "<中文>\n'&'"}}, false), c.want)
+	}
+	// Go maps (tools decoded from a request) have sorted keys; JSON
+	// numbers decoded as float64 print as Python would print the parsed value.
+	tpl := mustParse(t, `{{ tools | tojson }}`, Special{})
+	got, err := tpl.RenderWith(nil, false, map[string]any{"tools": []any{map[string]any{"z": 3.0, "a": 0.5, "m": 1e-7}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "map", got, `[{"a": 0.5, "m": 1e-07, "z": 3}]`)
+}

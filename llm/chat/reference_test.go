@@ -16,6 +16,7 @@ type reference struct {
 	Template            string    `json:"template"`
 	Messages            []Message `json:"messages"`
 	AddGenerationPrompt bool      `json:"add_generation_prompt"`
+	Tools               []any     `json:"tools"`
 	Output              string    `json:"output"`
 }
 
@@ -48,10 +49,25 @@ func TestJinjaReference(t *testing.T) {
 	if len(shared) == 0 {
 		t.Log("../shared absent: checking our own templates only")
 	}
+	withTools := 0
 	for i, r := range refs {
-		check(t, "own "+r.Template+" #"+strconv.Itoa(i), render(t, own[r.Template], r.Messages, r.AddGenerationPrompt), r.Output)
-		if tpl := shared[r.Template]; tpl != nil {
-			check(t, "shared "+r.Template+" #"+strconv.Itoa(i), render(t, tpl, r.Messages, r.AddGenerationPrompt), r.Output)
+		var vars map[string]any
+		if r.Tools != nil {
+			vars = map[string]any{"tools": r.Tools}
+			withTools++
 		}
+		for name, tpl := range map[string]*Template{"own": own[r.Template], "shared": shared[r.Template]} {
+			if tpl == nil {
+				continue
+			}
+			got, err := tpl.RenderWith(r.Messages, r.AddGenerationPrompt, vars)
+			if err != nil {
+				t.Fatalf("%s %s #%d: %v", name, r.Template, i, err)
+			}
+			check(t, name+" "+r.Template+" #"+strconv.Itoa(i), got, r.Output)
+		}
+	}
+	if withTools == 0 {
+		t.Error("no reference rendering has tools")
 	}
 }

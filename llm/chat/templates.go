@@ -47,10 +47,26 @@ const R1Template = `{#- ragtune: DeepSeek-R1 conversation format -#}
 // default system prompt when the conversation has none, consecutive tool
 // results grouped in one user turn as <tool_response> blocks, and
 // "<|im_start|>assistant\n" as the generation prompt. Tool definitions
-// and assistant tool calls are not rendered.
+// (the "tools" variable of RenderWith) go into the system turn as
+// Qwen2.5 expects; assistant tool calls are not rendered (ragtune's
+// Message has none).
 const QwenTemplate = `{#- ragtune: Qwen2.5 ChatML format -#}
 {%- set first_system = messages | length > 0 and messages[0].role == 'system' -%}
-{%- if first_system -%}
+{%- if tools -%}
+	{{- '<|im_start|>system\n' -}}
+	{%- if first_system -%}
+		{{- messages[0].content -}}
+	{%- else -%}
+		{{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' -}}
+	{%- endif -%}
+	{{- '\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n' -}}
+	{{- 'You are provided with function signatures within <tools></tools> XML tags:\n<tools>' -}}
+	{%- for t in tools -%}
+		{{- '\n' ~ (t | tojson) -}}
+	{%- endfor -%}
+	{{- '\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n' -}}
+	{{- '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n' -}}
+{%- elif first_system -%}
 	{{- '<|im_start|>system\n' ~ messages[0].content ~ '<|im_end|>\n' -}}
 {%- else -%}
 	{{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' -}}
