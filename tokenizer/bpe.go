@@ -22,15 +22,18 @@ type BPE struct {
 	mergeList  [][2]string // rank order, for writing the vocabulary out
 	byteIDs    [256]int32  // id of each single byte, -1 if the vocabulary lacks it
 
-	added       []*AddedToken // sorted by id
-	addedByID   map[int]*AddedToken
-	rawAdded    *addedMatcher // tokens matched before normalization
-	normAdded   *addedMatcher // tokens matched after NFC
-	nfc         bool
-	pattern     string
-	split       splitFunc
-	qwenSplit   bool // split is splitQwen2
-	prefixSpace bool // ByteLevel add_prefix_space
+	added     []*AddedToken // sorted by id
+	addedByID map[int]*AddedToken
+	rawAdded  *addedMatcher // tokens matched before normalization
+	normAdded *addedMatcher // tokens matched after NFC
+	nfc       bool
+	pattern   string
+	split     splitFunc
+	qwenSplit bool // split is splitQwen2
+	// ignoreMerges: a pre-token that is a vocabulary entry becomes that
+	// token without merging (HF ignore_merges, used by Llama 3).
+	ignoreMerges bool
+	prefixSpace  bool // ByteLevel add_prefix_space
 
 	bos, eos, pad  int
 	addBOS, addEOS bool
@@ -65,6 +68,7 @@ type bpeSpec struct {
 	bos, eos, pad  int
 	addBOS, addEOS bool
 	pre            string
+	ignoreMerges   bool // a word that is itself a token is not merged (Llama 3)
 }
 
 func newBPE(sp bpeSpec) (*BPE, error) {
@@ -95,7 +99,7 @@ func newBPE(sp bpeSpec) (*BPE, error) {
 		prefixSpace: sp.prefixSp,
 		bos:         sp.bos, eos: sp.eos, pad: sp.pad,
 		addBOS: sp.addBOS, addEOS: sp.addEOS,
-		pre: sp.pre,
+		pre: sp.pre, ignoreMerges: sp.ignoreMerges,
 	}
 	// All token bytes share one backing array: one allocation instead of
 	// one per token.
@@ -271,6 +275,16 @@ func (b *BPE) appendWord(ids []int, w string) []int {
 		}
 	}
 	sc := scratchPool.Get().(*bpeScratch)
+	if b.ignoreMerges {
+		sc.key = sc.key[:0]
+		for i := 0; i < len(w); i++ {
+			sc.key = append(sc.key, byteStr[w[i]]...)
+		}
+		if id, ok := b.vocab[string(sc.key)]; ok {
+			scratchPool.Put(sc)
+			return append(ids, int(id))
+		}
+	}
 	word := b.merge(w, sc)
 	for _, id := range word {
 		ids = append(ids, int(id))
@@ -299,6 +313,7 @@ type candidate struct {
 }
 
 type bpeScratch struct {
+	key  []byte // byte-level form of a word, for ignoreMerges
 	syms []symbol
 	heap []candidate
 	out  []int32

@@ -464,3 +464,41 @@ func TestAppendEncode(t *testing.T) {
 		t.Errorf("AppendEncode allocates %.0f times per call", n)
 	}
 }
+
+// ignore_merges (Llama 3): a pre-token that is itself a vocabulary entry
+// becomes that token even where the merges would split it differently.
+func TestIgnoreMerges(t *testing.T) {
+	vocab := map[string]int{}
+	for b := 0; b < 256; b++ {
+		vocab[byteStr[b]] = b
+	}
+	vocab["ab"], vocab["abc"], vocab["12"], vocab["123"] = 256, 257, 258, 259
+	merges := [][2]string{{"a", "b"}, {"1", "2"}}
+	for _, ignore := range []bool{false, true} {
+		b, err := newBPE(bpeSpec{vocab: vocab, merges: merges, pattern: Llama3Pattern, bos: -1, eos: -1, pad: -1, ignoreMerges: ignore})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(tokens(b, b.Encode("abc 1231234", false)), "|")
+		// Llama 3 splits numbers in threes: "abc", " ", "123", "123", "4".
+		wantTokens := map[bool]string{false: "ab|c| |12|3|12|3|4", true: "abc| |123|123|4"}[ignore]
+		if got != wantTokens {
+			t.Errorf("ignoreMerges=%v: %q, want %q", ignore, got, wantTokens)
+		}
+		// The flag survives tokenizer.json and GGUF metadata.
+		dir := t.TempDir()
+		if err := b.WriteJSON(filepath.Join(dir, "tokenizer.json")); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got2 := strings.Join(tokens(back, back.Encode("abc 1231234", false)), "|"); got2 != wantTokens {
+			t.Errorf("ignoreMerges=%v after reload: %q", ignore, got2)
+		}
+		if back.Pre() != "llama-bpe" {
+			t.Errorf("pre = %q, want llama-bpe", back.Pre())
+		}
+	}
+}

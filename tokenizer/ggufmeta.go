@@ -59,13 +59,16 @@ func bpeFromGGUF(md map[string]any, toks []string, types []int, id func(string) 
 	switch pre {
 	case "qwen2", "deepseek-r1-qwen":
 		sp.pattern, sp.nfc = Qwen2Pattern, true
+	case "llama-bpe", "llama3":
+		// llama.cpp treats Llama 3 vocabularies as ignore_merges.
+		sp.pattern, sp.ignoreMerges = Llama3Pattern, true
 	case "gpt2", "default", "":
 		sp.pattern = GPT2Pattern
 		if pre == "" {
 			sp.pre = "default"
 		}
 	default:
-		return nil, fmt.Errorf("GGUF pre-tokenizer %q is not supported (known: qwen2, deepseek-r1-qwen, gpt2)", pre)
+		return nil, fmt.Errorf("GGUF pre-tokenizer %q is not supported (known: qwen2, deepseek-r1-qwen, llama-bpe, gpt2)", pre)
 	}
 	for i, t := range toks {
 		typ := TokenNormal

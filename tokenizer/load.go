@@ -222,10 +222,7 @@ func bpeFromHF(f *hfFile, cfg *tokenizerConfig) (*BPE, error) {
 	if f.Model.ByteFallback {
 		return nil, errors.New("byte_fallback BPE (SentencePiece style) is not supported")
 	}
-	if f.Model.IgnoreMerges {
-		return nil, errors.New("ignore_merges BPE is not supported")
-	}
-	sp := bpeSpec{bos: -1, eos: -1, pad: -1}
+	sp := bpeSpec{bos: -1, eos: -1, pad: -1, ignoreMerges: f.Model.IgnoreMerges}
 	if err := json.Unmarshal(f.Model.Vocab, &sp.vocab); err != nil {
 		return nil, fmt.Errorf("model.vocab: %w", err)
 	}
@@ -311,8 +308,11 @@ func bpeFromHF(f *hfFile, cfg *tokenizerConfig) (*BPE, error) {
 // guessPre names the GGUF pre-tokenizer llama.cpp uses for this vocabulary.
 func guessPre(sp *bpeSpec) string {
 	if sp.pattern != Qwen2Pattern {
-		if sp.pattern == GPT2Pattern {
+		switch sp.pattern {
+		case GPT2Pattern:
 			return "gpt2"
+		case Llama3Pattern:
+			return "llama-bpe"
 		}
 		return ""
 	}

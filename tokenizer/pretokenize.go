@@ -17,6 +17,10 @@ const Qwen2Pattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N
 // (use_regex true), used by vocabularies that name no pattern of their own.
 const GPT2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 
+// Llama3Pattern is the split regex of the Llama 3 tokenizer (numbers in
+// groups of up to three digits).
+const Llama3Pattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+
 // splitFunc calls emit for each pre-token of s, in order; the pieces
 // concatenate to s.
 type splitFunc func(s string, emit func(piece string))

@@ -65,7 +65,7 @@ func (b *BPE) WriteJSON(path string) error {
 	o.raw("decoder", byteLevel(false))
 	o.key("model")
 	buf.WriteString(`{"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": "", "end_of_word_suffix": "", ` +
-		`"fuse_unk": false, "byte_fallback": false, "ignore_merges": false, "vocab": {`)
+		`"fuse_unk": false, "byte_fallback": false, "ignore_merges": ` + strconv.FormatBool(b.ignoreMerges) + `, "vocab": {`)
 	ids := make([]int, 0, len(b.vocab))
 	for _, id := range b.vocab {
 		ids = append(ids, int(id))
