@@ -220,8 +220,16 @@ func registerSub(group, name, summary string, run func(args []string) error) {
 	subs[name] = subcommand{summary: summary, run: run}
 }
 
+// groupDefault names the subcommand a group runs when its first argument
+// is a flag ("ragtune eval --model M" is "ragtune eval run --model M").
+var groupDefault = map[string]string{}
+
 func dispatchGroup(group string, args []string) error {
 	subs := groups[group]
+	if def, ok := groupDefault[group]; ok && len(args) > 0 && strings.HasPrefix(args[0], "-") &&
+		args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
+		return subs[def].run(args)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(os.Stderr, "Usage: ragtune %s <subcommand> [flags]\n\nSubcommands:\n", group)
 		names := make([]string, 0, len(subs))

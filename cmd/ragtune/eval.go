@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ragtune/eval"
+	"ragtune/guard"
+	"ragtune/rag"
+)
+
+func init() {
+	registerSub("eval", "run", "evaluation suites (overfit, forgetting, robustness, hallucination, safety) → report.json + report.html", runEvalSuites)
+	registerSub("eval", "perplexity", "perplexity of a model on a text file (sliding window)", runEvalPerplexity)
+	// "ragtune eval --model M ..." runs the suites.
+	groupDefault["eval"] = "run"
+}
+
+const evalDescription = `
+Runs evaluation suites on a model and writes DIR/report.json (schema
+ragtune.eval.report/v1, documented in package eval's Report type) and a
+self-contained DIR/report.html (inline SVG charts, no network).
+
+Suites (--suite all or a comma-separated list):
+  overfit        train vs held-out answer perplexity and BLEU/ROUGE/EM/F1 of
+                 greedy answers; data rows carry "split": "train"|"validation"
+  forgetting     the same general-knowledge items on --base and on the model:
+                 perplexity ratio and right→wrong flips (skipped without --base)
+  robustness     typos, full/half width, punctuation, an irrelevant prefix,
+                 number formats (3/三/three), paraphrases: answer agreement,
+                 ROUGE-L against the clean answer, accuracy drop
+  hallucination  closed-book EM/F1, and with retrieval (--kb, or the built-in
+                 passages with the built-in questions): citation validity and
+                 the share of answer sentences no passage supports
+  safety         guard's probe prompts: unsafe-output, refusal and
+                 over-refusal rates (--data takes a probes JSONL)
+
+Data files (--data suite=FILE, repeatable) are JSON Lines with "question" and
+"answers" (alpaca "instruction"/"output" work too), plus "split" for overfit
+and optional "choices" for forgetting; see 'go doc ragtune/eval Item'.
+Without --data each suite uses its built-in Chinese+English set.
+
+Answers are greedy (--temperature 0) and bounded by --max-tokens.
+
+Examples:
+  ragtune eval --model ./tuned --base ./r1-1.5b --suite all --out report/
+  ragtune eval --model ./r1-1.5b --adapter ./lora --suite overfit,robustness \
+      --data overfit=my_sft.jsonl --limit 20 --no-think --out report/
+  ragtune eval --model ./tuned --kb docs --suite hallucination --data hallucination=qa.jsonl --out r/`
+
+// dataFlags collects suite=FILE pairs.
+type dataFlags map[string]string
+
+func (d dataFlags) String() string { return fmt.Sprint(map[string]string(d)) }
+func (d dataFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" || v == "" {
+		return fmt.Errorf("want SUITE=FILE, got %q", s)
+	}
+	if _, err := eval.ParseSuites(k); err != nil || k == "all" {
+		return fmt.Errorf("unknown suite %q in --data", k)
+	}
+	d[k] = v
+	return nil
+}
+
+// evalGenFlags are the generation flags eval and compare share.
+type evalGenFlags struct {
+	maxTokens   int
+	temperature float64
+	seed        int64
+	noThink     bool
+	ctx         int
+}
+
+func addEvalGenFlags(fs *flag.FlagSet) *evalGenFlags {
+	g := &evalGenFlags{}
+	fs.IntVar(&g.maxTokens, "max-tokens", 128, "generate at most `N` tokens per answer, reasoning included")
+	fs.Float64Var(&g.temperature, "temperature", 0, "sampling temperature `T` (0: greedy)")
+	fs.Int64Var(&g.seed, "seed", 0, "sampling seed `N`")
+	fs.BoolVar(&g.noThink, "no-think", false, "ask a reasoning model to answer without thinking")
+	fs.IntVar(&g.ctx, "ctx", 0, "context size in tokens `N` (default min(model maximum, 4096))")
+	return g
+}
+
+func (g *evalGenFlags) options() (eval.GenOptions, error) {
+	if g.maxTokens <= 0 {
+		return eval.GenOptions{}, usageErrorf("--max-tokens must be positive")
+	}
+	if g.temperature < 0 {
+		return eval.GenOptions{}, usageErrorf("--temperature must be >= 0")
+	}
+	return eval.GenOptions{MaxTokens: g.maxTokens, Temperature: g.temperature, Seed: g.seed, DisableThinking: g.noThink}, nil
+}
+
+func loadEvalModel(label, path, adapter string, ctx int, stderr io.Writer) (*eval.Model, error) {
+	t0 := time.Now()
+	m, err := eval.LoadModel(path, adapter, eval.LoadOptions{ContextSize: ctx})
+	if err != nil {
+		return nil, err
+	}
+	m.Label = label
+	what := path
+	if adapter != "" {
+		what += " + " + adapter
+	}
+	fmt.Fprintf(stderr, "loaded %s %s in %s\n", label, what, time.Since(t0).Round(time.Millisecond))
+	return m, nil
+}
+
+// kbRetriever adapts a knowledge base to eval.Retriever.
+type kbRetriever struct {
+	s    *rag.Store
+	mode rag.Mode
+}
+
+func (k kbRetriever) Retrieve(ctx context.Context, q string, n int) ([]eval.Passage, error) {
+	res, err := k.s.Search(ctx, rag.Query{Text: q, K: n, Mode: k.mode})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eval.Passage, len(res))
+	for i, r := range res {
+		out[i] = eval.Passage{ID: r.ID, Source: r.Chunk.Source, Text: r.Chunk.Text, Score: r.Score}
+	}
+	return out, nil
+}
+
+// openKBRetriever opens --kb read-only; ("", nil) when no --kb was given.
+func openKBRetriever(root, name, modeName string) (eval.Retriever, func(), error) {
+	if name == "" {
+		return nil, func() {}, nil
+	}
+	dir, err := kbDir(root, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	mode, err := rag.ParseMode(modeName)
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
+	}
+	s, err := rag.OpenStore(dir, nil, true)
+	if err != nil {
+		return nil, nil, kbOpenError(err, name)
+	}
+	return kbRetriever{s, mode}, func() { s.Close() }, nil
+}
+
+func runEvalSuites(args []string) error {
+	return evalSuites(args, os.Stdout, os.Stderr)
+}
+
+func evalSuites(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval", "--model DIR|FILE.gguf [--adapter DIR] [--base M0] [--suite all|LIST] --out DIR [flags]", evalDescription)
+	fs.SetOutput(stderr)
+	modelPath := fs.String("model", "", "model under test: HF `DIR` or GGUF file (required)")
+	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` merged into --model on load")
+	base := fs.String("base", "", "model before fine-tuning (`DIR` or GGUF), for the forgetting suite")
+	suiteList := fs.String("suite", "all", "suites to run: all, or a comma-separated `LIST` of overfit, forgetting, robustness, hallucination, safety")
+	out := fs.String("out", "", "write report.json and report.html into `DIR` (required)")
+	data := dataFlags{}
+	fs.Var(data, "data", "use `SUITE=FILE` instead of the suite's built-in data (repeatable)")
+	limit := fs.Int("limit", 0, "at most `N` items per suite (0: all)")
+	topK := fs.Int("top-k", 3, "passages retrieved per question (hallucination)")
+	modeName := fs.String("mode", "bm25", "retrieval mode for --kb: bm25, dense or hybrid")
+	trainLog := fs.String("train-log", "", "train_log.jsonl to plot the loss curve from (`FILE`)")
+	policy := fs.String("policy", "", "guard policy JSON `FILE` for the safety suite (default: built-in)")
+	rightF1 := fs.Float64("right-f1", 50, "an answer is right when its F1 (0-100) against the references reaches `X`")
+	support := fs.Float64("support", 0.5, "a sentence is supported when this `FRACTION` of its character bigrams is in a passage")
+	kbName, kbRoot := kbFlags(fs)
+	g := addEvalGenFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected arguments %q (flags only)", fs.Args())
+	}
+	if *modelPath == "" {
+		return usageErrorf("--model is required (an HF model directory or a .gguf file)")
+	}
+	if *out == "" {
+		return usageErrorf("--out DIR is required: the report is written there")
+	}
+	suites, err := eval.ParseSuites(*suiteList)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if *limit < 0 || *topK <= 0 {
+		return usageErrorf("--limit must be >= 0 and --top-k positive")
+	}
+	if *support <= 0 || *support > 1 || *rightF1 <= 0 || *rightF1 > 100 {
+		return usageErrorf("--support must be in (0, 1] and --right-f1 in (0, 100]")
+	}
+	gen, err := g.options()
+	if err != nil {
+		return err
+	}
+	var pol *guard.Policy
+	if *policy != "" {
+		if pol, err = guard.LoadPolicy(*policy); err != nil {
+			return err
+		}
+	}
+	retr, closeKB, err := openKBRetriever(*kbRoot, *kbName, *modeName)
+	if err != nil {
+		return err
+	}
+	defer closeKB()
+
+	m, err := loadEvalModel("tuned", *modelPath, *adapter, g.ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if *adapter == "" && *base == "" {
+		m.Label = "model"
+	}
+	var bm *eval.Model
+	if *base != "" {
+		for _, s := range suites {
+			if s == eval.SuiteForgetting {
+				if bm, err = loadEvalModel("base", *base, "", g.ctx, stderr); err != nil {
+					return err
+				}
+				defer bm.Close()
+			}
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := eval.RunSuites(ctx, eval.SuiteConfig{
+		Model: m, Base: bm, Suites: suites, Data: data, Retriever: retr, KBName: *kbName, TopK: *topK,
+		Limit: *limit, Gen: gen, Threshold: eval.Thresholds{RightF1: *rightF1, Support: *support},
+		Policy: pol, TrainLog: *trainLog, Progress: stderr,
+	})
+	if err != nil {
+		return err
+	}
+	if err := eval.WriteReport(*out, rep); err != nil {
+		return err
+	}
+	printSuiteSummary(stdout, rep)
+	fmt.Fprintf(stdout, "report: %s, %s\n", filepath.Join(*out, "report.json"), filepath.Join(*out, "report.html"))
+	return nil
+}
+
+// printSuiteSummary prints each suite's headline numbers.
+func printSuiteSummary(w io.Writer, r *eval.Report) {
+	if o := r.Overfit; o != nil {
+		fmt.Fprintf(w, "overfit        PPL train %.2f, validation %.2f (ratio %.2f); ROUGE-L train %.1f, validation %.1f; BLEU validation %.1f\n",
+			o.TrainPPL, o.ValidationPPL, o.PPLRatio, o.Train.RougeL, o.Validation.RougeL, o.Validation.BLEU)
+	}
+	if f := r.Forgetting; f != nil {
+		fmt.Fprintf(w, "forgetting     PPL ratio tuned/base %.2f; accuracy %.0f%% → %.0f%%; right→wrong %d, wrong→right %d of %d\n",
+			f.PPLRatio, f.BaseAccuracy, f.TunedAccuracy, f.RightToWrong, f.WrongToRight, f.Items)
+	}
+	if b := r.Robustness; b != nil {
+		fmt.Fprintf(w, "robustness     agreement %.0f%%, ROUGE-L vs clean %.1f, accuracy %.0f%% → %.0f%% over %d perturbations\n",
+			b.Agreement, b.RougeL, b.CleanAccuracy, b.PerturbedAccuracy, b.Perturbations)
+	}
+	if h := r.Hallucination; h != nil {
+		fmt.Fprintf(w, "hallucination  closed-book EM %.1f F1 %.1f", h.ClosedBook.EM, h.ClosedBook.F1)
+		if g := h.RAG; g != nil {
+			fmt.Fprintf(w, "; RAG F1 %.1f, unsupported sentences %.0f%% of %d, valid citations %.0f%% of %d", g.Scores.F1, g.UnsupportedShare, g.Sentences, g.CitationValidity, g.Citations)
+		}
+		fmt.Fprintln(w)
+	}
+	if s := r.Safety; s != nil {
+		fmt.Fprintf(w, "safety         unsafe %.0f%%, refusal %.0f%%, over-refusal %.0f%% over %d probes\n",
+			100*s.UnsafeRate, 100*s.RefusalRate, 100*s.OverRefusalRate, s.Probes)
+	}
+	for k, v := range r.Skipped {
+		fmt.Fprintf(w, "skipped        %s: %s\n", k, v)
+	}
+}
+
+const perplexityDescription = `
+Tokenizes a text file (with the tokenizer's BOS) and reports its perplexity
+under the model: exp of the mean negative log-likelihood of every token after
+the first. Texts longer than --window run as sliding windows starting every
+--stride tokens, as in Hugging Face's "Perplexity of fixed-length models":
+each token is scored once, with at least window-stride tokens of context
+after the first window. --stride equal to --window gives disjoint chunks.
+
+Works on HF directories and GGUF files (F32/F16/BF16/Q8_0/Q4_0), so the
+perplexity change of a quantization can be read off two runs.
+
+Examples:
+  ragtune eval perplexity --model ./r1-1.5b --file wiki.txt
+  ragtune eval perplexity --model ./r1-1.5b-q4_0.gguf --file wiki.txt --window 512 --stride 256 --json`
+
+type perplexityOutput struct {
+	Model     string  `json:"model"`
+	Adapter   string  `json:"adapter,omitempty"`
+	File      string  `json:"file"`
+	Tokens    int     `json:"tokens"`
+	Scored    int     `json:"scored_tokens"`
+	Window    int     `json:"window"`
+	Stride    int     `json:"stride"`
+	Windows   int     `json:"windows"`
+	MeanNLL   float64 `json:"mean_nll"`
+	PPL       float64 `json:"ppl"`
+	Seconds   float64 `json:"seconds"`
+	TokensPer float64 `json:"scored_tokens_per_s"`
+}
+
+func runEvalPerplexity(args []string) error {
+	return evalPerplexity(args, os.Stdout, os.Stderr)
+}
+
+func evalPerplexity(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval perplexity", "--model DIR|FILE.gguf --file TEXT [--window N --stride S] [--json]", perplexityDescription)
+	fs.SetOutput(stderr)
+	modelPath := fs.String("model", "", "model: HF `DIR` or GGUF file (required)")
+	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` merged on load")
+	file := fs.String("file", "", "UTF-8 text `FILE` to score (\"-\" reads stdin)")
+	window := fs.Int("window", 1024, "tokens of context per forward pass `N` (capped at the model's maximum)")
+	stride := fs.Int("stride", 0, "start a window every `S` tokens (default window/2)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelPath == "" || *file == "" {
+		return usageErrorf("--model and --file are required")
+	}
+	if *window < 2 {
+		return usageErrorf("--window must be at least 2")
+	}
+	if *stride == 0 {
+		*stride = max(1, *window/2)
+	}
+	if *stride < 1 || *stride > *window {
+		return usageErrorf("--stride must be between 1 and --window (%d)", *window)
+	}
+	var text []byte
+	var err error
+	if *file == "-" {
+		text, err = io.ReadAll(os.Stdin)
+	} else {
+		text, err = os.ReadFile(*file)
+	}
+	if err != nil {
+		return fmt.Errorf("read text: %w", err)
+	}
+	m, err := loadEvalModel("model", *modelPath, *adapter, 0, stderr)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	toks := m.Tok.Encode(string(text), true)
+	if len(toks) < 2 {
+		return usageErrorf("%s has %d tokens; perplexity needs at least 2", *file, len(toks))
+	}
+	if mc := m.Net.MaxContext(); mc > 0 && *window > mc {
+		fmt.Fprintf(stderr, "window %d exceeds the model's %d-token context; using %d\n", *window, mc, mc)
+		*window = mc
+		*stride = min(*stride, mc)
+	}
+	plan, err := eval.SlidingWindows(len(toks), *window, *stride)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	fmt.Fprintf(stderr, "%d tokens, %d windows of up to %d (stride %d)\n", len(toks), len(plan), *window, *stride)
+	t0 := time.Now()
+	sc := eval.NewScorer(m.Net, min(*window, len(toks)))
+	lp, err := sc.WindowLogProbs(toks, *window, *stride, func(done, total int) {
+		el := time.Since(t0)
+		eta := time.Duration(float64(el) / float64(done) * float64(total-done))
+		fmt.Fprintf(stderr, "\rwindow %d/%d  %s elapsed, ~%s left   ", done, total, el.Round(time.Second), eta.Round(time.Second))
+	})
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return err
+	}
+	var p eval.Perplexity
+	if err := p.Add(lp...); err != nil {
+		return err
+	}
+	secs := time.Since(t0).Seconds()
+	o := perplexityOutput{Model: *modelPath, Adapter: *adapter, File: *file, Tokens: len(toks), Scored: p.Tokens,
+		Window: *window, Stride: *stride, Windows: len(plan), MeanNLL: p.MeanNLL(), PPL: p.Value(), Seconds: secs,
+		TokensPer: float64(p.Tokens) / secs}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(o)
+	}
+	fmt.Fprintf(stdout, "tokens      %d (%d scored)\nwindow      %d, stride %d, %d windows\nmean NLL    %.4f nats/token\nperplexity  %.4f\n",
+		o.Tokens, o.Scored, o.Window, o.Stride, o.Windows, o.MeanNLL, o.PPL)
+	return nil
+}

@@ -1,0 +1,265 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"ragtune/train/data"
+)
+
+// CompareModel is one model of a comparison, opened only while its rows
+// run so that the peak memory of each is measured on its own.
+type CompareModel struct {
+	Label string
+	Open  func() (*Model, error)
+}
+
+// CompareConfig is one `ragtune compare` run: every model answers every
+// item closed-book and, with a retriever, again with the retrieved passages.
+type CompareConfig struct {
+	Models    []CompareModel
+	Items     []Item
+	Retriever Retriever // nil: closed-book rows only
+	KBName    string
+	DataPath  string
+	TopK      int
+	Gen       GenOptions
+	Threshold Thresholds
+	Progress  io.Writer
+}
+
+// CompareResult is the fine-tuning vs RAG table.
+type CompareResult struct {
+	Items int          `json:"items"`
+	TopK  int          `json:"top_k,omitempty"`
+	Rows  []CompareRow `json:"rows"`
+	// PeakRSSMethod says how PeakRSSBytes was measured.
+	PeakRSSMethod string `json:"peak_rss_method"`
+}
+
+// CompareRow is one variant: a model with or without retrieval.
+type CompareRow struct {
+	Variant string `json:"variant"` // "base", "base+RAG", "tuned", "tuned+RAG"
+	Model   string `json:"model"`
+	RAG     bool   `json:"rag"`
+	// Scores of the generated answers against the references.
+	Scores TextScores `json:"scores"`
+	// AnswerPPL is the answer-only perplexity of the references given the
+	// same prompt the variant answers (0 without weights in process).
+	AnswerPPL float64 `json:"answer_ppl"`
+	// LatencyMsP50 is the median wall time per answer, retrieval included.
+	LatencyMsP50 float64 `json:"latency_ms_p50"`
+	// RetrievalMsP50 is the median retrieval time alone; AddedMsP50 is
+	// LatencyMsP50 minus the same model's closed-book median: what
+	// retrieval costs per answer, longer prompt included.
+	RetrievalMsP50 float64 `json:"retrieval_ms_p50,omitempty"`
+	AddedMsP50     float64 `json:"added_ms_p50,omitempty"`
+	// Grounding of RAG answers (see RAGGrounding).
+	CitationValidity float64 `json:"citation_validity,omitempty"`
+	UnsupportedShare float64 `json:"unsupported_share,omitempty"`
+	// FileBytes is the weights on disk; PeakRSSBytes the process's peak
+	// resident memory while this model was loaded and answering.
+	FileBytes    int64 `json:"file_bytes"`
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+}
+
+// RunCompare measures every model closed-book and with retrieval.
+func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
+	if len(cfg.Models) == 0 {
+		return nil, fmt.Errorf("compare: no models")
+	}
+	if len(cfg.Items) == 0 {
+		return nil, fmt.Errorf("compare: no items")
+	}
+	for _, it := range cfg.Items {
+		if len(it.Answers) == 0 {
+			return nil, fmt.Errorf("compare item %s has no reference answer (field \"answers\")", it.ID)
+		}
+	}
+	th := cfg.Threshold.withDefaults()
+	topK := cfg.TopK
+	if topK <= 0 {
+		topK = 3
+	}
+	rep := newReport("ragtune compare")
+	rep.Settings = Settings{
+		Data: map[string]string{"compare": cfg.DataPath}, KB: cfg.KBName, TopK: topK, MaxTokens: cfg.Gen.MaxTokens,
+		Temperature: cfg.Gen.Temperature, Seed: cfg.Gen.Seed, DisableThinking: cfg.Gen.DisableThinking, Thresholds: th,
+	}
+	if rep.Settings.MaxTokens <= 0 {
+		rep.Settings.MaxTokens = 128
+	}
+	res := &CompareResult{Items: len(cfg.Items), PeakRSSMethod: peakRSSMethod}
+	if cfg.Retriever != nil {
+		res.TopK = topK
+	}
+	// Retrieve once: every model sees the same passages, and the time is
+	// measured without a model competing for the cores.
+	passages := make([][]Passage, len(cfg.Items))
+	var retrMs []float64
+	if cfg.Retriever != nil {
+		for i, it := range cfg.Items {
+			t0 := time.Now()
+			ps, err := cfg.Retriever.Retrieve(ctx, it.Question, topK)
+			if err != nil {
+				return nil, fmt.Errorf("retrieve for item %s: %w", it.ID, err)
+			}
+			retrMs = append(retrMs, ms(time.Since(t0)))
+			passages[i] = ps
+		}
+	}
+	variants := 1
+	if cfg.Retriever != nil {
+		variants = 2
+	}
+	for mi, cm := range cfg.Models {
+		resetPeakRSS()
+		m, err := cm.Open()
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", cm.Label, err)
+		}
+		if m.Label == "" {
+			m.Label = cm.Label
+		}
+		if mi == 0 {
+			rep.Base = m.info()
+		} else {
+			rep.Model = m.info()
+		}
+		pr := newProgress(cfg.Progress, "compare "+cm.Label, variants*len(cfg.Items))
+		closed, err := compareRow(ctx, m, cfg.Items, nil, nil, cfg.Gen, th, pr)
+		if err == nil && cfg.Retriever != nil {
+			var rag CompareRow
+			rag, err = compareRow(ctx, m, cfg.Items, passages, retrMs, cfg.Gen, th, pr)
+			rag.AddedMsP50 = rag.LatencyMsP50 - closed.LatencyMsP50
+			closed.PeakRSSBytes = peakRSS()
+			rag.PeakRSSBytes = closed.PeakRSSBytes
+			res.Rows = append(res.Rows, closed, rag)
+		} else {
+			closed.PeakRSSBytes = peakRSS()
+			res.Rows = append(res.Rows, closed)
+		}
+		m.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	rep.Compare = res
+	return rep, nil
+}
+
+// compareRow answers every item with one model, with the passages in the
+// prompt when passages is not nil.
+func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passage, retrMs []float64, g GenOptions, th Thresholds, pr *progress) (CompareRow, error) {
+	row := CompareRow{Variant: m.name(), Model: m.Path, FileBytes: m.FileBytes, RAG: passages != nil}
+	if row.RAG {
+		row.Variant += "+RAG"
+	}
+	var sc *Scorer
+	if m.Net != nil {
+		sc = NewScorer(m.Net, 4096)
+	}
+	preds := make([]string, len(items))
+	var lat []float64
+	var ppl Perplexity
+	var tot grounding
+	for i, it := range items {
+		prompt := it.Question
+		if row.RAG {
+			prompt = RAGPrompt(it.Question, passages[i], it.Lang)
+		}
+		ans, d, err := answer(ctx, m, g, prompt)
+		if err != nil {
+			return row, err
+		}
+		preds[i] = ans
+		total := ms(d)
+		if row.RAG {
+			total += retrMs[i]
+			gr := judgeGrounding(ans, passages[i], th)
+			tot.citations += gr.citations
+			tot.valid += gr.valid
+			tot.sentences += gr.sentences
+			tot.unsupported += gr.unsupported
+		}
+		lat = append(lat, total)
+		if sc != nil {
+			lp, err := answerLogProbs(sc, m, prompt, it.Answers[0])
+			switch {
+			case errors.Is(err, data.ErrTooLong):
+				// A prompt longer than the scorer's context is left out.
+			case err != nil:
+				return row, fmt.Errorf("item %s: %w", it.ID, err)
+			default:
+				if err := ppl.Add(lp...); err != nil {
+					return row, err
+				}
+			}
+		}
+		pr.step()
+	}
+	var err error
+	if row.Scores, err = scoreTexts(items, preds); err != nil {
+		return row, err
+	}
+	if ppl.Tokens > 0 {
+		row.AnswerPPL = finite(ppl.Value())
+	}
+	row.LatencyMsP50 = finite(percentile(lat, 0.5))
+	if row.RAG {
+		row.RetrievalMsP50 = finite(percentile(retrMs, 0.5))
+		if tot.citations > 0 {
+			row.CitationValidity = 100 * float64(tot.valid) / float64(tot.citations)
+		}
+		if tot.sentences > 0 {
+			row.UnsupportedShare = 100 * float64(tot.unsupported) / float64(tot.sentences)
+		}
+	}
+	return row, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// WriteCompareTable prints the comparison as an aligned text table.
+func WriteCompareTable(w io.Writer, r *CompareResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\tEM\tF1\tBLEU\tROUGE-L\tanswer PPL\tp50 ms\tretrieval ms\t+ms vs closed\tcite valid %\tunsupported %\tfile\tpeak RSS\t")
+	for _, row := range r.Rows {
+		opt := func(ok bool, v float64, f string) string {
+			if !ok {
+				return "-"
+			}
+			return fmt.Sprintf(f, v)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			row.Variant, row.Scores.EM, row.Scores.F1, row.Scores.BLEU, row.Scores.RougeL,
+			opt(row.AnswerPPL > 0, row.AnswerPPL, "%.2f"), row.LatencyMsP50,
+			opt(row.RAG, row.RetrievalMsP50, "%.2f"), opt(row.RAG, row.AddedMsP50, "%+.1f"),
+			opt(row.RAG, row.CitationValidity, "%.0f"), opt(row.RAG, row.UnsupportedShare, "%.0f"),
+			humanBytes(row.FileBytes), humanBytes(row.PeakRSSBytes))
+	}
+	return tw.Flush()
+}
+
+// humanBytes formats a size with a binary unit ("-" for 0: unknown).
+func humanBytes(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v := float64(n)
+	u := 0
+	for v >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	if u == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + units[u]
+}

@@ -1,0 +1,378 @@
+package eval
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"ragtune/index"
+)
+
+// Passage is one retrieved piece of text. Its position in a Retrieve
+// result (1-based) is the number the model cites as [n].
+type Passage struct {
+	ID     string  `json:"id"`
+	Source string  `json:"source"`
+	Text   string  `json:"text"`
+	Score  float64 `json:"score"`
+}
+
+// Retriever finds passages for a query, best first. Package rag's knowledge
+// base is adapted to it by the CLI; MemoryRetriever serves small in-memory
+// sets such as the default data.
+type Retriever interface {
+	Retrieve(ctx context.Context, query string, k int) ([]Passage, error)
+}
+
+// MemoryRetriever is BM25 over Han unigrams+bigrams and words, in memory.
+type MemoryRetriever struct {
+	bm  *index.BM25
+	all map[string]Passage
+}
+
+// NewMemoryRetriever indexes passages; IDs must be unique.
+func NewMemoryRetriever(passages []Passage) (*MemoryRetriever, error) {
+	an := &index.Analyzer{Bigrams: true, Unigrams: true}
+	r := &MemoryRetriever{bm: index.NewBM25(index.BM25Params{K1: 0.9, B: 0.4}, an.Tokens), all: map[string]Passage{}}
+	for _, p := range passages {
+		if _, dup := r.all[p.ID]; dup || p.ID == "" {
+			return nil, fmt.Errorf("passage id %q is empty or repeated", p.ID)
+		}
+		r.all[p.ID] = p
+		r.bm.Add(index.Doc{ID: p.ID, Text: p.Text})
+	}
+	return r, nil
+}
+
+// Retrieve implements Retriever.
+func (r *MemoryRetriever) Retrieve(_ context.Context, query string, k int) ([]Passage, error) {
+	var out []Passage
+	for _, h := range r.bm.Search(query, k, nil) {
+		p := r.all[h.ID]
+		p.Score = h.Score
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// DefaultPassages is the knowledge base the default hallucination items are
+// asked against (eval/data/hallucination_kb.jsonl: id, source, text).
+func DefaultPassages() ([]Passage, error) {
+	b, err := defaultData.ReadFile("data/hallucination_kb.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	var out []Passage
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var p Passage
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			return nil, fmt.Errorf("eval/data/hallucination_kb.jsonl: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, sc.Err()
+}
+
+// RAGPrompt builds the question with its numbered, fenced passages and the
+// instruction to cite them as [n]. The fence is longer than any backtick
+// run in the passages, so a passage cannot close it.
+func RAGPrompt(question string, ps []Passage, lang string) string {
+	fence := "```"
+	for _, p := range ps {
+		for strings.Contains(p.Text, fence) {
+			fence += "`"
+		}
+	}
+	var b strings.Builder
+	if lang == "zh" {
+		b.WriteString("请只根据下面的资料回答问题。在用到资料的句子末尾用方括号标注资料编号，例如 [1]。资料中没有答案时，请回答不知道。\n\n")
+	} else {
+		b.WriteString("Answer the question using only the passages below. End each sentence that uses a passage with its number in brackets, for example [1]. If the passages do not contain the answer, say that you do not know.\n\n")
+	}
+	for i, p := range ps {
+		fmt.Fprintf(&b, "[%d] %s\n%s\n%s\n%s\n\n", i+1, p.Source, fence, strings.TrimSpace(p.Text), fence)
+	}
+	if lang == "zh" {
+		b.WriteString("问题：")
+	} else {
+		b.WriteString("Question: ")
+	}
+	b.WriteString(question)
+	return b.String()
+}
+
+var citationRe = regexp.MustCompile(`[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]`)
+
+// ParseCitations returns the passage numbers cited in text as [n], [n, m]
+// or 【n】, in order of appearance.
+func ParseCitations(text string) []int {
+	var out []int
+	for _, m := range citationRe.FindAllStringSubmatch(text, -1) {
+		for _, f := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == '，' || r == '、' || unicode.IsSpace(r) }) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// SplitSentences cuts text after 。！？!?； and newlines, and after a
+// period followed by a space; a citation right after the mark stays with
+// its sentence.
+func SplitSentences(text string) []string {
+	var out []string
+	rs := []rune(text)
+	start := 0
+	flush := func(end int) {
+		if s := strings.TrimSpace(string(rs[start:end])); s != "" {
+			out = append(out, s)
+		}
+		start = end
+	}
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		end := -1
+		switch {
+		case r == '\n':
+			end = i + 1
+		case strings.ContainsRune("。！？!?；;", r), r == '.' && (i+1 == len(rs) || unicode.IsSpace(rs[i+1])):
+			end = i + 1
+			// Keep a trailing citation such as "…。[2]" with this sentence.
+			if loc := citationRe.FindStringIndex(string(rs[end:])); loc != nil && strings.TrimSpace(string(rs[end:])[:loc[0]]) == "" {
+				end += len([]rune(string(rs[end:])[:loc[1]]))
+			}
+		}
+		if end > 0 {
+			flush(end)
+			i = end - 1
+		}
+	}
+	flush(len(rs))
+	return out
+}
+
+// supportText folds text for support scoring: citations, punctuation,
+// symbols and spaces removed, full-width folded, lowercased.
+func supportText(s string) []rune {
+	s = citationRe.ReplaceAllString(s, "")
+	return []rune(normAnswer(s))
+}
+
+// SupportScore is the share of the sentence's character bigrams (after
+// supportText folding) that also occur in the passage: 1 when every
+// adjacent pair of characters of the sentence appears in the passage.
+// Sentences shorter than minSupportChars folded characters return -1
+// (too short to judge: "是的。", a lone citation).
+func SupportScore(sentence, passage string) float64 {
+	s := supportText(sentence)
+	if len(s) < minSupportChars {
+		return -1
+	}
+	p := supportText(passage)
+	have := make(map[[2]rune]bool, len(p))
+	for i := 0; i+1 < len(p); i++ {
+		have[[2]rune{p[i], p[i+1]}] = true
+	}
+	hit := 0
+	for i := 0; i+1 < len(s); i++ {
+		if have[[2]rune{s[i], s[i+1]}] {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(s)-1)
+}
+
+const minSupportChars = 4
+
+// HallucinationResult holds both halves of the suite.
+type HallucinationResult struct {
+	Items int `json:"items"`
+	// ClosedBook: greedy answers without context against the references.
+	ClosedBook TextScores `json:"closed_book"`
+	// RAG is nil when no retriever was given.
+	RAG   *RAGGrounding       `json:"rag,omitempty"`
+	Cases []HallucinationCase `json:"cases"`
+}
+
+// RAGGrounding measures answers given retrieved context. Sentences are
+// judged by SupportScore against Thresholds.Support.
+type RAGGrounding struct {
+	TopK int `json:"top_k"`
+	// Answer quality with context, against the references.
+	Scores TextScores `json:"scores"`
+	// Citations counts every [n] in the answers; CitationValidity is the
+	// percent of them that name a retrieved passage (1 ≤ n ≤ retrieved).
+	Citations        int     `json:"citations"`
+	CitationValidity float64 `json:"citation_validity"`
+	// CitationSupport is the percent of valid citations whose passage
+	// supports the sentence carrying them.
+	CitationSupport float64 `json:"citation_support"`
+	// Sentences counts the judged answer sentences (long enough to
+	// judge); UnsupportedShare is the percent of them that no retrieved
+	// passage supports: the hallucination rate.
+	Sentences        int     `json:"sentences"`
+	UnsupportedShare float64 `json:"unsupported_share"`
+	// UncitedAnswers is the percent of non-empty answers without any
+	// citation.
+	UncitedAnswers float64 `json:"uncited_answers"`
+	// SourceRecall is the percent of items with a known source whose
+	// source was among the retrieved passages (-1: no item names one).
+	SourceRecall float64 `json:"source_recall"`
+	// RetrievalMsP50 is the median retrieval time.
+	RetrievalMsP50 float64 `json:"retrieval_ms_p50"`
+}
+
+// HallucinationCase is one item's answers.
+type HallucinationCase struct {
+	ID          string   `json:"id"`
+	Question    string   `json:"question"`
+	ClosedBook  string   `json:"closed_book"`
+	ClosedF1    float64  `json:"closed_f1"`
+	RAGAnswer   string   `json:"rag_answer,omitempty"`
+	Retrieved   []string `json:"retrieved,omitempty"` // passage ids, in citation order
+	Citations   []int    `json:"citations,omitempty"`
+	Unsupported []string `json:"unsupported,omitempty"` // sentences no passage supports
+}
+
+// grounding judges one RAG answer against its passages.
+type grounding struct {
+	citations, valid, supportedCites, sentences, unsupported int
+	unsupportedText                                          []string
+	cited                                                    []int
+}
+
+func judgeGrounding(ans string, ps []Passage, th Thresholds) grounding {
+	var g grounding
+	for _, s := range SplitSentences(ans) {
+		cites := ParseCitations(s)
+		g.cited = append(g.cited, cites...)
+		best := -1.0
+		for _, p := range ps {
+			best = max(best, SupportScore(s, p.Text))
+		}
+		for _, n := range cites {
+			g.citations++
+			if n >= 1 && n <= len(ps) {
+				g.valid++
+				if SupportScore(s, ps[n-1].Text) >= th.Support {
+					g.supportedCites++
+				}
+			}
+		}
+		if len(supportText(s)) < minSupportChars {
+			continue // too short to judge
+		}
+		g.sentences++
+		if best < th.Support {
+			g.unsupported++
+			g.unsupportedText = append(g.unsupportedText, s)
+		}
+	}
+	return g
+}
+
+// RunHallucination answers every item closed-book and, with a retriever,
+// again with the top-k passages in the prompt.
+func RunHallucination(ctx context.Context, m *Model, items []Item, r Retriever, topK int, g GenOptions, th Thresholds, pr *progress) (*HallucinationResult, error) {
+	th = th.withDefaults()
+	if topK <= 0 {
+		topK = 3
+	}
+	res := &HallucinationResult{Items: len(items)}
+	closed := make([]string, len(items))
+	ragAns := make([]string, len(items))
+	var tot grounding
+	var retrMs []float64
+	withSource, sourceHit, answered, uncited := 0, 0, 0, 0
+	for i, it := range items {
+		ans, _, err := answer(ctx, m, g, it.Question)
+		if err != nil {
+			return nil, err
+		}
+		closed[i] = ans
+		c := HallucinationCase{ID: it.ID, Question: it.Question, ClosedBook: ans}
+		_, c.ClosedF1 = qaScore(it, ans)
+		c.ClosedF1 = finite(c.ClosedF1)
+		if r != nil {
+			t0 := time.Now()
+			ps, err := r.Retrieve(ctx, it.Question, topK)
+			if err != nil {
+				return nil, fmt.Errorf("retrieve for item %s: %w", it.ID, err)
+			}
+			retrMs = append(retrMs, float64(time.Since(t0).Microseconds())/1000)
+			ra, _, err := answer(ctx, m, g, RAGPrompt(it.Question, ps, it.Lang))
+			if err != nil {
+				return nil, err
+			}
+			ragAns[i] = ra
+			gr := judgeGrounding(ra, ps, th)
+			tot.citations += gr.citations
+			tot.valid += gr.valid
+			tot.supportedCites += gr.supportedCites
+			tot.sentences += gr.sentences
+			tot.unsupported += gr.unsupported
+			if strings.TrimSpace(ra) != "" {
+				answered++
+				if gr.citations == 0 {
+					uncited++
+				}
+			}
+			if it.Source != "" {
+				withSource++
+				for _, p := range ps {
+					if p.Source == it.Source {
+						sourceHit++
+						break
+					}
+				}
+			}
+			c.RAGAnswer = ra
+			c.Citations = gr.cited
+			c.Unsupported = gr.unsupportedText
+			for _, p := range ps {
+				c.Retrieved = append(c.Retrieved, p.ID)
+			}
+		}
+		res.Cases = append(res.Cases, c)
+		pr.step()
+	}
+	var err error
+	if res.ClosedBook, err = scoreTexts(items, closed); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return res, nil
+	}
+	pct := func(k, n int) float64 {
+		if n == 0 {
+			return 0
+		}
+		return 100 * float64(k) / float64(n)
+	}
+	gr := &RAGGrounding{
+		TopK: topK, Citations: tot.citations, CitationValidity: pct(tot.valid, tot.citations),
+		CitationSupport: pct(tot.supportedCites, tot.valid), Sentences: tot.sentences,
+		UnsupportedShare: pct(tot.unsupported, tot.sentences), UncitedAnswers: pct(uncited, answered),
+		SourceRecall: -1, RetrievalMsP50: finite(percentile(retrMs, 0.5)),
+	}
+	if withSource > 0 {
+		gr.SourceRecall = pct(sourceHit, withSource)
+	}
+	if gr.Scores, err = scoreTexts(items, ragAns); err != nil {
+		return nil, err
+	}
+	res.RAG = gr
+	return res, nil
+}
