@@ -6,8 +6,12 @@
 // Encoding follows Hugging Face tokenizers exactly (added tokens matched
 // first, NFC, the Qwen2 pre-tokenizer split, byte-level BPE with the
 // reference's merge order), which is what llama.cpp's conformance vectors
-// check. It is not a general tokenizer zoo: SentencePiece/Unigram models
-// are not supported.
+// check. The Qwen2 split is hand-written (it is the hot path); other split
+// patterns (GPT-2, Llama 3) run through regexp2. Tokenizers are safe for
+// concurrent use and cache the BPE result of each word.
+//
+// It is not a general tokenizer zoo: SentencePiece/Unigram models are not
+// supported, and chat formatting lives in package llm/chat.
 package tokenizer
 
 // Tokenizer is what the model, training and retrieval code needs from a
