@@ -63,9 +63,9 @@ type options struct {
 	chunk  int
 }
 
-// WithMatrixLoader sets how projection and head weights become matrices
-// (default DefaultMatrix: float32). Use HalfMatrix to keep BF16/F16 weights
-// in 16 bits, or a quantization package's loader for Q8_0/Q4_0.
+// WithMatrixLoader sets how the embedding, projection and head weights
+// become matrices (default DefaultMatrix). Use F32Matrix to widen BF16/F16
+// weights once at load, or a quantization package's loader for Q8_0/Q4_0.
 func WithMatrixLoader(l MatrixLoader) Option {
 	return func(o *options) { o.loader = l }
 }
@@ -121,28 +121,19 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 	if err != nil {
 		return nil, err
 	}
-	// The embedding table serves row lookups and, when tied, the head.
-	// With the default loader both share one float32 copy; a custom loader
-	// may give a matrix that also reads rows (BF16 kept as stored, Q8_0).
-	var embedMat tensor.Matrix
-	if o.loader != nil {
-		if embedMat, err = l.matrix(embed); err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", embed.Name, err)
-		}
+	// The embedding table serves row lookups and, when tied, the head, so
+	// both share one copy whatever the loader keeps (float32, BF16, Q8_0).
+	embedMat, err := l.matrix(embed)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", embed.Name, err)
 	}
-	if rr, ok := embedMat.(RowReader); ok {
-		m.embed = rr
-	} else if fm, ok := embedMat.(*tensor.F32Matrix); ok {
-		m.embed = f32Rows{data: fm.Data, C: C}
-	} else {
-		data, err := toF32(embed)
-		if err != nil {
-			return nil, err
-		}
-		m.embed = f32Rows{data: data, C: C}
-		if embedMat == nil {
-			embedMat = &tensor.F32Matrix{Data: data, R: m.V, C: C}
-		}
+	switch e := embedMat.(type) {
+	case RowReader:
+		m.embed = e
+	case *tensor.F32Matrix:
+		m.embed = f32Rows{data: e.Data, C: C}
+	default:
+		return nil, fmt.Errorf("tensor %q: the embedding table's matrix type %T cannot read rows (it needs a Row method)", embed.Name, embedMat)
 	}
 
 	m.norm, err = l.vector("model.norm.weight", C)

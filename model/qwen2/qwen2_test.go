@@ -276,13 +276,18 @@ func TestTruncateReuse(t *testing.T) {
 }
 
 // TestHalfWeights runs BF16 and F16 checkpoints both converted at load and
-// kept in 16 bits; the two must agree, and both must match an F32 model
-// built from the already-rounded values.
+// kept in 16 bits (the default), tied and untied; both must match an F32
+// model built from the already-rounded values.
 func TestHalfWeights(t *testing.T) {
-	cfg := tinyConfig(t)
-	toks := testTokens(7, cfg.VocabSize, 8)
-	for _, dt := range []model.DType{model.BF16, model.F16} {
-		t.Run(dt.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		dt   model.DType
+		tied bool
+	}{{model.BF16, false}, {model.F16, false}, {model.BF16, true}} {
+		t.Run(fmt.Sprintf("%s/tied=%v", tc.dt, tc.tied), func(t *testing.T) {
+			cfg := tinyConfig(t)
+			cfg.TieWordEmbeddings = tc.tied
+			toks := testTokens(7, cfg.VocabSize, 8)
+			dt := tc.dt
 			src := randomSource(cfg, 9, dt)
 			// The same values widened to F32 by an independent path.
 			f32 := memSource{}
@@ -299,8 +304,8 @@ func TestHalfWeights(t *testing.T) {
 				f32[name] = makeTensor(name, model.F32, tn.Shape, vals)
 			}
 			want := prefillAll(t, newTestModel(t, cfg, f32), toks)
-			requireClose(t, "converted at load", prefillAll(t, newTestModel(t, cfg, src), toks), want, 1e-5)
-			half := newTestModel(t, cfg, src, WithMatrixLoader(HalfMatrix))
+			requireClose(t, "converted at load", prefillAll(t, newTestModel(t, cfg, src, WithMatrixLoader(F32Matrix)), toks), want, 1e-5)
+			half := newTestModel(t, cfg, src) // the default keeps 16 bits
 			requireClose(t, "kept in 16 bits", prefillAll(t, half, toks), want, 2e-5)
 			// Widen a few rows per pass, as the 151k-row head does.
 			defer func(n int) { halfSlab = n }(halfSlab)

@@ -23,9 +23,13 @@ type RowReader interface {
 	Row(dst []float32, r int)
 }
 
-// DefaultMatrix is the loader New uses unless told otherwise: F32Matrix
-// for every supported dtype.
-func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) { return F32Matrix(t) }
+// DefaultMatrix is the loader New uses unless told otherwise: F32 weights
+// as float32 (in place), BF16 and F16 kept in 16 bits (HalfMatrix). Kept
+// weights take half the memory (a 7B model fits in 24 GiB only this way)
+// and decode faster, since decode streams every weight once per token;
+// prefill pays for widening them (docs/BENCHMARKS.md). Pass
+// WithMatrixLoader(F32Matrix) to widen everything once at load instead.
+func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) { return HalfMatrix(t) }
 
 // F32Matrix converts F32, F16 and BF16 weights to a float32 matrix once,
 // at load. F32 data is used in place (no copy) when it is aligned.
@@ -41,9 +45,9 @@ func F32Matrix(t *model.Tensor) (tensor.Matrix, error) {
 }
 
 // HalfMatrix keeps F16 and BF16 weights in their stored 16-bit form and
-// widens them inside MatMul, halving resident memory compared with
-// DefaultMatrix at some cost in speed (see docs/BENCHMARKS.md). Other
-// dtypes go to F32Matrix.
+// widens them inside MatMul: decode streams half the bytes of F32Matrix,
+// prefill widens slabs of rows for the float32 GEMM. Other dtypes go to
+// F32Matrix.
 func HalfMatrix(t *model.Tensor) (tensor.Matrix, error) {
 	if (t.DType != model.BF16 && t.DType != model.F16) || len(t.Shape) != 2 {
 		return F32Matrix(t)
