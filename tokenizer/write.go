@@ -197,7 +197,18 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	// CreateTemp makes 0600 files; tokenizer files are meant to be shared.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
 	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"ragtune/llm/chat"
 	"sort"
 	"strings"
 	"time"
@@ -81,6 +82,15 @@ Qwen2.5 tokenizer.json, R1's special tokens are substituted.`)
 				fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the Qwen tokenizer")
 				bpe = tokenizer.R1FromQwen(bpe)
 			}
+		}
+	}
+	// A model directory without a chat template cannot chat; give R1
+	// vocabularies R1's template and Qwen ones Qwen's, as the real models ship.
+	if bpe.ChatTemplate == "" {
+		if _, ok := bpe.TokenID("<｜Assistant｜>"); ok {
+			bpe.ChatTemplate = chat.R1Template
+		} else if _, ok := bpe.TokenID("<|im_start|>"); ok {
+			bpe.ChatTemplate = chat.QwenTemplate
 		}
 	}
 	tok, err := asModelTokenizer(bpe)
