@@ -177,7 +177,8 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 		if err != nil {
 			return row, err
 		}
-		preds[i] = ans
+		// Citation markers are not part of the answer's content.
+		preds[i] = stripCitations(ans)
 		total := ms(d)
 		if row.RAG {
 			total += retrMs[i]

@@ -31,7 +31,8 @@ type Retriever interface {
 	Retrieve(ctx context.Context, query string, k int) ([]Passage, error)
 }
 
-// MemoryRetriever is BM25 over Han unigrams+bigrams and words, in memory.
+// MemoryRetriever is BM25 over Han unigrams+bigrams and lowercased words,
+// in memory.
 type MemoryRetriever struct {
 	bm  *index.BM25
 	all map[string]Passage
@@ -39,8 +40,7 @@ type MemoryRetriever struct {
 
 // NewMemoryRetriever indexes passages; IDs must be unique.
 func NewMemoryRetriever(passages []Passage) (*MemoryRetriever, error) {
-	an := &index.Analyzer{Bigrams: true, Unigrams: true}
-	r := &MemoryRetriever{bm: index.NewBM25(index.BM25Params{K1: 0.9, B: 0.4}, an.Tokens), all: map[string]Passage{}}
+	r := &MemoryRetriever{bm: index.NewBM25(index.BM25Params{K1: 0.9, B: 0.4}, gramTerms), all: map[string]Passage{}}
 	for _, p := range passages {
 		if _, dup := r.all[p.ID]; dup || p.ID == "" {
 			return nil, fmt.Errorf("passage id %q is empty or repeated", p.ID)
@@ -60,6 +60,41 @@ func (r *MemoryRetriever) Retrieve(_ context.Context, query string, k int) ([]Pa
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// gramTerms makes every Han character and pair of adjacent Han characters
+// a term, and every run of other letters and digits a lowercased word.
+// (index.Analyzer loads gse's dictionary, 1.5 s, even without words; a few
+// in-memory passages do not need it.)
+func gramTerms(text string) []string {
+	var out []string
+	var word []rune
+	prev := rune(-1)
+	flush := func() {
+		if len(word) > 0 {
+			out = append(out, strings.ToLower(string(word)))
+			word = word[:0]
+		}
+	}
+	for _, r := range text {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flush()
+			out = append(out, string(r))
+			if prev >= 0 {
+				out = append(out, string([]rune{prev, r}))
+			}
+			prev = r
+			continue
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			word = append(word, r)
+		default:
+			flush()
+		}
+		prev = -1
+	}
+	flush()
+	return out
 }
 
 // DefaultPassages is the knowledge base the default hallucination items are
@@ -126,6 +161,12 @@ func ParseCitations(text string) []int {
 		}
 	}
 	return out
+}
+
+// stripCitations removes [n] markers, so that answers are scored against
+// references on their content.
+func stripCitations(s string) string {
+	return strings.TrimSpace(citationRe.ReplaceAllString(s, ""))
 }
 
 // SplitSentences cuts text after 。！？!?； and newlines, and after a
@@ -316,7 +357,7 @@ func RunHallucination(ctx context.Context, m *Model, items []Item, r Retriever, 
 			if err != nil {
 				return nil, err
 			}
-			ragAns[i] = ra
+			ragAns[i] = stripCitations(ra)
 			gr := judgeGrounding(ra, ps, th)
 			tot.citations += gr.citations
 			tot.valid += gr.valid

@@ -214,7 +214,7 @@ type RobustnessResult struct {
 	// punctuation and spaces removed, full-width folded).
 	Agreement float64 `json:"agreement"`
 	// RougeL is the mean ROUGE-L F (0–100) of perturbed answers against the
-	// clean answer.
+	// clean answer (full-width forms folded first).
 	RougeL float64 `json:"rougeL"`
 	// CleanAccuracy and PerturbedAccuracy are percent right (F1 against the
 	// references ≥ Thresholds.RightF1); AccuracyDrop is their difference.
@@ -301,7 +301,8 @@ func RunRobustness(ctx context.Context, m *Model, items []Item, g GenOptions, th
 			}
 			c := RobustnessCase{ID: it.ID, Kind: p.Kind, Question: p.Text, Answer: ans, CleanAnswer: clean, CleanRight: cr}
 			c.Agree = normAnswer(ans) == normAnswer(clean)
-			r, err := rougeScorer.Score(clean, ans)
+			// Width is folded so that ７ and 7 count as the same token.
+			r, err := rougeScorer.Score(swapWidthToHalf(clean), swapWidthToHalf(ans))
 			if err != nil {
 				return nil, err
 			}

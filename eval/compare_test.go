@@ -1,0 +1,80 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestCompareRows(t *testing.T) {
+	ps := fixedRetriever{{ID: "p1", Source: "a.md", Text: "巴黎是法国的首都。"}}
+	items := []Item{
+		{ID: "1", Lang: "zh", Question: "法国的首都是哪里？", Answers: []string{"巴黎"}},
+		{ID: "2", Lang: "en", Question: "Capital of Japan?", Answers: []string{"Tokyo"}},
+	}
+	rag := func(i int) string { return RAGPrompt(items[i].Question, ps, items[i].Lang) }
+	base := map[string]string{items[0].Question: "伦敦", items[1].Question: "Tokyo", rag(0): "巴黎是法国的首都。[1]", rag(1): "Tokyo [2]"}
+	tuned := map[string]string{items[0].Question: "巴黎", items[1].Question: "Tokyo", rag(0): "巴黎 [1]", rag(1): "Tokyo"}
+	opened := 0
+	open := func(label string, answers map[string]string) CompareModel {
+		return CompareModel{Label: label, Open: func() (*Model, error) {
+			opened++
+			m := fake("", answers)
+			m.Label = ""
+			return m, nil
+		}}
+	}
+	rep, err := RunCompare(context.Background(), CompareConfig{
+		Models: []CompareModel{open("base", base), open("tuned", tuned)}, Items: items, Retriever: ps, TopK: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Compare
+	var variants []string
+	for _, r := range c.Rows {
+		variants = append(variants, r.Variant)
+	}
+	if got, want := strings.Join(variants, ","), "base,base+RAG,tuned,tuned+RAG"; got != want || opened != 2 {
+		t.Fatalf("variants %s (models opened %d), want %s (2)", got, opened, want)
+	}
+	for _, tc := range []struct {
+		row    int
+		em, f1 float64
+	}{{0, 50, 50}, {1, 50, 70}, {2, 100, 100}, {3, 100, 100}} {
+		r := c.Rows[tc.row]
+		near(t, r.Variant+" EM", r.Scores.EM, tc.em)
+		near(t, r.Variant+" F1", r.Scores.F1, tc.f1)
+	}
+	// base+RAG cites [1] (valid) and [2] (only one passage retrieved).
+	near(t, "base+RAG citation validity", c.Rows[1].CitationValidity, 50)
+	for _, i := range []int{1, 3} {
+		r, closed := c.Rows[i], c.Rows[i-1]
+		near(t, r.Variant+" added ms", r.AddedMsP50, r.LatencyMsP50-closed.LatencyMsP50)
+		if !r.RAG || closed.RAG {
+			t.Errorf("rows %d/%d: RAG flags %v/%v", i-1, i, closed.RAG, r.RAG)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteCompareTable(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(buf.String(), "\n"); lines != 5 {
+		t.Errorf("table has %d lines, want header + 4 rows:\n%s", lines, buf.String())
+	}
+	if _, err := RunCompare(context.Background(), CompareConfig{Models: []CompareModel{open("base", base)}, Items: []Item{{ID: "x", Question: "q"}}}); err == nil {
+		t.Error("item without answers: no error")
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "-"}, {512, "512 B"}, {1536, "1.5 KiB"}, {3 << 30, "3 GiB"}} {
+		if got := humanBytes(tc.n); got != tc.want {
+			t.Errorf("humanBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
