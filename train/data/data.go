@@ -32,6 +32,7 @@ type Message struct {
 // turn the model learns.
 type Example struct {
 	Messages []Message
+	Text     string // a plain-text pre-training document instead (see text.go)
 	Source   string // file:line
 }
 
@@ -44,9 +45,13 @@ type Stats struct {
 }
 
 // ReadFile reads a .json (array of objects, or one object per line) or
-// .jsonl file. A malformed row fails with file:line, unless skipBad, in
+// .jsonl file (a .txt/.md file is one plain-text document, and rows with
+// a "text" field are documents too: see text.go). A malformed row fails with file:line, unless skipBad, in
 // which case it is skipped and counted in Stats.
 func ReadFile(path string, skipBad bool) ([]Example, Stats, error) {
+	if IsTextFile(path) {
+		return ReadTextFile(path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("read training data: %w", err)
@@ -261,6 +266,9 @@ func parseRow(raw json.RawMessage) ([]Example, error) {
 			out = append(out, Example{Messages: append(append([]Message(nil), sys...), Message{Role: "user", Content: q}, Message{Role: "assistant", Content: a})})
 		}
 		return out, nil
+	}
+	if s, ok := str("text"); ok {
+		return textRow(s)
 	}
 	keys := make([]string, 0, len(obj))
 	for k := range obj {

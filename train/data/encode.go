@@ -78,8 +78,13 @@ func Encode(ex Example, render Renderer, enc Encoder, maxSeq int) (Sample, error
 }
 
 // EncodeAll encodes every example; examples whose prompt does not fit are
-// dropped and counted, other errors stop.
+// dropped and counted, other errors stop. Plain-text documents
+// (Example.Text) are packed into windows by EncodeText instead.
 func EncodeAll(exs []Example, render Renderer, enc Encoder, maxSeq int) (out []Sample, tooLong int, err error) {
+	if hasText(exs) {
+		out, err = EncodeText(exs, enc, maxSeq)
+		return out, 0, err
+	}
 	for _, ex := range exs {
 		s, err := Encode(ex, render, enc, maxSeq)
 		if errors.Is(err, ErrTooLong) {
