@@ -141,8 +141,7 @@ class Qwen2Reference:
 
 
 def token_cases(vocab, seed):
-    """A few deterministic sequences; one crosses the Go engine's default
-    64-token prefill chunk."""
+    """A few deterministic sequences, from one token to 70."""
     rng = random.Random(seed)
     return [[rng.randrange(vocab) for _ in range(n)] for n in (1, 6, 23, 70)]
 

@@ -10,44 +10,44 @@ import (
 	"time"
 
 	"ragtune/model"
-	"ragtune/tensor"
 )
 
-// BenchmarkMatrixBF16 compares a BF16 weight converted to float32 at load
-// (F32Matrix) with one kept in 16 bits and widened inside MatMul
+// BenchmarkMatrix16 compares a BF16 or F16 weight widened to float32 at
+// load (F32Matrix) with one kept in 16 bits and widened inside MatMul
 // (HalfMatrix), at the 1.5B model's MLP shape, for decode (T=1) and a
 // prefill chunk (T=64).
-func BenchmarkMatrixBF16(b *testing.B) {
+func BenchmarkMatrix16(b *testing.B) {
 	const R, C = 8960, 1536
 	r := rand.New(rand.NewPCG(1, 2))
 	vals := make([]float32, R*C)
 	for i := range vals {
 		vals[i] = float32(r.NormFloat64()) * 0.02
 	}
-	w := makeTensor("w", model.BF16, []int{R, C}, vals)
-	for _, load := range []struct {
-		name string
-		fn   MatrixLoader
-	}{{"convert-at-load", F32Matrix}, {"keep-bf16", HalfMatrix}} {
-		mat, err := load.fn(w)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, T := range []int{1, 64} {
-			b.Run(fmt.Sprintf("%s/T=%d", load.name, T), func(b *testing.B) {
-				inp := make([]float32, T*C)
-				for i := range inp {
-					inp[i] = r.Float32()
-				}
-				out := make([]float32, T*R)
-				for b.Loop() {
-					mat.MatMul(out, inp, T)
-				}
-				b.ReportMetric(float64(2*R*C*T)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+	for _, dt := range []model.DType{model.BF16, model.F16} {
+		w := makeTensor("w", dt, []int{R, C}, vals)
+		for _, load := range []struct {
+			name string
+			fn   MatrixLoader
+		}{{"widen-at-load", F32Matrix}, {"keep-16bit", HalfMatrix}} {
+			mat, err := load.fn(w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, T := range []int{1, 64} {
+				b.Run(fmt.Sprintf("%s/%s/T=%d", dt, load.name, T), func(b *testing.B) {
+					inp := make([]float32, T*C)
+					for i := range inp {
+						inp[i] = r.Float32()
+					}
+					out := make([]float32, T*R)
+					for b.Loop() {
+						mat.MatMul(out, inp, T)
+					}
+					b.ReportMetric(float64(2*R*C*T)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
-	_ = tensor.Threads
 }
 
 // BenchmarkModel measures prefill (128 tokens in one Forward) and decode
@@ -124,35 +124,43 @@ func BenchmarkLayers1536(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg.NumHiddenLayers, cfg.VocabSize = 2, 4096
-	m, err := New(&cfg, randomSource(&cfg, 1, model.F32))
-	if err != nil {
-		b.Fatal(err)
-	}
-	const prompt = 128
+	const prompt = 256
 	toks := testTokens(prompt, cfg.VocabSize, 2)
-	b.Run("prefill128", func(b *testing.B) {
-		s := m.NewState(prompt)
-		for b.Loop() {
-			s.Truncate(0)
-			if _, err := s.Forward(toks); err != nil {
+	for _, dt := range []model.DType{model.F32, model.BF16} {
+		src := randomSource(&cfg, 1, dt)
+		for _, chunk := range []int{64, 128, 256} {
+			m, err := New(&cfg, src, WithPrefillChunk(chunk))
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.ReportMetric(prompt*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
-	})
-	b.Run("decode@512", func(b *testing.B) {
-		s := m.NewState(1024)
-		for s.Pos() < 512 {
-			if _, err := s.Forward(toks); err != nil {
-				b.Fatal(err)
+			b.Run(fmt.Sprintf("%s/prefill%d/chunk=%d", dt, prompt, chunk), func(b *testing.B) {
+				s := m.NewState(prompt)
+				for b.Loop() {
+					s.Truncate(0)
+					if _, err := s.Forward(toks); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(prompt*float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+			})
+			if chunk != 128 {
+				continue
 			}
+			b.Run(fmt.Sprintf("%s/decode@512", dt), func(b *testing.B) {
+				s := m.NewState(1024)
+				for s.Pos() < 512 {
+					if _, err := s.Forward(toks); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for b.Loop() {
+					s.Truncate(512)
+					if _, err := s.Forward(toks[:1]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+			})
 		}
-		for b.Loop() {
-			s.Truncate(512)
-			if _, err := s.Forward(toks[:1]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
-	})
+	}
 }

@@ -163,18 +163,22 @@ func maxAbs(x []float32) float64 {
 }
 
 // loadGoldenModel rebuilds a golden's model in a temp dir and loads it.
-func loadGoldenModel(t *testing.T, g goldenModel) *Model {
+func loadGoldenModel(t *testing.T, g goldenModel, opts ...[]Option) []*Model {
 	t.Helper()
 	dir := t.TempDir()
 	if got, want := g.build(t, dir), g.SHA256; got != want {
 		t.Fatalf("model.InitWith(%+v) wrote weights with SHA-256 %s, the golden was made on %s: the initializer changed; regenerate the goldens (see scripts/README.md)", g, got, want)
 	}
-	m, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
+	var ms []*Model
+	for _, o := range opts {
+		m, err := Load(dir, o...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		ms = append(ms, m)
 	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return ms
 }
 
 // TestPyTorchGolden compares every position's logits with the independent
@@ -194,7 +198,10 @@ func TestPyTorchGolden(t *testing.T) {
 			if len(g.Cases) == 0 {
 				t.Fatal("golden has no cases")
 			}
-			m := loadGoldenModel(t, g.Recipe)
+			// Default prefill chunk (one pass for every case) and 16-token
+			// chunks (several passes reading earlier passes' KV cache).
+			models := loadGoldenModel(t, g.Recipe, nil, []Option{WithPrefillChunk(16)})
+			m := models[0]
 			V := m.VocabSize()
 			for _, c := range g.Cases {
 				want := decodeF32(t, c.Logits)
@@ -207,6 +214,11 @@ func TestPyTorchGolden(t *testing.T) {
 						t.Fatal(err)
 					}
 					requireClose(t, "logits vs PyTorch", prefill, want, 1e-4)
+					chunked := make([]float32, len(want))
+					if err := models[1].NewState(len(c.Tokens)).ForwardAll(c.Tokens, chunked); err != nil {
+						t.Fatal(err)
+					}
+					requireClose(t, "logits in 16-token chunks vs PyTorch", chunked, want, 1e-4)
 				})
 				t.Run(fmt.Sprintf("decode/T=%d", len(c.Tokens)), func(t *testing.T) {
 					s := m.NewState(len(c.Tokens))

@@ -71,7 +71,7 @@ func WithMatrixLoader(l MatrixLoader) Option {
 }
 
 // WithPrefillChunk sets how many tokens one pass of Forward processes
-// (default 64). Larger chunks reuse each weight over more tokens but make
+// (default 128). Larger chunks reuse each weight over more tokens but make
 // every State's activation buffers larger.
 func WithPrefillChunk(n int) Option {
 	return func(o *options) {
@@ -90,7 +90,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 			src.Close()
 		}
 	}()
-	o := options{chunk: 64}
+	o := options{chunk: 128}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -276,7 +276,7 @@ func TestTruncateReuse(t *testing.T) {
 }
 
 // TestHalfWeights runs BF16 and F16 checkpoints both converted at load and
-// kept in 16 bits (the default), tied and untied; both must match an F32
+// kept in 16 bits, and with the default loader, tied and untied; both must match an F32
 // model built from the already-rounded values.
 func TestHalfWeights(t *testing.T) {
 	for _, tc := range []struct {
@@ -305,7 +305,8 @@ func TestHalfWeights(t *testing.T) {
 			}
 			want := prefillAll(t, newTestModel(t, cfg, f32), toks)
 			requireClose(t, "converted at load", prefillAll(t, newTestModel(t, cfg, src, WithMatrixLoader(F32Matrix)), toks), want, 1e-5)
-			half := newTestModel(t, cfg, src) // the default keeps 16 bits
+			requireClose(t, "default loader", prefillAll(t, newTestModel(t, cfg, src), toks), want, 2e-5)
+			half := newTestModel(t, cfg, src, WithMatrixLoader(HalfMatrix))
 			requireClose(t, "kept in 16 bits", prefillAll(t, half, toks), want, 2e-5)
 			// Widen a few rows per pass, as the 151k-row head does.
 			defer func(n int) { halfSlab = n }(halfSlab)

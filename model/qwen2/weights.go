@@ -24,12 +24,20 @@ type RowReader interface {
 }
 
 // DefaultMatrix is the loader New uses unless told otherwise: F32 weights
-// as float32 (in place), BF16 and F16 kept in 16 bits (HalfMatrix). Kept
-// weights take half the memory (a 7B model fits in 24 GiB only this way)
-// and decode faster, since decode streams every weight once per token;
-// prefill pays for widening them (docs/BENCHMARKS.md). Pass
-// WithMatrixLoader(F32Matrix) to widen everything once at load instead.
-func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) { return HalfMatrix(t) }
+// as float32 (in place), BF16 kept in 16 bits (HalfMatrix), F16 widened to
+// float32 at load. Kept BF16 takes half the memory (a 7B model fits in
+// 24 GiB only this way) and decodes faster, since decode streams every
+// weight once per token; prefill pays for widening slabs (see
+// docs/BENCHMARKS.md). F16 is widened at load because widening it in the
+// loop has no SIMD kernel yet and would be ~50× slower than the matmul.
+// Pass WithMatrixLoader(F32Matrix) to widen everything at load, or
+// WithMatrixLoader(HalfMatrix) to keep F16 too.
+func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) {
+	if t.DType == model.BF16 {
+		return HalfMatrix(t)
+	}
+	return F32Matrix(t)
+}
 
 // F32Matrix converts F32, F16 and BF16 weights to a float32 matrix once,
 // at load. F32 data is used in place (no copy) when it is aligned.
