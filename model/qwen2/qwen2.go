@@ -28,14 +28,14 @@ type Model struct {
 	cfg *model.Config
 	src model.TensorSource // kept open: weights may view its memory
 
-	C, F   int // hidden size, intermediate size
-	NH     int // query heads
-	NKV    int // key/value heads
-	HD     int // head dimension
-	V      int // vocabulary size
-	eps    float32
-	chunk  int // prefill tokens per pass, bounds State's activation buffers
-	layers []layer
+	dim, ffn int // hidden size (C), intermediate size (F)
+	nHead    int // query heads (NH)
+	nKV      int // key/value heads (NKV)
+	headDim  int // (HD)
+	vocab    int // (V)
+	eps      float32
+	chunk    int // prefill tokens per pass, bounds State's activation buffers
+	layers   []layer
 
 	embed RowReader     // (V, C)
 	norm  []float32     // (C) final RMSNorm weight
@@ -107,17 +107,17 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 	}
 	m = &Model{
 		cfg: cfg, src: src,
-		C: cfg.HiddenSize, F: cfg.IntermediateSize,
-		NH: cfg.NumAttentionHeads, NKV: cfg.NumKeyValueHeads, HD: cfg.HeadDimension(),
-		V: cfg.VocabSize, eps: float32(cfg.RMSNormEps), chunk: o.chunk,
+		dim: cfg.HiddenSize, ffn: cfg.IntermediateSize,
+		nHead: cfg.NumAttentionHeads, nKV: cfg.NumKeyValueHeads, headDim: cfg.HeadDimension(),
+		vocab: cfg.VocabSize, eps: float32(cfg.RMSNormEps), chunk: o.chunk,
 	}
 	l := loader{src: src, matrix: o.loader}
 	if l.matrix == nil {
 		l.matrix = DefaultMatrix
 	}
-	C, QD, KVD := m.C, m.NH*m.HD, m.NKV*m.HD
+	C, QD, KVD := m.dim, m.nHead*m.headDim, m.nKV*m.headDim
 
-	embed, err := l.get("model.embed_tokens.weight", m.V, C)
+	embed, err := l.get("model.embed_tokens.weight", m.vocab, C)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 		// Tied head, or a file that omits it (llama.cpp's converter does
 		// when it equals the embedding): the head reuses the embedding.
 		m.head = embedMat
-	} else if m.head, err = l.mat("lm_head.weight", m.V, C); err != nil {
+	} else if m.head, err = l.mat("lm_head.weight", m.vocab, C); err != nil {
 		return nil, err
 	}
 
@@ -171,9 +171,9 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 			{&ly.wk, "self_attn.k_proj", KVD, C, 1},
 			{&ly.wv, "self_attn.v_proj", KVD, C, 2},
 			{&ly.wo, "self_attn.o_proj", C, QD, -1},
-			{&ly.wgate, "mlp.gate_proj", m.F, C, -1},
-			{&ly.wup, "mlp.up_proj", m.F, C, -1},
-			{&ly.wdown, "mlp.down_proj", C, m.F, -1},
+			{&ly.wgate, "mlp.gate_proj", m.ffn, C, -1},
+			{&ly.wup, "mlp.up_proj", m.ffn, C, -1},
+			{&ly.wdown, "mlp.down_proj", C, m.ffn, -1},
 		} {
 			if *w.dst, err = l.mat(p+w.name+".weight", w.rows, w.cols); err != nil {
 				return nil, err
@@ -198,7 +198,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 func (m *Model) Config() *model.Config { return m.cfg }
 
 // VocabSize is the length of a logits vector.
-func (m *Model) VocabSize() int { return m.V }
+func (m *Model) VocabSize() int { return m.vocab }
 
 // MaxContext is the longest sequence the model was configured for
 // (max_position_embeddings).

@@ -41,17 +41,17 @@ func (m *Model) NewState(maxSeq int) *State {
 	}
 	maxSeq = max(maxSeq, 1)
 	chunk := min(m.chunk, maxSeq)
-	QD, KVD := m.NH*m.HD, m.NKV*m.HD
+	QD, KVD := m.nHead*m.headDim, m.nKV*m.headDim
 	s := &State{
 		m: m, maxSeq: maxSeq, chunk: chunk,
-		cos: make([]float32, maxSeq*m.HD/2), sin: make([]float32, maxSeq*m.HD/2),
+		cos: make([]float32, maxSeq*m.headDim/2), sin: make([]float32, maxSeq*m.headDim/2),
 		kc: make([][]float32, len(m.layers)), vc: make([][]float32, len(m.layers)),
-		x: make([]float32, chunk*m.C), xb: make([]float32, chunk*m.C),
+		x: make([]float32, chunk*m.dim), xb: make([]float32, chunk*m.dim),
 		q: make([]float32, chunk*QD), att: make([]float32, chunk*QD),
-		hb: make([]float32, chunk*m.F), hb2: make([]float32, chunk*m.F),
-		logits: make([]float32, m.V),
+		hb: make([]float32, chunk*m.ffn), hb2: make([]float32, chunk*m.ffn),
+		logits: make([]float32, m.vocab),
 	}
-	tensor.RoPETables(s.cos, s.sin, 0, maxSeq, m.HD, m.cfg.RopeTheta)
+	tensor.RoPETables(s.cos, s.sin, 0, maxSeq, m.headDim, m.cfg.RopeTheta)
 	for l := range s.kc {
 		s.kc[l] = make([]float32, maxSeq*KVD)
 		s.vc[l] = make([]float32, maxSeq*KVD)
@@ -93,7 +93,7 @@ func (s *State) ForwardAll(tokens []int, logits []float32) error {
 	if err := s.check(tokens); err != nil {
 		return err
 	}
-	V := s.m.V
+	V := s.m.vocab
 	if len(logits) < len(tokens)*V {
 		return fmt.Errorf("logits buffer holds %d values, need %d (%d tokens × vocabulary %d)", len(logits), len(tokens)*V, len(tokens), V)
 	}
@@ -110,8 +110,8 @@ func (s *State) check(tokens []int) error {
 		return errors.New("forward: no tokens")
 	}
 	for i, id := range tokens {
-		if id < 0 || id >= s.m.V {
-			return fmt.Errorf("forward: token %d (index %d) is outside the vocabulary [0, %d); the tokenizer does not match the model", id, i, s.m.V)
+		if id < 0 || id >= s.m.vocab {
+			return fmt.Errorf("forward: token %d (index %d) is outside the vocabulary [0, %d); the tokenizer does not match the model", id, i, s.m.vocab)
 		}
 	}
 	if s.pos+len(tokens) > s.maxSeq {
@@ -124,10 +124,10 @@ func (s *State) check(tokens []int) error {
 // stream into out (n, V).
 func (s *State) head(out []float32, r0, n int) {
 	m := s.m
-	C := m.C
+	C := m.dim
 	// x = self.norm(x); logits = self.lm_head(x)
 	tensor.RMSNorm(s.xb[r0*C:(r0+n)*C], s.x[r0*C:(r0+n)*C], m.norm, n, C, m.eps)
-	m.head.MatMul(out[:n*m.V], s.xb[r0*C:(r0+n)*C], n)
+	m.head.MatMul(out[:n*m.vocab], s.xb[r0*C:(r0+n)*C], n)
 }
 
 // step runs T ≤ chunk tokens through every layer at position s.pos,
@@ -135,7 +135,7 @@ func (s *State) head(out []float32, r0, n int) {
 func (s *State) step(tokens []int) {
 	m := s.m
 	T, P := len(tokens), s.pos
-	C, F, NH, NKV, HD := m.C, m.F, m.NH, m.NKV, m.HD
+	C, F, NH, NKV, HD := m.dim, m.ffn, m.nHead, m.nKV, m.headDim
 	QD, KVD, half := NH*HD, NKV*HD, HD/2
 	x, xb := s.x[:T*C], s.xb[:T*C]
 	q, att := s.q[:T*QD], s.att[:T*QD]
