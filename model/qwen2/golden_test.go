@@ -356,3 +356,43 @@ func TestLlamaCppGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestGGUFMatchesHF loads the same weights from an HF directory and from
+// the GGUF export of it, for Qwen2 and for a Llama config (whose GGUF
+// stores q/k rows permuted for llama.cpp's RoPE layout): the logits must
+// be identical.
+func TestGGUFMatchesHF(t *testing.T) {
+	for _, arch := range []string{"qwen2", "llama"} {
+		t.Run(arch, func(t *testing.T) {
+			cfg, err := model.Preset("tiny")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.VocabSize, cfg.InitializerRange = 320, 0.15
+			if arch == "llama" {
+				cfg.ModelType, cfg.Architectures = "llama", []string{"LlamaForCausalLM"}
+			}
+			dir := t.TempDir()
+			hf := filepath.Join(dir, "hf")
+			if err := model.InitWith(hf, cfg, 4, model.InitOptions{KeepVocab: true}); err != nil {
+				t.Fatal(err)
+			}
+			ggufPath := filepath.Join(dir, "m.gguf")
+			writeGGUF(t, hf, ggufPath, nil)
+			toks := testTokens(12, cfg.VocabSize, 5)
+			var logits [2][]float32
+			for i, path := range []string{hf, ggufPath} {
+				m, err := Load(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := m.Config().ModelType, arch; got != want {
+					t.Errorf("%s: model_type %q, want %q", path, got, want)
+				}
+				logits[i] = prefillAll(t, m, toks)
+				m.Close()
+			}
+			requireClose(t, "GGUF vs HF logits", logits[1], logits[0], 0)
+		})
+	}
+}
