@@ -241,6 +241,9 @@ func TestParallelFor(t *testing.T) {
 }
 
 func TestMatMulNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
 	r := rand.New(rand.NewPCG(10, 11))
 	for _, T := range []int{1, 64} {
 		C, OC := 256, 96
