@@ -201,6 +201,9 @@ func (h *kbHandle) docs() []docInfo {
 		d := docInfo{ID: h.docID(p), Name: filepath.Base(p), Title: rec.Title, Chunks: len(rec.Chunks), Bytes: rec.Size, path: p}
 		if meta, err := h.readMeta(d.ID); err == nil {
 			d.Name, d.Uploaded = meta.Name, meta.Uploaded
+			if d.Title == d.ID { // extraction fell back to the stored file name
+				d.Title = strings.TrimSuffix(meta.Name, filepath.Ext(meta.Name))
+			}
 		}
 		out = append(out, d)
 	}
@@ -254,10 +257,16 @@ func sanitizeName(name string) string {
 		return r
 	}, name)
 	name = strings.TrimSpace(strings.Trim(name, "."))
-	for len(name) > 200 {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
+	ext := filepath.Ext(name)
+	if len(ext) > 16 {
+		ext = ""
 	}
+	stem := strings.TrimSuffix(name, ext)
+	for len(stem)+len(ext) > 200 {
+		_, size := utf8.DecodeLastRuneInString(stem)
+		stem = stem[:len(stem)-size]
+	}
+	name = stem + ext
 	if name == "" {
 		name = "document"
 	}
@@ -534,6 +543,9 @@ func (s *Server) storeUpload(r *http.Request, h *kbHandle, part *multipart.Part,
 	s.metrics.uploads.Add(1)
 	if rec, ok := h.store.Doc(path); ok {
 		res.Chunks, res.Title = len(rec.Chunks), rec.Title
+		if res.Title == id {
+			res.Title = strings.TrimSuffix(name, ext)
+		}
 	}
 	res.Status = "added"
 	return res, 0, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,9 @@ func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int,
 			continue
 		}
 		id, name := h.displayName(r.Chunk.Source)
+		if r.Chunk.Title == id {
+			r.Chunk.Title = strings.TrimSuffix(name, filepath.Ext(name))
+		}
 		cites = append(cites, openai.Citation{Index: len(cites) + 1, KB: h.name,
 			ChunkID: id + "-" + strconv.Itoa(r.Chunk.Index), DocumentID: id, Source: name,
 			Title: r.Chunk.Title, Headings: r.Chunk.Headings, CharStart: r.Chunk.CharStart, CharEnd: r.Chunk.CharEnd,

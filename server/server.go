@@ -358,6 +358,20 @@ func newID(prefix string) string {
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	// The catch-all route hides the mux's own 405; give it back.
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := s.mux.Handler(r2); pattern != "/" && pattern != "" {
+			w.Header().Set("Allow", m)
+			writeError(w, http.StatusMethodNotAllowed, openai.TypeInvalidRequest,
+				fmt.Sprintf("%s %s is not allowed; use %s", r.Method, r.URL.Path, m), "", "method_not_allowed")
+			return
+		}
+	}
 	writeError(w, http.StatusNotFound, openai.TypeNotFound,
 		fmt.Sprintf("no route %s %s (see /v1/models, /v1/chat/completions, /v1/kb)", r.Method, r.URL.Path), "", "not_found")
 }
