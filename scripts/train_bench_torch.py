@@ -5,7 +5,15 @@ AdamW) on one sequence, on a random model of the R1-Distill-Qwen-1.5B shape,
 with the same eager Qwen2 math as scripts/train_reference.py.
 
 Usage: /usr/bin/python3 scripts/train_bench_torch.py [layers=28] [seq=256] [steps=3] [threads=2]
-Prints seconds per step, tokens/s and peak RSS.
+Prints seconds per step, tokens/s, CPU seconds per step and peak RSS.
+
+Debian's python3-torch is built with BLAS_INFO=generic: it multiplies with
+whatever libblas.so.3 the system selects, which is the slow reference BLAS
+(~3 GFLOP/s) unless libopenblas0 is installed. For a fair peer, point it at
+OpenBLAS without installing it system-wide:
+    apt-get download libopenblas0-pthread && dpkg -x libopenblas0-pthread_*.deb /tmp/oblas
+    LD_LIBRARY_PATH=/tmp/oblas/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=2 \
+        /usr/bin/python3 scripts/train_bench_torch.py 28 256 3 2
 """
 import math
 import resource
@@ -19,6 +27,13 @@ L = int(sys.argv[1]) if len(sys.argv) > 1 else 28
 T = int(sys.argv[2]) if len(sys.argv) > 2 else 256
 STEPS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 torch.set_num_threads(int(sys.argv[4]) if len(sys.argv) > 4 else 2)
+
+
+def blas():
+    with open("/proc/self/maps") as f:
+        libs = {l.split()[-1] for l in f if "blas" in l}
+    return ", ".join(sorted(libs)) or "unknown"
+
 C, I, NH, NKV, V, R = 1536, 8960, 12, 2, 151936, 16
 HS = C // NH
 torch.manual_seed(0)
@@ -106,5 +121,6 @@ best = min(times[1:])
 mean = sum(times[1:]) / STEPS
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 cpu_step = sum(cpus[1:]) / STEPS
+print(f"BLAS: {blas()}")
 print(f"pytorch {torch.__version__}: layers {L} seq {T} threads {torch.get_num_threads()}: {mean:.2f} s/step (best {best:.2f}), "
       f"{T / mean:.2f} tokens/s, {cpu_step:.2f} cpu-s/step, peak RSS {rss:.2f} GB")
