@@ -1,0 +1,278 @@
+package bert
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"ragtune/gguf"
+	"ragtune/model"
+	"ragtune/safetensors"
+	"ragtune/tokenizer"
+)
+
+// layer holds one encoder block's weights (PyTorch layouts: a Linear
+// weight is (out, in)).
+type layer struct {
+	qw, kw, vw []float32 // (C, C) each
+	qb, kb, vb []float32 // (C)
+	ow, ob     []float32 // attention.output.dense (C, C), (C)
+	ln1w, ln1b []float32 // attention.output.LayerNorm (C)
+	upw, upb   []float32 // intermediate.dense (I, C), (I)
+	dnw, dnb   []float32 // output.dense (C, I), (C)
+	ln2w, ln2b []float32 // output.LayerNorm (C)
+}
+
+// Model is a loaded encoder: immutable weights plus its tokenizer, safe
+// for concurrent Embed calls.
+type Model struct {
+	Config  Config
+	Pooling Pooling
+	Tok     *tokenizer.WordPiece
+
+	wte  []float32 // word_embeddings (V, C)
+	wpe  []float32 // position_embeddings (P, C)
+	wtt  []float32 // token_type_embeddings (TV, C); row 0 is added to every token
+	lnw  []float32 // embeddings.LayerNorm (C)
+	lnb  []float32
+	lays []layer
+}
+
+// Dim returns the embedding size.
+func (m *Model) Dim() int { return m.Config.HiddenSize }
+
+// MaxTokens returns the longest input in tokens, [CLS] and [SEP] included;
+// longer texts are truncated.
+func (m *Model) MaxTokens() int { return m.Config.MaxPositionEmbeddings }
+
+// Load opens an encoder from an HF directory (config.json with model_type
+// "bert", model.safetensors, vocab.txt or tokenizer.json, optional
+// 1_Pooling/config.json) or a GGUF file of architecture "bert".
+func Load(path string) (*Model, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load BERT model: %w", err)
+	}
+	if fi.IsDir() {
+		return loadHF(path)
+	}
+	if strings.HasSuffix(path, ".safetensors") {
+		return loadHF(filepath.Dir(path))
+	}
+	return loadGGUF(path)
+}
+
+// getter returns a tensor by its HF name (without any "bert." prefix).
+type getter func(name string) (*model.Tensor, error)
+
+func loadHF(dir string) (*Model, error) {
+	cfg, err := loadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := loadPooling(dir)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.LoadWordPiece(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load BERT tokenizer from %s: %w (the encoder needs vocab.txt or a WordPiece tokenizer.json)", dir, err)
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open BERT weights in %s: %w", dir, err)
+	}
+	defer set.Close()
+	// BertModel checkpoints name tensors "embeddings…"; checkpoints saved
+	// from BertFor* heads prefix them with "bert.".
+	prefix := ""
+	if _, err := set.Tensor("embeddings.word_embeddings.weight"); err != nil {
+		prefix = "bert."
+	}
+	get := func(name string) (*model.Tensor, error) {
+		t, err := set.Tensor(prefix + name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		dt, err := model.DTypeFromSafetensors(t.DType)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+		return &model.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, Data: t.Data}, nil
+	}
+	return build(*cfg, pool, tok, get)
+}
+
+// ggufNames maps HF BERT tensor names to llama.cpp's; per-layer names use
+// "%d" for the layer.
+var ggufNames = map[string]string{
+	"embeddings.word_embeddings.weight":       "token_embd.weight",
+	"embeddings.position_embeddings.weight":   "position_embd.weight",
+	"embeddings.token_type_embeddings.weight": "token_types.weight",
+	"embeddings.LayerNorm.weight":             "token_embd_norm.weight",
+	"embeddings.LayerNorm.bias":               "token_embd_norm.bias",
+}
+
+var ggufLayerNames = map[string]string{
+	"attention.self.query":       "attn_q",
+	"attention.self.key":         "attn_k",
+	"attention.self.value":       "attn_v",
+	"attention.output.dense":     "attn_output",
+	"attention.output.LayerNorm": "attn_output_norm",
+	"intermediate.dense":         "ffn_up",
+	"output.dense":               "ffn_down",
+	"output.LayerNorm":           "layer_output_norm",
+}
+
+// ggufName maps an HF BERT tensor name to its GGUF name.
+func ggufName(hf string) (string, bool) {
+	if g, ok := ggufNames[hf]; ok {
+		return g, true
+	}
+	rest, ok := strings.CutPrefix(hf, "encoder.layer.")
+	if !ok {
+		return "", false
+	}
+	num, rest, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	for _, suffix := range []string{".weight", ".bias"} {
+		if base, ok := strings.CutSuffix(rest, suffix); ok {
+			if g, ok := ggufLayerNames[base]; ok {
+				return "blk." + num + "." + g + suffix, true
+			}
+		}
+	}
+	return "", false
+}
+
+func loadGGUF(path string) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load BERT model: %w", err)
+	}
+	defer f.Close()
+	if arch, _ := f.String("general.architecture"); arch != "bert" {
+		return nil, fmt.Errorf("load BERT model %s: general.architecture is %q, not \"bert\"", path, arch)
+	}
+	u := func(key string) int {
+		v, _ := f.Uint("bert." + key)
+		return int(v)
+	}
+	cfg := Config{
+		ModelType: "bert", HiddenAct: "gelu",
+		HiddenSize:            u("embedding_length"),
+		NumHiddenLayers:       u("block_count"),
+		NumAttentionHeads:     u("attention.head_count"),
+		IntermediateSize:      u("feed_forward_length"),
+		MaxPositionEmbeddings: u("context_length"),
+		TypeVocabSize:         2,
+	}
+	cfg.LayerNormEps, _ = f.Float("bert.attention.layer_norm_epsilon")
+	if causal, ok := f.Metadata["bert.attention.causal"].(bool); ok && causal {
+		return nil, fmt.Errorf("load BERT model %s: bert.attention.causal is true; an encoder attends both ways", path)
+	}
+	if t, err := f.Tensor("token_embd.weight"); err == nil && len(t.Dims) == 2 {
+		cfg.VocabSize = int(t.Dims[1])
+	}
+	if t, err := f.Tensor("token_types.weight"); err == nil && len(t.Dims) == 2 {
+		cfg.TypeVocabSize = int(t.Dims[1])
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	pool := PoolCLS
+	if v, ok := f.Uint("bert.pooling_type"); ok {
+		switch v {
+		case ggufPoolCLS:
+		case ggufPoolMean:
+			pool = PoolMean
+		default:
+			return nil, fmt.Errorf("load BERT model %s: bert.pooling_type %d is not supported (want 1 mean or 2 cls)", path, v)
+		}
+	}
+	t, err := tokenizer.FromGGUFMetadata(f.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("load BERT tokenizer from %s: %w", path, err)
+	}
+	tok, ok := t.(*tokenizer.WordPiece)
+	if !ok {
+		return nil, fmt.Errorf("load BERT model %s: tokenizer is %T, not WordPiece", path, t)
+	}
+	get := func(name string) (*model.Tensor, error) {
+		g, ok := ggufName(name)
+		if !ok {
+			return nil, fmt.Errorf("no GGUF name for %s: %w", name, model.ErrTensorNotFound)
+		}
+		ti, err := f.Tensor(g)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return &model.Tensor{Name: g, DType: ti.Type, Shape: ti.Shape(), Data: ti.Data}, nil
+	}
+	return build(cfg, pool, tok, get)
+}
+
+// build reads every weight through get (copying it out of the mapped
+// file) and checks shapes against cfg.
+func build(cfg Config, pool Pooling, tok *tokenizer.WordPiece, get getter) (*Model, error) {
+	if tok.VocabSize() > cfg.VocabSize {
+		return nil, fmt.Errorf("tokenizer has %d tokens but the model's vocab_size is %d: tokenizer and weights do not belong together", tok.VocabSize(), cfg.VocabSize)
+	}
+	C, I := cfg.HiddenSize, cfg.IntermediateSize
+	var errs []error
+	read := func(name string, shape ...int) []float32 {
+		t, err := get(name)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		if !sameShape(t.Shape, shape) {
+			errs = append(errs, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape))
+			return nil
+		}
+		v, err := t.Float32()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tensor %s: %w", name, err))
+		}
+		return v
+	}
+	m := &Model{Config: cfg, Pooling: pool, Tok: tok}
+	m.wte = read("embeddings.word_embeddings.weight", cfg.VocabSize, C)
+	m.wpe = read("embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, C)
+	m.wtt = read("embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, C)
+	m.lnw = read("embeddings.LayerNorm.weight", C)
+	m.lnb = read("embeddings.LayerNorm.bias", C)
+	for l := 0; l < cfg.NumHiddenLayers && len(errs) == 0; l++ {
+		p := fmt.Sprintf("encoder.layer.%d.", l)
+		m.lays = append(m.lays, layer{
+			qw: read(p+"attention.self.query.weight", C, C), qb: read(p+"attention.self.query.bias", C),
+			kw: read(p+"attention.self.key.weight", C, C), kb: read(p+"attention.self.key.bias", C),
+			vw: read(p+"attention.self.value.weight", C, C), vb: read(p+"attention.self.value.bias", C),
+			ow: read(p+"attention.output.dense.weight", C, C), ob: read(p+"attention.output.dense.bias", C),
+			ln1w: read(p+"attention.output.LayerNorm.weight", C), ln1b: read(p+"attention.output.LayerNorm.bias", C),
+			upw: read(p+"intermediate.dense.weight", I, C), upb: read(p+"intermediate.dense.bias", I),
+			dnw: read(p+"output.dense.weight", C, I), dnb: read(p+"output.dense.bias", C),
+			ln2w: read(p+"output.LayerNorm.weight", C), ln2b: read(p+"output.LayerNorm.bias", C),
+		})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("load BERT weights: %w", err)
+	}
+	return m, nil
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
