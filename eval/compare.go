@@ -59,7 +59,9 @@ type CompareRow struct {
 	// retrieval costs per answer, longer prompt included.
 	RetrievalMsP50 float64 `json:"retrieval_ms_p50,omitempty"`
 	AddedMsP50     float64 `json:"added_ms_p50,omitempty"`
-	// Grounding of RAG answers (see RAGGrounding).
+	// Grounding of RAG answers (see RAGGrounding); CitationValidity is
+	// meaningless when Citations is 0.
+	Citations        int     `json:"citations,omitempty"`
 	CitationValidity float64 `json:"citation_validity,omitempty"`
 	UnsupportedShare float64 `json:"unsupported_share,omitempty"`
 	// FileBytes is the weights on disk; PeakRSSBytes the process's peak
@@ -214,6 +216,7 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 	row.LatencyMsP50 = finite(percentile(lat, 0.5))
 	if row.RAG {
 		row.RetrievalMsP50 = finite(percentile(retrMs, 0.5))
+		row.Citations = tot.citations
 		if tot.citations > 0 {
 			row.CitationValidity = 100 * float64(tot.valid) / float64(tot.citations)
 		}
@@ -241,7 +244,7 @@ func WriteCompareTable(w io.Writer, r *CompareResult) error {
 			row.Variant, row.Scores.EM, row.Scores.F1, row.Scores.BLEU, row.Scores.RougeL,
 			opt(row.AnswerPPL > 0, row.AnswerPPL, "%.2f"), row.LatencyMsP50,
 			opt(row.RAG, row.RetrievalMsP50, "%.2f"), opt(row.RAG, row.AddedMsP50, "%+.1f"),
-			opt(row.RAG, row.CitationValidity, "%.0f"), opt(row.RAG, row.UnsupportedShare, "%.0f"),
+			opt(row.RAG && row.Citations > 0, row.CitationValidity, "%.0f"), opt(row.RAG, row.UnsupportedShare, "%.0f"),
 			humanBytes(row.FileBytes), humanBytes(row.PeakRSSBytes))
 	}
 	return tw.Flush()

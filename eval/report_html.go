@@ -72,9 +72,9 @@ func RenderHTML(r *Report) ([]byte, error) {
 	sort.Strings(data)
 	add("data", strings.Join(data, "; "))
 	if s.Limit > 0 {
-		add("limit", fmt.Sprintf("%d items per suite", s.Limit))
+		add("limit", fmt.Sprintf("at most %d items per suite", s.Limit))
 	}
-	add("thresholds", fmt.Sprintf("right when F1 ≥ %g; sentence supported when ≥ %.0f%% of its character bigrams are in a passage", s.Thresholds.RightF1, 100*s.Thresholds.Support))
+	add("thresholds", fmt.Sprintf("right when F1 ≥ %g; sentence supported when ≥ %.0f%% of its terms (Chinese character pairs, other words) are in a passage", s.Thresholds.RightF1, 100*s.Thresholds.Support))
 	add("schema", r.Schema)
 
 	if r.Compare != nil {
@@ -173,7 +173,7 @@ func compareSection(c *CompareResult) htmlSection {
 		file = append(file, float64(r.FileBytes)/(1<<20))
 		t.Rows = append(t.Rows, []string{r.Variant, f1(r.Scores.EM), f1(r.Scores.F1), f1(r.Scores.BLEU), f1(r.Scores.RougeL),
 			orDash(r.AnswerPPL > 0, f2(r.AnswerPPL)), f1(r.LatencyMsP50), orDash(r.RAG, f2(r.RetrievalMsP50)),
-			orDash(r.RAG, fmt.Sprintf("%+.1f", r.AddedMsP50)), orDash(r.RAG, fmt.Sprintf("%.0f", r.CitationValidity)),
+			orDash(r.RAG, fmt.Sprintf("%+.1f", r.AddedMsP50)), orDash(r.RAG && r.Citations > 0, fmt.Sprintf("%.0f", r.CitationValidity)),
 			orDash(r.RAG, fmt.Sprintf("%.0f", r.UnsupportedShare)), humanBytes(r.FileBytes), humanBytes(r.PeakRSSBytes)})
 	}
 	sec.Tables = append(sec.Tables, t)
@@ -299,7 +299,7 @@ func robustnessSection(r *RobustnessResult) htmlSection {
 
 func hallucinationSection(h *HallucinationResult) htmlSection {
 	sec := htmlSection{ID: "hallucination", Title: "Hallucination",
-		Intro: fmt.Sprintf("%d questions answered closed-book and, with a knowledge base, from retrieved passages with [n] citations. A sentence counts as supported when enough of its character bigrams occur in a retrieved passage.", h.Items)}
+		Intro: fmt.Sprintf("%d questions answered closed-book and, with a knowledge base, from retrieved passages with [n] citations. A sentence counts as supported when enough of its terms (Chinese character pairs, other words) occur in a retrieved passage.", h.Items)}
 	sec.Metrics = []htmlMetric{{"closed-book F1", f1(h.ClosedBook.F1), fmt.Sprintf("EM %.1f", h.ClosedBook.EM)}}
 	if g := h.RAG; g != nil {
 		sec.Metrics = append(sec.Metrics,
@@ -315,7 +315,11 @@ func hallucinationSection(h *HallucinationResult) htmlSection {
 		if i == maxDetailRows {
 			break
 		}
-		t.Rows = append(t.Rows, []string{c.ID, clip(c.ClosedBook, 50), f1(c.ClosedF1), clip(c.RAGAnswer, 60), fmt.Sprint(c.Citations), fmt.Sprint(len(c.Unsupported))})
+		cites := make([]string, len(c.Citations))
+		for i, n := range c.Citations {
+			cites[i] = fmt.Sprint(n)
+		}
+		t.Rows = append(t.Rows, []string{c.ID, clip(c.ClosedBook, 50), f1(c.ClosedF1), clip(c.RAGAnswer, 60), orDash(len(cites) > 0, strings.Join(cites, ", ")), fmt.Sprint(len(c.Unsupported))})
 	}
 	sec.Tables = append(sec.Tables, t)
 	return sec
@@ -364,6 +368,7 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 1
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; }
+td:first-child { white-space: nowrap; }
 table.meta th { width: 140px; background: none; color: var(--muted); font-weight: normal; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 10px; margin: 8px 0 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; background: var(--bg); }
@@ -372,6 +377,7 @@ table.meta th { width: 140px; background: none; color: var(--muted); font-weight
 .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 svg.chart { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 svg .ct { font-size: 14px; font-weight: 600; fill: var(--ink); }
+svg .unit { font-size: 11px; font-weight: normal; fill: var(--muted); }
 svg .tick, svg .leg { font-size: 11px; fill: var(--muted); }
 svg .cat { font-size: 12px; fill: var(--ink); }
 svg .val { font-size: 10.5px; fill: var(--ink); }

@@ -48,7 +48,7 @@ func fmtNum(v float64) string {
 // per series, each labelled with its value. fixedMax > 0 fixes the axis
 // (100 for percentages).
 func BarChart(title string, cats []string, series []Series, unit string, fixedMax float64) template.HTML {
-	const W, H, left, right, top, bottom = 640, 270, 48, 12, 34, 56
+	const W, H, left, right, top, bottom = 460, 270, 48, 12, 34, 56
 	vmax := fixedMax
 	if vmax <= 0 {
 		for _, s := range series {
@@ -63,15 +63,16 @@ func BarChart(title string, cats []string, series []Series, unit string, fixedMa
 	pw, ph := float64(W-left-right), float64(H-top-bottom)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg">`, W, H, W, H, html.EscapeString(title))
-	fmt.Fprintf(&b, `<text x="%d" y="18" class="ct">%s</text>`, left, html.EscapeString(title))
+	fmt.Fprintf(&b, `<text x="%d" y="18" class="ct">%s`, left, html.EscapeString(title))
+	if unit != "" {
+		fmt.Fprintf(&b, ` <tspan class="unit">(%s)</tspan>`, html.EscapeString(unit))
+	}
+	b.WriteString(`</text>`)
 	for i := 0; i <= 4; i++ {
 		v := vmax * float64(i) / 4
 		y := float64(top) + ph - ph*float64(i)/4
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/>`, left, W-right, y, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" class="tick" text-anchor="end">%s</text>`, left-4, y+4, fmtNum(v))
-	}
-	if unit != "" {
-		fmt.Fprintf(&b, `<text x="4" y="%d" class="tick">%s</text>`, top-6, html.EscapeString(unit))
 	}
 	n := max(len(cats), 1)
 	gw := pw / float64(n)
@@ -94,7 +95,12 @@ func BarChart(title string, cats []string, series []Series, unit string, fixedMa
 				x+1, y, bw-2, math.Max(h, 0.5), palette[si%len(palette)], html.EscapeString(s.Name), fmtNum(v))
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="val" text-anchor="middle">%s</text>`, x+bw/2, y-3, fmtNum(v))
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="cat" text-anchor="middle">%s</text>`, float64(left)+gw*(float64(ci)+0.5), H-bottom+16, html.EscapeString(c))
+		cx := float64(left) + gw*(float64(ci)+0.5)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="cat" text-anchor="middle">`, cx, H-bottom+16)
+		for li, line := range wrapLabel(c, gw-4) {
+			fmt.Fprintf(&b, `<tspan x="%.1f" dy="%d">%s</tspan>`, cx, min(li, 1)*14, html.EscapeString(line))
+		}
+		b.WriteString(`</text>`)
 	}
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" class="axis"/>`, left, W-right, top+int(ph), top+int(ph))
 	legend(&b, series, left, H-14)
@@ -133,7 +139,7 @@ type Line struct {
 // LineChart draws curves over a shared x axis (training steps) with a
 // y axis from the data's minimum to its maximum.
 func LineChart(title, xLabel string, lines []Line) template.HTML {
-	const W, H, left, right, top, bottom = 640, 270, 52, 14, 34, 56
+	const W, H, left, right, top, bottom = 460, 270, 52, 14, 34, 56
 	xmin, xmax := math.Inf(1), math.Inf(-1)
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
@@ -165,7 +171,11 @@ func LineChart(title, xLabel string, lines []Line) template.HTML {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/>`, left, W-right, y, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" class="tick" text-anchor="end">%s</text>`, left-4, y+4, fmtNum(v))
 		xv := xmin + (xmax-xmin)*float64(i)/4
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="tick" text-anchor="middle">%s</text>`, px(xv), H-bottom+16, fmtNum(xv))
+		xs := fmtNum(xv)
+		if xmax-xmin >= 8 { // steps: whole numbers read better
+			xs = fmt.Sprintf("%.0f", xv)
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="tick" text-anchor="middle">%s</text>`, px(xv), H-bottom+16, xs)
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="cat" text-anchor="middle">%s</text>`, float64(left)+pw/2, H-bottom+32, html.EscapeString(xLabel))
 	series := make([]Series, len(lines))
@@ -187,4 +197,32 @@ func LineChart(title, xLabel string, lines []Line) template.HTML {
 	legend(&b, series, left, H-6)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// textWidth estimates the drawn width of a 12px label: about 7px per
+// Latin character, 12px per CJK one.
+func textWidth(s string) float64 {
+	return 7*float64(runeLen(s)-countWide(s)) + 12*float64(countWide(s))
+}
+
+// wrapLabel breaks a category label at spaces into lines that fit width
+// (a single word may still overflow).
+func wrapLabel(s string, width float64) []string {
+	if textWidth(s) <= width {
+		return []string{s}
+	}
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		if cur != "" && textWidth(cur+" "+w) > width {
+			lines = append(lines, cur)
+			cur = w
+			continue
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	return append(lines, cur)
 }

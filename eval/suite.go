@@ -271,8 +271,8 @@ type Thresholds struct {
 	// the references reaches this. Default 50.
 	RightF1 float64 `json:"right_f1"`
 	// Support (0–1): a sentence is supported by a passage when the share
-	// of its character bigrams found in the passage reaches this.
-	// Default 0.5.
+	// of its terms (Chinese character bigrams, other words) found in the
+	// passage reaches this (see SupportScore). Default 0.5.
 	Support float64 `json:"support"`
 }
 

@@ -204,38 +204,73 @@ func SplitSentences(text string) []string {
 	return out
 }
 
-// supportText folds text for support scoring: citations, punctuation,
-// symbols and spaces removed, full-width folded, lowercased.
-func supportText(s string) []rune {
-	s = citationRe.ReplaceAllString(s, "")
-	return []rune(normAnswer(s))
+// supportTerms folds text for support scoring (citations removed,
+// full-width folded, lowercased) and returns its terms: every pair of
+// adjacent Han characters (a lone Han character by itself) and every run of
+// other letters and digits as a word. Character pairs suit Chinese, where
+// words are not delimited; whole words suit other scripts, where letter
+// pairs such as "th" occur in any passage.
+func supportTerms(s string) []string {
+	s = strings.ToLower(swapWidthToHalf(citationRe.ReplaceAllString(s, "")))
+	var out []string
+	var han, word []rune
+	flush := func() {
+		if len(word) > 0 {
+			out = append(out, string(word))
+			word = word[:0]
+		}
+		if len(han) == 1 {
+			out = append(out, string(han))
+		}
+		for i := 0; i+1 < len(han); i++ {
+			out = append(out, string(han[i:i+2]))
+		}
+		han = han[:0]
+	}
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			if len(word) > 0 {
+				flush()
+			}
+			han = append(han, r)
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if len(han) > 0 {
+				flush()
+			}
+			word = append(word, r)
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
 }
 
-// SupportScore is the share of the sentence's character bigrams (after
-// supportText folding) that also occur in the passage: 1 when every
-// adjacent pair of characters of the sentence appears in the passage.
-// Sentences shorter than minSupportChars folded characters return -1
-// (too short to judge: "是的。", a lone citation).
+// SupportScore is the share of the sentence's terms (Chinese character
+// bigrams and other words, see supportTerms) that also occur in the
+// passage: 1 when all of them do. Sentences with fewer than
+// minSupportTerms terms return -1: too short to judge ("是的。", a lone
+// citation).
 func SupportScore(sentence, passage string) float64 {
-	s := supportText(sentence)
-	if len(s) < minSupportChars {
+	st := supportTerms(sentence)
+	if len(st) < minSupportTerms {
 		return -1
 	}
-	p := supportText(passage)
-	have := make(map[[2]rune]bool, len(p))
-	for i := 0; i+1 < len(p); i++ {
-		have[[2]rune{p[i], p[i+1]}] = true
+	have := map[string]bool{}
+	for _, t := range supportTerms(passage) {
+		have[t] = true
 	}
 	hit := 0
-	for i := 0; i+1 < len(s); i++ {
-		if have[[2]rune{s[i], s[i+1]}] {
+	for _, t := range st {
+		if have[t] {
 			hit++
 		}
 	}
-	return float64(hit) / float64(len(s)-1)
+	return float64(hit) / float64(len(st))
 }
 
-const minSupportChars = 4
+const minSupportTerms = 3
 
 // HallucinationResult holds both halves of the suite.
 type HallucinationResult struct {
@@ -312,7 +347,7 @@ func judgeGrounding(ans string, ps []Passage, th Thresholds) grounding {
 				}
 			}
 		}
-		if len(supportText(s)) < minSupportChars {
+		if len(supportTerms(s)) < minSupportTerms {
 			continue // too short to judge
 		}
 		g.sentences++

@@ -254,8 +254,11 @@ func TestCitationsAndSentences(t *testing.T) {
 		want float64
 	}{
 		{"两个低秩矩阵。[1]", "只训练两个低秩矩阵", 1},
-		{"abcd", "abxx", 1.0 / 3},
-		{"ＡＢＣＤ", "a b c d", 1}, // width folded, spaces dropped: ab, bc, cd all present
+		{"LoRA trains two matrices.", "LoRA trains only two low-rank matrices", 1},
+		{"the cat sat down", "a cat sat", 0.5},
+		{"ＡＢＣ ＤＥＦ ＧＨＩ", "abc def ghi", 1}, // width folded
+		{"eWeWeWeWeW", "we were new", -1}, // one word: too short to judge
+		{"eWeWeWeWeW wewe ewew", "we were new", 0},
 		{"好的", "好的", -1},
 	} {
 		near(t, "SupportScore("+tc.s+")", SupportScore(tc.s, tc.p), tc.want)

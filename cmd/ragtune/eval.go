@@ -174,7 +174,7 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 	trainLog := fs.String("train-log", "", "train_log.jsonl to plot the loss curve from (`FILE`)")
 	policy := fs.String("policy", "", "guard policy JSON `FILE` for the safety suite (default: built-in)")
 	rightF1 := fs.Float64("right-f1", 50, "an answer is right when its F1 (0-100) against the references reaches `X`")
-	support := fs.Float64("support", 0.5, "a sentence is supported when this `FRACTION` of its character bigrams is in a passage")
+	support := fs.Float64("support", 0.5, "a sentence is supported when this `FRACTION` of its terms (Chinese character pairs, other words) is in a passage")
 	kbName, kbRoot := kbFlags(fs)
 	g := addEvalGenFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
