@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ragtune/model"
+	"ragtune/train"
+)
+
+func perplexityJSON(t *testing.T, args ...string) perplexityOutput {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := evalPerplexity(append(args, "--json"), &out, &errb); err != nil {
+		t.Fatalf("eval perplexity %q: %v\n%s", args, err, errb.String())
+	}
+	var o perplexityOutput
+	if err := json.Unmarshal(out.Bytes(), &o); err != nil {
+		t.Fatalf("decode %q: %v", out.String(), err)
+	}
+	return o
+}
+
+func TestEvalPerplexity(t *testing.T) {
+	dir := genTestModel(t)
+	text := strings.Repeat("预训练之后是微调。Fine-tuning follows pre-training. ", 6)
+	file := filepath.Join(t.TempDir(), "text.txt")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f32 := perplexityJSON(t, "--model", dir, "--file", file, "--window", "128", "--stride", "64")
+	// One token per byte plus BOS; every token but the first is scored.
+	if got, want := f32.Tokens, len(text)+1; got != want {
+		t.Errorf("tokens %d, want %d", got, want)
+	}
+	if f32.Scored != f32.Tokens-1 || !(f32.PPL > 1) || math.Abs(math.Log(f32.PPL)-f32.MeanNLL) > 1e-9 {
+		t.Errorf("scored %d of %d, PPL %v, mean NLL %v", f32.Scored, f32.Tokens, f32.PPL, f32.MeanNLL)
+	}
+	// Quantized GGUF files run directly; Q8_0 stays within 2% of F32.
+	for _, tc := range []struct {
+		typ    string
+		within float64
+	}{{"q8_0", 0.02}, {"q4_0", 0.25}} {
+		gg := filepath.Join(t.TempDir(), tc.typ+".gguf")
+		if err := runQuantize([]string{"--model", dir, "--type", tc.typ, "--out", gg}); err != nil {
+			t.Fatal(err)
+		}
+		q := perplexityJSON(t, "--model", gg, "--file", file, "--window", "128", "--stride", "64")
+		if q.Scored != f32.Scored || math.Abs(q.PPL/f32.PPL-1) > tc.within {
+			t.Errorf("%s: PPL %v over %d tokens, F32 %v over %d", tc.typ, q.PPL, q.Scored, f32.PPL, f32.Scored)
+		}
+	}
+
+	// A LoRA adapter with B = 0 changes nothing; a trained one changes the PPL.
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := train.DefaultLoRA()
+	p := train.NewAdapterParams(cfg, lc)
+	p.Zero()
+	zero := t.TempDir()
+	if err := train.SaveAdapter(zero, lc, p, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := perplexityJSON(t, "--model", dir, "--adapter", zero, "--file", file, "--window", "128", "--stride", "64"); got.PPL != f32.PPL {
+		t.Errorf("zero adapter: PPL %v, want %v exactly", got.PPL, f32.PPL)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range p.Data {
+		p.Data[i] = float32(r.NormFloat64() * 0.5)
+	}
+	trained := t.TempDir()
+	if err := train.SaveAdapter(trained, lc, p, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := perplexityJSON(t, "--model", dir, "--adapter", trained, "--file", file, "--window", "128", "--stride", "64"); math.Abs(got.PPL/f32.PPL-1) < 1e-3 {
+		t.Errorf("trained adapter: PPL %v, the same as without (%v)", got.PPL, f32.PPL)
+	}
+
+	for _, bad := range [][]string{
+		{"--file", file},
+		{"--model", dir, "--file", file, "--window", "1"},
+		{"--model", dir, "--file", file, "--window", "8", "--stride", "9"},
+	} {
+		if err := evalPerplexity(bad, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("eval perplexity %q: no error", bad)
+		}
+	}
+}
+
+func TestEvalSuitesAndCompare(t *testing.T) {
+	dir := genTestModel(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := evalSuites([]string{"--model", dir, "--base", dir, "--suite", "forgetting,robustness,safety",
+		"--limit", "2", "--max-tokens", "4", "--out", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("eval: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"forgetting", "robustness", "safety", "report.html"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("eval summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	// The same model as base and tuned: nothing is forgotten.
+	f := rep["forgetting"].(map[string]any)
+	if f["right_to_wrong"].(float64) != 0 || f["ppl_ratio"].(float64) != 1 {
+		t.Errorf("same model twice: right→wrong %v, PPL ratio %v; want 0 and 1", f["right_to_wrong"], f["ppl_ratio"])
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	cmp := t.TempDir()
+	if err := compare([]string{"--base", dir, "--tuned", dir, "--limit", "2", "--max-tokens", "4", "--out", cmp}, &stdout, &stderr); err != nil {
+		t.Fatalf("compare: %v\n%s", err, stderr.String())
+	}
+	for _, v := range []string{"base ", "base+RAG", "tuned ", "tuned+RAG"} {
+		if !strings.Contains(stdout.String(), v) {
+			t.Errorf("compare table lacks %q:\n%s", v, stdout.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cmp, "report.html")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestEvalUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--suite", "all", "--out", "x"}, // no model
+		{"--model", "m"},                 // no --out
+		{"--model", "m", "--out", "x", "--suite", "speed"},
+		{"--model", "m", "--out", "x", "--data", "nosuite=f.jsonl"},
+		{"--model", "m", "--out", "x", "--support", "2"},
+	} {
+		// Through the group: "ragtune eval --flags" runs the suites.
+		if err := dispatchGroup("eval", args); !errors.Is(err, errUsage) {
+			t.Errorf("eval %q: %v, want a usage error", args, err)
+		}
+	}
+	if err := compare([]string{"--out", "x"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("compare without --base: no error")
+	}
+}
