@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"time"
+
+	"ragtune/hub"
+	"ragtune/model"
+)
+
+func init() {
+	registerSub("model", "pull", "download a model from Hugging Face or ModelScope (resumable, checksum-verified)", runModelPull)
+}
+
+const modelPullDescription = `
+Downloads every file of a model repository (or those matching --include)
+into an HF model directory that the other commands read. The hub's API
+lists the files with their sizes and, for large (LFS) files on Hugging Face
+and every file on ModelScope, their SHA-256; each download is checked
+against them, and a file that does not match is deleted, never kept.
+
+An interrupted download resumes where it stopped: run the same command
+again (partial files are kept as PATH.part and continued with HTTP Range
+requests). Files already present with the right size and digest are kept.
+Failed requests are retried with backoff.
+
+Hugging Face honours HF_ENDPOINT (a mirror, e.g. https://hf-mirror.com) and
+HF_TOKEN (gated or private repositories); --endpoint and --token override
+them. ModelScope (--source modelscope) serves the same DeepSeek models from
+China, at revision "master" by default.
+
+Examples:
+  ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
+  HF_ENDPOINT=https://hf-mirror.com ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --out r1-1.5b
+  ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --source modelscope --out r1-1.5b
+  ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --include '*.json' --include '*.safetensors'`
+
+func runModelPull(args []string) error {
+	fs := newFlagSet("model pull", "REPO [--revision R] [--source huggingface|modelscope] [--endpoint URL] [--out DIR] [--include GLOB]", modelPullDescription)
+	revision := fs.String("revision", "", "branch, tag or commit (default main; master on ModelScope)")
+	source := fs.String("source", hub.HuggingFace, "hub: huggingface or modelscope")
+	endpoint := fs.String("endpoint", "", "hub base `URL` (default: $HF_ENDPOINT or https://huggingface.co; https://www.modelscope.cn)")
+	out := fs.String("out", "", "output directory (default: the repository's name)")
+	token := fs.String("token", "", "access token (default: $HF_TOKEN for Hugging Face)")
+	var include globList
+	fs.Var(&include, "include", "only files matching this `GLOB`, by path or file name (repeatable)")
+	retries := fs.Int("retries", 4, "retries per request after a network or server error")
+	quiet := fs.Bool("quiet", false, "no progress bars")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageErrorf("model pull needs one REPO, e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
+	}
+	repo := fs.Arg(0)
+	if !hub.ValidRepo(repo) {
+		return usageErrorf("repository %q: want OWNER/NAME, e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", repo)
+	}
+	if *source != hub.HuggingFace && *source != hub.ModelScope {
+		return usageErrorf("--source must be huggingface or modelscope, got %q", *source)
+	}
+	if *out == "" {
+		*out = path.Base(repo)
+	}
+	o := hub.Options{Source: *source, Endpoint: *endpoint, Revision: *revision, Token: *token, Include: include, Retries: *retries}
+	if *retries <= 0 {
+		o.Retries = -1
+	}
+	if !*quiet {
+		o.Progress = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	res, err := hub.Pull(ctx, repo, *out, o)
+	if err != nil {
+		if res != nil && res.Downloaded+res.Skipped > 0 {
+			err = fmt.Errorf("%w\n%d of %d files are in %s; run the same command again to continue", err, res.Downloaded+res.Skipped, len(res.Files), *out)
+		}
+		return err
+	}
+	var total int64
+	for _, f := range res.Files {
+		if f.Size > 0 {
+			total += f.Size
+		}
+	}
+	el := time.Since(start)
+	commit := ""
+	if res.Commit != "" {
+		commit = " at commit " + res.Commit
+	}
+	fmt.Printf("pulled %s%s into %s: %d files (%s), %d downloaded, %d already present; %s transferred in %s",
+		repo, commit, *out, len(res.Files), byteSize(total), res.Downloaded, res.Skipped, byteSize(res.Bytes), el.Round(time.Second))
+	if s := el.Seconds(); s > 0 && res.Bytes > 0 {
+		fmt.Printf(" (%s/s)", byteSize(int64(float64(res.Bytes)/s)))
+	}
+	fmt.Println()
+	if cfg, err := model.LoadConfig(*out); err == nil {
+		fmt.Printf("%s: %s, hidden %d, %d layers, vocab %d, %s\n", *out, strings.Join(cfg.Architectures, ","),
+			cfg.HiddenSize, cfg.NumHiddenLayers, cfg.VocabSize, cfg.TorchDtype)
+	}
+	return nil
+}
