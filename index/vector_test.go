@@ -263,7 +263,7 @@ func BenchmarkHNSW100k(b *testing.B) {
 		}
 		bench100kQ = randomVectors(200, 384, 32)
 	})
-	for _, ef := range []int{128, 512, 1024, 2048} {
+	for _, ef := range []int{128, 512, 1024, 2048, 4096, 8192} {
 		b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
 			bench100kH.SetEfSearch(ef)
 			i := 0
