@@ -119,6 +119,7 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	if cfg.Retriever != nil {
 		variants = 2
 	}
+	cfg.Gen.stats = &genStats{}
 	for mi, cm := range cfg.Models {
 		resetPeakRSS()
 		m, err := cm.Open()
@@ -152,6 +153,9 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 		}
 	}
 	rep.Compare = res
+	if n := cfg.Gen.stats.note(); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	return rep, nil
 }
 
@@ -164,7 +168,7 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 	}
 	var sc *Scorer
 	if m.Net != nil {
-		sc = NewScorer(m.Net, 4096)
+		sc = NewScorer(m.Net, scorerContext)
 	}
 	preds := make([]string, len(items))
 	var lat []float64

@@ -11,6 +11,11 @@ import (
 // window × vocabulary (600 MB for a 1024-token window).
 const scoreChunk = 64
 
+// scorerContext is the longest question+answer the suites score for
+// answer-only perplexity (clamped to the model's maximum); its KV cache is
+// 235 MB on the 1.5B shape. Longer prompts are left out of perplexities.
+const scorerContext = 4096
+
 // Scorer computes next-token log-probabilities with a model, reusing one KV
 // cache and one logits buffer across calls. It is not safe for concurrent
 // use; make one per goroutine (the Model itself may be shared).

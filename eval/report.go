@@ -46,6 +46,8 @@ type Report struct {
 	TrainLog []train.LogEntry `json:"train_log,omitempty"`
 	// Skipped maps a requested suite that did not run to the reason.
 	Skipped map[string]string `json:"skipped,omitempty"`
+	// Notes are warnings about the run that affect how to read it.
+	Notes []string `json:"notes,omitempty"`
 	// Seconds maps each suite to its wall time.
 	Seconds map[string]float64 `json:"seconds,omitempty"`
 }
@@ -133,6 +135,7 @@ func RunSuites(ctx context.Context, cfg SuiteConfig) (*Report, error) {
 		}
 		rep.TrainLog = log
 	}
+	cfg.Gen.stats = &genStats{}
 	for _, s := range suites {
 		rep.Settings.Data[s] = cfg.Data[s]
 		t0 := time.Now()
@@ -143,6 +146,9 @@ func RunSuites(ctx context.Context, cfg SuiteConfig) (*Report, error) {
 			return nil, fmt.Errorf("suite %s: %w", s, err)
 		}
 		rep.Seconds[s] = time.Since(t0).Seconds()
+	}
+	if n := cfg.Gen.stats.note(); n != "" {
+		rep.Notes = append(rep.Notes, n)
 	}
 	return rep, nil
 }

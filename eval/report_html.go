@@ -384,6 +384,7 @@ svg .val { font-size: 10.5px; fill: var(--ink); }
 svg .grid { stroke: #eceef2; }
 svg .axis { stroke: var(--ink); }
 .skipped { color: var(--muted); }
+p.note { border-left: 4px solid #e08a2e; padding: 6px 10px; background: #fdf3e7; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 @media print {
   main { max-width: none; padding: 0; }
@@ -397,6 +398,7 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 <main>
 <h1>{{.Title}}</h1>
 <table class="meta">{{range .Header}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
+{{range .Report.Notes}}<p class="note">⚠ {{.}}</p>{{end}}
 {{range .Sections}}
 <section id="{{.ID}}">
 <h2>{{.Title}}</h2>

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -207,6 +208,34 @@ type GenOptions struct {
 	DisableThinking bool
 	// System is an optional system message before every question.
 	System string
+
+	stats *genStats // counts answers lost in the reasoning, when set
+}
+
+// genStats counts generations, for the notes of a report.
+type genStats struct {
+	mu                 sync.Mutex
+	answers, inThought int
+}
+
+func (g *genStats) add(res *llm.Result) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.answers++
+	if strings.TrimSpace(res.Text) == "" && res.Reasoning != "" {
+		g.inThought++
+	}
+}
+
+// note explains empty answers of a reasoning model, or returns "".
+func (g *genStats) note() string {
+	if g == nil || g.inThought == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d answers ended inside the model's reasoning (max tokens reached before </think>) and count as empty: raise --max-tokens or pass --no-think", g.inThought, g.answers)
 }
 
 func (g GenOptions) request(msgs []llm.Message, raw bool) llm.Request {
@@ -236,6 +265,7 @@ func answer(ctx context.Context, m *Model, g GenOptions, prompt string) (string,
 	if err != nil {
 		return "", 0, fmt.Errorf("generate with %s: %w", m.name(), err)
 	}
+	g.stats.add(res)
 	return strings.TrimSpace(res.Text), time.Since(t0), nil
 }
 

@@ -2,8 +2,11 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+
+	"ragtune/train/data"
 )
 
 // ForgettingResult compares the base and the tuned model on the same
@@ -64,7 +67,7 @@ func forgetScore(ctx context.Context, m *Model, items []Item, g GenOptions, th T
 	s := &forgetSide{right: make([]bool, len(items)), method: make([]string, len(items)), answers: make([]string, len(items)), ppl: make([]float64, len(items))}
 	var sc *Scorer
 	if m.Net != nil {
-		sc = NewScorer(m.Net, 1024)
+		sc = NewScorer(m.Net, scorerContext)
 	}
 	for i, it := range items {
 		ans, _, err := answer(ctx, m, g, it.Question)
@@ -72,19 +75,25 @@ func forgetScore(ctx context.Context, m *Model, items []Item, g GenOptions, th T
 			return nil, err
 		}
 		s.answers[i] = ans
+		scored := false
 		if sc != nil {
 			lp, err := answerLogProbs(sc, m, it.Question, it.Answers[0])
-			if err != nil {
+			switch {
+			case errors.Is(err, data.ErrTooLong):
+				// The question alone fills the scorer's context.
+			case err != nil:
 				return nil, fmt.Errorf("item %s: %w", it.ID, err)
+			default:
+				var p Perplexity
+				if err := p.Add(lp...); err != nil {
+					return nil, err
+				}
+				s.ppl[i] = p.Value()
+				s.acc.Merge(p)
+				scored = true
 			}
-			var p Perplexity
-			if err := p.Add(lp...); err != nil {
-				return nil, err
-			}
-			s.ppl[i] = p.Value()
-			s.acc.Merge(p)
 		}
-		if sc != nil && len(it.Choices) > 0 {
+		if scored && len(it.Choices) > 0 {
 			best, bestNLL := -1, math.Inf(1)
 			for c, choice := range it.Choices {
 				lp, err := answerLogProbs(sc, m, it.Question, choice)

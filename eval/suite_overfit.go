@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"ragtune/train/data"
 )
 
 // OverfitResult compares a model on the data it was trained on with data it
@@ -54,7 +56,7 @@ func RunOverfit(ctx context.Context, m *Model, items []Item, g GenOptions, pr *p
 	res := &OverfitResult{TrainItems: len(trainSet), ValidationItems: len(val)}
 	var sc *Scorer
 	if m.Net != nil {
-		sc = NewScorer(m.Net, 1024)
+		sc = NewScorer(m.Net, scorerContext)
 	}
 	split := func(set []Item, name string) (TextScores, Perplexity, error) {
 		var acc Perplexity
@@ -67,17 +69,21 @@ func RunOverfit(ctx context.Context, m *Model, items []Item, g GenOptions, pr *p
 			preds[i] = ans
 			is := ItemScore{ID: it.ID, Split: name, Answer: ans}
 			_, is.F1 = qaScore(it, ans)
-			if sc != nil && len(it.Answers) > 0 {
+			if sc != nil {
 				lp, err := answerLogProbs(sc, m, it.Question, it.Answers[0])
-				if err != nil && !errors.Is(err, errNoNet) {
+				switch {
+				case errors.Is(err, data.ErrTooLong):
+					// The question alone fills the scorer's context: no PPL.
+				case err != nil:
 					return TextScores{}, acc, fmt.Errorf("item %s: %w", it.ID, err)
+				default:
+					var p Perplexity
+					if err := p.Add(lp...); err != nil {
+						return TextScores{}, acc, err
+					}
+					is.PPL = finite(p.Value())
+					acc.Merge(p)
 				}
-				var p Perplexity
-				if err := p.Add(lp...); err != nil {
-					return TextScores{}, acc, err
-				}
-				is.PPL = p.Value()
-				acc.Merge(p)
 			}
 			res.Items = append(res.Items, is)
 			pr.step()

@@ -393,3 +393,24 @@ func TestMemoryRetriever(t *testing.T) {
 		t.Error("repeated id: no error")
 	}
 }
+
+// thinker never leaves its reasoning.
+type thinker struct{}
+
+func (thinker) Generate(context.Context, llm.Request, func(llm.Token) error) (*llm.Result, error) {
+	return &llm.Result{Reasoning: "let me think", FinishReason: llm.FinishLength}, nil
+}
+
+func TestRunSuitesNotesAnswersLostInReasoning(t *testing.T) {
+	m := &Model{Label: "r1", Path: "r1", Engine: thinker{}}
+	rep, err := RunSuites(context.Background(), SuiteConfig{Model: m, Suites: []string{SuiteSafety, SuiteForgetting}, Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "3 of 3 answers ended inside the model's reasoning") {
+		t.Errorf("notes %q, want one about 3 of 3 answers", rep.Notes)
+	}
+	if rep.Skipped[SuiteForgetting] == "" || rep.Forgetting != nil {
+		t.Errorf("forgetting without a base: skipped %q, result %v", rep.Skipped[SuiteForgetting], rep.Forgetting)
+	}
+}
