@@ -284,7 +284,11 @@ func answerLogProbs(sc *Scorer, m *Model, question, ans string) ([]float64, erro
 		return nil, errNoNet
 	}
 	ex := data.Example{Messages: []data.Message{{Role: "user", Content: question}, {Role: "assistant", Content: ans}}}
-	s, err := data.Encode(ex, renderer(m.Template), m.Tok, sc.MaxSeq())
+	bos := ""
+	if m.Tok != nil && m.Tok.BOS() >= 0 {
+		bos = m.Tok.Token(m.Tok.BOS())
+	}
+	s, err := data.Encode(ex, renderer(m.Template, bos), m.Tok, sc.MaxSeq())
 	if err != nil {
 		return nil, fmt.Errorf("encode answer: %w", err)
 	}

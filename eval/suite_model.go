@@ -187,16 +187,18 @@ func pathBytes(path string) int64 {
 	return n
 }
 
-// renderer adapts a chat template (PlainChat when nil) to train/data's
-// Renderer.
-func renderer(t *chat.Template) data.Renderer {
+// renderer adapts a chat template (PlainChat after bos when nil) to
+// train/data's Renderer. bos is the BOS token's text: chat templates write
+// it themselves, PlainChat does not, and a raw prompt gets it from the
+// tokenizer when generating.
+func renderer(t *chat.Template, bos string) data.Renderer {
 	return func(msgs []data.Message, gen bool) (string, error) {
 		cm := make([]chat.Message, len(msgs))
 		for i, x := range msgs {
 			cm[i] = chat.Message{Role: x.Role, Content: x.Content, ReasoningContent: x.ReasoningContent}
 		}
 		if t == nil {
-			return PlainChat(cm, gen), nil
+			return bos + PlainChat(cm, gen), nil
 		}
 		return t.Render(cm, gen)
 	}
