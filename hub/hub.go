@@ -54,6 +54,9 @@ type Options struct {
 	Endpoint string // base URL; default per source (HF_ENDPOINT for Hugging Face)
 	Revision string // branch, tag or commit; default "main" (HF) or "master" (ModelScope)
 	Token    string // bearer token; default HF_TOKEN for Hugging Face
+	// RepoType is "model" (default) or, on Hugging Face, "dataset" — for
+	// fetching training data such as medical-o1-reasoning-SFT.
+	RepoType string
 	Include  []string
 	// Retries is how many times a failed request is retried (default 4);
 	// set Retries to -1 for none. Backoff is the first wait (default 1 s),
@@ -91,6 +94,16 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	default:
 		return o, fmt.Errorf("unknown hub source %q (use huggingface or modelscope)", o.Source)
+	}
+	switch o.RepoType {
+	case "", "model":
+		o.RepoType = "model"
+	case "dataset":
+		if o.Source != HuggingFace {
+			return o, fmt.Errorf("dataset repositories are supported on Hugging Face only")
+		}
+	default:
+		return o, fmt.Errorf("unknown repository type %q (use model or dataset)", o.RepoType)
 	}
 	o.Endpoint = strings.TrimRight(o.Endpoint, "/")
 	if u, err := url.Parse(o.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -175,9 +188,10 @@ func list(ctx context.Context, repo string, o Options) (*listing, error) {
 // the model-info call of huggingface_hub (HfApi.model_info with
 // files_metadata=True): {"sha": commit, "siblings": [{"rfilename",
 // "size", "lfs": {"sha256", "size"}}]}. Only LFS files carry a SHA-256;
-// the others are checked by size.
+// the others are checked by size. Datasets answer the same call under
+// /api/datasets/.
 func listHF(ctx context.Context, repo string, o Options) (*listing, error) {
-	u := fmt.Sprintf("%s/api/models/%s/revision/%s?blobs=true", o.Endpoint, repo, url.PathEscape(o.Revision))
+	u := fmt.Sprintf("%s/api/%ss/%s/revision/%s?blobs=true", o.Endpoint, o.RepoType, repo, url.PathEscape(o.Revision))
 	var info struct {
 		SHA      string `json:"sha"`
 		Siblings []struct {
@@ -254,7 +268,11 @@ func fileURL(repo, rev, p string, o Options) string {
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
-	return fmt.Sprintf("%s/%s/resolve/%s/%s", o.Endpoint, repo, url.PathEscape(rev), strings.Join(segs, "/"))
+	prefix := ""
+	if o.RepoType == "dataset" {
+		prefix = "datasets/"
+	}
+	return fmt.Sprintf("%s/%s%s/resolve/%s/%s", o.Endpoint, prefix, repo, url.PathEscape(rev), strings.Join(segs, "/"))
 }
 
 func checkRelPath(p string) error {

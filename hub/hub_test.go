@@ -83,6 +83,10 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"id": h.repo, "sha": h.commit, "siblings": sibs})
 	case strings.HasPrefix(p, "/"+h.repo+"/resolve/"+h.commit+"/"):
 		h.serveFile(w, r, strings.TrimPrefix(p, "/"+h.repo+"/resolve/"+h.commit+"/"))
+	case p == "/api/datasets/"+h.repo+"/revision/main":
+		json.NewEncoder(w).Encode(map[string]any{"sha": h.commit, "siblings": []map[string]any{{"rfilename": "data.json", "size": 2}}})
+	case p == "/datasets/"+h.repo+"/resolve/"+h.commit+"/data.json":
+		w.Write([]byte("[]"))
 	case p == "/api/v1/models/"+h.repo+"/repo/files":
 		if r.URL.Query().Get("Revision") != "master" || r.URL.Query().Get("Recursive") != "true" {
 			http.Error(w, "bad query", http.StatusBadRequest)
@@ -318,6 +322,22 @@ func TestPullErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Pull(%q, %+v): error %v, want one mentioning %q", tc.repo, tc.o.Source, err, tc.want)
 		}
+	}
+}
+
+func TestPullDataset(t *testing.T) {
+	h := newFakeHub(t)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	dir := t.TempDir()
+	if _, err := Pull(context.Background(), h.repo, dir, Options{Endpoint: srv.URL, RepoType: "dataset"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "data.json")); err != nil || string(b) != "[]" {
+		t.Errorf("dataset file: %q, %v", b, err)
+	}
+	if _, err := Pull(context.Background(), h.repo, dir, Options{Source: ModelScope, Endpoint: srv.URL, RepoType: "dataset"}); err == nil {
+		t.Error("a ModelScope dataset was accepted")
 	}
 }
 

@@ -38,10 +38,11 @@ Examples:
   ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
   HF_ENDPOINT=https://hf-mirror.com ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --out r1-1.5b
   ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --source modelscope --out r1-1.5b
-  ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --include '*.json' --include '*.safetensors'`
+  ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --include '*.json' --include '*.safetensors'
+  ragtune model pull FreedomIntelligence/medical-o1-reasoning-SFT --repo-type dataset --list`
 
 func runModelPull(args []string) error {
-	fs := newFlagSet("model pull", "REPO [--revision R] [--source huggingface|modelscope] [--endpoint URL] [--out DIR] [--include GLOB]", modelPullDescription)
+	fs := newFlagSet("model pull", "REPO [--revision R] [--source huggingface|modelscope] [--endpoint URL] [--out DIR] [--include GLOB] [--list]", modelPullDescription)
 	revision := fs.String("revision", "", "branch, tag or commit (default main; master on ModelScope)")
 	source := fs.String("source", hub.HuggingFace, "hub: huggingface or modelscope")
 	endpoint := fs.String("endpoint", "", "hub base `URL` (default: $HF_ENDPOINT or https://huggingface.co; https://www.modelscope.cn)")
@@ -51,6 +52,8 @@ func runModelPull(args []string) error {
 	fs.Var(&include, "include", "only files matching this `GLOB`, by path or file name (repeatable)")
 	retries := fs.Int("retries", 4, "retries per request after a network or server error")
 	quiet := fs.Bool("quiet", false, "no progress bars")
+	repoType := fs.String("repo-type", "model", "model, or dataset (Hugging Face) to fetch training data")
+	listOnly := fs.Bool("list", false, "list the files (after --include) with their sizes and stop")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,7 +70,8 @@ func runModelPull(args []string) error {
 	if *out == "" {
 		*out = path.Base(repo)
 	}
-	o := hub.Options{Source: *source, Endpoint: *endpoint, Revision: *revision, Token: *token, Include: include, Retries: *retries}
+	o := hub.Options{Source: *source, Endpoint: *endpoint, Revision: *revision, Token: *token, Include: include,
+		Retries: *retries, RepoType: *repoType}
 	if *retries <= 0 {
 		o.Retries = -1
 	}
@@ -76,6 +80,23 @@ func runModelPull(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *listOnly {
+		files, err := hub.List(ctx, repo, o)
+		if err != nil {
+			return err
+		}
+		var total int64
+		for _, f := range files {
+			sum := ""
+			if f.SHA256 != "" {
+				sum = "  sha256 " + f.SHA256[:min(12, len(f.SHA256))] + "…"
+			}
+			fmt.Printf("%12s  %s%s\n", byteSize(max(f.Size, 0)), f.Path, sum)
+			total += max(f.Size, 0)
+		}
+		fmt.Printf("%d files, %s\n", len(files), byteSize(total))
+		return nil
+	}
 	start := time.Now()
 	res, err := hub.Pull(ctx, repo, *out, o)
 	if err != nil {
