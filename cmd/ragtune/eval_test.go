@@ -157,3 +157,50 @@ func TestEvalUsage(t *testing.T) {
 		t.Error("compare without --base: no error")
 	}
 }
+
+func TestEvalWithKnowledgeBase(t *testing.T) {
+	dir := genTestModel(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.md"), []byte("# 量化\n\nQ8_0 把每 32 个权重存成一个缩放因子和 32 个字节。\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "b.txt"), []byte("灾难性遗忘是指模型在学习新领域时丢失原有能力。"), 0o644)
+	root := filepath.Join(t.TempDir(), "kbs")
+	if code, _, stderr := runCaptured(t, "ingest", "--kb", "k", "--kb-dir", root, "--quiet", src); code != 0 {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	data := filepath.Join(t.TempDir(), "qa.jsonl")
+	os.WriteFile(data, []byte(`{"question": "什么是灾难性遗忘？", "answers": ["丢失原有能力"], "source": "b.txt"}
+{"instruction": "Q8_0 每块多少个权重？", "output": "32 个"}
+`), 0o644)
+	out := t.TempDir()
+	// "ragtune eval --flags" without a subcommand runs the suites.
+	code, stdout, stderr := runCaptured(t, "eval", "--model", dir, "--kb", "k", "--kb-dir", root, "--suite", "hallucination",
+		"--data", "hallucination="+data, "--max-tokens", "4", "--top-k", "2", "--out", out)
+	if code != 0 || !strings.Contains(stdout, "RAG F1") {
+		t.Fatalf("eval exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Hallucination struct {
+			RAG struct {
+				TopK int `json:"top_k"`
+			} `json:"rag"`
+			Cases []struct {
+				Retrieved []string `json:"retrieved"`
+			} `json:"cases"`
+		} `json:"hallucination"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if h := rep.Hallucination; h.RAG.TopK != 2 || len(h.Cases) != 2 || len(h.Cases[0].Retrieved) == 0 {
+		t.Errorf("RAG half did not use the knowledge base: %s", b[:min(len(b), 800)])
+	}
+	cmp := t.TempDir()
+	code, stdout, stderr = runCaptured(t, "compare", "--base", dir, "--kb", "k", "--kb-dir", root, "--data", data, "--max-tokens", "4", "--out", cmp)
+	if code != 0 || !strings.Contains(stdout, "base+RAG") {
+		t.Fatalf("compare exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
