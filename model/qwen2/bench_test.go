@@ -80,26 +80,32 @@ func BenchmarkModel(b *testing.B) {
 			}()
 			toks := testTokens(prompt, m.VocabSize(), 1)
 			s := m.NewState(prompt + gen)
-			var prefill, decode time.Duration
+			var prefill, decode, prefillCPU, decodeCPU time.Duration
 			for b.Loop() {
 				s.Truncate(0)
-				t0 := time.Now()
+				t0, c0 := time.Now(), cpuTime()
 				logits, err := s.Forward(toks)
 				if err != nil {
 					b.Fatal(err)
 				}
 				prefill += time.Since(t0)
-				t0 = time.Now()
+				prefillCPU += cpuTime() - c0
+				t0, c0 = time.Now(), cpuTime()
 				for range gen {
 					if logits, err = s.Forward([]int{argmax32(logits)}); err != nil {
 						b.Fatal(err)
 					}
 				}
 				decode += time.Since(t0)
+				decodeCPU += cpuTime() - c0
 			}
 			n := float64(b.N)
 			b.ReportMetric(prompt*n/prefill.Seconds(), "prefill-tok/s")
 			b.ReportMetric(gen*n/decode.Seconds(), "decode-tok/s")
+			// Tokens per CPU-second (all threads): steadier than wall time
+			// on a shared machine.
+			b.ReportMetric(prompt*n/prefillCPU.Seconds(), "prefill-tok/cpu-s")
+			b.ReportMetric(gen*n/decodeCPU.Seconds(), "decode-tok/cpu-s")
 			b.ReportMetric(loadTime.Seconds(), "load-s")
 		})
 	}
