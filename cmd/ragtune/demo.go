@@ -86,7 +86,7 @@ func runDemo(args []string) error {
 	fs := newFlagSet("demo", "[--workdir DIR] [--quick] [--seed N]", demoDescription)
 	workdir := fs.String("workdir", "ragtune-demo", "folder for every artifact of the run (emptied if an earlier demo left it)")
 	quick := fs.Bool("quick", false, "a smaller model and fewer steps (about a minute; for tests)")
-	seed := fs.Uint64("seed", 42, "seed for the tokenizer-free parts: weights, data split, shuffling, LoRA")
+	seed := fs.Uint64("seed", 42, "seed for the weights, the QA split, shuffling and LoRA (the tokenizer is deterministic)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
