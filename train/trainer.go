@@ -223,6 +223,14 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	}
 	sched := Schedule{Kind: o.Schedule, Peak: o.LR, Warmup: o.Warmup, Total: t.totalStep}
 	res := &Result{BestValLoss: math.NaN(), FirstValLoss: math.NaN(), FirstLoss: math.NaN()}
+	for _, e := range t.log { // a resumed run reports from the very start
+		if e.ValLoss != 0 && math.IsNaN(res.FirstValLoss) {
+			res.FirstValLoss = e.ValLoss
+		}
+		if e.Loss != 0 && math.IsNaN(res.FirstLoss) {
+			res.FirstLoss = e.Loss
+		}
+	}
 	start := time.Now()
 	startStep := t.Step
 	var recent []float64
