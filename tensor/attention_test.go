@@ -138,3 +138,56 @@ func BenchmarkAttentionDecode(b *testing.B) {
 		})
 	}
 }
+
+func TestExpNonPos(t *testing.T) {
+	worst, at := 0.0, float32(0)
+	for i := 0; i <= 2_000_000; i++ {
+		x := -float32(i) * (88.0 / 2_000_000)
+		got, want := float64(expNonPos(x)), math.Exp(float64(x))
+		if want < 1.19e-38 { // float32 subnormal range: flushing to 0 is fine for a softmax
+			if got < 0 || got > 1.19e-38 {
+				t.Fatalf("expNonPos(%g) = %g, want %g", x, got, want)
+			}
+			continue
+		}
+		if rel := math.Abs(got-want) / want; rel > worst {
+			worst, at = rel, x
+		}
+	}
+	if worst > 2.4e-7 { // 2 ulp of float32
+		t.Errorf("expNonPos: max relative error %.3g at x=%g", worst, at)
+	}
+	for _, tc := range []struct{ x, want float32 }{
+		{0, 1}, {float32(math.Inf(-1)), 0}, {-100, 0},
+	} {
+		if got := expNonPos(tc.x); got != tc.want {
+			t.Errorf("expNonPos(%g) = %g, want %g", tc.x, got, tc.want)
+		}
+	}
+	if got := expNonPos(float32(math.NaN())); got == got {
+		t.Errorf("expNonPos(NaN) = %g, want NaN", got)
+	}
+}
+
+func BenchmarkExp(b *testing.B) {
+	xs := make([]float32, 1024)
+	for i := range xs {
+		xs[i] = -float32(i) * 0.01
+	}
+	var sink float32
+	b.Run("expNonPos", func(b *testing.B) {
+		for b.Loop() {
+			for _, x := range xs {
+				sink += expNonPos(x)
+			}
+		}
+	})
+	b.Run("math.Exp", func(b *testing.B) {
+		for b.Loop() {
+			for _, x := range xs {
+				sink += float32(math.Exp(float64(x)))
+			}
+		}
+	})
+	_ = sink
+}
