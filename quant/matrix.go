@@ -110,31 +110,21 @@ func (m *qmatrix) MatMul(out, inp []float32, T int) {
 	nb := m.cols / BlockSize
 	op.xq = growI8(op.xq, T*m.cols)
 	op.xd = growF32(op.xd, T*nb)
-	op.inp = inp
-	nt := tensor.Threads()
-	if T >= 8 {
-		op.phase = 0
-		tensor.Parallel(nt, T, 1, op)
-	} else {
-		quantizeActs(op.xq, op.xd, inp[:T*m.cols])
-	}
-	op.phase = 1
+	quantizeActs(op.xq, op.xd, inp[:T*m.cols]) // T < gemmMinT: a few µs
 	// Chunks of 16 rows keep the weight rows of a chunk in L2 while every
 	// group of four tokens passes over them.
-	tensor.Parallel(nt, m.rows, 16, op)
-	op.m, op.out, op.inp = nil, nil, nil
+	tensor.Parallel(tensor.Threads(), m.rows, 16, op)
+	op.m, op.out = nil, nil
 	opPool.Put(op)
 }
 
 type matOp struct {
-	m     *qmatrix
-	k     *kernels
-	out   []float32
-	inp   []float32
-	xq    []int8
-	xd    []float32
-	T     int
-	phase int
+	m   *qmatrix
+	k   *kernels
+	out []float32
+	xq  []int8
+	xd  []float32
+	T   int
 }
 
 var opPool = sync.Pool{New: func() any { return new(matOp) }}
@@ -156,10 +146,6 @@ func growF32(s []float32, n int) []float32 {
 func (o *matOp) Run(_, lo, hi int) {
 	m := o.m
 	C, nb := m.cols, m.cols/BlockSize
-	if o.phase == 0 {
-		quantizeActs(o.xq[lo*C:hi*C], o.xd[lo*nb:hi*nb], o.inp[lo*C:hi*C])
-		return
-	}
 	dot, dot4 := o.k.q8dot, o.k.q8dot4
 	if m.dtype == model.Q4_0 {
 		dot, dot4 = o.k.q4dot, o.k.q4dot4
