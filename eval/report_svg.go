@@ -158,7 +158,13 @@ func LineChart(title, xLabel string, lines []Line) template.HTML {
 		ymax, ymin = ymax+0.5, ymin-0.5
 	}
 	pad := (ymax - ymin) * 0.05
-	ymin, ymax = ymin-pad, ymax+pad
+	if ymin >= 0 {
+		// Losses and perplexities are never negative: no axis below 0.
+		ymin = math.Max(0, ymin-pad)
+	} else {
+		ymin -= pad
+	}
+	ymax += pad
 	pw, ph := float64(W-left-right), float64(H-top-bottom)
 	px := func(x float64) float64 { return float64(left) + (x-xmin)/(xmax-xmin)*pw }
 	py := func(y float64) float64 { return float64(top) + ph - (y-ymin)/(ymax-ymin)*ph }

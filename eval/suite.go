@@ -366,10 +366,19 @@ func scoreTexts(items []Item, preds []string) (TextScores, error) {
 		if len(it.Answers) == 0 {
 			continue
 		}
-		em, f1 := qaScore(it, preds[i])
+		// Model output may hold control bytes (a NUL from a random or
+		// broken model); they are not content, and the BLEU n-gram keys
+		// use NUL as their separator.
+		pred := dropControl(preds[i])
+		answers := make([]string, len(it.Answers))
+		for k, a := range it.Answers {
+			answers[k] = dropControl(a)
+		}
+		it.Answers = answers
+		em, f1 := qaScore(it, pred)
 		s.EM += em
 		s.F1 += f1
-		r, err := rougeScorer.ScoreMulti(it.Answers, preds[i])
+		r, err := rougeScorer.ScoreMulti(it.Answers, pred)
 		if err != nil {
 			return s, err
 		}
@@ -377,7 +386,7 @@ func scoreTexts(items []Item, preds []string) (TextScores, error) {
 		s.Rouge2 += r["rouge2"].F
 		s.RougeL += r["rougeL"].F
 		s.N++
-		hyps = append(hyps, preds[i])
+		hyps = append(hyps, pred)
 		refs = append(refs, it.Answers)
 		maxRefs = max(maxRefs, len(it.Answers))
 		zh = zh || it.Lang == "zh"
@@ -419,6 +428,16 @@ func scoreTexts(items []Item, preds []string) (TextScores, error) {
 func isRight(it Item, pred string, th Thresholds) bool {
 	_, f1 := qaScore(it, pred)
 	return f1 >= th.RightF1
+}
+
+// dropControl removes control characters other than whitespace.
+func dropControl(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func hasHan(s string) bool {

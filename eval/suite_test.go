@@ -414,3 +414,15 @@ func TestRunSuitesNotesAnswersLostInReasoning(t *testing.T) {
 		t.Errorf("forgetting without a base: skipped %q, result %v", rep.Skipped[SuiteForgetting], rep.Forgetting)
 	}
 }
+
+func TestScoreTextsControlBytes(t *testing.T) {
+	// A NUL in model output must neither crash BLEU nor count as content.
+	items := []Item{{ID: "1", Lang: "en", Question: "q", Answers: []string{"the cat sat on the mat"}}}
+	s, err := scoreTexts(items, []string{"the cat\x00 sat on the mat\x01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(s.BLEU-100) > 1e-9 || s.EM != 100 {
+		t.Errorf("BLEU %v, EM %v; want 100, 100", s.BLEU, s.EM)
+	}
+}

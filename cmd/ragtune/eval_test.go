@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"ragtune/eval"
 	"ragtune/model"
 	"ragtune/train"
 )
@@ -202,5 +203,56 @@ func TestEvalWithKnowledgeBase(t *testing.T) {
 	code, stdout, stderr = runCaptured(t, "compare", "--base", dir, "--kb", "k", "--kb-dir", root, "--data", data, "--max-tokens", "4", "--out", cmp)
 	if code != 0 || !strings.Contains(stdout, "base+RAG") {
 		t.Fatalf("compare exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// TestEvalDetectsMemorization trains the tiny model until it memorizes the
+// built-in overfit suite's training rows, then checks that the suite sees
+// it: training answers reproduced and likely, held-out ones not.
+func TestEvalDetectsMemorization(t *testing.T) {
+	base := genTestModel(t)
+	items, err := eval.DefaultItems(eval.SuiteOverfit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows bytes.Buffer
+	for _, it := range items {
+		if it.Split == "train" {
+			// The empty think block matches the --no-think generation prompt.
+			b, _ := json.Marshal(map[string]string{"instruction": it.Question, "output": "<think>\n\n</think>\n\n" + it.Answers[0]})
+			rows.Write(append(b, '\n'))
+		}
+	}
+	data := filepath.Join(t.TempDir(), "train.jsonl")
+	os.WriteFile(data, rows.Bytes(), 0o644)
+	tuned := t.TempDir()
+	code, _, stderr := runCaptured(t, "train", "--model", base, "--data", data, "--out", tuned, "--mode", "full",
+		"--epochs", "50", "--lr", "0.003", "--val-split", "0")
+	if code != 0 {
+		t.Fatalf("train: %s", stderr)
+	}
+	out := t.TempDir()
+	var stdout, errb bytes.Buffer
+	if err := evalSuites([]string{"--model", tuned, "--base", base, "--suite", "overfit,forgetting", "--no-think",
+		"--max-tokens", "80", "--out", out}, &stdout, &errb); err != nil {
+		t.Fatalf("eval: %v\n%s", err, errb.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep eval.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	o, f := rep.Overfit, rep.Forgetting
+	t.Logf("overfit: PPL train %.2f validation %.2f, ROUGE-L train %.1f validation %.1f; forgetting PPL ratio %.2f",
+		o.TrainPPL, o.ValidationPPL, o.Train.RougeL, o.Validation.RougeL, f.PPLRatio)
+	if o.PPLRatio < 5 || o.Train.RougeL < o.Validation.RougeL+40 {
+		t.Errorf("memorization not detected: PPL ratio %.2f, ROUGE-L train %.1f vs validation %.1f", o.PPLRatio, o.Train.RougeL, o.Validation.RougeL)
+	}
+	// Training on eight rows moved the model away from everything else.
+	if f.PPLRatio <= 1 {
+		t.Errorf("forgetting PPL ratio %.2f, want > 1 after memorizing", f.PPLRatio)
 	}
 }
