@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,20 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(tc.n); got != tc.want {
 			t.Errorf("humanBytes(%d) = %q, want %q", tc.n, got, tc.want)
 		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	for _, tc := range []struct {
+		xs   []float64
+		q    float64
+		want float64
+	}{{[]float64{3, 1, 2}, 0.5, 2}, {[]float64{4, 1, 3, 2}, 0.5, 2.5}, {[]float64{7}, 0.5, 7}, {[]float64{1, 2, 3, 4, 5}, 0.9, 4.6}} {
+		if got := percentile(tc.xs, tc.q); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("percentile(%v, %v) = %v, want %v", tc.xs, tc.q, got, tc.want)
+		}
+	}
+	if !math.IsNaN(percentile(nil, 0.5)) {
+		t.Error("percentile of nothing is not NaN")
 	}
 }

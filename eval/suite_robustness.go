@@ -152,12 +152,19 @@ func swapNumbers(q, lang string) string {
 		})
 	}
 	if lang == "zh" {
-		return zhNumRun.ReplaceAllStringFunc(q, func(s string) string {
-			if v, ok := parseZhNumber(s); ok {
-				return strconv.Itoa(v)
+		var b strings.Builder
+		last := 0
+		for _, loc := range zhNumRun.FindAllStringIndex(q, -1) {
+			v, ok := parseZhNumber(q[loc[0]:loc[1]])
+			if !ok || !zhCounts(q, loc[0], loc[1]) {
+				continue
 			}
-			return s
-		})
+			b.WriteString(q[last:loc[0]])
+			b.WriteString(strconv.Itoa(v))
+			last = loc[1]
+		}
+		b.WriteString(q[last:])
+		return b.String()
 	}
 	return enNumWord.ReplaceAllStringFunc(q, func(s string) string {
 		for v := 0; v < 100; v++ {
@@ -168,6 +175,23 @@ func swapNumbers(q, lang string) string {
 		return s
 	})
 }
+
+// zhCounts reports whether the numeral q[i:j] counts something: several
+// characters (二十四), a measure word after it (三个, 七天), or arithmetic
+// next to it (3 加 4). A lone 一 in 一样 or 统一 is not a number.
+func zhCounts(q string, i, j int) bool {
+	if utf8.RuneCountInString(q[i:j]) > 1 {
+		return true
+	}
+	next, _ := utf8.DecodeRuneInString(strings.TrimLeft(q[j:], " "))
+	prev, _ := utf8.DecodeLastRuneInString(strings.TrimRight(q[:i], " "))
+	return strings.ContainsRune(zhMeasure, next) || strings.ContainsRune(zhArith, next) || strings.ContainsRune(zhArith, prev)
+}
+
+const (
+	zhMeasure = "个天年月周日号小时分秒岁次本只位名张块元米度斤条件种倍人口"
+	zhArith   = "加减乘除以等是和"
+)
 
 // zhNumber writes 0–99 in Chinese numerals (10 十, 24 二十四).
 func zhNumber(v int) string {

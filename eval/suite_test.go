@@ -144,6 +144,9 @@ func TestPerturb(t *testing.T) {
 			PerturbNumber: "1天有24个小时吗",
 		}},
 		{"What is twenty-one minus 5?", "en", map[string]string{PerturbNumber: "What is twenty-one minus five?"}},
+		{"三 加 四 等于多少？", "zh", map[string]string{PerturbNumber: "3 加 4 等于多少？"}},
+		{"一样的东西统一放好", "zh", map[string]string{PerturbNumber: ""}},
+		{"一周有七天", "zh", map[string]string{PerturbNumber: "1周有7天"}},
 		{"What is twenty-one minus five?", "en", map[string]string{PerturbNumber: "What is 21 minus 5?"}},
 	} {
 		got := map[string]string{}
