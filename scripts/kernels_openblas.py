@@ -11,7 +11,9 @@ alternative for every program). Fetch it into a scratch folder once:
         env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 scripts/kernels_openblas.py [threads] [n]
 
 Prints the kernel OpenBLAS picked (openblas_get_corename) and GFLOP/s
-(best of 10 runs, after a warm-up).
+(best of 10 runs, after a warm-up). CPU_TIME=1 with threads=1 times the
+calling thread's CPU time instead of wall time (robust on a loaded
+machine; compare with TestCPUTimeMatMul in package tensor).
 """
 import ctypes
 import os
@@ -35,11 +37,16 @@ sgemm.argtypes = [ctypes.c_int] * 6 + [ctypes.c_float, F, ctypes.c_int, F, ctype
 # C = A @ B^T: the same layout as tensor.MatMul (weights row-major, out × in).
 call = lambda: sgemm(101, 111, 112, n, n, n, 1.0, a, n, b, n, 0.0, c, n)
 call()
+clock = time.perf_counter
+if os.environ.get("CPU_TIME"):
+    # With one thread OpenBLAS computes in the calling thread, so its CPU
+    # time is the work itself, whatever else the machine runs.
+    clock = time.thread_time
 times = []
 for _ in range(10):
-    t0 = time.perf_counter()
+    t0 = clock()
     call()
-    times.append(time.perf_counter() - t0)
+    times.append(clock() - t0)
 best = min(times)
 print("openblas %s core=%s threads=%d n=%d: %.1f GFLOP/s (best of 10, %.2f ms)" % (
     os.path.basename(os.environ["OPENBLAS_LIB"]), lib.openblas_get_corename().decode(), threads, n,

@@ -224,17 +224,22 @@ func (o *fwdOp) pack(lo, hi int) {
 	nr, C, T := o.k.nr, o.C, o.T
 	for p := lo; p < hi; p++ {
 		dst := o.s.packed[p*C*nr : (p+1)*C*nr]
-		for j := 0; j < nr; j++ {
-			t := p*nr + j
-			if t >= T {
-				for k := 0; k < C; k++ {
-					dst[k*nr+j] = 0
+		// 64 columns at a time, so the block being written (64×nr floats)
+		// stays in L1 while the nr rows are read into it.
+		for k0 := 0; k0 < C; k0 += 64 {
+			k1 := min(k0+64, C)
+			for j := 0; j < nr; j++ {
+				t := p*nr + j
+				if t >= T {
+					for k := k0; k < k1; k++ {
+						dst[k*nr+j] = 0
+					}
+					continue
 				}
-				continue
-			}
-			row := o.inp[t*C : t*C+C]
-			for k, v := range row {
-				dst[k*nr+j] = v
+				row := o.inp[t*C+k0 : t*C+k1]
+				for k, v := range row {
+					dst[(k0+k)*nr+j] = v
+				}
 			}
 		}
 	}
