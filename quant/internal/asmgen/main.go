@@ -143,6 +143,18 @@ func weightScale(s int) {
 	p("\tVCVTPH2PS X%d, X%d", s, s)
 }
 
+// mulBcst multiplies Yr by the float32 at addr in every lane: one EVEX
+// instruction with an embedded broadcast where AVX-512 is there, else a
+// broadcast into Ytmp first.
+func mulBcst(isa, addr string, r, tmp int) {
+	if isa == "VNNI" {
+		p("\tVMULPS.BCST %s, Y%d, Y%d", addr, r, r)
+		return
+	}
+	p("\tVBROADCASTSS %s, Y%d", addr, tmp)
+	p("\tVMULPS Y%d, Y%d, Y%d", tmp, r, r)
+}
+
 func hsum(a, t int) {
 	p("\tVEXTRACTF128 $1, Y%d, X%d", a, t)
 	p("\tVADDPS X%d, X%d, X%d", t, a, a)
@@ -164,9 +176,10 @@ func dot1(isa string, q4 bool) {
 	p("\tVXORPS Y1, Y1, Y1")
 	// Two blocks per iteration into two accumulators hide the FMA latency.
 	step := func(acc, base int) {
-		weightScale(base)
-		p("\tVMULSS (R8), X%d, X%d", base, base)
-		p("\tVBROADCASTSS X%d, Y%d", base, base)
+		// d_w in all lanes, times d_x (the scale of this activation block).
+		p("\tVPBROADCASTW (SI), X%d", base)
+		p("\tVCVTPH2PS X%d, Y%d", base, base)
+		mulBcst(isa, "(R8)", base, base+1)
 		loadWeights(q4, base+1, base+2, base+3)
 		blockDot(isa, base+1, base+2, "(DI)", base+3, base+4)
 		p("\tVFMADD231PS Y%d, Y%d, Y%d", base+4, base, acc)
@@ -219,14 +232,13 @@ func dot4(isa string, q4 bool) {
 	p("\tTESTQ CX, CX")
 	p("\tJZ done")
 	p("loop:")
-	weightScale(6)
-	p("\tVBROADCASTSS X%d, Y6", 6)
+	p("\tVPBROADCASTW (SI), X6")
+	p("\tVCVTPH2PS X6, Y6")
 	loadWeights(q4, 4, 5, 7)
 	for t := 0; t < 4; t++ {
 		y, dd := 7+2*t, 8+2*t
 		blockDot(isa, 4, 5, q[t], y, dd)
-		p("\tVBROADCASTSS %s, Y%d", d[t], y)
-		p("\tVMULPS Y%d, Y%d, Y%d", y, dd, dd)
+		mulBcst(isa, d[t], dd, y)
 		p("\tVFMADD231PS Y%d, Y6, Y%d", dd, t)
 	}
 	p("\tADDQ $%d, SI", bs)
