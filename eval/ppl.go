@@ -146,3 +146,26 @@ func (s *Scorer) MaskedLogProbs(tokens []int, labels []int32) ([]float64, error)
 	}
 	return out, nil
 }
+
+// SamplesPerplexity scores each sample separately (each from its own first
+// token, with the sliding-window plan when longer than window) and reports
+// the token-weighted corpus perplexity next to the mean and median of the
+// per-sample ones. Samples of fewer than two tokens are an error: nothing
+// in them is predicted. progress, if not nil, is called after each sample.
+func (s *Scorer) SamplesPerplexity(samples [][]int, window, stride int, progress func(done, total int)) (PerplexityReport, error) {
+	lps := make([][]float64, len(samples))
+	for i, toks := range samples {
+		if len(toks) < 2 {
+			return PerplexityReport{}, fmt.Errorf("sample %d has %d tokens; perplexity needs at least 2", i+1, len(toks))
+		}
+		lp, err := s.WindowLogProbs(toks, window, stride, nil)
+		if err != nil {
+			return PerplexityReport{}, fmt.Errorf("sample %d: %w", i+1, err)
+		}
+		lps[i] = lp
+		if progress != nil {
+			progress(i+1, len(samples))
+		}
+	}
+	return AggregatePerplexity(lps)
+}

@@ -210,3 +210,30 @@ func TestMaskedLogProbs(t *testing.T) {
 		t.Error("no labels: no error")
 	}
 }
+
+func TestSamplesPerplexity(t *testing.T) {
+	m := tinyNet(t)
+	a, b := testTokens(m, 9), testTokens(m, 30)
+	rep, err := NewScorer(m, 16).SamplesPerplexity([][]int{a, b}, 16, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, err := ModelPerplexity(m, a, 16, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := ModelPerplexity(m, b, 16, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Samples != 2 || rep.Tokens != pa.Tokens+pb.Tokens {
+		t.Errorf("%d samples, %d tokens; want 2, %d", rep.Samples, rep.Tokens, pa.Tokens+pb.Tokens)
+	}
+	closeTo(t, "mean of samples", rep.MeanOfSamples, (pa.Value()+pb.Value())/2)
+	both := pa
+	both.Merge(pb)
+	closeTo(t, "corpus", rep.Corpus, both.Value())
+	if _, err := NewScorer(m, 16).SamplesPerplexity([][]int{a, a[:1]}, 16, 8, nil); err == nil {
+		t.Error("one-token sample: no error")
+	}
+}

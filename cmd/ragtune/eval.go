@@ -290,6 +290,10 @@ the first. Texts longer than --window run as sliding windows starting every
 each token is scored once, with at least window-stride tokens of context
 after the first window. --stride equal to --window gives disjoint chunks.
 
+A .jsonl --file holds one sample per line (a JSON string or an object with
+"text"); each sample is scored from its own first token, and the report adds
+the mean and median of the per-sample perplexities to the token-weighted one.
+
 Works on HF directories and GGUF files (F32/F16/BF16/Q8_0/Q4_0), so the
 perplexity change of a quantization can be read off two runs.
 
@@ -310,6 +314,41 @@ type perplexityOutput struct {
 	PPL       float64 `json:"ppl"`
 	Seconds   float64 `json:"seconds"`
 	TokensPer float64 `json:"scored_tokens_per_s"`
+	// Per-sample figures, for a .jsonl file.
+	Samples         int     `json:"samples,omitempty"`
+	MeanOfSamples   float64 `json:"mean_of_samples,omitempty"`
+	MedianOfSamples float64 `json:"median_of_samples,omitempty"`
+}
+
+// readSamples reads a JSONL file of texts: JSON strings or {"text": ...}.
+func readSamples(b []byte, name string) ([]string, error) {
+	var out []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, i+1, err)
+		}
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case map[string]any:
+			t, ok := x["text"].(string)
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: no \"text\" string", name, i+1)
+			}
+			out = append(out, t)
+		default:
+			return nil, fmt.Errorf("%s:%d: want a string or an object with \"text\"", name, i+1)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s holds no samples", name)
+	}
+	return out, nil
 }
 
 func runEvalPerplexity(args []string) error {
@@ -350,44 +389,75 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read text: %w", err)
 	}
+	var texts []string
+	if strings.HasSuffix(strings.ToLower(*file), ".jsonl") {
+		if texts, err = readSamples(text, *file); err != nil {
+			return err
+		}
+	}
 	m, err := loadEvalModel("model", *modelPath, *adapter, 0, stderr)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	toks := m.Tok.Encode(string(text), true)
-	if len(toks) < 2 {
-		return usageErrorf("%s has %d tokens; perplexity needs at least 2", *file, len(toks))
-	}
 	if mc := m.Net.MaxContext(); mc > 0 && *window > mc {
 		fmt.Fprintf(stderr, "window %d exceeds the model's %d-token context; using %d\n", *window, mc, mc)
 		*window = mc
 		*stride = min(*stride, mc)
 	}
-	plan, err := eval.SlidingWindows(len(toks), *window, *stride)
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	fmt.Fprintf(stderr, "%d tokens, %d windows of up to %d (stride %d)\n", len(toks), len(plan), *window, *stride)
 	t0 := time.Now()
-	sc := eval.NewScorer(m.Net, min(*window, len(toks)))
-	lp, err := sc.WindowLogProbs(toks, *window, *stride, func(done, total int) {
-		el := time.Since(t0)
-		eta := time.Duration(float64(el) / float64(done) * float64(total-done))
-		fmt.Fprintf(stderr, "\rwindow %d/%d  %s elapsed, ~%s left   ", done, total, el.Round(time.Second), eta.Round(time.Second))
-	})
-	fmt.Fprintln(stderr)
-	if err != nil {
-		return err
+	show := func(what string) func(done, total int) {
+		return func(done, total int) {
+			el := time.Since(t0)
+			eta := time.Duration(float64(el) / float64(done) * float64(total-done))
+			fmt.Fprintf(stderr, "\r%s %d/%d  %s elapsed, ~%s left   ", what, done, total, el.Round(time.Second), eta.Round(time.Second))
+		}
 	}
-	var p eval.Perplexity
-	if err := p.Add(lp...); err != nil {
-		return err
+	o := perplexityOutput{Model: *modelPath, Adapter: *adapter, File: *file, Window: *window, Stride: *stride}
+	if texts != nil {
+		samples := make([][]int, len(texts))
+		longest := 0
+		for i, t := range texts {
+			samples[i] = m.Tok.Encode(t, true)
+			o.Tokens += len(samples[i])
+			longest = max(longest, len(samples[i]))
+			if plan, err := eval.SlidingWindows(len(samples[i]), *window, *stride); err == nil {
+				o.Windows += len(plan)
+			}
+		}
+		fmt.Fprintf(stderr, "%d samples, %d tokens, windows of up to %d (stride %d)\n", len(samples), o.Tokens, *window, *stride)
+		sc := eval.NewScorer(m.Net, min(*window, longest))
+		rep, err := sc.SamplesPerplexity(samples, *window, *stride, show("sample"))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		o.Scored, o.MeanNLL, o.PPL = rep.Tokens, rep.MeanNLL, rep.Corpus
+		o.Samples, o.MeanOfSamples, o.MedianOfSamples = rep.Samples, rep.MeanOfSamples, rep.MedianOfSamples
+	} else {
+		toks := m.Tok.Encode(string(text), true)
+		if len(toks) < 2 {
+			return usageErrorf("%s has %d tokens; perplexity needs at least 2", *file, len(toks))
+		}
+		plan, err := eval.SlidingWindows(len(toks), *window, *stride)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		fmt.Fprintf(stderr, "%d tokens, %d windows of up to %d (stride %d)\n", len(toks), len(plan), *window, *stride)
+		sc := eval.NewScorer(m.Net, min(*window, len(toks)))
+		lp, err := sc.WindowLogProbs(toks, *window, *stride, show("window"))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		var p eval.Perplexity
+		if err := p.Add(lp...); err != nil {
+			return err
+		}
+		o.Tokens, o.Windows, o.Scored, o.MeanNLL, o.PPL = len(toks), len(plan), p.Tokens, p.MeanNLL(), p.Value()
 	}
-	secs := time.Since(t0).Seconds()
-	o := perplexityOutput{Model: *modelPath, Adapter: *adapter, File: *file, Tokens: len(toks), Scored: p.Tokens,
-		Window: *window, Stride: *stride, Windows: len(plan), MeanNLL: p.MeanNLL(), PPL: p.Value(), Seconds: secs,
-		TokensPer: float64(p.Tokens) / secs}
+	o.Seconds = time.Since(t0).Seconds()
+	o.TokensPer = float64(o.Scored) / o.Seconds
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -395,5 +465,8 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "tokens      %d (%d scored)\nwindow      %d, stride %d, %d windows\nmean NLL    %.4f nats/token\nperplexity  %.4f\n",
 		o.Tokens, o.Scored, o.Window, o.Stride, o.Windows, o.MeanNLL, o.PPL)
+	if o.Samples > 0 {
+		fmt.Fprintf(stdout, "samples     %d: per-sample perplexity mean %.4f, median %.4f\n", o.Samples, o.MeanOfSamples, o.MedianOfSamples)
+	}
 	return nil
 }

@@ -256,3 +256,20 @@ func TestEvalDetectsMemorization(t *testing.T) {
 		t.Errorf("forgetting PPL ratio %.2f, want > 1 after memorizing", f.PPLRatio)
 	}
 }
+
+func TestEvalPerplexitySamples(t *testing.T) {
+	dir := genTestModel(t)
+	file := filepath.Join(t.TempDir(), "s.jsonl")
+	os.WriteFile(file, []byte("\"预训练之后是微调。\"\n{\"text\": \"Fine-tuning follows pre-training.\"}\n"), 0o644)
+	o := perplexityJSON(t, "--model", dir, "--file", file, "--window", "16", "--stride", "8")
+	// Byte-level: each sample is its bytes plus BOS; each loses its first token.
+	wantTokens := len("预训练之后是微调。") + len("Fine-tuning follows pre-training.") + 2
+	if o.Samples != 2 || o.Tokens != wantTokens || o.Scored != wantTokens-2 || !(o.MeanOfSamples > 1) {
+		t.Errorf("samples %d, tokens %d (scored %d), mean of samples %v; want 2, %d (%d), > 1", o.Samples, o.Tokens, o.Scored, o.MeanOfSamples, wantTokens, wantTokens-2)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"txt\": \"x\"}\n"), 0o644)
+	if err := evalPerplexity([]string{"--model", dir, "--file", bad}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "bad.jsonl:1") {
+		t.Errorf("sample without text: %v, want an error naming bad.jsonl:1", err)
+	}
+}
