@@ -30,12 +30,14 @@ func BenchmarkDotCPUTime(b *testing.B) {
 	QuantizeQ4_0(w4, randVec(r, C, 1))
 	xq := make([]int8, C)
 	xd := make([]float32, nb)
-	quantizeActs(xq, xd, randVec(r, C, 1))
+	xb := make([]int32, nb*8)
+	quantizeActs(xq, xd, xb, randVec(r, C, 1))
+	q4 := func(w *byte, xq *int8, xd *float32, nb int) float32 { return impl.q4dot(w, xq, xd, &xb[0], nb) }
 	for _, tc := range []struct {
 		name string
 		w    []byte
 		dot  func(*byte, *int8, *float32, int) float32
-	}{{impl.name + "/Q8_0", w8, impl.q8dot}, {impl.name + "/Q4_0", w4, impl.q4dot}} {
+	}{{impl.name + "/Q8_0", w8, impl.q8dot}, {impl.name + "/Q4_0", w4, q4}} {
 		b.Run(tc.name, func(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()

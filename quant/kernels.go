@@ -11,8 +11,10 @@ type kernels struct {
 	name   string
 	q8dot  func(w *byte, xq *int8, xd *float32, nb int) float32
 	q8dot4 func(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
-	q4dot  func(w *byte, xq *int8, xd *float32, nb int) float32
-	q4dot4 func(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
+	// The Q4_0 forms also take xb: per block 8 int32, the first -8·Σy
+	// (the rest 0), which turns Σ q·y over unsigned nibbles into Σ (q-8)·y.
+	q4dot  func(w *byte, xq *int8, xd *float32, xb *int32, nb int) float32
+	q4dot4 func(w *byte, xq *int8, xd *float32, xb *int32, nb int) (r0, r1, r2, r3 float32)
 	// dequant8/dequant4 expand nb blocks to float32 (the prefill path).
 	dequant8 func(dst *float32, src *byte, nb int)
 	dequant4 func(dst *float32, src *byte, nb int)
@@ -61,7 +63,7 @@ func q8dotGo(w *byte, xq *int8, xd *float32, nb int) float32 {
 	return sum
 }
 
-func q4dotGo(w *byte, xq *int8, xd *float32, nb int) float32 {
+func q4dotGo(w *byte, xq *int8, xd *float32, _ *int32, nb int) float32 {
 	if nb == 0 {
 		return 0
 	}
@@ -86,8 +88,9 @@ func q8dot4Go(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32) {
 	return dot4With(q8dotGo, w, xq, xd, nb)
 }
 
-func q4dot4Go(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32) {
-	return dot4With(q4dotGo, w, xq, xd, nb)
+func q4dot4Go(w *byte, xq *int8, xd *float32, _ *int32, nb int) (r0, r1, r2, r3 float32) {
+	q4 := func(w *byte, xq *int8, xd *float32, nb int) float32 { return q4dotGo(w, xq, xd, nil, nb) }
+	return dot4With(q4, w, xq, xd, nb)
 }
 
 func dot4With(f func(*byte, *int8, *float32, int) float32, w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32) {

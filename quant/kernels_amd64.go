@@ -13,10 +13,10 @@ func q8dotAVX2(w *byte, xq *int8, xd *float32, nb int) float32
 func q8dot4AVX2(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
 
 //go:noescape
-func q4dotAVX2(w *byte, xq *int8, xd *float32, nb int) float32
+func q4dotAVX2(w *byte, xq *int8, xd *float32, xb *int32, nb int) float32
 
 //go:noescape
-func q4dot4AVX2(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
+func q4dot4AVX2(w *byte, xq *int8, xd *float32, xb *int32, nb int) (r0, r1, r2, r3 float32)
 
 //go:noescape
 func q8dotVNNI(w *byte, xq *int8, xd *float32, nb int) float32
@@ -25,10 +25,10 @@ func q8dotVNNI(w *byte, xq *int8, xd *float32, nb int) float32
 func q8dot4VNNI(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
 
 //go:noescape
-func q4dotVNNI(w *byte, xq *int8, xd *float32, nb int) float32
+func q4dotVNNI(w *byte, xq *int8, xd *float32, xb *int32, nb int) float32
 
 //go:noescape
-func q4dot4VNNI(w *byte, xq *int8, xd *float32, nb int) (r0, r1, r2, r3 float32)
+func q4dot4VNNI(w *byte, xq *int8, xd *float32, xb *int32, nb int) (r0, r1, r2, r3 float32)
 
 //go:noescape
 func dequantQ8AVX2(dst *float32, src *byte, nb int)

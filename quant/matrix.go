@@ -110,7 +110,11 @@ func (m *qmatrix) MatMul(out, inp []float32, T int) {
 	nb := m.cols / BlockSize
 	op.xq = growI8(op.xq, T*m.cols)
 	op.xd = growF32(op.xd, T*nb)
-	quantizeActs(op.xq, op.xd, inp[:T*m.cols]) // T < gemmMinT: a few µs
+	if cap(op.xb) < T*nb*8 {
+		op.xb = make([]int32, T*nb*8)
+	}
+	op.xb = op.xb[:T*nb*8]
+	quantizeActs(op.xq, op.xd, op.xb, inp[:T*m.cols]) // T < gemmMinT: a few µs
 	// Chunks of 16 rows keep the weight rows of a chunk in L2 while every
 	// group of four tokens passes over them.
 	tensor.Parallel(tensor.Threads(), m.rows, 16, op)
@@ -124,6 +128,7 @@ type matOp struct {
 	out []float32
 	xq  []int8
 	xd  []float32
+	xb  []int32
 	T   int
 }
 
@@ -146,16 +151,18 @@ func growF32(s []float32, n int) []float32 {
 func (o *matOp) Run(_, lo, hi int) {
 	m := o.m
 	C, nb := m.cols, m.cols/BlockSize
-	dot, dot4 := o.k.q8dot, o.k.q8dot4
-	if m.dtype == model.Q4_0 {
-		dot, dot4 = o.k.q4dot, o.k.q4dot4
-	}
+	k, q4 := o.k, m.dtype == model.Q4_0
 	R, T := m.rows, o.T
 	t := 0
 	for ; t+4 <= T; t += 4 {
-		xq, xd := &o.xq[t*C], &o.xd[t*nb]
+		xq, xd, xb := &o.xq[t*C], &o.xd[t*nb], &o.xb[t*nb*8]
 		for r := lo; r < hi; r++ {
-			r0, r1, r2, r3 := dot4(&m.data[r*m.rowBytes], xq, xd, nb)
+			var r0, r1, r2, r3 float32
+			if q4 {
+				r0, r1, r2, r3 = k.q4dot4(&m.data[r*m.rowBytes], xq, xd, xb, nb)
+			} else {
+				r0, r1, r2, r3 = k.q8dot4(&m.data[r*m.rowBytes], xq, xd, nb)
+			}
 			o.out[t*R+r] = r0
 			o.out[(t+1)*R+r] = r1
 			o.out[(t+2)*R+r] = r2
@@ -163,17 +170,22 @@ func (o *matOp) Run(_, lo, hi int) {
 		}
 	}
 	for ; t < T; t++ {
-		xq, xd := &o.xq[t*C], &o.xd[t*nb]
+		xq, xd, xb := &o.xq[t*C], &o.xd[t*nb], &o.xb[t*nb*8]
 		row := o.out[t*R : t*R+R]
 		for r := lo; r < hi; r++ {
-			row[r] = dot(&m.data[r*m.rowBytes], xq, xd, nb)
+			if q4 {
+				row[r] = k.q4dot(&m.data[r*m.rowBytes], xq, xd, xb, nb)
+			} else {
+				row[r] = k.q8dot(&m.data[r*m.rowBytes], xq, xd, nb)
+			}
 		}
 	}
 }
 
 // quantizeActs quantizes activations block by block with Q8_0's rule
-// (d = amax/127 rounded to f16, as llama.cpp's block_q8_0 stores it).
-func quantizeActs(xq []int8, xd []float32, x []float32) {
+// (d = amax/127 rounded to f16, as llama.cpp's block_q8_0 stores it), and
+// writes each block's Q4_0 bias vector into xb (8 int32: -8·Σq, then 0).
+func quantizeActs(xq []int8, xd []float32, xb []int32, x []float32) {
 	for b := range xd {
 		v := x[b*BlockSize : b*BlockSize+BlockSize]
 		q := xq[b*BlockSize : b*BlockSize+BlockSize]
@@ -187,9 +199,14 @@ func quantizeActs(xq []int8, xd []float32, x []float32) {
 			id = 1 / d
 		}
 		xd[b] = tensor.HalfToFloat(tensor.FloatToHalf(d))
+		var sum int32
 		for j, f := range v {
 			q[j] = int8(math.Round(float64(float32(f * id))))
+			sum += int32(q[j])
 		}
+		bias := xb[b*8 : b*8+8]
+		bias[0] = -8 * sum
+		clear(bias[1:])
 	}
 }
 

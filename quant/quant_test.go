@@ -127,7 +127,7 @@ func refMatMul(m *qmatrix, inp []float32, T int) (want, scale []float64) {
 	nb := m.cols / BlockSize
 	xq := make([]int8, T*m.cols)
 	xd := make([]float32, T*nb)
-	quantizeActs(xq, xd, inp)
+	quantizeActs(xq, xd, make([]int32, T*nb*8), inp)
 	act := func(i int) float64 {
 		if T >= gemmMinT {
 			return float64(inp[i])

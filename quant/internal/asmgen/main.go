@@ -33,10 +33,10 @@ func main() {
 	p("GLOBL eights<>(SB), RODATA|NOPTR, $32")
 	p("GLOBL ones16<>(SB), RODATA|NOPTR, $32")
 	for _, isa := range []string{"AVX2", "VNNI"} {
-		for _, q4 := range []bool{false, true} {
-			dot1(isa, q4)
-			dot4(isa, q4)
-		}
+		dot1(isa, false)
+		dot4(isa, false)
+		q4dot1(isa)
+		q4dot4(isa)
 	}
 	dequant(false)
 	dequant(true)
@@ -153,6 +153,130 @@ func mulBcst(isa, addr string, r, tmp int) {
 	}
 	p("\tVBROADCASTSS %s, Y%d", addr, tmp)
 	p("\tVMULPS Y%d, Y%d, Y%d", tmp, r, r)
+}
+
+// q4Weights leaves the block's 32 nibbles at SI as unsigned bytes 0..15 in
+// Yw (weights 0-15 from the low nibbles, 16-31 from the high ones).
+func q4Weights(w, tmp int) {
+	p("\tVMOVDQU 2(SI), X%d", w)
+	p("\tVPSRLW $4, X%d, X%d", w, tmp)
+	p("\tVINSERTI128 $1, X%d, Y%d, Y%d", tmp, w, w)
+	p("\tVPAND nib<>(SB), Y%d, Y%d", w, w)
+}
+
+// q4BlockDot leaves in Yd (float32 lanes) Σ (q-8)·y for the unsigned
+// nibbles in Yw and the activations at addr: Σ q·y straight from the
+// unsigned×signed instructions, plus the bias vector at bias, whose first
+// lane holds -8·Σy (quantizeActs precomputes it), so no sign juggling.
+func q4BlockDot(isa string, w int, addr, bias string, d int) {
+	if isa == "VNNI" {
+		p("\tVMOVDQU %s, Y%d", bias, d)
+		p("\tVPDPBUSD %s, Y%d, Y%d", addr, w, d)
+	} else {
+		p("\tVPMADDUBSW %s, Y%d, Y%d", addr, w, d)
+		p("\tVPMADDWD ones16<>(SB), Y%d, Y%d", d, d)
+		p("\tVPADDD %s, Y%d, Y%d", bias, d, d)
+	}
+	p("\tVCVTDQ2PS Y%d, Y%d", d, d)
+}
+
+// q4dot1 emits q4dot{isa}(w *byte, xq *int8, xd *float32, xb *int32, nb int) float32.
+func q4dot1(isa string) {
+	p("")
+	p("// func q4dot%s(w *byte, xq *int8, xd *float32, xb *int32, nb int) float32", isa)
+	p("TEXT ·q4dot%s(SB), NOSPLIT, $0-44", isa)
+	p("\tMOVQ w+0(FP), SI")
+	p("\tMOVQ xq+8(FP), DI")
+	p("\tMOVQ xd+16(FP), R8")
+	p("\tMOVQ xb+24(FP), R9")
+	p("\tMOVQ nb+32(FP), CX")
+	p("\tVXORPS Y0, Y0, Y0")
+	p("\tVXORPS Y1, Y1, Y1")
+	step := func(acc, base int) {
+		p("\tVPBROADCASTW (SI), X%d", base)
+		p("\tVCVTPH2PS X%d, Y%d", base, base)
+		mulBcst(isa, "(R8)", base, base+1)
+		q4Weights(base+1, base+2)
+		q4BlockDot(isa, base+1, "(DI)", "(R9)", base+3)
+		p("\tVFMADD231PS Y%d, Y%d, Y%d", base+3, base, acc)
+		p("\tADDQ $18, SI")
+		p("\tADDQ $32, DI")
+		p("\tADDQ $4, R8")
+		p("\tADDQ $32, R9")
+	}
+	p("loop2:")
+	p("\tCMPQ CX, $2")
+	p("\tJL loop1")
+	step(0, 2)
+	step(1, 7)
+	p("\tSUBQ $2, CX")
+	p("\tJMP loop2")
+	p("loop1:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	step(0, 2)
+	p("done:")
+	p("\tVADDPS Y1, Y0, Y0")
+	hsum(0, 1)
+	p("\tVZEROUPPER")
+	p("\tMOVSS X0, ret+40(FP)")
+	p("\tRET")
+}
+
+// q4dot4 emits q4dot4{isa}(w, xq, xd, xb, nb) (r0, r1, r2, r3 float32);
+// token t's bias vectors start at xb + t*nb*8 int32.
+func q4dot4(isa string) {
+	p("")
+	p("// func q4dot4%s(w *byte, xq *int8, xd *float32, xb *int32, nb int) (r0, r1, r2, r3 float32)", isa)
+	p("TEXT ·q4dot4%s(SB), NOSPLIT, $0-56", isa)
+	p("\tMOVQ w+0(FP), SI")
+	p("\tMOVQ xq+8(FP), DI")
+	p("\tMOVQ xd+16(FP), R8")
+	p("\tMOVQ xb+24(FP), BX")
+	p("\tMOVQ nb+32(FP), CX")
+	p("\tMOVQ CX, R9")
+	p("\tSHLQ $5, R9") // bytes of one token's int8 row = of its bias vectors
+	p("\tLEAQ (CX*4), R11")
+	p("\tLEAQ (DI)(R9*2), R10")
+	p("\tADDQ R9, R10")
+	p("\tLEAQ (R8)(R11*2), R12")
+	p("\tADDQ R11, R12")
+	p("\tLEAQ (BX)(R9*2), DX")
+	p("\tADDQ R9, DX")
+	for i := 0; i < 4; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	q := []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(R10)"}
+	d := []string{"(R8)", "(R8)(R11*1)", "(R8)(R11*2)", "(R12)"}
+	bias := []string{"(BX)", "(BX)(R9*1)", "(BX)(R9*2)", "(DX)"}
+	p("\tTESTQ CX, CX")
+	p("\tJZ done")
+	p("loop:")
+	p("\tVPBROADCASTW (SI), X6")
+	p("\tVCVTPH2PS X6, Y6")
+	q4Weights(4, 7)
+	for t := 0; t < 4; t++ {
+		y, dd := 7+2*t, 8+2*t
+		q4BlockDot(isa, 4, q[t], bias[t], dd)
+		mulBcst(isa, d[t], dd, y)
+		p("\tVFMADD231PS Y%d, Y6, Y%d", dd, t)
+	}
+	p("\tADDQ $18, SI")
+	p("\tADDQ $32, DI")
+	p("\tADDQ $32, R10")
+	p("\tADDQ $4, R8")
+	p("\tADDQ $4, R12")
+	p("\tADDQ $32, BX")
+	p("\tADDQ $32, DX")
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("done:")
+	for t := 0; t < 4; t++ {
+		hsum(t, 15)
+		p("\tMOVSS X%d, r%d+%d(FP)", t, t, 40+4*t)
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 func hsum(a, t int) {
