@@ -482,7 +482,16 @@ func (s *demoSummary) print(w io.Writer) error {
 		verdict = "did NOT lower"
 	}
 	fmt.Fprintf(&b, "fine-tuning %s the held-out answer perplexity: %.2f → %.2f (%.0f%%)\n", verdict, bp, tp, 100*(tp/bp-1))
-	fmt.Fprintf(&b, "forgetting (general set answer PPL): base %.2f, tuned %.2f, ratio %.3f\n", s.ForgettingBase, s.ForgettingTune, s.ForgetRatio)
+	fmt.Fprintf(&b, "forgetting (general set answer PPL): base %.2f, tuned %.2f, ratio %.3f", s.ForgettingBase, s.ForgettingTune, s.ForgetRatio)
+	if s.ForgetRatio > 1 {
+		fmt.Fprintf(&b, " (above 1: the tuned model finds general answers less likely — forgetting)\n")
+	} else {
+		fmt.Fprintf(&b, " (not above 1: no forgetting measured)\n")
+	}
+	if br, tr := s.HeldoutPPL["base+RAG"], s.HeldoutPPL["tuned+RAG"]; br > bp && tr > tp {
+		fmt.Fprintf(&b, "retrieval raised the answer perplexity of both models (%.2f → %.2f, %.2f → %.2f): prompts with passages\n"+
+			"are far longer than anything this model was trained on\n", bp, br, tp, tr)
+	}
 	fmt.Fprintf(&b, "quantization Q8_0: held-out text PPL %.3f → %.3f (%+.2f%%), %s → %s\n", s.QuantF32PPL, s.QuantQ8PPL,
 		100*(s.QuantQ8PPL/s.QuantF32PPL-1), byteSize(s.F32Bytes), byteSize(s.Q8Bytes))
 	fmt.Fprintf(&b, "RAG citations: the QA's source file was among the top %d passages for %d/%d questions (%.0f%%)\n",
