@@ -261,7 +261,9 @@ func Decode(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &RequestError{Param: te.Field, Message: fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)}
+			// Fields of the embedded SamplingParams carry its name.
+			param := strings.TrimPrefix(te.Field, "SamplingParams.")
+			return &RequestError{Param: param, Message: fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)}
 		}
 		return &RequestError{Message: "invalid JSON body: " + err.Error()}
 	}
