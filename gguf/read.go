@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"ragtune/internal/mmap"
 	"sort"
 
 	"ragtune/model"
@@ -32,7 +33,7 @@ type File struct {
 
 // Open maps path and parses its header.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapFile(path)
+	data, unmap, err := mmap.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("open GGUF %q: %w", path, err)
 	}
@@ -411,4 +412,4 @@ func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
 // bytes from this file, for now: a streaming conversion then does not keep
 // the whole file resident. The bytes stay readable (they fault back in from
 // the file). Data not from this file's mapping is ignored.
-func (f *File) ReleasePages(data []byte) { releasePages(f.data, data) }
+func (f *File) ReleasePages(data []byte) { mmap.ReleasePages(f.data, data) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"ragtune/internal/mmap"
 	"sort"
 )
 
@@ -30,7 +31,7 @@ type File struct {
 
 // Open maps path and validates its header.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapFile(path)
+	data, unmap, err := mmap.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("open safetensors %q: %w", path, err)
 	}
@@ -225,7 +226,7 @@ func (s *Set) Close() error {
 // bytes from this file, for now: a streaming conversion then does not keep
 // the whole checkpoint resident. The bytes stay readable (they fault back
 // in from the file). Data not from this file's mapping is ignored.
-func (f *File) ReleasePages(data []byte) { releasePages(f.data, data) }
+func (f *File) ReleasePages(data []byte) { mmap.ReleasePages(f.data, data) }
 
 // ReleasePages releases data from whichever shard it came from.
 func (s *Set) ReleasePages(data []byte) {
