@@ -349,7 +349,11 @@ func safetySection(s *SafetyResult) htmlSection {
 	return sec
 }
 
-var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+// longCell marks table cells that may wrap (model output, questions);
+// short ones (ids, numbers) stay on one line.
+func longCell(s string) bool { return runeLen(s) > 14 }
+
+var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{"long": longCell}).Parse(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
@@ -366,9 +370,10 @@ h2 { font-size: 18px; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 2p
 p.intro { color: var(--muted); margin: 4px 0 12px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 12.5px; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
-th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; }
+td { white-space: nowrap; }
+td.long { white-space: normal; overflow-wrap: anywhere; }
 th { background: var(--bg); font-weight: 600; white-space: nowrap; }
-td:first-child { white-space: nowrap; }
 table.meta th { width: 140px; background: none; color: var(--muted); font-weight: normal; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 10px; margin: 8px 0 12px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; background: var(--bg); }
@@ -407,7 +412,7 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 {{if .Charts}}<div class="charts">{{range .Charts}}{{.}}{{end}}</div>{{end}}
 {{range .Tables}}<table>{{if .Caption}}<caption>{{.Caption}}</caption>{{end}}
 <thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</tbody></table>{{end}}
+<tbody>{{range .Rows}}<tr>{{range .}}<td{{if long .}} class="long"{{end}}>{{.}}</td>{{end}}</tr>{{end}}</tbody></table>{{end}}
 </section>
 {{end}}
 {{if .Skipped}}<section id="skipped"><h2>Not run</h2><ul class="skipped">{{range .Skipped}}<li><b>{{index . 0}}</b>: {{index . 1}}</li>{{end}}</ul></section>{{end}}
