@@ -122,6 +122,28 @@ func (m *kbManager) list() []string {
 	return out
 }
 
+// peek describes a knowledge base without taking its writer lock when the
+// server has not opened it yet, so listing does not block a
+// 'ragtune ingest' running in another process.
+func (m *kbManager) peek(name string) (kbInfo, bool) {
+	m.mu.Lock()
+	h := m.handles[name]
+	m.mu.Unlock()
+	if h != nil {
+		return infoOf(h), true
+	}
+	dir, err := m.dir(name)
+	if err != nil {
+		return kbInfo{}, false
+	}
+	st, err := rag.OpenStore(dir, nil, true)
+	if err != nil {
+		return kbInfo{}, false
+	}
+	defer st.Close()
+	return infoOf(&kbHandle{name: name, store: st}), true
+}
+
 func (m *kbManager) remove(name string) error {
 	dir, err := m.dir(name)
 	if err != nil {
@@ -320,11 +342,9 @@ func (s *Server) handleKBList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []kbInfo{}
 	for _, name := range s.kbs.list() {
-		h, err := s.kbs.open(name, false)
-		if err != nil {
-			continue // locked by an ingest in another process, say
+		if info, ok := s.kbs.peek(name); ok {
+			out = append(out, info)
 		}
-		out = append(out, infoOf(h))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out})
 }
