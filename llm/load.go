@@ -10,19 +10,21 @@ import (
 	"ragtune/gguf" // registers GGUF with model.Open, so qwen2.Load reads .gguf files
 	"ragtune/model"
 	"ragtune/model/qwen2"
+	"ragtune/quant"
 	"ragtune/tokenizer"
 )
 
 // LoadOptions configure LoadLocal.
-//
-// Extension point for fine-tuning: a LoRA adapter to apply at load time
-// belongs here (an Adapter directory field), applied between qwen2.Load
-// and NewLocal; the CLI's --adapter flag then sets it in addModelFlags
-// (cmd/ragtune/run.go), which run and chat share.
 type LoadOptions struct {
 	LocalOptions
-	// Model options passed to qwen2 (weight format, prefill chunk).
+	// Model options passed to qwen2 (weight format, prefill chunk). Q8_0
+	// and Q4_0 weights run in place unless an option overrides the
+	// matrix loader.
 	Qwen2 []qwen2.Option
+	// Weights, when set, transforms the stored weights before the model
+	// is built. The CLI passes train.ApplyAdapter here to merge a LoRA
+	// adapter on load; it is a hook because package train sits above llm.
+	Weights func(src model.TensorSource) (model.TensorSource, error)
 }
 
 // LoadLocal opens a model for generation: an HF directory (config.json,
@@ -61,9 +63,19 @@ func LoadLocal(path string, opts LoadOptions) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := qwen2.Load(path, opts.Qwen2...)
+	src, cfg, err := model.Open(path)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Weights != nil {
+		if src, err = opts.Weights(src); err != nil {
+			return nil, fmt.Errorf("load %q: %w", path, err)
+		}
+	}
+	qopts := append([]qwen2.Option{qwen2.WithMatrixLoader(quant.Loader(qwen2.DefaultMatrix))}, opts.Qwen2...)
+	m, err := qwen2.New(cfg, src, qopts...)
+	if err != nil {
+		return nil, fmt.Errorf("load %q: %w", path, err)
 	}
 	lo := opts.LocalOptions
 	if gen != nil {

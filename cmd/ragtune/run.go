@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"ragtune/model"
+	"ragtune/train"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +113,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 type genFlags struct {
 	fs        *flag.FlagSet
 	model     string
+	adapter   string
 	ctx       int
 	maxTokens int
 	temp      optFloat
@@ -142,8 +145,7 @@ func addGenFlags(fs *flag.FlagSet) *genFlags {
 	fs.Var(&g.stops, "stop", "stop string `TEXT`; the answer ends before it (repeatable)")
 	fs.BoolVar(&g.showThink, "show-think", false, "print the reasoning inline on stdout, between <think> and </think>")
 	fs.BoolVar(&g.noThink, "no-think", false, "ask a reasoning model to answer without thinking (prefills an empty <think></think>)")
-	// A LoRA adapter flag (fine-tuning) belongs here, next to --model, and
-	// goes into llm.LoadOptions in load.
+	fs.StringVar(&g.adapter, "adapter", "", "PEFT LoRA adapter `DIR` (from 'ragtune train' or PEFT) merged into the weights on load")
 	return g
 }
 
@@ -162,9 +164,19 @@ func (g *genFlags) check() error {
 
 func (g *genFlags) load(stderr io.Writer) (*llm.Local, error) {
 	t0 := time.Now()
-	eng, err := llm.LoadLocal(g.model, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}})
+	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}}
+	if g.adapter != "" {
+		adapter := g.adapter
+		opts.Weights = func(src model.TensorSource) (model.TensorSource, error) {
+			return train.ApplyAdapter(src, adapter)
+		}
+	}
+	eng, err := llm.LoadLocal(g.model, opts)
 	if err != nil {
 		return nil, err
+	}
+	if g.adapter != "" {
+		fmt.Fprintf(stderr, "merged adapter %s\n", g.adapter)
 	}
 	fmt.Fprintf(stderr, "loaded %s in %s (context %d tokens)\n", g.model, time.Since(t0).Round(time.Millisecond), eng.ContextSize())
 	return eng, nil
