@@ -208,7 +208,7 @@ func (b *BLEU) Corpus(hyps []string, refs [][]string) (BLEUScore, error) {
 		sysLen += hypLen
 		refLen += closestRefLen(hypLen, refLens)
 		for g, c := range hypCounts {
-			order := strings.Count(g, "\x00")
+			order := int(g[0]) - 1
 			total[order] += c
 			correct[order] += min(c, refCounts[g])
 		}
@@ -346,14 +346,15 @@ func closestRefLen(hypLen int, refLens []int) int {
 	return best
 }
 
-// wordNgrams counts the 1..n-grams of a whitespace-tokenized line; n-gram
-// keys join tokens with NUL so the order is the number of NULs.
+// wordNgrams counts the 1..n-grams of a whitespace-tokenized line. A key is
+// one byte holding the order followed by the tokens joined with NUL, so the
+// order never depends on the text (model output may contain NUL itself).
 func wordNgrams(line string, n int) (map[string]int, int) {
 	toks := pyFields(line)
 	counts := make(map[string]int, len(toks)*n)
 	for order := 1; order <= n; order++ {
 		for i := 0; i+order <= len(toks); i++ {
-			counts[strings.Join(toks[i:i+order], "\x00")]++
+			counts[string(rune(order))+strings.Join(toks[i:i+order], "\x00")]++
 		}
 	}
 	return counts, len(toks)

@@ -309,3 +309,20 @@ func TestBLEUTokenizersPythonGolden(t *testing.T) {
 		t.Errorf("only %d golden cases", n)
 	}
 }
+
+// Model output can hold any byte; a NUL inside a token once made the
+// n-gram order (then counted from NUL separators) run past the table.
+func TestBLEUNULInText(t *testing.T) {
+	b, err := NewBLEU(BLEUOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hyp := "a\x00b c d e"
+	s, err := b.Corpus([]string{hyp}, [][]string{{hyp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Score, 100.0; got < want-1e-9 || got > want+1e-9 {
+		t.Errorf("identical hypothesis with NUL: BLEU %v, want %v", got, want)
+	}
+}
