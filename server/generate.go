@@ -89,10 +89,12 @@ func (g *generation) flush() error {
 	return nil
 }
 
-// run admits the request and generates. It returns the engine's result
-// (possibly partial) and an error already classified for the client: a
-// *httpError, or nil. Errors from onText (the client went away) end the
-// generation and come back as the client's context error.
+// run admits the request and generates, passing guarded text to onText.
+// It returns the engine's result (possibly partial), whether the output
+// policy cut the answer (finish_reason content_filter), and an error
+// already classified for the client, or nil. An error from onText (the
+// client went away) ends the generation and comes back with status 499,
+// which is never written.
 func (s *Server) run(ctx context.Context, req llm.Request, onText func(string, bool) error) (*llm.Result, bool, *httpError) {
 	if req.MaxTokens == 0 && s.cfg.DefaultMaxTokens > 0 {
 		req.MaxTokens = s.cfg.DefaultMaxTokens
