@@ -33,6 +33,9 @@ type Sample struct {
 // </think>) cannot touch the reasoning we train on.
 const sentinel = "\x00ragtune-assistant-target\x00"
 
+// emptyThink is an R1 reasoning block with nothing in it.
+const emptyThink = "<think>\n\n</think>\n\n"
+
 // ErrTooLong means the prompt alone fills the maximum sequence length, so
 // no target token would remain.
 var ErrTooLong = errors.New("prompt is longer than the maximum sequence length")
@@ -48,6 +51,16 @@ func Encode(ex Example, render Renderer, enc Encoder, maxSeq int) (Sample, error
 	}
 	msgs := append([]Message(nil), ex.Messages...)
 	target := AssistantTarget(msgs[n-1])
+	if strings.TrimSpace(msgs[n-1].ReasoningContent) == "" {
+		// R1-style templates open <think> in every generation prompt, so
+		// a model trained on bare answers would, at inference, write its
+		// answer inside the reasoning. Train the empty block the model
+		// produces when it answers without thinking (and that llm's
+		// DisableThinking prefills) instead.
+		if gp, err := render(msgs[:n-1], true); err == nil && strings.HasSuffix(gp, "<think>\n") {
+			target = emptyThink + target
+		}
+	}
 	msgs[n-1] = Message{Role: "assistant", Content: sentinel}
 	text, err := render(msgs, false)
 	if err != nil {

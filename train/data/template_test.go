@@ -68,3 +68,49 @@ func TestEncodeRealR1(t *testing.T) {
 		t.Errorf("target starts with %d (want <think> %d)", target[0], think)
 	}
 }
+
+// Without reasoning, an R1-style template (generation prompt ending in
+// "<think>\n") gets the empty think block as the first labelled tokens, so
+// the trained model answers after </think> as it must at inference; a
+// template without <think> (Qwen2.5) gets the bare answer.
+func TestEncodeEmptyThinkBlock(t *testing.T) {
+	tok := tokenizer.ByteLevelR1()
+	cases := []struct {
+		name, tmpl, special, wantTarget string
+	}{
+		{"r1", chat.R1Template, "<｜begin▁of▁sentence｜>", "<think>\n\n</think>\n\nRest.<｜end▁of▁sentence｜>"},
+		{"qwen", chat.QwenTemplate, "", "Rest."},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tmpl, err := chat.Parse(c.tmpl, chat.Special{BOS: c.special, EOS: "<｜end▁of▁sentence｜>"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			render := func(msgs []Message, gen bool) (string, error) {
+				cm := make([]chat.Message, len(msgs))
+				for i, m := range msgs {
+					cm[i] = chat.Message{Role: m.Role, Content: m.Content, ReasoningContent: m.ReasoningContent}
+				}
+				return tmpl.Render(cm, gen)
+			}
+			exs, _, err := Read("a.jsonl", []byte(`{"instruction": "头痛怎么办？", "output": "Rest."}`), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Encode(exs[0], render, tok, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var target []int
+			for _, l := range s.Labels {
+				if l >= 0 {
+					target = append(target, int(l))
+				}
+			}
+			if got := tok.Decode(target); !strings.HasPrefix(got, c.wantTarget) {
+				t.Errorf("target %q, want it to start with %q", got, c.wantTarget)
+			}
+		})
+	}
+}
