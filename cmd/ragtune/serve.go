@@ -61,7 +61,7 @@ func runServe(args []string) error {
 	fs.Var(&kbs, "kb", "knowledge base `NAME` to open at startup (repeatable; others open on first use)")
 	kbRoot := fs.String("kb-dir", defaultKBRoot(), "directory holding knowledge bases")
 	embedURL := fs.String("embed-url", "", "OpenAI-compatible embeddings server `URL` for /v1/embeddings and new knowledge bases")
-	embedModel := fs.String("embed-model", "", "embedding model `name` sent to --embed-url")
+	embedModel := fs.String("embed-model", "", "embedding model: a `name` sent to --embed-url, or without --embed-url a local BERT/bge model (HF DIR or GGUF) for /v1/embeddings")
 	policyFile := fs.String("policy", "", "guard policy JSON `file` (default: the built-in policy)")
 	noGuard := fs.Bool("no-guard", false, "turn off input/output/retrieved-text screening")
 	rate := fs.Float64("rate-limit", 0, "requests per second `R` per API key (or client address); 0: unlimited")
@@ -105,12 +105,20 @@ func runServe(args []string) error {
 	cfg := server.Config{Keys: keys, KBDir: *kbRoot, Policy: policy, NoGuard: *noGuard,
 		RateLimit: *rate, Burst: *burst, Parallel: *parallel, MaxQueue: *maxQueue, Timeout: *timeout,
 		DefaultMaxTokens: *maxTokens, MaxBodyBytes: *maxBody, MaxUploadBytes: *maxUpload, ReportsDir: *reports, Logger: log}
-	if *embedURL != "" {
+	switch {
+	case *embedURL != "":
 		cfg.Embed = rag.Batched(rag.RemoteEmbedder(*embedURL, *embedModel, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil), 64)
 		cfg.EmbedURL, cfg.EmbedModel = *embedURL, *embedModel
 		if cfg.EmbedModel == "" {
 			cfg.EmbedModel = "embedding"
 		}
+	case *embedModel != "":
+		// A local encoder serves /v1/embeddings; it loads on first use.
+		if _, err := os.Stat(*embedModel); err != nil {
+			return usageErrorf("--embed-model %s: %v (give a local BERT/bge model, or --embed-url for a server)", *embedModel, err)
+		}
+		cfg.Embed = rag.Batched(rag.LocalBertEmbedder(*embedModel), 32)
+		cfg.EmbedModel = modelID(*embedModel)
 	}
 
 	var closeEngine func() error
