@@ -16,7 +16,7 @@
 //
 // Speed (prompt of N random tokens, then M greedy tokens):
 //
-//   node scripts/qwen2_llamacpp.mjs bench --model FILE.gguf [--threads 2] [--prompt 128] [--gen 32]
+//   node scripts/qwen2_llamacpp.mjs bench --model FILE.gguf [--threads 2] [--prompt 128] [--gen 32] [--mmap false]
 //
 // node-llama-cpp is imported from $RAGTUNE_NODE_MODULES (default
 // /work/oracle/node_modules); to install it elsewhere, in a scratch folder:
@@ -111,9 +111,9 @@ async function golden(modelPath, outPath, recipe) {
   await model.dispose();
 }
 
-async function bench(modelPath, threads, promptLen, genLen) {
+async function bench(modelPath, threads, promptLen, genLen, useMmap) {
   const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
-  const model = await llama.loadModel({modelPath, gpuLayers: 0});
+  const model = await llama.loadModel({modelPath, gpuLayers: 0, useMmap});
   const ctx = await model.createContext({contextSize: promptLen + genLen + 8, threads, batchSize: promptLen});
   const seq = ctx.getSequence();
   // Deterministic ordinary tokens (no specials), like a real prompt's.
@@ -135,7 +135,7 @@ async function bench(modelPath, threads, promptLen, genLen) {
   }
   const tEnd = performance.now(), cEnd = cpu();
   const res = {
-    model: modelPath, threads,
+    model: modelPath, threads, mmap: useMmap,
     prompt_tokens: promptLen, prefill_tok_s: promptLen / ((tFirst - t0) / 1000), prefill_tok_cpu_s: promptLen / (cFirst - c0),
     gen_tokens: genLen, decode_tok_s: genLen / ((tEnd - tFirst) / 1000), decode_tok_cpu_s: genLen / (cEnd - cFirst),
   };
@@ -162,8 +162,8 @@ if (opts.mode === "golden") {
   }
 } else if (opts.mode === "bench") {
   if (!opts.model) throw new Error("bench needs --model FILE.gguf");
-  await bench(opts.model, Number(opts.threads || 2), Number(opts.prompt || 128), Number(opts.gen || 32));
+  await bench(opts.model, Number(opts.threads || 2), Number(opts.prompt || 128), Number(opts.gen || 32), opts.mmap !== "false");
 } else {
-  console.error("usage: qwen2_llamacpp.mjs golden [--model FILE.gguf --out FILE] | bench --model FILE.gguf [--threads N] [--prompt N] [--gen N]");
+  console.error("usage: qwen2_llamacpp.mjs golden [--model FILE.gguf --out FILE] | bench --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--mmap false]");
   process.exit(2);
 }
