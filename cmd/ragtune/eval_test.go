@@ -218,8 +218,8 @@ func TestEvalDetectsMemorization(t *testing.T) {
 	var rows bytes.Buffer
 	for _, it := range items {
 		if it.Split == "train" {
-			// The empty think block matches the --no-think generation prompt.
-			b, _ := json.Marshal(map[string]string{"instruction": it.Question, "output": "<think>\n\n</think>\n\n" + it.Answers[0]})
+			// train/data adds the empty think block the --no-think prompt ends with.
+			b, _ := json.Marshal(map[string]string{"instruction": it.Question, "output": it.Answers[0]})
 			rows.Write(append(b, '\n'))
 		}
 	}
