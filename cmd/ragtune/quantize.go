@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +51,8 @@ func runQuantize(args []string) error {
 	src := fs.String("model", "", "source model: an HF directory or a .gguf file")
 	typ := fs.String("type", "", "q8_0 or q4_0")
 	out := fs.String("out", "", "the GGUF file to write")
+	pplFile := fs.String("ppl-file", "", "after writing, report the perplexity of the source and the quantized model on this text `FILE` (same command as 'ragtune eval perplexity')")
+	pplWindow := fs.Int("ppl-window", 512, "perplexity window in tokens `N` for --ppl-file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +73,35 @@ func runQuantize(args []string) error {
 		fmt.Printf(": %s → %s (%.2f× smaller)", byteSize(inSize), byteSize(outSize), float64(inSize)/float64(outSize))
 	}
 	fmt.Println()
+	if *pplFile != "" {
+		return quantizationReport(*src, *out, *pplFile, *pplWindow, inSize, outSize)
+	}
+	return nil
+}
+
+// quantizationReport measures what the quantization cost: perplexity of
+// the source and of the quantized file on the same text, through the same
+// code as 'ragtune eval perplexity'.
+func quantizationReport(src, out, file string, window int, inSize, outSize int64) error {
+	ppl := func(m string) (perplexityOutput, error) {
+		var buf bytes.Buffer
+		var o perplexityOutput
+		if err := evalPerplexity([]string{"--model", m, "--file", file, "--window", strconv.Itoa(window), "--json"}, &buf, io.Discard); err != nil {
+			return o, fmt.Errorf("perplexity of %s: %w", m, err)
+		}
+		err := json.Unmarshal(buf.Bytes(), &o)
+		return o, err
+	}
+	before, err := ppl(src)
+	if err != nil {
+		return err
+	}
+	after, err := ppl(out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("perplexity on %s (%d tokens, window %d): source %.4f → quantized %.4f (%+.2f%%); size %s → %s\n",
+		file, before.Scored, before.Window, before.PPL, after.PPL, 100*(after.PPL/before.PPL-1), byteSize(inSize), byteSize(outSize))
 	return nil
 }
 
