@@ -296,14 +296,6 @@ func answerLogProbs(sc *Scorer, m *Model, question, ans string) ([]float64, erro
 	for i, t := range s.Tokens {
 		toks[i] = int(t)
 	}
-	// The empty think block R1 templates train on is format, not answer:
-	// scoring it would reward any model that learned the format.
-	for i, skip := 0, s.ThinkPrefix; i < len(s.Labels) && skip > 0; i++ {
-		if s.Labels[i] >= 0 {
-			s.Labels[i] = -100
-			skip--
-		}
-	}
 	return sc.MaskedLogProbs(toks, s.Labels)
 }
 

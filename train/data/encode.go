@@ -25,11 +25,6 @@ type Sample struct {
 	Tokens []int32
 	Labels []int32
 	Source string
-	// ThinkPrefix counts the labelled tokens at the start of the target
-	// that are only the empty think block added for R1-style templates:
-	// trained on, but not part of the answer, so answer perplexity skips
-	// them.
-	ThinkPrefix int
 }
 
 // sentinel stands in for the final assistant turn while rendering, so the
@@ -56,16 +51,16 @@ func Encode(ex Example, render Renderer, enc Encoder, maxSeq int) (Sample, error
 	}
 	msgs := append([]Message(nil), ex.Messages...)
 	target := AssistantTarget(msgs[n-1])
-	thinkPrefix := 0
+	// R1-style templates open <think> in every generation prompt, so a
+	// model trained on bare answers would, at inference, write its answer
+	// inside the reasoning. Without reasoning in the data, the prompt side
+	// gets the empty block that llm's DisableThinking prefills, masked: the
+	// model learns to answer after it, not to emit it (a small model taught
+	// to emit it also learns to repeat </think>).
+	emptyBlock := ""
 	if strings.TrimSpace(msgs[n-1].ReasoningContent) == "" {
-		// R1-style templates open <think> in every generation prompt, so
-		// a model trained on bare answers would, at inference, write its
-		// answer inside the reasoning. Train the empty block the model
-		// produces when it answers without thinking (and that llm's
-		// DisableThinking prefills) instead.
 		if gp, err := render(msgs[:n-1], true); err == nil && strings.HasSuffix(gp, "<think>\n") {
-			target = emptyThink + target
-			thinkPrefix = len(enc.Encode(emptyThink, false))
+			emptyBlock = emptyThink
 		}
 	}
 	msgs[n-1] = Message{Role: "assistant", Content: sentinel}
@@ -77,9 +72,9 @@ func Encode(ex Example, render Renderer, enc Encoder, maxSeq int) (Sample, error
 	if !ok || strings.Contains(suffix, sentinel) {
 		return Sample{}, fmt.Errorf("%s: the chat template does not render the assistant message once", ex.Source)
 	}
-	p := enc.Encode(prefix, false)
+	p := enc.Encode(prefix+emptyBlock, false)
 	t := enc.Encode(target+suffix, false)
-	s := Sample{Source: ex.Source, ThinkPrefix: thinkPrefix, Tokens: make([]int32, 0, len(p)+len(t)), Labels: make([]int32, 0, len(p)+len(t))}
+	s := Sample{Source: ex.Source, Tokens: make([]int32, 0, len(p)+len(t)), Labels: make([]int32, 0, len(p)+len(t))}
 	for _, id := range p {
 		s.Tokens = append(s.Tokens, int32(id))
 		s.Labels = append(s.Labels, -100)

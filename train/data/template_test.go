@@ -70,16 +70,16 @@ func TestEncodeRealR1(t *testing.T) {
 }
 
 // Without reasoning, an R1-style template (generation prompt ending in
-// "<think>\n") gets the empty think block as the first labelled tokens, so
-// the trained model answers after </think> as it must at inference; a
-// template without <think> (Qwen2.5) gets the bare answer.
+// "<think>\n") gets the empty think block at the end of the masked prompt,
+// exactly as DisableThinking prefills it at inference, and the target is
+// the bare answer; a template without <think> (Qwen2.5) has no block.
 func TestEncodeEmptyThinkBlock(t *testing.T) {
 	tok := tokenizer.ByteLevelR1()
 	cases := []struct {
-		name, tmpl, special, wantTarget string
+		name, tmpl, special, wantPromptEnd, wantTarget string
 	}{
-		{"r1", chat.R1Template, "<｜begin▁of▁sentence｜>", "<think>\n\n</think>\n\nRest.<｜end▁of▁sentence｜>"},
-		{"qwen", chat.QwenTemplate, "", "Rest."},
+		{"r1", chat.R1Template, "<｜begin▁of▁sentence｜>", "<｜Assistant｜><think>\n\n</think>\n\n", "Rest.<｜end▁of▁sentence｜>"},
+		{"qwen", chat.QwenTemplate, "", "<|im_start|>assistant\n", "Rest."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,11 +102,16 @@ func TestEncodeEmptyThinkBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var target []int
-			for _, l := range s.Labels {
+			var prompt, target []int
+			for i, l := range s.Labels {
 				if l >= 0 {
 					target = append(target, int(l))
+				} else {
+					prompt = append(prompt, int(s.Tokens[i]))
 				}
+			}
+			if got := tok.Decode(prompt); !strings.HasSuffix(got, c.wantPromptEnd) {
+				t.Errorf("prompt %q, want it to end with %q", got, c.wantPromptEnd)
 			}
 			if got := tok.Decode(target); !strings.HasPrefix(got, c.wantTarget) {
 				t.Errorf("target %q, want it to start with %q", got, c.wantTarget)
