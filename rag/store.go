@@ -61,6 +61,9 @@ type StoreConfig struct {
 // EmbeddingConfig records where a knowledge base's vectors come from, so
 // queries are embedded the same way.
 type EmbeddingConfig struct {
+	// Path is a local BERT/bge encoder (HF directory or bert GGUF); URL an
+	// OpenAI-compatible /v1/embeddings server. One of the two is set.
+	Path  string `json:"path,omitempty"`
 	URL   string `json:"url,omitempty"`
 	Model string `json:"model,omitempty"`
 	Dim   int    `json:"dim,omitempty"` // informational; the vector index takes its size from the first vectors
@@ -145,7 +148,13 @@ func writeConfig(dir string, cfg StoreConfig) error {
 
 // embedderFor returns the remote embedder a config names, or nil.
 func embedderFor(cfg StoreConfig) Embedder {
-	if cfg.Embedding == nil || cfg.Embedding.URL == "" {
+	if cfg.Embedding == nil {
+		return nil
+	}
+	if cfg.Embedding.Path != "" {
+		return LocalBertEmbedder(cfg.Embedding.Path)
+	}
+	if cfg.Embedding.URL == "" {
 		return nil
 	}
 	return RemoteEmbedder(cfg.Embedding.URL, cfg.Embedding.Model, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil)
@@ -648,7 +657,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Result, error) {
 	}
 	r := &Retriever{Lexical: s.lex, Vectors: s.vec, Embed: s.embed, Fusion: q.Fusion, Rerank: q.Rerank}
 	if q.Mode != ModeBM25 && (s.vec == nil || s.embed == nil) {
-		return nil, fmt.Errorf("%s retrieval: this knowledge base has no vectors (ingest it with an embedding server, --embed-url): %w", q.Mode, ErrNoVectors)
+		return nil, fmt.Errorf("%s retrieval: this knowledge base has no vectors (ingest it with an embedder: --embed-path for a local BERT/bge model, --embed-url for a server): %w", q.Mode, ErrNoVectors)
 	}
 	hits, err := r.Search(ctx, q.Text, q.K, q.Mode, q.Filter)
 	if err != nil {

@@ -19,7 +19,7 @@ func runAsk(args []string) error {
 	fs := newFlagSet("ask", "--kb NAME [--top-k K] [--mode bm25|dense|hybrid] QUESTION", `
 Retrieves the chunks of a knowledge base that best match QUESTION and prints
 them ranked, with scores, source files and positions. Dense and hybrid modes
-need a knowledge base ingested with --embed-url. (Answer generation from
+need a knowledge base ingested with --embed-path or --embed-url. (Answer generation from
 the chunks joins in when a model is given.)`)
 	name, root := kbFlags(fs)
 	topK := fs.Int("top-k", 5, "number of chunks")

@@ -25,7 +25,8 @@ Prints recall@1, recall@5, recall@10, mrr@10 and ndcg@10.
 --method baseline is the ANCHORS.md baseline (BM25 k1 0.9 b 0.4 over
 character unigrams+bigrams); --method ours (default) adds the document title
 as chunk context and a document-level BM25 blend. Dense and hybrid modes
-need an OpenAI-compatible embeddings server (--embed-url).`)
+need an embedder: a local BERT/bge model (--embed-path) or an OpenAI-compatible
+embeddings server (--embed-url).`)
 	cmrc := fs.String("cmrc", "", "CMRC 2018 / SQuAD-format JSON `file`")
 	chunkChars := fs.Int("chunk-chars", 120, "minimum chunk length in code points")
 	modeName := fs.String("mode", "bm25", "bm25, dense or hybrid")
@@ -38,6 +39,7 @@ need an OpenAI-compatible embeddings server (--embed-url).`)
 	docWeight := fs.Float64("doc-weight", -1, "weight of the document-level BM25 score (default: 0.3 for ours, 0 for baseline)")
 	embedURL := fs.String("embed-url", "", "OpenAI-compatible server `URL` for dense/hybrid (POST /v1/embeddings)")
 	embedModel := fs.String("embed-model", "", "embedding model name sent to the server")
+	embedPath := fs.String("embed-path", "", "local BERT/bge encoder for dense/hybrid: HF `DIR` or bert .gguf")
 	fusion := fs.String("fusion", "rrf", "hybrid fusion: rrf or relative")
 	denseWeight := fs.Float64("dense-weight", 0.5, "hybrid: weight of the dense list")
 	if err := parseFlags(fs, args); err != nil {
@@ -90,10 +92,12 @@ need an OpenAI-compatible embeddings server (--embed-url).`)
 		return usageErrorf("--fusion must be rrf or relative, got %q", *fusion)
 	}
 	opts.DenseWeight = *denseWeight
-	if *embedURL != "" {
+	if *embedPath != "" {
+		opts.Embed = rag.LocalBertEmbedder(*embedPath)
+	} else if *embedURL != "" {
 		opts.Embed = rag.RemoteEmbedder(*embedURL, *embedModel, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil)
 	} else if mode != rag.ModeBM25 {
-		return usageErrorf("--mode %s needs an embedder: pass --embed-url of an OpenAI-compatible /v1/embeddings server", mode)
+		return usageErrorf("--mode %s needs an embedder: pass --embed-path (a local BERT/bge model) or --embed-url of an OpenAI-compatible /v1/embeddings server", mode)
 	}
 	set, err := rag.LoadCMRC(*cmrc, *chunkChars)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ embedding flags given; later runs reuse them.`)
 	overlap := fs.Int("overlap", -1, "characters of overlap between chunks (new knowledge base; default 64)")
 	embedURL := fs.String("embed-url", "", "OpenAI-compatible embeddings server `URL` (new knowledge base): enables dense and hybrid retrieval")
 	embedModel := fs.String("embed-model", "", "embedding model name sent to the server")
+	embedPath := fs.String("embed-path", "", "local BERT/bge encoder: HF `DIR` or bert .gguf (new knowledge base): enables dense and hybrid retrieval")
 	vectorIndex := fs.String("index", "flat", "vector index for a new knowledge base: flat (exact) or hnsw")
 	jsonFields := fs.String("json-fields", "", "comma-separated string fields of .json/.jsonl records to index (default: all)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -76,8 +78,18 @@ embedding flags given; later runs reuse them.`)
 		if cfg.Overlap >= cfg.ChunkSize {
 			return usageErrorf("--overlap (%d) must be smaller than --chunk-size (%d)", cfg.Overlap, cfg.ChunkSize)
 		}
+		if *embedURL != "" && *embedPath != "" {
+			return usageErrorf("--embed-url and --embed-path exclude each other")
+		}
 		if *embedURL != "" {
 			cfg.Embedding = &rag.EmbeddingConfig{URL: *embedURL, Model: *embedModel}
+		}
+		if *embedPath != "" {
+			abs, err := filepath.Abs(*embedPath)
+			if err != nil {
+				return err
+			}
+			cfg.Embedding = &rag.EmbeddingConfig{Path: abs}
 		}
 		s, err = rag.CreateStore(dir, cfg)
 		if err != nil {
@@ -90,7 +102,8 @@ embedding flags given; later runs reuse them.`)
 		if (*chunkSize > 0 && *chunkSize != cfg.ChunkSize) || (*overlap >= 0 && *overlap != cfg.Overlap) {
 			return usageErrorf("knowledge base %s chunks at %d/%d characters; to change that, 'ragtune kb delete --kb %s' and ingest again", *name, cfg.ChunkSize, cfg.Overlap, *name)
 		}
-		if *embedURL != "" && (cfg.Embedding == nil || cfg.Embedding.URL != *embedURL) {
+		if (*embedURL != "" && (cfg.Embedding == nil || cfg.Embedding.URL != *embedURL)) ||
+			(*embedPath != "" && (cfg.Embedding == nil || !samePath(cfg.Embedding.Path, *embedPath))) {
 			return usageErrorf("knowledge base %s was created with a different embedding setting; delete it to change embeddings", *name)
 		}
 		s, err = rag.OpenStore(dir, nil, false)
@@ -143,4 +156,12 @@ embedding flags given; later runs reuse them.`)
 	fmt.Fprintf(os.Stderr, "%d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks written in %.1fs (%.0f chunks/s); knowledge base %s: %d documents, %d chunks\n",
 		rep.Added, rep.Updated, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed, rep.Chunks, el.Seconds(), float64(rep.Chunks)/max(el.Seconds(), 1e-9), *name, st.Docs, st.Chunks)
 	return nil
+}
+
+// samePath reports whether two paths name the same file after making
+// them absolute.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
