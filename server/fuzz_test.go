@@ -43,6 +43,9 @@ func checkResponse(t *testing.T, rec *httptest.ResponseRecorder, body []byte) {
 		t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body.Bytes())
 	}
 	out := rec.Body.Bytes()
+	if rec.Code == http.StatusTemporaryRedirect || rec.Code == http.StatusMovedPermanently {
+		return // ServeMux sends unclean paths ("/v1/kb/a/../b") to their clean form
+	}
 	if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
 		if !bytes.HasSuffix(out, []byte("data: [DONE]\n\n")) {
 			t.Fatalf("stream for %q does not end with [DONE]: %s", body, out)

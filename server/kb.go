@@ -278,7 +278,9 @@ func sanitizeName(name string) string {
 		}
 		return r
 	}, name)
-	name = strings.TrimSpace(strings.Trim(name, "."))
+	// Leading and trailing dots and spaces: hidden files, "..", and
+	// names Windows would silently change.
+	name = strings.TrimFunc(name, func(r rune) bool { return r == '.' || unicode.IsSpace(r) })
 	ext := filepath.Ext(name)
 	if len(ext) > 16 {
 		ext = ""
@@ -288,7 +290,7 @@ func sanitizeName(name string) string {
 		_, size := utf8.DecodeLastRuneInString(stem)
 		stem = stem[:len(stem)-size]
 	}
-	name = stem + ext
+	name = strings.TrimFunc(stem+ext, func(r rune) bool { return r == '.' || unicode.IsSpace(r) })
 	if name == "" {
 		name = "document"
 	}
