@@ -40,6 +40,7 @@ type kbManager struct {
 	embed      rag.Embedder
 	embedURL   string
 	embedModel string
+	embedPath  string // local encoder, recorded instead of embedURL
 
 	mu      sync.Mutex
 	handles map[string]*kbHandle
@@ -51,8 +52,8 @@ type kbHandle struct {
 	writeMu sync.Mutex // the store takes one writer at a time
 }
 
-func newKBManager(root string, embed rag.Embedder, url, model string) *kbManager {
-	return &kbManager{root: root, embed: embed, embedURL: url, embedModel: model, handles: map[string]*kbHandle{}}
+func newKBManager(root string, embed rag.Embedder, url, model, path string) *kbManager {
+	return &kbManager{root: root, embed: embed, embedURL: url, embedModel: model, embedPath: path, handles: map[string]*kbHandle{}}
 }
 
 var errBadKBName = errors.New("invalid knowledge base name")
@@ -85,8 +86,11 @@ func (m *kbManager) open(name string, create bool) (*kbHandle, error) {
 			return nil, fmt.Errorf("knowledge base %q already exists", name)
 		}
 		cfg := rag.StoreConfig{Name: name, ChunkSize: 512, Overlap: 64}
-		if m.embed != nil && m.embedURL != "" {
+		switch {
+		case m.embed != nil && m.embedURL != "":
 			cfg.Embedding = &rag.EmbeddingConfig{URL: m.embedURL, Model: m.embedModel}
+		case m.embed != nil && m.embedPath != "":
+			cfg.Embedding = &rag.EmbeddingConfig{Path: m.embedPath}
 		}
 		if err := os.MkdirAll(m.root, 0o755); err != nil {
 			return nil, fmt.Errorf("create knowledge base: %w", err)
@@ -94,7 +98,8 @@ func (m *kbManager) open(name string, create bool) (*kbHandle, error) {
 		st, err = rag.CreateStore(dir, cfg)
 	} else {
 		var embed rag.Embedder
-		if cfg, cerr := rag.ReadStoreConfig(dir); cerr == nil && cfg.Embedding != nil && cfg.Embedding.URL == m.embedURL {
+		if cfg, cerr := rag.ReadStoreConfig(dir); cerr == nil && cfg.Embedding != nil &&
+			cfg.Embedding.URL == m.embedURL && cfg.Embedding.Path == m.embedPath {
 			embed = m.embed
 		}
 		st, err = rag.OpenStore(dir, embed, false)

@@ -56,6 +56,9 @@ type Config struct {
 	// EmbedURL is recorded in knowledge bases created through the API so
 	// that later ingests embed the same way (rag.EmbeddingConfig).
 	EmbedURL string
+	// EmbedPath is the local encoder's absolute path, recorded the same
+	// way when Embed is a local BERT/bge model.
+	EmbedPath string
 
 	// KBDir holds the knowledge bases (one directory each).
 	KBDir string
@@ -144,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.KBDir != "" {
-		s.kbs = newKBManager(cfg.KBDir, cfg.Embed, cfg.EmbedURL, cfg.EmbedModel)
+		s.kbs = newKBManager(cfg.KBDir, cfg.Embed, cfg.EmbedURL, cfg.EmbedModel, cfg.EmbedPath)
 	}
 	s.routes()
 	return s, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -119,6 +120,9 @@ func runServe(args []string) error {
 		}
 		cfg.Embed = rag.Batched(rag.LocalBertEmbedder(*embedModel), 32)
 		cfg.EmbedModel = modelID(*embedModel)
+		if abs, err := filepath.Abs(*embedModel); err == nil {
+			cfg.EmbedPath = abs
+		}
 	}
 
 	var closeEngine func() error
