@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"ragtune/gguf"
 	"ragtune/llm"
 	"ragtune/llm/chat"
 	"ragtune/model"
@@ -138,35 +137,7 @@ type netModel struct{ *qwen2.Model }
 func (m netModel) NewState(maxSeq int) llm.State { return m.Model.NewState(maxSeq) }
 
 func ggufVocab(path string) (*tokenizer.BPE, *chat.Template, error) {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	t, err := tokenizer.FromGGUFMetadata(f.Metadata)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load tokenizer from %q: %w", path, err)
-	}
-	tok, ok := t.(*tokenizer.BPE)
-	if !ok {
-		return nil, nil, fmt.Errorf("%q holds a %T vocabulary; evaluation needs a byte-level BPE model", path, t)
-	}
-	src, _ := f.Metadata["tokenizer.chat_template"].(string)
-	if strings.TrimSpace(src) == "" {
-		return tok, nil, nil
-	}
-	var sp chat.Special
-	if id := tok.BOS(); id >= 0 {
-		sp.BOS = tok.Token(id)
-	}
-	if id := tok.EOS(); id >= 0 {
-		sp.EOS = tok.Token(id)
-	}
-	tmpl, err := chat.Parse(src, sp)
-	if err != nil {
-		return nil, nil, fmt.Errorf("chat template of %q: %w", path, err)
-	}
-	return tok, tmpl, nil
+	return llm.GGUFVocab(path)
 }
 
 // pathBytes is the size of a file, or of the regular files in a directory

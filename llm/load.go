@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"ragtune/llm/chat"
 	"strings"
 
 	"ragtune/gguf" // registers GGUF with model.Open, so qwen2.Load reads .gguf files
@@ -126,6 +127,16 @@ func dirTokenizer(dir string) (*tokenizer.BPE, *model.GenerationConfig, error) {
 }
 
 func ggufTokenizer(path string) (*tokenizer.BPE, Template, error) {
+	tok, tmpl, err := GGUFVocab(path)
+	if err != nil || tmpl == nil {
+		return tok, nil, err // a nil *chat.Template must stay a nil Template
+	}
+	return tok, tmpl, nil
+}
+
+// GGUFVocab reads the byte-level BPE vocabulary and the chat template (nil
+// when the file carries none) that a GGUF model file embeds.
+func GGUFVocab(path string) (*tokenizer.BPE, *chat.Template, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -139,11 +150,13 @@ func ggufTokenizer(path string) (*tokenizer.BPE, Template, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%q holds a %T vocabulary; generation needs a byte-level BPE model", path, t)
 	}
-	var tmpl Template
-	if src, ok := f.String("tokenizer.chat_template"); ok && strings.TrimSpace(src) != "" {
-		if tmpl, err = parseTemplate(src, tok); err != nil {
-			return nil, nil, fmt.Errorf("chat template of %q: %w", path, err)
-		}
+	src, ok := f.String("tokenizer.chat_template")
+	if !ok || strings.TrimSpace(src) == "" {
+		return tok, nil, nil
+	}
+	tmpl, err := parseTemplate(src, tok)
+	if err != nil {
+		return nil, nil, fmt.Errorf("chat template of %q: %w", path, err)
 	}
 	return tok, tmpl, nil
 }

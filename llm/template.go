@@ -31,7 +31,7 @@ func loadTemplate(dir string) (Template, error) {
 
 // parseTemplate compiles a GGUF file's tokenizer.chat_template, with the
 // bos/eos texts from its vocabulary.
-func parseTemplate(src string, tok *tokenizer.BPE) (Template, error) {
+func parseTemplate(src string, tok *tokenizer.BPE) (*chat.Template, error) {
 	var sp chat.Special
 	if id := tok.BOS(); id >= 0 {
 		sp.BOS = string(tok.TokenBytes(id))
