@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"ragtune/internal/atomicfile"
 
 	"ragtune/model"
 )
@@ -375,18 +376,7 @@ func (w *Writer) Close() (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", w.path, err)
 	}
-	// CreateTemp makes the file private (0600); a model file is data
-	// other users and tools should read.
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write GGUF %q: %w", w.path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync GGUF %q: %w", w.path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close GGUF %q: %w", w.path, err)
-	}
-	if err := os.Rename(tmp, w.path); err != nil {
+	if err := atomicfile.Commit(f, w.path); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", w.path, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"ragtune/internal/atomicfile"
 )
 
 // Writer builds a safetensors file. Tensors are declared first (Add,
@@ -134,18 +135,7 @@ func (w *Writer) Close() (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write safetensors %q: %w", w.path, err)
 	}
-	// CreateTemp makes the file private (0600); a model file is data
-	// other users and tools should read.
-	if err := f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write safetensors %q: %w", w.path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync safetensors %q: %w", w.path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close safetensors %q: %w", w.path, err)
-	}
-	if err := os.Rename(tmp, w.path); err != nil {
+	if err := atomicfile.Commit(f, w.path); err != nil {
 		return fmt.Errorf("write safetensors %q: %w", w.path, err)
 	}
 	return nil
