@@ -116,6 +116,27 @@ func (c *tokenizerConfig) template() string {
 	return ""
 }
 
+// ChatConfig is what chat templating reads from tokenizer_config.json.
+type ChatConfig struct {
+	BOS, EOS string // texts of the bos/eos tokens ("" when unset)
+	Template string // chat_template (the "default" one of a named list)
+}
+
+// ReadChatConfig reads the tokenizer_config.json at path, for package
+// llm/chat, so the file's quirks (token entries as objects, named template
+// lists) are handled in one place.
+func ReadChatConfig(path string) (ChatConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ChatConfig{}, err
+	}
+	var c tokenizerConfig
+	if err := json.Unmarshal(data, &c); err != nil {
+		return ChatConfig{}, fmt.Errorf("%q: %w", path, err)
+	}
+	return ChatConfig{BOS: tokenName(c.BOS), EOS: tokenName(c.EOS), Template: c.template()}, nil
+}
+
 // resolvePath accepts tokenizer.json or a directory holding one, and
 // returns the file and the directory (for tokenizer_config.json).
 func resolvePath(path string) (file, dir string, err error) {

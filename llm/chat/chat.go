@@ -10,11 +10,11 @@ package chat
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"ragtune/tokenizer"
 	"strings"
 	"time"
 
@@ -93,8 +93,8 @@ func LoadTemplate(dirOrFile string) (*Template, error) {
 			return nil, fmt.Errorf("load chat template: %w", err)
 		}
 		var sp Special
-		if c, err := readConfig(filepath.Join(filepath.Dir(dirOrFile), "tokenizer_config.json")); err == nil {
-			sp = c.special()
+		if c, err := tokenizer.ReadChatConfig(filepath.Join(filepath.Dir(dirOrFile), "tokenizer_config.json")); err == nil {
+			sp = Special{BOS: c.BOS, EOS: c.EOS}
 		}
 		t, err := Parse(string(src), sp)
 		if err != nil {
@@ -102,73 +102,19 @@ func LoadTemplate(dirOrFile string) (*Template, error) {
 		}
 		return t, nil
 	}
-	c, err := readConfig(cfgPath)
+	c, err := tokenizer.ReadChatConfig(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("load chat template: %w", err)
 	}
-	src := c.template()
+	src := c.Template
 	if src == "" {
 		return nil, fmt.Errorf("load chat template: %q has no chat_template (the model may be a base model without a chat format)", cfgPath)
 	}
-	t, err := Parse(src, c.special())
+	t, err := Parse(src, Special{BOS: c.BOS, EOS: c.EOS})
 	if err != nil {
 		return nil, fmt.Errorf("load chat template %q: %w", cfgPath, err)
 	}
 	return t, nil
-}
-
-type tokenizerConfig struct {
-	BOS          json.RawMessage `json:"bos_token"`
-	EOS          json.RawMessage `json:"eos_token"`
-	ChatTemplate json.RawMessage `json:"chat_template"`
-}
-
-func readConfig(path string) (*tokenizerConfig, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var c tokenizerConfig
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%q: %w", path, err)
-	}
-	return &c, nil
-}
-
-func (c *tokenizerConfig) special() Special {
-	return Special{BOS: tokenText(c.BOS), EOS: tokenText(c.EOS)}
-}
-
-// tokenText reads a token entry: a string, null, or {"content": ...}.
-func tokenText(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var o struct{ Content string }
-	if json.Unmarshal(raw, &o) == nil {
-		return o.Content
-	}
-	return ""
-}
-
-func (c *tokenizerConfig) template() string {
-	var s string
-	if json.Unmarshal(c.ChatTemplate, &s) == nil {
-		return s
-	}
-	var list []struct{ Name, Template string }
-	if json.Unmarshal(c.ChatTemplate, &list) == nil {
-		for _, t := range list {
-			if t.Name == "default" {
-				return t.Template
-			}
-		}
-		if len(list) > 0 {
-			return list[0].Template
-		}
-	}
-	return ""
 }
 
 // Render renders msgs; addGenerationPrompt appends the start of an
