@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"ragtune/internal/atomicfile"
 
 	"ragtune/model"
@@ -333,15 +331,13 @@ func (w *Writer) Close() (err error) {
 		e.b = append(e.b, 0)
 	}
 
-	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".tmp*")
+	f, err := atomicfile.Create(w.path)
 	if err != nil {
 		return fmt.Errorf("write GGUF %q: %w", w.path, err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			atomicfile.Abort(f)
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)

@@ -102,15 +102,13 @@ func (w *Writer) Close() (err error) {
 	if err != nil {
 		return fmt.Errorf("write safetensors %q: header: %w", w.path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".tmp*")
+	f, err := atomicfile.Create(w.path)
 	if err != nil {
 		return fmt.Errorf("write safetensors %q: %w", w.path, err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			atomicfile.Abort(f)
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)

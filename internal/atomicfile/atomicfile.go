@@ -1,29 +1,57 @@
-// Package atomicfile finishes the temp-file-and-rename writes every model
-// writer uses, so a crash never leaves a half-written file under the final
-// name and the finished file is readable by other users and tools.
+// Package atomicfile writes files through a temporary file beside the
+// target and a rename, so a crash never leaves a half-written file under
+// the final name, and the finished file is readable by other users and
+// tools. Every model, tokenizer and config writer in ragtune uses it.
 package atomicfile
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
-// Commit makes f (a temporary file beside path, fully written) world
-// readable, syncs and closes it, and renames it to path. The caller
-// removes the temporary file if Commit fails.
+// Create opens a new temporary file beside path for a streaming writer,
+// which finishes with Commit or, on failure, Abort.
+func Create(path string) (*os.File, error) {
+	return os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+}
+
+// Commit makes f (from Create, fully written) world readable, syncs and
+// closes it, and renames it to path. On failure the caller calls Abort.
 func Commit(f *os.File, path string) error {
-	// CreateTemp makes the file private (0600); a model file is data
-	// other users and tools should read.
+	// CreateTemp makes the file private (0600); these files are data other
+	// users and tools should read.
 	if err := f.Chmod(0o644); err != nil {
-		f.Close()
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return fmt.Errorf("sync: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// Abort closes f (if still open) and removes it.
+func Abort(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// WriteFile writes data to path atomically.
+func WriteFile(path string, data []byte) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		Abort(f)
+		return err
+	}
+	if err := Commit(f, path); err != nil {
+		Abort(f)
+		return err
+	}
+	return nil
 }
