@@ -36,7 +36,7 @@ type LoadOptions struct {
 func LoadLocal(path string, opts LoadOptions) (*Local, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("load model: %w", err)
+		return nil, fmt.Errorf("load model: %w (pass an HF model directory or a .gguf file; 'ragtune model init' makes a test model)", err)
 	}
 	dir := path
 	if !st.IsDir() {
