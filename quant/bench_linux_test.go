@@ -1,12 +1,16 @@
 package quant
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"ragtune/model"
+	"ragtune/tensor"
 )
 
 func threadCPUTime() float64 {
@@ -52,5 +56,47 @@ func BenchmarkDotCPUTime(b *testing.B) {
 			b.ReportMetric(best/nb*1e9, "ns/block")
 			b.ReportMetric(float64(len(tc.w))/best/1e9, "GB/s/core")
 		})
+	}
+}
+
+// BenchmarkPackedCPUTime times Packed.MatMul on one thread by its CPU time
+// (best iteration): decode (T=1, weights from memory, GB/s of weights) and
+// prefill (T=128, int8 GEMM, GOP/s counting a multiply-add as two).
+//
+//	go test ./quant -run '^$' -bench PackedCPUTime
+func BenchmarkPackedCPUTime(b *testing.B) {
+	if !PackedAvailable() {
+		b.Skip("no AVX512-VNNI")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	saved := tensor.Threads()
+	tensor.SetThreads(1)
+	defer tensor.SetThreads(saved)
+	for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+		for _, sh := range []struct{ T, R, C int }{{1, 8960, 1536}, {1, 1536, 8960}, {128, 1536, 1536}, {128, 8960, 1536}} {
+			rb, _ := RowBytes(d, sh.C)
+			buf := make([]byte, sh.R*rb)
+			Quantize(d, buf, randVec(r, sh.R*sh.C, 0.02))
+			m, err := NewPacked(d, buf, sh.R, sh.C)
+			if err != nil {
+				b.Fatal(err)
+			}
+			inp, out := randVec(r, sh.T*sh.C, 1), make([]float32, sh.T*sh.R)
+			b.Run(fmt.Sprintf("%s/T=%d/%dx%d", d, sh.T, sh.R, sh.C), func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				best := math.Inf(1)
+				for b.Loop() {
+					t0 := threadCPUTime()
+					m.MatMul(out, inp, sh.T)
+					best = min(best, threadCPUTime()-t0)
+				}
+				if sh.T == 1 {
+					b.ReportMetric(float64(len(buf))/best/1e9, "GB/s/core")
+				} else {
+					b.ReportMetric(2*float64(sh.T*sh.R*sh.C)/best/1e9, "GOP/s/core")
+				}
+			})
+		}
 	}
 }

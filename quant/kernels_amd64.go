@@ -54,3 +54,26 @@ func init() {
 	}
 	impl = available[0]
 }
+
+const tileTokensN = tileTokens
+
+// tileKernelsOK: the tiled kernels use 512-bit VPDPBUSD with embedded
+// broadcasts (AVX512_VNNI), byte/word ops (AVX512BW) and VCVTPH2PS/VPMOVDB
+// on zmm (AVX512F).
+var tileKernelsOK = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &&
+	cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512DQ
+
+var goTileKernels [tileTokens + 1][]tileKernel
+
+func init() {
+	for n := 1; n <= tileTokens; n++ {
+		goTileKernels[n] = make([]tileKernel, panelTiles(n))
+	}
+}
+
+func tileKernelsFor(q4, n int) []tileKernel {
+	if !tileKernelsOK {
+		return goTileKernels[n]
+	}
+	return tileKernels[q4][n]
+}

@@ -236,13 +236,21 @@ func (m *qmatrix) Row(dst []float32, r int) {
 }
 
 // Loader returns a weight loader for model engines (qwen2.WithMatrixLoader):
-// Q8_0 and Q4_0 tensors become Q8_0Matrix/Q4_0Matrix over the stored
+// Q8_0 and Q4_0 tensors become Packed matrices (a repacked heap copy) on
+// CPUs with AVX512-VNNI, elsewhere Q8_0Matrix/Q4_0Matrix over the stored
 // blocks, used in place; every other type goes to fallback.
 func Loader(fallback func(*model.Tensor) (tensor.Matrix, error)) func(*model.Tensor) (tensor.Matrix, error) {
 	return func(t *model.Tensor) (tensor.Matrix, error) {
-		if t.DType == model.Q8_0 || t.DType == model.Q4_0 {
-			return NewMatrix(t)
+		if t.DType != model.Q8_0 && t.DType != model.Q4_0 {
+			return fallback(t)
 		}
-		return fallback(t)
+		if PackedAvailable() && len(t.Shape) == 2 {
+			m, err := NewPacked(t.DType, t.Data, t.Shape[0], t.Shape[1])
+			if err != nil {
+				return nil, fmt.Errorf("quant matrix %q: %w", t.Name, err)
+			}
+			return m, nil
+		}
+		return NewMatrix(t)
 	}
 }

@@ -127,6 +127,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", embed.Name, err)
 	}
+	model.ReleasePages(src, embed)
 	switch e := embedMat.(type) {
 	case RowReader:
 		m.embed = e
@@ -253,6 +254,11 @@ func (l loader) mat(name string, rows, cols int) (tensor.Matrix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", name, err)
 	}
+	// Matrix loaders copy (or repack) the weights into the heap, so the
+	// mapped file pages can leave the resident set now: peak memory stays
+	// near one copy of the weights. A loader that keeps the mapping in place
+	// only pays for faulting those pages back in on first use.
+	model.ReleasePages(l.src, t)
 	if mat.Rows() != rows || mat.Cols() != cols {
 		return nil, fmt.Errorf("tensor %q: matrix loader returned %d×%d, want %d×%d", name, mat.Rows(), mat.Cols(), rows, cols)
 	}
