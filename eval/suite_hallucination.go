@@ -121,7 +121,8 @@ func DefaultPassages() ([]Passage, error) {
 
 // RAGPrompt builds the question with its numbered, fenced passages and the
 // instruction to cite them as [n]. The fence is longer than any backtick
-// run in the passages, so a passage cannot close it.
+// run in the passages, so a passage cannot close it. Each passage is
+// labelled with its file name only (see sourceLabel).
 func RAGPrompt(question string, ps []Passage, lang string) string {
 	fence := "```"
 	for _, p := range ps {
@@ -136,7 +137,7 @@ func RAGPrompt(question string, ps []Passage, lang string) string {
 		b.WriteString("Answer the question using only the passages below. End each sentence that uses a passage with its number in brackets, for example [1]. If the passages do not contain the answer, say that you do not know.\n\n")
 	}
 	for i, p := range ps {
-		fmt.Fprintf(&b, "[%d] %s\n%s\n%s\n%s\n\n", i+1, p.Source, fence, strings.TrimSpace(p.Text), fence)
+		fmt.Fprintf(&b, "[%d] %s\n%s\n%s\n%s\n\n", i+1, sourceLabel(p.Source), fence, strings.TrimSpace(p.Text), fence)
 	}
 	if lang == "zh" {
 		b.WriteString("问题：")
@@ -145,6 +146,21 @@ func RAGPrompt(question string, ps []Passage, lang string) string {
 	}
 	b.WriteString(question)
 	return b.String()
+}
+
+// sourceLabel is the name a passage carries in a prompt: the last element
+// of its source path, in either slash style. A knowledge base records the
+// absolute path of each file, so printing it whole made the prompt — and
+// every RAG score computed from it (answer perplexity, BLEU, ROUGE) —
+// depend on where the files happened to lie: the same demo at the same
+// commit gave different RAG rows from different working directories. The
+// model cites passages by number, and the file name is all a reader of the
+// prompt needs; 'ragtune serve' labels its passages the same way.
+func sourceLabel(source string) string {
+	if i := strings.LastIndexAny(source, `/\`); i >= 0 && i < len(source)-1 {
+		return source[i+1:]
+	}
+	return source
 }
 
 var citationRe = regexp.MustCompile(`[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]`)
