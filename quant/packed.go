@@ -326,3 +326,32 @@ func tileGemmGo(q4 bool, n, r int, w []byte, wstride int, a []byte, nb int, out 
 func (m *Packed) String() string {
 	return fmt.Sprintf("%s %d×%d (tiled)", m.DType(), m.rows, m.cols)
 }
+
+// StackRows returns one matrix holding m's rows followed by each of
+// others' (all Packed, same format and columns), so projections that share
+// an input (q/k/v, gate/up) run as one MatMul: the activations are
+// quantized once and the workers split one larger op. Every matrix but the
+// last must fill its tiles (rows a multiple of 16); ok is false otherwise.
+func (m *Packed) StackRows(others ...tensor.Matrix) (stacked tensor.Matrix, ok bool) {
+	parts := []*Packed{m}
+	for _, o := range others {
+		p, isPacked := o.(*Packed)
+		if !isPacked || p.q4 != m.q4 || p.cols != m.cols {
+			return nil, false
+		}
+		parts = append(parts, p)
+	}
+	s := &Packed{cols: m.cols, nb: m.nb, q4: m.q4, tb: m.tb, stride: m.stride}
+	for i, p := range parts {
+		if i < len(parts)-1 && p.rows%tileRowsN != 0 {
+			return nil, false
+		}
+		s.rows += p.rows
+		s.tiles += p.tiles
+	}
+	s.data = make([]byte, 0, s.tiles*s.stride)
+	for _, p := range parts {
+		s.data = append(s.data, p.data...)
+	}
+	return s, true
+}

@@ -1,9 +1,12 @@
 package tensor
 
 import (
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 var threads atomic.Int32
@@ -36,30 +39,137 @@ type job struct {
 	grain  int
 }
 
-// workerPool is a fixed set of goroutines that sleep on a channel between
-// ops, so a matmul per token costs two channel hand-offs per worker instead
-// of a goroutine spawn. One op runs at a time: a ParallelFor issued while the
-// pool is busy (nested, or from another goroutine) runs inline on the caller,
-// which keeps nesting deadlock-free.
+// workerPool is a fixed set of goroutines that wait between ops, so a
+// matmul per token costs a hand-off per worker instead of a goroutine
+// spawn. One op runs at a time: a ParallelFor issued while the pool is busy
+// (nested, or from another goroutine) runs inline on the caller, which
+// keeps nesting deadlock-free.
+//
+// An idle worker first polls for the next op for spinFor, then sleeps on
+// its channel. Decode issues a few hundred ops per token, 50-300 µs each,
+// back to back; waking a sleeping goroutine costs tens of µs of latency
+// each time (a futex wake and a steal), which measured as idle cores
+// between ops. Spinning catches the next op within a few ns, and the short
+// limit keeps an idle process from burning a core.
 type workerPool struct {
 	mu      sync.Mutex
-	workers []chan job
-	wg      sync.WaitGroup
+	workers []*worker
+	pending atomic.Int32 // posted jobs not yet finished
+	waiter  atomic.Bool  // the caller stopped polling and sleeps on done
+	done    chan struct{}
 	next    atomic.Int64
+}
+
+type worker struct {
+	state atomic.Int32
+	slot  job // written by post before state becomes wPosted
+	ch    chan job
+}
+
+// Worker states: post claims a spinning worker (wClaimed), fills its slot
+// and publishes it (wPosted); a worker that stops spinning moves to
+// wSleeping and then takes its next job from the channel.
+const (
+	wBusy int32 = iota
+	wSpinning
+	wClaimed
+	wPosted
+	wSleeping
+)
+
+// spinFor is how long idle workers and a waiting caller poll before they
+// sleep; RAGTUNE_SPIN_US overrides it (0 turns polling off, for machines
+// shared with other busy processes, where a polling thread takes time
+// from the thread it waits for).
+var spinFor = spinSetting(os.Getenv("RAGTUNE_SPIN_US"))
+
+func spinSetting(v string) time.Duration {
+	if us, err := strconv.Atoi(v); err == nil && us >= 0 {
+		return time.Duration(us) * time.Microsecond
+	}
+	return 50 * time.Microsecond
 }
 
 var pool workerPool
 
 func (p *workerPool) grow(n int) {
+	if p.done == nil {
+		p.done = make(chan struct{}, 1)
+	}
 	for len(p.workers) < n {
-		ch := make(chan job)
-		p.workers = append(p.workers, ch)
+		w := &worker{ch: make(chan job)}
+		w.state.Store(wSpinning)
+		p.workers = append(p.workers, w)
 		go func() {
-			for j := range ch {
+			for {
+				j := w.wait()
 				j.exec()
-				p.wg.Done()
+				// Spinning before the count drops: the caller may post the
+				// next op as soon as it sees zero, and must find us spinning.
+				w.state.Store(wSpinning)
+				if p.pending.Add(-1) == 0 && p.waiter.CompareAndSwap(true, false) {
+					p.done <- struct{}{}
+				}
 			}
 		}()
+	}
+}
+
+// wait returns the worker's next job, spinning then sleeping.
+func (w *worker) wait() job {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if w.state.Load() == wPosted {
+			return w.take()
+		}
+		if i%64 == 0 && time.Since(start) > spinFor {
+			break
+		}
+	}
+	if w.state.CompareAndSwap(wSpinning, wSleeping) {
+		j := <-w.ch
+		w.state.Store(wBusy)
+		return j
+	}
+	for w.state.Load() != wPosted { // claimed: the slot is being filled
+	}
+	return w.take()
+}
+
+func (w *worker) take() job {
+	j := w.slot
+	w.slot = job{}
+	w.state.Store(wBusy)
+	return j
+}
+
+// post hands j to the worker: through the slot when it is spinning, else
+// through its channel (waking it).
+func (w *worker) post(j job) {
+	if w.state.CompareAndSwap(wSpinning, wClaimed) {
+		w.slot = j
+		w.state.Store(wPosted)
+		return
+	}
+	w.ch <- j
+}
+
+// wait returns when every posted job has finished. The caller polls for
+// up to spinFor before sleeping: a sleeping caller is woken onto the
+// finishing worker's scheduler queue, behind that worker's own spinning,
+// and loses its turn until another thread steals it. Long ops (prefill,
+// training) sleep after the short poll, so a busy machine loses no core.
+func (p *workerPool) wait() {
+	start := time.Now()
+	for i := 1; p.pending.Load() != 0; i++ {
+		if i%64 == 0 && time.Since(start) > spinFor {
+			p.waiter.Store(true)
+			if p.pending.Load() == 0 && p.waiter.CompareAndSwap(true, false) {
+				return // finished before the flag was seen
+			}
+			<-p.done // the last worker clears the flag and signals
+			return
+		}
 	}
 }
 
@@ -101,11 +211,11 @@ func parallelStatic(n int, t task) {
 		if lo >= n {
 			break
 		}
-		pool.wg.Add(1)
-		pool.workers[i-1] <- job{t: t, w: i, lo: lo, hi: min(lo+chunk, n)}
+		pool.pending.Add(1)
+		pool.workers[i-1].post(job{t: t, w: i, lo: lo, hi: min(lo+chunk, n)})
 	}
 	t.Run(0, 0, min(chunk, n))
-	pool.wg.Wait()
+	pool.wait()
 }
 
 // parallelDynamic hands out chunks of grain items from a shared counter, so
@@ -128,12 +238,12 @@ func parallelDynamic(nt, n, grain int, t task) {
 	pool.grow(nt - 1)
 	pool.next.Store(0)
 	for i := 1; i < nt; i++ {
-		pool.wg.Add(1)
-		pool.workers[i-1] <- job{t: t, w: i, next: &pool.next, n: n, grain: grain}
+		pool.pending.Add(1)
+		pool.workers[i-1].post(job{t: t, w: i, next: &pool.next, n: n, grain: grain})
 	}
 	j := job{t: t, w: 0, next: &pool.next, n: n, grain: grain}
 	j.exec()
-	pool.wg.Wait()
+	pool.wait()
 }
 
 // Task is a unit of parallel work for Parallel: Run(w, lo, hi) handles

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ func runBench(args []string) error {
 	prompt := fs.Int("prompt", 128, "prompt tokens evaluated in the prefill")
 	gen := fs.Int("gen", 32, "tokens generated one by one after the prompt")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	profile := fs.String("cpuprofile", "", "write a Go CPU profile of the prefill and decode to this file (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,7 +69,7 @@ func runBench(args []string) error {
 	if *threads < 1 || *prompt < 1 || *gen < 0 {
 		return usageErrorf("--threads and --prompt must be at least 1 and --gen at least 0")
 	}
-	res, err := bench(*path, *threads, *prompt, *gen)
+	res, err := bench(*path, *threads, *prompt, *gen, *profile)
 	if err != nil {
 		return err
 	}
@@ -88,7 +90,7 @@ func runBench(args []string) error {
 	return nil
 }
 
-func bench(path string, threads, prompt, gen int) (*benchResult, error) {
+func bench(path string, threads, prompt, gen int, profile string) (*benchResult, error) {
 	saved := tensor.Threads()
 	tensor.SetThreads(threads)
 	defer tensor.SetThreads(saved)
@@ -111,6 +113,17 @@ func bench(path string, threads, prompt, gen int) (*benchResult, error) {
 	toks := make([]int, prompt)
 	for i := range toks {
 		toks[i] = r.IntN(m.VocabSize())
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return nil, fmt.Errorf("bench --cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, fmt.Errorf("bench --cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	t0 := time.Now()
 	logits, err := st.Forward(toks)

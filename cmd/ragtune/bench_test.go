@@ -16,7 +16,7 @@ func TestBenchTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{m, q} {
-		res, err := bench(path, 2, 20, 5)
+		res, err := bench(path, 2, 20, 5, "")
 		if err != nil {
 			t.Fatalf("bench %s: %v", path, err)
 		}

@@ -53,6 +53,33 @@ type layer struct {
 	mlpNorm    []float32     // (C) post_attention_layernorm
 	wgate, wup tensor.Matrix // (F, C)
 	wdown      tensor.Matrix // (C, F)
+	// Fused projections (then wq/wk/wv, wgate/wup are nil): q, k and v
+	// stacked (NH*HD + 2*NKV*HD, C), gate and up (2F, C), where the matrix
+	// format can stack rows (see rowStacker).
+	wqkv, wgu tensor.Matrix
+}
+
+// rowStacker is a matrix format that can stack matrices with the same
+// columns into one (quant.Packed): the projections that read the same
+// input then run as one MatMul, preparing the input once and splitting one
+// larger op over the workers instead of three small ones.
+type rowStacker interface {
+	StackRows(others ...tensor.Matrix) (tensor.Matrix, bool)
+}
+
+// fuse stacks the layer's q/k/v and gate/up projections where their format
+// allows it.
+func (ly *layer) fuse() {
+	if s, ok := ly.wq.(rowStacker); ok {
+		if m, ok := s.StackRows(ly.wk, ly.wv); ok {
+			ly.wqkv, ly.wq, ly.wk, ly.wv = m, nil, nil, nil
+		}
+	}
+	if s, ok := ly.wgate.(rowStacker); ok {
+		if m, ok := s.StackRows(ly.wup); ok {
+			ly.wgu, ly.wgate, ly.wup = m, nil, nil
+		}
+	}
 }
 
 // Option changes how New and Load build a Model.
@@ -185,6 +212,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 				}
 			}
 		}
+		ly.fuse()
 		// Llama's attention_bias also covers o_proj; Qwen2's never does.
 		if bias && !qwen {
 			if ly.bo, err = l.vector(p+"self_attn.o_proj.bias", C); err != nil {

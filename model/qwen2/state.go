@@ -28,7 +28,8 @@ type State struct {
 	q      []float32 // (chunk, NH*HD)
 	att    []float32 // (chunk, NH*HD) attention output
 	hb     []float32 // (chunk, F) gate, then silu(gate)*up
-	hb2    []float32 // (chunk, F) up
+	hb2    []float32 // (chunk, F) up, unfused layers only
+	fused  []float32 // (chunk, max(NH*HD+2*NKV*HD, 2F)) fused q/k/v or gate/up outputs
 	logits []float32 // (V) last token's logits
 }
 
@@ -48,8 +49,16 @@ func (m *Model) NewState(maxSeq int) *State {
 		kc: make([][]float32, len(m.layers)), vc: make([][]float32, len(m.layers)),
 		x: make([]float32, chunk*m.dim), xb: make([]float32, chunk*m.dim),
 		q: make([]float32, chunk*QD), att: make([]float32, chunk*QD),
-		hb: make([]float32, chunk*m.ffn), hb2: make([]float32, chunk*m.ffn),
+		hb:     make([]float32, chunk*m.ffn),
 		logits: make([]float32, m.vocab),
+	}
+	for _, ly := range m.layers {
+		if ly.wgate != nil && s.hb2 == nil {
+			s.hb2 = make([]float32, chunk*m.ffn)
+		}
+		if (ly.wqkv != nil || ly.wgu != nil) && s.fused == nil {
+			s.fused = make([]float32, chunk*max(QD+2*KVD, 2*m.ffn))
+		}
 	}
 	tensor.RoPETables(s.cos, s.sin, 0, maxSeq, m.headDim, m.cfg.RopeTheta)
 	for l := range s.kc {
@@ -139,7 +148,7 @@ func (s *State) step(tokens []int) {
 	QD, KVD, half := NH*HD, NKV*HD, HD/2
 	x, xb := s.x[:T*C], s.xb[:T*C]
 	q, att := s.q[:T*QD], s.att[:T*QD]
-	hb, hb2 := s.hb[:T*F], s.hb2[:T*F]
+	hb := s.hb[:T*F]
 	cos, sin := s.cos[P*half:], s.sin[P*half:]
 
 	// x = self.embed_tokens(tokens)
@@ -154,9 +163,21 @@ func (s *State) step(tokens []int) {
 		// xb = self.input_layernorm(x)
 		tensor.RMSNorm(xb, x, ly.attnNorm, T, C, m.eps)
 		// q, k, v = self.q_proj(xb), self.k_proj(xb), self.v_proj(xb)
-		ly.wq.MatMul(q, xb, T)
-		ly.wk.MatMul(k, xb, T)
-		ly.wv.MatMul(v, xb, T)
+		if ly.wqkv != nil {
+			W := QD + 2*KVD
+			qkv := s.fused[:T*W]
+			ly.wqkv.MatMul(qkv, xb, T)
+			for t := 0; t < T; t++ {
+				row := qkv[t*W : t*W+W]
+				copy(q[t*QD:t*QD+QD], row[:QD])
+				copy(k[t*KVD:t*KVD+KVD], row[QD:QD+KVD])
+				copy(v[t*KVD:t*KVD+KVD], row[QD+KVD:])
+			}
+		} else {
+			ly.wq.MatMul(q, xb, T)
+			ly.wk.MatMul(k, xb, T)
+			ly.wv.MatMul(v, xb, T)
+		}
 		addBias(q, ly.bqv[0], T)
 		addBias(k, ly.bqv[1], T)
 		addBias(v, ly.bqv[2], T)
@@ -173,11 +194,26 @@ func (s *State) step(tokens []int) {
 		// xb = self.post_attention_layernorm(x)
 		tensor.RMSNorm(xb, x, ly.mlpNorm, T, C, m.eps)
 		// x = x + self.down_proj(F.silu(self.gate_proj(xb)) * self.up_proj(xb))
-		ly.wgate.MatMul(hb, xb, T)
-		ly.wup.MatMul(hb2, xb, T)
 		// The activation runs an exp per element (T×F of them); split it
 		// over the workers like the matmuls around it.
-		tensor.ParallelFor(len(hb), func(lo, hi int) { tensor.SwiGLU(hb[lo:hi], hb[lo:hi], hb2[lo:hi]) })
+		if ly.wgu != nil {
+			gu := s.fused[:T*2*F]
+			ly.wgu.MatMul(gu, xb, T)
+			tensor.ParallelFor(len(hb), func(lo, hi int) {
+				for lo < hi { // a range may span rows: gate and up halves per row
+					t, j := lo/F, lo%F
+					n := min(hi-lo, F-j)
+					g := gu[t*2*F+j : t*2*F+j+n]
+					tensor.SwiGLU(hb[lo:lo+n], g, gu[t*2*F+F+j:t*2*F+F+j+n])
+					lo += n
+				}
+			})
+		} else {
+			hb2 := s.hb2[:T*F]
+			ly.wgate.MatMul(hb, xb, T)
+			ly.wup.MatMul(hb2, xb, T)
+			tensor.ParallelFor(len(hb), func(lo, hi int) { tensor.SwiGLU(hb[lo:hi], hb[lo:hi], hb2[lo:hi]) })
+		}
 		ly.wdown.MatMul(xb, hb, T)
 		addInPlace(x, xb)
 	}
