@@ -40,8 +40,14 @@ var (
 	impl      = implGo
 )
 
-// KernelName reports the instruction set of the quantized dot products.
-func KernelName() string { return impl.name }
+// KernelName reports the instruction set of the quantized matrix products
+// that Loader's matrices use.
+func KernelName() string {
+	if PackedAvailable() {
+		return "avx512vnni-tiles"
+	}
+	return impl.name
+}
 
 func q8dotGo(w *byte, xq *int8, xd *float32, nb int) float32 {
 	if nb == 0 {

@@ -17,6 +17,7 @@ package qwen2
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"ragtune/model"
 	"ragtune/tensor"
@@ -70,15 +71,27 @@ type rowStacker interface {
 // fuse stacks the layer's q/k/v and gate/up projections where their format
 // allows it.
 func (ly *layer) fuse() {
+	fused := false
 	if s, ok := ly.wq.(rowStacker); ok {
 		if m, ok := s.StackRows(ly.wk, ly.wv); ok {
 			ly.wqkv, ly.wq, ly.wk, ly.wv = m, nil, nil, nil
+			fused = true
 		}
 	}
 	if s, ok := ly.wgate.(rowStacker); ok {
 		if m, ok := s.StackRows(ly.wup); ok {
 			ly.wgu, ly.wgate, ly.wup = m, nil, nil
+			fused = true
 		}
+	}
+	if fused {
+		// The separate matrices are garbage now (a layer's worth, 26 MB
+		// at 1.5B Q4_0); collecting them before the next layer loads lets
+		// its allocations reuse the memory, where the default GC pacing
+		// would let the whole model's worth pile up (peak RSS 1.18× the
+		// file instead of 1.05×). A cycle over large pointer-free buffers
+		// takes well under a millisecond.
+		runtime.GC()
 	}
 }
 
