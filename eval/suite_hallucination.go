@@ -163,6 +163,19 @@ func sourceLabel(source string) string {
 	return source
 }
 
+// sameSource reports whether a retrieved passage's source (a knowledge
+// base stores absolute file paths) is the file an item names, which test
+// sets usually give relative to the corpus ("lora.md", "docs/lora.md"):
+// equal, or equal to the path's trailing components, either slash style.
+func sameSource(passage, item string) bool {
+	p := strings.ReplaceAll(passage, `\`, "/")
+	it := strings.TrimPrefix(strings.ReplaceAll(item, `\`, "/"), "./")
+	if it == "" {
+		return false
+	}
+	return p == it || strings.HasSuffix(p, "/"+it)
+}
+
 var citationRe = regexp.MustCompile(`[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]`)
 
 // ParseCitations returns the passage numbers cited in text as [n], [n, m]
@@ -424,7 +437,7 @@ func RunHallucination(ctx context.Context, m *Model, items []Item, r Retriever, 
 			if it.Source != "" {
 				withSource++
 				for _, p := range ps {
-					if p.Source == it.Source {
+					if sameSource(p.Source, it.Source) {
 						sourceHit++
 						break
 					}
