@@ -40,7 +40,7 @@ The output folder also gets train_log.jsonl and loss.svg; with
 --save-every, checkpoints that --resume continues exactly. Ctrl-C saves a
 checkpoint (with --save-every) and stops.`)
 	modelDir := fs.String("model", "", "base model: an HF model directory (config.json, safetensors, tokenizer files)")
-	dataPath := fs.String("data", "", "training data: .json or .jsonl")
+	dataPath := fs.String("data", "", "training data: .json/.jsonl rows (alpaca, messages/sharegpt, medical-o1, or {\"text\": ...} for plain-text pre-training), or a .txt/.md file (one pre-training document)")
 	out := fs.String("out", "", "output directory (adapter or model, logs, checkpoints)")
 	mode := fs.String("mode", "lora", "lora or full")
 	r := fs.Int("lora-r", 16, "LoRA rank")
