@@ -10,10 +10,12 @@ Prints seconds per step, tokens/s, CPU seconds per step and peak RSS.
 Debian's python3-torch is built with BLAS_INFO=generic: it multiplies with
 whatever libblas.so.3 the system selects, which is the slow reference BLAS
 (~3 GFLOP/s) unless libopenblas0 is installed. For a fair peer, point it at
-OpenBLAS without installing it system-wide:
-    apt-get download libopenblas0-pthread && dpkg -x libopenblas0-pthread_*.deb /tmp/oblas
-    LD_LIBRARY_PATH=/tmp/oblas/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=2 \
-        /usr/bin/python3 scripts/train_bench_torch.py 28 256 3 2
+OpenBLAS without installing it system-wide, in its OpenMP build: it shares
+torch's OpenMP thread pool, where the pthread build's own threads fight it
+for the cores (twice the wall time on 2 cores):
+    apt-get download libopenblas0-openmp && dpkg -x libopenblas0-openmp_*.deb /tmp/obomp
+    LD_LIBRARY_PATH=/tmp/obomp/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS=2 \
+        /usr/bin/python3 scripts/train_bench_torch.py 28 256 2 2
 """
 import math
 import resource
