@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"sync"
 )
 
 // AttentionKV is causal grouped-query attention for T new query tokens at
@@ -27,30 +28,42 @@ func AttentionKV(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
 	_ = q[T*qd-1]
 	_ = k[(pos+T)*kvd-1]
 	_ = v[(pos+T)*kvd-1]
-	group := NH / NKV
-	scale := float32(1 / math.Sqrt(float64(HD)))
-	n := T * NH
-	body := func(i int) {
-		t, h := i/NH, i%NH
-		qv := q[t*qd+h*HD : t*qd+h*HD+HD]
-		o := out[t*qd+h*HD : t*qd+h*HD+HD]
-		koff := (h / group) * HD
-		attendOnline(o, qv, k, v, pos+t+1, kvd, koff, HD, scale)
+	a := attnPool.Get().(*attnOp)
+	*a = attnOp{out: out, q: q, k: k, v: v, pos: pos, NH: NH, HD: HD, qd: qd, kvd: kvd,
+		group: NH / NKV, scale: float32(1 / math.Sqrt(float64(HD))), n: T * NH}
+	a.workers = min(Threads(), a.n)
+	if a.workers <= 1 {
+		a.workers = 1
+		a.Run(0, 0, 1)
+	} else {
+		ParallelSplit(a.workers, a)
 	}
-	workers := min(Threads(), n)
-	if workers <= 1 {
-		for i := range n {
-			body(i)
+	*a = attnOp{}
+	attnPool.Put(a)
+}
+
+// attnOp is one AttentionKV call as a pool Task (no closure, so decode
+// allocates nothing per token). Worker slot w takes (token, head) pairs
+// w, w+workers, ...
+type attnOp struct {
+	out, q, k, v                []float32
+	pos, NH, HD, qd, kvd, group int
+	n, workers                  int
+	scale                       float32
+}
+
+var attnPool = sync.Pool{New: func() any { return new(attnOp) }}
+
+func (a *attnOp) Run(_, lo, hi int) {
+	for w := lo; w < hi; w++ {
+		for i := w; i < a.n; i += a.workers {
+			t, h := i/a.NH, i%a.NH
+			qv := a.q[t*a.qd+h*a.HD : t*a.qd+h*a.HD+a.HD]
+			o := a.out[t*a.qd+h*a.HD : t*a.qd+h*a.HD+a.HD]
+			koff := (h / a.group) * a.HD
+			attendOnline(o, qv, a.k, a.v, a.pos+t+1, a.kvd, koff, a.HD, a.scale)
 		}
-		return
 	}
-	ParallelFor(workers, func(lo, hi int) {
-		for w := lo; w < hi; w++ {
-			for i := w; i < n; i += workers {
-				body(i)
-			}
-		}
-	})
 }
 
 // attendOnline sets o = softmax(scale * q·k_j for j < L) weighted sum of

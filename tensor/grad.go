@@ -85,44 +85,38 @@ func RoPETables(cos, sin []float32, pos0, T, HS int, theta float64) {
 // rotate-half convention, with row n at position n%T (B sequences of T):
 // x[i] ← x[i]*cos - x[i+HS/2]*sin, x[i+HS/2] ← x[i+HS/2]*cos + x[i]*sin.
 // PyTorch: q*cos + rotate_half(q)*sin with cos = cat(cos, cos).
-func RoPEForward(x, cos, sin []float32, N, T, NH, HS int) {
-	h := HS / 2
-	ParallelFor(N, func(lo, hi int) {
-		for n := lo; n < hi; n++ {
-			t := n % T
-			c := cos[t*h : t*h+h]
-			s := sin[t*h : t*h+h]
-			for hd := 0; hd < NH; hd++ {
-				v := x[(n*NH+hd)*HS : (n*NH+hd+1)*HS]
-				for i := 0; i < h; i++ {
-					a, b := v[i], v[i+h]
-					v[i] = a*c[i] - b*s[i]
-					v[i+h] = b*c[i] + a*s[i]
-				}
-			}
-		}
-	})
-}
+func RoPEForward(x, cos, sin []float32, N, T, NH, HS int) { rope(x, cos, sin, N, T, NH, HS, 1) }
 
 // RoPEBackward maps a gradient through RoPEForward in place. The rotation
 // is orthogonal, so its backward is the rotation by the negative angle.
-func RoPEBackward(dx, cos, sin []float32, N, T, NH, HS int) {
+func RoPEBackward(dx, cos, sin []float32, N, T, NH, HS int) { rope(dx, cos, sin, N, T, NH, HS, -1) }
+
+// rope rotates by the angle (dir 1) or its negative (dir -1). A few rows
+// (decode) run inline: handing them to the pool would cost more than the
+// rotation, and its closure would be an allocation per token.
+func rope(x, cos, sin []float32, N, T, NH, HS int, dir float32) {
+	if N*NH*HS <= 1<<14 {
+		ropeRows(x, cos, sin, 0, N, T, NH, HS, dir)
+		return
+	}
+	ParallelFor(N, func(lo, hi int) { ropeRows(x, cos, sin, lo, hi, T, NH, HS, dir) })
+}
+
+func ropeRows(x, cos, sin []float32, lo, hi, T, NH, HS int, dir float32) {
 	h := HS / 2
-	ParallelFor(N, func(lo, hi int) {
-		for n := lo; n < hi; n++ {
-			t := n % T
-			c := cos[t*h : t*h+h]
-			s := sin[t*h : t*h+h]
-			for hd := 0; hd < NH; hd++ {
-				v := dx[(n*NH+hd)*HS : (n*NH+hd+1)*HS]
-				for i := 0; i < h; i++ {
-					a, b := v[i], v[i+h]
-					v[i] = a*c[i] + b*s[i]
-					v[i+h] = b*c[i] - a*s[i]
-				}
+	for n := lo; n < hi; n++ {
+		t := n % T
+		c := cos[t*h : t*h+h]
+		s := sin[t*h : t*h+h]
+		for hd := 0; hd < NH; hd++ {
+			v := x[(n*NH+hd)*HS : (n*NH+hd+1)*HS]
+			for i := 0; i < h; i++ {
+				a, b, si := v[i], v[i+h], dir*s[i]
+				v[i] = a*c[i] - b*si
+				v[i+h] = b*c[i] + a*si
 			}
 		}
-	})
+	}
 }
 
 // CausalAttentionForward computes causal grouped-query attention for B

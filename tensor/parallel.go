@@ -232,6 +232,11 @@ func ParallelFor(n int, fn func(lo, hi int)) {
 	parallelStatic(n, funcTask(fn))
 }
 
+// ParallelSplit is ParallelFor for a Task: worker i gets the i-th of
+// Threads() near-equal ranges, and nothing is allocated when t is a
+// pointer, so per-token ops can use it.
+func ParallelSplit(n int, t Task) { parallelStatic(n, t) }
+
 // parallelStatic gives worker i the i-th of Threads() near-equal ranges.
 func parallelStatic(n int, t task) {
 	nt := min(Threads(), n)

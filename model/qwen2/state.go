@@ -30,6 +30,7 @@ type State struct {
 	hb     []float32 // (chunk, F) gate, then silu(gate)*up
 	hb2    []float32 // (chunk, F) up, unfused layers only
 	fused  []float32 // (chunk, max(NH*HD+2*NKV*HD, 2F)) fused q/k/v or gate/up outputs
+	act    swigluOp  // the SwiGLU task, kept here so decode allocates nothing
 	logits []float32 // (V) last token's logits
 }
 
@@ -199,21 +200,14 @@ func (s *State) step(tokens []int) {
 		if ly.wgu != nil {
 			gu := s.fused[:T*2*F]
 			ly.wgu.MatMul(gu, xb, T)
-			tensor.ParallelFor(len(hb), func(lo, hi int) {
-				for lo < hi { // a range may span rows: gate and up halves per row
-					t, j := lo/F, lo%F
-					n := min(hi-lo, F-j)
-					g := gu[t*2*F+j : t*2*F+j+n]
-					tensor.SwiGLU(hb[lo:lo+n], g, gu[t*2*F+F+j:t*2*F+F+j+n])
-					lo += n
-				}
-			})
+			s.act = swigluOp{out: hb, gate: gu, up: gu[F:], F: F, stride: 2 * F}
 		} else {
 			hb2 := s.hb2[:T*F]
 			ly.wgate.MatMul(hb, xb, T)
 			ly.wup.MatMul(hb2, xb, T)
-			tensor.ParallelFor(len(hb), func(lo, hi int) { tensor.SwiGLU(hb[lo:hi], hb[lo:hi], hb2[lo:hi]) })
+			s.act = swigluOp{out: hb, gate: hb, up: hb2, F: F, stride: F}
 		}
+		tensor.ParallelSplit(len(hb), &s.act)
 		ly.wdown.MatMul(xb, hb, T)
 		addInPlace(x, xb)
 	}
@@ -238,5 +232,23 @@ func addInPlace(x, y []float32) {
 	y = y[:len(x)]
 	for i := range x {
 		x[i] += y[i]
+	}
+}
+
+// swigluOp sets out (T, F) = silu(gate) * up, where token t's gate and up
+// rows start at t*stride in their slices (stride F for separate buffers,
+// 2F for a fused gate/up output, whose up half starts F in).
+type swigluOp struct {
+	out, gate, up []float32
+	F, stride     int
+}
+
+func (a *swigluOp) Run(_, lo, hi int) {
+	for lo < hi { // a range may span rows
+		t, j := lo/a.F, lo%a.F
+		n := min(hi-lo, a.F-j)
+		o := t*a.stride + j
+		tensor.SwiGLU(a.out[lo:lo+n], a.gate[o:o+n], a.up[o:o+n])
+		lo += n
 	}
 }

@@ -140,24 +140,40 @@ func (m *Half16Matrix) widen(dst []float32, src []uint16) {
 
 // matVec streams each 16-bit row once, widening it in stack-sized chunks.
 func (m *Half16Matrix) matVec(out, inp []float32, T int) {
+	op := matVecPool.Get().(*halfMatVec)
+	*op = halfMatVec{m: m, out: out, inp: inp, T: T}
+	tensor.ParallelSplit(m.R, op)
+	*op = halfMatVec{}
+	matVecPool.Put(op)
+}
+
+// halfMatVec is one matVec call as a pool Task (no per-token closure).
+type halfMatVec struct {
+	m        *Half16Matrix
+	out, inp []float32
+	T        int
+}
+
+var matVecPool = sync.Pool{New: func() any { return new(halfMatVec) }}
+
+func (op *halfMatVec) Run(_, lo, hi int) {
+	m, out, inp, T := op.m, op.out, op.inp, op.T
 	R, C := m.R, m.C
-	tensor.ParallelFor(R, func(lo, hi int) {
-		var buf [halfChunk]float32
-		for j := lo; j < hi; j++ {
-			row := m.Data[j*C : j*C+C]
+	var buf [halfChunk]float32
+	for j := lo; j < hi; j++ {
+		row := m.Data[j*C : j*C+C]
+		for t := 0; t < T; t++ {
+			out[t*R+j] = 0
+		}
+		for k0 := 0; k0 < C; k0 += halfChunk {
+			n := min(halfChunk, C-k0)
+			w := buf[:n]
+			m.widen(w, row[k0:k0+n])
 			for t := 0; t < T; t++ {
-				out[t*R+j] = 0
-			}
-			for k0 := 0; k0 < C; k0 += halfChunk {
-				n := min(halfChunk, C-k0)
-				w := buf[:n]
-				m.widen(w, row[k0:k0+n])
-				for t := 0; t < T; t++ {
-					out[t*R+j] += tensor.Dot(w, inp[t*C+k0:t*C+k0+n])
-				}
+				out[t*R+j] += tensor.Dot(w, inp[t*C+k0:t*C+k0+n])
 			}
 		}
-	})
+	}
 }
 
 // Row widens row r into dst (C).
