@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -12,7 +11,6 @@ import (
 	"ragtune/llm/chat"
 	"ragtune/model"
 	"ragtune/model/qwen2"
-	"ragtune/quant"
 	"ragtune/tokenizer"
 	"ragtune/train"
 	"ragtune/train/data"
@@ -57,87 +55,39 @@ type LoadOptions struct {
 	Parallel    int // concurrent generations; 0: 1
 }
 
-// LoadModel opens an HF directory or GGUF file (F32/F16/BF16, Q8_0 and Q4_0
-// run directly), merging a PEFT LoRA adapter when adapter is not empty,
-// and builds a greedy engine over it. Loading here rather than through
-// llm.LoadLocal keeps the *qwen2.Model for perplexity and applies the
-// adapter, which llm.LoadLocal does not take.
+// LoadModel opens an HF directory or GGUF file through llm.LoadLocal
+// (F32/F16/BF16, Q8_0 and Q4_0 run directly), merging a PEFT LoRA adapter
+// when adapter is not empty, and keeps what scoring needs besides the
+// engine: the network for perplexity, the tokenizer and the chat template.
+// Generation is greedy whatever generation_config.json asks, so that scores
+// are reproducible.
 func LoadModel(path, adapter string, o LoadOptions) (*Model, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("load model: %w (pass an HF model directory or a .gguf file)", err)
-	}
-	var (
-		tok  *tokenizer.BPE
-		tmpl *chat.Template
-		eos  []int
-	)
-	if !st.IsDir() && strings.EqualFold(filepath.Ext(path), ".gguf") {
-		if tok, tmpl, err = ggufVocab(path); err != nil {
-			return nil, err
-		}
-	} else {
-		dir := path
-		if !st.IsDir() {
-			dir = filepath.Dir(path)
-		}
-		if tok, err = tokenizer.Load(dir); err != nil {
-			return nil, fmt.Errorf("load tokenizer of %q: %w", path, err)
-		}
-		// A base model without a chat template still scores raw text.
-		if t, err := chat.LoadTemplate(dir); err == nil {
-			tmpl = t
-		}
-		gen, err := model.LoadGenerationConfig(dir)
-		if err != nil {
-			return nil, err
-		}
-		if gen != nil {
-			eos = gen.EOSTokenIDs()
+	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{
+		ContextSize: o.ContextSize, Parallel: o.Parallel, Sampling: &llm.Sampling{},
+	}}
+	if adapter != "" {
+		opts.Weights = func(src model.TensorSource) (model.TensorSource, error) {
+			return train.ApplyAdapter(src, adapter)
 		}
 	}
-	src, cfg, err := model.Open(path)
+	eng, err := llm.LoadLocal(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	if adapter != "" {
-		if src, err = train.ApplyAdapter(src, adapter); err != nil {
-			return nil, fmt.Errorf("apply adapter %q to %q: %w", adapter, path, err)
-		}
-	}
-	net, err := qwen2.New(cfg, src, qwen2.WithMatrixLoader(quant.Loader(qwen2.DefaultMatrix)))
-	if err != nil {
-		return nil, fmt.Errorf("load %q: %w", path, err)
-	}
-	var tpl llm.Template
-	if tmpl != nil {
-		tpl = tmpl
-	}
-	eng, err := llm.NewLocal(netModel{net}, tok, tpl, llm.LocalOptions{
-		ContextSize: o.ContextSize, Parallel: o.Parallel, Sampling: &llm.Sampling{}, EOS: eos,
-	})
-	if err != nil {
-		net.Close()
-		return nil, fmt.Errorf("load %q: %w", path, err)
-	}
+	// A base model without a chat template still scores raw text
+	// (RawPrompts), so its absence is no error here.
+	tmpl, _ := eng.Template().(*chat.Template)
 	size := pathBytes(path)
 	if adapter != "" {
 		size += pathBytes(adapter)
 	}
 	return &Model{
-		Path: path, Adapter: adapter, Engine: eng, Net: net, Tok: tok, Template: tmpl, RawPrompts: tmpl == nil,
+		Path: path, Adapter: adapter, Engine: eng, Net: eng.Qwen2(),
+		// LoadLocal always builds over a byte-level BPE vocabulary.
+		Tok:      eng.Tokenizer().(*tokenizer.BPE),
+		Template: tmpl, RawPrompts: tmpl == nil,
 		FileBytes: size, close: eng.Close,
 	}, nil
-}
-
-// netModel adapts *qwen2.Model, whose NewState returns the concrete state,
-// to llm.Model.
-type netModel struct{ *qwen2.Model }
-
-func (m netModel) NewState(maxSeq int) llm.State { return m.Model.NewState(maxSeq) }
-
-func ggufVocab(path string) (*tokenizer.BPE, *chat.Template, error) {
-	return llm.GGUFVocab(path)
 }
 
 // pathBytes is the size of a file, or of the regular files in a directory

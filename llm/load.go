@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"ragtune/llm/chat"
 	"strings"
 
 	"ragtune/gguf" // registers GGUF with model.Open, so qwen2.Load reads .gguf files
+	"ragtune/llm/chat"
 	"ragtune/model"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
@@ -23,8 +23,9 @@ type LoadOptions struct {
 	// matrix loader.
 	Qwen2 []qwen2.Option
 	// Weights, when set, transforms the stored weights before the model
-	// is built. The CLI passes train.ApplyAdapter here to merge a LoRA
-	// adapter on load; it is a hook because package train sits above llm.
+	// is built. The CLI and eval pass train.ApplyAdapter here to merge a
+	// LoRA adapter on load; it is a hook because package train sits above
+	// llm.
 	Weights func(src model.TensorSource) (model.TensorSource, error)
 }
 
@@ -177,3 +178,14 @@ func isGGUF(path string) bool {
 type qwen2Model struct{ *qwen2.Model }
 
 func (m qwen2Model) NewState(maxSeq int) State { return m.Model.NewState(maxSeq) }
+
+// Qwen2 returns the network of an engine LoadLocal built (nil for one built
+// by NewLocal over another Model), so that a caller can score text with the
+// weights already in memory (eval's perplexities) instead of loading them
+// twice. The engine owns the network: Close releases it.
+func (l *Local) Qwen2() *qwen2.Model {
+	if m, ok := l.model.(qwen2Model); ok {
+		return m.Model
+	}
+	return nil
+}

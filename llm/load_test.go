@@ -76,6 +76,14 @@ func TestLoadLocalDefaults(t *testing.T) {
 	if got, want := l.ContextSize(), 2048; got != want { // the tiny preset's max_position_embeddings
 		t.Errorf("context = %d, want %d", got, want)
 	}
+	// eval scores perplexities with the network and renders with the
+	// concrete template, so LoadLocal must hand both out.
+	if l.Qwen2() == nil {
+		t.Error("Qwen2() = nil for an engine LoadLocal built")
+	}
+	if tmpl, ok := l.Template().(*chat.Template); !ok || tmpl == nil {
+		t.Errorf("Template() = %T, want the directory's *chat.Template", l.Template())
+	}
 }
 
 // TestTinyModelGreedy runs the real forward pass end to end: greedy

@@ -170,6 +170,11 @@ func (l *Local) ContextSize() int { return l.ctxSize }
 // Tokenizer returns the engine's tokenizer (for counting tokens).
 func (l *Local) Tokenizer() Tokenizer { return l.tok }
 
+// Template returns the engine's chat template; nil when the model has none
+// (then chat requests are refused, but a caller rendering its own prompts,
+// such as eval with plain "User:/Assistant:" text, can still use it).
+func (l *Local) Template() Template { return l.tmpl }
+
 // Close releases the model if it holds resources (mapped weight files).
 // The engine must not be used afterwards.
 func (l *Local) Close() error {
