@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ func runModelInit(args []string) error {
 		presets = append(presets, n)
 	}
 	sort.Strings(presets)
-	fs := newFlagSet("model init", "--out DIR [--preset NAME] [--seed N] [--tokenizer FILE] [--dtype f32|bf16|f16]", `
+	fs := newFlagSet("model init", "--out DIR [--preset NAME] [--hidden-size N --layers N ...] [--seed N] [--tokenizer FILE] [--dtype f32|bf16|f16]", `
 Write a complete Hugging Face model directory (config.json,
 generation_config.json, model.safetensors, tokenizer.json,
 tokenizer_config.json) with deterministic random weights in the Qwen2
@@ -35,18 +36,47 @@ Presets: `+strings.Join(presets, ", ")+`. "tiny" takes milliseconds and is meant
 tests; the R1-Distill shapes are for benchmarks (1.5B: about 3.5 GB in
 BF16; 7B: about 15 GB).
 
+--hidden-size, --intermediate-size, --layers, --heads, --kv-heads and
+--max-position replace those sizes of the preset, for a custom shape (for
+example a small model to pre-train from scratch). Each attention head gets
+hidden-size/heads dimensions, which must be even (RoPE); --kv-heads must
+divide --heads (fewer KV heads than heads is grouped-query attention).
+
 Without --tokenizer the model gets the 263-token byte-level R1 vocabulary
 (256 bytes plus R1's special tokens), so it works on a fresh clone. With a
-Qwen2.5 tokenizer.json, R1's special tokens are substituted.`)
+Qwen2.5 tokenizer.json, R1's special tokens are substituted; 'ragtune model
+train-tokenizer' makes a vocabulary from your own texts.
+
+Examples:
+  ragtune model init --out tiny-model
+  ragtune model init --preset r1-distill-qwen-1.5b --out bench-1.5b
+  ragtune model init --preset tiny --hidden-size 128 --intermediate-size 384 --layers 3 \
+      --heads 4 --kv-heads 2 --max-position 1024 --tokenizer my-tok --out small-model`)
 	preset := fs.String("preset", "tiny", "model shape: "+strings.Join(presets, ", "))
 	out := fs.String("out", "", "output directory (created; must be empty unless --force)")
 	seed := fs.Uint64("seed", 1, "random seed for the weights")
 	tokPath := fs.String("tokenizer", "", "tokenizer.json (or a directory holding one) to use instead of the byte-level vocabulary")
 	dtype := fs.String("dtype", "", "weight dtype: f32, bf16 or f16 (default: the preset's, f32 for tiny, bf16 for the R1 shapes)")
 	force := fs.Bool("force", false, "overwrite an existing model in --out")
+	// Shape overrides: each flag replaces one size of the preset.
+	over := func(name, usage string) *int { return fs.Int(name, 0, "override the preset's "+usage) }
+	shape := []struct {
+		flag  string
+		val   *int
+		field func(*model.Config) *int
+	}{
+		{"hidden-size", over("hidden-size", "hidden size (hidden_size)"), func(c *model.Config) *int { return &c.HiddenSize }},
+		{"intermediate-size", over("intermediate-size", "MLP width (intermediate_size)"), func(c *model.Config) *int { return &c.IntermediateSize }},
+		{"layers", over("layers", "number of decoder layers (num_hidden_layers)"), func(c *model.Config) *int { return &c.NumHiddenLayers }},
+		{"heads", over("heads", "attention heads (num_attention_heads); must divide the hidden size"), func(c *model.Config) *int { return &c.NumAttentionHeads }},
+		{"kv-heads", over("kv-heads", "key/value heads (num_key_value_heads); must divide the heads"), func(c *model.Config) *int { return &c.NumKeyValueHeads }},
+		{"max-position", over("max-position", "longest context in tokens (max_position_embeddings)"), func(c *model.Config) *int { return &c.MaxPositionEmbeddings }},
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected argument %q (see 'ragtune model init --help')", fs.Arg(0))
 	}
@@ -56,6 +86,28 @@ Qwen2.5 tokenizer.json, R1's special tokens are substituted.`)
 	cfg, err := model.Preset(*preset)
 	if err != nil {
 		return usageErrorf("%v", err)
+	}
+	presetLayers := cfg.NumHiddenLayers
+	for _, o := range shape {
+		if !given[o.flag] {
+			continue
+		}
+		// Zero would silently mean "the preset's"; say so instead.
+		if *o.val <= 0 {
+			return usageErrorf("--%s must be > 0 (got %d)", o.flag, *o.val)
+		}
+		*o.field(&cfg) = *o.val
+	}
+	// max_window_layers counts the layers below which attention is full
+	// when sliding-window attention is on: a preset whose every layer is
+	// full keeps that, and no shape counts more layers than it has. A
+	// window longer than the context means nothing, so it shrinks with it.
+	if cfg.MaxWindowLayers >= presetLayers || cfg.MaxWindowLayers > cfg.NumHiddenLayers {
+		cfg.MaxWindowLayers = cfg.NumHiddenLayers
+	}
+	cfg.SlidingWindow = min(cfg.SlidingWindow, cfg.MaxPositionEmbeddings)
+	if err := cfg.Validate(); err != nil {
+		return usageErrorf("invalid model shape: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if *dtype != "" {
 		d, err := model.ParseDType(*dtype)
@@ -135,8 +187,9 @@ Qwen2.5 tokenizer.json, R1's special tokens are substituted.`)
 		}
 		params += n
 	}
-	fmt.Printf("wrote %s: preset %s, seed %d, %s params, %s, vocab %d (tokenizer %d), %s in %.2fs\n",
-		*out, *preset, *seed, modelFmtCount(params), written.TorchDtype, written.VocabSize, bpe.VocabSize(),
+	fmt.Printf("wrote %s: preset %s (hidden %d, %d layers, %d heads over %d KV heads), seed %d, %s params, %s, vocab %d (tokenizer %d), %s in %.2fs\n",
+		*out, *preset, written.HiddenSize, written.NumHiddenLayers, written.NumAttentionHeads, written.NumKeyValueHeads,
+		*seed, modelFmtCount(params), written.TorchDtype, written.VocabSize, bpe.VocabSize(),
 		modelFmtBytes(st.Size()), time.Since(start).Seconds())
 	return nil
 }
