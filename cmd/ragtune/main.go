@@ -186,7 +186,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // groupSummaries describes command groups whose subcommands live in
 // several files (for example "model init" and "model convert").
 var groupSummaries = map[string]string{
-	"model": "create, inspect, convert and download model directories",
+	"model": "create, inspect, convert and download model directories; train tokenizers",
 	"eval":  "evaluate models and retrieval (perplexity, BLEU, ROUGE, ...)",
 	"kb":    "list, inspect and delete knowledge bases",
 	"lora":  "work with LoRA adapters (merge)",
@@ -233,12 +233,14 @@ func dispatchGroup(group string, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(os.Stderr, "Usage: ragtune %s <subcommand> [flags]\n\nSubcommands:\n", group)
 		names := make([]string, 0, len(subs))
+		width := 12 // the top-level list's column, unless a name is longer
 		for n := range subs {
 			names = append(names, n)
+			width = max(width, len(n))
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, subs[n].summary)
+			fmt.Fprintf(os.Stderr, "  %-*s %s\n", width, n, subs[n].summary)
 		}
 		if len(args) == 0 {
 			return usageErrorf("%s needs a subcommand", group)
