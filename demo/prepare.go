@@ -7,10 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"ragtune/llm/chat"
-	"ragtune/model"
-	"ragtune/tokenizer"
 )
 
 // Files are the inputs `ragtune demo` writes into its work directory so
@@ -23,6 +19,7 @@ type Files struct {
 	QATest    string // alpaca JSONL with "source", held out: never trained on
 	General   string // alpaca JSONL of general-knowledge questions (forgetting)
 	Heldout   string // plain text of the held-out answers (quantization perplexity)
+	Questions string // JSONL {"text": …}: every question; with Pretrain, the tokenizer's text
 	NumTrain  int
 	NumTest   int
 	TestItems []QA
@@ -51,12 +48,13 @@ func SplitQA(qa []QA, testFrac float64, seed uint64) (trainSet, test []QA) {
 // WriteFiles writes the embedded data into dir as the files listed in Files.
 func WriteFiles(dir string, testFrac float64, seed uint64) (*Files, error) {
 	f := &Files{
-		Corpus:   filepath.Join(dir, "corpus"),
-		Pretrain: filepath.Join(dir, "pretrain.jsonl"),
-		QATrain:  filepath.Join(dir, "qa_train.jsonl"),
-		QATest:   filepath.Join(dir, "qa_test.jsonl"),
-		General:  filepath.Join(dir, "general.jsonl"),
-		Heldout:  filepath.Join(dir, "heldout_answers.txt"),
+		Corpus:    filepath.Join(dir, "corpus"),
+		Pretrain:  filepath.Join(dir, "pretrain.jsonl"),
+		QATrain:   filepath.Join(dir, "qa_train.jsonl"),
+		QATest:    filepath.Join(dir, "qa_test.jsonl"),
+		General:   filepath.Join(dir, "general.jsonl"),
+		Heldout:   filepath.Join(dir, "heldout_answers.txt"),
+		Questions: filepath.Join(dir, "questions.jsonl"),
 	}
 	if err := os.MkdirAll(f.Corpus, 0o755); err != nil {
 		return nil, fmt.Errorf("demo data: %w", err)
@@ -83,6 +81,17 @@ func WriteFiles(dir string, testFrac float64, seed uint64) (*Files, error) {
 		return nil, err
 	}
 	if err := writeJSONL(f.General, asAny(GeneralQA())); err != nil {
+		return nil, err
+	}
+	// The questions are the only text of the chat turns not already in the
+	// documents (the answers paraphrase them), so the tokenizer learns them
+	// too. Held-out questions are among them: a vocabulary only decides how
+	// text is split, and no held-out answer is in it.
+	var questions []any
+	for _, q := range append(QAPairs(), GeneralQA()...) {
+		questions = append(questions, map[string]string{"text": q.Instruction})
+	}
+	if err := writeJSONL(f.Questions, questions); err != nil {
 		return nil, err
 	}
 	var held strings.Builder
@@ -117,45 +126,4 @@ func writeJSONL(path string, rows []any) error {
 		return fmt.Errorf("demo data: %w", err)
 	}
 	return nil
-}
-
-// TrainTokenizer learns a byte-level BPE vocabulary of vocabSize tokens on
-// the corpus and the general text, with DeepSeek-R1's special tokens (ids
-// 256–262, as in ByteLevelR1) and R1's chat template, so the small model
-// speaks the same conversation format as the real R1 models.
-func TrainTokenizer(vocabSize int) (*tokenizer.BPE, error) {
-	var texts []string
-	for _, d := range append(Corpus(), GeneralText()...) {
-		texts = append(texts, d.Text)
-	}
-	for _, q := range append(QAPairs(), GeneralQA()...) {
-		// The questions are the only text of the chat turns not already in
-		// the documents; answers are paraphrases of them.
-		texts = append(texts, q.Instruction)
-	}
-	tok, err := tokenizer.TrainBPE(texts, vocabSize, tokenizer.R1SpecialTokens()...)
-	if err != nil {
-		return nil, fmt.Errorf("train the demo tokenizer: %w", err)
-	}
-	tok.ChatTemplate = chat.R1Template
-	return tok, nil
-}
-
-// ModelConfig is the demo's model shape: the Qwen2 architecture of
-// DeepSeek-R1-Distill-Qwen (GQA with 2 KV heads, q/k/v bias, SwiGLU, RMSNorm,
-// untied head) at a size 2 cores pre-train in a minute or two. quick is
-// smaller still, for the end-to-end test.
-func ModelConfig(quick bool) model.Config {
-	cfg, err := model.Preset("tiny")
-	if err != nil {
-		panic("demo: the tiny preset is missing: " + err.Error()) // a build of this module always has it
-	}
-	cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHiddenLayers = 128, 384, 3
-	cfg.NumAttentionHeads, cfg.NumKeyValueHeads = 4, 2
-	if quick {
-		cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHiddenLayers = 96, 256, 2
-	}
-	cfg.MaxPositionEmbeddings, cfg.SlidingWindow, cfg.MaxWindowLayers = 1024, 1024, cfg.NumHiddenLayers
-	cfg.TorchDtype = "float32"
-	return cfg
 }

@@ -52,6 +52,7 @@ func TestWriteFilesReadable(t *testing.T) {
 		{f.QATrain, f.NumTrain, false},
 		{f.QATest, f.NumTest, false},
 		{f.General, len(GeneralQA()), false},
+		{f.Questions, len(QAPairs()) + len(GeneralQA()), true},
 	}
 	for _, tc := range tests {
 		exs, _, err := data.ReadFile(tc.path, false)
@@ -68,39 +69,5 @@ func TestWriteFilesReadable(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "heldout_answers.txt")); err != nil {
 		t.Error(err)
-	}
-}
-
-func TestTrainTokenizerR1Layout(t *testing.T) {
-	tok, err := TrainTokenizer(700)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := tok.VocabSize(); got > 700 || got < 400 {
-		t.Errorf("vocabulary %d, want at most 700 and most of it learned", got)
-	}
-	for _, s := range []string{"<｜User｜>", "<｜Assistant｜>", "<think>", "</think>"} {
-		if _, ok := tok.TokenID(s); !ok {
-			t.Errorf("special token %s missing", s)
-		}
-	}
-	if tok.EOS() != 256 || tok.BOS() < 0 || tok.ChatTemplate == "" {
-		t.Errorf("EOS %d, BOS %d, template %d bytes: want R1's layout and template", tok.EOS(), tok.BOS(), len(tok.ChatTemplate))
-	}
-	text := "微调 LoRA quantization 量化"
-	if got := tok.Decode(tok.Encode(text, false)); got != text {
-		t.Errorf("round trip %q → %q", text, got)
-	}
-}
-
-func TestModelConfigValid(t *testing.T) {
-	for _, quick := range []bool{false, true} {
-		c := ModelConfig(quick)
-		if err := c.Validate(); err != nil {
-			t.Errorf("quick=%v: %v", quick, err)
-		}
-		if c.NumKeyValueHeads >= c.NumAttentionHeads {
-			t.Errorf("quick=%v: %d KV heads for %d heads, want GQA", quick, c.NumKeyValueHeads, c.NumAttentionHeads)
-		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"ragtune/llm"
 	"ragtune/model"
 	"ragtune/rag"
+	"ragtune/tokenizer"
 	"ragtune/train"
 )
 
@@ -59,6 +60,9 @@ refused. The same --seed gives the same numbers on the same machine.`
 // the end-to-end test.
 type demoSettings struct {
 	vocab                    int
+	hidden, intermediate     int // model shape on top of the tiny preset
+	layers, heads, kvHeads   int
+	maxPosition              int
 	preEpochs, preBatch      int
 	preLR                    string
 	loraEpochs, loraR        int
@@ -69,14 +73,19 @@ type demoSettings struct {
 
 func demoSettingsFor(quick bool) demoSettings {
 	if quick {
-		return demoSettings{vocab: 768, preEpochs: 12, preBatch: 4, preLR: "3e-3", loraEpochs: 6, loraR: 8, loraLR: "3e-3", loraDropout: "0.1",
+		return demoSettings{vocab: 768, hidden: 96, intermediate: 256, layers: 2, heads: 4, kvHeads: 2, maxPosition: 1024,
+			preEpochs: 12, preBatch: 4, preLR: "3e-3", loraEpochs: 6, loraR: 8, loraLR: "3e-3", loraDropout: "0.1",
 			maxSeq: 128, maxTokens: 24, ragShow: 1, topK: 3}
 	}
 	// Pre-training nearly memorizes the few kilobytes of text; LoRA is kept
 	// gentle (rank 8, 6 epochs, dropout) because more steps overfit the 26
 	// training pairs and raise the held-out perplexity again (measured:
 	// 12 epochs at 2e-3 and rank 16 took it from 14.95 to 15.54).
-	return demoSettings{vocab: 1536, preEpochs: 40, preBatch: 4, preLR: "2e-3", loraEpochs: 6, loraR: 8, loraLR: "1e-3", loraDropout: "0.1",
+	// The model is the Qwen2 architecture of DeepSeek-R1-Distill-Qwen (GQA
+	// with 2 KV heads, q/k/v bias, SwiGLU, RMSNorm, untied head) at a size
+	// 2 cores pre-train in a minute.
+	return demoSettings{vocab: 1536, hidden: 128, intermediate: 384, layers: 3, heads: 4, kvHeads: 2, maxPosition: 1024,
+		preEpochs: 40, preBatch: 4, preLR: "2e-3", loraEpochs: 6, loraR: 8, loraLR: "1e-3", loraDropout: "0.1",
 		maxSeq: 128, maxTokens: 48, ragShow: 2, topK: 3}
 }
 
@@ -228,19 +237,23 @@ func runDemoPipeline(workdir string, quick bool, seed uint64, stdout, stderr io.
 		len(demo.Corpus()), files.Corpus, files.NumTrain, files.NumTest, files.QATest)
 
 	begin("tokenizer", fmt.Sprintf("training a %d-token byte-level BPE vocabulary with R1's special tokens", st.vocab))
-	tok, err := demo.TrainTokenizer(st.vocab)
-	if err != nil {
+	tokDir := p("tokenizer")
+	if err := demoCmd(stderr, "model", "train-tokenizer", "--data", files.Pretrain, "--data", files.Questions,
+		"--vocab", fmt.Sprint(st.vocab), "--out", tokDir); err != nil {
 		return nil, err
 	}
+	tok, err := tokenizer.Load(tokDir)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	sum.Vocab = tok.VocabSize()
-	fmt.Fprintf(stderr, "  %d tokens (%d merges)\n", tok.VocabSize(), tok.NumMerges())
 
 	begin("init", "a small Qwen2-architecture model with random weights")
-	cfg := demo.ModelConfig(quick)
 	initDir := p("init")
-	// The same call 'ragtune model init' makes, with the demo's shape
-	// instead of a named preset and the tokenizer just trained.
-	if err := model.InitWith(initDir, cfg, seed, model.InitOptions{Tokenizer: tok}); err != nil {
+	if err := demoCmd(stderr, "model", "init", "--preset", "tiny", "--hidden-size", fmt.Sprint(st.hidden),
+		"--intermediate-size", fmt.Sprint(st.intermediate), "--layers", fmt.Sprint(st.layers),
+		"--heads", fmt.Sprint(st.heads), "--kv-heads", fmt.Sprint(st.kvHeads), "--max-position", fmt.Sprint(st.maxPosition),
+		"--tokenizer", tokDir, "--seed", seedS, "--out", initDir); err != nil {
 		return nil, err
 	}
 	written, err := model.LoadConfig(initDir)
@@ -248,9 +261,6 @@ func runDemoPipeline(workdir string, quick bool, seed uint64, stdout, stderr io.
 		return nil, err
 	}
 	sum.Params = train.CountParams(written)
-	fmt.Fprintf(stderr, "  %s: hidden %d, %d layers, %d heads over %d KV heads, vocab %d, %d parameters\n",
-		initDir, written.HiddenSize, written.NumHiddenLayers, written.NumAttentionHeads, written.NumKeyValueHeads,
-		written.VocabSize, sum.Params)
 
 	begin("pre-train", "full-parameter training from scratch on the corpus and general text (预训练)")
 	base := p("base")

@@ -20,7 +20,7 @@ func TestDemoQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{
-		"data/qa_test.jsonl", "data/pretrain.jsonl", "init/config.json", "init/tokenizer.json",
+		"data/qa_test.jsonl", "data/pretrain.jsonl", "data/questions.jsonl", "tokenizer/tokenizer.json", "init/config.json", "init/tokenizer.json",
 		"base/model.safetensors", "lora/adapter_model.safetensors", "lora/adapter_config.json",
 		"tuned/model.safetensors", "tuned-q8_0.gguf", "kb/demo", "report.json", "report.html", "demo_summary.json",
 	} {
