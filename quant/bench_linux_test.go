@@ -100,3 +100,30 @@ func BenchmarkPackedCPUTime(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPackedDecodeDRAM: decode over a matrix far larger than the
+// caches (the 1.5B head's shape), by wall time on the default threads.
+func BenchmarkPackedDecodeDRAM(b *testing.B) {
+	if !PackedAvailable() {
+		b.Skip("no AVX512-VNNI")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, d := range []model.DType{model.Q4_0, model.Q8_0} {
+		R, C := 151936, 1536
+		rb, _ := RowBytes(d, C)
+		buf := make([]byte, R*rb)
+		Quantize(d, buf, randVec(r, R*C, 0.02))
+		m, err := NewPacked(d, buf, R, C)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = nil
+		inp, out := randVec(r, C, 1), make([]float32, R)
+		b.Run(d.String(), func(b *testing.B) {
+			for b.Loop() {
+				m.MatMul(out, inp, 1)
+			}
+			b.ReportMetric(float64(len(m.data))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
