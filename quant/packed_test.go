@@ -2,38 +2,11 @@ package quant
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	"ragtune/model"
 )
-
-// refQuantMatMul is out = inp' @ W^T in float64 with inp' the int8-quantized
-// activations (as the tiled kernels see them at every T), and Σ|terms|.
-func refQuantMatMul(m *qmatrix, inp []float32, T int) (want, scale []float64) {
-	w := make([]float32, m.rows*m.cols)
-	m.Dequantize(w)
-	nb := m.cols / BlockSize
-	xq := make([]int8, T*m.cols)
-	xd := make([]float32, T*nb)
-	quantizeActs(xq, xd, make([]int32, T*nb*8), inp)
-	want = make([]float64, T*m.rows)
-	scale = make([]float64, T*m.rows)
-	for t := 0; t < T; t++ {
-		for r := 0; r < m.rows; r++ {
-			var s, a float64
-			for c := 0; c < m.cols; c++ {
-				i := t*m.cols + c
-				p := float64(xq[i]) * float64(xd[i/BlockSize]) * float64(w[r*m.cols+c])
-				s += p
-				a += math.Abs(p)
-			}
-			want[t*m.rows+r], scale[t*m.rows+r] = s, a
-		}
-	}
-	return want, scale
-}
 
 // forEachTileImpl runs fn with the assembly tile kernels (where the CPU has
 // them) and with the Go reference kernels.
@@ -78,13 +51,8 @@ func TestPackedMatMul(t *testing.T) {
 				inp := randVec(r, sh.T*sh.C, 1)
 				out := randVec(r, sh.T*sh.R, 1)
 				m.MatMul(out, inp, sh.T)
-				want, scale := refQuantMatMul(&q, inp, sh.T)
-				worst, wi := 0.0, 0
-				for i := range want {
-					if e := math.Abs(float64(out[i])-want[i]) / (scale[i] + 1e-30); e > worst || math.IsNaN(float64(out[i])) {
-						worst, wi = e, i
-					}
-				}
+				want, scale := refMatMul(&q, inp, sh.T, true)
+				worst, wi := worstError(out, want, scale)
 				if worst > 1e-5 {
 					t.Fatalf("%s T=%d R=%d C=%d: worst element %d (token %d, row %d): got %g, want %g (error %.3g × scale)",
 						d, sh.T, sh.R, sh.C, wi, wi/sh.R, wi%sh.R, out[wi], want[wi], worst)

@@ -118,10 +118,11 @@ func TestRoundTripErrorBounds(t *testing.T) {
 }
 
 // refMatMul is out = inp' @ W^T in float64, with W dequantized and inp'
-// the activations after the same int8 quantization the kernels use (below
-// gemmMinT tokens; the GEMM path multiplies the float32 activations); it
-// also returns Σ|terms| per element as the error scale.
-func refMatMul(m *qmatrix, inp []float32, T int) (want, scale []float64) {
+// the activations after the kernels' int8 quantization when quantActs (the
+// per-block dot products below gemmMinT tokens, and Packed at every T),
+// else the float32 activations (the GEMM path); it also returns Σ|terms|
+// per element as the error scale.
+func refMatMul(m *qmatrix, inp []float32, T int, quantActs bool) (want, scale []float64) {
 	w := make([]float32, m.rows*m.cols)
 	m.Dequantize(w)
 	nb := m.cols / BlockSize
@@ -129,7 +130,7 @@ func refMatMul(m *qmatrix, inp []float32, T int) (want, scale []float64) {
 	xd := make([]float32, T*nb)
 	quantizeActs(xq, xd, make([]int32, T*nb*8), inp)
 	act := func(i int) float64 {
-		if T >= gemmMinT {
+		if !quantActs {
 			return float64(inp[i])
 		}
 		return float64(xq[i]) * float64(xd[i/BlockSize])
@@ -151,6 +152,17 @@ func refMatMul(m *qmatrix, inp []float32, T int) (want, scale []float64) {
 	return want, scale
 }
 
+// worstError returns the largest |out-want|/scale and its index (NaN
+// outputs count as worst).
+func worstError(out []float32, want, scale []float64) (worst float64, at int) {
+	for i := range want {
+		if e := math.Abs(float64(out[i])-want[i]) / (scale[i] + 1e-30); e > worst || math.IsNaN(float64(out[i])) {
+			worst, at = e, i
+		}
+	}
+	return worst, at
+}
+
 func TestMatMul(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
@@ -159,26 +171,12 @@ func TestMatMul(t *testing.T) {
 				{1, 1, 32}, {1, 5, 64}, {2, 17, 96}, {3, 33, 1056}, {4, 8, 32}, {5, 40, 160},
 				{8, 3, 64}, {9, 19, 288}, {13, 64, 512},
 			} {
-				w := randVec(r, sh.R*sh.C, 0.02)
-				rb, _ := RowBytes(d, sh.C)
-				buf := make([]byte, sh.R*rb)
-				for i := 0; i < sh.R; i++ {
-					Quantize(d, buf[i*rb:(i+1)*rb], w[i*sh.C:(i+1)*sh.C])
-				}
-				q, err := newQMatrix(d, buf, sh.R, sh.C)
-				if err != nil {
-					t.Fatal(err)
-				}
+				q := randQMatrix(t, r, d, sh.R, sh.C)
 				inp := randVec(r, sh.T*sh.C, 1)
 				out := randVec(r, sh.T*sh.R, 1)
 				q.MatMul(out, inp, sh.T)
-				want, scale := refMatMul(&q, inp, sh.T)
-				worst, wi := 0.0, 0
-				for i := range want {
-					if e := math.Abs(float64(out[i])-want[i]) / (scale[i] + 1e-30); e > worst || math.IsNaN(float64(out[i])) {
-						worst, wi = e, i
-					}
-				}
+				want, scale := refMatMul(&q, inp, sh.T, sh.T < gemmMinT)
+				worst, wi := worstError(out, want, scale)
 				if worst > 1e-5 {
 					t.Fatalf("%s T=%d R=%d C=%d: worst element %d: got %g, want %g (error %.3g × scale)",
 						d, sh.T, sh.R, sh.C, wi, out[wi], want[wi], worst)
