@@ -14,6 +14,9 @@ const (
 	F16  DType = 1
 	Q4_0 DType = 2
 	Q8_0 DType = 8
+	// Q6_K is read, not written: llama-quantize gives a Q4_0 model's
+	// output head Q6_K, so llama.cpp's own Q4_0 files carry it.
+	Q6_K DType = 14
 	BF16 DType = 30
 )
 
@@ -29,6 +32,8 @@ func (d DType) String() string {
 		return "Q8_0"
 	case Q4_0:
 		return "Q4_0"
+	case Q6_K:
+		return "Q6_K"
 	}
 	return fmt.Sprintf("DType(%d)", uint32(d))
 }

@@ -42,6 +42,9 @@ Tensor types follow llama.cpp's llama-quantize defaults for these types:
   both  norms and biases (1-D) F32. A 2-D weight whose width is not a
         multiple of 32 keeps its source type.
 
+ragtune runs its own files and llama.cpp's: a llama-quantize Q4_0 file's
+Q6_K head is read (and requantized to Q8_0 at load).
+
 INT8: "--type int8" is q8_0. Each block of 32 weights is stored as signed
 8-bit integers with its own f16 scale, which is finer than per-channel INT8
 (one scale per output row) at half a bit more per weight (8.5), and keeps a file
