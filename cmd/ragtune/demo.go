@@ -349,11 +349,12 @@ func runDemoPipeline(workdir string, quick bool, seed uint64, stdout, stderr io.
 	return sum, nil
 }
 
-// demoRAG retrieves passages for each held-out question the way 'ragtune
-// ask' does, checks that the QA's source file is among them (recall@k: the
-// citation accuracy of retrieval), and answers a few questions with the
-// fine-tuned model through the same prompt and engine 'ragtune compare'
-// uses, listing the passages it could cite with file and character span.
+// demoRAG retrieves passages for each held-out question and checks that
+// the QA's source file is among them (recall@k: the citation accuracy of
+// retrieval), and answers a few questions with the fine-tuned model,
+// listing the passages it could cite with file and character span. Both go
+// through answerFromKB, the code of 'ragtune ask --model', whose prompt is
+// the one 'ragtune compare' scores.
 func demoRAG(sum *demoSummary, files *demo.Files, kbRoot, modelDir string, st demoSettings, stderr io.Writer) error {
 	dir, err := kbDir(kbRoot, "demo")
 	if err != nil {
@@ -371,41 +372,34 @@ func demoRAG(sum *demoSummary, files *demo.Files, kbRoot, modelDir string, st de
 	defer m.Close()
 	ctx := context.Background()
 	for i, q := range files.TestItems {
-		res, err := s.Search(ctx, rag.Query{Text: q.Instruction, K: st.topK, Mode: rag.ModeBM25})
+		// Every held-out question is retrieved for the recall count; only
+		// the first ragShow are answered, generation being the slow part.
+		var eng llm.Engine
+		if i < st.ragShow {
+			eng = m.Engine
+		}
+		ra, err := answerFromKB(ctx, s, rag.Query{Text: q.Instruction, K: st.topK, Mode: rag.ModeBM25}, eng,
+			ragAnswerOptions{MaxTokens: st.maxTokens, RawPrompt: m.RawPrompts})
 		if err != nil {
-			return err
+			return fmt.Errorf("demo RAG: %w", err)
 		}
 		ans := demoRAGAnswer{Question: q.Instruction, Reference: q.Output, Source: q.Source}
 		hit := false
-		ps := make([]eval.Passage, len(res))
-		for j, r := range res {
+		for j, r := range ra.Results {
 			right := filepath.Base(r.Chunk.Source) == q.Source
 			hit = hit || right
 			ans.Passages = append(ans.Passages, demoCitation{N: j + 1, Source: filepath.Base(r.Chunk.Source),
 				CharStart: r.Chunk.CharStart, CharEnd: r.Chunk.CharEnd, Right: right})
-			ps[j] = eval.Passage{ID: r.ID, Source: r.Chunk.Source, Text: r.Chunk.Text, Score: r.Score}
 		}
 		if hit {
 			sum.CitationHits++
 		}
-		if i >= st.ragShow {
+		if !ra.Answered {
 			continue
 		}
-		lang := "en"
-		for _, r := range q.Instruction {
-			if r >= 0x4e00 && r <= 0x9fff {
-				lang = "zh"
-				break
-			}
-		}
-		req := llm.Request{Messages: []llm.Message{{Role: "user", Content: eval.RAGPrompt(q.Instruction, ps, lang)}},
-			MaxTokens: st.maxTokens, Sampling: &llm.Sampling{Temperature: 0}, DisableThinking: true}
-		out, err := m.Engine.Generate(ctx, req, nil)
-		if err != nil {
-			return fmt.Errorf("demo RAG answer: %w", err)
-		}
-		ans.Answer = strings.TrimSpace(out.Text)
-		ans.Cited = eval.ParseCitations(ans.Answer)
+		// demo_summary.json's "cited" has always held every [n] the
+		// answer wrote, in order; it stays that way.
+		ans.Answer, ans.Cited = ra.Answer, ra.Citations
 		sum.RAGSamples = append(sum.RAGSamples, ans)
 		fmt.Fprintf(stderr, "  Q: %s\n  model: %s\n  reference (%s): %s\n", q.Instruction, oneLine(ans.Answer), q.Source, q.Output)
 		for _, c := range ans.Passages {
