@@ -19,6 +19,9 @@ type kernels struct {
 	axpy   func(y, x *float32, alpha float32, n int)
 	dot4   func(x, w *float32, ldw, n int) (r0, r1, r2, r3 float32)
 	bf16   func(dst *float32, src *uint16, n int)
+	// swiglu sets out = silu(gate)·up for n a multiple of width; nil:
+	// the scalar loop (which calls math.Exp per element).
+	swiglu func(out, gate, up *float32, n int)
 }
 
 var implGo = &kernels{

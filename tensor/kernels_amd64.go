@@ -42,6 +42,9 @@ func bf16ToF32AVX512(dst *float32, src *uint16, n int)
 //go:noescape
 func bf16ToF32AVX2(dst *float32, src *uint16, n int)
 
+//go:noescape
+func swigluAVX512(out, gate, up *float32, n int)
+
 var (
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -51,6 +54,7 @@ var implAVX512 = &kernels{
 	name: "avx512", width: 16, mr: 12, nr: 32,
 	gemmR: sgemmAVX512R, gemmP: sgemmAVX512P,
 	dot: dotAVX512, axpy: axpyAVX512, dot4: dot4AVX512, bf16: bf16ToF32AVX512,
+	swiglu: swigluAVX512,
 }
 
 var implAVX2 = &kernels{

@@ -86,10 +86,18 @@ func SiLU(x float32) float32 {
 }
 
 // SwiGLU sets out[i] = silu(gate[i]) * up[i]. PyTorch: F.silu(gate) * up.
+// With AVX-512 the exponential is a vectorized polynomial within 2 ulp of
+// the scalar path's: a scalar math.Exp per element took a fifth of a 1.5B
+// prefill.
 func SwiGLU(out, gate, up []float32) {
 	up = up[:len(gate)]
 	out = out[:len(gate)]
-	for i, g := range gate {
-		out[i] = SiLU(g) * up[i]
+	i := 0
+	if k := impl.swiglu; k != nil && len(gate) >= impl.width {
+		i = len(gate) / impl.width * impl.width
+		k(&out[0], &gate[0], &up[0], i)
+	}
+	for ; i < len(gate); i++ {
+		out[i] = SiLU(gate[i]) * up[i]
 	}
 }

@@ -39,6 +39,7 @@ func main() {
 	dot4("AVX2", "Y", 8)
 	bf16("AVX512", "Z", 16)
 	bf16("AVX2", "Y", 8)
+	swiglu()
 	os.Stdout.WriteString(out.String())
 }
 
@@ -346,6 +347,78 @@ func bf16(isa, r string, width int) {
 	p("\tSUBQ $%d, CX", width)
 	p("\tJMP bloop")
 	p("bdone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// swiglu emits swigluAVX512(out, gate, up *float32, n int): out = silu(g)·u
+// = g/(1+e^-g)·u for n a multiple of 16. e^-g: -g = k·ln2 + r with k
+// rounded to nearest (ln2 split in two for an exact reduction), e^r by its
+// degree-7 Taylor polynomial (|r| ≤ ln2/2: relative error < 1e-8), then
+// VSCALEFPS multiplies by 2^k, which also saturates to 0 and +Inf exactly
+// where e^-g leaves float32's range.
+func swiglu() {
+	consts := []struct {
+		reg  int
+		bits string
+	}{
+		{31, "0x80000000"}, // sign bit
+		{30, "0x3fb8aa3b"}, // log2(e)
+		{29, "0x3f317200"}, // ln2, high part (exact in float32 times small k)
+		{28, "0x35bfbe8e"}, // ln2, the rest
+		{27, "0x39500d01"}, // 1/7!
+		{26, "0x3ab60b61"}, // 1/6!
+		{25, "0x3c088889"}, // 1/5!
+		{24, "0x3d2aaaab"}, // 1/4!
+		{23, "0x3e2aaaab"}, // 1/3!
+		{22, "0x3f000000"}, // 1/2
+		{21, "0x3f800000"}, // 1
+		{20, "0xc2dc0000"}, // -110: e^x is 0 in float32 below this
+		{19, "0x42c80000"}, // 100: and +Inf above this
+	}
+	p("")
+	p("// func swigluAVX512(out, gate, up *float32, n int)")
+	p("TEXT ·swigluAVX512(SB), NOSPLIT, $0-32")
+	p("\tMOVQ out+0(FP), DI")
+	p("\tMOVQ gate+8(FP), SI")
+	p("\tMOVQ up+16(FP), DX")
+	p("\tMOVQ n+24(FP), CX")
+	for _, c := range consts {
+		p("\tMOVL $%s, AX", c.bits)
+		p("\tVPBROADCASTD AX, Z%d", c.reg)
+	}
+	p("sloop:")
+	p("\tCMPQ CX, $16")
+	p("\tJL sdone")
+	p("\tVMOVUPS (SI), Z0")
+	p("\tVXORPS Z31, Z0, Z1") // x = -g
+	// Clamped so that the reduction stays exact; the clamp bounds give
+	// 0 and +Inf after the scaling just as the true values would.
+	p("\tVMAXPS Z20, Z1, Z1")
+	p("\tVMINPS Z19, Z1, Z1")
+	p("\tVMULPS Z30, Z1, Z2")     // x·log2(e)
+	p("\tVRNDSCALEPS $0, Z2, Z2") // k
+	p("\tVMOVAPS Z1, Z3")
+	p("\tVFNMADD231PS Z29, Z2, Z3") // r = x - k·ln2hi
+	p("\tVFNMADD231PS Z28, Z2, Z3") //     - k·ln2lo
+	p("\tVMOVAPS Z27, Z4")
+	// Horner from 1/7!: p = p·r + c for 1/6! … 1/2 and 1 (the r term),
+	// then once more + 1 (the constant term).
+	for c := 26; c >= 21; c-- {
+		p("\tVFMADD213PS Z%d, Z3, Z4", c)
+	}
+	p("\tVFMADD213PS Z21, Z3, Z4")
+	p("\tVSCALEFPS Z2, Z4, Z4") // e^x = p·2^k
+	p("\tVADDPS Z21, Z4, Z4")   // 1 + e^-g
+	p("\tVDIVPS Z4, Z0, Z5")    // silu(g) = g/(1+e^-g)
+	p("\tVMULPS (DX), Z5, Z5")
+	p("\tVMOVUPS Z5, (DI)")
+	p("\tADDQ $64, SI")
+	p("\tADDQ $64, DX")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, CX")
+	p("\tJMP sloop")
+	p("sdone:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
