@@ -19,9 +19,8 @@ import os
 import random
 import struct
 
-BINS = os.environ.get(
-    "NODE_LLAMA_CPP_BINS",
-    "/work/oracle/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64")
+from quant_llamacpp import BINS  # the same node-llama-cpp libraries as the Q8_0/Q4_0 golden
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "quant", "testdata", "llamacpp_q6k.bin")
 GGML_TYPE_Q6_K, QK, BLOCK = 14, 256, 210
 
