@@ -298,3 +298,41 @@ func TestMatMulDecoded(t *testing.T) {
 		}
 	})
 }
+
+// TestRowKernels checks dot4 and axpy4, the four-rows-at-a-stride kernels
+// attention runs over the KV cache, against float64 sums.
+func TestRowKernels(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for _, n := range []int{16, 32, 128, 256} {
+			if n%impl.width != 0 {
+				continue
+			}
+			ld := n + 48 // rows apart by more than their length, as in a cache
+			x, w := randVec(r, n), randVec(r, 3*ld+n)
+			r0, r1, r2, r3 := impl.dot4(&x[0], &w[0], 4*ld, n)
+			for row, got := range []float32{r0, r1, r2, r3} {
+				var want, scale float64
+				for i := 0; i < n; i++ {
+					p := float64(x[i]) * float64(w[row*ld+i])
+					want += p
+					scale += math.Abs(p)
+				}
+				checkClose(t, fmt.Sprintf("dot4 n=%d row %d", n, row), []float64{float64(got)}, []float64{want}, []float64{scale}, 1e-6)
+			}
+			y := randVec(r, n)
+			a := []float32{0.5, -1.25, 2, 0.125}
+			want, scale := make([]float64, n), make([]float64, n)
+			for i := range y {
+				want[i], scale[i] = float64(y[i]), math.Abs(float64(y[i]))
+				for row := 0; row < 4; row++ {
+					p := float64(a[row]) * float64(w[row*ld+i])
+					want[i] += p
+					scale[i] += math.Abs(p)
+				}
+			}
+			impl.axpy4(&y[0], &w[0], 4*ld, &a[0], n)
+			checkClose(t, fmt.Sprintf("axpy4 n=%d", n), f64(y), want, scale, 1e-6)
+		}
+	})
+}

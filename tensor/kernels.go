@@ -22,12 +22,14 @@ type kernels struct {
 	// swiglu sets out = silu(gate)·up for n a multiple of width; nil:
 	// the scalar loop (which calls math.Exp per element).
 	swiglu func(out, gate, up *float32, n int)
+	// axpy4 adds Σ_r a[r]·x_r to y for four rows x_r = x + r·ldx bytes.
+	axpy4 func(y, x *float32, ldx int, a *float32, n int)
 }
 
 var implGo = &kernels{
 	name: "go", width: 1, mr: 4, nr: 16,
 	gemmR: sgemmGoR, gemmP: sgemmGoP,
-	dot: dotGo, axpy: axpyGo, dot4: dot4Go, bf16: bf16Go,
+	dot: dotGo, axpy: axpyGo, dot4: dot4Go, bf16: bf16Go, axpy4: axpy4Go,
 }
 
 // available lists the kernel sets this CPU runs, fastest first; impl is the
@@ -114,6 +116,19 @@ func axpyGo(y, x *float32, alpha float32, n int) {
 	yv, xv := f32s(y, n), f32s(x, n)
 	for i := range yv {
 		yv[i] += alpha * xv[i]
+	}
+}
+
+func axpy4Go(y, x *float32, ldx int, a *float32, n int) {
+	if n == 0 {
+		return
+	}
+	yv, xv, av := f32s(y, n), f32s(x, 3*ldx/4+n), f32s(a, 4)
+	for r := 0; r < 4; r++ {
+		row := xv[r*ldx/4 : r*ldx/4+n]
+		for i := range yv {
+			yv[i] += av[r] * row[i]
+		}
 	}
 }
 

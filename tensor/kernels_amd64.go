@@ -45,6 +45,12 @@ func bf16ToF32AVX2(dst *float32, src *uint16, n int)
 //go:noescape
 func swigluAVX512(out, gate, up *float32, n int)
 
+//go:noescape
+func axpy4AVX512(y, x *float32, ldx int, a *float32, n int)
+
+//go:noescape
+func axpy4AVX2(y, x *float32, ldx int, a *float32, n int)
+
 var (
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -54,13 +60,13 @@ var implAVX512 = &kernels{
 	name: "avx512", width: 16, mr: 12, nr: 32,
 	gemmR: sgemmAVX512R, gemmP: sgemmAVX512P,
 	dot: dotAVX512, axpy: axpyAVX512, dot4: dot4AVX512, bf16: bf16ToF32AVX512,
-	swiglu: swigluAVX512,
+	swiglu: swigluAVX512, axpy4: axpy4AVX512,
 }
 
 var implAVX2 = &kernels{
 	name: "avx2", width: 8, mr: 6, nr: 16,
 	gemmR: sgemmAVX2R, gemmP: sgemmAVX2P,
-	dot: dotAVX2, axpy: axpyAVX2, dot4: dot4AVX2, bf16: bf16ToF32AVX2,
+	dot: dotAVX2, axpy: axpyAVX2, dot4: dot4AVX2, bf16: bf16ToF32AVX2, axpy4: axpy4AVX2,
 }
 
 func init() {

@@ -37,6 +37,8 @@ func main() {
 	axpy("AVX2", "Y", 8)
 	dot4("AVX512", "Z", 16)
 	dot4("AVX2", "Y", 8)
+	axpy4("AVX512", "Z", 16)
+	axpy4("AVX2", "Y", 8)
 	bf16("AVX512", "Z", 16)
 	bf16("AVX2", "Y", 8)
 	swiglu()
@@ -419,6 +421,44 @@ func swiglu() {
 	p("\tSUBQ $16, CX")
 	p("\tJMP sloop")
 	p("sdone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// axpy4 emits axpy4{isa}(y, x *float32, ldx int, a *float32, n int):
+// y[i] += Σ_r a[r]·x[r*ldx/4+i] for r < 4 (ldx in bytes), n a multiple of
+// width: attention's weighted sum of four value rows of the cache, one
+// load and store of y per four rows.
+func axpy4(isa, r string, width int) {
+	bytes := width * 4
+	p("")
+	p("// func axpy4%s(y, x *float32, ldx int, a *float32, n int)", isa)
+	p("TEXT ·axpy4%s(SB), NOSPLIT, $0-40", isa)
+	p("\tMOVQ y+0(FP), DI")
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ ldx+16(FP), R9")
+	p("\tMOVQ a+24(FP), R8")
+	p("\tMOVQ n+32(FP), CX")
+	p("\tLEAQ (SI)(R9*2), R10")
+	p("\tADDQ R9, R10") // the fourth row
+	for i := 0; i < 4; i++ {
+		p("\tVBROADCASTSS %d(R8), %s%d", 4*i, r, 4+i)
+	}
+	p("x4loop:")
+	p("\tCMPQ CX, $%d", width)
+	p("\tJL x4done")
+	p("\tVMOVUPS (DI), %s0", r)
+	p("\tVFMADD231PS (SI), %s4, %s0", r, r)
+	p("\tVFMADD231PS (SI)(R9*1), %s5, %s0", r, r)
+	p("\tVFMADD231PS (SI)(R9*2), %s6, %s0", r, r)
+	p("\tVFMADD231PS (R10), %s7, %s0", r, r)
+	p("\tVMOVUPS %s0, (DI)", r)
+	p("\tADDQ $%d, SI", bytes)
+	p("\tADDQ $%d, R10", bytes)
+	p("\tADDQ $%d, DI", bytes)
+	p("\tSUBQ $%d, CX", width)
+	p("\tJMP x4loop")
+	p("x4done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
