@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -418,7 +419,7 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 		if err != nil {
 			return fmt.Errorf("write GGUF %q: %w", path, err)
 		}
-		if !equalShape(t.Shape, s.Shape) {
+		if !slices.Equal(t.Shape, s.Shape) {
 			return fmt.Errorf("write GGUF %q: tensor %q has shape %v, config implies %v", path, s.Name, t.Shape, s.Shape)
 		}
 		target := opts.Type
@@ -483,18 +484,6 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 		}
 	}
 	return w.Close()
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // addTokenizer writes the tokenizer.* keys, normalizing Go ints to the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"ragtune/gguf"
@@ -230,7 +231,7 @@ func build(cfg Config, pool Pooling, tok *tokenizer.WordPiece, get getter) (*Mod
 			errs = append(errs, err)
 			return nil
 		}
-		if !sameShape(t.Shape, shape) {
+		if !slices.Equal(t.Shape, shape) {
 			errs = append(errs, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape))
 			return nil
 		}
@@ -263,16 +264,4 @@ func build(cfg Config, pool Pooling, tok *tokenizer.WordPiece, get getter) (*Mod
 		return nil, fmt.Errorf("load BERT weights: %w", err)
 	}
 	return m, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 
 	"ragtune/model"
 	"ragtune/tensor"
@@ -268,11 +269,7 @@ func (l loader) get(name string, shape ...int) (*model.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model weights: %w", err)
 	}
-	ok := len(t.Shape) == len(shape)
-	for i := 0; ok && i < len(shape); i++ {
-		ok = t.Shape[i] == shape[i]
-	}
-	if !ok {
+	if !slices.Equal(t.Shape, shape) {
 		return nil, fmt.Errorf("tensor %q has shape %v but config.json implies %v; the config does not match the weights", name, t.Shape, shape)
 	}
 	return t, nil
