@@ -5,19 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"syscall"
 	"testing"
-	"unsafe"
 
+	"ragtune/internal/cputime"
 	"ragtune/model"
 	"ragtune/tensor"
 )
-
-func threadCPUTime() float64 {
-	var ts syscall.Timespec
-	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0)
-	return float64(ts.Nano()) / 1e9
-}
 
 // BenchmarkDotCPUTime times the decode dot products on one 4096-wide row
 // held in L1, by the thread's CPU time (best iteration): the compute rate
@@ -47,11 +40,11 @@ func BenchmarkDotCPUTime(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			best := math.Inf(1)
 			for b.Loop() {
-				t0 := threadCPUTime()
+				t0 := cputime.Thread().Seconds()
 				for i := 0; i < 100; i++ {
 					tc.dot(&tc.w[0], &xq[0], &xd[0], nb)
 				}
-				best = min(best, (threadCPUTime()-t0)/100)
+				best = min(best, (cputime.Thread().Seconds()-t0)/100)
 			}
 			b.ReportMetric(best/nb*1e9, "ns/block")
 			b.ReportMetric(float64(len(tc.w))/best/1e9, "GB/s/core")
@@ -87,9 +80,9 @@ func BenchmarkPackedCPUTime(b *testing.B) {
 				defer runtime.UnlockOSThread()
 				best := math.Inf(1)
 				for b.Loop() {
-					t0 := threadCPUTime()
+					t0 := cputime.Thread().Seconds()
 					m.MatMul(out, inp, sh.T)
-					best = min(best, threadCPUTime()-t0)
+					best = min(best, cputime.Thread().Seconds()-t0)
 				}
 				if sh.T == 1 {
 					b.ReportMetric(float64(len(buf))/best/1e9, "GB/s/core")

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"ragtune/index"
+	"ragtune/internal/cputime"
 )
 
 // synthText returns deterministic Chinese-like text: words of 1-4 common
@@ -61,15 +61,6 @@ func (s *synthText) chunk(chars int) string {
 	return b.String()
 }
 
-// cpuTime is the process's user+system CPU time. On the shared 2-core
-// machines wall time mostly measures other people's load; CPU time per
-// unit of work is what our code costs.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func percentile(d []time.Duration, p float64) time.Duration {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	return d[min(len(d)-1, int(p*float64(len(d))))]
@@ -100,13 +91,13 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		start, cpu := time.Now(), cpuTime()
+		start, cpu := time.Now(), cputime.Process()
 		rep, err := s.Ingest(context.Background(), []string{src}, IngestOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(rep.Chunks)/time.Since(start).Seconds(), "chunks/s")
-		b.ReportMetric(float64(rep.Chunks)/(cpuTime()-cpu).Seconds(), "chunks/cpu-s")
+		b.ReportMetric(float64(rep.Chunks)/(cputime.Process()-cpu).Seconds(), "chunks/cpu-s")
 		b.StopTimer()
 		s.Close()
 		b.StartTimer()
@@ -127,10 +118,10 @@ func BenchmarkQuery100k(b *testing.B) {
 		docs[i] = index.Doc{ID: fmt.Sprint(i), Text: st.chunk(200)}
 	}
 	index.DefaultAnalyzer().Tokens("预热")
-	start, cpu := time.Now(), cpuTime()
+	start, cpu := time.Now(), cputime.Process()
 	lex := index.NewBM25(index.BM25Params{K1: 0.9, B: 0.4}, nil)
 	lex.AddBatch(docs)
-	fmt.Printf("BM25 index of %d chunks built in %.1f s wall, %.1f s CPU\n", n, time.Since(start).Seconds(), (cpuTime() - cpu).Seconds())
+	fmt.Printf("BM25 index of %d chunks built in %.1f s wall, %.1f s CPU\n", n, time.Since(start).Seconds(), (cputime.Process() - cpu).Seconds())
 	r := rand.New(rand.NewPCG(3, 3))
 	randVec := func() []float32 {
 		v := make([]float32, dim)
@@ -170,7 +161,7 @@ func BenchmarkQuery100k(b *testing.B) {
 		b.Run(m.name, func(b *testing.B) {
 			for b.Loop() {
 				lat := make([]time.Duration, len(queries))
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				for i, q := range queries {
 					qi = i
 					t := time.Now()
@@ -181,7 +172,7 @@ func BenchmarkQuery100k(b *testing.B) {
 				}
 				b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ms")
-				b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(len(queries)), "cpu-ms/query")
+				b.ReportMetric(float64((cputime.Process()-cpu).Microseconds())/1000/float64(len(queries)), "cpu-ms/query")
 			}
 		})
 	}

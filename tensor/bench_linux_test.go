@@ -5,17 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"syscall"
 	"testing"
-	"unsafe"
-)
 
-// threadCPUTime is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
-func threadCPUTime() float64 {
-	var ts syscall.Timespec
-	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&ts)), 0)
-	return float64(ts.Nano()) / 1e9
-}
+	"ragtune/internal/cputime"
+)
 
 // BenchmarkMatMulCPUTime runs MatMul on one thread and reports GFLOP per
 // second of that thread's CPU time, best iteration: unlike wall time it
@@ -37,9 +30,9 @@ func BenchmarkMatMulCPUTime(b *testing.B) {
 			MatMul(out, inp, w, nil, sh.T, sh.C, sh.OC)
 			best := math.Inf(1)
 			for b.Loop() {
-				t0 := threadCPUTime()
+				t0 := cputime.Thread().Seconds()
 				MatMul(out, inp, w, nil, sh.T, sh.C, sh.OC)
-				best = min(best, threadCPUTime()-t0)
+				best = min(best, cputime.Thread().Seconds()-t0)
 			}
 			b.ReportMetric(2*float64(sh.T*sh.C*sh.OC)/best/1e9, "GFLOP/cpu-s")
 		})

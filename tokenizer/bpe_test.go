@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"ragtune/internal/cputime"
 	"ragtune/internal/shareddata"
 )
 
@@ -368,14 +369,14 @@ func BenchmarkEncodeMixed(b *testing.B) {
 	q := qwen(b)
 	run := func(b *testing.B, s string, cold bool) {
 		b.SetBytes(int64(len(s)))
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		for b.Loop() {
 			if cold {
 				q.cache.init()
 			}
 			q.Encode(s, false)
 		}
-		if cpu := (cpuTime() - c0).Seconds(); cpu > 0 {
+		if cpu := (cputime.Process() - c0).Seconds(); cpu > 0 {
 			b.ReportMetric(float64(len(s))*float64(b.N)/1e6/cpu, "MB/cpu-s")
 		}
 	}

@@ -5,9 +5,9 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 
+	"ragtune/internal/cputime"
 	"ragtune/model"
 )
 
@@ -48,7 +48,7 @@ func BenchmarkLoRAStep(b *testing.B) {
 	if _, err := m.TrainStep(opt, []*Batch{batch}, 1, 1e-4); err != nil { // warm-up: buffers
 		b.Fatal(err)
 	}
-	cpu0 := cpuSeconds()
+	cpu0 := cputime.Process().Seconds()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := m.TrainStep(opt, []*Batch{batch}, 1, 1e-4); err != nil {
@@ -58,12 +58,6 @@ func BenchmarkLoRAStep(b *testing.B) {
 	b.ReportMetric(float64(T*b.N)/b.Elapsed().Seconds(), "tokens/s")
 	// CPU seconds per step: on a shared, oversubscribed machine wall time
 	// depends on the neighbours; CPU time measures our own work.
-	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/step")
+	b.ReportMetric((cputime.Process().Seconds()-cpu0)/float64(b.N), "cpu-s/step")
 	fmt.Fprintf(os.Stderr, "layers %d seq %d checkpointing %v\n", cfg.NumHiddenLayers, T, ckpt)
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }

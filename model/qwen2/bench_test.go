@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"ragtune/internal/cputime"
 	"ragtune/model"
 )
 
@@ -83,21 +84,21 @@ func BenchmarkModel(b *testing.B) {
 			var prefill, decode, prefillCPU, decodeCPU time.Duration
 			for b.Loop() {
 				s.Truncate(0)
-				t0, c0 := time.Now(), cpuTime()
+				t0, c0 := time.Now(), cputime.Process()
 				logits, err := s.Forward(toks)
 				if err != nil {
 					b.Fatal(err)
 				}
 				prefill += time.Since(t0)
-				prefillCPU += cpuTime() - c0
-				t0, c0 = time.Now(), cpuTime()
+				prefillCPU += cputime.Process() - c0
+				t0, c0 = time.Now(), cputime.Process()
 				for range gen {
 					if logits, err = s.Forward([]int{argmax32(logits)}); err != nil {
 						b.Fatal(err)
 					}
 				}
 				decode += time.Since(t0)
-				decodeCPU += cpuTime() - c0
+				decodeCPU += cputime.Process() - c0
 			}
 			n := float64(b.N)
 			b.ReportMetric(prompt*n/prefill.Seconds(), "prefill-tok/s")

@@ -15,10 +15,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"ragtune/gguf"
+	"ragtune/internal/cputime"
 	"ragtune/tokenizer"
 )
 
@@ -65,15 +65,15 @@ func run(cmd, dir, tokPath string) error {
 		want := parseIDs(string(raw))
 		// Cold: a fresh tokenizer with an empty word cache; warm: again.
 		fresh := tokenizer.R1FromQwen(q)
-		start, c0 := time.Now(), cpuTime()
+		start, c0 := time.Now(), cputime.Process()
 		got := fresh.Encode(string(text), false)
-		cold, coldCPU := time.Since(start), cpuTime()-c0
-		start, c0 = time.Now(), cpuTime()
+		cold, coldCPU := time.Since(start), cputime.Process()-c0
+		start, c0 = time.Now(), cputime.Process()
 		const reps = 5
 		for i := 0; i < reps; i++ {
 			fresh.Encode(string(text), false)
 		}
-		warm, warmCPU := time.Since(start)/reps, (cpuTime()-c0)/reps
+		warm, warmCPU := time.Since(start)/reps, (cputime.Process()-c0)/reps
 		mb := float64(len(text)) / 1e6
 		fmt.Printf("ragtune:   %d tokens; first pass %.2f MB/s wall, %.2f MB/cpu-s; repeated %.2f MB/s wall, %.2f MB/cpu-s\n",
 			len(got), mb/cold.Seconds(), mb/coldCPU.Seconds(), mb/warm.Seconds(), mb/warmCPU.Seconds())
@@ -148,16 +148,6 @@ func mixedText(n int) string {
 		sb.WriteString(parts[rng.IntN(len(parts))])
 	}
 	return sb.String()
-}
-
-// cpuTime is the process's user+system CPU time: on a shared machine
-// throughput per CPU second is comparable across runs, wall time is not.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // vocabularies are the tokenizers compared with llama.cpp: R1's, the
