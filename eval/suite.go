@@ -151,10 +151,7 @@ func ReadItems(r io.Reader, name string) ([]Item, error) {
 			return nil, fmt.Errorf("%s:%d: no question (use the field \"question\")", name, line)
 		}
 		if it.Lang == "" {
-			it.Lang = "en"
-			if hasHan(it.Question) {
-				it.Lang = "zh"
-			}
+			it.Lang = QuestionLang(it.Question)
 		}
 		if len(it.Choices) > 0 {
 			if len(it.Answers) == 0 || indexOf(it.Choices, it.Answers[0]) < 0 {
@@ -440,13 +437,17 @@ func dropControl(s string) string {
 	}, s)
 }
 
-func hasHan(s string) bool {
-	for _, r := range s {
+// QuestionLang is the language of the prompts for a question: "zh" when
+// it has a Han ideograph, else "en". Items without a lang field get it,
+// and so does a question asked with 'ragtune ask', so both get the same
+// grounded prompt.
+func QuestionLang(question string) string {
+	for _, r := range question {
 		if unicode.Is(unicode.Han, r) {
-			return true
+			return "zh"
 		}
 	}
-	return false
+	return "en"
 }
 
 func indexOf(xs []string, x string) int {

@@ -44,8 +44,8 @@ func TestQuestionLang(t *testing.T) {
 		"これはペンです":               "en", // kana only: no Han ideograph
 		"":                      "en",
 	} {
-		if got := questionLang(q); got != want {
-			t.Errorf("questionLang(%q) = %q, want %q", q, got, want)
+		if got := eval.QuestionLang(q); got != want {
+			t.Errorf("QuestionLang(%q) = %q, want %q", q, got, want)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
 
 	"ragtune/eval"
 	"ragtune/llm"
@@ -33,7 +32,7 @@ type ragAnswerOptions struct {
 // ragAnswer is one retrieval and, with a model, its grounded answer.
 type ragAnswer struct {
 	Results []rag.Result
-	// Lang is the prompt language, "zh" or "en" (see questionLang).
+	// Lang is the prompt language, "zh" or "en" (see eval.QuestionLang).
 	Lang string
 	// Answered is false when no engine was given or nothing was
 	// retrieved: an answer grounded in no passage would only be the
@@ -64,7 +63,7 @@ func answerFromKB(ctx context.Context, s *rag.Store, q rag.Query, eng llm.Engine
 	if err != nil {
 		return nil, err
 	}
-	a := &ragAnswer{Results: res, Lang: questionLang(q.Text)}
+	a := &ragAnswer{Results: res, Lang: eval.QuestionLang(q.Text)}
 	if o.OnRetrieved != nil {
 		if err := o.OnRetrieved(res); err != nil {
 			return nil, err
@@ -108,17 +107,4 @@ func splitCitations(cites []int, n int) (valid, invalid []int) {
 	slices.Sort(valid)
 	slices.Sort(invalid)
 	return slices.Compact(valid), slices.Compact(invalid)
-}
-
-// questionLang is the language of the grounded prompt for a question: "zh"
-// when it has a Han ideograph, else "en". It is the rule the eval data
-// loader applies to items without a lang field, so a question asked with
-// 'ragtune ask' gets the prompt 'ragtune compare' would give it.
-func questionLang(question string) string {
-	for _, r := range question {
-		if unicode.Is(unicode.Han, r) {
-			return "zh"
-		}
-	}
-	return "en"
 }
