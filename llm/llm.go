@@ -88,6 +88,10 @@ type Result struct {
 	Text         string       `json:"text"`
 	Reasoning    string       `json:"reasoning,omitempty"` // the reasoning, without its markers
 	FinishReason FinishReason `json:"finish_reason"`
+	// ThinkingUnclosed: the generation ended inside the reasoning
+	// (</think> never came), so there is no answer however many tokens
+	// were spent. Callers warn; see NoAnswerReason.
+	ThinkingUnclosed bool `json:"thinking_unclosed,omitempty"`
 	// TokenIDs are the generated tokens, EOS included when it ended the
 	// generation.
 	TokenIDs []int `json:"token_ids,omitempty"`
@@ -98,6 +102,30 @@ type Result struct {
 
 	PrefillTime time.Duration `json:"prefill_ns"` // running the uncached prompt tokens
 	DecodeTime  time.Duration `json:"decode_ns"`  // sampling and running the generated tokens
+}
+
+// NoAnswerReason says why a generation that reasoned produced no answer,
+// without naming any flag (each caller adds its own remedy), or returns ""
+// when there is an answer or the reasoning closed. An interrupted
+// generation has its own message at the caller and gets "" here.
+func (r *Result) NoAnswerReason() string {
+	if !r.ThinkingUnclosed {
+		return ""
+	}
+	switch r.FinishReason {
+	case FinishLength:
+		return fmt.Sprintf("no answer: the model spent all %d %s thinking (</think> never came)", r.CompletionTokens, plural(r.CompletionTokens, "token", "tokens"))
+	case FinishEOS, FinishStop:
+		return "no answer: the model ended inside its reasoning (</think> never came)"
+	}
+	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // PrefillTokensPerSecond is the prompt processing speed (uncached tokens).

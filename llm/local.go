@@ -311,6 +311,7 @@ func (l *Local) decode(ctx context.Context, s *slot, req Request, p Sampling, st
 			err = out.finish()
 		}
 		res.Text, res.Reasoning = out.answer.String(), out.reasoning.String()
+		res.ThinkingUnclosed = out.unclosed()
 		if out.stopped && (r == FinishEOS || r == FinishLength) {
 			res.FinishReason = FinishStop
 		}

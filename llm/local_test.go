@@ -441,3 +441,30 @@ func TestWaitingForSlotHonoursContext(t *testing.T) {
 	close(release)
 	<-done
 }
+
+func TestGenerateThinkingUnclosed(t *testing.T) {
+	reply := tokens("<think>\nok</think>abc")
+	tests := []struct {
+		name     string
+		req      Request
+		unclosed bool
+		reason   string
+	}{
+		{"max tokens inside the reasoning", Request{MaxTokens: 2}, true, "no answer: the model spent all 2 tokens thinking (</think> never came)"},
+		{"reasoning closed, answer cut", Request{MaxTokens: 4}, false, ""},
+		{"finished", Request{}, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &fakeModel{replies: [][]int{reply}}
+			tc.req.Messages = user("q")
+			res, err := collect(t, newFakeEngine(t, m, LocalOptions{}), context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ThinkingUnclosed != tc.unclosed || res.NoAnswerReason() != tc.reason {
+				t.Errorf("unclosed %v, reason %q; want %v, %q", res.ThinkingUnclosed, res.NoAnswerReason(), tc.unclosed, tc.reason)
+			}
+		})
+	}
+}

@@ -72,6 +72,13 @@ func (o *output) emitAnswer(id int, a string) error {
 	return nil
 }
 
+// unclosed reports that the text ended inside the reasoning: the splitter
+// is still in <think>, or (a server that splits the reasoning itself)
+// reasoning came and no answer did.
+func (o *output) unclosed() bool {
+	return o.think.phase == phaseThink || (o.think.phase == phaseStart && o.reasoning.Len() > 0 && o.answer.Len() == 0)
+}
+
 // utf8Stream assembles token bytes into text. A byte-level token may end in
 // the middle of a character (most Chinese characters span two tokens), so
 // an incomplete tail is held until its character is complete; bytes that

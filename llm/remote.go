@@ -288,6 +288,7 @@ func (r *Remote) Generate(ctx context.Context, req Request, onToken func(Token) 
 			res.FinishReason = FinishError
 		}
 		res.Text, res.Reasoning = out.answer.String(), out.reasoning.String()
+		res.ThinkingUnclosed = out.unclosed()
 		if !first.IsZero() {
 			res.PrefillTime = first.Sub(t0)
 			res.DecodeTime = time.Since(first)

@@ -16,6 +16,7 @@ import (
 	"ragtune/llm"
 	"ragtune/llm/chat"
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/server"
 	"ragtune/tokenizer"
 )
@@ -24,12 +25,12 @@ import (
 // template.
 func tinyLocal(t *testing.T, parallel int) *llm.Local {
 	t.Helper()
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := model.Init(dir, cfg, 7, tokenizer.ByteLevelR1()); err != nil {
+	if err := qwen2.Init(dir, cfg, 7, tokenizer.ByteLevelR1()); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "tokenizer_config.json")
@@ -297,5 +298,20 @@ func TestRemoteEmbedAndModels(t *testing.T) {
 	ids, err := r.Models(context.Background())
 	if err != nil || strings.Join(ids, ",") != "tiny,emb" {
 		t.Errorf("models %v, %v", ids, err)
+	}
+}
+
+func TestRemoteThinkingUnclosed(t *testing.T) {
+	url, _ := fakeSSE(t, []string{`{"reasoning_content":"still thinking"}`}, "length")
+	r, _ := llm.NewRemote(llm.RemoteOptions{BaseURL: url, Model: "m"})
+	res, err := r.Generate(context.Background(), llm.Request{Messages: []llm.Message{{Role: "user", Content: "q"}}, MaxTokens: 7}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.ThinkingUnclosed || res.Text != "" {
+		t.Fatalf("got text %q, unclosed %v; want no answer and unclosed", res.Text, res.ThinkingUnclosed)
+	}
+	if got, want := res.NoAnswerReason(), "no answer: the model spent all 7 tokens thinking (</think> never came)"; got != want {
+		t.Errorf("reason %q, want %q", got, want)
 	}
 }
