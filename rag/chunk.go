@@ -1,6 +1,7 @@
 package rag
 
 import (
+	"context"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -78,6 +79,14 @@ type span struct{ start, end int }
 // chunk records the path of headings above it and heading lines are not
 // repeated inside chunk bodies.
 func (c *Chunker) Split(source, title, text string, markdown bool) []Chunk {
+	chunks, _ := c.SplitContext(context.Background(), source, title, text, markdown)
+	return chunks
+}
+
+// SplitContext is Split that stops early, returning ctx's error, when ctx
+// is cancelled (an upload whose client went away). Its work is linear in
+// the length of text.
+func (c *Chunker) SplitContext(ctx context.Context, source, title, text string, markdown bool) ([]Chunk, error) {
 	var sections []section
 	if markdown {
 		sections = markdownSections(text)
@@ -87,7 +96,11 @@ func (c *Chunker) Split(source, title, text string, markdown bool) []Chunk {
 	var chunks []Chunk
 	runeAt := newRuneCounter(text)
 	for _, sec := range sections {
-		for _, sp := range c.splitSpan(text, sec.span) {
+		spans := c.splitSpan(ctx, text, sec.span)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for _, sp := range spans {
 			sp = trimSpan(text, sp)
 			if sp.start >= sp.end {
 				continue
@@ -108,12 +121,13 @@ func (c *Chunker) Split(source, title, text string, markdown bool) []Chunk {
 			chunks = append(chunks, ch)
 		}
 	}
-	return chunks
+	return chunks, nil
 }
 
-// splitSpan returns chunk spans covering sp in order.
-func (c *Chunker) splitSpan(text string, sp span) []span {
-	pieces := c.pieces(text, sp, 0)
+// splitSpan returns chunk spans covering sp in order (nothing useful once
+// ctx is cancelled; the caller checks).
+func (c *Chunker) splitSpan(ctx context.Context, text string, sp span) []span {
+	pieces := c.pieces(ctx, text, sp, 0)
 	return c.pack(text, pieces)
 }
 
@@ -126,8 +140,13 @@ const (
 )
 
 // pieces splits sp into pieces each no larger than Size, using the
-// coarsest boundary that works and recursing into oversize pieces.
-func (c *Chunker) pieces(text string, sp span, level int) []span {
+// coarsest boundary that works and recursing into oversize pieces. Each
+// level measures every byte once and there are four levels, so the work
+// is linear in the span.
+func (c *Chunker) pieces(ctx context.Context, text string, sp span, level int) []span {
+	if ctx.Err() != nil {
+		return nil
+	}
 	if c.count(text[sp.start:sp.end]) <= c.size() {
 		return []span{sp}
 	}
@@ -140,40 +159,72 @@ func (c *Chunker) pieces(text string, sp span, level int) []span {
 	case levelClause:
 		parts = cutAfter(text, sp, clauseEnd)
 	default:
-		return c.hardCut(text, sp)
+		return c.hardCut(ctx, text, sp)
 	}
 	if len(parts) <= 1 {
-		return c.pieces(text, sp, level+1)
+		return c.pieces(ctx, text, sp, level+1)
 	}
 	var out []span
 	for _, p := range parts {
-		out = append(out, c.pieces(text, p, level+1)...)
+		out = append(out, c.pieces(ctx, text, p, level+1)...)
 	}
 	return out
 }
 
-// hardCut splits at rune boundaries into pieces of at most Size units.
-func (c *Chunker) hardCut(text string, sp span) []span {
+// hardCut splits at rune boundaries into pieces of at most Size units,
+// each the longest prefix of the rest that fits. The rune boundaries are
+// found once for the whole span (finding them again for each piece made
+// long unpunctuated text quadratic).
+func (c *Chunker) hardCut(ctx context.Context, text string, sp span) []span {
+	bounds := runeBounds(text[sp.start:sp.end])
+	last := len(bounds) - 1 // bounds[last] is the end of the span
 	var out []span
-	start := sp.start
-	for start < sp.end {
-		// Largest prefix that fits, found by binary search over rune
-		// boundaries so a token-count function is called O(log n) times.
-		bounds := runeBounds(text[start:sp.end])
-		lo, hi := 1, len(bounds)-1 // at least one rune per piece
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			if c.count(text[start:start+bounds[mid]]) <= c.size() {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
+	for i := 0; i < last; {
+		if len(out)%1024 == 1023 && ctx.Err() != nil {
+			return nil
 		}
-		end := start + bounds[lo]
-		out = append(out, span{start, end})
-		start = end
+		var j int
+		if c.Count == nil {
+			// Code points: the longest prefix that fits is exactly Size
+			// runes (or the rest).
+			j = min(i+c.size(), last)
+		} else {
+			j = i + c.longestFit(text[sp.start+bounds[i]:sp.end], bounds[i:], bounds[i])
+		}
+		out = append(out, span{sp.start + bounds[i], sp.start + bounds[j]})
+		i = j
 	}
 	return out
+}
+
+// longestFit returns the largest k ≥ 1 such that the first k runes of s
+// (bounds holds the rune boundaries of s offset by base, bounds[0] ==
+// base) measure at most Size, or 1 when even two runes do not fit. It
+// gallops from the start (1, 2, 4, ... runes) and then bisects, so it
+// only ever measures prefixes up to twice the answer; a count that is
+// monotone in the prefix length gives the same answer as bisecting over
+// the whole of s.
+func (c *Chunker) longestFit(s string, bounds []int, base int) int {
+	n := len(bounds) - 1 // runes in s
+	fits := func(k int) bool { return c.count(s[:bounds[k]-base]) <= c.size() }
+	lo, hi := 1, n
+	for step := 1; lo < n; step *= 2 {
+		k := min(lo+step, n)
+		if !fits(k) {
+			hi = k - 1
+			break
+		}
+		lo = k
+	}
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
 }
 
 // runeBounds returns the byte offsets of every rune boundary in s,
@@ -394,8 +445,11 @@ func atxHeading(line string) (int, string) {
 	return level, title
 }
 
-// runeCounter converts increasing byte offsets to code-point offsets in
-// amortized constant time.
+// runeCounter converts byte offsets to code-point offsets by counting
+// from the previous offset, forward or back. Chunk offsets mostly
+// increase and overlap steps back by at most Overlap units, so the total
+// work is linear (restarting from 0 on every step back made overlapping
+// chunks of a long document quadratic).
 type runeCounter struct {
 	text        string
 	byteOff, ch int
@@ -403,11 +457,14 @@ type runeCounter struct {
 
 func newRuneCounter(text string) *runeCounter { return &runeCounter{text: text} }
 
+// at returns the code-point offset of byte offset off, which must lie on
+// a rune boundary.
 func (r *runeCounter) at(off int) int {
-	if off < r.byteOff {
-		r.byteOff, r.ch = 0, 0
+	if off >= r.byteOff {
+		r.ch += utf8.RuneCountInString(r.text[r.byteOff:off])
+	} else {
+		r.ch -= utf8.RuneCountInString(r.text[off:r.byteOff])
 	}
-	r.ch += utf8.RuneCountInString(r.text[r.byteOff:off])
 	r.byteOff = off
 	return r.ch
 }

@@ -197,3 +197,70 @@ func TestChunkerLongMixedDocument(t *testing.T) {
 		}
 	}
 }
+
+// unpunctuatedChinese returns n bytes (rounded down to whole runes) of
+// Han characters with no boundary the splitter knows, the input that made
+// the old chunker quadratic.
+func unpunctuatedChinese(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len()+3 <= n; i++ {
+		b.WriteRune(rune(0x4E00 + (i*7919)%3500))
+	}
+	return b.String()
+}
+
+// TestChunkerWorkIsLinear counts the bytes a token-count function is
+// asked to measure: doubling an unpunctuated document must about double
+// that work (the old chunker quadrupled it), and the work per input byte
+// must stay small.
+func TestChunkerWorkIsLinear(t *testing.T) {
+	work := func(n int, overlap int) int {
+		var measured int
+		c := Chunker{Size: 64, Overlap: overlap, Count: func(s string) int {
+			measured += len(s)
+			return (len(s) + 2) / 3
+		}}
+		text := unpunctuatedChinese(n)
+		chunks := c.Split("d", "", text, false)
+		if len(chunks) == 0 {
+			t.Fatal("no chunks")
+		}
+		return measured
+	}
+	for _, overlap := range []int{0, 16} {
+		small, large := work(64<<10, overlap), work(128<<10, overlap)
+		if ratio := float64(large) / float64(small); ratio > 2.3 {
+			t.Errorf("overlap %d: measuring work grew %.2f× when the text doubled (%d → %d bytes), want about 2×", overlap, ratio, small, large)
+		}
+		if perByte := float64(large) / float64(128<<10); perByte > 40 {
+			t.Errorf("overlap %d: %.1f bytes measured per input byte, want a small constant", overlap, perByte)
+		}
+	}
+}
+
+// BenchmarkChunkUnpunctuated chunks 2 MiB of Chinese text without
+// punctuation (every piece a hard cut) and 8 MiB of prose, at the
+// server's defaults (512 code points, overlap 64).
+//
+//	go test ./rag -run '^$' -bench ChunkUnpunctuated -benchtime 3x
+func BenchmarkChunkUnpunctuated(b *testing.B) {
+	prose := strings.Repeat("机器学习是人工智能的一个分支，它使计算机能够从数据中学习。Machine learning lets computers learn from data. ", 1)
+	inputs := []struct {
+		name string
+		text string
+	}{
+		{"zh-nopunct-2MiB", unpunctuatedChinese(2 << 20)},
+		{"prose-8MiB", strings.Repeat(prose, (8<<20)/len(prose))},
+	}
+	for _, in := range inputs {
+		b.Run(in.name, func(b *testing.B) {
+			c := Chunker{Size: 512, Overlap: 64}
+			b.SetBytes(int64(len(in.text)))
+			for b.Loop() {
+				if len(c.Split("d", "", in.text, false)) == 0 {
+					b.Fatal("no chunks")
+				}
+			}
+		})
+	}
+}
