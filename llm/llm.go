@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"ragtune/internal/plural"
 )
 
 // Engine generates text. Generate is the only generation loop in ragtune:
@@ -114,18 +116,11 @@ func (r *Result) NoAnswerReason() string {
 	}
 	switch r.FinishReason {
 	case FinishLength:
-		return fmt.Sprintf("no answer: the model spent all %d %s thinking (</think> never came)", r.CompletionTokens, plural(r.CompletionTokens, "token", "tokens"))
+		return fmt.Sprintf("no answer: the model spent all %s thinking (</think> never came)", plural.Count(r.CompletionTokens, "token"))
 	case FinishEOS, FinishStop:
 		return "no answer: the model ended inside its reasoning (</think> never came)"
 	}
 	return ""
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // PrefillTokensPerSecond is the prompt processing speed (uncached tokens).

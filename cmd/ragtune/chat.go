@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,10 @@ import (
 	"os/signal"
 	"strings"
 
+	"ragtune/internal/lineedit"
+	"ragtune/internal/plural"
 	"ragtune/llm"
+	"ragtune/llm/conversation"
 )
 
 func init() {
@@ -30,8 +32,27 @@ inline with --show-think). Earlier turns stay in the conversation; as in
 DeepSeek-R1's template, their reasoning is not sent again. The KV cache of
 the previous turns is reused, so a new turn only runs its own tokens.
 
-Commands: /reset starts over, /exit (or Ctrl-D) quits; Ctrl-C stops the
-reply being generated. Lines can also come from a pipe, one turn per line.`
+On a terminal the line can be edited (arrows, Home/End, Ctrl-A/E/K/U/W)
+and Up/Down or Ctrl-R recall earlier lines; the history is kept in the
+user's cache directory (~/.cache/ragtune/chat_history on Linux). Ctrl-C
+clears the line being typed, or stops the reply being generated; a second
+Ctrl-C on the empty line, Ctrl-D or /exit quits.
+
+Commands:
+  /save FILE   write the conversation (reasoning included) as JSON;
+               /save! FILE replaces an existing file
+  /load FILE   continue a saved conversation (or a JSON array of
+               {"role", "content"} messages)
+  /reset       start over
+  /exit        quit
+
+Lines can also come from a pipe, one turn per line (no prompt, no line
+editing, no history).
+
+Examples:
+  ragtune chat --model ./r1-1.5b
+  ragtune chat --model model.gguf --no-think --system "Answer in one sentence."
+  printf 'What is LoRA?\n/save chat.json\n' | ragtune chat --model ./r1-1.5b --quiet`
 
 func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("chat", "--model DIR|FILE.gguf [flags]", chatDescription)
@@ -58,68 +79,97 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	interactive := isTerminal(stdin)
-	if interactive {
-		fmt.Fprintln(stderr, "Type a message; /reset starts over, /exit or Ctrl-D quits, Ctrl-C stops a reply.")
+	in := lineedit.New(stdin, stdout, stderr, lineedit.HistoryPath("chat_history"))
+	defer in.Close()
+	if isTerminal(stdin) {
+		fmt.Fprintln(stderr, "Type a message; /save FILE, /load FILE, /reset, /exit (or Ctrl-D). Ctrl-C clears the line or stops a reply.")
 	}
-	var history []llm.Message
-	reset := func() {
-		history = history[:0]
-		if *system != "" {
-			history = append(history, llm.Message{Role: "system", Content: *system})
-		}
-	}
-	reset()
-	in := bufio.NewScanner(stdin)
-	in.Buffer(make([]byte, 64*1024), 1<<20) // a pasted document is one long line
+	conv := &conversation.Conversation{System: *system}
 	p := newStreamPrinter(stdout, stderr, g.showThink)
+	interrupted := false // the last prompt ended in Ctrl-C
 	for {
-		if interactive {
-			fmt.Fprint(stderr, ">>> ")
-		}
-		if !in.Scan() {
-			if interactive {
-				fmt.Fprintln(stderr)
+		line, err := in.ReadLine(">>> ")
+		switch {
+		case errors.Is(err, lineedit.ErrInterrupt):
+			if interrupted {
+				return nil
 			}
-			return in.Err()
+			interrupted = true
+			fmt.Fprintln(stderr, "(line cleared: Ctrl-C again or Ctrl-D quits)")
+			continue
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
 		}
-		line := strings.TrimSpace(in.Text())
+		interrupted = false
+		line = strings.TrimSpace(line)
+		cmd, arg, _ := strings.Cut(line, " ")
+		arg = strings.TrimSpace(arg)
 		switch {
 		case line == "":
 			continue
 		case line == "/exit" || line == "/quit":
 			return nil
 		case line == "/reset":
-			reset()
+			conv.Clear()
 			fmt.Fprintln(stderr, "(conversation cleared)")
 			continue
+		case cmd == "/save" || cmd == "/save!" || cmd == "/load":
+			chatFileCommand(stderr, conv, cmd, arg)
+			continue
 		case strings.HasPrefix(line, "/"):
-			fmt.Fprintf(stderr, "unknown command %s: /reset starts over, /exit quits\n", line)
+			fmt.Fprintf(stderr, "unknown command %s: /save FILE, /load FILE, /reset, /exit\n", cmd)
 			continue
 		}
 
-		history = append(history, llm.Message{Role: "user", Content: line})
-		req.Messages = history
+		conv.Ask(line)
+		req.Messages = conv.Messages()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		res, err := eng.Generate(ctx, req, p.token)
 		stop()
 		p.end()
 		switch {
 		case errors.Is(err, llm.ErrContextLength):
-			history = history[:len(history)-1]
-			fmt.Fprintf(stderr, "%v\nThe conversation no longer fits; /reset starts a new one.\n", err)
+			conv.Retract()
+			fmt.Fprintf(stderr, "%v\nThe conversation no longer fits; /save FILE keeps it, /reset starts a new one.\n", err)
 			continue
 		case errors.Is(err, context.Canceled):
 			// Forget the interrupted turn, so the next one starts clean.
-			history = history[:len(history)-1]
+			conv.Retract()
 			fmt.Fprintln(stderr, "(stopped)")
 			continue
 		case err != nil:
 			return err
 		}
-		history = append(history, llm.Message{Role: "assistant", Content: res.Text, ReasoningContent: res.Reasoning})
+		conv.Answer(res)
 		if !*quiet {
 			printStats(stderr, res)
 		}
+		warnNoAnswer(stderr, res, g.maxTokens)
 	}
+}
+
+// chatFileCommand runs /save, /save! or /load; a failure is reported and
+// the session goes on.
+func chatFileCommand(stderr io.Writer, conv *conversation.Conversation, cmd, path string) {
+	if path == "" {
+		fmt.Fprintf(stderr, "%s needs a file name: %s FILE\n", cmd, cmd)
+		return
+	}
+	if cmd == "/load" {
+		c, err := conversation.Load(path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return
+		}
+		*conv = *c
+		fmt.Fprintf(stderr, "(loaded %s from %s)\n", plural.Count(len(conv.Turns), "message"), path)
+		return
+	}
+	if err := conversation.Save(path, conv, cmd == "/save!"); err != nil {
+		fmt.Fprintln(stderr, err)
+		return
+	}
+	fmt.Fprintf(stderr, "(saved %s to %s)\n", plural.Count(len(conv.Turns), "message"), path)
 }

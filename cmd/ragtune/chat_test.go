@@ -1,10 +1,13 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"ragtune/llm/conversation"
 )
 
 func chatCmd(args []string, in *strings.Reader, out, errw *utf8Writer) error {
@@ -50,5 +53,57 @@ func TestChatPiped(t *testing.T) {
 func TestChatRejectsArguments(t *testing.T) {
 	if _, _, err := runCLI(t, chatCmd, "", "--model", "x", "extra"); err == nil {
 		t.Errorf("chat with a positional argument: no error")
+	}
+}
+
+// TestChatSaveLoad saves a conversation from a piped session, refuses to
+// replace it without /save!, and continues it in a second session.
+func TestChatSaveLoad(t *testing.T) {
+	dir := genTestModel(t)
+	saved := filepath.Join(t.TempDir(), "chat.json")
+	input := "hello there\n/save " + saved + "\n/save " + saved + "\n/save\n/load /nonexistent.json\n"
+	_, stderr, err := runCLI(t, chatCmd, input, "--model", dir, "--max-tokens", "6", "--temperature", "0", "--quiet")
+	if err != nil {
+		t.Fatalf("chat: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"(saved 2 messages to " + saved + ")",
+		saved + " exists: choose another name, or /save! " + saved + " to replace it",
+		"/save needs a file name: /save FILE",
+		"load conversation: open /nonexistent.json",
+		// The tiny model ends inside <think>: the turn is kept, and the
+		// warning says why its answer is empty.
+		"warning: no answer: the model ended inside its reasoning (</think> never came); pass --no-think, or ask again",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	c, err := conversation.Load(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Turns) != 2 || c.Turns[0].Content != "hello there" || c.Turns[1].ReasoningContent == "" {
+		t.Fatalf("saved turns %+v, want the question and a reply with its reasoning", c.Turns)
+	}
+	// A second session continues the saved one: its first prompt holds
+	// both earlier turns, so it is longer than the same question alone.
+	prompt := func(stdin string) int {
+		_, stderr, err := runCLI(t, chatCmd, stdin, "--model", dir, "--max-tokens", "2", "--temperature", "0")
+		if err != nil {
+			t.Fatalf("chat: %v\n%s", err, stderr)
+		}
+		m := regexp.MustCompile(`prompt (\d+) tokens`).FindStringSubmatch(stderr)
+		if m == nil {
+			t.Fatalf("no stats in %q", stderr)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	alone, continued := prompt("next\n"), prompt("/load "+saved+"\nnext\n")
+	// BOS <｜User｜> "hello there" (11 bytes) <｜Assistant｜> <｜end▁of▁sentence｜>:
+	// R1's template drops the reasoning, and the answer is empty.
+	if got, want := continued-alone, 14; got != want {
+		t.Errorf("continued prompt is %d tokens longer than the question alone, want %d", got, want)
 	}
 }

@@ -102,6 +102,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	p.end()
 	if res != nil {
 		printStats(stderr, res)
+		warnNoAnswer(stderr, res, g.maxTokens)
 	}
 	if errors.Is(err, context.Canceled) {
 		return errors.New("interrupted")
@@ -270,6 +271,24 @@ func printStats(w io.Writer, r *llm.Result) {
 	fmt.Fprintf(w, "prompt %d tokens (%d cached) in %s, %.1f tok/s · output %d tokens in %s, %.1f tok/s · %s\n",
 		r.PromptTokens, r.CachedTokens, r.PrefillTime.Round(time.Millisecond), r.PrefillTokensPerSecond(),
 		r.CompletionTokens, r.DecodeTime.Round(time.Millisecond), r.DecodeTokensPerSecond(), r.FinishReason)
+}
+
+// warnNoAnswer says on stderr that a reasoning model produced no answer,
+// and which flag to change: the exit code stays 0 (the generation worked),
+// so this line is the only sign besides an empty stdout.
+func warnNoAnswer(w io.Writer, r *llm.Result, maxTokens int) {
+	why := r.NoAnswerReason()
+	if why == "" {
+		return
+	}
+	fix := "pass --no-think, or ask again"
+	if r.FinishReason == llm.FinishLength {
+		fix = "raise --max-tokens, or pass --no-think"
+		if maxTokens == 0 || r.CompletionTokens < maxTokens {
+			fix = "the context is full: raise --ctx, or pass --no-think"
+		}
+	}
+	fmt.Fprintf(w, "warning: %s; %s\n", why, fix)
 }
 
 func isTerminal(s any) bool {
