@@ -4,7 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"ragtune/model"
 	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 )
@@ -12,12 +11,12 @@ import (
 // tinyDir writes the tiny preset with R1's byte-level vocabulary.
 func tinyDir(t testing.TB, seed uint64) string {
 	t.Helper()
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := model.Init(dir, cfg, seed, tokenizer.ByteLevelR1()); err != nil {
+	if err := qwen2.Init(dir, cfg, seed, tokenizer.ByteLevelR1()); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -9,11 +9,11 @@ import (
 
 	"ragtune/llm"
 	"ragtune/llm/chat"
-	"ragtune/model"
 	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 	"ragtune/train"
 	"ragtune/train/data"
+	"ragtune/weights"
 )
 
 // Model is one model under evaluation: an engine to generate answers and,
@@ -66,7 +66,7 @@ func LoadModel(path, adapter string, o LoadOptions) (*Model, error) {
 		ContextSize: o.ContextSize, Parallel: o.Parallel, Sampling: &llm.Sampling{},
 	}}
 	if adapter != "" {
-		opts.Weights = func(src model.TensorSource) (model.TensorSource, error) {
+		opts.Weights = func(src weights.Source) (weights.Source, error) {
 			return train.ApplyAdapter(src, adapter)
 		}
 	}

@@ -9,7 +9,7 @@
 // streams the bytes in Close, so a 7B model is written without holding it
 // in memory. The package moves bytes: quantization kernels live in package
 // quant, and the mapping between GGUF and Hugging Face names and configs
-// is in model.go here (OpenModel, WriteModel).
+// belongs to each architecture (model/qwen2's gguf.go).
 //
 // Versions 2 and 3 are read; version 3 is written.
 package gguf
@@ -19,7 +19,7 @@ import (
 	"fmt"
 	"math/bits"
 
-	"ragtune/model"
+	"ragtune/weights"
 )
 
 // Magic is "GGUF" read as a little-endian uint32.
@@ -83,31 +83,31 @@ type typeTraits struct {
 // ragtune computes with can be written; the others (k-quants and integer
 // types found in downloaded files) can be read and inspected, so a Q4_K_M
 // file from Ollama opens and reports its types instead of failing.
-var ggmlTypes = map[model.DType]typeTraits{
-	model.F32:  {"F32", 1, 4, true},
-	model.F16:  {"F16", 1, 2, true},
-	model.Q4_0: {"Q4_0", 32, 18, true},
-	3:          {"Q4_1", 32, 20, false},
-	6:          {"Q5_0", 32, 22, false},
-	7:          {"Q5_1", 32, 24, false},
-	model.Q8_0: {"Q8_0", 32, 34, true},
-	9:          {"Q8_1", 32, 36, false},
-	10:         {"Q2_K", 256, 84, false},
-	11:         {"Q3_K", 256, 110, false},
-	12:         {"Q4_K", 256, 144, false},
-	13:         {"Q5_K", 256, 176, false},
-	14:         {"Q6_K", 256, 210, false},
-	15:         {"Q8_K", 256, 292, false},
-	24:         {"I8", 1, 1, false},
-	25:         {"I16", 1, 2, false},
-	26:         {"I32", 1, 4, false},
-	27:         {"I64", 1, 8, false},
-	28:         {"F64", 1, 8, false},
-	model.BF16: {"BF16", 1, 2, true},
+var ggmlTypes = map[weights.DType]typeTraits{
+	weights.F32:  {"F32", 1, 4, true},
+	weights.F16:  {"F16", 1, 2, true},
+	weights.Q4_0: {"Q4_0", 32, 18, true},
+	3:            {"Q4_1", 32, 20, false},
+	6:            {"Q5_0", 32, 22, false},
+	7:            {"Q5_1", 32, 24, false},
+	weights.Q8_0: {"Q8_0", 32, 34, true},
+	9:            {"Q8_1", 32, 36, false},
+	10:           {"Q2_K", 256, 84, false},
+	11:           {"Q3_K", 256, 110, false},
+	12:           {"Q4_K", 256, 144, false},
+	13:           {"Q5_K", 256, 176, false},
+	14:           {"Q6_K", 256, 210, false},
+	15:           {"Q8_K", 256, 292, false},
+	24:           {"I8", 1, 1, false},
+	25:           {"I16", 1, 2, false},
+	26:           {"I32", 1, 4, false},
+	27:           {"I64", 1, 8, false},
+	28:           {"F64", 1, 8, false},
+	weights.BF16: {"BF16", 1, 2, true},
 }
 
 // TypeName returns ggml's name for a tensor type ("Q4_K"), or "type(N)".
-func TypeName(t model.DType) string {
+func TypeName(t weights.DType) string {
 	if tr, ok := ggmlTypes[t]; ok {
 		return tr.name
 	}
@@ -120,7 +120,7 @@ var ErrUnknownType = errors.New("unknown ggml tensor type")
 
 // BlockSize returns how many elements one block of t holds and how many
 // bytes it takes.
-func BlockSize(t model.DType) (elems, bytes uint64, err error) {
+func BlockSize(t weights.DType) (elems, bytes uint64, err error) {
 	tr, ok := ggmlTypes[t]
 	if !ok {
 		return 0, 0, fmt.Errorf("%w %d", ErrUnknownType, uint32(t))
@@ -131,7 +131,7 @@ func BlockSize(t model.DType) (elems, bytes uint64, err error) {
 // TensorBytes returns the byte size of a tensor of type t with GGUF dims
 // (dims[0] innermost). The innermost dimension must be a whole number of
 // blocks, as ggml requires.
-func TensorBytes(t model.DType, dims []uint64) (uint64, error) {
+func TensorBytes(t weights.DType, dims []uint64) (uint64, error) {
 	tr, ok := ggmlTypes[t]
 	if !ok {
 		return 0, fmt.Errorf("%w %d", ErrUnknownType, uint32(t))
@@ -159,7 +159,7 @@ func TensorBytes(t model.DType, dims []uint64) (uint64, error) {
 // into the mapped file: read-only, invalid after Close.
 type TensorInfo struct {
 	Name   string
-	Type   model.DType
+	Type   weights.DType
 	Dims   []uint64
 	Offset uint64
 	Data   []byte

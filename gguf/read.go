@@ -7,7 +7,7 @@ import (
 	"ragtune/internal/mmap"
 	"sort"
 
-	"ragtune/model"
+	"ragtune/weights"
 )
 
 // File is an open GGUF file.
@@ -66,11 +66,11 @@ func (f *File) Close() error {
 }
 
 // Tensor returns the named tensor (GGUF name, "blk.0.attn_q.weight") or an
-// error wrapping model.ErrTensorNotFound.
+// error wrapping weights.ErrNotFound.
 func (f *File) Tensor(name string) (*TensorInfo, error) {
 	i, ok := f.byName[name]
 	if !ok {
-		return nil, fmt.Errorf("GGUF %q: %w: %q", f.Path, model.ErrTensorNotFound, name)
+		return nil, fmt.Errorf("GGUF %q: %w: %q", f.Path, weights.ErrNotFound, name)
 	}
 	return &f.Tensors[i], nil
 }
@@ -360,7 +360,7 @@ func parse(data []byte) (*File, error) {
 		for j := range t.Dims {
 			t.Dims[j] = r.u64("dimensions of " + t.Name)
 		}
-		t.Type = model.DType(r.u32("type of " + t.Name))
+		t.Type = weights.DType(r.u32("type of " + t.Name))
 		t.Offset = r.u64("offset of " + t.Name)
 		if r.err != nil {
 			return nil, r.err

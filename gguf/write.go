@@ -8,7 +8,7 @@ import (
 	"math"
 	"ragtune/internal/atomicfile"
 
-	"ragtune/model"
+	"ragtune/weights"
 )
 
 // Writer builds a GGUF v3 file. Metadata and tensors are declared in
@@ -147,7 +147,7 @@ func valueType(v any) (ValueType, error) {
 
 // AddTensor declares a tensor whose bytes are in memory (or mapped); data
 // is retained until Close. dims are in GGUF order (innermost first).
-func (w *Writer) AddTensor(name string, typ model.DType, dims []uint64, data []byte) error {
+func (w *Writer) AddTensor(name string, typ weights.DType, dims []uint64, data []byte) error {
 	return w.add(name, typ, dims, func(out io.Writer) error {
 		_, err := out.Write(data)
 		return err
@@ -157,11 +157,11 @@ func (w *Writer) AddTensor(name string, typ model.DType, dims []uint64, data []b
 // AddTensorFunc declares a tensor whose bytes fill writes during Close, so
 // tensors can be converted or generated one at a time. fill must write
 // exactly TensorBytes(typ, dims) bytes.
-func (w *Writer) AddTensorFunc(name string, typ model.DType, dims []uint64, fill func(io.Writer) error) error {
+func (w *Writer) AddTensorFunc(name string, typ weights.DType, dims []uint64, fill func(io.Writer) error) error {
 	return w.add(name, typ, dims, fill, -1)
 }
 
-func (w *Writer) add(name string, typ model.DType, dims []uint64, fill func(io.Writer) error, have int64) error {
+func (w *Writer) add(name string, typ weights.DType, dims []uint64, fill func(io.Writer) error, have int64) error {
 	if w.closed {
 		return fmt.Errorf("GGUF writer %q: tensor %q added after Close", w.path, name)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 )
 
@@ -18,14 +18,14 @@ import (
 //
 //	go test ./llm -run '^$' -bench ChatSecondTurn -benchtime 5x
 func BenchmarkChatSecondTurn(b *testing.B) {
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHiddenLayers = 512, 1536, 8
 	cfg.NumAttentionHeads, cfg.NumKeyValueHeads = 8, 2
 	dir := b.TempDir()
-	if err := model.Init(dir, cfg, 1, tokenizer.ByteLevelR1()); err != nil {
+	if err := qwen2.Init(dir, cfg, 1, tokenizer.ByteLevelR1()); err != nil {
 		b.Fatal(err)
 	}
 	ensureChatTemplate(b, dir)

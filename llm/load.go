@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"ragtune/gguf" // registers GGUF with model.Open, so qwen2.Load reads .gguf files
+	"ragtune/gguf" // registers GGUF with qwen2.Open, so qwen2.Load reads .gguf files
 	"ragtune/llm/chat"
 	"ragtune/model"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tokenizer"
+	"ragtune/weights"
 )
 
 // LoadOptions configure LoadLocal.
@@ -26,7 +27,7 @@ type LoadOptions struct {
 	// is built. The CLI and eval pass train.ApplyAdapter here to merge a
 	// LoRA adapter on load; it is a hook because package train sits above
 	// llm.
-	Weights func(src model.TensorSource) (model.TensorSource, error)
+	Weights func(src weights.Source) (weights.Source, error)
 }
 
 // LoadLocal opens a model for generation: an HF directory (config.json,
@@ -65,7 +66,7 @@ func LoadLocal(path string, opts LoadOptions) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, cfg, err := model.Open(path)
+	src, cfg, err := qwen2.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"ragtune/gguf"
 	"ragtune/llm/chat"
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 )
 
@@ -20,12 +20,12 @@ import (
 // chat template: a real model directory for end-to-end tests.
 func tinyModelDir(t testing.TB) string {
 	t.Helper()
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := model.Init(dir, cfg, 7, tokenizer.ByteLevelR1()); err != nil {
+	if err := qwen2.Init(dir, cfg, 7, tokenizer.ByteLevelR1()); err != nil {
 		t.Fatal(err)
 	}
 	ensureChatTemplate(t, dir)
@@ -230,7 +230,7 @@ func TestTinyModelChat(t *testing.T) {
 // the HF directory does.
 func TestTinyModelGGUF(t *testing.T) {
 	dir := tinyModelDir(t)
-	src, cfg, err := model.Open(dir)
+	src, cfg, err := qwen2.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestTinyModelGGUF(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	err = gguf.WriteModel(path, src, cfg, gguf.WriteOptions{Type: gguf.KeepType, Tokenizer: tok.GGUFMetadata()})
+	err = qwen2.WriteGGUF(path, src, cfg, qwen2.GGUFOptions{Type: qwen2.KeepType, Tokenizer: tok.GGUFMetadata()})
 	src.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"ragtune/internal/cputime"
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // BenchmarkDotCPUTime times the decode dot products on one 4096-wide row
@@ -65,7 +65,7 @@ func BenchmarkPackedCPUTime(b *testing.B) {
 	saved := tensor.Threads()
 	tensor.SetThreads(1)
 	defer tensor.SetThreads(saved)
-	for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 		for _, sh := range []struct{ T, R, C int }{{1, 8960, 1536}, {1, 1536, 8960}, {128, 1536, 1536}, {128, 8960, 1536}} {
 			rb, _ := RowBytes(d, sh.C)
 			buf := make([]byte, sh.R*rb)
@@ -101,7 +101,7 @@ func BenchmarkPackedDecodeDRAM(b *testing.B) {
 		b.Skip("no AVX512-VNNI")
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, d := range []model.DType{model.Q4_0, model.Q8_0} {
+	for _, d := range []weights.DType{weights.Q4_0, weights.Q8_0} {
 		R, C := 151936, 1536
 		rb, _ := RowBytes(d, C)
 		buf := make([]byte, R*rb)

@@ -5,8 +5,8 @@ import (
 	"math"
 	"sync"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // Q8_0Matrix is a Rows×Cols weight matrix (PyTorch Linear layout) stored as
@@ -20,35 +20,35 @@ type qmatrix struct {
 	data       []byte
 	rows, cols int
 	rowBytes   int
-	dtype      model.DType
+	dtype      weights.DType
 }
 
 // NewQ8_0Matrix wraps rows×cols Q8_0 weights without copying them (data
 // may be a memory-mapped GGUF tensor). cols must be a multiple of 32.
 func NewQ8_0Matrix(data []byte, rows, cols int) (*Q8_0Matrix, error) {
-	q, err := newQMatrix(model.Q8_0, data, rows, cols)
+	q, err := newQMatrix(weights.Q8_0, data, rows, cols)
 	return &Q8_0Matrix{q}, err
 }
 
 // NewQ4_0Matrix wraps rows×cols Q4_0 weights without copying them.
 func NewQ4_0Matrix(data []byte, rows, cols int) (*Q4_0Matrix, error) {
-	q, err := newQMatrix(model.Q4_0, data, rows, cols)
+	q, err := newQMatrix(weights.Q4_0, data, rows, cols)
 	return &Q4_0Matrix{q}, err
 }
 
 // NewMatrix wraps a Q8_0 or Q4_0 model tensor of shape [rows, cols].
-func NewMatrix(t *model.Tensor) (tensor.Matrix, error) {
+func NewMatrix(t *weights.Tensor) (tensor.Matrix, error) {
 	if len(t.Shape) != 2 {
 		return nil, fmt.Errorf("quant matrix %q: shape %v is not 2-D", t.Name, t.Shape)
 	}
 	switch t.DType {
-	case model.Q8_0:
+	case weights.Q8_0:
 		m, err := NewQ8_0Matrix(t.Data, t.Shape[0], t.Shape[1])
 		if err != nil {
 			return nil, fmt.Errorf("quant matrix %q: %w", t.Name, err)
 		}
 		return m, nil
-	case model.Q4_0:
+	case weights.Q4_0:
 		m, err := NewQ4_0Matrix(t.Data, t.Shape[0], t.Shape[1])
 		if err != nil {
 			return nil, fmt.Errorf("quant matrix %q: %w", t.Name, err)
@@ -58,7 +58,7 @@ func NewMatrix(t *model.Tensor) (tensor.Matrix, error) {
 	return nil, fmt.Errorf("quant matrix %q: type %s is not Q8_0 or Q4_0", t.Name, t.DType)
 }
 
-func newQMatrix(d model.DType, data []byte, rows, cols int) (qmatrix, error) {
+func newQMatrix(d weights.DType, data []byte, rows, cols int) (qmatrix, error) {
 	rb, err := RowBytes(d, cols)
 	if err != nil {
 		return qmatrix{}, err
@@ -77,7 +77,7 @@ func (m *qmatrix) Data() []byte { return m.data }
 
 // Dequantize expands the whole matrix into dst (Rows*Cols values).
 func (m *qmatrix) Dequantize(dst []float32) {
-	if m.dtype == model.Q8_0 {
+	if m.dtype == weights.Q8_0 {
 		DequantizeQ8_0(dst[:m.rows*m.cols], m.data)
 	} else {
 		DequantizeQ4_0(dst[:m.rows*m.cols], m.data)
@@ -151,7 +151,7 @@ func growF32(s []float32, n int) []float32 {
 func (o *matOp) Run(_, lo, hi int) {
 	m := o.m
 	C, nb := m.cols, m.cols/BlockSize
-	k, q4 := o.k, m.dtype == model.Q4_0
+	k, q4 := o.k, m.dtype == weights.Q4_0
 	R, T := m.rows, o.T
 	t := 0
 	for ; t+4 <= T; t += 4 {
@@ -217,7 +217,7 @@ func (m *qmatrix) DecodeRows(dst []float32, r0, r1, c0, c1 int) {
 	_ = dst[(r1-r0)*n-1]
 	bs := Q8_0BlockBytes
 	deq := impl.dequant8
-	if m.dtype == model.Q4_0 {
+	if m.dtype == weights.Q4_0 {
 		bs, deq = Q4_0BlockBytes, impl.dequant4
 	}
 	for r := r0; r < r1; r++ {
@@ -228,7 +228,7 @@ func (m *qmatrix) DecodeRows(dst []float32, r0, r1, c0, c1 int) {
 // Row expands row r into dst (Cols values), for embedding lookups.
 func (m *qmatrix) Row(dst []float32, r int) {
 	src := m.data[r*m.rowBytes : (r+1)*m.rowBytes]
-	if m.dtype == model.Q8_0 {
+	if m.dtype == weights.Q8_0 {
 		DequantizeQ8_0(dst[:m.cols], src)
 	} else {
 		DequantizeQ4_0(dst[:m.cols], src)
@@ -240,17 +240,17 @@ func (m *qmatrix) Row(dst []float32, r int) {
 // CPUs with AVX512-VNNI, elsewhere Q8_0Matrix/Q4_0Matrix over the stored
 // blocks, used in place; Q6_K is requantized to Q8_0 first; every other
 // type goes to fallback.
-func Loader(fallback func(*model.Tensor) (tensor.Matrix, error)) func(*model.Tensor) (tensor.Matrix, error) {
-	return func(t *model.Tensor) (tensor.Matrix, error) {
-		if t.DType == model.Q6_K && len(t.Shape) == 2 {
+func Loader(fallback func(*weights.Tensor) (tensor.Matrix, error)) func(*weights.Tensor) (tensor.Matrix, error) {
+	return func(t *weights.Tensor) (tensor.Matrix, error) {
+		if t.DType == weights.Q6_K && len(t.Shape) == 2 {
 			// llama.cpp's Q4_0 files keep the head in Q6_K.
 			data, err := requantizeQ8_0(t, t.Shape[0], t.Shape[1])
 			if err != nil {
 				return nil, err
 			}
-			t = &model.Tensor{Name: t.Name, DType: model.Q8_0, Shape: t.Shape, Data: data}
+			t = &weights.Tensor{Name: t.Name, DType: weights.Q8_0, Shape: t.Shape, Data: data}
 		}
-		if t.DType != model.Q8_0 && t.DType != model.Q4_0 {
+		if t.DType != weights.Q8_0 && t.DType != weights.Q4_0 {
 			return fallback(t)
 		}
 		if PackedAvailable() && len(t.Shape) == 2 {

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // Packed is a Q8_0 or Q4_0 weight matrix repacked at load for AVX512-VNNI:
@@ -42,13 +42,13 @@ func PackedAvailable() bool { return tileKernelsOK }
 
 // NewPacked repacks rows×cols Q8_0 or Q4_0 blocks (GGUF layout, row after
 // row) into a new Packed matrix; data is not retained.
-func NewPacked(d model.DType, data []byte, rows, cols int) (*Packed, error) {
+func NewPacked(d weights.DType, data []byte, rows, cols int) (*Packed, error) {
 	q, err := newQMatrix(d, data, rows, cols)
 	if err != nil {
 		return nil, err
 	}
 	nb := cols / BlockSize
-	m := &Packed{rows: rows, cols: cols, nb: nb, tiles: (rows + tileRowsN - 1) / tileRowsN, q4: d == model.Q4_0}
+	m := &Packed{rows: rows, cols: cols, nb: nb, tiles: (rows + tileRowsN - 1) / tileRowsN, q4: d == weights.Q4_0}
 	bs := Q8_0BlockBytes
 	m.tb = 32 + 16*32
 	if m.q4 {
@@ -94,11 +94,11 @@ func (m *Packed) Rows() int { return m.rows }
 func (m *Packed) Cols() int { return m.cols }
 
 // DType is Q8_0 or Q4_0.
-func (m *Packed) DType() model.DType {
+func (m *Packed) DType() weights.DType {
 	if m.q4 {
-		return model.Q4_0
+		return weights.Q4_0
 	}
-	return model.Q8_0
+	return weights.Q8_0
 }
 
 // Row expands row r into dst (Cols values), for embedding lookups.

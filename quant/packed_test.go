@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"ragtune/model"
+	"ragtune/weights"
 )
 
 // forEachTileImpl runs fn with the assembly tile kernels (where the CPU has
@@ -20,7 +20,7 @@ func forEachTileImpl(t *testing.T, fn func(t *testing.T)) {
 	t.Run("go", fn)
 }
 
-func randQMatrix(t *testing.T, r *rand.Rand, d model.DType, R, C int) qmatrix {
+func randQMatrix(t *testing.T, r *rand.Rand, d weights.DType, R, C int) qmatrix {
 	t.Helper()
 	w := randVec(r, R*C, 0.02)
 	rb, _ := RowBytes(d, C)
@@ -38,7 +38,7 @@ func randQMatrix(t *testing.T, r *rand.Rand, d model.DType, R, C int) qmatrix {
 func TestPackedMatMul(t *testing.T) {
 	forEachTileImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(11, 12))
-		for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+		for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 			for _, sh := range []struct{ T, R, C int }{
 				{1, 1, 32}, {1, 16, 64}, {1, 100, 96}, {2, 17, 64}, {3, 49, 128}, {4, 33, 32}, {5, 64, 96},
 				{6, 40, 64}, {7, 16, 32}, {11, 31, 64}, {12, 48, 160}, {13, 20, 64}, {25, 65, 96}, {30, 200, 288},
@@ -65,7 +65,7 @@ func TestPackedMatMul(t *testing.T) {
 // TestPackedRow checks the embedding lookup against the GGUF layout's.
 func TestPackedRow(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 		q := randQMatrix(t, r, d, 37, 96)
 		m, err := NewPacked(d, q.data, 37, 96)
 		if err != nil {
@@ -129,8 +129,8 @@ func TestPackedNoAlloc(t *testing.T) {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	r := rand.New(rand.NewPCG(17, 18))
-	q := randQMatrix(t, r, model.Q4_0, 70, 256)
-	m, _ := NewPacked(model.Q4_0, q.data, 70, 256)
+	q := randQMatrix(t, r, weights.Q4_0, 70, 256)
+	m, _ := NewPacked(weights.Q4_0, q.data, 70, 256)
 	for _, T := range []int{1, 16} {
 		inp, out := randVec(r, T*256, 1), make([]float32, T*70)
 		m.MatMul(out, inp, T)

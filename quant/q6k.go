@@ -3,8 +3,8 @@ package quant
 import (
 	"fmt"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // Q6_K is read so that llama.cpp's own files run: llama-quantize stores a
@@ -14,10 +14,6 @@ const (
 	Q6_KBlockSize  = 256
 	Q6_KBlockBytes = 210 // ql[128] low 4 bits, qh[64] high 2 bits, 16 int8 scales, f16 d
 )
-
-func init() {
-	model.RegisterDequantizer(model.Q6_K, func(dst []float32, src []byte) { DequantizeQ6_K(dst, src) })
-}
 
 // DequantizeQ6_K expands len(dst) values (a multiple of 256) as ggml's
 // dequantize_row_q6_K does: each 6-bit q (4 low bits in ql, 2 high bits
@@ -54,11 +50,11 @@ func DequantizeQ6_K(dst []float32, src []byte) {
 // Q8_0 blocks, a few rows at a time so no float32 copy of the whole matrix
 // is made. Q8_0's error (~0.4% of a block's largest value) is small next
 // to Q6_K's own, and the matrix then runs on the Q8_0 kernels.
-func requantizeQ8_0(t *model.Tensor, rows, cols int) ([]byte, error) {
+func requantizeQ8_0(t *weights.Tensor, rows, cols int) ([]byte, error) {
 	if cols%BlockSize != 0 {
 		return nil, fmt.Errorf("%s tensor %q: %d columns are not a multiple of %d", t.DType, t.Name, cols, BlockSize)
 	}
-	if t.DType != model.Q6_K || cols%Q6_KBlockSize != 0 {
+	if t.DType != weights.Q6_K || cols%Q6_KBlockSize != 0 {
 		return nil, fmt.Errorf("tensor %q: type %s is not supported (ragtune runs F32, F16, BF16, Q8_0, Q4_0, and Q6_K rows of a multiple of 256)", t.Name, t.DType)
 	}
 	srcRow := cols / Q6_KBlockSize * Q6_KBlockBytes

@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"ragtune/model"
+	"ragtune/weights"
 )
 
 // TestQ6_KLlamaCppGolden: DequantizeQ6_K gives bit for bit what llama.cpp's
@@ -45,8 +45,8 @@ func TestLoaderQ6_K(t *testing.T) {
 	const C = 512
 	R := n / C
 	data := raw[4 : 4+n/Q6_KBlockSize*Q6_KBlockBytes]
-	tn := &model.Tensor{Name: "output.weight", DType: model.Q6_K, Shape: []int{R, C}, Data: data}
-	w, err := tn.Float32()
+	tn := &weights.Tensor{Name: "output.weight", DType: weights.Q6_K, Shape: []int{R, C}, Data: data}
+	w, err := Float32(tn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestLoaderQ6_K(t *testing.T) {
 			t.Errorf("row %d: got %g, want %g (error %.3g × Σ|terms|)", row, out[row], want, e)
 		}
 	}
-	if _, err := Loader(nil)(&model.Tensor{Name: "x", DType: model.Q6_K, Shape: []int{1, 128}, Data: make([]byte, 105)}); err == nil {
+	if _, err := Loader(nil)(&weights.Tensor{Name: "x", DType: weights.Q6_K, Shape: []int{1, 128}, Data: make([]byte, 105)}); err == nil {
 		t.Error("a Q6_K row of 128 values loaded; want an error")
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"math"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // BlockSize is the number of weights sharing one scale in both formats.
@@ -27,21 +27,16 @@ const (
 	Q4_0BlockBytes = 18
 )
 
-func init() {
-	model.RegisterDequantizer(model.Q8_0, func(dst []float32, src []byte) { DequantizeQ8_0(dst, src) })
-	model.RegisterDequantizer(model.Q4_0, func(dst []float32, src []byte) { DequantizeQ4_0(dst, src) })
-}
-
 // RowBytes returns the bytes of n weights in format d (n a multiple of
 // BlockSize), or an error for other types or lengths.
-func RowBytes(d model.DType, n int) (int, error) {
+func RowBytes(d weights.DType, n int) (int, error) {
 	if n%BlockSize != 0 {
 		return 0, fmt.Errorf("%s needs rows of a multiple of %d weights, got %d", d, BlockSize, n)
 	}
 	switch d {
-	case model.Q8_0:
+	case weights.Q8_0:
 		return n / BlockSize * Q8_0BlockBytes, nil
-	case model.Q4_0:
+	case weights.Q4_0:
 		return n / BlockSize * Q4_0BlockBytes, nil
 	}
 	return 0, fmt.Errorf("quant: %s is not a block-quantized type (want Q8_0 or Q4_0)", d)
@@ -49,7 +44,7 @@ func RowBytes(d model.DType, n int) (int, error) {
 
 // Quantize encodes src (a multiple of BlockSize values) into dst in format d
 // and returns the bytes written.
-func Quantize(d model.DType, dst []byte, src []float32) (int, error) {
+func Quantize(d weights.DType, dst []byte, src []float32) (int, error) {
 	n, err := RowBytes(d, len(src))
 	if err != nil {
 		return 0, err
@@ -57,7 +52,7 @@ func Quantize(d model.DType, dst []byte, src []float32) (int, error) {
 	if len(dst) < n {
 		return 0, fmt.Errorf("quant: %s of %d values needs %d bytes, have %d", d, len(src), n, len(dst))
 	}
-	if d == model.Q8_0 {
+	if d == weights.Q8_0 {
 		QuantizeQ8_0(dst, src)
 	} else {
 		QuantizeQ4_0(dst, src)

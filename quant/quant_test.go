@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 func randVec(r *rand.Rand, n int, scale float32) []float32 {
@@ -85,20 +85,20 @@ func TestRoundTripErrorBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{32, 64, 320, 4096} {
 		x := randVec(r, n, 0.05)
-		for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+		for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 			rb, _ := RowBytes(d, n)
 			buf := make([]byte, rb)
 			if _, err := Quantize(d, buf, x); err != nil {
 				t.Fatal(err)
 			}
 			y := make([]float32, n)
-			tt := model.Tensor{Name: "w", DType: d, Shape: []int{n}, Data: buf}
-			if err := tt.Float32Into(y); err != nil {
-				t.Fatalf("dequantize through model's registry: %v", err)
+			tt := weights.Tensor{Name: "w", DType: d, Shape: []int{n}, Data: buf}
+			if err := Float32Into(&tt, y); err != nil {
+				t.Fatalf("dequantize: %v", err)
 			}
 			bs := Q8_0BlockBytes
 			bound := 0.57 // half a step, plus the f16 rounding of d
-			if d == model.Q4_0 {
+			if d == weights.Q4_0 {
 				bs, bound = Q4_0BlockBytes, 1.01 // the clamped extreme loses a whole step
 			}
 			for i := range x {
@@ -109,7 +109,7 @@ func TestRoundTripErrorBounds(t *testing.T) {
 			}
 		}
 	}
-	if _, err := RowBytes(model.Q8_0, 33); err == nil {
+	if _, err := RowBytes(weights.Q8_0, 33); err == nil {
 		t.Fatal("RowBytes accepted 33 columns")
 	}
 	if _, err := NewQ4_0Matrix(make([]byte, 17), 1, 32); err == nil {
@@ -166,7 +166,7 @@ func worstError(out []float32, want, scale []float64) (worst float64, at int) {
 func TestMatMul(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
-		for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+		for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 			for _, sh := range []struct{ T, R, C int }{
 				{1, 1, 32}, {1, 5, 64}, {2, 17, 96}, {3, 33, 1056}, {4, 8, 32}, {5, 40, 160},
 				{8, 3, 64}, {9, 19, 288}, {13, 64, 512},
@@ -191,7 +191,7 @@ func TestDecodeRows(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))
 		R, C := 5, 1056
-		for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+		for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 			rb, _ := RowBytes(d, C)
 			buf := make([]byte, R*rb)
 			Quantize(d, buf, randVec(r, R*C, 0.3))
@@ -227,13 +227,13 @@ func TestMatMulVsFloat(t *testing.T) {
 	exact := make([]float32, T*R)
 	tensor.MatMul(exact, inp, w, nil, T, C, R)
 	for _, tc := range []struct {
-		d   model.DType
+		d   weights.DType
 		tol float64 // relative RMS error
-	}{{model.Q8_0, 0.01}, {model.Q4_0, 0.12}} {
+	}{{weights.Q8_0, 0.01}, {weights.Q4_0, 0.12}} {
 		rb, _ := RowBytes(tc.d, C)
 		buf := make([]byte, R*rb)
 		Quantize(tc.d, buf, w)
-		m, err := NewMatrix(&model.Tensor{Name: "w", DType: tc.d, Shape: []int{R, C}, Data: buf})
+		m, err := NewMatrix(&weights.Tensor{Name: "w", DType: tc.d, Shape: []int{R, C}, Data: buf})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func TestMatMulNoAlloc(t *testing.T) {
 
 func BenchmarkMatVec(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 		for _, sh := range []struct{ R, C int }{{1536, 1536}, {8960, 1536}, {1536, 8960}} {
 			b.Run(fmt.Sprintf("%s/%s/R=%d,C=%d", impl.name, d, sh.R, sh.C), func(b *testing.B) {
 				// Enough matrices that they stream from memory, as in decode.
@@ -298,7 +298,7 @@ func BenchmarkMatVec(b *testing.B) {
 
 func BenchmarkMatMul(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, d := range []model.DType{model.Q8_0, model.Q4_0} {
+	for _, d := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 		for _, sh := range []struct{ T, R, C int }{{128, 1536, 1536}, {128, 8960, 1536}, {128, 1536, 8960}} {
 			b.Run(fmt.Sprintf("%s/%s/T=%d,R=%d,C=%d", impl.name, d, sh.T, sh.R, sh.C), func(b *testing.B) {
 				rb, _ := RowBytes(d, sh.C)

@@ -9,8 +9,9 @@
 // with a panic. Writing streams one tensor at a time through a temp file
 // that is renamed into place only when complete.
 //
-// The package moves bytes; it does not convert dtypes or know model layouts
-// (see package model for that).
+// The package moves bytes; it does not convert dtypes or know model layouts.
+// Source presents a file or shard set as a weights.Source, mapping the
+// float dtypes onto package weights' DType.
 package safetensors
 
 import (

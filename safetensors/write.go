@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"ragtune/internal/atomicfile"
 )
@@ -156,12 +155,7 @@ func WriteIndex(dir string, idx *Index) error {
 		return fmt.Errorf("encode %s: %w", IndexFile, err)
 	}
 	path := filepath.Join(dir, IndexFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("write %q: %w", path, err)
 	}
 	return nil

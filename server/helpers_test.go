@@ -19,6 +19,7 @@ import (
 	"ragtune/llm"
 	"ragtune/llm/chat"
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 )
 
@@ -38,12 +39,12 @@ func tinyModel(t testing.TB) string {
 			tinyErr = err
 			return
 		}
-		cfg, err := model.Preset("tiny")
+		cfg, err := qwen2.Preset("tiny")
 		if err != nil {
 			tinyErr = err
 			return
 		}
-		if tinyErr = model.Init(dir, cfg, 7, tokenizer.ByteLevelR1()); tinyErr != nil {
+		if tinyErr = qwen2.Init(dir, cfg, 7, tokenizer.ByteLevelR1()); tinyErr != nil {
 			return
 		}
 		path := filepath.Join(dir, "tokenizer_config.json")

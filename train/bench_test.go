@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"ragtune/internal/cputime"
-	"ragtune/model"
+	"ragtune/model/qwen2"
 )
 
 // BenchmarkLoRAStep times one LoRA training step (r=16 on all seven
@@ -19,7 +19,7 @@ import (
 //
 //	RAGTUNE_BENCH_LAYERS=4 go test ./train -run '^$' -bench LoRAStep -benchtime 3x
 func BenchmarkLoRAStep(b *testing.B) {
-	cfg, err := model.Preset("r1-distill-qwen-1.5b")
+	cfg, err := qwen2.Preset("r1-distill-qwen-1.5b")
 	if err != nil {
 		b.Fatal(err)
 	}

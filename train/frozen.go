@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // A LoRA run never updates the base projections, and backward needs only
@@ -36,7 +37,7 @@ func (m *bf16Rows) DecodeRows(dst []float32, r0, r1, c0, c1 int) {
 }
 
 // frozenName reports whether an HF weight may be held compressed.
-func frozenName(n string, cfg *model.Config) bool {
+func frozenName(n string, cfg *qwen2.Config) bool {
 	if n == "lm_head.weight" {
 		return !cfg.TieWordEmbeddings
 	}
@@ -47,7 +48,7 @@ func frozenName(n string, cfg *model.Config) bool {
 // (and an untied lm_head) in dtype ("bf16", "q8_0" or "q4_0"), converting
 // one tensor at a time so peak memory stays near the compressed size. The
 // ParamSet holds everything else in float32. Use with NewLoRAModel.
-func LoadFrozenBase(src model.TensorSource, cfg *model.Config, dtype string) (*ParamSet, Frozen, error) {
+func LoadFrozenBase(src weights.Source, cfg *qwen2.Config, dtype string) (*ParamSet, Frozen, error) {
 	names, shapes := BaseNames(cfg)
 	var keepN []string
 	var keepS [][]int
@@ -67,13 +68,13 @@ func LoadFrozenBase(src model.TensorSource, cfg *model.Config, dtype string) (*P
 			return nil, nil, fmt.Errorf("load base weights: %s has shape %v, config.json implies %v", n, t.Shape, shapes[i])
 		}
 		if !frozenName(n, cfg) {
-			if err := t.Float32Into(p.Get(n)); err != nil {
+			if err := quant.Float32Into(t, p.Get(n)); err != nil {
 				return nil, nil, fmt.Errorf("load base weights: %w", err)
 			}
 			continue
 		}
 		rows, cols := shapes[i][0], shapes[i][1]
-		if dtype == "bf16" && t.DType == model.BF16 {
+		if dtype == "bf16" && t.DType == weights.BF16 {
 			d := make([]uint16, rows*cols)
 			for j := range d {
 				d[j] = uint16(t.Data[2*j]) | uint16(t.Data[2*j+1])<<8
@@ -81,7 +82,7 @@ func LoadFrozenBase(src model.TensorSource, cfg *model.Config, dtype string) (*P
 			fr[n] = &bf16Rows{d, rows, cols}
 			continue
 		}
-		f, err := t.Float32()
+		f, err := quant.Float32(t)
 		if err != nil {
 			return nil, nil, fmt.Errorf("load base weights: %w", err)
 		}
@@ -105,9 +106,9 @@ func compress(f []float32, rows, cols int, dtype string) (tensor.RowDecoder, err
 		if cols%quant.BlockSize != 0 {
 			return nil, fmt.Errorf("%d columns are not a multiple of the %d-weight block; use --base-dtype bf16", cols, quant.BlockSize)
 		}
-		dt := model.Q8_0
+		dt := weights.Q8_0
 		if dtype == "q4_0" {
-			dt = model.Q4_0
+			dt = weights.Q4_0
 		}
 		nb, err := quant.RowBytes(dt, len(f))
 		if err != nil {
@@ -117,7 +118,7 @@ func compress(f []float32, rows, cols int, dtype string) (tensor.RowDecoder, err
 		if _, err := quant.Quantize(dt, buf, f); err != nil {
 			return nil, err
 		}
-		if dt == model.Q8_0 {
+		if dt == weights.Q8_0 {
 			return quant.NewQ8_0Matrix(buf, rows, cols)
 		}
 		return quant.NewQ4_0Matrix(buf, rows, cols)

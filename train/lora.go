@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/safetensors"
 	"ragtune/tensor"
 )
@@ -87,7 +88,7 @@ func (c LoRAConfig) targets(mi int) bool {
 }
 
 // moduleDims returns (in, out) of module mi.
-func moduleDims(cfg *model.Config, mi int) (int, int) {
+func moduleDims(cfg *qwen2.Config, mi int) (int, int) {
 	C, I := cfg.HiddenSize, cfg.IntermediateSize
 	qd, kd := cfg.NumAttentionHeads*cfg.HeadDimension(), cfg.NumKeyValueHeads*cfg.HeadDimension()
 	switch mi {
@@ -105,7 +106,7 @@ func moduleDims(cfg *model.Config, mi int) (int, int) {
 
 // NewAdapterParams allocates zeroed LoRA matrices under their PEFT names:
 // lora_A (r, in) and lora_B (out, r) per targeted module of every layer.
-func NewAdapterParams(cfg *model.Config, c LoRAConfig) *ParamSet {
+func NewAdapterParams(cfg *qwen2.Config, c LoRAConfig) *ParamSet {
 	var names []string
 	var shapes [][]int
 	for l := 0; l < cfg.NumHiddenLayers; l++ {

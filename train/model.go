@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"math"
 
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tensor"
 )
 
@@ -119,7 +119,7 @@ type layerActs struct {
 // name; in LoRA mode it is frozen and Adapter holds the trainable A/B
 // matrices under their PEFT names.
 type Model struct {
-	Cfg     *model.Config
+	Cfg     *qwen2.Config
 	Mode    Mode
 	Base    *ParamSet
 	Adapter *ParamSet // nil in full mode
@@ -172,39 +172,15 @@ func (m *Model) Trainable() *ParamSet {
 	return m.Adapter
 }
 
-// BaseNames returns the HF tensor names and shapes of a Qwen2 model.
-func BaseNames(cfg *model.Config) ([]string, [][]int) {
-	C, I, V := cfg.HiddenSize, cfg.IntermediateSize, cfg.VocabSize
-	HS := cfg.HeadDimension()
-	qd, kd := cfg.NumAttentionHeads*HS, cfg.NumKeyValueHeads*HS
-	var names []string
-	var shapes [][]int
-	add := func(n string, s ...int) { names = append(names, n); shapes = append(shapes, s) }
-	add("model.embed_tokens.weight", V, C)
-	for l := 0; l < cfg.NumHiddenLayers; l++ {
-		p := fmt.Sprintf("model.layers.%d.", l)
-		add(p+"input_layernorm.weight", C)
-		add(p+"self_attn.q_proj.weight", qd, C)
-		if cfg.HasQKVBias() {
-			add(p+"self_attn.q_proj.bias", qd)
-		}
-		add(p+"self_attn.k_proj.weight", kd, C)
-		if cfg.HasQKVBias() {
-			add(p+"self_attn.k_proj.bias", kd)
-		}
-		add(p+"self_attn.v_proj.weight", kd, C)
-		if cfg.HasQKVBias() {
-			add(p+"self_attn.v_proj.bias", kd)
-		}
-		add(p+"self_attn.o_proj.weight", C, qd)
-		add(p+"post_attention_layernorm.weight", C)
-		add(p+"mlp.gate_proj.weight", I, C)
-		add(p+"mlp.up_proj.weight", I, C)
-		add(p+"mlp.down_proj.weight", C, I)
-	}
-	add("model.norm.weight", C)
-	if !cfg.TieWordEmbeddings {
-		add("lm_head.weight", V, C)
+// BaseNames returns the names and shapes of the model's weights in the
+// order of qwen2.Tensors, the family's one tensor table, which the base
+// ParamSet, checkpoints and the optimizer follow.
+func BaseNames(cfg *qwen2.Config) ([]string, [][]int) {
+	specs := qwen2.Tensors(cfg)
+	names := make([]string, len(specs))
+	shapes := make([][]int, len(specs))
+	for i, s := range specs {
+		names[i], shapes[i] = s.Name, s.Shape
 	}
 	return names, shapes
 }
@@ -213,17 +189,17 @@ func BaseNames(cfg *model.Config) ([]string, [][]int) {
 // mode, updates in place). In LoRA mode adapter may be nil, in which case
 // fresh LoRA weights are initialized as PEFT does (A Kaiming-uniform, B
 // zero) from seed.
-func NewModel(cfg *model.Config, base *ParamSet, mode Mode, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
+func NewModel(cfg *qwen2.Config, base *ParamSet, mode Mode, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
 	return newModel(cfg, base, nil, mode, lc, adapter, seed)
 }
 
 // NewLoRAModel is NewModel in LoRA mode over a base whose projections are
 // held compressed (LoadFrozenBase).
-func NewLoRAModel(cfg *model.Config, base *ParamSet, frozen Frozen, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
+func NewLoRAModel(cfg *qwen2.Config, base *ParamSet, frozen Frozen, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
 	return newModel(cfg, base, frozen, ModeLoRA, lc, adapter, seed)
 }
 
-func newModel(cfg *model.Config, base *ParamSet, frozen Frozen, mode Mode, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
+func newModel(cfg *qwen2.Config, base *ParamSet, frozen Frozen, mode Mode, lc LoRAConfig, adapter *ParamSet, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -3,14 +3,13 @@ package train
 import (
 	"math"
 	"math/rand/v2"
+	"ragtune/model/qwen2"
 	"testing"
-
-	"ragtune/model"
 )
 
-func tinyConfig(t *testing.T) *model.Config {
+func tinyConfig(t *testing.T) *qwen2.Config {
 	t.Helper()
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +34,7 @@ func randomBatch(seed uint64, B, T, V int) *Batch {
 	return b
 }
 
-func newTestModel(t *testing.T, cfg *model.Config, mode Mode, lc LoRAConfig) *Model {
+func newTestModel(t *testing.T, cfg *qwen2.Config, mode Mode, lc LoRAConfig) *Model {
 	t.Helper()
 	m, err := NewModel(cfg, RandomBase(cfg, 1), mode, lc, nil, 2)
 	if err != nil {

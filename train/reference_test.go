@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/safetensors"
 )
 
@@ -43,14 +44,14 @@ type refOptim struct {
 }
 
 type refSpec struct {
-	Config *model.Config      `json:"config"`
+	Config *qwen2.Config      `json:"config"`
 	Cases  map[string]refCase `json:"cases"`
 	B      int                `json:"B"`
 	T      int                `json:"T"`
 }
 
-func refConfig() *model.Config {
-	cfg, _ := model.Preset("tiny")
+func refConfig() *qwen2.Config {
+	cfg, _ := qwen2.Preset("tiny")
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize = 96, 32, 48
 	cfg.InitializerRange = 0.1
 	return &cfg

@@ -10,21 +10,24 @@ import (
 	"strings"
 
 	"ragtune/model"
+	"ragtune/model/qwen2"
+	"ragtune/quant"
+	"ragtune/weights"
 )
 
-// paramSource serves a ParamSet as a model.TensorSource of F32 tensors.
+// paramSource serves a ParamSet as a weights.Source of F32 tensors.
 type paramSource struct{ p *ParamSet }
 
-// SourceOf exposes p (HF names) as a model.TensorSource, so trained
-// weights can go wherever a loaded model can (model.SaveHF, qwen2.Load).
-func SourceOf(p *ParamSet) model.TensorSource { return paramSource{p} }
+// SourceOf exposes p (HF names) as a weights.Source, so trained
+// weights can go wherever a loaded model can (qwen2.SaveHF, qwen2.Load).
+func SourceOf(p *ParamSet) weights.Source { return paramSource{p} }
 
-func (s paramSource) Tensor(name string) (*model.Tensor, error) {
+func (s paramSource) Tensor(name string) (*weights.Tensor, error) {
 	v := s.p.Get(name)
 	if v == nil {
-		return nil, fmt.Errorf("%q: %w", name, model.ErrTensorNotFound)
+		return nil, fmt.Errorf("%q: %w", name, weights.ErrNotFound)
 	}
-	return &model.Tensor{Name: name, DType: model.F32, Shape: s.p.Shape(name), Data: f32Bytes(v)}, nil
+	return &weights.Tensor{Name: name, DType: weights.F32, Shape: s.p.Shape(name), Data: f32Bytes(v)}, nil
 }
 
 func (s paramSource) Names() []string {
@@ -38,7 +41,7 @@ func (s paramSource) Close() error { return nil }
 // mergedSource returns src's tensors with an adapter merged into the
 // targeted weights as they are read.
 type mergedSource struct {
-	src model.TensorSource
+	src weights.Source
 	ad  *Adapter
 }
 
@@ -47,7 +50,7 @@ type mergedSource struct {
 // when the tensor is read, so any loader honours an adapter without knowing
 // about LoRA. It checks every targeted weight's shape up front. Closing the
 // result closes src.
-func ApplyAdapter(src model.TensorSource, adapterDir string) (model.TensorSource, error) {
+func ApplyAdapter(src weights.Source, adapterDir string) (weights.Source, error) {
 	ad, err := LoadAdapter(adapterDir)
 	if err != nil {
 		return nil, err
@@ -70,7 +73,7 @@ func ApplyAdapter(src model.TensorSource, adapterDir string) (model.TensorSource
 	return &mergedSource{src: src, ad: ad}, nil
 }
 
-func (m *mergedSource) Tensor(name string) (*model.Tensor, error) {
+func (m *mergedSource) Tensor(name string) (*weights.Tensor, error) {
 	t, err := m.src.Tensor(name)
 	if err != nil {
 		return nil, err
@@ -79,7 +82,7 @@ func (m *mergedSource) Tensor(name string) (*model.Tensor, error) {
 	if !ok || !m.ad.Params.Has(PEFTPrefix+stem+".lora_A.weight") {
 		return t, nil
 	}
-	w, err := t.Float32()
+	w, err := quant.Float32(t)
 	if err != nil {
 		return nil, fmt.Errorf("merge adapter into %s: %w", name, err)
 	}
@@ -93,7 +96,7 @@ func (m *mergedSource) Tensor(name string) (*model.Tensor, error) {
 	if err := sub.MergeInto(one); err != nil {
 		return nil, err
 	}
-	return &model.Tensor{Name: name, DType: model.F32, Shape: t.Shape, Data: f32Bytes(one.Data)}, nil
+	return &weights.Tensor{Name: name, DType: weights.F32, Shape: t.Shape, Data: f32Bytes(one.Data)}, nil
 }
 
 func (m *mergedSource) Names() []string { return m.src.Names() }
@@ -133,7 +136,7 @@ func CopyTokenizerFiles(from, to string) error {
 // HF model directory at outDir, in the base model's dtype (torch_dtype),
 // with its tokenizer files.
 func MergeLoRA(modelPath, adapterDir, outDir string, progress func(done, total int64)) error {
-	src, cfg, err := model.Open(modelPath)
+	src, cfg, err := qwen2.Open(modelPath)
 	if err != nil {
 		return err
 	}
@@ -142,11 +145,11 @@ func MergeLoRA(modelPath, adapterDir, outDir string, progress func(done, total i
 	if err != nil {
 		return err
 	}
-	opts := model.SaveOptions{DType: model.KeepDType, Progress: progress}
+	opts := qwen2.SaveOptions{DType: qwen2.KeepDType, Progress: progress}
 	if cfg.TorchDtype == "" {
-		opts.DType = model.F32
+		opts.DType = weights.F32
 	}
-	if err := model.SaveHF(outDir, ms, *cfg, opts); err != nil {
+	if err := qwen2.SaveHF(outDir, ms, *cfg, opts); err != nil {
 		return err
 	}
 	return CopyTokenizerFiles(modelPath, outDir)

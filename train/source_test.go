@@ -3,26 +3,25 @@ package train
 import (
 	"math/rand/v2"
 	"path/filepath"
+	"ragtune/model/qwen2"
 	"testing"
-
-	"ragtune/model"
 )
 
 // TestMergeLoRA writes a model directory, an adapter with random A and B,
 // merges them with MergeLoRA and checks the merged model's logits equal the
 // base+adapter model's, and that ApplyAdapter gives the same weights.
 func TestMergeLoRA(t *testing.T) {
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.VocabSize = 128
 	dir := t.TempDir()
 	modelDir := filepath.Join(dir, "base")
-	if err := model.Init(modelDir, cfg, 7, nil); err != nil {
+	if err := qwen2.Init(modelDir, cfg, 7, nil); err != nil {
 		t.Fatal(err)
 	}
-	src, mcfg, err := model.Open(modelDir)
+	src, mcfg, err := qwen2.Open(modelDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +51,7 @@ func TestMergeLoRA(t *testing.T) {
 	if err := MergeLoRA(modelDir, adDir, out, nil); err != nil {
 		t.Fatal(err)
 	}
-	msrc, mc, err := model.Open(out)
+	msrc, mc, err := qwen2.Open(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/safetensors"
 	"ragtune/train/data"
+	"ragtune/weights"
 )
 
 // Options configure a training run. Zero values take the defaults noted.
@@ -384,8 +386,8 @@ func (t *Trainer) SaveOutput() error {
 
 // SaveModel writes cfg and float32 weights as an HF model directory
 // (config.json, generation_config.json, model.safetensors).
-func SaveModel(dir string, cfg *model.Config, p *ParamSet) error {
-	return model.SaveHF(dir, SourceOf(p), *cfg, model.SaveOptions{DType: model.F32})
+func SaveModel(dir string, cfg *qwen2.Config, p *ParamSet) error {
+	return qwen2.SaveHF(dir, SourceOf(p), *cfg, qwen2.SaveOptions{DType: weights.F32})
 }
 
 // checkpoint layout: OutDir/checkpoint-N/{state.json, state.safetensors},

@@ -17,6 +17,7 @@ import (
 	"ragtune/eval"
 	"ragtune/llm"
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/rag"
 	"ragtune/tokenizer"
 	"ragtune/train"
@@ -256,7 +257,7 @@ func runDemoPipeline(workdir string, quick bool, seed uint64, stdout, stderr io.
 		"--tokenizer", tokDir, "--seed", seedS, "--out", initDir); err != nil {
 		return nil, err
 	}
-	written, err := model.LoadConfig(initDir)
+	written, err := qwen2.LoadConfig(initDir)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"ragtune/eval"
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/train"
 )
 
@@ -60,7 +60,7 @@ func TestEvalPerplexity(t *testing.T) {
 	}
 
 	// A LoRA adapter with B = 0 changes nothing; a trained one changes the PPL.
-	cfg, err := model.LoadConfig(dir)
+	cfg, err := qwen2.LoadConfig(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

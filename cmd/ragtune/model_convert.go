@@ -9,9 +9,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"ragtune/gguf"
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
+	"ragtune/weights"
 )
 
 func init() {
@@ -41,10 +41,10 @@ to floats when package quant supports their type.`)
 	if *src == "" || *out == "" {
 		return usageErrorf("--model and --out are required (see 'ragtune model convert --help')")
 	}
-	var target model.DType
+	var target weights.DType
 	keep := *typ == "keep"
 	if !keep {
-		d, err := model.ParseDType(*typ)
+		d, err := weights.ParseDType(*typ)
 		if err != nil || d.ElementSize() == 0 {
 			return usageErrorf("--type %q: use keep, f32, f16 or bf16 (quantize with 'ragtune quantize')", *typ)
 		}
@@ -57,12 +57,12 @@ to floats when package quant supports their type.`)
 	start := time.Now()
 	if st.IsDir() || strings.HasSuffix(*src, ".safetensors") {
 		if keep {
-			target = gguf.KeepType
+			target = qwen2.KeepType
 		}
 		err = convertToGGUF(*src, *out, target)
 	} else {
 		if keep {
-			target = model.KeepDType
+			target = qwen2.KeepDType
 		}
 		err = convertToHF(*src, *out, target)
 	}
@@ -95,8 +95,8 @@ func convertProgress(what string) func(done, total int64) {
 	}
 }
 
-func convertToGGUF(srcPath, out string, target model.DType) error {
-	src, cfg, err := model.Open(srcPath)
+func convertToGGUF(srcPath, out string, target weights.DType) error {
+	src, cfg, err := qwen2.Open(srcPath)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func convertToGGUF(srcPath, out string, target model.DType) error {
 	if st, err := os.Stat(srcPath); err == nil && !st.IsDir() {
 		dir = filepath.Dir(srcPath)
 	}
-	opts := gguf.WriteOptions{Type: target, Name: filepath.Base(filepath.Clean(dir)), Progress: convertProgress("writing GGUF")}
+	opts := qwen2.GGUFOptions{Type: target, Name: filepath.Base(filepath.Clean(dir)), Progress: convertProgress("writing GGUF")}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err == nil {
 		tok, err := tokenizer.Load(dir)
 		if err != nil {
@@ -115,19 +115,19 @@ func convertToGGUF(srcPath, out string, target model.DType) error {
 	} else {
 		fmt.Fprintf(os.Stderr, "ragtune: warning: %s has no tokenizer.json; the GGUF carries no vocabulary and llama.cpp will not load it\n", dir)
 	}
-	return gguf.WriteModel(out, src, cfg, opts)
+	return qwen2.WriteGGUF(out, src, cfg, opts)
 }
 
-func convertToHF(srcPath, out string, target model.DType) error {
-	gs, err := gguf.OpenSource(srcPath)
+func convertToHF(srcPath, out string, target weights.DType) error {
+	gs, err := qwen2.OpenGGUF(srcPath)
 	if err != nil {
 		return err
 	}
 	defer gs.Close()
-	if err := model.ValidateTensors(gs, gs.Config); err != nil {
+	if err := qwen2.ValidateTensors(gs, gs.Config); err != nil {
 		return fmt.Errorf("convert %q: %w", srcPath, err)
 	}
-	if err := model.SaveHF(out, gs, *gs.Config, model.SaveOptions{DType: target, Progress: convertProgress("writing safetensors")}); err != nil {
+	if err := qwen2.SaveHF(out, gs, *gs.Config, qwen2.SaveOptions{DType: target, Progress: convertProgress("writing safetensors")}); err != nil {
 		return err
 	}
 	if _, ok := gs.File.Metadata["tokenizer.ggml.tokens"]; !ok {

@@ -6,13 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"ragtune/llm/chat"
+	"ragtune/model/qwen2"
+	"ragtune/weights"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
-	"ragtune/model"
 	"ragtune/tokenizer"
 )
 
@@ -21,8 +22,8 @@ func init() {
 }
 
 func runModelInit(args []string) error {
-	presets := make([]string, 0, len(model.Presets))
-	for n := range model.Presets {
+	presets := make([]string, 0, len(qwen2.Presets))
+	for n := range qwen2.Presets {
 		presets = append(presets, n)
 	}
 	sort.Strings(presets)
@@ -63,14 +64,14 @@ Examples:
 	shape := []struct {
 		flag  string
 		val   *int
-		field func(*model.Config) *int
+		field func(*qwen2.Config) *int
 	}{
-		{"hidden-size", over("hidden-size", "hidden size (hidden_size)"), func(c *model.Config) *int { return &c.HiddenSize }},
-		{"intermediate-size", over("intermediate-size", "MLP width (intermediate_size)"), func(c *model.Config) *int { return &c.IntermediateSize }},
-		{"layers", over("layers", "number of decoder layers (num_hidden_layers)"), func(c *model.Config) *int { return &c.NumHiddenLayers }},
-		{"heads", over("heads", "attention heads (num_attention_heads); must divide the hidden size"), func(c *model.Config) *int { return &c.NumAttentionHeads }},
-		{"kv-heads", over("kv-heads", "key/value heads (num_key_value_heads); must divide the heads"), func(c *model.Config) *int { return &c.NumKeyValueHeads }},
-		{"max-position", over("max-position", "longest context in tokens (max_position_embeddings)"), func(c *model.Config) *int { return &c.MaxPositionEmbeddings }},
+		{"hidden-size", over("hidden-size", "hidden size (hidden_size)"), func(c *qwen2.Config) *int { return &c.HiddenSize }},
+		{"intermediate-size", over("intermediate-size", "MLP width (intermediate_size)"), func(c *qwen2.Config) *int { return &c.IntermediateSize }},
+		{"layers", over("layers", "number of decoder layers (num_hidden_layers)"), func(c *qwen2.Config) *int { return &c.NumHiddenLayers }},
+		{"heads", over("heads", "attention heads (num_attention_heads); must divide the hidden size"), func(c *qwen2.Config) *int { return &c.NumAttentionHeads }},
+		{"kv-heads", over("kv-heads", "key/value heads (num_key_value_heads); must divide the heads"), func(c *qwen2.Config) *int { return &c.NumKeyValueHeads }},
+		{"max-position", over("max-position", "longest context in tokens (max_position_embeddings)"), func(c *qwen2.Config) *int { return &c.MaxPositionEmbeddings }},
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -83,7 +84,7 @@ Examples:
 	if *out == "" {
 		return usageErrorf("--out DIR is required")
 	}
-	cfg, err := model.Preset(*preset)
+	cfg, err := qwen2.Preset(*preset)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -110,7 +111,7 @@ Examples:
 		return usageErrorf("invalid model shape: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if *dtype != "" {
-		d, err := model.ParseDType(*dtype)
+		d, err := weights.ParseDType(*dtype)
 		if err != nil || d.ElementSize() == 0 {
 			return usageErrorf("--dtype %q: use f32, bf16 or f16", *dtype)
 		}
@@ -150,7 +151,7 @@ Examples:
 		return err
 	}
 
-	opts := model.InitOptions{Tokenizer: tok, KeepVocab: *preset != "tiny"}
+	opts := qwen2.InitOptions{Tokenizer: tok, KeepVocab: *preset != "tiny"}
 	var bar *progressbar.ProgressBar
 	if *preset != "tiny" {
 		opts.Progress = func(done, total int64) {
@@ -168,10 +169,10 @@ Examples:
 		}
 	}
 	start := time.Now()
-	if err := model.InitWith(*out, cfg, *seed, opts); err != nil {
+	if err := qwen2.InitWith(*out, cfg, *seed, opts); err != nil {
 		return err
 	}
-	written, err := model.LoadConfig(*out)
+	written, err := qwen2.LoadConfig(*out)
 	if err != nil {
 		return err
 	}
@@ -180,7 +181,7 @@ Examples:
 		return err
 	}
 	var params int64
-	for _, s := range model.ExpectedTensors(written) {
+	for _, s := range qwen2.Tensors(written) {
 		n := int64(1)
 		for _, d := range s.Shape {
 			n *= int64(d)
@@ -195,9 +196,9 @@ Examples:
 }
 
 // asModelTokenizer checks that the tokenizer can write its files, which
-// model.Init needs.
-func asModelTokenizer(tok any) (model.Tokenizer, error) {
-	t, ok := tok.(model.Tokenizer)
+// qwen2.Init needs.
+func asModelTokenizer(tok any) (qwen2.Tokenizer, error) {
+	t, ok := tok.(qwen2.Tokenizer)
 	if !ok {
 		return nil, fmt.Errorf("this build's tokenizer package cannot write tokenizer.json/tokenizer_config.json (needs WriteJSON and WriteConfig)")
 	}

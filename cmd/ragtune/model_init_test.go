@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"ragtune/model/qwen2"
 	"reflect"
 	"strings"
 	"testing"
-
-	"ragtune/model"
 )
 
 // runCmdLine runs a command line as main does, with stdout captured, and
@@ -35,7 +34,7 @@ func TestModelInitShapeOverrides(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	cfg, err := model.LoadConfig(m)
+	cfg, err := qwen2.LoadConfig(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +43,7 @@ func TestModelInitShapeOverrides(t *testing.T) {
 	if want := [...]int{96, 256, 3, 6, 2, 512, 512, 3}; got != want {
 		t.Errorf("config hidden, intermediate, layers, heads, kv heads, max position, sliding window, max window layers = %v, want %v", got, want)
 	}
-	src, _, err := model.Open(m)
+	src, _, err := qwen2.Open(m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 
 	"ragtune/gguf"
-	"ragtune/model"
+	"ragtune/model/qwen2"
 )
 
 func init() {
@@ -31,7 +31,7 @@ still shown, with the mismatch reported at the end.`)
 		return usageErrorf("model inspect needs one DIR or FILE (see 'ragtune model inspect --help')")
 	}
 	path := fs.Arg(0)
-	src, cfg, err := model.OpenUnchecked(path)
+	src, cfg, err := qwen2.OpenUnchecked(path)
 	if err != nil {
 		// A GGUF of an architecture ragtune does not run (an embedding
 		// model, say) still has metadata and tensors worth listing.
@@ -60,7 +60,7 @@ still shown, with the mismatch reported at the end.`)
 	fmt.Fprintf(w, "q/k/v bias\t%v\n", cfg.HasQKVBias())
 	w.Flush()
 
-	if gs, ok := src.(*gguf.Source); ok && *showMeta {
+	if gs, ok := src.(*qwen2.GGUFSource); ok && *showMeta {
 		fmt.Printf("\nGGUF v%d metadata (%d keys, alignment %d):\n", gs.File.Version, len(gs.File.Keys), gs.File.Alignment)
 		w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 		for _, k := range gs.File.Keys {
@@ -90,7 +90,7 @@ still shown, with the mismatch reported at the end.`)
 		w.Flush()
 	}
 	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(src.Names()), modelFmtCount(params), params, modelFmtBytes(size))
-	if err := model.ValidateTensors(src, cfg); err != nil {
+	if err := qwen2.ValidateTensors(src, cfg); err != nil {
 		fmt.Printf("warning: %v\n", err)
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"ragtune/hub"
-	"ragtune/model"
+	"ragtune/model/qwen2"
 )
 
 func init() {
@@ -122,7 +122,7 @@ func runModelPull(args []string) error {
 		fmt.Printf(" (%s/s)", byteSize(int64(float64(res.Bytes)/s)))
 	}
 	fmt.Println()
-	if cfg, err := model.LoadConfig(*out); err == nil {
+	if cfg, err := qwen2.LoadConfig(*out); err == nil {
 		fmt.Printf("%s: %s, hidden %d, %d layers, vocab %d, %s\n", *out, strings.Join(cfg.Architectures, ","),
 			cfg.HiddenSize, cfg.NumHiddenLayers, cfg.VocabSize, cfg.TorchDtype)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 )
 
@@ -20,7 +20,7 @@ import (
 // served in the Hugging Face layout and pulled through the command.
 func TestModelPullWritesLoadableModel(t *testing.T) {
 	src := t.TempDir()
-	if err := model.Init(src, pullTestPreset(t, "tiny"), 7, tokenizer.ByteLevelR1()); err != nil {
+	if err := qwen2.Init(src, pullTestPreset(t, "tiny"), 7, tokenizer.ByteLevelR1()); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(src)
@@ -55,7 +55,7 @@ func TestModelPullWritesLoadableModel(t *testing.T) {
 	if code := runMain([]string{"model", "pull", repo, "--endpoint", srv.URL, "--out", out, "--quiet"}, io.Discard, io.Discard); code != 0 {
 		t.Fatalf("model pull exited %d", code)
 	}
-	ts, cfg, err := model.Open(out)
+	ts, cfg, err := qwen2.Open(out)
 	if err != nil {
 		t.Fatalf("open the pulled model: %v", err)
 	}
@@ -71,9 +71,9 @@ func TestModelPullWritesLoadableModel(t *testing.T) {
 	}
 }
 
-func pullTestPreset(t *testing.T, name string) model.Config {
+func pullTestPreset(t *testing.T, name string) qwen2.Config {
 	t.Helper()
-	c, err := model.Preset(name)
+	c, err := qwen2.Preset(name)
 	if err != nil {
 		t.Fatal(err)
 	}

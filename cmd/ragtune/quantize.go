@@ -14,10 +14,11 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"ragtune/gguf"
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tensor"
 	"ragtune/tokenizer"
+	"ragtune/weights"
 )
 
 func init() {
@@ -71,8 +72,8 @@ func runQuantize(args []string) error {
 	if strings.EqualFold(*typ, "int8") {
 		*typ = "q8_0"
 	}
-	target, err := model.ParseDType(*typ)
-	if err != nil || (target != model.Q8_0 && target != model.Q4_0) {
+	target, err := weights.ParseDType(*typ)
+	if err != nil || (target != weights.Q8_0 && target != weights.Q4_0) {
 		return usageErrorf("--type %q: use q8_0 (alias int8) or q4_0", *typ)
 	}
 	start := time.Now()
@@ -118,19 +119,19 @@ func quantizationReport(src, out, file string, window int, inSize, outSize int64
 }
 
 // quantTypeFor is the tensor type policy described in quantizeDescription.
-func quantTypeFor(target model.DType, cfg *model.Config, name string, shape []int) (model.DType, bool) {
+func quantTypeFor(target weights.DType, cfg *qwen2.Config, name string, shape []int) (weights.DType, bool) {
 	if len(shape) != 2 || shape[1]%quant.BlockSize != 0 {
 		return 0, false
 	}
 	isHead := name == "lm_head.weight" || (cfg.TieWordEmbeddings && name == "model.embed_tokens.weight")
-	if isHead && target == model.Q4_0 {
-		return model.Q8_0, true
+	if isHead && target == weights.Q4_0 {
+		return weights.Q8_0, true
 	}
 	return target, true
 }
 
-func quantizeModel(srcPath, out string, target model.DType) error {
-	src, cfg, err := model.Open(srcPath)
+func quantizeModel(srcPath, out string, target weights.DType) error {
+	src, cfg, err := qwen2.Open(srcPath)
 	if err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func quantizeModel(srcPath, out string, target model.DType) error {
 	if err != nil {
 		return err
 	}
-	specs := model.ExpectedTensors(cfg)
+	specs := qwen2.Tensors(cfg)
 	var total int64
 	for _, s := range specs {
 		if _, ok := quantTypeFor(target, cfg, s.Name, s.Shape); ok {
@@ -158,13 +159,13 @@ func quantizeModel(srcPath, out string, target model.DType) error {
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
 	)
-	qs := &quantizingSource{TensorSource: src, cfg: cfg, target: target, bar: bar}
-	opts := gguf.WriteOptions{
-		Type:      gguf.KeepType,
+	qs := &quantizingSource{Source: src, cfg: cfg, target: target, bar: bar}
+	opts := qwen2.GGUFOptions{
+		Type:      qwen2.KeepType,
 		Name:      strings.TrimSuffix(filepath.Base(filepath.Clean(srcPath)), ".gguf"),
 		Tokenizer: tok,
 	}
-	if err := gguf.WriteModel(out, qs, cfg, opts); err != nil {
+	if err := qwen2.WriteGGUF(out, qs, cfg, opts); err != nil {
 		return fmt.Errorf("quantize %q: %w", srcPath, err)
 	}
 	return nil
@@ -211,17 +212,17 @@ func tokenizerMetadata(srcPath string) (map[string]any, error) {
 	return tok.GGUFMetadata(), nil
 }
 
-// quantizingSource hands gguf.WriteModel each weight already quantized, so
+// quantizingSource hands qwen2.WriteGGUF each weight already quantized, so
 // the writer copies the blocks as they are (it writes 1-D tensors as F32).
 type quantizingSource struct {
-	model.TensorSource
-	cfg    *model.Config
-	target model.DType
+	weights.Source
+	cfg    *qwen2.Config
+	target weights.DType
 	bar    *progressbar.ProgressBar
 }
 
-func (q *quantizingSource) Tensor(name string) (*model.Tensor, error) {
-	t, err := q.TensorSource.Tensor(name)
+func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
+	t, err := q.Source.Tensor(name)
 	if err != nil {
 		return nil, err
 	}
@@ -233,13 +234,13 @@ func (q *quantizingSource) Tensor(name string) (*model.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &model.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data}, nil
+	return &weights.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data}, nil
 }
 
 // quantizeTensor converts a 2-D tensor of any readable type to Q8_0/Q4_0,
 // a few thousand rows at a time (both cores on each slab), so only the
 // output and one float32 slab are in memory.
-func quantizeTensor(t *model.Tensor, to model.DType, progress func(n int)) ([]byte, error) {
+func quantizeTensor(t *weights.Tensor, to weights.DType, progress func(n int)) ([]byte, error) {
 	rows, cols := t.Shape[0], t.Shape[1]
 	rb, err := quant.RowBytes(to, cols)
 	if err != nil {
@@ -256,14 +257,14 @@ func quantizeTensor(t *model.Tensor, to model.DType, progress func(n int)) ([]by
 	step := max(1, (4<<20)/cols)
 	vals := make([]float32, min(step, rows)*cols)
 	enc := quant.QuantizeQ8_0
-	if to == model.Q4_0 {
+	if to == weights.Q4_0 {
 		enc = quant.QuantizeQ4_0
 	}
 	for lo := 0; lo < rows; lo += step {
 		hi := min(lo+step, rows)
-		sub := model.Tensor{Name: t.Name, DType: t.DType, Shape: []int{(hi - lo) * cols}, Data: t.Data[lo*inRow : hi*inRow]}
+		sub := weights.Tensor{Name: t.Name, DType: t.DType, Shape: []int{(hi - lo) * cols}, Data: t.Data[lo*inRow : hi*inRow]}
 		v := vals[:(hi-lo)*cols]
-		if err := sub.Float32Into(v); err != nil {
+		if err := quant.Float32Into(&sub, v); err != nil {
 			return nil, fmt.Errorf("quantize %q: %w", t.Name, err)
 		}
 		tensor.ParallelFor(hi-lo, func(a, b int) {

@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"ragtune/model"
 	"ragtune/train"
 	"strconv"
 	"strings"
 	"time"
 
 	"ragtune/llm"
+	"ragtune/weights"
 )
 
 func init() {
@@ -168,7 +168,7 @@ func (g *genFlags) load(stderr io.Writer) (*llm.Local, error) {
 	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}}
 	if g.adapter != "" {
 		adapter := g.adapter
-		opts.Weights = func(src model.TensorSource) (model.TensorSource, error) {
+		opts.Weights = func(src weights.Source) (weights.Source, error) {
 			return train.ApplyAdapter(src, adapter)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/train"
 )
 
@@ -13,7 +13,7 @@ import (
 // base alone (B is random here, so the adapter really changes the model).
 func TestRunAdapterEqualsMergedModel(t *testing.T) {
 	base := genTestModel(t)
-	cfg, err := model.LoadConfig(base)
+	cfg, err := qwen2.LoadConfig(base)
 	if err != nil {
 		t.Fatal(err)
 	}

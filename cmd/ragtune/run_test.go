@@ -12,6 +12,7 @@ import (
 
 	"ragtune/llm/chat"
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 )
 
@@ -19,12 +20,12 @@ import (
 // chat template, for run and chat tests.
 func genTestModel(t *testing.T) string {
 	t.Helper()
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := model.Init(dir, cfg, 3, tokenizer.ByteLevelR1()); err != nil {
+	if err := qwen2.Init(dir, cfg, 3, tokenizer.ByteLevelR1()); err != nil {
 		t.Fatal(err)
 	}
 	// Give the directory R1's chat template when model init wrote none.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"ragtune/llm/chat"
-	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/tensor"
 	"ragtune/tokenizer"
 	"ragtune/train"
@@ -104,7 +104,7 @@ checkpoint (with --save-every) and stops.`)
 
 	// Model, tokenizer and chat template.
 	start := time.Now()
-	src, cfg, err := model.Open(*modelDir)
+	src, cfg, err := qwen2.Open(*modelDir)
 	if err != nil {
 		return err
 	}

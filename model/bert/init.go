@@ -15,6 +15,7 @@ import (
 	"ragtune/model"
 	"ragtune/safetensors"
 	"ragtune/tokenizer"
+	"ragtune/weights"
 )
 
 // TinyConfig is a BERT small enough for unit tests to encode a batch in
@@ -206,7 +207,7 @@ func (m *Model) WriteGGUF(path, name string) error {
 			return fmt.Errorf("write BERT GGUF: %w", err)
 		}
 	}
-	weights := m.weights()
+	vals := m.weights()
 	names, shapes := tensorNames(c)
 	for i, n := range names {
 		g, ok := ggufName(n)
@@ -218,7 +219,7 @@ func (m *Model) WriteGGUF(path, name string) error {
 		for j, d := range shapes[i] {
 			dims[len(dims)-1-j] = uint64(d)
 		}
-		if err := w.AddTensor(g, model.F32, dims, f32Bytes(weights[n])); err != nil {
+		if err := w.AddTensor(g, weights.F32, dims, f32Bytes(vals[n])); err != nil {
 			w.Abort()
 			return fmt.Errorf("write BERT GGUF: %w", err)
 		}

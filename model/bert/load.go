@@ -9,9 +9,10 @@ import (
 	"strings"
 
 	"ragtune/gguf"
-	"ragtune/model"
+	"ragtune/quant"
 	"ragtune/safetensors"
 	"ragtune/tokenizer"
+	"ragtune/weights"
 )
 
 // layer holds one encoder block's weights (PyTorch layouts: a Linear
@@ -66,7 +67,7 @@ func Load(path string) (*Model, error) {
 }
 
 // getter returns a tensor by its HF name (without any "bert." prefix).
-type getter func(name string) (*model.Tensor, error)
+type getter func(name string) (*weights.Tensor, error)
 
 func loadHF(dir string) (*Model, error) {
 	cfg, err := loadConfig(dir)
@@ -92,16 +93,16 @@ func loadHF(dir string) (*Model, error) {
 	if _, err := set.Tensor("embeddings.word_embeddings.weight"); err != nil {
 		prefix = "bert."
 	}
-	get := func(name string) (*model.Tensor, error) {
+	get := func(name string) (*weights.Tensor, error) {
 		t, err := set.Tensor(prefix + name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		dt, err := model.DTypeFromSafetensors(t.DType)
+		dt, err := safetensors.WeightsDType(t.DType)
 		if err != nil {
 			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
 		}
-		return &model.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, Data: t.Data}, nil
+		return &weights.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, Data: t.Data}, nil
 	}
 	return build(*cfg, pool, tok, get)
 }
@@ -203,16 +204,16 @@ func loadGGUF(path string) (*Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("load BERT model %s: tokenizer is %T, not WordPiece", path, t)
 	}
-	get := func(name string) (*model.Tensor, error) {
+	get := func(name string) (*weights.Tensor, error) {
 		g, ok := ggufName(name)
 		if !ok {
-			return nil, fmt.Errorf("no GGUF name for %s: %w", name, model.ErrTensorNotFound)
+			return nil, fmt.Errorf("no GGUF name for %s: %w", name, weights.ErrNotFound)
 		}
 		ti, err := f.Tensor(g)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return &model.Tensor{Name: g, DType: ti.Type, Shape: ti.Shape(), Data: ti.Data}, nil
+		return &weights.Tensor{Name: g, DType: ti.Type, Shape: ti.Shape(), Data: ti.Data}, nil
 	}
 	return build(cfg, pool, tok, get)
 }
@@ -235,7 +236,7 @@ func build(cfg Config, pool Pooling, tok *tokenizer.WordPiece, get getter) (*Mod
 			errs = append(errs, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape))
 			return nil
 		}
-		v, err := t.Float32()
+		v, err := quant.Float32(t)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tensor %s: %w", name, err))
 		}

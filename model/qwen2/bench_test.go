@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"ragtune/internal/cputime"
-	"ragtune/model"
+	"ragtune/weights"
 )
 
 // BenchmarkMatrix16 compares a BF16 or F16 weight widened to float32 at
@@ -24,7 +24,7 @@ func BenchmarkMatrix16(b *testing.B) {
 	for i := range vals {
 		vals[i] = float32(r.NormFloat64()) * 0.02
 	}
-	for _, dt := range []model.DType{model.BF16, model.F16} {
+	for _, dt := range []weights.DType{weights.BF16, weights.F16} {
 		w := makeTensor("w", dt, []int{R, C}, vals)
 		for _, load := range []struct {
 			name string
@@ -126,14 +126,14 @@ func argmax32(x []float32) int {
 // the 1.5B shape with a small vocabulary, held in memory: a quick check
 // of everything around the matmuls without a 3 GB model on disk.
 func BenchmarkLayers1536(b *testing.B) {
-	cfg, err := model.Preset("r1-distill-qwen-1.5b")
+	cfg, err := Preset("r1-distill-qwen-1.5b")
 	if err != nil {
 		b.Fatal(err)
 	}
 	cfg.NumHiddenLayers, cfg.VocabSize = 2, 4096
 	const prompt = 256
 	toks := testTokens(prompt, cfg.VocabSize, 2)
-	for _, dt := range []model.DType{model.F32, model.BF16} {
+	for _, dt := range []weights.DType{weights.F32, weights.BF16} {
 		src := randomSource(&cfg, 1, dt)
 		for _, chunk := range []int{64, 128, 256} {
 			m, err := New(&cfg, src, WithPrefillChunk(chunk))

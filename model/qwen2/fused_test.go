@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"ragtune/model"
 	"ragtune/quant"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // hideStack hides a matrix's StackRows, so a layer stays unfused.
@@ -21,11 +21,11 @@ func TestFusedProjections(t *testing.T) {
 	if !quant.PackedAvailable() {
 		t.Skip("quantized matrices stack only in the AVX512-VNNI layout, which this CPU lacks")
 	}
-	for _, dt := range []model.DType{model.Q8_0, model.Q4_0} {
+	for _, dt := range []weights.DType{weights.Q8_0, weights.Q4_0} {
 		t.Run(dt.String(), func(t *testing.T) {
 			cfg := tinyConfig(t)
 			cfg.VocabSize = 96
-			f32 := randomSource(cfg, 21, model.F32)
+			f32 := randomSource(cfg, 21, weights.F32)
 			src := memSource{}
 			for name, tn := range f32 {
 				if len(tn.Shape) != 2 {
@@ -44,14 +44,14 @@ func TestFusedProjections(t *testing.T) {
 				if _, err := quant.Quantize(dt, buf, vals); err != nil {
 					t.Fatal(err)
 				}
-				src[name] = &model.Tensor{Name: name, DType: dt, Shape: tn.Shape, Data: buf}
+				src[name] = &weights.Tensor{Name: name, DType: dt, Shape: tn.Shape, Data: buf}
 			}
 			load := quant.Loader(DefaultMatrix)
 			fused := newTestModel(t, cfg, src, WithMatrixLoader(load))
 			if fused.layers[0].wqkv == nil || fused.layers[0].wgu == nil {
 				t.Fatal("projections were not fused")
 			}
-			separate := newTestModel(t, cfg, src, WithMatrixLoader(func(tn *model.Tensor) (tensor.Matrix, error) {
+			separate := newTestModel(t, cfg, src, WithMatrixLoader(func(tn *weights.Tensor) (tensor.Matrix, error) {
 				m, err := load(tn)
 				if err != nil || !strings.Contains(tn.Name, "_proj") {
 					return m, err

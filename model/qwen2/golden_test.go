@@ -13,14 +13,13 @@ import (
 	"slices"
 	"testing"
 
-	"ragtune/gguf"
 	"ragtune/internal/shareddata"
 	"ragtune/model"
 	"ragtune/tokenizer"
 )
 
 // goldenModel is a recipe for a model the goldens were computed on. The
-// tests rebuild it with model.InitWith (deterministic from the seed) rather
+// tests rebuild it with InitWith (deterministic from the seed) rather
 // than committing weights, and check its SHA-256 first, so a change in the
 // initializer is reported as such and not as a forward-pass mismatch.
 type goldenModel struct {
@@ -49,9 +48,9 @@ func (g goldenModel) build(t testing.TB, dir string) string {
 
 // buildWith is build with a tokenizer written beside the weights. The
 // weights depend only on the recipe: the tokenizer sets ids in config.json.
-func (g goldenModel) buildWith(t testing.TB, dir string, tok model.Tokenizer) string {
+func (g goldenModel) buildWith(t testing.TB, dir string, tok Tokenizer) string {
 	t.Helper()
-	cfg, err := model.Preset(g.Preset)
+	cfg, err := Preset(g.Preset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +58,11 @@ func (g goldenModel) buildWith(t testing.TB, dir string, tok model.Tokenizer) st
 	if g.InitRange != 0 {
 		cfg.InitializerRange = g.InitRange
 	}
-	opts := model.InitOptions{KeepVocab: true}
+	opts := InitOptions{KeepVocab: true}
 	if tok != nil {
 		opts.Tokenizer = tok
 	}
-	if err := model.InitWith(dir, cfg, g.Seed, opts); err != nil {
+	if err := InitWith(dir, cfg, g.Seed, opts); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "model.safetensors"))
@@ -108,7 +107,7 @@ func TestWriteGoldenModels(t *testing.T) {
 	}
 	tok := tokenizer.R1FromQwen(qwen)
 	g := llamaCppModel
-	g.VocabSize = (tok.VocabSize() + 63) / 64 * 64 // as model.InitWith rounds it
+	g.VocabSize = (tok.VocabSize() + 63) / 64 * 64 // as InitWith rounds it
 	dir := filepath.Join(root, "tiny-qwen")
 	g.SHA256 = g.buildWith(t, dir, tok)
 	writeGGUF(t, dir, filepath.Join(root, "tiny-qwen.gguf"), tok.GGUFMetadata())
@@ -121,12 +120,12 @@ func TestWriteGoldenModels(t *testing.T) {
 // tokenizer metadata given (nil: none; enough for our own reader).
 func writeGGUF(t testing.TB, dir, path string, tok map[string]any) {
 	t.Helper()
-	src, cfg, err := model.Open(dir)
+	src, cfg, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	if err := gguf.WriteModel(path, src, cfg, gguf.WriteOptions{Type: gguf.KeepType, Name: "ragtune qwen2 golden", Tokenizer: tok}); err != nil {
+	if err := WriteGGUF(path, src, cfg, GGUFOptions{Type: KeepType, Name: "ragtune qwen2 golden", Tokenizer: tok}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -167,7 +166,7 @@ func loadGoldenModel(t *testing.T, g goldenModel, opts ...[]Option) []*Model {
 	t.Helper()
 	dir := t.TempDir()
 	if got, want := g.build(t, dir), g.SHA256; got != want {
-		t.Fatalf("model.InitWith(%+v) wrote weights with SHA-256 %s, the golden was made on %s: the initializer changed; regenerate the goldens (see scripts/README.md)", g, got, want)
+		t.Fatalf("InitWith(%+v) wrote weights with SHA-256 %s, the golden was made on %s: the initializer changed; regenerate the goldens (see scripts/README.md)", g, got, want)
 	}
 	var ms []*Model
 	for _, o := range opts {
@@ -302,7 +301,7 @@ func TestLlamaCppGolden(t *testing.T) {
 	dir := t.TempDir()
 	hf := filepath.Join(dir, "hf")
 	if got, want := g.Recipe.build(t, hf), g.Recipe.SHA256; got != want {
-		t.Fatalf("model.InitWith(%+v) wrote weights with SHA-256 %s, the golden was made on %s: the initializer changed; regenerate the goldens (see scripts/README.md)", g.Recipe, got, want)
+		t.Fatalf("InitWith(%+v) wrote weights with SHA-256 %s, the golden was made on %s: the initializer changed; regenerate the goldens (see scripts/README.md)", g.Recipe, got, want)
 	}
 	ggufPath := filepath.Join(dir, "tiny-qwen.gguf")
 	writeGGUF(t, hf, ggufPath, nil)
@@ -364,7 +363,7 @@ func TestLlamaCppGolden(t *testing.T) {
 func TestGGUFMatchesHF(t *testing.T) {
 	for _, arch := range []string{"qwen2", "llama"} {
 		t.Run(arch, func(t *testing.T) {
-			cfg, err := model.Preset("tiny")
+			cfg, err := Preset("tiny")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -374,7 +373,7 @@ func TestGGUFMatchesHF(t *testing.T) {
 			}
 			dir := t.TempDir()
 			hf := filepath.Join(dir, "hf")
-			if err := model.InitWith(hf, cfg, 4, model.InitOptions{KeepVocab: true}); err != nil {
+			if err := InitWith(hf, cfg, 4, InitOptions{KeepVocab: true}); err != nil {
 				t.Fatal(err)
 			}
 			ggufPath := filepath.Join(dir, "m.gguf")

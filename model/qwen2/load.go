@@ -1,17 +1,12 @@
 package qwen2
 
-import (
-	"fmt"
-
-	_ "ragtune/gguf" // registers GGUF with model.Open
-	"ragtune/model"
-)
+import "fmt"
 
 // Load opens a model directory (HF layout), a .safetensors file beside its
-// config.json, or a GGUF file, and
-// builds a Model. Close it when done.
+// config.json, or a GGUF file (see Open), and builds a Model. Close it when
+// done.
 func Load(path string, opts ...Option) (*Model, error) {
-	src, cfg, err := model.Open(path)
+	src, cfg, err := Open(path)
 	if err != nil {
 		return nil, err
 	}

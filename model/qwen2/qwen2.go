@@ -20,15 +20,15 @@ import (
 	"runtime"
 	"slices"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // Model is a loaded Qwen2/Llama decoder. It is safe for concurrent use by
 // several States.
 type Model struct {
-	cfg *model.Config
-	src model.TensorSource // kept open: weights may view its memory
+	cfg *Config
+	src weights.Source // kept open: weights may view its memory
 
 	dim, ffn int // hidden size (C), intermediate size (F)
 	nHead    int // query heads (NH)
@@ -125,7 +125,7 @@ func WithPrefillChunk(n int) Option {
 // New builds a Model from a config and its tensors, checking every shape
 // against the config. The Model owns src from here on and closes it in
 // Close (also when New fails).
-func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, err error) {
+func New(cfg *Config, src weights.Source, opts ...Option) (m *Model, err error) {
 	defer func() {
 		if err != nil {
 			src.Close()
@@ -168,7 +168,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", embed.Name, err)
 	}
-	model.ReleasePages(src, embed)
+	weights.ReleasePages(src, embed)
 	switch e := embedMat.(type) {
 	case RowReader:
 		m.embed = e
@@ -182,7 +182,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 	if err != nil {
 		return nil, err
 	}
-	if _, err := src.Tensor("lm_head.weight"); cfg.TieWordEmbeddings || errors.Is(err, model.ErrTensorNotFound) {
+	if _, err := src.Tensor("lm_head.weight"); cfg.TieWordEmbeddings || errors.Is(err, weights.ErrNotFound) {
 		// Tied head, or a file that omits it (llama.cpp's converter does
 		// when it equals the embedding): the head reuses the embedding.
 		m.head = embedMat
@@ -238,7 +238,7 @@ func New(cfg *model.Config, src model.TensorSource, opts ...Option) (m *Model, e
 }
 
 // Config returns the model's configuration (do not modify it).
-func (m *Model) Config() *model.Config { return m.cfg }
+func (m *Model) Config() *Config { return m.cfg }
 
 // VocabSize is the length of a logits vector.
 func (m *Model) VocabSize() int { return m.vocab }
@@ -260,11 +260,11 @@ func (m *Model) Close() error {
 
 // loader fetches tensors by HF name and checks shapes against the config.
 type loader struct {
-	src    model.TensorSource
+	src    weights.Source
 	matrix MatrixLoader
 }
 
-func (l loader) get(name string, shape ...int) (*model.Tensor, error) {
+func (l loader) get(name string, shape ...int) (*weights.Tensor, error) {
 	t, err := l.src.Tensor(name)
 	if err != nil {
 		return nil, fmt.Errorf("model weights: %w", err)
@@ -296,7 +296,7 @@ func (l loader) mat(name string, rows, cols int) (tensor.Matrix, error) {
 	// mapped file pages can leave the resident set now: peak memory stays
 	// near one copy of the weights. A loader that keeps the mapping in place
 	// only pays for faulting those pages back in on first use.
-	model.ReleasePages(l.src, t)
+	weights.ReleasePages(l.src, t)
 	if mat.Rows() != rows || mat.Cols() != cols {
 		return nil, fmt.Errorf("tensor %q: matrix loader returned %d×%d, want %d×%d", name, mat.Rows(), mat.Cols(), rows, cols)
 	}

@@ -11,17 +11,17 @@ import (
 	"strings"
 	"testing"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // memSource is an in-memory TensorSource for tests.
-type memSource map[string]*model.Tensor
+type memSource map[string]*weights.Tensor
 
-func (s memSource) Tensor(name string) (*model.Tensor, error) {
+func (s memSource) Tensor(name string) (*weights.Tensor, error) {
 	t, ok := s[name]
 	if !ok {
-		return nil, fmt.Errorf("%q: %w", name, model.ErrTensorNotFound)
+		return nil, fmt.Errorf("%q: %w", name, weights.ErrNotFound)
 	}
 	return t, nil
 }
@@ -39,9 +39,9 @@ func (s memSource) Close() error { return nil }
 
 // tinyConfig is the tiny preset with a smaller vocabulary, so tests run in
 // milliseconds.
-func tinyConfig(t *testing.T) *model.Config {
+func tinyConfig(t *testing.T) *Config {
 	t.Helper()
-	cfg, err := model.Preset("tiny")
+	cfg, err := Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func tinyConfig(t *testing.T) *model.Config {
 // randomSource fills every tensor cfg calls for with deterministic values
 // (norm weights around 1, the rest scaled like initializer_range but larger,
 // so logits are far from uniform and differences show up).
-func randomSource(cfg *model.Config, seed uint64, dt model.DType) memSource {
+func randomSource(cfg *Config, seed uint64, dt weights.DType) memSource {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	src := memSource{}
 	add := func(name string, norm bool, shape ...int) {
@@ -100,17 +100,17 @@ func randomSource(cfg *model.Config, seed uint64, dt model.DType) memSource {
 	return src
 }
 
-func makeTensor(name string, dt model.DType, shape []int, vals []float32) *model.Tensor {
+func makeTensor(name string, dt weights.DType, shape []int, vals []float32) *weights.Tensor {
 	var b []byte
 	switch dt {
-	case model.F32:
+	case weights.F32:
 		b = make([]byte, 4*len(vals))
 		for i, v := range vals {
 			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 		}
-	case model.BF16, model.F16:
+	case weights.BF16, weights.F16:
 		h := make([]uint16, len(vals))
-		if dt == model.BF16 {
+		if dt == weights.BF16 {
 			tensor.F32ToBF16(h, vals)
 		} else {
 			tensor.F32ToF16(h, vals)
@@ -122,10 +122,10 @@ func makeTensor(name string, dt model.DType, shape []int, vals []float32) *model
 	default:
 		panic("makeTensor: unsupported dtype " + dt.String())
 	}
-	return &model.Tensor{Name: name, DType: dt, Shape: append([]int(nil), shape...), Data: b}
+	return &weights.Tensor{Name: name, DType: dt, Shape: append([]int(nil), shape...), Data: b}
 }
 
-func newTestModel(t *testing.T, cfg *model.Config, src memSource, opts ...Option) *Model {
+func newTestModel(t *testing.T, cfg *Config, src memSource, opts ...Option) *Model {
 	t.Helper()
 	m, err := New(cfg, src, opts...)
 	if err != nil {
@@ -182,26 +182,26 @@ func prefillAll(t *testing.T, m *Model, toks []int) []float32 {
 func TestDecodeMatchesPrefill(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		tweak func(*model.Config)
+		tweak func(*Config)
 		opts  []Option
 	}{
 		{"qwen2", nil, nil},
 		{"chunk=3", nil, []Option{WithPrefillChunk(3)}},
-		{"tied", func(c *model.Config) { c.TieWordEmbeddings = true }, nil},
-		{"llama-no-bias", func(c *model.Config) { c.ModelType = "llama"; c.Architectures = []string{"LlamaForCausalLM"} }, nil},
-		{"llama-bias", func(c *model.Config) {
+		{"tied", func(c *Config) { c.TieWordEmbeddings = true }, nil},
+		{"llama-no-bias", func(c *Config) { c.ModelType = "llama"; c.Architectures = []string{"LlamaForCausalLM"} }, nil},
+		{"llama-bias", func(c *Config) {
 			c.ModelType = "llama"
 			b := true
 			c.AttentionBias = &b
 		}, nil},
-		{"mha-headdim", func(c *model.Config) { c.NumKeyValueHeads = 4; c.HeadDim = 8 }, nil},
+		{"mha-headdim", func(c *Config) { c.NumKeyValueHeads = 4; c.HeadDim = 8 }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig(t)
 			if tc.tweak != nil {
 				tc.tweak(cfg)
 			}
-			m := newTestModel(t, cfg, randomSource(cfg, 1, model.F32), tc.opts...)
+			m := newTestModel(t, cfg, randomSource(cfg, 1, weights.F32), tc.opts...)
 			V := m.VocabSize()
 			toks := testTokens(11, V, 2)
 			want := prefillAll(t, m, toks)
@@ -233,7 +233,7 @@ func TestDecodeMatchesPrefill(t *testing.T) {
 // however the prompt is split into passes.
 func TestPrefillChunkingInvariant(t *testing.T) {
 	cfg := tinyConfig(t)
-	src := randomSource(cfg, 3, model.F32)
+	src := randomSource(cfg, 3, weights.F32)
 	toks := testTokens(13, cfg.VocabSize, 4)
 	want := prefillAll(t, newTestModel(t, cfg, src), toks)
 	for _, chunk := range []int{1, 2, 5, 13, 100} {
@@ -246,7 +246,7 @@ func TestPrefillChunkingInvariant(t *testing.T) {
 // a different suffix; the result must equal a fresh run of the new text.
 func TestTruncateReuse(t *testing.T) {
 	cfg := tinyConfig(t)
-	m := newTestModel(t, cfg, randomSource(cfg, 5, model.F32))
+	m := newTestModel(t, cfg, randomSource(cfg, 5, weights.F32))
 	V := m.VocabSize()
 	a := testTokens(9, V, 6)
 	b := append(append([]int(nil), a[:4]...), testTokens(5, V, 7)...)
@@ -280,9 +280,9 @@ func TestTruncateReuse(t *testing.T) {
 // model built from the already-rounded values.
 func TestHalfWeights(t *testing.T) {
 	for _, tc := range []struct {
-		dt   model.DType
+		dt   weights.DType
 		tied bool
-	}{{model.BF16, false}, {model.F16, false}, {model.BF16, true}} {
+	}{{weights.BF16, false}, {weights.F16, false}, {weights.BF16, true}} {
 		t.Run(fmt.Sprintf("%s/tied=%v", tc.dt, tc.tied), func(t *testing.T) {
 			cfg := tinyConfig(t)
 			cfg.TieWordEmbeddings = tc.tied
@@ -295,13 +295,13 @@ func TestHalfWeights(t *testing.T) {
 				vals := make([]float32, tn.NumElements())
 				for i := range vals {
 					h := binary.LittleEndian.Uint16(tn.Data[2*i:])
-					if dt == model.BF16 {
+					if dt == weights.BF16 {
 						vals[i] = math.Float32frombits(uint32(h) << 16)
 					} else {
 						vals[i] = tensor.HalfToFloat(h)
 					}
 				}
-				f32[name] = makeTensor(name, model.F32, tn.Shape, vals)
+				f32[name] = makeTensor(name, weights.F32, tn.Shape, vals)
 			}
 			want := prefillAll(t, newTestModel(t, cfg, f32), toks)
 			requireClose(t, "converted at load", prefillAll(t, newTestModel(t, cfg, src, WithMatrixLoader(F32Matrix)), toks), want, 1e-5)
@@ -318,7 +318,7 @@ func TestHalfWeights(t *testing.T) {
 
 func TestForwardErrors(t *testing.T) {
 	cfg := tinyConfig(t)
-	m := newTestModel(t, cfg, randomSource(cfg, 10, model.F32))
+	m := newTestModel(t, cfg, randomSource(cfg, 10, weights.F32))
 	for _, tc := range []struct {
 		name    string
 		prefill int
@@ -364,26 +364,26 @@ func TestForwardErrors(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		tweak func(*model.Config, memSource)
+		tweak func(*Config, memSource)
 		want  string
 	}{
-		{"unknown architecture", func(c *model.Config, _ memSource) { c.ModelType = "gpt2" }, `model_type "gpt2" is not supported`},
-		{"bad config", func(c *model.Config, _ memSource) { c.NumKeyValueHeads = 3 }, "not a multiple"},
-		{"activation", func(c *model.Config, _ memSource) { c.HiddenAct = "gelu" }, `hidden_act "gelu"`},
-		{"missing tensor", func(_ *model.Config, s memSource) { delete(s, "model.layers.1.mlp.up_proj.weight") }, "model.layers.1.mlp.up_proj.weight"},
-		{"missing bias", func(_ *model.Config, s memSource) { delete(s, "model.layers.0.self_attn.k_proj.bias") }, "k_proj.bias"},
-		{"shape mismatch", func(c *model.Config, _ memSource) { c.IntermediateSize = 100 }, "config.json implies [100 64]"},
-		{"truncated data", func(_ *model.Config, s memSource) {
+		{"unknown architecture", func(c *Config, _ memSource) { c.ModelType = "gpt2" }, `model_type "gpt2" is not supported`},
+		{"bad config", func(c *Config, _ memSource) { c.NumKeyValueHeads = 3 }, "not a multiple"},
+		{"activation", func(c *Config, _ memSource) { c.HiddenAct = "gelu" }, `hidden_act "gelu"`},
+		{"missing tensor", func(_ *Config, s memSource) { delete(s, "model.layers.1.mlp.up_proj.weight") }, "model.layers.1.mlp.up_proj.weight"},
+		{"missing bias", func(_ *Config, s memSource) { delete(s, "model.layers.0.self_attn.k_proj.bias") }, "k_proj.bias"},
+		{"shape mismatch", func(c *Config, _ memSource) { c.IntermediateSize = 100 }, "config.json implies [100 64]"},
+		{"truncated data", func(_ *Config, s memSource) {
 			tn := s["model.layers.0.self_attn.q_proj.weight"]
 			tn.Data = tn.Data[:len(tn.Data)-4]
 		}, "truncated or corrupt"},
-		{"quantized without loader", func(_ *model.Config, s memSource) {
-			s["model.layers.0.mlp.down_proj.weight"].DType = model.Q8_0
+		{"quantized without loader", func(_ *Config, s memSource) {
+			s["model.layers.0.mlp.down_proj.weight"].DType = weights.Q8_0
 		}, "WithMatrixLoader"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig(t)
-			src := randomSource(cfg, 11, model.F32)
+			src := randomSource(cfg, 11, weights.F32)
 			tc.tweak(cfg, src)
 			_, err := New(cfg, src)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -400,7 +400,7 @@ func TestNewErrors(t *testing.T) {
 func TestDecodeAllocations(t *testing.T) {
 	cfg := tinyConfig(t)
 	cfg.VocabSize = 4096 // logits of 16 KiB: a per-token copy would stand out
-	m := newTestModel(t, cfg, randomSource(cfg, 12, model.F32))
+	m := newTestModel(t, cfg, randomSource(cfg, 12, weights.F32))
 	s := m.NewState(600)
 	tok := []int{3}
 	bytesPerStep := func(steps int) float64 {

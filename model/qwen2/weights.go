@@ -7,14 +7,14 @@ import (
 	"sync"
 	"unsafe"
 
-	"ragtune/model"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // MatrixLoader turns a stored projection weight (OC, C) into a
 // tensor.Matrix. Quantized formats plug in here: a loader handles the
 // dtypes it knows (Q8_0, Q4_0) and passes the rest to DefaultMatrix.
-type MatrixLoader func(t *model.Tensor) (tensor.Matrix, error)
+type MatrixLoader func(t *weights.Tensor) (tensor.Matrix, error)
 
 // RowReader is implemented by matrices that can hand out one row as
 // float32. A quantized token-embedding table must implement it, because
@@ -32,8 +32,8 @@ type RowReader interface {
 // loop has no SIMD kernel yet and would be ~50× slower than the matmul.
 // Pass WithMatrixLoader(F32Matrix) to widen everything at load, or
 // WithMatrixLoader(HalfMatrix) to keep F16 too.
-func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) {
-	if t.DType == model.BF16 {
+func DefaultMatrix(t *weights.Tensor) (tensor.Matrix, error) {
+	if t.DType == weights.BF16 {
 		return HalfMatrix(t)
 	}
 	return F32Matrix(t)
@@ -41,7 +41,7 @@ func DefaultMatrix(t *model.Tensor) (tensor.Matrix, error) {
 
 // F32Matrix converts F32, F16 and BF16 weights to a float32 matrix once,
 // at load, in the Go heap (see toF32 for why even F32 is copied).
-func F32Matrix(t *model.Tensor) (tensor.Matrix, error) {
+func F32Matrix(t *weights.Tensor) (tensor.Matrix, error) {
 	if len(t.Shape) != 2 {
 		return nil, fmt.Errorf("tensor %q: want a 2-D weight, got shape %v", t.Name, t.Shape)
 	}
@@ -56,14 +56,14 @@ func F32Matrix(t *model.Tensor) (tensor.Matrix, error) {
 // heap copy, see toF32) and widens them inside MatMul: decode streams half the bytes of F32Matrix,
 // prefill widens slabs of rows for the float32 GEMM. Other dtypes go to
 // F32Matrix.
-func HalfMatrix(t *model.Tensor) (tensor.Matrix, error) {
-	if (t.DType != model.BF16 && t.DType != model.F16) || len(t.Shape) != 2 {
+func HalfMatrix(t *weights.Tensor) (tensor.Matrix, error) {
+	if (t.DType != weights.BF16 && t.DType != weights.F16) || len(t.Shape) != 2 {
 		return F32Matrix(t)
 	}
 	if err := checkBytes(t, 2); err != nil {
 		return nil, err
 	}
-	return &Half16Matrix{Data: u16Copy(t.Data), R: t.Shape[0], C: t.Shape[1], BF16: t.DType == model.BF16}, nil
+	return &Half16Matrix{Data: u16Copy(t.Data), R: t.Shape[0], C: t.Shape[1], BF16: t.DType == weights.BF16}, nil
 }
 
 // Half16Matrix is a row-major (R, C) matrix of BF16 or F16 values.
@@ -194,7 +194,7 @@ var littleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
-func checkBytes(t *model.Tensor, elem int) error {
+func checkBytes(t *weights.Tensor, elem int) error {
 	if want := t.NumElements() * elem; len(t.Data) != want {
 		return fmt.Errorf("tensor %q (%s, shape %v): %d bytes, want %d; the file is truncated or corrupt", t.Name, t.DType, t.Shape, len(t.Data), want)
 	}
@@ -209,9 +209,9 @@ func checkBytes(t *model.Tensor, elem int) error {
 // and 4× more wall time per token than from a heap copy (the kernel ages
 // and unmaps file pages, and each re-touch costs a fault and TLB flush),
 // while anonymous memory stays put.
-func toF32(t *model.Tensor) ([]float32, error) {
+func toF32(t *weights.Tensor) ([]float32, error) {
 	switch t.DType {
-	case model.F32:
+	case weights.F32:
 		if err := checkBytes(t, 4); err != nil {
 			return nil, err
 		}
@@ -224,12 +224,12 @@ func toF32(t *model.Tensor) ([]float32, error) {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Data[4*i:]))
 		}
 		return out, nil
-	case model.BF16, model.F16:
+	case weights.BF16, weights.F16:
 		if err := checkBytes(t, 2); err != nil {
 			return nil, err
 		}
 		out := make([]float32, t.NumElements())
-		if t.DType == model.BF16 {
+		if t.DType == weights.BF16 {
 			tensor.BF16ToF32(out, u16Copy(t.Data))
 		} else {
 			tensor.F16ToF32(out, u16Copy(t.Data))

@@ -1,43 +1,47 @@
-package model
+package qwen2
 
 import (
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"ragtune/model"
+	"ragtune/quant"
 	"ragtune/safetensors"
+	"ragtune/weights"
 )
 
 // SaveOptions tunes SaveHF.
 type SaveOptions struct {
 	// DType for every tensor: F32 (the zero value), F16, BF16, or
-	// KeepDType for cfg.TorchDtype. Quantized sources are expanded through
-	// a registered dequantizer.
-	DType DType
+	// KeepDType for cfg.TorchDtype. Quantized sources (a Q8_0 GGUF) are
+	// expanded by package quant.
+	DType weights.DType
 	// Progress reports weight bytes written and the total.
 	Progress func(done, total int64)
 }
 
 // KeepDType as SaveOptions.DType converts every tensor to cfg.TorchDtype.
-const KeepDType DType = 1<<32 - 1
+const KeepDType weights.DType = 1<<32 - 1
 
 // SaveHF writes src as an HF model directory: config.json,
 // generation_config.json and model.safetensors holding every tensor the
 // config implies, converted to the requested float dtype one chunk of
 // rows at a time. The tokenizer files are the caller's business.
-func SaveHF(dir string, src TensorSource, cfg Config, opts SaveOptions) error {
+func SaveHF(dir string, src weights.Source, cfg Config, opts SaveOptions) error {
 	if err := cfg.CheckArchitecture(); err != nil {
 		return fmt.Errorf("save model %q: %w", dir, err)
 	}
 	target := opts.DType
 	if target == KeepDType {
 		var err error
-		if target, err = dtypeOfTorch(cfg.TorchDtype); err != nil {
+		if target, err = weights.FromTorchDtype(cfg.TorchDtype); err != nil {
 			return fmt.Errorf("save model %q: %w", dir, err)
 		}
 	}
-	stType, err := SafetensorsDType(target)
+	stType, err := safetensors.FromWeightsDType(target)
 	if err != nil {
 		return fmt.Errorf("save model %q: %w", dir, err)
 	}
@@ -47,17 +51,17 @@ func SaveHF(dir string, src TensorSource, cfg Config, opts SaveOptions) error {
 	}
 	w := safetensors.NewWriter(filepath.Join(dir, "model.safetensors"))
 	w.Progress = opts.Progress
-	for _, s := range ExpectedTensors(&cfg) {
+	for _, s := range Tensors(&cfg) {
 		t, err := src.Tensor(s.Name)
 		if err != nil {
 			return fmt.Errorf("save model %q: %w", dir, err)
 		}
-		if !equalInts(t.Shape, s.Shape) {
+		if !slices.Equal(t.Shape, s.Shape) {
 			return fmt.Errorf("save model %q: tensor %q has shape %v, config implies %v", dir, s.Name, t.Shape, s.Shape)
 		}
 		fill := func(out io.Writer) error {
-			defer ReleasePages(src, t)
-			return t.WriteAs(out, target)
+			defer weights.ReleasePages(src, t)
+			return quant.WriteAs(out, t, target)
 		}
 		if err := w.AddFunc(s.Name, stType, s.Shape, fill, -1); err != nil {
 			return fmt.Errorf("save model %q: %w", dir, err)
@@ -69,21 +73,9 @@ func SaveHF(dir string, src TensorSource, cfg Config, opts SaveOptions) error {
 	if err := cfg.Save(dir); err != nil {
 		return fmt.Errorf("save model %q: %w", dir, err)
 	}
-	gen := GenerationConfig{BOSTokenID: cfg.BOSTokenID, EOSTokenID: cfg.EOSTokenID, DoSample: true, Temperature: 0.6, TopP: 0.95}
-	if err := WriteJSON(filepath.Join(dir, "generation_config.json"), gen); err != nil {
+	gen := model.GenerationConfig{BOSTokenID: cfg.BOSTokenID, EOSTokenID: cfg.EOSTokenID, DoSample: true, Temperature: 0.6, TopP: 0.95}
+	if err := model.WriteJSON(filepath.Join(dir, "generation_config.json"), gen); err != nil {
 		return fmt.Errorf("save model %q: %w", dir, err)
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -1,9 +1,11 @@
-package model
+package qwen2
 
 import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"ragtune/weights"
 )
 
 // TensorSpec is a tensor a decoder model of a given config must have, with
@@ -27,10 +29,12 @@ func (c *Config) CheckArchitecture() error {
 	return fmt.Errorf("unknown architecture %q (model_type; architectures %v): ragtune runs %v models", c.ModelType, c.Architectures, supportedArchitectures)
 }
 
-// ExpectedTensors lists every tensor of a Qwen2/Llama decoder with this
-// config, in the order HF checkpoints store them (embedding, layers, final
-// norm, head). lm_head is omitted when the embeddings are tied.
-func ExpectedTensors(c *Config) []TensorSpec {
+// Tensors is the family's tensor table: every tensor of a Qwen2/Llama
+// decoder with this config, under its HF name with its PyTorch shape, in
+// the order ragtune writes them (embedding, layers, final norm, head).
+// lm_head is omitted when the embeddings are tied. Loading, validation,
+// init, conversion to GGUF and training all walk this one list.
+func Tensors(c *Config) []TensorSpec {
 	C, I, V := c.HiddenSize, c.IntermediateSize, c.VocabSize
 	hd := c.HeadDimension()
 	q, kv := c.NumAttentionHeads*hd, c.NumKeyValueHeads*hd
@@ -68,12 +72,12 @@ func ExpectedTensors(c *Config) []TensorSpec {
 // ValidateTensors checks that src holds every tensor the config implies,
 // with the implied shape, so a mismatched checkpoint fails at load with
 // the offending names rather than mid-forward.
-func ValidateTensors(src TensorSource, c *Config) error {
+func ValidateTensors(src weights.Source, c *Config) error {
 	if err := c.CheckArchitecture(); err != nil {
 		return err
 	}
 	var errs []error
-	for _, s := range ExpectedTensors(c) {
+	for _, s := range Tensors(c) {
 		t, err := src.Tensor(s.Name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("missing tensor %q", s.Name))

@@ -1,4 +1,4 @@
-package model
+package qwen2
 
 import (
 	"fmt"
@@ -9,7 +9,9 @@ import (
 	"runtime"
 	"sync"
 
+	"ragtune/model"
 	"ragtune/safetensors"
+	"ragtune/weights"
 )
 
 // Tokenizer is what Init needs from a tokenizer to write it next to the
@@ -68,7 +70,7 @@ func InitWith(dir string, cfg Config, seed uint64, opts InitOptions) error {
 	if cfg.TransformersVer == "" {
 		cfg.TransformersVer = "4.44.0"
 	}
-	dtype, err := dtypeOfTorch(cfg.TorchDtype)
+	dtype, err := weights.FromTorchDtype(cfg.TorchDtype)
 	if err != nil {
 		return fmt.Errorf("init model: %w", err)
 	}
@@ -81,10 +83,10 @@ func InitWith(dir string, cfg Config, seed uint64, opts InitOptions) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("init model: %w", err)
 	}
-	stDType, _ := SafetensorsDType(dtype)
+	stDType, _ := safetensors.FromWeightsDType(dtype)
 	w := safetensors.NewWriter(filepath.Join(dir, "model.safetensors"))
 	w.Progress = opts.Progress
-	for _, s := range ExpectedTensors(&cfg) {
+	for _, s := range Tensors(&cfg) {
 		s := s
 		if err := w.AddFunc(s.Name, stDType, s.Shape, func(out io.Writer) error {
 			return writeRandom(out, s, dtype, seed, cfg.InitializerRange)
@@ -98,8 +100,8 @@ func InitWith(dir string, cfg Config, seed uint64, opts InitOptions) error {
 	if err := cfg.Save(dir); err != nil {
 		return fmt.Errorf("init model: %w", err)
 	}
-	gen := GenerationConfig{BOSTokenID: cfg.BOSTokenID, EOSTokenID: cfg.EOSTokenID, DoSample: true, Temperature: 0.6, TopP: 0.95, TransformersVer: cfg.TransformersVer}
-	if err := WriteJSON(filepath.Join(dir, "generation_config.json"), gen); err != nil {
+	gen := model.GenerationConfig{BOSTokenID: cfg.BOSTokenID, EOSTokenID: cfg.EOSTokenID, DoSample: true, Temperature: 0.6, TopP: 0.95, TransformersVer: cfg.TransformersVer}
+	if err := model.WriteJSON(filepath.Join(dir, "generation_config.json"), gen); err != nil {
 		return fmt.Errorf("init model: %w", err)
 	}
 	if tok := opts.Tokenizer; tok != nil {
@@ -113,18 +115,6 @@ func InitWith(dir string, cfg Config, seed uint64, opts InitOptions) error {
 	return nil
 }
 
-func dtypeOfTorch(s string) (DType, error) {
-	switch s {
-	case "", "float32":
-		return F32, nil
-	case "float16":
-		return F16, nil
-	case "bfloat16":
-		return BF16, nil
-	}
-	return 0, fmt.Errorf("torch_dtype %q: choose float32, float16 or bfloat16", s)
-}
-
 // initChunk is the unit of random generation: each chunk has its own PRNG
 // stream, so chunks are generated in parallel and the result does not
 // depend on the number of workers.
@@ -132,7 +122,7 @@ const initChunk = 1 << 16
 
 // writeRandom streams one tensor's random values, generating up to
 // GOMAXPROCS chunks concurrently and writing them in order.
-func writeRandom(out io.Writer, s TensorSpec, dtype DType, seed uint64, std float64) error {
+func writeRandom(out io.Writer, s TensorSpec, dtype weights.DType, seed uint64, std float64) error {
 	n := 1
 	for _, d := range s.Shape {
 		n *= d
@@ -157,7 +147,7 @@ func writeRandom(out io.Writer, s TensorSpec, dtype DType, seed uint64, std floa
 				lo, hi := c*initChunk, min((c+1)*initChunk, n)
 				v := vals[j][:hi-lo]
 				fillRandom(v, s.Kind, newRNG(seed, nameHash, uint64(c)), std)
-				bufs[j], errs[j] = EncodeFloat32(dtype, v)
+				bufs[j], errs[j] = weights.EncodeFloat32(dtype, v)
 			}(j)
 		}
 		wg.Wait()

@@ -1,4 +1,4 @@
-package model
+package qwen2
 
 import (
 	"fmt"

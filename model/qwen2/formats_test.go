@@ -1,4 +1,4 @@
-package model_test
+package qwen2_test
 
 import (
 	"bytes"
@@ -15,15 +15,17 @@ import (
 
 	"ragtune/gguf"
 	"ragtune/model"
+	"ragtune/model/qwen2"
 	"ragtune/safetensors"
+	"ragtune/weights"
 )
 
 // tinyConfig is the tiny preset with the vocabulary `ragtune model init
 // --preset tiny` gives it (the 263-token byte-level R1 tokenizer rounded
 // up to 320).
-func tinyConfig(t *testing.T, dtype string) model.Config {
+func tinyConfig(t *testing.T, dtype string) qwen2.Config {
 	t.Helper()
-	cfg, err := model.Preset("tiny")
+	cfg, err := qwen2.Preset("tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,15 +37,15 @@ func tinyConfig(t *testing.T, dtype string) model.Config {
 func initTiny(t *testing.T, dtype string, seed uint64) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := model.Init(dir, tinyConfig(t, dtype), seed, nil); err != nil {
+	if err := qwen2.Init(dir, tinyConfig(t, dtype), seed, nil); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
-func openModel(t *testing.T, path string) (model.TensorSource, *model.Config) {
+func openModel(t *testing.T, path string) (weights.Source, *qwen2.Config) {
 	t.Helper()
-	src, cfg, err := model.Open(path)
+	src, cfg, err := qwen2.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func openModel(t *testing.T, path string) (model.TensorSource, *model.Config) {
 
 // sameTensors checks that b holds every tensor of a with the same dtype,
 // shape and bytes.
-func sameTensors(t *testing.T, a, b model.TensorSource) {
+func sameTensors(t *testing.T, a, b weights.Source) {
 	t.Helper()
 	names := a.Names()
 	if len(names) == 0 {
@@ -81,7 +83,7 @@ func sameTensors(t *testing.T, a, b model.TensorSource) {
 
 // sameConfig compares configs except transformers_version, which GGUF
 // does not carry.
-func sameConfig(t *testing.T, got, want *model.Config) {
+func sameConfig(t *testing.T, got, want *qwen2.Config) {
 	t.Helper()
 	g, w := *got, *want
 	g.TransformersVer, w.TransformersVer = "", ""
@@ -106,7 +108,7 @@ func TestInitAndOpen(t *testing.T) {
 	if cfg.HiddenSize != want.HiddenSize || cfg.VocabSize != 320 || cfg.BOSTokenID != 259 || cfg.EOSTokenID != 256 || !cfg.HasQKVBias() {
 		t.Errorf("config = %+v", cfg)
 	}
-	specs := model.ExpectedTensors(cfg)
+	specs := qwen2.Tensors(cfg)
 	if got, want := len(src.Names()), len(specs); got != want {
 		t.Errorf("%d tensors, want %d", got, want)
 	}
@@ -239,7 +241,7 @@ func TestGGUFRoundTrip(t *testing.T) {
 				"tokenizer.ggml.bos_token_id": 259,
 				"tokenizer.ggml.eos_token_id": uint32(256),
 			}
-			if err := gguf.WriteModel(ggufPath, src, cfg, gguf.WriteOptions{Type: gguf.KeepType, Name: "tiny", Tokenizer: meta}); err != nil {
+			if err := qwen2.WriteGGUF(ggufPath, src, cfg, qwen2.GGUFOptions{Type: qwen2.KeepType, Name: "tiny", Tokenizer: meta}); err != nil {
 				t.Fatal(err)
 			}
 			gsrc, gcfg := openModel(t, ggufPath)
@@ -274,7 +276,7 @@ func TestGGUFRoundTrip(t *testing.T) {
 			gf.Close()
 
 			back := t.TempDir()
-			if err := model.SaveHF(back, gsrc, *gcfg, model.SaveOptions{DType: model.KeepDType}); err != nil {
+			if err := qwen2.SaveHF(back, gsrc, *gcfg, qwen2.SaveOptions{DType: qwen2.KeepDType}); err != nil {
 				t.Fatal(err)
 			}
 			bsrc, bcfg := openModel(t, back)
@@ -287,7 +289,7 @@ func TestGGUFRoundTrip(t *testing.T) {
 func TestGGUFConvertTypes(t *testing.T) {
 	src, cfg := openModel(t, initTiny(t, "float32", 4))
 	path := filepath.Join(t.TempDir(), "bf16.gguf")
-	if err := gguf.WriteModel(path, src, cfg, gguf.WriteOptions{Type: model.BF16}); err != nil {
+	if err := qwen2.WriteGGUF(path, src, cfg, qwen2.GGUFOptions{Type: weights.BF16}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := gguf.Open(path)
@@ -296,9 +298,9 @@ func TestGGUFConvertTypes(t *testing.T) {
 	}
 	defer f.Close()
 	for _, ti := range f.Tensors {
-		want := model.BF16
+		want := weights.BF16
 		if len(ti.Dims) == 1 {
-			want = model.F32
+			want = weights.F32
 		}
 		if ti.Type != want {
 			t.Errorf("%s is %s, want %s", ti.Name, ti.Type, want)
@@ -310,7 +312,7 @@ func TestGGUFConvertTypes(t *testing.T) {
 	q, _ := f.Tensor("blk.0.attn_q.weight")
 	orig, _ := src.Tensor("model.layers.0.self_attn.q_proj.weight")
 	ov, _ := orig.Float32()
-	qt := &model.Tensor{DType: q.Type, Shape: q.Shape(), Data: q.Data}
+	qt := &weights.Tensor{DType: q.Type, Shape: q.Shape(), Data: q.Data}
 	qv, err := qt.Float32()
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +326,7 @@ func TestGGUFConvertTypes(t *testing.T) {
 	if worst > 1.0/256 {
 		t.Errorf("BF16 relative error %.3g at %d (%g vs %g), want ≤ 2^-8", worst, at, qv[at], ov[at])
 	}
-	if err := gguf.WriteModel(filepath.Join(t.TempDir(), "q.gguf"), src, cfg, gguf.WriteOptions{Type: model.Q8_0}); err == nil || !strings.Contains(err.Error(), "quantize") {
+	if err := qwen2.WriteGGUF(filepath.Join(t.TempDir(), "q.gguf"), src, cfg, qwen2.GGUFOptions{Type: weights.Q8_0}); err == nil || !strings.Contains(err.Error(), "quantize") {
 		t.Errorf("Q8_0 target: err = %v", err)
 	}
 }
@@ -337,12 +339,12 @@ func TestLlamaPermutation(t *testing.T) {
 	noBias := false
 	cfg.AttentionBias = &noBias
 	dir := t.TempDir()
-	if err := model.Init(dir, cfg, 5, nil); err != nil {
+	if err := qwen2.Init(dir, cfg, 5, nil); err != nil {
 		t.Fatal(err)
 	}
 	src, scfg := openModel(t, dir)
 	path := filepath.Join(t.TempDir(), "llama.gguf")
-	if err := gguf.WriteModel(path, src, scfg, gguf.WriteOptions{Type: gguf.KeepType}); err != nil {
+	if err := qwen2.WriteGGUF(path, src, scfg, qwen2.GGUFOptions{Type: qwen2.KeepType}); err != nil {
 		t.Fatal(err)
 	}
 	gsrc, gcfg := openModel(t, path)
@@ -370,7 +372,7 @@ func TestShardedOpen(t *testing.T) {
 		w := safetensors.NewWriter(filepath.Join(sharded, file))
 		for _, n := range part {
 			tt, _ := whole.Tensor(n)
-			st, _ := model.SafetensorsDType(tt.DType)
+			st, _ := safetensors.FromWeightsDType(tt.DType)
 			if err := w.Add(n, st, tt.Shape, tt.Data); err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +430,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := model.Open(write(t, tc.mutate))
+			_, _, err := qwen2.Open(write(t, tc.mutate))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
@@ -437,12 +439,12 @@ func TestOpenErrors(t *testing.T) {
 	t.Run("truncated gguf", func(t *testing.T) {
 		src, cfg := openModel(t, initTiny(t, "float32", 1))
 		p := filepath.Join(t.TempDir(), "m.gguf")
-		if err := gguf.WriteModel(p, src, cfg, gguf.WriteOptions{Type: gguf.KeepType}); err != nil {
+		if err := qwen2.WriteGGUF(p, src, cfg, qwen2.GGUFOptions{Type: qwen2.KeepType}); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, b[:len(b)-100], 0o644)
-		_, _, err := model.Open(p)
+		_, _, err := qwen2.Open(p)
 		if err == nil || !strings.Contains(err.Error(), "truncated") {
 			t.Errorf("err = %v", err)
 		}
@@ -450,7 +452,7 @@ func TestOpenErrors(t *testing.T) {
 	t.Run("not a model", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "x.bin")
 		os.WriteFile(p, []byte("12345678"), 0o644)
-		_, _, err := model.Open(p)
+		_, _, err := qwen2.Open(p)
 		if err == nil || !strings.Contains(err.Error(), "not a model directory") {
 			t.Errorf("err = %v", err)
 		}
@@ -458,7 +460,7 @@ func TestOpenErrors(t *testing.T) {
 	t.Run("missing tensor lookup", func(t *testing.T) {
 		src, _ := openModel(t, initTiny(t, "float32", 1))
 		_, err := src.Tensor("nope")
-		if !errors.Is(err, model.ErrTensorNotFound) {
+		if !errors.Is(err, weights.ErrNotFound) {
 			t.Errorf("err = %v, want ErrTensorNotFound", err)
 		}
 	})
@@ -496,10 +498,10 @@ func TestInitVocabFromTokenizer(t *testing.T) {
 			cfg.VocabSize = tc.preset
 			tok := &fakeTokenizer{n: tc.tok}
 			dir := t.TempDir()
-			if err := model.InitWith(dir, cfg, 1, model.InitOptions{Tokenizer: tok, KeepVocab: tc.keep}); err != nil {
+			if err := qwen2.InitWith(dir, cfg, 1, qwen2.InitOptions{Tokenizer: tok, KeepVocab: tc.keep}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := model.LoadConfig(dir)
+			got, err := qwen2.LoadConfig(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -523,22 +525,22 @@ func TestReleasePages(t *testing.T) {
 			if form == "gguf" {
 				src, cfg := openModel(t, path)
 				path = filepath.Join(t.TempDir(), "m.gguf")
-				if err := gguf.WriteModel(path, src, cfg, gguf.WriteOptions{Type: gguf.KeepType}); err != nil {
+				if err := qwen2.WriteGGUF(path, src, cfg, qwen2.GGUFOptions{Type: qwen2.KeepType}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			src, _ := openModel(t, path)
-			if _, ok := src.(model.PageReleaser); !ok {
+			if _, ok := src.(weights.PageReleaser); !ok {
 				t.Fatalf("%T does not release pages", src)
 			}
 			tt, _ := src.Tensor("model.embed_tokens.weight")
 			before := append([]byte(nil), tt.Data...)
-			model.ReleasePages(src, tt)
+			weights.ReleasePages(src, tt)
 			if !bytes.Equal(before, tt.Data) {
 				t.Error("mapped tensor changed after ReleasePages")
 			}
-			heap := &model.Tensor{Name: "h", DType: model.F32, Shape: []int{1 << 15}, Data: bytes.Repeat([]byte{1}, 1<<17)}
-			model.ReleasePages(src, heap)
+			heap := &weights.Tensor{Name: "h", DType: weights.F32, Shape: []int{1 << 15}, Data: bytes.Repeat([]byte{1}, 1<<17)}
+			weights.ReleasePages(src, heap)
 			if bytes.Count(heap.Data, []byte{1}) != len(heap.Data) {
 				t.Error("heap tensor was zeroed by ReleasePages")
 			}

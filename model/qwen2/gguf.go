@@ -1,4 +1,4 @@
-package gguf
+package qwen2
 
 import (
 	"bytes"
@@ -11,12 +11,10 @@ import (
 	"strconv"
 	"strings"
 
-	"ragtune/model"
+	"ragtune/gguf"
+	"ragtune/quant"
+	"ragtune/weights"
 )
-
-func init() {
-	model.RegisterFormat(model.Format{Name: "gguf", Magic: "GGUF", Open: OpenModel})
-}
 
 // Per-layer tensor names: GGUF suffix after "blk.N." and HF suffix after
 // "model.layers.N.".
@@ -89,14 +87,14 @@ func GGUFName(name string) (string, bool) {
 	return "", false
 }
 
-// ConfigFromMetadata builds an HF config from a GGUF file's metadata and
+// ConfigFromGGUF builds an HF config from a GGUF file's metadata and
 // tensors (qwen2 and llama architectures).
-func ConfigFromMetadata(f *File) (*model.Config, error) {
+func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	arch, ok := f.String("general.architecture")
 	if !ok {
 		return nil, fmt.Errorf("GGUF %q has no general.architecture", f.Path)
 	}
-	c := &model.Config{ModelType: arch, HiddenAct: "silu", UseCache: true, InitializerRange: 0.02}
+	c := &Config{ModelType: arch, HiddenAct: "silu", UseCache: true, InitializerRange: 0.02}
 	switch arch {
 	case "qwen2":
 		c.Architectures = []string{"Qwen2ForCausalLM"}
@@ -171,7 +169,7 @@ func ConfigFromMetadata(f *File) (*model.Config, error) {
 	if v, ok := f.Uint("tokenizer.ggml.eos_token_id"); ok {
 		c.EOSTokenID = int(v)
 	}
-	c.TorchDtype = model.F32.TorchDtype()
+	c.TorchDtype = weights.F32.TorchDtype()
 	if n := floatTypeOf(f); n != "" {
 		c.TorchDtype = n
 	}
@@ -183,15 +181,15 @@ func ConfigFromMetadata(f *File) (*model.Config, error) {
 
 // floatTypeOf names the float type most matrices are stored in, so a BF16
 // model converted to GGUF comes back as BF16 (norms are always F32 in GGUF).
-func floatTypeOf(f *File) string {
-	counts := map[model.DType]int{}
+func floatTypeOf(f *gguf.File) string {
+	counts := map[weights.DType]int{}
 	for _, t := range f.Tensors {
 		if len(t.Dims) == 2 {
 			counts[t.Type]++
 		}
 	}
 	best, bestN := "", 0
-	for _, d := range []model.DType{model.F32, model.F16, model.BF16} {
+	for _, d := range []weights.DType{weights.F32, weights.F16, weights.BF16} {
 		if counts[d] > bestN {
 			best, bestN = d.TorchDtype(), counts[d]
 		}
@@ -199,40 +197,33 @@ func floatTypeOf(f *File) string {
 	return best
 }
 
-// Source serves a GGUF file's tensors under Hugging Face names, with
+// GGUFSource serves a GGUF file's tensors under Hugging Face names, with
 // PyTorch shapes, so model code reads GGUF and safetensors alike. Tensors
 // without an HF equivalent are listed under their GGUF names.
-type Source struct {
-	File   *File
-	Config *model.Config
+type GGUFSource struct {
+	File   *gguf.File
+	Config *Config
 	hf     map[string]string // HF name → GGUF name
 }
 
-// OpenModel opens a GGUF model file as a model.TensorSource plus config.
-func OpenModel(path string) (model.TensorSource, *model.Config, error) {
-	s, err := OpenSource(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, s.Config, nil
-}
-
-// OpenSource is OpenModel returning the concrete *Source (for metadata).
-func OpenSource(path string) (*Source, error) {
-	f, err := Open(path)
+// OpenGGUF opens a GGUF model file as a weights.Source with the config its
+// metadata describes. Open does the same for any format; this returns the
+// concrete type, for callers that read the file's metadata.
+func OpenGGUF(path string) (*GGUFSource, error) {
+	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := ConfigFromMetadata(f)
+	cfg, err := ConfigFromGGUF(f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return newSource(f, cfg), nil
+	return newGGUFSource(f, cfg), nil
 }
 
-func newSource(f *File, cfg *model.Config) *Source {
-	s := &Source{File: f, Config: cfg, hf: map[string]string{}}
+func newGGUFSource(f *gguf.File, cfg *Config) *GGUFSource {
+	s := &GGUFSource{File: f, Config: cfg, hf: map[string]string{}}
 	for _, t := range f.Tensors {
 		name, ok := HFName(t.Name)
 		if !ok {
@@ -246,16 +237,16 @@ func newSource(f *File, cfg *model.Config) *Source {
 // Tensor returns a tensor by HF name. For llama models the q/k rows are
 // put back in HF's order (llama.cpp's converter interleaves them), which
 // costs a copy; other tensors are views into the mapped file.
-func (s *Source) Tensor(name string) (*model.Tensor, error) {
+func (s *GGUFSource) Tensor(name string) (*weights.Tensor, error) {
 	gname, ok := s.hf[name]
 	if !ok {
-		return nil, fmt.Errorf("GGUF %q: %w: %q", s.File.Path, model.ErrTensorNotFound, name)
+		return nil, fmt.Errorf("GGUF %q: %w: %q", s.File.Path, weights.ErrNotFound, name)
 	}
 	ti, err := s.File.Tensor(gname)
 	if err != nil {
 		return nil, err
 	}
-	t := &model.Tensor{Name: name, DType: ti.Type, Shape: ti.Shape(), Data: ti.Data}
+	t := &weights.Tensor{Name: name, DType: ti.Type, Shape: ti.Shape(), Data: ti.Data}
 	if heads := permutedHeads(s.Config, name); heads > 0 {
 		t.Data, err = permuteRows(ti.Data, t.Shape, heads, false)
 		if err != nil {
@@ -268,7 +259,7 @@ func (s *Source) Tensor(name string) (*model.Tensor, error) {
 // permutedHeads returns the head count for tensors whose rows llama.cpp's
 // llama converter permutes (q and k projections), else 0. Qwen2 is
 // converted without the permutation: llama.cpp runs it with NEOX rope.
-func permutedHeads(c *model.Config, hfName string) int {
+func permutedHeads(c *Config, hfName string) int {
 	if c.ModelType != "llama" {
 		return 0
 	}
@@ -313,7 +304,7 @@ func permuteRows(data []byte, shape []int, heads int, toGGUF bool) ([]byte, erro
 }
 
 // Names lists the tensors by HF name, sorted.
-func (s *Source) Names() []string {
+func (s *GGUFSource) Names() []string {
 	names := make([]string, 0, len(s.hf))
 	for n := range s.hf {
 		names = append(names, n)
@@ -323,59 +314,37 @@ func (s *Source) Names() []string {
 }
 
 // Close unmaps the file.
-func (s *Source) Close() error { return s.File.Close() }
+func (s *GGUFSource) Close() error { return s.File.Close() }
 
 // KeepType as WriteOptions.Type writes every tensor in its source type.
-const KeepType model.DType = math.MaxUint32
+const KeepType weights.DType = math.MaxUint32
 
-// WriteOptions controls WriteModel.
-type WriteOptions struct {
+// GGUFOptions controls WriteGGUF.
+type GGUFOptions struct {
 	// Type for matrices (2-D tensors): F32, F16 or BF16, or KeepType.
 	// Vectors (norms, biases) are always written as F32, as llama.cpp's
 	// converter does.
-	Type model.DType
+	Type weights.DType
 	// Name goes into general.name.
 	Name string
-	// Tokenizer holds tokenizer.* keys (tokenizer.ggml.model, tokens,
-	// merges, ...). When the model's vocab_size exceeds the token list, the
-	// list is padded with "[PADn]" tokens of type UNUSED, as llama.cpp
-	// requires one token per embedding row.
+	// Tokenizer holds tokenizer.* keys (see gguf.Writer.AddTokenizer).
 	Tokenizer map[string]any
 	// Progress reports data bytes written and the total.
 	Progress func(done, total int64)
 }
 
-// fileType is llama.cpp's general.file_type for a uniform tensor type.
-func fileType(d model.DType) (uint32, bool) {
-	switch d {
-	case model.F32:
-		return 0, true
-	case model.F16:
-		return 1, true
-	case model.Q4_0:
-		return 2, true
-	case model.Q8_0:
-		return 7, true
-	case model.BF16:
-		return 32, true
-	}
-	return 0, false
-}
-
-// tokenTypeUnused is llama.cpp's token type for padding entries.
-const tokenTypeUnused = 5
-
-// WriteModel writes src (tensors under HF names) as a GGUF file llama.cpp
+// WriteGGUF writes src (tensors under HF names) as a GGUF file llama.cpp
 // can load: architecture metadata from cfg, the tokenizer keys given, and
-// every tensor the config implies, under llama.cpp names.
-func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts WriteOptions) error {
+// every tensor the config implies, under llama.cpp names. Block-type
+// sources (a Q8_0 GGUF) may be expanded to F32, F16 or BF16.
+func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) error {
 	if err := cfg.CheckArchitecture(); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", path, err)
 	}
 	if opts.Type != KeepType && opts.Type.ElementSize() == 0 {
-		return fmt.Errorf("write GGUF %q: type %s: WriteModel converts to F32, F16 or BF16 (use 'ragtune quantize' for Q8_0/Q4_0)", path, opts.Type)
+		return fmt.Errorf("write GGUF %q: type %s: WriteGGUF converts to F32, F16 or BF16 (use 'ragtune quantize' for Q8_0/Q4_0)", path, opts.Type)
 	}
-	w := NewWriter(path)
+	w := gguf.NewWriter(path)
 	w.Progress = opts.Progress
 	arch := cfg.ModelType
 	var metaErrs []error
@@ -406,12 +375,12 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 		add(arch+".vocab_size", uint32(cfg.VocabSize))
 	}
 
-	specs := model.ExpectedTensors(cfg)
-	types := map[model.DType]bool{}
+	specs := Tensors(cfg)
+	types := map[weights.DType]bool{}
 	type planned struct {
-		spec   model.TensorSpec
-		t      *model.Tensor
-		target model.DType
+		spec   TensorSpec
+		t      *weights.Tensor
+		target weights.DType
 	}
 	var plan []planned
 	for _, s := range specs {
@@ -427,7 +396,7 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 			target = t.DType
 		}
 		if len(s.Shape) == 1 {
-			target = model.F32
+			target = weights.F32
 		}
 		if target != t.DType && target.ElementSize() == 0 {
 			return fmt.Errorf("write GGUF %q: tensor %q: cannot convert %s to %s here (quantizing is 'ragtune quantize')", path, s.Name, t.DType, target)
@@ -439,10 +408,10 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 	}
 	if len(types) == 1 {
 		for d := range types {
-			if ft, ok := fileType(d); ok {
+			if ft, ok := gguf.FileType(d); ok {
 				add("general.file_type", ft)
 			}
-			if d == model.Q8_0 || d == model.Q4_0 {
+			if d == weights.Q8_0 || d == weights.Q4_0 {
 				add("general.quantization_version", uint32(2))
 			}
 		}
@@ -450,7 +419,7 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 	if err := errors.Join(metaErrs...); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", path, err)
 	}
-	if err := addTokenizer(w, opts.Tokenizer, cfg.VocabSize); err != nil {
+	if err := w.AddTokenizer(opts.Tokenizer, cfg.VocabSize); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", path, err)
 	}
 	for _, p := range plan {
@@ -462,14 +431,14 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 		t, target := p.t, p.target
 		heads := permutedHeads(cfg, p.spec.Name)
 		err := w.AddTensorFunc(gname, target, dims, func(out io.Writer) error {
-			defer model.ReleasePages(src, t)
+			defer weights.ReleasePages(src, t)
 			if heads == 0 {
-				return t.WriteAs(out, target)
+				return quant.WriteAs(out, t, target)
 			}
 			// q/k projections are small next to the embeddings, so
 			// converting them whole before permuting costs little.
 			var buf bytes.Buffer
-			if err := t.WriteAs(&buf, target); err != nil {
+			if err := quant.WriteAs(&buf, t, target); err != nil {
 				return err
 			}
 			data, err := permuteRows(buf.Bytes(), t.Shape, heads, true)
@@ -486,101 +455,5 @@ func WriteModel(path string, src model.TensorSource, cfg *model.Config, opts Wri
 	return w.Close()
 }
 
-// addTokenizer writes the tokenizer.* keys, normalizing Go ints to the
-// types llama.cpp checks (token ids uint32, token types int32) and padding
-// the vocabulary to vocabSize entries.
-func addTokenizer(w *Writer, meta map[string]any, vocabSize int) error {
-	if len(meta) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(meta))
-	for k := range meta {
-		if !strings.HasPrefix(k, "tokenizer.") {
-			return fmt.Errorf("tokenizer metadata key %q does not start with \"tokenizer.\"", k)
-		}
-		keys = append(keys, k)
-	}
-	// llama.cpp's writer emits tokenizer.ggml.model first; then a stable
-	// order keeps our files reproducible.
-	sort.Slice(keys, func(i, j int) bool {
-		pi, pj := keys[i] == "tokenizer.ggml.model", keys[j] == "tokenizer.ggml.model"
-		if pi != pj {
-			return pi
-		}
-		return keys[i] < keys[j]
-	})
-	toks, _ := meta["tokenizer.ggml.tokens"].([]string)
-	pad := 0
-	if toks != nil && len(toks) < vocabSize {
-		pad = vocabSize - len(toks)
-	}
-	for _, k := range keys {
-		v := meta[k]
-		switch {
-		case strings.HasSuffix(k, "_token_id"):
-			n, ok := asUint32(v)
-			if !ok {
-				return fmt.Errorf("tokenizer metadata %q: %v (%T) is not a token id", k, v, v)
-			}
-			v = n
-		case k == "tokenizer.ggml.tokens" && pad > 0:
-			padded := append(make([]string, 0, vocabSize), toks...)
-			for i := len(toks); i < vocabSize; i++ {
-				padded = append(padded, fmt.Sprintf("[PAD%d]", i))
-			}
-			v = padded
-		case k == "tokenizer.ggml.token_type":
-			tt, err := int32s(v)
-			if err != nil {
-				return fmt.Errorf("tokenizer metadata %q: %w", k, err)
-			}
-			for len(tt) < len(toks)+pad {
-				tt = append(tt, tokenTypeUnused)
-			}
-			v = tt
-		case k == "tokenizer.ggml.scores" && pad > 0:
-			sc, ok := v.([]float32)
-			if !ok {
-				return fmt.Errorf("tokenizer metadata %q must be []float32, is %T", k, v)
-			}
-			v = append(append([]float32(nil), sc...), make([]float32, pad)...)
-		}
-		if err := w.AddMetadata(k, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func asUint32(v any) (uint32, bool) {
-	switch x := v.(type) {
-	case int:
-		return uint32(x), x >= 0 && x <= math.MaxUint32
-	case int32:
-		return uint32(x), x >= 0
-	case int64:
-		return uint32(x), x >= 0 && x <= math.MaxUint32
-	case uint32:
-		return x, true
-	case uint64:
-		return uint32(x), x <= math.MaxUint32
-	}
-	return 0, false
-}
-
-func int32s(v any) ([]int32, error) {
-	switch x := v.(type) {
-	case []int32:
-		return append([]int32(nil), x...), nil
-	case []int:
-		out := make([]int32, len(x))
-		for i, e := range x {
-			out[i] = int32(e)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("want []int32, got %T", v)
-}
-
-// ReleasePages implements model.PageReleaser.
-func (s *Source) ReleasePages(t *model.Tensor) { s.File.ReleasePages(t.Data) }
+// ReleasePages implements weights.PageReleaser.
+func (s *GGUFSource) ReleasePages(t *weights.Tensor) { s.File.ReleasePages(t.Data) }

@@ -1,4 +1,4 @@
-package model
+package weights
 
 import (
 	"encoding/binary"
@@ -10,23 +10,6 @@ import (
 
 	"ragtune/tensor"
 )
-
-// Dequantizer expands quantized blocks in src into dst (len(dst) elements).
-type Dequantizer func(dst []float32, src []byte)
-
-var (
-	dequantMu sync.RWMutex
-	dequant   = map[DType]Dequantizer{}
-)
-
-// RegisterDequantizer lets Float32 expand tensors of a quantized type;
-// package quant registers Q8_0 and Q4_0, so this package needs no
-// knowledge of block layouts.
-func RegisterDequantizer(d DType, fn Dequantizer) {
-	dequantMu.Lock()
-	defer dequantMu.Unlock()
-	dequant[d] = fn
-}
 
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
@@ -51,7 +34,7 @@ func f16ToF32Table(dst []float32, src []uint16) {
 	}
 }
 
-// Float32 returns the tensor's values as a new []float32.
+// Float32 returns a float tensor's values as a new []float32.
 func (t *Tensor) Float32() ([]float32, error) {
 	out := make([]float32, t.NumElements())
 	if err := t.Float32Into(out); err != nil {
@@ -60,8 +43,9 @@ func (t *Tensor) Float32() ([]float32, error) {
 	return out, nil
 }
 
-// Float32Into converts the tensor's values into dst, which must hold
-// exactly NumElements values.
+// Float32Into converts a float tensor's values (F32, F16, BF16) into dst,
+// which must hold exactly NumElements values. Block types are package
+// quant's: quant.Float32Into decodes every type.
 func (t *Tensor) Float32Into(dst []float32) error {
 	n := t.NumElements()
 	if len(dst) != n {
@@ -113,14 +97,7 @@ func (t *Tensor) Float32Into(dst []float32) error {
 		}
 		return nil
 	}
-	dequantMu.RLock()
-	fn := dequant[t.DType]
-	dequantMu.RUnlock()
-	if fn == nil {
-		return fmt.Errorf("tensor %q is %s, which cannot be converted to float32 here (is package quant linked in?)", t.Name, t.DType)
-	}
-	fn(dst, t.Data)
-	return nil
+	return fmt.Errorf("tensor %q is %s, a block type: decode it with quant.Float32Into", t.Name, t.DType)
 }
 
 // EncodeFloat32 stores values as little-endian bytes of a float dtype
@@ -149,52 +126,10 @@ func EncodeFloat32(d DType, values []float32) ([]byte, error) {
 	return nil, fmt.Errorf("cannot encode float32 values as %s", d)
 }
 
-// ElementSize returns bytes per element for the float dtypes, 0 otherwise.
-func (d DType) ElementSize() int {
-	switch d {
-	case F32:
-		return 4
-	case F16, BF16:
-		return 2
-	}
-	return 0
-}
-
-// ParseDType reads a dtype name as users type it ("f32", "bf16",
-// "float16", "q8_0").
-func ParseDType(s string) (DType, error) {
-	switch s {
-	case "f32", "F32", "float32", "fp32":
-		return F32, nil
-	case "f16", "F16", "float16", "fp16", "half":
-		return F16, nil
-	case "bf16", "BF16", "bfloat16":
-		return BF16, nil
-	case "q8_0", "Q8_0":
-		return Q8_0, nil
-	case "q4_0", "Q4_0":
-		return Q4_0, nil
-	}
-	return 0, fmt.Errorf("unknown dtype %q (use f32, f16, bf16, q8_0 or q4_0)", s)
-}
-
-// TorchDtype returns the config.json torch_dtype name of a float dtype.
-func (d DType) TorchDtype() string {
-	switch d {
-	case F32:
-		return "float32"
-	case F16:
-		return "float16"
-	case BF16:
-		return "bfloat16"
-	}
-	return ""
-}
-
-// WriteAs writes t's values to w encoded as the float dtype to, a chunk of
-// rows at a time, so converting a multi-gigabyte embedding needs only a few
-// megabytes of buffers. Same-type tensors are copied unchanged (quantized
-// ones too).
+// WriteAs writes a float tensor's values to w encoded as the float dtype
+// to, a chunk of rows at a time, so converting a multi-gigabyte embedding
+// needs only a few megabytes of buffers. Same-type tensors are copied
+// unchanged (block types too); quant.WriteAs also expands block types.
 func (t *Tensor) WriteAs(w io.Writer, to DType) error {
 	if t.DType == to {
 		_, err := w.Write(t.Data)
