@@ -5,12 +5,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"html"
 	"io"
+	"math"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -27,6 +29,44 @@ import (
 // reports it as skipped rather than failed.
 var ErrUnsupported = errors.New("unsupported content")
 
+// ErrTooLarge marks a file whose extraction would exceed the limits of
+// ExtractOptions (MaxExtractBytes, MaxStreams): a decompression bomb, or
+// a genuine file too big for the configured limit. Errors matching it are
+// *TooLargeError values; a server answers 413.
+var ErrTooLarge = errors.New("content too large")
+
+// DefaultMaxExtractBytes is the extraction budget when ExtractOptions
+// leaves MaxExtractBytes at 0: eight times the server's default upload
+// limit (16 MiB), so any honest upload fits and a bomb is stopped long
+// before it can exhaust memory.
+const DefaultMaxExtractBytes = 128 << 20
+
+// DefaultMaxStreams is the limit on zip entries and PDF streams when
+// ExtractOptions leaves MaxStreams at 0.
+const DefaultMaxStreams = 10000
+
+// TooLargeError reports which limit a file exceeded. Its message names the
+// file by its base name only (never a server directory), the limit and
+// how to raise it.
+type TooLargeError struct {
+	Name  string // base name of the file
+	What  string // "bytes of extracted content", "zip entries", "PDF streams"
+	Limit int64
+	Field string // the ExtractOptions field that sets the limit
+}
+
+func (e *TooLargeError) Error() string {
+	limit := fmt.Sprint(e.Limit)
+	if e.Field == "MaxExtractBytes" && e.Limit >= 1<<20 {
+		limit = fmt.Sprintf("%.0f MiB (%d)", float64(e.Limit)/(1<<20), e.Limit)
+	}
+	return fmt.Sprintf("%s: more than %s %s (the limit set by %s; a decompression bomb, or a genuine file that needs a higher limit)",
+		e.Name, limit, e.What, e.Field)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) match.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
 // Document is the text extracted from one file.
 type Document struct {
 	Title    string
@@ -39,16 +79,137 @@ type ExtractOptions struct {
 	// JSONFields names the string fields of JSON/JSONL records to index,
 	// in order; empty means every string field.
 	JSONFields []string
+
+	// MaxExtractBytes bounds what extracting one file may produce: the
+	// bytes inflated from all its zip entries and PDF streams together,
+	// and its decoded text. A file needing more fails with a
+	// *TooLargeError (errors.Is ErrTooLarge) before memory grows past
+	// about this much. 0 means DefaultMaxExtractBytes; a server sets a
+	// small multiple of its upload limit. Negative means no limit.
+	MaxExtractBytes int64
+
+	// MaxStreams bounds the zip entries of a .docx and the streams of a
+	// PDF; 0 means DefaultMaxStreams, negative no limit.
+	MaxStreams int
+}
+
+// extractBudget charges everything one extraction inflates or decodes
+// against ExtractOptions.MaxExtractBytes and watches for cancellation.
+type extractBudget struct {
+	ctx        context.Context
+	name       string
+	limit      int64 // < 0: none
+	used       int64
+	maxStreams int // < 0: none
+	streams    int
+}
+
+func newExtractBudget(ctx context.Context, name string, o ExtractOptions) *extractBudget {
+	b := &extractBudget{ctx: ctx, name: filepath.Base(name), limit: o.MaxExtractBytes, maxStreams: o.MaxStreams}
+	if b.limit == 0 {
+		b.limit = DefaultMaxExtractBytes
+	}
+	if b.maxStreams == 0 {
+		b.maxStreams = DefaultMaxStreams
+	}
+	return b
+}
+
+func (b *extractBudget) tooLarge() error {
+	return &TooLargeError{Name: b.name, What: "bytes of extracted content", Limit: b.limit, Field: "MaxExtractBytes"}
+}
+
+// remaining returns how many more bytes may be charged (math.MaxInt64
+// without a limit).
+func (b *extractBudget) remaining() int64 {
+	if b.limit < 0 {
+		return math.MaxInt64
+	}
+	return b.limit - b.used
+}
+
+// charge counts n more bytes.
+func (b *extractBudget) charge(n int64) error {
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	b.used += n
+	if b.limit >= 0 && b.used > b.limit {
+		return b.tooLarge()
+	}
+	return nil
+}
+
+// stream counts one more zip entry or PDF stream.
+func (b *extractBudget) stream(what string) error {
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	b.streams++
+	if b.maxStreams >= 0 && b.streams > b.maxStreams {
+		return &TooLargeError{Name: b.name, What: what, Limit: int64(b.maxStreams), Field: "MaxStreams"}
+	}
+	return nil
+}
+
+// reader wraps r so every byte read is charged and reading stops with a
+// *TooLargeError one byte past the budget (or with ctx's error), whatever
+// r would still produce.
+func (b *extractBudget) reader(r io.Reader) io.Reader { return &budgetReader{r: r, b: b} }
+
+type budgetReader struct {
+	r io.Reader
+	b *extractBudget
+}
+
+func (br *budgetReader) Read(p []byte) (int, error) {
+	if err := br.b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if rem := br.b.remaining(); rem < int64(len(p)) {
+		p = p[:max(rem, 0)+1]
+	}
+	n, err := br.r.Read(p)
+	if cerr := br.b.charge(int64(n)); cerr != nil {
+		return n, cerr
+	}
+	return n, err
 }
 
 // Extensions lists the file extensions Extract understands.
 var Extensions = []string{".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".docx", ".pdf"}
 
 // Extract returns the text of a file given its name (for the extension)
-// and content.
-func Extract(name string, data []byte, o ExtractOptions) (Document, error) {
+// and content. It stops with ctx's error when ctx is cancelled, and with
+// a *TooLargeError when the file would inflate or decode past the limits
+// of o (see ExtractOptions.MaxExtractBytes).
+func Extract(ctx context.Context, name string, data []byte, o ExtractOptions) (Document, error) {
+	b := newExtractBudget(ctx, name, o)
+	if err := ctx.Err(); err != nil {
+		return Document{}, err
+	}
+	doc, err := extract(b, name, data, o)
+	if err != nil {
+		return Document{}, err
+	}
+	if b.used == 0 {
+		// A text format: nothing was inflated, but decoding can grow the
+		// data (GBK to UTF-8 by half) and the text is what later stages
+		// hold and copy.
+		if err := b.charge(int64(len(doc.Text))); err != nil {
+			return Document{}, err
+		}
+	}
+	return doc, nil
+}
+
+func extract(b *extractBudget, name string, data []byte, o ExtractOptions) (Document, error) {
 	base := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
-	switch strings.ToLower(filepath.Ext(name)) {
+	ext := strings.ToLower(filepath.Ext(name))
+	if ext != ".docx" && ext != ".pdf" && b.limit >= 0 && int64(len(data)) > b.limit {
+		return Document{}, b.tooLarge() // text formats: the file is its content
+	}
+	switch ext {
 	case ".txt", ".text", "":
 		text, err := DecodeText(data)
 		return Document{Title: base, Text: text}, err
@@ -79,13 +240,13 @@ func Extract(name string, data []byte, o ExtractOptions) (Document, error) {
 		text, err := jsonText(data, o.JSONFields, true)
 		return Document{Title: base, Text: text}, err
 	case ".docx":
-		title, text, err := docxText(data)
+		title, text, err := docxText(b, data)
 		if title == "" {
 			title = base
 		}
 		return Document{Title: title, Text: text}, err
 	case ".pdf":
-		text, err := pdfText(data)
+		text, err := pdfText(b, data)
 		return Document{Title: base, Text: text}, err
 	}
 	return Document{}, fmt.Errorf("%w: extension %q (supported: %s)", ErrUnsupported, filepath.Ext(name), strings.Join(Extensions, " "))
@@ -205,14 +366,18 @@ func jsonText(data []byte, fields []string, lines bool) (string, error) {
 
 // docxText reads word/document.xml from a .docx (a zip): text runs <w:t>,
 // tabs and breaks, one paragraph per <w:p>; the title comes from
-// docProps/core.xml when present.
-func docxText(data []byte) (title, text string, err error) {
+// docProps/core.xml when present. The XML is parsed as it inflates, never
+// held whole, and every inflated byte is charged to b.
+func docxText(b *extractBudget, data []byte) (title, text string, err error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return "", "", fmt.Errorf("open .docx (a zip archive): %w", err)
 	}
 	var doc, core *zip.File
 	for _, f := range zr.File {
+		if err := b.stream("zip entries"); err != nil {
+			return "", "", err
+		}
 		switch f.Name {
 		case "word/document.xml":
 			doc = f
@@ -223,20 +388,30 @@ func docxText(data []byte) (title, text string, err error) {
 	if doc == nil {
 		return "", "", errors.New(".docx has no word/document.xml")
 	}
-	read := func(f *zip.File) ([]byte, error) {
+	// archive/zip fails a read that goes past an entry's declared size, so
+	// the declared sizes bound what inflating can produce: refuse a bomb
+	// before inflating any of it.
+	declared := doc.UncompressedSize64
+	if core != nil {
+		declared += core.UncompressedSize64
+	}
+	if rem := b.remaining(); declared > uint64(rem) {
+		return "", "", b.tooLarge()
+	}
+	open := func(f *zip.File) (io.ReadCloser, io.Reader, error) {
 		rc, err := f.Open()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		defer rc.Close()
-		return io.ReadAll(io.LimitReader(rc, 1<<30))
+		return rc, b.reader(rc), nil
 	}
-	body, err := read(doc)
+	rc, r, err := open(doc)
 	if err != nil {
 		return "", "", fmt.Errorf("read word/document.xml: %w", err)
 	}
-	var b strings.Builder
-	dec := xml.NewDecoder(bytes.NewReader(body))
+	defer rc.Close()
+	var sb strings.Builder
+	dec := xml.NewDecoder(r)
 	inText := false
 	for {
 		tok, err := dec.Token()
@@ -244,6 +419,9 @@ func docxText(data []byte) (title, text string, err error) {
 			break
 		}
 		if err != nil {
+			if stop := b.stopped(err); stop != nil {
+				return "", "", stop
+			}
 			return "", "", fmt.Errorf("parse word/document.xml: %w", err)
 		}
 		switch t := tok.(type) {
@@ -252,34 +430,56 @@ func docxText(data []byte) (title, text string, err error) {
 			case "t":
 				inText = true
 			case "tab":
-				b.WriteByte('\t')
+				sb.WriteByte('\t')
 			case "br", "cr":
-				b.WriteByte('\n')
+				sb.WriteByte('\n')
 			}
 		case xml.EndElement:
 			switch t.Name.Local {
 			case "t":
 				inText = false
 			case "p":
-				b.WriteString("\n\n")
+				sb.WriteString("\n\n")
 			}
 		case xml.CharData:
 			if inText {
-				b.Write(t)
+				sb.Write(t)
 			}
 		}
 	}
 	if core != nil {
-		if cb, err := read(core); err == nil {
+		if crc, r, err := open(core); err == nil {
 			var meta struct {
 				Title string `xml:"title"`
 			}
-			if xml.Unmarshal(cb, &meta) == nil {
+			if xml.NewDecoder(r).Decode(&meta) == nil {
 				title = strings.TrimSpace(meta.Title)
+			}
+			crc.Close()
+			if err := b.ctx.Err(); err != nil {
+				return "", "", err
+			}
+			if b.remaining() < 0 {
+				return "", "", b.tooLarge()
 			}
 		}
 	}
-	return title, strings.TrimSpace(blankRunRe.ReplaceAllString(b.String(), "\n\n")), nil
+	return title, strings.TrimSpace(blankRunRe.ReplaceAllString(sb.String(), "\n\n")), nil
+}
+
+// stopped returns the error that must end the extraction when a read
+// failed with err: cancellation, or the budget's *TooLargeError itself
+// (unwrapped from whatever the XML decoder or inflater made of it); nil
+// when err is an ordinary format problem.
+func (b *extractBudget) stopped(err error) error {
+	if cerr := b.ctx.Err(); cerr != nil {
+		return cerr
+	}
+	var tl *TooLargeError
+	if errors.As(err, &tl) {
+		return tl
+	}
+	return nil
 }
 
 var pdfStreamRe = regexp.MustCompile(`(?s)<<(.*?)>>\s*stream\r?\n`)
@@ -288,46 +488,67 @@ var pdfStreamRe = regexp.MustCompile(`(?s)<<(.*?)>>\s*stream\r?\n`)
 // Flate-compressed and show text with simple (single-byte) fonts: the Tj,
 // TJ, ' and " operators, with Td/TD/T*/Tm/ET starting new lines. Encrypted
 // PDFs, scanned images and CID/Identity-H fonts yield ErrUnsupported.
-func pdfText(data []byte) (string, error) {
+// Streams are read one at a time, each after the previous endstream; the
+// number of streams and the bytes they hold or inflate to, all together,
+// are charged to b.
+func pdfText(b *extractBudget, data []byte) (string, error) {
 	if !bytes.HasPrefix(data, []byte("%PDF-")) {
 		return "", errors.New("not a PDF (no %PDF- header)")
 	}
 	if bytes.Contains(data, []byte("/Encrypt")) {
 		return "", fmt.Errorf("%w: encrypted PDF", ErrUnsupported)
 	}
-	var b strings.Builder
+	var sb strings.Builder
+	var inflated bytes.Buffer
 	streams := 0
-	for _, loc := range pdfStreamRe.FindAllSubmatchIndex(data, -1) {
-		dict := data[loc[2]:loc[3]]
-		start := loc[1]
+	for pos := 0; pos < len(data); {
+		loc := pdfStreamRe.FindSubmatchIndex(data[pos:])
+		if loc == nil {
+			break
+		}
+		dict := data[pos+loc[2] : pos+loc[3]]
+		start := pos + loc[1]
 		end := bytes.Index(data[start:], []byte("endstream"))
 		if end < 0 {
 			return "", errors.New("truncated PDF: stream without endstream")
 		}
+		pos = start + end + len("endstream")
 		raw := bytes.TrimRight(data[start:start+end], "\r\n")
 		if bytes.Contains(dict, []byte("/Subtype/Image")) || bytes.Contains(dict, []byte("/Subtype /Image")) {
 			continue
 		}
+		flate := bytes.Contains(dict, []byte("/FlateDecode"))
+		if !flate && bytes.Contains(dict, []byte("/Filter")) {
+			continue // DCT, LZW, ... : images or rare encodings
+		}
+		if err := b.stream("PDF streams"); err != nil {
+			return "", err
+		}
 		content := raw
-		if bytes.Contains(dict, []byte("/FlateDecode")) {
+		if flate {
 			zr, err := zlib.NewReader(bytes.NewReader(raw))
 			if err != nil {
 				continue // a stream we cannot inflate (font program, broken); others may still hold text
 			}
-			content, err = io.ReadAll(io.LimitReader(zr, 1<<28))
+			inflated.Reset() // one buffer for every stream: garbage stays O(largest stream)
+			_, err = inflated.ReadFrom(b.reader(zr))
+			if stop := b.stopped(err); stop != nil {
+				return "", stop
+			}
+			content = inflated.Bytes()
 			if err != nil && len(content) == 0 {
 				continue
 			}
-		} else if bytes.Contains(dict, []byte("/Filter")) {
-			continue // DCT, LZW, ... : images or rare encodings
+		} else if err := b.charge(int64(len(raw))); err != nil {
+			return "", err
 		}
 		if !bytes.Contains(content, []byte("BT")) {
 			continue
 		}
 		streams++
-		pdfContentText(&b, content)
+		pdfContentText(&sb, content)
 	}
-	text := strings.TrimSpace(blankRunRe.ReplaceAllString(b.String(), "\n\n"))
+	text := strings.TrimSpace(blankRunRe.ReplaceAllString(sb.String(), "\n\n"))
 	if text == "" || !mostlyPrintable(text) {
 		return "", fmt.Errorf("%w: no extractable text in PDF (%d text streams; scanned pages or CID-encoded fonts need OCR or a full PDF library)", ErrUnsupported, streams)
 	}
@@ -335,21 +556,23 @@ func pdfText(data []byte) (string, error) {
 }
 
 // pdfContentText interprets the text operators of one content stream.
+// String operands collect in one reused buffer until their operator, so
+// the garbage per stream stays a small multiple of its text.
 func pdfContentText(b *strings.Builder, c []byte) {
-	var strs []string // string operands seen since the last operator
+	var pending []byte // string operands seen since the last operator
 	for i := 0; i < len(c); {
 		ch := c[i]
 		switch {
 		case ch == '(':
-			s, n := pdfLiteral(c[i:])
-			strs = append(strs, s)
+			var n int
+			pending, n = appendPDFLiteral(pending, c[i:])
 			i += n
 		case ch == '<' && i+1 < len(c) && c[i+1] != '<':
 			j := bytes.IndexByte(c[i:], '>')
 			if j < 0 {
 				return
 			}
-			strs = append(strs, pdfHex(c[i+1:i+j]))
+			pending = append(pending, pdfHex(c[i+1:i+j])...)
 			i += j + 1
 		case ch == '%':
 			for i < len(c) && c[i] != '\n' && c[i] != '\r' {
@@ -362,21 +585,21 @@ func pdfContentText(b *strings.Builder, c []byte) {
 			for j < len(c) && !isPDFSpace(c[j]) && !strings.ContainsRune("()<>[]{}/%", rune(c[j])) {
 				j++
 			}
-			op := string(c[i:j])
+			op := c[i:j]
 			i = j
-			switch op {
+			switch string(op) {
 			case "Tj", "TJ":
-				b.WriteString(strings.Join(strs, ""))
+				b.Write(pending)
 			case "'", "\"":
 				b.WriteByte('\n')
-				b.WriteString(strings.Join(strs, ""))
+				b.Write(pending)
 			case "Td", "TD", "T*", "Tm":
 				b.WriteByte('\n')
 			case "ET":
 				b.WriteString("\n")
 			}
-			if op != "" && !isPDFNumber(op) {
-				strs = strs[:0]
+			if len(op) > 0 && !isPDFNumber(op) {
+				pending = pending[:0]
 			}
 		}
 	}
@@ -386,7 +609,7 @@ func isPDFSpace(c byte) bool {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0
 }
 
-func isPDFNumber(s string) bool {
+func isPDFNumber(s []byte) bool {
 	for _, r := range s {
 		if !(r >= '0' && r <= '9' || r == '.' || r == '-' || r == '+') {
 			return false
@@ -395,10 +618,10 @@ func isPDFNumber(s string) bool {
 	return true
 }
 
-// pdfLiteral decodes a (literal string) with nesting and escapes; it
-// returns the text (bytes as Latin-1) and the bytes consumed.
-func pdfLiteral(c []byte) (string, int) {
-	var out []rune
+// appendPDFLiteral decodes a (literal string) with nesting and escapes,
+// appending the text (bytes as Latin-1) to dst; it returns dst and the
+// bytes consumed.
+func appendPDFLiteral(dst []byte, c []byte) ([]byte, int) {
 	depth := 0
 	i := 0
 	for ; i < len(c); i++ {
@@ -406,24 +629,24 @@ func pdfLiteral(c []byte) (string, int) {
 		switch {
 		case ch == '(':
 			if depth > 0 {
-				out = append(out, '(')
+				dst = append(dst, '(')
 			}
 			depth++
 		case ch == ')':
 			depth--
 			if depth == 0 {
-				return string(out), i + 1
+				return dst, i + 1
 			}
-			out = append(out, ')')
+			dst = append(dst, ')')
 		case ch == '\\' && i+1 < len(c):
 			i++
 			switch e := c[i]; e {
 			case 'n':
-				out = append(out, '\n')
+				dst = append(dst, '\n')
 			case 'r':
-				out = append(out, '\r')
+				dst = append(dst, '\r')
 			case 't':
-				out = append(out, '\t')
+				dst = append(dst, '\t')
 			case 'b', 'f':
 			case '\r', '\n':
 			default:
@@ -434,16 +657,16 @@ func pdfLiteral(c []byte) (string, int) {
 						v = v*8 + int(c[i+k]-'0')
 					}
 					i += k - 1
-					out = append(out, rune(v&0xff))
+					dst = utf8.AppendRune(dst, rune(v&0xff))
 				} else {
-					out = append(out, rune(e))
+					dst = utf8.AppendRune(dst, rune(e))
 				}
 			}
 		default:
-			out = append(out, rune(ch))
+			dst = utf8.AppendRune(dst, rune(ch))
 		}
 	}
-	return string(out), i
+	return dst, i
 }
 
 // pdfHex decodes a <hex string>: two-byte big-endian code units when it

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/zlib"
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -77,7 +78,7 @@ func TestExtract(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := Extract(tt.file, tt.data, tt.opts)
+			doc, err := Extract(context.Background(), tt.file, tt.data, tt.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +108,7 @@ func TestExtractErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Extract(tt.file, tt.data, ExtractOptions{})
+			_, err := Extract(context.Background(), tt.file, tt.data, ExtractOptions{})
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -236,7 +236,7 @@ func (s *Store) prepareFile(ctx context.Context, p string, o IngestOptions) (Ing
 		e.Action = "unchanged"
 		return e, nil
 	}
-	doc, err := Extract(p, data, o.Extract)
+	doc, err := Extract(ctx, p, data, o.Extract)
 	if err != nil {
 		e.Action, e.Err = "failed", fmt.Errorf("extract %s: %w", p, err)
 		if errors.Is(err, ErrUnsupported) {
@@ -250,7 +250,11 @@ func (s *Store) prepareFile(ctx context.Context, p string, o IngestOptions) (Ing
 		}
 		return e, nil
 	}
-	chunks := o.Chunker.Split(p, doc.Title, doc.Text, doc.Markdown)
+	chunks, err := o.Chunker.SplitContext(ctx, p, doc.Title, doc.Text, doc.Markdown)
+	if err != nil {
+		e.Action, e.Err = "failed", err
+		return e, nil
+	}
 	rec := &DocRecord{Path: p, Hash: hash, Size: info.Size(), ModTime: info.ModTime().UTC(), Title: doc.Title, Chunks: chunks}
 	if s.embed != nil && len(chunks) > 0 {
 		texts := make([]string, len(chunks))
