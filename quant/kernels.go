@@ -40,11 +40,29 @@ var (
 	impl      = implGo
 )
 
+// tileSet is one instruction set's Packed kernels: kernels[q4][n][r-1]
+// multiplies r 16-row tiles by an n-token panel, and quantRow quantizes a
+// token into a panel (nil: quantRowGo).
+type tileSet struct {
+	name     string
+	kernels  *[2][tileTokens + 1][]tileKernel
+	quantRow func(x *float32, q *byte, qstride int, d *float32, s *int32, rec int, off int32, nb int)
+}
+
+// tileSets lists the Packed kernel sets this CPU runs, fastest first; tiles
+// is the one in use, nil where there is none (Loader then keeps the GGUF
+// layout, and a Packed matrix runs the Go reference). Tests switch tiles to
+// check each set against the reference.
+var (
+	tileSets []*tileSet
+	tiles    *tileSet
+)
+
 // KernelName reports the instruction set of the quantized matrix products
 // that Loader's matrices use.
 func KernelName() string {
-	if PackedAvailable() {
-		return "avx512vnni-tiles"
+	if tiles != nil {
+		return tiles.name
 	}
 	return impl.name
 }

@@ -55,25 +55,29 @@ func init() {
 	impl = available[0]
 }
 
-const tileTokensN = tileTokens
-
-// tileKernelsOK: the tiled kernels use 512-bit VPDPBUSD with embedded
-// broadcasts (AVX512_VNNI), byte/word ops (AVX512BW) and VCVTPH2PS/VPMOVDB
-// on zmm (AVX512F).
-var tileKernelsOK = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL &&
-	cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512DQ
-
-var goTileKernels [tileTokens + 1][]tileKernel
+// The Packed tile kernels, fastest first. All three read the same layout
+// and the same activation panels, so any of them can run any Packed matrix.
+var (
+	tiles512 = &tileSet{name: "avx512vnni-tiles", kernels: &tileKernels512, quantRow: quantRowVNNI}
+	// AVX-VNNI (Intel 12th gen and later client CPUs, AMD Zen 4/5): the VEX
+	// VPDPBUSD on 256-bit vectors, no AVX-512 needed.
+	tilesAVXVNNI = &tileSet{name: "avxvnni-tiles", kernels: &tileKernelsAVXVNNI, quantRow: quantRowAVX2}
+	tilesAVX2    = &tileSet{name: "avx2-tiles", kernels: &tileKernelsAVX2, quantRow: quantRowAVX2}
+)
 
 func init() {
-	for n := 1; n <= tileTokens; n++ {
-		goTileKernels[n] = make([]tileKernel, panelTiles(n))
+	// The 512-bit kernels use VPDPBUSD with embedded broadcasts
+	// (AVX512_VNNI), byte/word ops (AVX512BW) and VCVTPH2PS/VPMOVDB on zmm
+	// (AVX512F); every kernel set converts scales with F16C.
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA || !cpu.X86.HasF16C {
+		return
 	}
-}
-
-func tileKernelsFor(q4, n int) []tileKernel {
-	if !tileKernelsOK {
-		return goTileKernels[n]
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512DQ {
+		tileSets = append(tileSets, tiles512)
 	}
-	return tileKernels[q4][n]
+	if cpu.X86.HasAVXVNNI {
+		tileSets = append(tileSets, tilesAVXVNNI)
+	}
+	tileSets = append(tileSets, tilesAVX2)
+	tiles = tileSets[0]
 }

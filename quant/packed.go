@@ -10,10 +10,12 @@ import (
 	"ragtune/weights"
 )
 
-// Packed is a Q8_0 or Q4_0 weight matrix repacked at load for AVX512-VNNI:
-// rows in tiles of 16, each tile's blocks stored so that one 64-byte load
-// holds four columns of all 16 rows (see tileGemm in internal/asmgen for
-// the byte layout). One VPDPBUSD then does 64 multiply-adds for a token,
+// Packed is a Q8_0 or Q4_0 weight matrix repacked at load for the int8 tile
+// kernels (AVX512-VNNI, AVX-VNNI, AVX2): rows in tiles of 16, each tile's
+// blocks stored so that one 64-byte load holds four columns of all 16 rows
+// (see tileGemm in internal/asmgen for the byte layout; the 256-bit
+// kernels read each 64 bytes as two halves of 8 rows). One VPDPBUSD then
+// does 64 multiply-adds for a token,
 // and a weight load serves up to 12 tokens, so the same kernel runs decode
 // (one token, streaming the weights once) and prefill (an int8 GEMM, ~4×
 // the multiply-adds per instruction of the float32 GEMM) without expanding
@@ -35,10 +37,10 @@ const (
 	panelBlock = 40 // activation bytes per block and token in a panel
 )
 
-// PackedAvailable reports whether this CPU runs Packed matrices with the
-// AVX512-VNNI kernels; elsewhere Packed works through a slow pure-Go
-// kernel, and Loader keeps the GGUF layout instead.
-func PackedAvailable() bool { return tileKernelsOK }
+// PackedAvailable reports whether this CPU runs Packed matrices with
+// assembly tile kernels (KernelName says which); elsewhere Packed works
+// through a slow pure-Go kernel, and Loader keeps the GGUF layout instead.
+func PackedAvailable() bool { return tiles != nil }
 
 // NewPacked repacks rows×cols Q8_0 or Q4_0 blocks (GGUF layout, row after
 // row) into a new Packed matrix; data is not retained.
@@ -131,18 +133,21 @@ func (m *Packed) Row(dst []float32, r int) {
 // n-token activation panel over nb blocks, writing out[t*ldo+row].
 type tileKernel func(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
 
-// panelTiles returns how many tiles one kernel call covers for an n-token
-// panel (mirrors tileRows in the generator).
-func panelTiles(n int) int {
-	switch {
-	case n <= 2:
-		return 4
-	case n == 3:
-		return 3
-	case n <= 6:
-		return 2
+// goTileKernels[n] stands for the kernel table where no tile set runs: nil
+// entries, so runTile takes the Go reference, panelTiles(n) tiles a call.
+var goTileKernels [tileTokens + 1][]tileKernel
+
+func init() {
+	for n := 1; n <= tileTokens; n++ {
+		goTileKernels[n] = make([]tileKernel, panelTiles(n))
 	}
-	return 1
+}
+
+func tileKernelsFor(q4, n int) []tileKernel {
+	if tiles == nil {
+		return goTileKernels[n]
+	}
+	return tiles.kernels[q4][n]
 }
 
 // MatMul sets out (T, Rows) = inp (T, Cols) @ W^T.
@@ -164,21 +169,21 @@ func (m *Packed) MatMul(out, inp []float32, T int) {
 		off = 8
 	}
 	for t := 0; t < T; t++ {
-		p, i := t/tileTokensN, t%tileTokensN
-		n := min(tileTokensN, T-p*tileTokensN)
-		base := p * tileTokensN * nb * panelBlock
+		p, i := t/tileTokens, t%tileTokens
+		n := min(tileTokens, T-p*tileTokens)
+		base := p * tileTokens * nb * panelBlock
 		quantizePanelRow(inp[t*m.cols:(t+1)*m.cols], op.acts[base:base+n*nb*panelBlock], n, i, off)
 	}
 	// A unit of tiles is swept for every panel before the next unit, so the
 	// unit's weights stay in L2 while the panels stream past; one panel
 	// (decode) needs no reuse and takes wider units.
 	op.unit = 4
-	if T <= tileTokensN {
+	if T <= tileTokens {
 		op.unit = 12
 	}
 	nt := tensor.Threads()
-	if cap(op.scratch) < nt*tileTokensN*tileRowsN {
-		op.scratch = make([]float32, nt*tileTokensN*tileRowsN)
+	if cap(op.scratch) < nt*tileTokens*tileRowsN {
+		op.scratch = make([]float32, nt*tileTokens*tileRowsN)
 	}
 	tensor.Parallel(nt, (m.tiles+op.unit-1)/op.unit, 1, op)
 	op.m, op.out = nil, nil
@@ -205,14 +210,14 @@ func (o *packedOp) Run(w, lo, hi int) {
 	full := R / tileRowsN // tiles whose 16 rows all exist
 	for u := lo; u < hi; u++ {
 		t0, t1 := u*o.unit, min((u+1)*o.unit, m.tiles)
-		for p := 0; p*tileTokensN < o.T; p++ {
-			n := min(tileTokensN, o.T-p*tileTokensN)
-			a := &o.acts[p*tileTokensN*nb*panelBlock]
+		for p := 0; p*tileTokens < o.T; p++ {
+			n := min(tileTokens, o.T-p*tileTokens)
+			a := &o.acts[p*tileTokens*nb*panelBlock]
 			ks := tileKernelsFor(q4, n)
-			out := o.out[p*tileTokensN*R:]
+			out := o.out[p*tileTokens*R:]
 			for tile := t0; tile < t1; {
 				if tile >= full {
-					s := o.scratch[w*tileTokensN*tileRowsN : (w+1)*tileTokensN*tileRowsN]
+					s := o.scratch[w*tileTokens*tileRowsN : (w+1)*tileTokens*tileRowsN]
 					runTile(ks[0], q4 == 1, n, 1, m.data[tile*m.stride:], m.stride, a, nb, s, tileRowsN)
 					for t := 0; t < n; t++ {
 						copy(out[t*R+tile*tileRowsN:t*R+R], s[t*tileRowsN:])
@@ -236,8 +241,8 @@ func quantizePanelRow(x []float32, panel []byte, n, i int, off int32) {
 		return
 	}
 	_ = panel[nb*n*panelBlock-1]
-	if tileKernelsOK {
-		quantRowVNNI(&x[0], &panel[4*i], 4*n, (*float32)(unsafe.Pointer(&panel[32*n+4*i])),
+	if tiles != nil && tiles.quantRow != nil {
+		tiles.quantRow(&x[0], &panel[4*i], 4*n, (*float32)(unsafe.Pointer(&panel[32*n+4*i])),
 			(*int32)(unsafe.Pointer(&panel[36*n+4*i])), n*panelBlock, off, nb)
 		return
 	}
@@ -270,8 +275,8 @@ func getU32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// runTile calls the assembly kernel k, or the Go reference when the CPU
-// has no AVX512-VNNI (k is nil then).
+// runTile calls the assembly kernel k, or the Go reference when no tile set
+// runs (k is nil then).
 func runTile(k tileKernel, q4 bool, n, r int, w []byte, wstride int, a *byte, nb int, out []float32, ldo int) {
 	if k != nil {
 		k(&w[0], wstride, a, nb, &out[0], ldo)

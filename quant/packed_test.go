@@ -8,15 +8,16 @@ import (
 	"ragtune/weights"
 )
 
-// forEachTileImpl runs fn with the assembly tile kernels (where the CPU has
-// them) and with the Go reference kernels.
+// forEachTileImpl runs fn with each tile kernel set this CPU runs and with
+// the Go reference kernels.
 func forEachTileImpl(t *testing.T, fn func(t *testing.T)) {
-	saved := tileKernelsOK
-	defer func() { tileKernelsOK = saved }()
-	if saved {
-		t.Run("avx512vnni", fn)
+	saved := tiles
+	defer func() { tiles = saved }()
+	for _, ts := range tileSets {
+		tiles = ts
+		t.Run(ts.name, fn)
 	}
-	tileKernelsOK = false
+	tiles = nil
 	t.Run("go", fn)
 }
 
@@ -84,12 +85,21 @@ func TestPackedRow(t *testing.T) {
 	}
 }
 
-// TestQuantRowVNNI: the assembly activation quantizer writes the same panel
+// TestQuantRow: the assembly activation quantizers write the same panel
 // bytes as the Go rule (quantizeActs), ties and zero blocks included.
-func TestQuantRowVNNI(t *testing.T) {
-	if !tileKernelsOK {
-		t.Skip("no AVX512-VNNI on this CPU")
+func TestQuantRow(t *testing.T) {
+	if len(tileSets) == 0 {
+		t.Skip("no assembly tile kernels on this CPU")
 	}
+	saved := tiles
+	defer func() { tiles = saved }()
+	for _, ts := range tileSets {
+		tiles = ts
+		t.Run(ts.name, testQuantRow)
+	}
+}
+
+func testQuantRow(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	const nb = 40
 	x := randVec(r, nb*BlockSize, 3)

@@ -4,10 +4,8 @@
 
 package quant
 
-const tileTokens = 12
-
-// tileKernels[q4][n][r-1] multiplies r 16-row tiles by an n-token panel.
-var tileKernels = [2][tileTokens + 1][]tileKernel{
+// tileKernels512[q4][n][r-1] multiplies r 16-row tiles by an n-token panel (AVX512-VNNI).
+var tileKernels512 = [2][tileTokens + 1][]tileKernel{
 	{
 		nil,
 		{gemmQ8N1R1, gemmQ8N1R2, gemmQ8N1R3, gemmQ8N1R4},
@@ -37,6 +35,74 @@ var tileKernels = [2][tileTokens + 1][]tileKernel{
 		{gemmQ4N10R1},
 		{gemmQ4N11R1},
 		{gemmQ4N12R1},
+	},
+}
+
+// tileKernelsAVX2 are the 256-bit kernels (AVX2), indexed as tileKernels512.
+var tileKernelsAVX2 = [2][tileTokens + 1][]tileKernel{
+	{
+		nil,
+		{gemmQ8N1R1AVX2, gemmQ8N1R2AVX2},
+		{gemmQ8N2R1AVX2},
+		{gemmQ8N3R1AVX2},
+		{gemmQ8N4R1AVX2},
+		{gemmQ8N5R1AVX2},
+		{gemmQ8N6R1AVX2},
+		{gemmQ8N7R1AVX2},
+		{gemmQ8N8R1AVX2},
+		{gemmQ8N9R1AVX2},
+		{gemmQ8N10R1AVX2},
+		{gemmQ8N11R1AVX2},
+		{gemmQ8N12R1AVX2},
+	},
+	{
+		nil,
+		{gemmQ4N1R1AVX2, gemmQ4N1R2AVX2},
+		{gemmQ4N2R1AVX2},
+		{gemmQ4N3R1AVX2},
+		{gemmQ4N4R1AVX2},
+		{gemmQ4N5R1AVX2},
+		{gemmQ4N6R1AVX2},
+		{gemmQ4N7R1AVX2},
+		{gemmQ4N8R1AVX2},
+		{gemmQ4N9R1AVX2},
+		{gemmQ4N10R1AVX2},
+		{gemmQ4N11R1AVX2},
+		{gemmQ4N12R1AVX2},
+	},
+}
+
+// tileKernelsAVXVNNI are the 256-bit kernels (AVXVNNI), indexed as tileKernels512.
+var tileKernelsAVXVNNI = [2][tileTokens + 1][]tileKernel{
+	{
+		nil,
+		{gemmQ8N1R1AVXVNNI, gemmQ8N1R2AVXVNNI},
+		{gemmQ8N2R1AVXVNNI},
+		{gemmQ8N3R1AVXVNNI},
+		{gemmQ8N4R1AVXVNNI},
+		{gemmQ8N5R1AVXVNNI},
+		{gemmQ8N6R1AVXVNNI},
+		{gemmQ8N7R1AVXVNNI},
+		{gemmQ8N8R1AVXVNNI},
+		{gemmQ8N9R1AVXVNNI},
+		{gemmQ8N10R1AVXVNNI},
+		{gemmQ8N11R1AVXVNNI},
+		{gemmQ8N12R1AVXVNNI},
+	},
+	{
+		nil,
+		{gemmQ4N1R1AVXVNNI, gemmQ4N1R2AVXVNNI},
+		{gemmQ4N2R1AVXVNNI},
+		{gemmQ4N3R1AVXVNNI},
+		{gemmQ4N4R1AVXVNNI},
+		{gemmQ4N5R1AVXVNNI},
+		{gemmQ4N6R1AVXVNNI},
+		{gemmQ4N7R1AVXVNNI},
+		{gemmQ4N8R1AVXVNNI},
+		{gemmQ4N9R1AVXVNNI},
+		{gemmQ4N10R1AVXVNNI},
+		{gemmQ4N11R1AVXVNNI},
+		{gemmQ4N12R1AVXVNNI},
 	},
 }
 
@@ -179,4 +245,163 @@ func gemmQ4N11R1(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
 func gemmQ4N12R1(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
 
 //go:noescape
+func gemmQ8N1R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N1R2AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N2R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N3R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N4R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N5R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N6R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N7R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N8R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N9R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N10R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N11R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N12R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N1R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N1R2AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N2R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N3R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N4R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N5R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N6R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N7R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N8R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N9R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N10R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N11R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N12R1AVX2(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N1R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N1R2AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N2R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N3R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N4R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N5R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N6R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N7R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N8R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N9R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N10R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N11R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N12R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N1R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N1R2AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N2R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N3R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N4R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N5R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N6R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N7R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N8R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N9R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N10R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N11R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N12R1AVXVNNI(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
 func quantRowVNNI(x *float32, q *byte, qstride int, d *float32, s *int32, rec int, off int32, nb int)
+
+//go:noescape
+func quantRowAVX2(x *float32, q *byte, qstride int, d *float32, s *int32, rec int, off int32, nb int)

@@ -1,0 +1,108 @@
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"ragtune/tensor"
+	"ragtune/weights"
+)
+
+// randBlocks returns rows×nb raw GGUF blocks with scales of either sign
+// and quants over the whole byte range (Q8_0 -128 included, which our
+// quantizer never writes but other files may).
+func randBlocks(r *rand.Rand, q4 bool, rows, nb int) []byte {
+	bs := Q8_0BlockBytes
+	if q4 {
+		bs = Q4_0BlockBytes
+	}
+	b := make([]byte, rows*nb*bs)
+	for i := 0; i < rows*nb; i++ {
+		blk := b[i*bs : (i+1)*bs]
+		h := tensor.FloatToHalf(float32(r.NormFloat64()) * 0.01)
+		blk[0], blk[1] = byte(h), byte(h>>8)
+		for j := 2; j < bs; j++ {
+			blk[j] = byte(r.IntN(256))
+		}
+	}
+	return b
+}
+
+// TestTileKernels runs every kernel of every tile set this CPU has (each
+// panel width n = 1…12, each tile count r) straight against tileGemmGo, on
+// random blocks, with ldo wider than the tiles so a stray store shows.
+// The blocks include the extremes the int16 formulation of the AVX2
+// kernels must survive: Q8_0 weights of -128 against activations of ∓127.
+func TestTileKernels(t *testing.T) {
+	if len(tileSets) == 0 {
+		t.Skip("no assembly tile kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, ts := range tileSets {
+		for q4 := 0; q4 < 2; q4++ {
+			d := weights.Q8_0
+			if q4 == 1 {
+				d = weights.Q4_0
+			}
+			for n := 1; n <= tileTokens; n++ {
+				for rr := 1; rr <= len(ts.kernels[q4][n]); rr++ {
+					for _, nb := range []int{0, 1, 2 + r.IntN(7)} {
+						rows := 16 * rr
+						raw := randBlocks(r, q4 == 1, rows, nb)
+						x := randVec(r, n*nb*BlockSize, 1)
+						if nb > 0 && q4 == 0 {
+							// Row 0, block 0: all -128 weights; token 0's first
+							// block at -amax throughout (quantized to -127).
+							for j := 2; j < Q8_0BlockBytes; j++ {
+								raw[j] = 0x80
+							}
+							for j := 0; j < BlockSize; j++ {
+								x[j] = -2
+							}
+						}
+						m := &Packed{}
+						if nb > 0 {
+							var err error
+							if m, err = NewPacked(d, raw, rows, nb*BlockSize); err != nil {
+								t.Fatal(err)
+							}
+						}
+						off := int32(128)
+						if q4 == 1 {
+							off = 8
+						}
+						panel := make([]byte, max(1, nb*n*panelBlock))
+						for i := 0; i < n; i++ {
+							quantRowGo(x[i*nb*BlockSize:(i+1)*nb*BlockSize], panel, n, i, off)
+						}
+						ldo := rows + 5
+						got := make([]float32, n*ldo)
+						want := make([]float32, n*ldo)
+						for i := range got {
+							got[i], want[i] = float32(math.NaN()), float32(math.NaN())
+						}
+						w := m.data
+						if nb == 0 {
+							w = make([]byte, 1)
+						}
+						ts.kernels[q4][n][rr-1](&w[0], m.stride, &panel[0], nb, &got[0], ldo)
+						tileGemmGo(q4 == 1, n, rr, w, m.stride, panel, nb, want, ldo)
+						for i := range got {
+							g, wv := got[i], want[i]
+							if math.IsNaN(float64(wv)) {
+								if !math.IsNaN(float64(g)) {
+									t.Fatalf("%s %s n=%d r=%d nb=%d: wrote out[%d] (token %d, col %d) outside the tiles", ts.name, d, n, rr, nb, i, i/ldo, i%ldo)
+								}
+								continue
+							}
+							if diff := math.Abs(float64(g - wv)); diff > 1e-5*(1+math.Abs(float64(wv))) || math.IsNaN(float64(g)) {
+								t.Fatalf("%s %s n=%d r=%d nb=%d: out[%d] (token %d, row %d) = %g, want %g", ts.name, d, n, rr, nb, i, i/ldo, i%ldo, g, wv)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
