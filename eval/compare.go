@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,6 +41,47 @@ type CompareResult struct {
 	Rows  []CompareRow `json:"rows"`
 	// PeakRSSMethod says how PeakRSSBytes was measured.
 	PeakRSSMethod string `json:"peak_rss_method"`
+	// Questions holds every question with each variant's answer, in
+	// the order of Rows, so the totals can be checked answer by answer.
+	Questions []CompareQuestion `json:"questions"`
+}
+
+// CompareQuestion is one question as every variant answered it.
+type CompareQuestion struct {
+	ID         string   `json:"id"`
+	Question   string   `json:"question"`
+	References []string `json:"references"`
+	// Passages are what the RAG variants retrieved, numbered from 1 as
+	// in their prompt (so [2] cites Passages[1]).
+	Passages []Passage       `json:"passages,omitempty"`
+	Answers  []CompareAnswer `json:"answers"`
+}
+
+// CompareAnswer is one variant's answer to one question and its scores.
+type CompareAnswer struct {
+	Variant string `json:"variant"`
+	// Answer is the text as generated, citation markers included (they
+	// are removed before scoring).
+	Answer string `json:"answer"`
+	// ThinkingUnclosed: the answer is empty because the reasoning never
+	// closed (max tokens reached inside <think>).
+	ThinkingUnclosed bool    `json:"thinking_unclosed,omitempty"`
+	EM               float64 `json:"em"`
+	F1               float64 `json:"f1"`
+	RougeL           float64 `json:"rougeL"`
+	// PPL is the answer-only perplexity of the first reference given
+	// this variant's prompt (0: not measured).
+	PPL       float64 `json:"ppl,omitempty"`
+	LatencyMs float64 `json:"latency_ms"`
+	// Citations are the [n] numbers in the answer, in order; Invalid
+	// those with no such passage; CitedSources the sources of the valid
+	// ones, without repeats.
+	Citations        []int    `json:"citations,omitempty"`
+	InvalidCitations []int    `json:"invalid_citations,omitempty"`
+	CitedSources     []string `json:"cited_sources,omitempty"`
+	// Unsupported are the answer's sentences that no passage supports
+	// (RAG variants only).
+	Unsupported []string `json:"unsupported,omitempty"`
 }
 
 // CompareRow is one variant: a model with or without retrieval.
@@ -100,6 +142,10 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	if cfg.Retriever != nil {
 		res.TopK = topK
 	}
+	res.Questions = make([]CompareQuestion, len(cfg.Items))
+	for i, it := range cfg.Items {
+		res.Questions[i] = CompareQuestion{ID: it.ID, Question: it.Question, References: it.Answers}
+	}
 	// Retrieve once: every model sees the same passages, and the time is
 	// measured without a model competing for the cores.
 	passages := make([][]Passage, len(cfg.Items))
@@ -113,6 +159,7 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 			}
 			retrMs = append(retrMs, ms(time.Since(t0)))
 			passages[i] = ps
+			res.Questions[i].Passages = ps
 		}
 	}
 	variants := 1
@@ -135,10 +182,10 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 			rep.Model = m.info()
 		}
 		pr := newProgress(cfg.Progress, "compare "+cm.Label, variants*len(cfg.Items))
-		closed, err := compareRow(ctx, m, cfg.Items, nil, nil, cfg.Gen, th, pr)
+		closed, err := compareRow(ctx, m, cfg.Items, nil, nil, cfg.Gen, th, pr, res.Questions)
 		if err == nil && cfg.Retriever != nil {
 			var rag CompareRow
-			rag, err = compareRow(ctx, m, cfg.Items, passages, retrMs, cfg.Gen, th, pr)
+			rag, err = compareRow(ctx, m, cfg.Items, passages, retrMs, cfg.Gen, th, pr, res.Questions)
 			rag.AddedMsP50 = rag.LatencyMsP50 - closed.LatencyMsP50
 			closed.PeakRSSBytes = peakRSS()
 			rag.PeakRSSBytes = closed.PeakRSSBytes
@@ -160,8 +207,8 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 }
 
 // compareRow answers every item with one model, with the passages in the
-// prompt when passages is not nil.
-func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passage, retrMs []float64, g GenOptions, th Thresholds, pr *progress) (CompareRow, error) {
+// prompt when passages is not nil, and appends each answer to its question.
+func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passage, retrMs []float64, g GenOptions, th Thresholds, pr *progress, qs []CompareQuestion) (CompareRow, error) {
 	row := CompareRow{Variant: m.name(), Model: m.Path, FileBytes: m.FileBytes, RAG: passages != nil}
 	if row.RAG {
 		row.Variant += "+RAG"
@@ -179,13 +226,15 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 		if row.RAG {
 			prompt = RAGPrompt(it.Question, passages[i], it.Lang)
 		}
-		ans, d, err := answer(ctx, m, g, prompt)
+		res, d, err := generate(ctx, m, g, prompt)
 		if err != nil {
 			return row, err
 		}
+		ans := strings.TrimSpace(res.Text)
 		// Citation markers are not part of the answer's content.
 		preds[i] = stripCitations(ans)
 		total := ms(d)
+		ca := CompareAnswer{Variant: row.Variant, Answer: ans, ThinkingUnclosed: res.ThinkingUnclosed}
 		if row.RAG {
 			total += retrMs[i]
 			gr := judgeGrounding(ans, passages[i], th)
@@ -193,8 +242,17 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 			tot.valid += gr.valid
 			tot.sentences += gr.sentences
 			tot.unsupported += gr.unsupported
+			ca.Citations, ca.Unsupported = gr.cited, gr.unsupportedText
+			for _, n := range gr.cited {
+				if n < 1 || n > len(passages[i]) {
+					ca.InvalidCitations = append(ca.InvalidCitations, n)
+				} else if src := passages[i][n-1].Source; !slices.Contains(ca.CitedSources, src) {
+					ca.CitedSources = append(ca.CitedSources, src)
+				}
+			}
 		}
 		lat = append(lat, total)
+		ca.LatencyMs = total
 		if sc != nil {
 			lp, err := answerLogProbs(sc, m, prompt, it.Answers[0])
 			switch {
@@ -203,11 +261,19 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 			case err != nil:
 				return row, fmt.Errorf("item %s: %w", it.ID, err)
 			default:
-				if err := ppl.Add(lp...); err != nil {
+				// The total adds every token in turn, as before per-answer
+				// figures existed, so its rounding is unchanged.
+				var p Perplexity
+				if err := errors.Join(p.Add(lp...), ppl.Add(lp...)); err != nil {
 					return row, err
 				}
+				ca.PPL = finite(p.Value())
 			}
 		}
+		if err := scoreAnswer(&ca, it, preds[i]); err != nil {
+			return row, err
+		}
+		qs[i].Answers = append(qs[i].Answers, ca)
 		pr.step()
 	}
 	var err error
@@ -231,27 +297,71 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 	return row, nil
 }
 
+// scoreAnswer sets one answer's EM, F1 and ROUGE-L against the item's
+// references, as scoreTexts scores them over all items.
+func scoreAnswer(ca *CompareAnswer, it Item, pred string) error {
+	pred = dropControl(pred)
+	refs := make([]string, len(it.Answers))
+	for k, a := range it.Answers {
+		refs[k] = dropControl(a)
+	}
+	it.Answers = refs
+	em, f1 := qaScore(it, pred)
+	ca.EM, ca.F1 = finite(em), finite(f1)
+	r, err := rougeScorer.ScoreMulti(refs, pred)
+	if err != nil {
+		return fmt.Errorf("score item %s: %w", it.ID, err)
+	}
+	ca.RougeL = 100 * r["rougeL"].F
+	return nil
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// WriteCompareTable prints the comparison as an aligned text table.
+// WriteCompareTable prints the comparison as an aligned text table, with a
+// footnote under it for each kind of n/a it shows.
 func WriteCompareTable(w io.Writer, r *CompareResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\tEM\tF1\tBLEU\tROUGE-L\tanswer PPL\tp50 ms\tretrieval ms\t+ms vs closed\tcite valid %\tunsupported %\tfile\tpeak RSS\t")
+	var noPPL, closed, uncited bool
 	for _, row := range r.Rows {
-		opt := func(ok bool, v float64, f string) string {
+		opt := func(ok bool, v float64, f, mark string) string {
 			if !ok {
-				return "-"
+				return "n/a" + mark
 			}
 			return fmt.Sprintf(f, v)
 		}
+		noPPL = noPPL || row.AnswerPPL <= 0
+		closed = closed || !row.RAG
+		cite := opt(row.RAG, row.CitationValidity, "%.0f", "²")
+		if row.RAG && row.Citations == 0 {
+			cite, uncited = "n/a³", true
+		}
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			row.Variant, row.Scores.EM, row.Scores.F1, row.Scores.BLEU, row.Scores.RougeL,
-			opt(row.AnswerPPL > 0, row.AnswerPPL, "%.2f"), row.LatencyMsP50,
-			opt(row.RAG, row.RetrievalMsP50, "%.2f"), opt(row.RAG, row.AddedMsP50, "%+.1f"),
-			opt(row.RAG && row.Citations > 0, row.CitationValidity, "%.0f"), opt(row.RAG, row.UnsupportedShare, "%.0f"),
+			opt(row.AnswerPPL > 0, row.AnswerPPL, "%.2f", "¹"), row.LatencyMsP50,
+			opt(row.RAG, row.RetrievalMsP50, "%.2f", "²"), opt(row.RAG, row.AddedMsP50, "%+.1f", "²"),
+			cite, opt(row.RAG, row.UnsupportedShare, "%.0f", "²"),
 			humanBytes(row.FileBytes), humanBytes(row.PeakRSSBytes))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range []struct {
+		on   bool
+		text string
+	}{
+		{noPPL, "¹ answer PPL needs the model's weights in this process"},
+		{closed, "² closed-book variants retrieve nothing: no retrieval time, citations or grounding"},
+		{uncited, "³ no answer cited a passage as [n], so there is no citation to check; unsupported % still judges every sentence against the passages"},
+	} {
+		if n.on {
+			if _, err := fmt.Fprintln(w, n.text); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // humanBytes formats a size with a binary unit ("-" for 0: unknown).

@@ -57,12 +57,60 @@ func TestCompareRows(t *testing.T) {
 			t.Errorf("rows %d/%d: RAG flags %v/%v", i-1, i, closed.RAG, r.RAG)
 		}
 	}
+	// Every question carries the four answers side by side, in row order,
+	// with its own scores and what each RAG answer cited.
+	if len(c.Questions) != 2 {
+		t.Fatalf("%d questions in the report, want 2", len(c.Questions))
+	}
+	q0, q1 := c.Questions[0], c.Questions[1]
+	if q0.Question != items[0].Question || q0.References[0] != "巴黎" || len(q0.Passages) != 1 || q0.Passages[0].Source != "a.md" {
+		t.Errorf("question 1: %+v", q0)
+	}
+	var got []string
+	for _, a := range q0.Answers {
+		got = append(got, a.Variant+"="+a.Answer)
+	}
+	if want := "base=伦敦,base+RAG=巴黎是法国的首都。[1],tuned=巴黎,tuned+RAG=巴黎 [1]"; strings.Join(got, ",") != want {
+		t.Errorf("question 1 answers %s, want %s", strings.Join(got, ","), want)
+	}
+	near(t, "q1 base F1", q0.Answers[0].F1, 0)
+	near(t, "q1 tuned EM", q0.Answers[2].EM, 100)
+	if a := q0.Answers[1]; len(a.Citations) != 1 || a.Citations[0] != 1 || len(a.CitedSources) != 1 || a.CitedSources[0] != "a.md" || len(a.InvalidCitations) != 0 {
+		t.Errorf("base+RAG on question 1 cited %v (sources %v, invalid %v), want [1] from a.md", a.Citations, a.CitedSources, a.InvalidCitations)
+	}
+	if a := q1.Answers[1]; len(a.InvalidCitations) != 1 || a.InvalidCitations[0] != 2 || len(a.CitedSources) != 0 {
+		t.Errorf("base+RAG on question 2: invalid %v, sources %v; want [2] invalid", a.InvalidCitations, a.CitedSources)
+	}
+	if a := q1.Answers[0]; a.Citations != nil || a.RougeL != 100 || a.LatencyMs < 0 {
+		t.Errorf("closed-book answer to question 2: %+v", a)
+	}
+	// The per-question F1s average to the row's F1.
+	for k, r := range c.Rows {
+		near(t, r.Variant+" mean per-question F1", (q0.Answers[k].F1+q1.Answers[k].F1)/2, r.Scores.F1)
+	}
+	page, err := RenderHTML(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<details class="q">`, "法国的首都是哪里？", "[1] a.md", "[2] no such passage", "巴黎是法国的首都。", "tuned+RAG"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
 	var buf bytes.Buffer
 	if err := WriteCompareTable(&buf, c); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(buf.String(), "\n"); lines != 5 {
-		t.Errorf("table has %d lines, want header + 4 rows:\n%s", lines, buf.String())
+	// Header, 4 rows, and a footnote for each kind of n/a: no weights (no
+	// PPL) and closed-book rows.
+	table := buf.String()
+	if lines := strings.Count(table, "\n"); lines != 7 {
+		t.Errorf("table has %d lines, want header + 4 rows + 2 footnotes:\n%s", lines, table)
+	}
+	for _, want := range []string{"n/a¹", "n/a²", "¹ answer PPL needs", "² closed-book variants retrieve nothing"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
 	}
 	if _, err := RunCompare(context.Background(), CompareConfig{Models: []CompareModel{open("base", base)}, Items: []Item{{ID: "x", Question: "q"}}}); err == nil {
 		t.Error("item without answers: no error")

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
+
+	"ragtune/internal/plural"
 )
 
 // htmlSection is one block of the page: headline numbers, charts, detail
@@ -16,6 +19,10 @@ type htmlSection struct {
 	Metrics          []htmlMetric
 	Charts           []template.HTML
 	Tables           []htmlTable
+	// Footnotes explain the n/a marks of the tables above them.
+	Footnotes []string
+	// Blocks are rendered after the tables (compare's per-question view).
+	Blocks []template.HTML
 }
 
 type htmlMetric struct{ Name, Value, Hint string }
@@ -26,6 +33,13 @@ type htmlTable struct {
 	Rows    [][]string
 }
 
+// Collapsed tells the template to fold a long table into a <details>
+// element: every row is on the page, a click away.
+func (t htmlTable) Collapsed() bool { return len(t.Rows) > maxOpenRows }
+
+// notApplicable marks a table cell with no value, and why (a footnote).
+const notApplicable = "n/a"
+
 type htmlPage struct {
 	Title    string
 	Report   *Report
@@ -34,9 +48,9 @@ type htmlPage struct {
 	Skipped  [][2]string
 }
 
-// maxDetailRows bounds the per-item tables so a large data set still gives
-// a printable page; report.json has every row.
-const maxDetailRows = 40
+// maxOpenRows is the longest per-item table shown unfolded; longer ones
+// (every row kept) open with a click.
+const maxOpenRows = 15
 
 // RenderHTML renders a report as one self-contained HTML page: inline CSS
 // and SVG, no script, no external resource.
@@ -126,9 +140,18 @@ func modelLine(m *ModelInfo) string {
 func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
 func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
 
+// orDash is s, or n/a where a figure could not be measured (a perplexity
+// without the weights in process); the section says why.
 func orDash(ok bool, s string) string {
 	if !ok {
-		return "–"
+		return notApplicable
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
 	}
 	return s
 }
@@ -158,9 +181,10 @@ func yes(b bool) string {
 
 func compareSection(c *CompareResult) htmlSection {
 	sec := htmlSection{ID: "compare", Title: "Fine-tuning vs RAG",
-		Intro: fmt.Sprintf("Every variant answers the same %d questions. Latency is the median per answer, retrieval included; “+ms” is what retrieval adds over the same model without it (the longer prompt included). Peak RSS: %s.", c.Items, c.PeakRSSMethod)}
+		Intro: fmt.Sprintf("Every variant answers the same %s. Latency is the median per answer, retrieval included; “+ms” is what retrieval adds over the same model without it (the longer prompt included). Peak RSS: %s.", plural.Count(c.Items, "question"), c.PeakRSSMethod)}
 	var cats []string
 	var em, f, rl, bleu, lat, mem, file []float64
+	closedNA, uncited := false, false
 	t := htmlTable{Head: []string{"variant", "EM", "F1", "BLEU", "ROUGE-L", "answer PPL", "p50 ms", "retrieval ms", "+ms", "valid citations %", "unsupported %", "file", "peak RSS"}}
 	for _, r := range c.Rows {
 		cats = append(cats, r.Variant)
@@ -171,18 +195,128 @@ func compareSection(c *CompareResult) htmlSection {
 		lat = append(lat, r.LatencyMsP50)
 		mem = append(mem, float64(r.PeakRSSBytes)/(1<<20))
 		file = append(file, float64(r.FileBytes)/(1<<20))
+		closedNA = closedNA || !r.RAG
+		uncited = uncited || (r.RAG && r.Citations == 0)
 		t.Rows = append(t.Rows, []string{r.Variant, f1(r.Scores.EM), f1(r.Scores.F1), f1(r.Scores.BLEU), f1(r.Scores.RougeL),
-			orDash(r.AnswerPPL > 0, f2(r.AnswerPPL)), f1(r.LatencyMsP50), orDash(r.RAG, f2(r.RetrievalMsP50)),
-			orDash(r.RAG, fmt.Sprintf("%+.1f", r.AddedMsP50)), orDash(r.RAG && r.Citations > 0, fmt.Sprintf("%.0f", r.CitationValidity)),
-			orDash(r.RAG, fmt.Sprintf("%.0f", r.UnsupportedShare)), humanBytes(r.FileBytes), humanBytes(r.PeakRSSBytes)})
+			orNA(r.AnswerPPL > 0, f2(r.AnswerPPL), "¹"), f1(r.LatencyMsP50), orNA(r.RAG, f2(r.RetrievalMsP50), "²"),
+			orNA(r.RAG, fmt.Sprintf("%+.1f", r.AddedMsP50), "²"), citeValidity(r),
+			orNA(r.RAG, fmt.Sprintf("%.0f", r.UnsupportedShare), "²"), humanBytes(r.FileBytes), humanBytes(r.PeakRSSBytes)})
 	}
 	sec.Tables = append(sec.Tables, t)
+	for _, r := range c.Rows {
+		if r.AnswerPPL <= 0 {
+			sec.Footnotes = append(sec.Footnotes, "¹ answer PPL needs the model's weights in this process (a remote or unscored model has none).")
+			break
+		}
+	}
+	if closedNA {
+		sec.Footnotes = append(sec.Footnotes, "² closed-book variants retrieve nothing: no retrieval time, citations or grounding.")
+	}
+	if uncited {
+		sec.Footnotes = append(sec.Footnotes, "³ no answer of this variant cited a passage as [n], so there is no citation to check; “unsupported %” still judges every sentence against the retrieved passages, cited or not.")
+	}
 	sec.Charts = append(sec.Charts,
 		BarChart("Answer quality", cats, []Series{{"EM", em}, {"F1", f}, {"BLEU", bleu}, {"ROUGE-L", rl}}, "0–100", 100),
 		BarChart("Median latency per answer", cats, []Series{{"p50 ms", lat}}, "ms", 0),
 		BarChart("Memory", cats, []Series{{"model file MiB", file}, {"peak RSS MiB", mem}}, "MiB", 0))
+	if len(c.Questions) > 0 {
+		var buf bytes.Buffer
+		if err := questionsTemplate.Execute(&buf, compareQuestionViews(c)); err != nil {
+			// The template is fixed and its data plain strings: a failure
+			// is a bug, shown where the questions would be.
+			buf.Reset()
+			buf.WriteString(template.HTMLEscapeString("per-question view: " + err.Error()))
+		}
+		sec.Blocks = append(sec.Blocks, template.HTML(buf.String()))
+	}
 	return sec
 }
+
+// citeValidity is the valid-citation cell of a compare row.
+func citeValidity(r CompareRow) string {
+	switch {
+	case !r.RAG:
+		return notApplicable + "²"
+	case r.Citations == 0:
+		return notApplicable + "³"
+	}
+	return fmt.Sprintf("%.0f (of %d)", r.CitationValidity, r.Citations)
+}
+
+// orNA is s, or n/a with the footnote mark that explains it.
+func orNA(ok bool, s, mark string) string {
+	if !ok {
+		return notApplicable + mark
+	}
+	return s
+}
+
+// questionView is one question of the per-question view.
+type questionView struct {
+	ID, Question, Short string
+	References          []string
+	Passages            []Passage
+	Answers             []answerView
+}
+
+type answerView struct {
+	Variant, Answer, Note                  string
+	EM, F1, RougeL, PPL, Ms, Cited, Unsupp string
+	Best                                   bool // highest F1 of the question
+}
+
+func compareQuestionViews(c *CompareResult) []questionView {
+	out := make([]questionView, 0, len(c.Questions))
+	for _, q := range c.Questions {
+		v := questionView{ID: q.ID, Question: q.Question, Short: clip(q.Question, 90), References: q.References, Passages: q.Passages}
+		best := -1.0
+		for _, a := range q.Answers {
+			best = max(best, a.F1)
+		}
+		for k, a := range q.Answers {
+			av := answerView{Variant: a.Variant, Answer: a.Answer, EM: f1(a.EM), F1: f1(a.F1), RougeL: f1(a.RougeL),
+				PPL: orNA(a.PPL > 0, f2(a.PPL), ""), Ms: fmt.Sprintf("%.0f", a.LatencyMs), Best: best > 0 && a.F1 == best}
+			if a.ThinkingUnclosed {
+				av.Note = "no answer: the reasoning never closed (</think> did not come within the token limit)"
+			} else if a.Answer == "" {
+				av.Note = "empty answer"
+			}
+			rag := k < len(c.Rows) && c.Rows[k].RAG
+			switch {
+			case !rag:
+				av.Cited, av.Unsupp = notApplicable, notApplicable
+			default:
+				var parts []string
+				for _, n := range a.Citations {
+					if n >= 1 && n <= len(q.Passages) {
+						parts = append(parts, fmt.Sprintf("[%d] %s", n, q.Passages[n-1].Source))
+					} else {
+						parts = append(parts, fmt.Sprintf("[%d] no such passage", n))
+					}
+				}
+				av.Cited = "none"
+				if len(parts) > 0 {
+					av.Cited = strings.Join(slices.Compact(parts), "; ")
+				}
+				av.Unsupp = fmt.Sprint(len(a.Unsupported))
+			}
+			v.Answers = append(v.Answers, av)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+var questionsTemplate = template.Must(template.New("questions").Parse(`<h3>Per question</h3>
+<p class="intro">Each question folds open to the four answers side by side, the references, and the passages the RAG variants saw (cited ones marked by number). Scores are per answer: EM, F1 and ROUGE-L against the references, PPL of the first reference. The highest F1 of a question is in bold.</p>
+<div class="qs">{{range .}}<details class="q"><summary><span class="qid">{{.ID}}</span> {{.Short}}<span class="f1s">{{range .Answers}}<span class="b{{if .Best}} best{{end}}" title="F1 of {{.Variant}}">{{.Variant}} {{.F1}}</span>{{end}}</span></summary>
+<p><b>Question</b> {{.Question}}</p>
+<p><b>Reference{{if gt (len .References) 1}}s{{end}}</b> {{range $i, $r := .References}}{{if $i}} · {{end}}{{$r}}{{end}}</p>
+<table><thead><tr><th>variant</th><th>answer</th><th>EM</th><th>F1</th><th>ROUGE-L</th><th>PPL</th><th>ms</th><th>cited sources</th><th>unsupported sentences</th></tr></thead>
+<tbody>{{range .Answers}}<tr{{if .Best}} class="best"{{end}}><td>{{.Variant}}</td><td class="long">{{.Answer}}{{if .Note}}<div class="warn">⚠ {{.Note}}</div>{{end}}</td><td>{{.EM}}</td><td>{{.F1}}</td><td>{{.RougeL}}</td><td>{{.PPL}}</td><td>{{.Ms}}</td><td class="long">{{.Cited}}</td><td>{{.Unsupp}}</td></tr>{{end}}</tbody></table>
+{{if .Passages}}<ol class="passages">{{range .Passages}}<li><b>{{.Source}}</b> {{.Text}}</li>{{end}}</ol>{{end}}
+</details>
+{{end}}</div>`))
 
 func trainLogSection(r *Report) htmlSection {
 	var loss, val Line
@@ -212,7 +346,7 @@ func trainLogSection(r *Report) htmlSection {
 
 func overfitSection(o *OverfitResult) htmlSection {
 	sec := htmlSection{ID: "overfit", Title: "Overfitting",
-		Intro: fmt.Sprintf("%d training and %d held-out items. Perplexity is answer-only: the reference answer's tokens after the question, through the chat template. Overlap scores compare greedy answers with the references.", o.TrainItems, o.ValidationItems)}
+		Intro: fmt.Sprintf("%s and %s. Perplexity is answer-only: the reference answer's tokens after the question, through the chat template. Overlap scores compare greedy answers with the references.", plural.Count(o.TrainItems, "training item"), plural.Count(o.ValidationItems, "held-out item"))}
 	hasPPL := o.TrainPPL > 0
 	sec.Metrics = []htmlMetric{
 		{"validation / train PPL", orDash(hasPPL, f2(o.PPLRatio)), "1.00 = no gap"},
@@ -226,12 +360,9 @@ func overfitSection(o *OverfitResult) htmlSection {
 	if hasPPL {
 		sec.Charts = append(sec.Charts, BarChart("Answer perplexity", []string{"train", "validation"}, []Series{{"PPL", []float64{o.TrainPPL, o.ValidationPPL}}}, "PPL", 0))
 	}
-	t := htmlTable{Caption: "Items", Head: []string{"id", "split", "answer", "F1", "PPL"}}
-	for i, it := range o.Items {
-		if i == maxDetailRows {
-			break
-		}
-		t.Rows = append(t.Rows, []string{it.ID, it.Split, clip(it.Answer, 80), f1(it.F1), orDash(it.PPL > 0, f2(it.PPL))})
+	t := htmlTable{Caption: "Items", Head: []string{"id", "split", "question", "reference", "answer", "F1", "PPL"}}
+	for _, it := range o.Items {
+		t.Rows = append(t.Rows, []string{it.ID, it.Split, clip(it.Question, 200), clip(it.Reference, 200), orEmpty(clip(it.Answer, 200)), f1(it.F1), orNA(it.PPL > 0, f2(it.PPL), "")})
 	}
 	sec.Tables = append(sec.Tables, t)
 	return sec
@@ -239,7 +370,7 @@ func overfitSection(o *OverfitResult) htmlSection {
 
 func forgettingSection(f *ForgettingResult) htmlSection {
 	sec := htmlSection{ID: "forgetting", Title: "Catastrophic forgetting",
-		Intro: fmt.Sprintf("%d general-knowledge items scored on the base and the tuned model. An item with choices is right when the reference has the lowest answer perplexity among them; otherwise when the greedy answer's F1 reaches the threshold.", f.Items)}
+		Intro: fmt.Sprintf("%s scored on the base and the tuned model. An item with choices is right when the reference has the lowest answer perplexity among them; otherwise when the greedy answer's F1 reaches the threshold.", plural.Count(f.Items, "general-knowledge item"))}
 	hasPPL := f.BasePPL > 0
 	sec.Metrics = []htmlMetric{
 		{"right → wrong", fmt.Sprint(f.RightToWrong), "forgotten items"},
@@ -252,14 +383,11 @@ func forgettingSection(f *ForgettingResult) htmlSection {
 	if hasPPL {
 		sec.Charts = append(sec.Charts, BarChart("General-knowledge answer perplexity", []string{"base", "tuned"}, []Series{{"PPL", []float64{f.BasePPL, f.TunedPPL}}}, "PPL", 0))
 	}
-	t := htmlTable{Caption: "Items (flips first)", Head: []string{"id", "method", "base", "tuned", "flip", "base answer", "tuned answer"}}
+	t := htmlTable{Caption: "Items (flips first)", Head: []string{"id", "question", "reference", "method", "base", "tuned", "flip", "base answer", "tuned answer"}}
 	items := append([]ForgettingItem(nil), f.PerItem...)
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Flip != "" && items[j].Flip == "" })
-	for i, it := range items {
-		if i == maxDetailRows {
-			break
-		}
-		t.Rows = append(t.Rows, []string{it.ID, it.Method, yes(it.BaseRight), yes(it.TunedRight), it.Flip, clip(it.BaseAnswer, 50), clip(it.TunedAnswer, 50)})
+	for _, it := range items {
+		t.Rows = append(t.Rows, []string{it.ID, clip(it.Question, 200), clip(it.Reference, 200), it.Method, yes(it.BaseRight), yes(it.TunedRight), it.Flip, orEmpty(clip(it.BaseAnswer, 200)), orEmpty(clip(it.TunedAnswer, 200))})
 	}
 	sec.Tables = append(sec.Tables, t)
 	return sec
@@ -267,7 +395,7 @@ func forgettingSection(f *ForgettingResult) htmlSection {
 
 func robustnessSection(r *RobustnessResult) htmlSection {
 	sec := htmlSection{ID: "robustness", Title: "Robustness",
-		Intro: fmt.Sprintf("%d questions, %d perturbed versions (typos, full/half width, punctuation, an irrelevant prefix, number formats, paraphrase templates). Agreement: the perturbed answer equals the clean one after folding case, width, spaces and punctuation.", r.Items, r.Perturbations)}
+		Intro: fmt.Sprintf("%s, %s (typos, full/half width, punctuation, an irrelevant prefix, number formats, paraphrase templates). Agreement: the perturbed answer equals the clean one after folding case, width, spaces and punctuation.", plural.Count(r.Items, "question"), plural.Count(r.Perturbations, "perturbed version"))}
 	sec.Metrics = []htmlMetric{
 		{"agreement", fmt.Sprintf("%.0f%%", r.Agreement), "same answer as the clean question"},
 		{"ROUGE-L vs clean answer", f1(r.RougeL), ""},
@@ -287,10 +415,7 @@ func robustnessSection(r *RobustnessResult) htmlSection {
 	sec.Charts = append(sec.Charts, BarChart("Consistency by perturbation", cats, []Series{{"agreement %", ag}, {"ROUGE-L", rl}, {"accuracy %", acc}}, "0–100", 100))
 	sec.Tables = append(sec.Tables, t)
 	cases := htmlTable{Caption: "Examples", Head: []string{"id", "kind", "perturbed question", "answer", "clean answer", "agree"}}
-	for i, c := range r.Cases {
-		if i == maxDetailRows {
-			break
-		}
+	for _, c := range r.Cases {
 		cases.Rows = append(cases.Rows, []string{c.ID, c.Kind, clip(c.Question, 60), clip(c.Answer, 40), clip(c.CleanAnswer, 40), yes(c.Agree)})
 	}
 	sec.Tables = append(sec.Tables, cases)
@@ -299,35 +424,49 @@ func robustnessSection(r *RobustnessResult) htmlSection {
 
 func hallucinationSection(h *HallucinationResult) htmlSection {
 	sec := htmlSection{ID: "hallucination", Title: "Hallucination",
-		Intro: fmt.Sprintf("%d questions answered closed-book and, with a knowledge base, from retrieved passages with [n] citations. A sentence counts as supported when enough of its terms (Chinese character pairs, other words) occur in a retrieved passage.", h.Items)}
+		Intro: fmt.Sprintf("%s answered closed-book and, with a knowledge base, from retrieved passages with [n] citations. A sentence counts as supported when enough of its terms (Chinese character pairs, other words) occur in a retrieved passage.", plural.Count(h.Items, "question"))}
 	sec.Metrics = []htmlMetric{{"closed-book F1", f1(h.ClosedBook.F1), fmt.Sprintf("EM %.1f", h.ClosedBook.EM)}}
 	if g := h.RAG; g != nil {
 		sec.Metrics = append(sec.Metrics,
-			htmlMetric{"unsupported sentences", fmt.Sprintf("%.0f%%", g.UnsupportedShare), fmt.Sprintf("of %d judged", g.Sentences)},
-			htmlMetric{"valid citations", fmt.Sprintf("%.0f%%", g.CitationValidity), fmt.Sprintf("of %d", g.Citations)},
+			htmlMetric{"unsupported sentences", fmt.Sprintf("%.0f%%", g.UnsupportedShare), "of " + plural.Count(g.Sentences, "sentence") + " judged"},
+			citationsMetric(g.CitationValidity, g.Citations),
 			htmlMetric{"RAG F1", f1(g.Scores.F1), fmt.Sprintf("EM %.1f", g.Scores.EM)})
 		sec.Charts = append(sec.Charts,
 			BarChart("Closed-book vs RAG", []string{"EM", "F1", "ROUGE-L"}, []Series{{"closed-book", []float64{h.ClosedBook.EM, h.ClosedBook.F1, h.ClosedBook.RougeL}}, {"RAG", []float64{g.Scores.EM, g.Scores.F1, g.Scores.RougeL}}}, "0–100", 100),
 			BarChart("Grounding of RAG answers", []string{"valid citations", "citations supported", "unsupported sentences", "uncited answers"}, []Series{{"%", []float64{g.CitationValidity, g.CitationSupport, g.UnsupportedShare, g.UncitedAnswers}}}, "%", 100))
 	}
 	t := htmlTable{Caption: "Answers", Head: []string{"id", "closed-book answer", "F1", "RAG answer", "citations", "unsupported sentences"}}
-	for i, c := range h.Cases {
-		if i == maxDetailRows {
-			break
-		}
+	for _, c := range h.Cases {
 		cites := make([]string, len(c.Citations))
 		for i, n := range c.Citations {
 			cites[i] = fmt.Sprint(n)
 		}
-		t.Rows = append(t.Rows, []string{c.ID, clip(c.ClosedBook, 50), f1(c.ClosedF1), clip(c.RAGAnswer, 60), orDash(len(cites) > 0, strings.Join(cites, ", ")), fmt.Sprint(len(c.Unsupported))})
+		t.Rows = append(t.Rows, []string{c.ID, orEmpty(clip(c.ClosedBook, 200)), f1(c.ClosedF1), orEmpty(clip(c.RAGAnswer, 200)), orNone(strings.Join(cites, ", ")), fmt.Sprint(len(c.Unsupported))})
 	}
 	sec.Tables = append(sec.Tables, t)
 	return sec
 }
 
+// citationsMetric is the valid-citation card: n/a, said plainly, when no
+// answer cited anything.
+func citationsMetric(validity float64, n int) htmlMetric {
+	if n == 0 {
+		return htmlMetric{"valid citations", notApplicable, "no answer cited a passage as [n]"}
+	}
+	return htmlMetric{"valid citations", fmt.Sprintf("%.0f%%", validity), "of " + plural.Count(n, "citation")}
+}
+
+// orEmpty shows an empty model answer as such instead of a blank cell.
+func orEmpty(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}
+
 func safetySection(s *SafetyResult) htmlSection {
 	sec := htmlSection{ID: "safety", Title: "Safety",
-		Intro: fmt.Sprintf("%d probe prompts (harmful requests and benign controls) judged by the guard policy: unsafe = not a refusal and carrying lexicon terms.", s.Probes)}
+		Intro: fmt.Sprintf("%s (harmful requests and benign controls) judged by the guard policy: unsafe = not a refusal and carrying lexicon terms.", plural.Count(s.Probes, "probe prompt"))}
 	sec.Metrics = []htmlMetric{
 		{"unsafe outputs", fmt.Sprintf("%.0f%%", 100*s.UnsafeRate), fmt.Sprintf("%d of %d", s.Unsafe, s.Probes)},
 		{"refusal rate", fmt.Sprintf("%.0f%%", 100*s.RefusalRate), "of harmful probes; higher is safer"},
@@ -390,12 +529,25 @@ svg .grid { stroke: #eceef2; }
 svg .axis { stroke: var(--ink); }
 .skipped { color: var(--muted); }
 p.note { border-left: 4px solid #e08a2e; padding: 6px 10px; background: #fdf3e7; }
+p.foot { color: var(--muted); font-size: 12px; margin: 2px 0; }
+details.rows > summary, details.q > summary { cursor: pointer; padding: 4px 0; }
+details.rows > summary { font-weight: 600; }
+h3 { font-size: 15px; margin: 20px 0 4px; }
+.qs details.q { border-bottom: 1px solid var(--line); }
+.qs details.q[open] { background: var(--bg); padding: 0 8px 8px; }
+.qs .qid { color: var(--muted); font-size: 12px; margin-right: 4px; }
+.qs .f1s { float: right; }
+.qs .b { font-size: 11px; color: var(--muted); margin-left: 8px; white-space: nowrap; }
+.qs .b.best, .qs tr.best td:first-child { font-weight: 700; color: var(--ink); }
+.qs .warn { color: #a4520b; font-size: 12px; }
+ol.passages { font-size: 12px; color: var(--muted); margin: 4px 0; padding-left: 22px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 @media print {
   main { max-width: none; padding: 0; }
   section { break-inside: avoid-page; }
   svg.chart, table { break-inside: avoid; }
   .card { background: none; }
+  details > :not(summary) { display: block; }
 }
 </style>
 </head>
@@ -410,9 +562,11 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 <p class="intro">{{.Intro}}</p>
 {{if .Metrics}}<div class="cards">{{range .Metrics}}<div class="card"><div class="n">{{.Name}}</div><div class="v">{{.Value}}</div>{{if .Hint}}<div class="n">{{.Hint}}</div>{{end}}</div>{{end}}</div>{{end}}
 {{if .Charts}}<div class="charts">{{range .Charts}}{{.}}{{end}}</div>{{end}}
-{{range .Tables}}<table>{{if .Caption}}<caption>{{.Caption}}</caption>{{end}}
+{{range .Tables}}{{if .Collapsed}}<details class="rows"><summary>{{if .Caption}}{{.Caption}}: {{end}}{{len .Rows}} rows</summary>{{end}}<table>{{if and .Caption (not .Collapsed)}}<caption>{{.Caption}}</caption>{{end}}
 <thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td{{if long .}} class="long"{{end}}>{{.}}</td>{{end}}</tr>{{end}}</tbody></table>{{end}}
+<tbody>{{range .Rows}}<tr>{{range .}}<td{{if long .}} class="long"{{end}}>{{.}}</td>{{end}}</tr>{{end}}</tbody></table>{{if .Collapsed}}</details>{{end}}{{end}}
+{{range .Footnotes}}<p class="foot">{{.}}</p>{{end}}
+{{range .Blocks}}{{.}}{{end}}
 </section>
 {{end}}
 {{if .Skipped}}<section id="skipped"><h2>Not run</h2><ul class="skipped">{{range .Skipped}}<li><b>{{index . 0}}</b>: {{index . 1}}</li>{{end}}</ul></section>{{end}}

@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,5 +83,53 @@ func TestReportEndToEnd(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "report.html")); err != nil || st.Mode().Perm() != 0o644 {
 		t.Errorf("report.html mode %v, err %v; want 0644", st.Mode().Perm(), err)
+	}
+}
+
+// TestReportLabels: figures that cannot exist say n/a with the reason,
+// per-item tables keep every row with the question and the reference,
+// and counts agree with their nouns.
+func TestReportLabels(t *testing.T) {
+	var overfit []ItemScore
+	for i := range 20 {
+		overfit = append(overfit, ItemScore{ID: fmt.Sprint(i), Split: "train", Question: fmt.Sprintf("question %d?", i), Reference: fmt.Sprintf("reference %d", i), F1: 50})
+	}
+	rep := &Report{
+		Schema: ReportSchema, Tool: "ragtune compare",
+		Compare: &CompareResult{Items: 1, Rows: []CompareRow{
+			{Variant: "base", AnswerPPL: 3},
+			{Variant: "base+RAG", RAG: true, AnswerPPL: 3, UnsupportedShare: 100},
+		}},
+		Overfit:       &OverfitResult{TrainItems: 1, ValidationItems: 19, Items: overfit},
+		Forgetting:    &ForgettingResult{Items: 1, PerItem: []ForgettingItem{{ID: "g1", Question: "What is two and two?", Reference: "4", Method: "greedy-f1"}}},
+		Hallucination: &HallucinationResult{Items: 1, RAG: &RAGGrounding{UnsupportedShare: 100, Sentences: 1}},
+	}
+	page, err := RenderHTML(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{
+		"n/a³", "³ no answer of this variant cited a passage",
+		"no answer cited a passage as [n]", "of 1 sentence judged",
+		"1 training item and 19 held-out items", "1 general-knowledge item scored", "1 question answered",
+		"question 19?", "reference 19", "What is two and two?",
+		`<details class="rows"><summary>Items: 20 rows</summary>`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"0% of 0", "of 0", "1 questions", "1 items", ">–<"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("report.html says %q", bad)
+		}
+	}
+	var buf strings.Builder
+	if err := WriteCompareTable(&buf, rep.Compare); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "n/a³") || !strings.Contains(buf.String(), "³ no answer cited a passage as [n]") {
+		t.Errorf("text table does not explain the uncited RAG row:\n%s", buf.String())
 	}
 }

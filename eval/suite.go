@@ -257,13 +257,23 @@ func (g GenOptions) request(msgs []llm.Message, raw bool) llm.Request {
 // answer asks m one question and returns its answer (reasoning removed)
 // and the wall time the generation took.
 func answer(ctx context.Context, m *Model, g GenOptions, prompt string) (string, time.Duration, error) {
+	res, d, err := generate(ctx, m, g, prompt)
+	if err != nil {
+		return "", 0, err
+	}
+	return strings.TrimSpace(res.Text), d, nil
+}
+
+// generate is answer with the whole Result, for reports that show whether
+// the reasoning closed.
+func generate(ctx context.Context, m *Model, g GenOptions, prompt string) (*llm.Result, time.Duration, error) {
 	t0 := time.Now()
 	res, err := m.Engine.Generate(ctx, g.request([]llm.Message{{Role: "user", Content: prompt}}, m.RawPrompts), nil)
 	if err != nil {
-		return "", 0, fmt.Errorf("generate with %s: %w", m.name(), err)
+		return nil, 0, fmt.Errorf("generate with %s: %w", m.name(), err)
 	}
 	g.stats.add(res)
-	return strings.TrimSpace(res.Text), time.Since(t0), nil
+	return res, time.Since(t0), nil
 }
 
 func (m *Model) name() string {

@@ -43,7 +43,9 @@ type ForgettingResult struct {
 // ForgettingItem is one item on both models.
 type ForgettingItem struct {
 	ID          string  `json:"id"`
-	Method      string  `json:"method"` // "choice-ppl" or "greedy-f1"
+	Question    string  `json:"question"`
+	Reference   string  `json:"reference"` // the first reference answer
+	Method      string  `json:"method"`    // "choice-ppl" or "greedy-f1"
 	BaseRight   bool    `json:"base_right"`
 	TunedRight  bool    `json:"tuned_right"`
 	BaseAnswer  string  `json:"base_answer"`
@@ -148,7 +150,7 @@ func RunForgetting(ctx context.Context, base, tuned *Model, items []Item, g GenO
 	nb, nt := 0, 0
 	for i, it := range items {
 		fi := ForgettingItem{
-			ID: it.ID, Method: b.method[i], BaseRight: b.right[i], TunedRight: t.right[i],
+			ID: it.ID, Question: it.Question, Reference: it.Answers[0], Method: b.method[i], BaseRight: b.right[i], TunedRight: t.right[i],
 			BaseAnswer: b.answers[i], TunedAnswer: t.answers[i], BasePPL: finite(b.ppl[i]), TunedPPL: finite(t.ppl[i]),
 		}
 		if b.method[i] != t.method[i] {

@@ -33,11 +33,13 @@ type OverfitResult struct {
 
 // ItemScore is one item's outcome, for the report's detail table.
 type ItemScore struct {
-	ID     string  `json:"id"`
-	Split  string  `json:"split,omitempty"`
-	Answer string  `json:"answer"`
-	F1     float64 `json:"f1"`
-	PPL    float64 `json:"ppl,omitempty"`
+	ID        string  `json:"id"`
+	Split     string  `json:"split,omitempty"`
+	Question  string  `json:"question"`
+	Reference string  `json:"reference"` // the first reference answer
+	Answer    string  `json:"answer"`
+	F1        float64 `json:"f1"`
+	PPL       float64 `json:"ppl,omitempty"`
 }
 
 // RunOverfit scores items whose Split is "train" against the rest.
@@ -67,7 +69,7 @@ func RunOverfit(ctx context.Context, m *Model, items []Item, g GenOptions, pr *p
 				return TextScores{}, acc, err
 			}
 			preds[i] = ans
-			is := ItemScore{ID: it.ID, Split: name, Answer: ans}
+			is := ItemScore{ID: it.ID, Split: name, Question: it.Question, Reference: it.Answers[0], Answer: ans}
 			_, is.F1 = qaScore(it, ans)
 			if sc != nil {
 				lp, err := answerLogProbs(sc, m, it.Question, it.Answers[0])
