@@ -1,5 +1,9 @@
 package quant
 
+//go:generate go run internal/asmgen/main.go -o kernels_amd64.s
+//go:generate go run internal/asmgen/main.go -decls -o tiles_amd64.go
+//go:generate go run internal/asmgen/main.go -tiles -o tiles.go
+
 import "unsafe"
 
 // kernels is one instruction set's block dot products. Each takes a weight

@@ -1,5 +1,7 @@
 package tensor
 
+//go:generate go run internal/asmgen/main.go -o kernels_amd64.s
+
 import (
 	"math"
 	"unsafe"
