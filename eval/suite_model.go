@@ -13,7 +13,6 @@ import (
 	"ragtune/tokenizer"
 	"ragtune/train"
 	"ragtune/train/data"
-	"ragtune/weights"
 )
 
 // Model is one model under evaluation: an engine to generate answers and,
@@ -65,12 +64,11 @@ func LoadModel(path, adapter string, o LoadOptions) (*Model, error) {
 	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{
 		ContextSize: o.ContextSize, Parallel: o.Parallel, Sampling: &llm.Sampling{},
 	}}
-	if adapter != "" {
-		opts.Weights = func(src weights.Source) (weights.Source, error) {
-			return train.ApplyAdapter(src, adapter)
-		}
+	src, cfg, err := train.OpenWithAdapter(path, adapter)
+	if err != nil {
+		return nil, err
 	}
-	eng, err := llm.LoadLocal(path, opts)
+	eng, err := llm.LoadLocalFrom(path, src, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -114,14 +112,10 @@ func pathBytes(path string) int64 {
 // tokenizer when generating.
 func renderer(t *chat.Template, bos string) data.Renderer {
 	return func(msgs []data.Message, gen bool) (string, error) {
-		cm := make([]chat.Message, len(msgs))
-		for i, x := range msgs {
-			cm[i] = chat.Message{Role: x.Role, Content: x.Content, ReasoningContent: x.ReasoningContent}
-		}
 		if t == nil {
-			return bos + PlainChat(cm, gen), nil
+			return bos + PlainChat(msgs, gen), nil
 		}
-		return t.Render(cm, gen)
+		return t.Render(msgs, gen)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"ragtune/gguf" // registers GGUF with qwen2.Open, so qwen2.Load reads .gguf files
+	"ragtune/gguf"
 	"ragtune/llm/chat"
 	"ragtune/model"
 	"ragtune/model/qwen2"
@@ -23,11 +23,6 @@ type LoadOptions struct {
 	// and Q4_0 weights run in place unless an option overrides the
 	// matrix loader.
 	Qwen2 []qwen2.Option
-	// Weights, when set, transforms the stored weights before the model
-	// is built. The CLI and eval pass train.ApplyAdapter here to merge a
-	// LoRA adapter on load; it is a hook because package train sits above
-	// llm.
-	Weights func(src weights.Source) (weights.Source, error)
 }
 
 // LoadLocal opens a model for generation: an HF directory (config.json,
@@ -36,43 +31,34 @@ type LoadOptions struct {
 // vocabulary and chat template. Sampling defaults and EOS ids come from
 // generation_config.json unless opts sets them.
 func LoadLocal(path string, opts LoadOptions) (*Local, error) {
-	st, err := os.Stat(path)
+	return loadLocal(path, nil, nil, opts)
+}
+
+// LoadLocalFrom is LoadLocal over weights the caller already holds: src
+// with its config, for example a base model with a LoRA adapter merged in
+// as it is read (train.OpenWithAdapter), while the tokenizer, chat template
+// and generation config still come from path. The engine owns src: Close
+// closes it, and so does LoadLocalFrom when it fails.
+func LoadLocalFrom(path string, src weights.Source, cfg *qwen2.Config, opts LoadOptions) (*Local, error) {
+	if src == nil || cfg == nil {
+		return nil, fmt.Errorf("load %q: no weights given", path)
+	}
+	return loadLocal(path, src, cfg, opts)
+}
+
+// loadLocal opens path's weights itself when src is nil. A given src is
+// closed here on errors before qwen2.New, which owns it from then on.
+func loadLocal(path string, src weights.Source, cfg *qwen2.Config, opts LoadOptions) (*Local, error) {
+	v, err := loadVocab(path)
 	if err != nil {
-		return nil, fmt.Errorf("load model: %w (pass an HF model directory or a .gguf file; 'ragtune model init' makes a test model)", err)
-	}
-	dir := path
-	if !st.IsDir() {
-		dir = filepath.Dir(path)
-	}
-	var (
-		tok     *tokenizer.BPE
-		tmpl    Template
-		tmplErr error
-		gen     *model.GenerationConfig
-	)
-	if !st.IsDir() && isGGUF(path) {
-		tok, tmpl, err = ggufTokenizer(path)
-		if err == nil && tmpl == nil {
-			tmplErr = fmt.Errorf("%q carries no tokenizer.chat_template", path)
+		if src != nil {
+			src.Close()
 		}
-	} else {
-		tok, gen, err = dirTokenizer(dir)
-		if err == nil {
-			// A base model without a chat template still runs raw prompts;
-			// the reason is kept for the first chat request.
-			tmpl, tmplErr = loadTemplate(dir)
-		}
-	}
-	if err != nil {
 		return nil, err
 	}
-	src, cfg, err := qwen2.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Weights != nil {
-		if src, err = opts.Weights(src); err != nil {
-			return nil, fmt.Errorf("load %q: %w", path, err)
+	if src == nil {
+		if src, cfg, err = qwen2.Open(path); err != nil {
+			return nil, err
 		}
 	}
 	qopts := append([]qwen2.Option{qwen2.WithMatrixLoader(quant.Loader(qwen2.DefaultMatrix))}, opts.Qwen2...)
@@ -81,23 +67,57 @@ func LoadLocal(path string, opts LoadOptions) (*Local, error) {
 		return nil, fmt.Errorf("load %q: %w", path, err)
 	}
 	lo := opts.LocalOptions
-	if gen != nil {
+	if v.gen != nil {
 		if lo.Sampling == nil {
-			s := samplingFromGeneration(gen)
+			s := samplingFromGeneration(v.gen)
 			lo.Sampling = &s
 		}
-		lo.EOS = append(lo.EOS, gen.EOSTokenIDs()...)
+		lo.EOS = append(lo.EOS, v.gen.EOSTokenIDs()...)
 	}
 	if lo.Sampling == nil {
 		lo.Sampling = &Sampling{Seed: -1}
 	}
-	l, err := NewLocal(qwen2Model{m}, tok, tmpl, lo)
+	l, err := NewLocal(qwen2Model{m}, v.tok, v.tmpl, lo)
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("load %q: %w", path, err)
 	}
-	l.tmplErr = tmplErr
+	l.tmplErr = v.tmplErr
 	return l, nil
+}
+
+// vocab is what LoadLocal takes from the model path besides the weights.
+type vocab struct {
+	tok     *tokenizer.BPE
+	tmpl    Template
+	tmplErr error                   // why tmpl is nil, for the first chat request
+	gen     *model.GenerationConfig // nil for a GGUF file or when absent
+}
+
+func loadVocab(path string) (vocab, error) {
+	var v vocab
+	st, err := os.Stat(path)
+	if err != nil {
+		return v, fmt.Errorf("load model: %w (pass an HF model directory or a .gguf file; 'ragtune model init' makes a test model)", err)
+	}
+	if !st.IsDir() && isGGUF(path) {
+		v.tok, v.tmpl, err = ggufTokenizer(path)
+		if err == nil && v.tmpl == nil {
+			v.tmplErr = fmt.Errorf("%q carries no tokenizer.chat_template", path)
+		}
+		return v, err
+	}
+	dir := path
+	if !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	if v.tok, v.gen, err = dirTokenizer(dir); err != nil {
+		return v, err
+	}
+	// A base model without a chat template still runs raw prompts; the
+	// reason is kept for the first chat request.
+	v.tmpl, v.tmplErr = loadTemplate(dir)
+	return v, nil
 }
 
 // samplingFromGeneration turns generation_config.json into defaults:

@@ -14,6 +14,7 @@ import (
 	"ragtune/model"
 	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
+	"ragtune/weights"
 )
 
 // tinyModelDir writes the tiny preset with R1's byte-level vocabulary and
@@ -314,5 +315,62 @@ func TestTinyModelConcurrent(t *testing.T) {
 		if !slices.Equal(got[i], want[p]) {
 			t.Errorf("%q: concurrent %v, sequential %v", p, got[i], want[p])
 		}
+	}
+}
+
+// closeCounter records whether an engine closed the weights it was given.
+type closeCounter struct {
+	weights.Source
+	closed int
+}
+
+func (c *closeCounter) Close() error { c.closed++; return c.Source.Close() }
+
+// TestLoadLocalFrom: an engine over weights the caller opened generates
+// what LoadLocal's does, owns them (Close closes them once), and closes
+// them when loading fails before the model is built.
+func TestLoadLocalFrom(t *testing.T) {
+	dir := tinyModelDir(t)
+	want, err := LoadLocal(dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	src, cfg, err := qwen2.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &closeCounter{Source: src}
+	got, err := LoadLocalFrom(dir, cc, cfg, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Messages: []Message{{Role: "user", Content: "hello"}}, MaxTokens: 12, Sampling: &Sampling{}}
+	a, err := want.Generate(context.Background(), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := got.Generate(context.Background(), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.TokenIDs, b.TokenIDs) {
+		t.Errorf("LoadLocalFrom generated %v, LoadLocal %v", b.TokenIDs, a.TokenIDs)
+	}
+	got.Close()
+	if cc.closed != 1 {
+		t.Errorf("weights closed %d times by Close, want 1", cc.closed)
+	}
+
+	src, cfg, err = qwen2.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc = &closeCounter{Source: src}
+	if _, err := LoadLocalFrom(t.TempDir(), cc, cfg, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "tokenizer.json") {
+		t.Errorf("no tokenizer: err = %v", err)
+	}
+	if cc.closed != 1 {
+		t.Errorf("weights closed %d times after a failed load, want 1", cc.closed)
 	}
 }

@@ -102,6 +102,23 @@ func (m *mergedSource) Tensor(name string) (*weights.Tensor, error) {
 func (m *mergedSource) Names() []string { return m.src.Names() }
 func (m *mergedSource) Close() error    { return m.src.Close() }
 
+// OpenWithAdapter opens a model as qwen2.Open does and, when adapterDir is
+// not empty, merges the PEFT LoRA adapter there into it (ApplyAdapter).
+// It is how the commands and eval run a fine-tuned model: the result goes
+// to llm.LoadLocalFrom, so package llm needs no knowledge of adapters.
+func OpenWithAdapter(path, adapterDir string) (weights.Source, *qwen2.Config, error) {
+	src, cfg, err := qwen2.Open(path)
+	if err != nil || adapterDir == "" {
+		return src, cfg, err
+	}
+	merged, err := ApplyAdapter(src, adapterDir)
+	if err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return merged, cfg, nil
+}
+
 // tokenizerFiles are copied next to merged or fully trained weights so the
 // output directory is a complete model.
 var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}
@@ -136,15 +153,11 @@ func CopyTokenizerFiles(from, to string) error {
 // HF model directory at outDir, in the base model's dtype (torch_dtype),
 // with its tokenizer files.
 func MergeLoRA(modelPath, adapterDir, outDir string, progress func(done, total int64)) error {
-	src, cfg, err := qwen2.Open(modelPath)
+	ms, cfg, err := OpenWithAdapter(modelPath, adapterDir)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	ms, err := ApplyAdapter(src, adapterDir)
-	if err != nil {
-		return err
-	}
+	defer ms.Close()
 	opts := qwen2.SaveOptions{DType: qwen2.KeepDType, Progress: progress}
 	if cfg.TorchDtype == "" {
 		opts.DType = weights.F32

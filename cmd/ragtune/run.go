@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"ragtune/llm"
-	"ragtune/weights"
 )
 
 func init() {
@@ -166,13 +165,11 @@ func (g *genFlags) check() error {
 func (g *genFlags) load(stderr io.Writer) (*llm.Local, error) {
 	t0 := time.Now()
 	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}}
-	if g.adapter != "" {
-		adapter := g.adapter
-		opts.Weights = func(src weights.Source) (weights.Source, error) {
-			return train.ApplyAdapter(src, adapter)
-		}
+	src, cfg, err := train.OpenWithAdapter(g.model, g.adapter)
+	if err != nil {
+		return nil, err
 	}
-	eng, err := llm.LoadLocal(g.model, opts)
+	eng, err := llm.LoadLocalFrom(g.model, src, cfg, opts)
 	if err != nil {
 		return nil, err
 	}

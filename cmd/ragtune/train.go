@@ -133,13 +133,7 @@ checkpoint (with --save-every) and stops.`)
 	if err != nil {
 		return err
 	}
-	render := func(msgs []data.Message, gen bool) (string, error) {
-		cm := make([]chat.Message, len(msgs))
-		for i, x := range msgs {
-			cm[i] = chat.Message{Role: x.Role, Content: x.Content, ReasoningContent: x.ReasoningContent}
-		}
-		return tmpl.Render(cm, gen)
-	}
+	render := tmpl.Render
 
 	// Data.
 	exs, st, err := data.ReadFile(*dataPath, *skipBad)

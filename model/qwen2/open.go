@@ -36,7 +36,7 @@ func OpenUnchecked(path string) (weights.Source, *Config, error) { return open(p
 func open(path string) (weights.Source, *Config, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open model: %w", err)
+		return nil, nil, fmt.Errorf("open model: %w (pass an HF model directory or a .gguf file; 'ragtune model init' makes a test model)", err)
 	}
 	if st.IsDir() {
 		return openHFDir(path, path)

@@ -18,15 +18,15 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"ragtune/llm/chat"
 )
 
-// Message is one chat turn. ReasoningContent is an assistant's chain of
-// thought, trained inside <think>…</think> before Content.
-type Message struct {
-	Role             string
-	Content          string
-	ReasoningContent string
-}
+// Message is one chat turn, the type chat templates render (an alias, so
+// an Example's messages go to chat.Template.Render without copying).
+// ReasoningContent is an assistant's chain of thought, trained inside
+// <think>…</think> before Content.
+type Message = chat.Message
 
 // Example is one training conversation; the last message is the assistant
 // turn the model learns.

@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// Renderer renders a conversation through a chat template (llm/chat's
-// Template.Render fits).
+// Renderer renders a conversation through a chat template
+// (chat.Template.Render is one).
 type Renderer func(msgs []Message, addGenerationPrompt bool) (string, error)
 
 // Encoder turns text into token ids; special-token text in it (the

@@ -30,13 +30,7 @@ func TestEncodeRealR1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	render := func(msgs []Message, gen bool) (string, error) {
-		cm := make([]chat.Message, len(msgs))
-		for i, m := range msgs {
-			cm[i] = chat.Message{Role: m.Role, Content: m.Content, ReasoningContent: m.ReasoningContent}
-		}
-		return tmpl.Render(cm, gen)
-	}
+	render := tmpl.Render
 	exs, _, err := Read("m.jsonl", []byte(`{"Question": "头痛怎么办？", "Complex_CoT": "Consider causes.", "Response": "Rest and drink water."}`), false)
 	if err != nil {
 		t.Fatal(err)
@@ -87,13 +81,7 @@ func TestEncodeEmptyThinkBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			render := func(msgs []Message, gen bool) (string, error) {
-				cm := make([]chat.Message, len(msgs))
-				for i, m := range msgs {
-					cm[i] = chat.Message{Role: m.Role, Content: m.Content, ReasoningContent: m.ReasoningContent}
-				}
-				return tmpl.Render(cm, gen)
-			}
+			render := tmpl.Render
 			exs, _, err := Read("a.jsonl", []byte(`{"instruction": "头痛怎么办？", "output": "Rest."}`), false)
 			if err != nil {
 				t.Fatal(err)
