@@ -2,8 +2,11 @@
 // knowledge base about how large models are pre-trained, fine-tuned,
 // quantized, evaluated and augmented with retrieval, its question/answer
 // pairs, and a general-knowledge set for measuring forgetting — and the
-// end-to-end pipeline `ragtune demo` runs over it. Every text here was
-// written for ragtune; nothing is downloaded.
+// files `ragtune demo` starts from (WriteFiles: the corpus, a seeded
+// train/test split of the pairs, the held-out and pre-training text). The
+// pipeline itself is the commands' own code, run in turn by
+// cmd/ragtune/demo.go. Every text here was written for ragtune; nothing is
+// downloaded.
 package demo
 
 import (

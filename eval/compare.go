@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ragtune/internal/bytesize"
+	"ragtune/internal/rss"
 	"ragtune/train/data"
 )
 
@@ -138,7 +140,7 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	if rep.Settings.MaxTokens <= 0 {
 		rep.Settings.MaxTokens = 128
 	}
-	res := &CompareResult{Items: len(cfg.Items), PeakRSSMethod: peakRSSMethod}
+	res := &CompareResult{Items: len(cfg.Items), PeakRSSMethod: rss.Method}
 	if cfg.Retriever != nil {
 		res.TopK = topK
 	}
@@ -168,7 +170,7 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 	}
 	cfg.Gen.stats = &genStats{}
 	for mi, cm := range cfg.Models {
-		resetPeakRSS()
+		rss.ResetPeak()
 		m, err := cm.Open()
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", cm.Label, err)
@@ -187,11 +189,11 @@ func RunCompare(ctx context.Context, cfg CompareConfig) (*Report, error) {
 			var rag CompareRow
 			rag, err = compareRow(ctx, m, cfg.Items, passages, retrMs, cfg.Gen, th, pr, res.Questions)
 			rag.AddedMsP50 = rag.LatencyMsP50 - closed.LatencyMsP50
-			closed.PeakRSSBytes = peakRSS()
+			closed.PeakRSSBytes = rss.Peak()
 			rag.PeakRSSBytes = closed.PeakRSSBytes
 			res.Rows = append(res.Rows, closed, rag)
 		} else {
-			closed.PeakRSSBytes = peakRSS()
+			closed.PeakRSSBytes = rss.Peak()
 			res.Rows = append(res.Rows, closed)
 		}
 		m.Close()
@@ -364,20 +366,11 @@ func WriteCompareTable(w io.Writer, r *CompareResult) error {
 	return nil
 }
 
-// humanBytes formats a size with a binary unit ("-" for 0: unknown).
+// humanBytes formats a size as every ragtune report does, "-" for 0
+// (unknown: no file, or no peak RSS on this system).
 func humanBytes(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	v := float64(n)
-	u := 0
-	for v >= 1024 && u < len(units)-1 {
-		v /= 1024
-		u++
-	}
-	if u == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + units[u]
+	return bytesize.Format(n)
 }

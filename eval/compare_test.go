@@ -121,7 +121,7 @@ func TestHumanBytes(t *testing.T) {
 	for _, tc := range []struct {
 		n    int64
 		want string
-	}{{0, "-"}, {512, "512 B"}, {1536, "1.5 KiB"}, {3 << 30, "3 GiB"}} {
+	}{{0, "-"}, {512, "512 B"}, {1536, "1.5 KiB"}, {3 << 30, "3.00 GiB"}} {
 		if got := humanBytes(tc.n); got != tc.want {
 			t.Errorf("humanBytes(%d) = %q, want %q", tc.n, got, tc.want)
 		}

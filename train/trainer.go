@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"ragtune/internal/atomicfile"
 	"ragtune/model"
 	"ragtune/model/qwen2"
 	"ragtune/safetensors"
@@ -398,7 +399,7 @@ func (t *Trainer) saveCheckpoint() error {
 	o := &t.Opt
 	name := fmt.Sprintf("checkpoint-%d", t.Step)
 	final := filepath.Join(o.OutDir, name)
-	tmp, err := os.MkdirTemp(o.OutDir, ".tmp-"+name+"-")
+	tmp, err := atomicfile.CreateDir(final)
 	if err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
@@ -430,8 +431,7 @@ func (t *Trainer) saveCheckpoint() error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
-	os.RemoveAll(final)
-	if err := os.Rename(tmp, final); err != nil {
+	if err := atomicfile.CommitDir(tmp, final); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	if err := model.WriteFileAtomic(filepath.Join(o.OutDir, "latest"), []byte(name+"\n")); err != nil {

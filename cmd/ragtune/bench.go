@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"time"
 
+	"ragtune/internal/bytesize"
+	"ragtune/internal/rss"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tensor"
@@ -78,14 +77,14 @@ func runBench(args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	fmt.Printf("model     %s (%s on disk)\n", res.Model, byteSize(res.FileSizeBytes))
+	fmt.Printf("model     %s (%s on disk)\n", res.Model, bytesize.Format(res.FileSizeBytes))
 	fmt.Printf("kernels   %s, %d threads, loaded in %.2fs\n", res.Kernels, res.Threads, res.LoadSeconds)
 	fmt.Printf("prefill   %d tokens: %.2f tokens/s\n", res.PromptTokens, res.PrefillTokS)
 	if res.GenTokens > 0 {
 		fmt.Printf("decode    %d tokens: %.2f tokens/s\n", res.GenTokens, res.DecodeTokS)
 	}
 	if res.PeakRSSBytes > 0 {
-		fmt.Printf("peak RSS  %s (%.2f× the file)\n", byteSize(res.PeakRSSBytes), float64(res.PeakRSSBytes)/float64(max(1, res.FileSizeBytes)))
+		fmt.Printf("peak RSS  %s (%.2f× the file)\n", bytesize.Format(res.PeakRSSBytes), float64(res.PeakRSSBytes)/float64(max(1, res.FileSizeBytes)))
 	}
 	return nil
 }
@@ -142,7 +141,7 @@ func bench(path string, threads, prompt, gen int, profile string) (*benchResult,
 	if gen > 0 {
 		res.DecodeTokS = float64(gen) / time.Since(t0).Seconds()
 	}
-	res.PeakRSSBytes = peakRSS()
+	res.PeakRSSBytes = rss.Peak()
 	return res, nil
 }
 
@@ -154,27 +153,4 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
-}
-
-// peakRSS reads VmHWM (the resident-set high-water mark) from
-// /proc/self/status; 0 where that file does not exist.
-func peakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			fields := strings.Fields(rest)
-			if len(fields) >= 1 {
-				kb, err := strconv.ParseInt(fields[0], 10, 64)
-				if err == nil {
-					return kb << 10
-				}
-			}
-		}
-	}
-	return 0
 }

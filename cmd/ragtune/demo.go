@@ -15,6 +15,7 @@ import (
 
 	"ragtune/demo"
 	"ragtune/eval"
+	"ragtune/internal/bytesize"
 	"ragtune/llm"
 	"ragtune/model"
 	"ragtune/model/qwen2"
@@ -310,7 +311,7 @@ func runDemoPipeline(workdir string, quick bool, seed uint64, stdout, stderr io.
 		return nil, err
 	}
 	fmt.Fprintf(stderr, "  held-out answer text perplexity: f32 %.3f → Q8_0 %.3f (%+.2f%%), %s → %s\n", sum.QuantF32PPL, sum.QuantQ8PPL,
-		100*(sum.QuantQ8PPL/sum.QuantF32PPL-1), byteSize(sum.F32Bytes), byteSize(sum.Q8Bytes))
+		100*(sum.QuantQ8PPL/sum.QuantF32PPL-1), bytesize.Format(sum.F32Bytes), bytesize.Format(sum.Q8Bytes))
 
 	begin("ingest", "building the knowledge base from the corpus")
 	kbRoot := p("kb")
@@ -498,7 +499,7 @@ func (s *demoSummary) print(w io.Writer) error {
 			"are far longer than anything this model was trained on\n", bp, br, tp, tr)
 	}
 	fmt.Fprintf(&b, "quantization Q8_0: held-out text PPL %.3f → %.3f (%+.2f%%), %s → %s\n", s.QuantF32PPL, s.QuantQ8PPL,
-		100*(s.QuantQ8PPL/s.QuantF32PPL-1), byteSize(s.F32Bytes), byteSize(s.Q8Bytes))
+		100*(s.QuantQ8PPL/s.QuantF32PPL-1), bytesize.Format(s.F32Bytes), bytesize.Format(s.Q8Bytes))
 	fmt.Fprintf(&b, "RAG citations: the QA's source file was among the top %d passages for %d/%d questions (%.0f%%)\n",
 		s.TopK, s.CitationHits, s.TestQA, 100*s.CitationAcc)
 	fmt.Fprintf(&b, "A model this small, trained for minutes on a few kilobytes, writes poor answers: the BLEU/ROUGE\n"+

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"ragtune/internal/bytesize"
 	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
 	"ragtune/weights"
@@ -191,7 +192,7 @@ Examples:
 	fmt.Printf("wrote %s: preset %s (hidden %d, %d layers, %d heads over %d KV heads), seed %d, %s params, %s, vocab %d (tokenizer %d), %s in %.2fs\n",
 		*out, *preset, written.HiddenSize, written.NumHiddenLayers, written.NumAttentionHeads, written.NumKeyValueHeads,
 		*seed, modelFmtCount(params), written.TorchDtype, written.VocabSize, bpe.VocabSize(),
-		modelFmtBytes(st.Size()), time.Since(start).Seconds())
+		bytesize.Format(st.Size()), time.Since(start).Seconds())
 	return nil
 }
 
@@ -215,16 +216,4 @@ func modelFmtCount(n int64) string {
 		return fmt.Sprintf("%.1fK", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
-}
-
-func modelFmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"ragtune/gguf"
+	"ragtune/internal/bytesize"
 	"ragtune/model/qwen2"
 )
 
@@ -89,7 +90,7 @@ still shown, with the mismatch reported at the end.`)
 	if *showTensors {
 		w.Flush()
 	}
-	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(src.Names()), modelFmtCount(params), params, modelFmtBytes(size))
+	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(src.Names()), modelFmtCount(params), params, bytesize.Format(size))
 	if err := qwen2.ValidateTensors(src, cfg); err != nil {
 		fmt.Printf("warning: %v\n", err)
 	}
@@ -121,7 +122,7 @@ func inspectRawGGUF(f *gguf.File, showTensors, showMeta bool) {
 		}
 	}
 	w.Flush()
-	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(f.Tensors), modelFmtCount(params), params, modelFmtBytes(size))
+	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(f.Tensors), modelFmtCount(params), params, bytesize.Format(size))
 }
 
 // summarizeValue prints a metadata value, eliding long arrays (a vocabulary

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ragtune/hub"
+	"ragtune/internal/bytesize"
 	"ragtune/model/qwen2"
 )
 
@@ -91,10 +92,10 @@ func runModelPull(args []string) error {
 			if f.SHA256 != "" {
 				sum = "  sha256 " + f.SHA256[:min(12, len(f.SHA256))] + "…"
 			}
-			fmt.Printf("%12s  %s%s\n", byteSize(max(f.Size, 0)), f.Path, sum)
+			fmt.Printf("%12s  %s%s\n", bytesize.Format(max(f.Size, 0)), f.Path, sum)
 			total += max(f.Size, 0)
 		}
-		fmt.Printf("%d files, %s\n", len(files), byteSize(total))
+		fmt.Printf("%d files, %s\n", len(files), bytesize.Format(total))
 		return nil
 	}
 	start := time.Now()
@@ -117,9 +118,9 @@ func runModelPull(args []string) error {
 		commit = " at commit " + res.Commit
 	}
 	fmt.Printf("pulled %s%s into %s: %d files (%s), %d downloaded, %d already present; %s transferred in %s",
-		repo, commit, *out, len(res.Files), byteSize(total), res.Downloaded, res.Skipped, byteSize(res.Bytes), el.Round(time.Second))
+		repo, commit, *out, len(res.Files), bytesize.Format(total), res.Downloaded, res.Skipped, bytesize.Format(res.Bytes), el.Round(time.Second))
 	if s := el.Seconds(); s > 0 && res.Bytes > 0 {
-		fmt.Printf(" (%s/s)", byteSize(int64(float64(res.Bytes)/s)))
+		fmt.Printf(" (%s/s)", bytesize.Format(int64(float64(res.Bytes)/s)))
 	}
 	fmt.Println()
 	if cfg, err := qwen2.LoadConfig(*out); err == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"ragtune/internal/bytesize"
 	"ragtune/llm/chat"
 	"ragtune/tokenizer"
 	"ragtune/train/data"
@@ -190,7 +191,7 @@ func readTokenizerTexts(inputs []string, skipBad bool) ([]string, error) {
 	if len(texts) == 0 {
 		return nil, errors.New("train tokenizer: the inputs hold no text")
 	}
-	fmt.Fprintf(os.Stderr, "read %d texts (%s) from %d files", len(texts), modelFmtBytes(size), len(files))
+	fmt.Fprintf(os.Stderr, "read %d texts (%s) from %d files", len(texts), bytesize.Format(size), len(files))
 	if otherTypes > 0 {
 		fmt.Fprintf(os.Stderr, "; skipped %d files of other types", otherTypes)
 	}

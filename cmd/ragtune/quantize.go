@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"ragtune/gguf"
+	"ragtune/internal/bytesize"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tensor"
@@ -83,7 +84,7 @@ func runQuantize(args []string) error {
 	inSize, outSize := pathSize(*src), pathSize(*out)
 	fmt.Printf("wrote %s (%s) in %.1fs", *out, target, time.Since(start).Seconds())
 	if inSize > 0 && outSize > 0 {
-		fmt.Printf(": %s → %s (%.2f× smaller)", byteSize(inSize), byteSize(outSize), float64(inSize)/float64(outSize))
+		fmt.Printf(": %s → %s (%.2f× smaller)", bytesize.Format(inSize), bytesize.Format(outSize), float64(inSize)/float64(outSize))
 	}
 	fmt.Println()
 	if *pplFile != "" {
@@ -114,7 +115,7 @@ func quantizationReport(src, out, file string, window int, inSize, outSize int64
 		return err
 	}
 	fmt.Printf("perplexity on %s (%d tokens, window %d): source %.4f → quantized %.4f (%+.2f%%); size %s → %s\n",
-		file, before.Scored, before.Window, before.PPL, after.PPL, 100*(after.PPL/before.PPL-1), byteSize(inSize), byteSize(outSize))
+		file, before.Scored, before.Window, before.PPL, after.PPL, 100*(after.PPL/before.PPL-1), bytesize.Format(inSize), bytesize.Format(outSize))
 	return nil
 }
 
@@ -298,14 +299,4 @@ func pathSize(p string) int64 {
 		return nil
 	})
 	return n
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 }

@@ -55,3 +55,21 @@ func WriteFile(path string, data []byte) error {
 	}
 	return nil
 }
+
+// CreateDir makes a new temporary directory beside path, for a writer that
+// fills several files and publishes them together with CommitDir (a
+// training checkpoint). On failure the caller removes it with os.RemoveAll.
+func CreateDir(path string) (string, error) {
+	return os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+}
+
+// CommitDir replaces the directory path, if any, by tmp (from CreateDir,
+// fully written). Between the removal and the rename path is absent, so
+// readers find either the old or the new directory under a pointer file
+// written after CommitDir, never a partial one.
+func CommitDir(tmp, path string) error {
+	if err := os.RemoveAll(path); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

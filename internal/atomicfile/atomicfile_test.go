@@ -34,3 +34,27 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 		t.Error("write into a missing directory succeeded")
 	}
 }
+
+func TestCommitDirReplaces(t *testing.T) {
+	parent := t.TempDir()
+	path := filepath.Join(parent, "checkpoint-3")
+	for _, want := range []string{"first", "second"} {
+		tmp, err := CreateDir(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "state.json"), []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := CommitDir(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(path, "state.json"))
+		if err != nil || string(got) != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+		t.Errorf("temporary directories left behind: %v", entries)
+	}
+}
