@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"ragtune/guard"
+	"ragtune/internal/buildinfo"
 	"ragtune/model"
 	"ragtune/train"
 )
@@ -257,9 +257,7 @@ func newReport(tool string) *Report {
 		Schema: ReportSchema, Created: time.Now().UTC().Truncate(time.Second), Tool: tool,
 		Skipped: map[string]string{}, Seconds: map[string]float64{},
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		r.Version = bi.Main.Version
-	}
+	r.Version = buildinfo.Short()
 	return r
 }
 

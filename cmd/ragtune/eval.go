@@ -14,6 +14,7 @@ import (
 
 	"ragtune/eval"
 	"ragtune/guard"
+	"ragtune/internal/plural"
 	"ragtune/rag"
 )
 
@@ -51,10 +52,10 @@ Without --data each suite uses its built-in Chinese+English set.
 Answers are greedy (--temperature 0) and bounded by --max-tokens.
 
 Examples:
-  ragtune eval --model ./tuned --base ./r1-1.5b --suite all --out report/
-  ragtune eval --model ./r1-1.5b --adapter ./lora --suite overfit,robustness \
+  ragtune eval run --model ./tuned --base ./r1-1.5b --suite all --out report/
+  ragtune eval run --model ./r1-1.5b --adapter ./lora --suite overfit,robustness \
       --data overfit=my_sft.jsonl --limit 20 --no-think --out report/
-  ragtune eval --model ./tuned --kb docs --suite hallucination --data hallucination=qa.jsonl --out r/`
+  ragtune eval run --model ./tuned --kb docs --suite hallucination --data hallucination=qa.jsonl --out r/`
 
 // dataFlags collects suite=FILE pairs.
 type dataFlags map[string]string
@@ -159,7 +160,7 @@ func runEvalSuites(args []string) error {
 }
 
 func evalSuites(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", "--model DIR|FILE.gguf [--adapter DIR] [--base M0] [--suite all|LIST] --out DIR [flags]", evalDescription)
+	fs := newFlagSet("eval run", "--model DIR|FILE.gguf [--adapter DIR] [--base DIR|FILE.gguf] [--suite all|LIST] --out DIR [flags]", evalDescription)
 	fs.SetOutput(stderr)
 	modelPath := fs.String("model", "", "model under test: HF `DIR` or GGUF file (required)")
 	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` merged into --model on load")
@@ -169,9 +170,9 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 	data := dataFlags{}
 	fs.Var(data, "data", "use `SUITE=FILE` instead of the suite's built-in data (repeatable)")
 	limit := fs.Int("limit", 0, "at most `N` items per suite (0: all)")
-	topK := fs.Int("top-k", 3, "passages retrieved per question (hallucination)")
-	modeName := fs.String("mode", "bm25", "retrieval mode for --kb: bm25, dense or hybrid")
-	trainLog := fs.String("train-log", "", "train_log.jsonl to plot the loss curve from (`FILE`)")
+	topK := fs.Int("top-k", 3, "`N` passages retrieved per question (hallucination)")
+	modeName := fs.String("mode", "bm25", "retrieval `MODE` for --kb: bm25, dense or hybrid")
+	trainLog := fs.String("train-log", "", "training log `FILE` (train_log.jsonl) to plot the loss curve from")
 	policy := fs.String("policy", "", "guard policy JSON `FILE` for the safety suite (default: built-in)")
 	rightF1 := fs.Float64("right-f1", 50, "an answer is right when its F1 (0-100) against the references reaches `X`")
 	support := fs.Float64("support", 0.5, "a sentence is supported when this `FRACTION` of its terms (Chinese character pairs, other words) is in a passage")
@@ -215,14 +216,16 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeKB()
 
-	m, err := loadEvalModel("tuned", *modelPath, *adapter, g.ctx, stderr)
+	// "tuned" only when there is something it was tuned from.
+	label := "model"
+	if *adapter != "" || *base != "" {
+		label = "tuned"
+	}
+	m, err := loadEvalModel(label, *modelPath, *adapter, g.ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if *adapter == "" && *base == "" {
-		m.Label = "model"
-	}
 	var bm *eval.Model
 	if *base != "" {
 		for _, s := range suites {
@@ -443,7 +446,7 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
-		fmt.Fprintf(stderr, "%d tokens, %d windows of up to %d (stride %d)\n", len(toks), len(plan), *window, *stride)
+		fmt.Fprintf(stderr, "%s, %s of up to %d (stride %d)\n", plural.Count(len(toks), "token"), plural.Count(len(plan), "window"), *window, *stride)
 		sc := eval.NewScorer(m.Net, min(*window, len(toks)))
 		lp, err := sc.WindowLogProbs(toks, *window, *stride, show("window"))
 		fmt.Fprintln(stderr)
@@ -463,8 +466,8 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(o)
 	}
-	fmt.Fprintf(stdout, "tokens      %d (%d scored)\nwindow      %d, stride %d, %d windows\nmean NLL    %.4f nats/token\nperplexity  %.4f\n",
-		o.Tokens, o.Scored, o.Window, o.Stride, o.Windows, o.MeanNLL, o.PPL)
+	fmt.Fprintf(stdout, "tokens      %d (%d scored)\nwindow      %d, stride %d, %s\nmean NLL    %.4f nats/token\nperplexity  %.4f\n",
+		o.Tokens, o.Scored, o.Window, o.Stride, plural.Count(o.Windows, "window"), o.MeanNLL, o.PPL)
 	if o.Samples > 0 {
 		fmt.Fprintf(stdout, "samples     %d: per-sample perplexity mean %.4f, median %.4f\n", o.Samples, o.MeanOfSamples, o.MedianOfSamples)
 	}

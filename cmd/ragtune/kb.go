@@ -34,8 +34,8 @@ func defaultKBRoot() string {
 
 // kbFlags adds the flags every knowledge-base command shares.
 func kbFlags(fs *flag.FlagSet) (name, root *string) {
-	name = fs.String("kb", "", "knowledge base `name`")
-	root = fs.String("kb-dir", defaultKBRoot(), "directory holding knowledge bases")
+	name = fs.String("kb", "", "knowledge base `NAME`")
+	root = fs.String("kb-dir", defaultKBRoot(), "`DIR` holding knowledge bases")
 	return name, root
 }
 

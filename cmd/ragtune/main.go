@@ -12,8 +12,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
+
+	"ragtune/internal/buildinfo"
 )
 
 // command is one subcommand. run receives the arguments after the command
@@ -78,7 +81,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		printUsage(stdout)
 		return 0
 	case "-version", "--version":
-		fmt.Fprintln(stdout, "ragtune", version)
+		fmt.Fprintln(stdout, "ragtune", buildinfo.Version())
 		return 0
 	}
 	c, ok := commands[args[0]]
@@ -92,8 +95,6 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitCode(c.run(args[1:]), stderr)
 }
-
-const version = "0.1.0-dev"
 
 func exitCode(err error, stderr io.Writer) int {
 	switch {
@@ -146,15 +147,50 @@ func newFlagSet(name, synopsis, description string) *flag.FlagSet {
 	fs.SetOutput(os.Stderr)
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprintf(out, "Usage: ragtune %s %s\n\n", name, synopsis)
+		fmt.Fprintln(out, strings.TrimSpace("Usage: ragtune "+name+" "+synopsis))
 		if description != "" {
-			fmt.Fprintln(out, strings.TrimSpace(description))
 			fmt.Fprintln(out)
+			fmt.Fprintln(out, strings.TrimSpace(description))
 		}
-		fmt.Fprintln(out, "Flags:")
-		fs.PrintDefaults()
+		printFlags(out, fs)
 	}
 	return fs
+}
+
+// printFlags lists the flags as flag.PrintDefaults does, but with the
+// "--name" form the documentation uses, and without "(default X)" where
+// the usage text already says what the default is: flags whose zero or -1
+// stands for "decided later" would otherwise print that sentinel.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprintln(w, "\nFlags:")
+			first = false
+		}
+		arg, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if arg != "" {
+			line += " " + arg
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if showDefault(f, usage) {
+			if v := reflect.ValueOf(f.Value); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.String {
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			} else {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+func showDefault(f *flag.Flag, usage string) bool {
+	switch f.DefValue {
+	case "", "0", "false", "0s", "[]":
+		return false
+	}
+	return !strings.Contains(usage, "default")
 }
 
 // parseFlags parses args, turning flag errors into usage errors so main

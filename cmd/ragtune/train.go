@@ -38,7 +38,12 @@ PEFT adapter (adapter_config.json, adapter_model.safetensors) to --out;
 --mode full trains every weight and writes a complete model directory.
 The output folder also gets train_log.jsonl and loss.svg; with
 --save-every, checkpoints that --resume continues exactly. Ctrl-C saves a
-checkpoint (with --save-every) and stops.`)
+checkpoint (with --save-every) and stops.
+
+Examples:
+  ragtune train --model ./r1-1.5b --data qa.jsonl --out lora/ --epochs 2 --save-every 100
+  ragtune train --model ./r1-1.5b --data qa.jsonl --out lora/ --save-every 100 --resume
+  ragtune train --model ./small-model --data corpus.txt --mode full --max-steps 200 --out pretrained/`)
 	modelDir := fs.String("model", "", "base model: an HF model directory (config.json, safetensors, tokenizer files)")
 	dataPath := fs.String("data", "", "training data: .json/.jsonl rows (alpaca, messages/sharegpt, medical-o1, or {\"text\": ...} for plain-text pre-training), or a .txt/.md file (one pre-training document)")
 	out := fs.String("out", "", "output directory (adapter or model, logs, checkpoints)")

@@ -3,17 +3,29 @@ package main
 import (
 	"fmt"
 	"runtime"
+
+	"ragtune/internal/buildinfo"
 )
 
 func init() {
 	register(&command{name: "version", summary: "print the version and build facts", run: runVersion})
 }
 
+const versionDescription = `
+Prints the build of this binary: the module version for 'go install
+ragtune/cmd/ragtune@VERSION'; the commit ("-dirty" when the checkout had
+uncommitted changes) for 'go build' in a git checkout; "devel" for 'go run'
+and builds with -buildvcs=false, which record no commit. Then the Go
+version, the platform and the CPU count.`
+
 func runVersion(args []string) error {
-	fs := newFlagSet("version", "", "Print ragtune's version, the Go version and the CPU count.")
+	fs := newFlagSet("version", "", versionDescription)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Printf("ragtune %s (%s, %s/%s, %d CPUs)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if fs.NArg() > 0 {
+		return usageErrorf("version takes no arguments (got %q)", fs.Args())
+	}
+	fmt.Printf("ragtune %s; %s %s/%s, %d CPUs\n", buildinfo.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	return nil
 }
