@@ -1,8 +1,10 @@
 package quant
 
-//go:generate go run internal/asmgen/main.go -o kernels_amd64.s
-//go:generate go run internal/asmgen/main.go -decls -o tiles_amd64.go
-//go:generate go run internal/asmgen/main.go -tiles -o tiles.go
+//go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -o kernels_amd64.s
+//go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -decls -o tiles_amd64.go
+//go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -tiles -o tiles.go
+//go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -arm64 -o kernels_arm64.s
+//go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -decls-arm64 -o tiles_arm64.go
 
 import "unsafe"
 

@@ -88,14 +88,17 @@ func TestPackedRow(t *testing.T) {
 // TestQuantRow: the assembly activation quantizers write the same panel
 // bytes as the Go rule (quantizeActs), ties and zero blocks included.
 func TestQuantRow(t *testing.T) {
-	if len(tileSets) == 0 {
-		t.Skip("no assembly tile kernels on this CPU")
-	}
 	saved := tiles
 	defer func() { tiles = saved }()
+	ran := false
 	for _, ts := range tileSets {
-		tiles = ts
-		t.Run(ts.name, testQuantRow)
+		if ts.quantRow != nil {
+			tiles, ran = ts, true
+			t.Run(ts.name, testQuantRow)
+		}
+	}
+	if !ran {
+		t.Skip("no assembly activation quantizer on this CPU")
 	}
 }
 

@@ -2,13 +2,16 @@
 
 // Command asmgen writes the generated files of package quant: the amd64
 // assembly (the GGUF-layout block dot products for AVX2 and AVX512-VNNI, and
-// the Packed tile kernels for AVX512-VNNI, AVX-VNNI and AVX2), their Go
+// the Packed tile kernels for AVX512-VNNI, AVX-VNNI and AVX2), the arm64
+// assembly (Packed tile kernels with SDOT, in arm64.go), their Go
 // declarations and dispatch tables, and the portable tile geometry. go
 // generate runs it (see quant/kernels.go); by hand, from quant/:
 //
-//	go run internal/asmgen/main.go -o kernels_amd64.s
-//	go run internal/asmgen/main.go -decls -o tiles_amd64.go
-//	go run internal/asmgen/main.go -tiles -o tiles.go
+//	go run internal/asmgen/main.go internal/asmgen/arm64.go -o kernels_amd64.s
+//	go run internal/asmgen/main.go internal/asmgen/arm64.go -decls -o tiles_amd64.go
+//	go run internal/asmgen/main.go internal/asmgen/arm64.go -tiles -o tiles.go
+//	go run internal/asmgen/main.go internal/asmgen/arm64.go -arm64 -o kernels_arm64.s
+//	go run internal/asmgen/main.go internal/asmgen/arm64.go -decls-arm64 -o tiles_arm64.go
 //
 // TestGeneratedFiles fails when the committed files differ from its output.
 package main
@@ -27,6 +30,8 @@ func p(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 func main() {
 	declsMode := flag.Bool("decls", false, "write the Go declarations and kernel tables (tiles_amd64.go)")
 	tilesMode := flag.Bool("tiles", false, "write the portable tile geometry (tiles.go)")
+	arm64Mode := flag.Bool("arm64", false, "write the arm64 assembly (kernels_arm64.s)")
+	arm64Decls := flag.Bool("decls-arm64", false, "write the arm64 declarations and kernel table (tiles_arm64.go)")
 	outPath := flag.String("o", "", "output file (default: standard output)")
 	flag.Parse()
 	switch {
@@ -34,6 +39,10 @@ func main() {
 		decls()
 	case *tilesMode:
 		portable()
+	case *arm64Mode:
+		assemblyARM64()
+	case *arm64Decls:
+		declsARM64()
 	default:
 		assembly()
 	}

@@ -1,0 +1,264 @@
+//go:build ignore
+
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// arm64 tile kernels: the Packed layout read with NEON and SDOT (FEAT_DotProd,
+// Apple M1 and later, Graviton2 and later). A 16-byte vector holds one
+// group (four columns) of four rows, so a 64-byte group of a tile block is
+// four "quads" of rows; SDOT by element multiplies each row's four bytes by
+// one token's four activation bytes (a lane of the activation vector), and
+// a panel stores group g of consecutive tokens side by side, so one 16-byte
+// load brings that group for four tokens.
+//
+// SDOT is signed × signed, so the stored unsigned weights are turned back
+// into signed ones (Q8_0: XOR 0x80; Q4_0: nibble − 8) and Σ q·x comes out
+// directly: the panel's bias is not read. Products of int8 pairs summed in
+// int32 are exact.
+//
+// Go's arm64 assembler has no SDOT, SCVTF/FMUL/FCVTL on vectors or FMUL by
+// element; those are written as WORD directives (encodings from the Arm
+// ARM, A64 "Advanced SIMD" sections), each followed by the instruction in
+// a comment.
+
+// Vector registers: with 32 of them, a pass holds Q quads × T tokens of
+// float32 accumulators and int32 block sums, Q scale vectors and eight work
+// registers: 2·Q·T + Q + 8 ≤ 32.
+
+type armPass struct {
+	quads  []int // tile·4 + quad
+	t0, t1 int
+}
+
+// armTileRows: tiles per call for an n-token panel (decode: two tiles, eight
+// quads in one pass).
+func armTileRows(n int) int {
+	if n == 1 {
+		return 2
+	}
+	return 1
+}
+
+func armPasses(n, r int) []armPass {
+	var all []int
+	for q := 0; q < 4*r; q++ {
+		all = append(all, q)
+	}
+	if n <= 2 && 2*len(all)*n+len(all)+8 <= 32 {
+		return []armPass{{all, 0, n}}
+	}
+	chunks := (n + 3) / 4
+	var ps []armPass
+	for q := 0; q < len(all); q += 2 {
+		for c := 0; c < chunks; c++ {
+			ps = append(ps, armPass{all[q:min(q+2, len(all))], c * n / chunks, (c + 1) * n / chunks})
+		}
+	}
+	return ps
+}
+
+func word(enc uint32, asm string, args ...any) {
+	p("\tWORD $0x%08x // %s", enc, fmt.Sprintf(asm, args...))
+}
+
+// byElem encodes the "by element" forms with a 32-bit element: index
+// H:L, Rm in M:Rm.
+func byElem(base uint32, d, n, m, idx int) uint32 {
+	return base | uint32(idx&1)<<21 | uint32(m>>4&1)<<20 | uint32(m&15)<<16 | uint32(idx>>1)<<11 | uint32(n)<<5 | uint32(d)
+}
+
+func sdot(d, n, m, idx int) {
+	word(byElem(0x4f80e000, d, n, m, idx), "SDOT V%d.4S, V%d.16B, V%d.4B[%d]", d, n, m, idx)
+}
+
+func fmulElem(d, n, m, idx int) {
+	word(byElem(0x4f809000, d, n, m, idx), "FMUL V%d.4S, V%d.4S, V%d.S[%d]", d, n, m, idx)
+}
+
+func scvtf(d, n int) {
+	word(0x4e21d800|uint32(n)<<5|uint32(d), "SCVTF V%d.4S, V%d.4S", d, n)
+}
+
+func fcvtl(d, n int) {
+	word(0x0e217800|uint32(n)<<5|uint32(d), "FCVTL V%d.4S, V%d.4H", d, n)
+}
+
+func movi16b(d int, imm byte) {
+	word(0x4f00e400|uint32(imm>>5)<<16|uint32(imm&31)<<5|uint32(d), "MOVI V%d.16B, #0x%02x", d, imm)
+}
+
+// armTileGemm emits gemm{Q8,Q4}N{n}R{r}SDOT, the contract of tileGemm.
+func armTileGemm(q4 bool, n, r int) {
+	name, tb := "Q8", 32+512
+	if q4 {
+		name, tb = "Q4", 32+256
+	}
+	fn := fmt.Sprintf("gemm%sN%dR%dSDOT", name, n, r)
+	p("")
+	p("// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)", fn)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", fn)
+	p("\tMOVD wstride+8(FP), R1")
+	p("\tMOVD out+32(FP), R4")
+	p("\tMOVD ldo+40(FP), R5")
+	p("\tLSL $2, R5, R5")
+	for pi, ps := range armPasses(n, r) {
+		Q, T := len(ps.quads), ps.t1-ps.t0
+		fAcc := func(q, t int) int { return q*T + t }
+		iAcc := func(q, t int) int { return Q*T + q*T + t }
+		scale := func(q int) int { return 2*Q*T + q }
+		base := 2*Q*T + Q
+		W, W2, A, A2, D, X, C1, C2 := base, base+1, base+2, base+3, base+4, base+5, base+6, base+7
+		if C2 > 31 {
+			panic(fn + ": out of vector registers")
+		}
+		tileReg := func(q int) string { return []string{"R0", "R8"}[ps.quads[q]/4] }
+		quad := func(q int) int { return ps.quads[q] % 4 }
+		p("\tMOVD w+0(FP), R0")
+		p("\tADD R1, R0, R8")
+		p("\tMOVD a+16(FP), R2")
+		p("\tMOVD nb+24(FP), R3")
+		for q := 0; q < Q; q++ {
+			for t := 0; t < T; t++ {
+				p("\tVEOR V%d.B16, V%d.B16, V%d.B16", fAcc(q, t), fAcc(q, t), fAcc(q, t))
+			}
+		}
+		if q4 {
+			movi16b(C1, 0x0f)
+			movi16b(C2, 0x08)
+		} else {
+			movi16b(C1, 0x80)
+		}
+		p("\tCBZ R3, store%d", pi)
+		p("loop%d:", pi)
+		for q := 0; q < Q; q++ {
+			p("\tFMOVD %d(%s), F%d", 8*quad(q), tileReg(q), scale(q))
+			fcvtl(scale(q), scale(q))
+		}
+		if n <= 2 && Q == 4*r {
+			// Decode streams the weights once: prefetch each tile ~4.5 KB
+			// ahead, as the amd64 decode kernels do.
+			dist := 8 * tb
+			if q4 {
+				dist = 16 * tb
+			}
+			for i := 0; i < r; i++ {
+				for l := 0; l < (tb+63)/64; l++ {
+					p("\tPRFM %d(%s), PLDL1KEEP", dist+64*l, []string{"R0", "R8"}[i])
+				}
+			}
+		}
+		p("\tFMOVQ %d(R2), F%d", 32*n+4*ps.t0, D)
+		for q := 0; q < Q; q++ {
+			for t := 0; t < T; t++ {
+				p("\tVEOR V%d.B16, V%d.B16, V%d.B16", iAcc(q, t), iAcc(q, t), iAcc(q, t))
+			}
+		}
+		dots := func(w, a, q int) {
+			for t := 0; t < T; t++ {
+				sdot(iAcc(q, t), w, a, t)
+			}
+		}
+		if q4 {
+			for c := 0; c < 4; c++ {
+				p("\tFMOVQ %d(R2), F%d", 4*(c*n+ps.t0), A)
+				p("\tFMOVQ %d(R2), F%d", 4*((c+4)*n+ps.t0), A2)
+				for q := 0; q < Q; q++ {
+					p("\tFMOVQ %d(%s), F%d", 32+64*c+16*quad(q), tileReg(q), W)
+					p("\tVUSHR $4, V%d.B16, V%d.B16", W, W2)
+					p("\tVAND V%d.B16, V%d.B16, V%d.B16", C1, W, W)
+					p("\tVSUB V%d.B16, V%d.B16, V%d.B16", C2, W, W)
+					p("\tVSUB V%d.B16, V%d.B16, V%d.B16", C2, W2, W2)
+					dots(W, A, q)
+					dots(W2, A2, q)
+				}
+			}
+		} else {
+			for g := 0; g < 8; g++ {
+				p("\tFMOVQ %d(R2), F%d", 4*(g*n+ps.t0), A)
+				for q := 0; q < Q; q++ {
+					p("\tFMOVQ %d(%s), F%d", 32+64*g+16*quad(q), tileReg(q), W)
+					p("\tVEOR V%d.B16, V%d.B16, V%d.B16", C1, W, W)
+					dots(W, A, q)
+				}
+			}
+		}
+		for q := 0; q < Q; q++ {
+			for t := 0; t < T; t++ {
+				scvtf(iAcc(q, t), iAcc(q, t))
+				fmulElem(X, scale(q), D, t)
+				p("\tVFMLA V%d.S4, V%d.S4, V%d.S4", X, iAcc(q, t), fAcc(q, t))
+			}
+		}
+		p("\tADD $%d, R0, R0", tb)
+		p("\tADD $%d, R8, R8", tb)
+		p("\tADD $%d, R2, R2", 40*n)
+		p("\tSUBS $1, R3, R3")
+		p("\tBNE loop%d", pi)
+		p("store%d:", pi)
+		// out + t·ldo + 16·tile + 4·quad floats
+		p("\tMOVD $%d, R6", ps.t0)
+		p("\tMUL R5, R6, R6")
+		p("\tADD R4, R6, R6")
+		for t := 0; t < T; t++ {
+			for q := 0; q < Q; q++ {
+				p("\tFMOVQ F%d, %d(R6)", fAcc(q, t), 16*ps.quads[q])
+			}
+			if t < T-1 {
+				p("\tADD R5, R6, R6")
+			}
+		}
+	}
+	p("\tRET")
+}
+
+func assemblyARM64() {
+	p("// Code generated by quant/internal/asmgen -arm64; DO NOT EDIT.")
+	p("")
+	p("//go:build arm64 && !purego")
+	p("")
+	p(`#include "textflag.h"`)
+	for _, q4 := range []bool{true, false} {
+		for n := 1; n <= TileTokens; n++ {
+			for r := 1; r <= armTileRows(n); r++ {
+				armTileGemm(q4, n, r)
+			}
+		}
+	}
+}
+
+func declsARM64() {
+	p("// Code generated by quant/internal/asmgen -decls-arm64; DO NOT EDIT.")
+	p("")
+	p("//go:build arm64 && !purego")
+	p("")
+	p("package quant")
+	p("")
+	p("// tileKernelsSDOT[q4][n][r-1] multiplies r 16-row tiles by an n-token panel (NEON, SDOT).")
+	p("var tileKernelsSDOT = [2][tileTokens + 1][]tileKernel{")
+	for _, name := range []string{"Q8", "Q4"} {
+		p("\t{")
+		p("\t\tnil,")
+		for n := 1; n <= TileTokens; n++ {
+			var fs []string
+			for r := 1; r <= armTileRows(n); r++ {
+				fs = append(fs, fmt.Sprintf("gemm%sN%dR%dSDOT", name, n, r))
+			}
+			p("\t\t{%s},", strings.Join(fs, ", "))
+		}
+		p("\t},")
+	}
+	p("}")
+	for _, name := range []string{"Q8", "Q4"} {
+		for n := 1; n <= TileTokens; n++ {
+			for r := 1; r <= armTileRows(n); r++ {
+				p("")
+				p("//go:noescape")
+				p("func gemm%sN%dR%dSDOT(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)", name, n, r)
+			}
+		}
+	}
+}
