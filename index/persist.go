@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"ragtune/internal/atomicfile"
 )
 
 // On disk every index is one frame: "RAGTUNEI", a kind tag, the payload
@@ -66,32 +68,32 @@ func readChecked(r io.Reader, kind string, v any) error {
 	return nil
 }
 
-// SaveFile writes an index to path atomically: a temporary file in the
-// same directory, synced, then renamed over path, so a crash leaves either
-// the old file or the new one.
+// SaveFile writes a file atomically through internal/atomicfile: a
+// temporary file beside path, synced and renamed over it, so a crash
+// leaves either the old file or the new one. It then syncs the directory,
+// because callers (the knowledge base's checkpoint) discard other data
+// once the new file is in place and the rename itself must survive a
+// power cut.
 func SaveFile(path string, save func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := save(tmp); err != nil {
-		tmp.Close()
+	if err := save(f); err != nil {
+		atomicfile.Abort(f)
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+	if err := atomicfile.Commit(f, path); err != nil {
+		atomicfile.Abort(f)
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("save %s: sync directory: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("save %s: sync directory: %w", path, err)
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func (s *Store) Ingest(ctx context.Context, roots []string, o IngestOptions) (In
 	flush := func() error {
 		if len(batch) > 0 {
 			if err := s.PutBatch(batch); err != nil {
-				return fmt.Errorf("%w: %v", errStore, err)
+				return fmt.Errorf("%w: %w", errStore, err)
 			}
 		}
 		for _, e := range pending {
@@ -163,7 +163,9 @@ func (s *Store) Ingest(ctx context.Context, roots []string, o IngestOptions) (In
 	}
 	for i, f := range files {
 		if err := ctx.Err(); err != nil {
-			flush()
+			if ferr := flush(); ferr != nil {
+				return rep, ferr
+			}
 			return rep, err
 		}
 		seen[f.path] = true
@@ -192,6 +194,9 @@ func (s *Store) Ingest(ctx context.Context, roots []string, o IngestOptions) (In
 	if err := flush(); err != nil {
 		return rep, err
 	}
+	if err := ctx.Err(); err != nil {
+		return rep, err // cancelled during the last file: the roots were not fully seen
+	}
 	// Remove documents that vanished from the roots that were ingested.
 	for _, p := range s.Paths() {
 		if seen[p] {
@@ -207,7 +212,9 @@ func (s *Store) Ingest(ctx context.Context, roots []string, o IngestOptions) (In
 			}
 		}
 	}
-	return rep, s.Checkpoint()
+	// No checkpoint here: the log holds the commits durably, and the store
+	// compacts it once it outgrows its share of the snapshot.
+	return rep, nil
 }
 
 // errStore marks failures of the knowledge base itself (disk full, log
@@ -229,33 +236,61 @@ func (s *Store) prepareFile(ctx context.Context, p string, o IngestOptions) (Ing
 		e.Action, e.Err = "failed", err
 		return e, nil
 	}
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
+	hash := contentHash(data)
 	old, exists := s.Doc(p)
 	if exists && old.Hash == hash {
 		e.Action = "unchanged"
 		return e, nil
 	}
-	doc, err := Extract(ctx, p, data, o.Extract)
+	rec, err := s.prepare(ctx, p, p, data, hash, info.ModTime(), o)
 	if err != nil {
-		e.Action, e.Err = "failed", fmt.Errorf("extract %s: %w", p, err)
+		e.Action, e.Err = "failed", err
 		if errors.Is(err, ErrUnsupported) {
 			e.Action = "skipped"
 		}
-		if exists {
+		if exists && ctx.Err() == nil {
 			// The file changed into something unreadable: drop its stale chunks.
 			if derr := s.Delete(p); derr != nil {
-				e.Action, e.Err = "failed", fmt.Errorf("%w: %v", errStore, derr)
+				e.Action, e.Err = "failed", fmt.Errorf("%w: %w", errStore, derr)
 			}
 		}
 		return e, nil
 	}
-	chunks, err := o.Chunker.SplitContext(ctx, p, doc.Title, doc.Text, doc.Markdown)
-	if err != nil {
-		e.Action, e.Err = "failed", err
-		return e, nil
+	e.Action, e.Chunks = "added", len(rec.Chunks)
+	if exists {
+		e.Action = "updated"
 	}
-	rec := &DocRecord{Path: p, Hash: hash, Size: info.Size(), ModTime: info.ModTime().UTC(), Title: doc.Title, Chunks: chunks}
+	return e, rec
+}
+
+// extractError marks a failure of extraction itself (as opposed to
+// embedding or the store).
+type extractError struct {
+	name string
+	err  error
+}
+
+func (e *extractError) Error() string { return "extract " + e.name + ": " + e.err.Error() }
+func (e *extractError) Unwrap() error { return e.err }
+
+func contentHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// prepare extracts, chunks and embeds one file's content into the record
+// stored under path; name supplies the extension and the title fallback.
+// Every stage stops when ctx is cancelled.
+func (s *Store) prepare(ctx context.Context, path, name string, data []byte, hash string, mod time.Time, o IngestOptions) (*DocRecord, error) {
+	doc, err := Extract(ctx, name, data, o.Extract)
+	if err != nil {
+		return nil, &extractError{name, err}
+	}
+	chunks, err := o.Chunker.SplitContext(ctx, path, doc.Title, doc.Text, doc.Markdown)
+	if err != nil {
+		return nil, err
+	}
+	rec := &DocRecord{Path: path, Hash: hash, Size: int64(len(data)), ModTime: mod.UTC(), Title: doc.Title, Chunks: chunks}
 	if s.embed != nil && len(chunks) > 0 {
 		texts := make([]string, len(chunks))
 		for i, c := range chunks {
@@ -263,20 +298,14 @@ func (s *Store) prepareFile(ctx context.Context, p string, o IngestOptions) (Ing
 		}
 		vecs, err := s.embed(ctx, texts)
 		if err != nil {
-			e.Action, e.Err = "failed", fmt.Errorf("embed %s: %w", p, err)
-			return e, nil
+			return nil, fmt.Errorf("embed %s: %w", name, err)
 		}
 		if len(vecs) != len(chunks) {
-			e.Action, e.Err = "failed", fmt.Errorf("embed %s: %d vectors for %d chunks", p, len(vecs), len(chunks))
-			return e, nil
+			return nil, fmt.Errorf("embed %s: %d vectors for %d chunks", name, len(vecs), len(chunks))
 		}
 		rec.Vectors = vecs
 	}
-	e.Action, e.Chunks = "added", len(chunks)
-	if exists {
-		e.Action = "updated"
-	}
-	return e, rec
+	return rec, nil
 }
 
 // wanted applies the extension list and the include/exclude globs.

@@ -12,11 +12,13 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ragtune/index"
@@ -27,19 +29,32 @@ import (
 //	kb.json       configuration (chunking, BM25, embedding source), written once
 //	snapshot.bin  all documents, chunks, vectors and serialized indexes as of
 //	              sequence number Seq; replaced atomically (temp file + rename)
-//	wal.log       documents committed after the snapshot, one checksummed
-//	              record each, fsynced before the commit returns
+//	wal.log       changes committed after the snapshot, one checksummed
+//	              record per commit (a batch is one record, so it is applied
+//	              whole or not at all), fsynced before the commit returns
+//	LOCK          the writer's advisory lock
+//
+// A commit appends to the log, so a small upload costs what it adds, not
+// the size of the knowledge base; the log is compacted into a new
+// snapshot only once it outgrows a quarter of the snapshot (at least
+// compactMinLog bytes), which keeps the rewrites amortized O(upload).
 //
 // Opening loads the snapshot and replays the log; a record cut short by a
 // crash (or failing its checksum) ends the replay, so a kill -9 during
-// ingest loses at most the document being written. Replay is idempotent
-// (records carry sequence numbers and replace whole documents), so a crash
-// between writing a snapshot and truncating the log is harmless too.
+// ingest loses at most the commit being written. Replay is idempotent
+// (records carry consecutive sequence numbers and replace whole
+// documents), so a crash between writing a snapshot and truncating the
+// log is harmless too. Readers take no lock: they read the snapshot and
+// the log's complete records, the last committed state, and can follow
+// the writer's later commits (Refresh).
 const (
 	configFile   = "kb.json"
 	snapshotFile = "snapshot.bin"
 	walFile      = "wal.log"
 	lockFile     = "LOCK"
+
+	compactMinLog   = 1 << 20 // never compact a log smaller than this
+	compactFraction = 4       // compact when the log exceeds snapshot/compactFraction
 )
 
 // StoreConfig is a knowledge base's fixed configuration.
@@ -92,35 +107,50 @@ type Result struct {
 // Store is an embedded, crash-safe knowledge base. Searches may run
 // concurrently with one another and with Put/Delete from one writer.
 type Store struct {
-	dir      string
-	cfg      StoreConfig
-	readOnly bool
-	embed    Embedder
+	dir    string
+	cfg    StoreConfig
+	embed  Embedder
+	shared bool // OpenShared: follow another writer, take over when it is gone
 
-	mu     sync.RWMutex // guards docs, chunks, seq
+	mu     sync.RWMutex // guards docs, chunks, seq and the lex and vec pointers
 	docs   map[string]*DocRecord
 	chunks map[string]Chunk
 	seq    uint64
+	lex    *index.BM25
+	vec    VectorIndex
 
-	lex *index.BM25
-	vec VectorIndex
+	following atomic.Bool // read-only and shared: reads catch up first
 
-	walMu   sync.Mutex // serializes writers
-	wal     *os.File
-	walSize int64
-	unlock  func()
+	addMu sync.Mutex // AddDocuments: duplicate check and commit together
+
+	walMu    sync.Mutex // serializes commits, refreshes and Close; guards what follows
+	readOnly bool
+	closed   bool
+	broken   error    // a failed log write: the file's tail is uncertain, commit no more
+	wal      *os.File // open for appending when writable
+	walSize  int64    // bytes of valid log: appended (writer) or read so far (reader)
+	snapInfo fs.FileInfo
+	snapSize int64
+	unlock   func()
 }
 
-// ErrNoKB means the directory holds no knowledge base.
-var ErrNoKB = errors.New("no knowledge base")
-
-// CreateStore makes a new knowledge base in dir (which must not hold one).
+// CreateStore makes a new knowledge base in dir (which must not hold one)
+// and opens it for writing.
 func CreateStore(dir string, cfg StoreConfig) (*Store, error) {
 	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
-		return nil, fmt.Errorf("create knowledge base: %s already holds one", dir)
+		return nil, &Error{Kind: ErrExists, Public: "the knowledge base already exists", Err: fmt.Errorf("create knowledge base: %s already holds one", dir)}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create knowledge base: %w", err)
+		return nil, storeError(fmt.Errorf("create knowledge base: %w", err))
+	}
+	unlock, err := lockStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	// Checked again under the lock: two creators cannot both write kb.json.
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
+		unlock()
+		return nil, &Error{Kind: ErrExists, Public: "the knowledge base already exists", Err: fmt.Errorf("create knowledge base: %s already holds one", dir)}
 	}
 	if cfg.Created.IsZero() {
 		cfg.Created = time.Now().UTC()
@@ -130,9 +160,10 @@ func CreateStore(dir string, cfg StoreConfig) (*Store, error) {
 	}
 	cfg.Analyzer = analyzerName
 	if err := writeConfig(dir, cfg); err != nil {
-		return nil, err
+		unlock()
+		return nil, storeError(err)
 	}
-	return OpenStore(dir, embedderFor(cfg), false)
+	return openStore(dir, embedderFor(cfg), false, false, unlock)
 }
 
 func writeConfig(dir string, cfg StoreConfig) error {
@@ -160,65 +191,171 @@ func embedderFor(cfg StoreConfig) Embedder {
 	return RemoteEmbedder(cfg.Embedding.URL, cfg.Embedding.Model, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil)
 }
 
-// ReadStoreConfig reads dir's kb.json.
+// ReadStoreConfig reads dir's kb.json. A directory without one gives an
+// error matching ErrNoKB and ErrNotFound.
 func ReadStoreConfig(dir string) (StoreConfig, error) {
 	var cfg StoreConfig
 	data, err := os.ReadFile(filepath.Join(dir, configFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return cfg, fmt.Errorf("%w in %s", ErrNoKB, dir)
+		return cfg, &Error{Kind: ErrNoKB, Public: "no such knowledge base", Err: fmt.Errorf("%w in %s", ErrNoKB, dir)}
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("read knowledge base config: %w", err)
+		return cfg, &Error{Public: "the knowledge base's configuration cannot be read (details are in the server log)", Err: fmt.Errorf("read knowledge base config: %w", err)}
 	}
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return cfg, fmt.Errorf("parse %s: %w", filepath.Join(dir, configFile), err)
+		return cfg, &Error{Public: "the knowledge base's configuration is damaged (details are in the server log)", Err: fmt.Errorf("parse %s: %w", filepath.Join(dir, configFile), err)}
 	}
 	return cfg, nil
 }
 
 // OpenStore opens the knowledge base in dir. embed nil uses the embedder
 // kb.json names (if any). readOnly opens without the writer lock, so a
-// query can run while another process ingests; it sees every document
-// committed by the time it opens.
+// query can run while another process ingests; it sees every change
+// committed by the time it opens, and later ones after Refresh. A
+// writable open fails with an error matching ErrLocked while another
+// process holds the knowledge base, and removes the temporary files a
+// crashed snapshot left behind.
 func OpenStore(dir string, embed Embedder, readOnly bool) (*Store, error) {
+	return openStore(dir, embed, readOnly, false, nil)
+}
+
+// OpenShared opens dir for a long-lived process that must answer reads
+// whatever else runs (the server). It takes the writer lock when it can.
+// When another process holds it, the store opens read-only and follows
+// that writer: Search, Paths and Stats first catch up with its commits,
+// and each write tries the lock again, failing with an error matching
+// ErrLocked until the other writer is done, then proceeding as the writer.
+func OpenShared(dir string, embed Embedder) (*Store, error) {
+	return openStore(dir, embed, false, true, nil)
+}
+
+// lockStore takes dir's writer lock, or returns an error matching
+// ErrLocked.
+func lockStore(dir string) (func(), error) {
+	unlock, err := lockDir(filepath.Join(dir, lockFile))
+	if err != nil {
+		return nil, &Error{Kind: ErrLocked,
+			Public: "the knowledge base is being written by another process (a 'ragtune ingest' or another server); try again when it is done",
+			Err:    fmt.Errorf("open knowledge base %s for writing: %w (is another ingest running?)", dir, err)}
+	}
+	return unlock, nil
+}
+
+// openStore opens dir; unlock, when set, is the writer lock already held.
+func openStore(dir string, embed Embedder, readOnly, shared bool, unlock func()) (*Store, error) {
 	cfg, err := ReadStoreConfig(dir)
 	if err != nil {
+		if unlock != nil {
+			unlock()
+		}
 		return nil, err
 	}
 	if embed == nil {
 		embed = embedderFor(cfg)
 	}
-	s := &Store{dir: dir, cfg: cfg, readOnly: readOnly, embed: embed, docs: map[string]*DocRecord{}, chunks: map[string]Chunk{}}
-	if !readOnly {
-		unlock, err := lockDir(filepath.Join(dir, lockFile))
-		if err != nil {
-			return nil, fmt.Errorf("open knowledge base %s for writing: %w (is another ingest running?)", dir, err)
+	s := &Store{dir: dir, cfg: cfg, readOnly: true, embed: embed, shared: shared, unlock: unlock}
+	if !readOnly && s.unlock == nil {
+		s.unlock, err = lockStore(dir)
+		if err != nil && !(shared && errors.Is(err, ErrLocked)) {
+			return nil, err
 		}
-		s.unlock = unlock
 	}
-	// A reader racing a writer's checkpoint could pair the old snapshot
-	// with the already emptied log; reload when the snapshot changed
-	// under us.
-	for attempt := 0; ; attempt++ {
-		before := snapshotStamp(dir)
-		if err := s.load(); err != nil {
+	if err := s.loadConsistent(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.unlock != nil {
+		if err := s.becomeWriter(); err != nil {
 			s.Close()
 			return nil, err
 		}
-		if !readOnly || snapshotStamp(dir) == before || attempt == 3 {
-			return s, nil
+	} else if shared {
+		s.following.Store(true)
+	}
+	return s, nil
+}
+
+// becomeWriter turns a store that has just taken the lock and read the
+// whole log into the writer: the log opens for appending after its last
+// complete record (a torn tail is cut off) and stale snapshot temporaries
+// go.
+func (s *Store) becomeWriter() error {
+	f, err := os.OpenFile(filepath.Join(s.dir, walFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return storeError(fmt.Errorf("open write-ahead log: %w", err))
+	}
+	if err := f.Truncate(s.walSize); err != nil {
+		f.Close()
+		return storeError(fmt.Errorf("truncate torn write-ahead log tail: %w", err))
+	}
+	if _, err := f.Seek(s.walSize, io.SeekStart); err != nil {
+		f.Close()
+		return storeError(err)
+	}
+	removeStaleTemps(s.dir)
+	s.wal, s.readOnly = f, false
+	s.following.Store(false)
+	return nil
+}
+
+// removeStaleTemps deletes the temporary snapshot files a writer killed
+// mid-checkpoint left behind. Only the writer calls it, holding the lock,
+// so no temporary file in use can match; only this store's own temp names
+// are touched (index.SaveFile's current and former patterns).
+func removeStaleTemps(dir string) int {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() ||
+			!(strings.HasPrefix(name, snapshotFile+".tmp") || strings.HasPrefix(name, "."+snapshotFile+".tmp")) {
+			continue
 		}
-		s.docs, s.chunks, s.seq = map[string]*DocRecord{}, map[string]Chunk{}, 0
+		if os.Remove(filepath.Join(dir, name)) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// errLogGap reports a log whose records do not follow the state read so
+// far: a reader raced a checkpoint and must start again.
+var errLogGap = errors.New("write-ahead log does not follow the snapshot")
+
+// loadConsistent loads the snapshot and the log into s. A reader racing a
+// writer's checkpoint can pair the old snapshot with a log already
+// emptied and refilled; that shows as a changed snapshot file or a gap in
+// sequence numbers, and the load starts again.
+func (s *Store) loadConsistent() error {
+	for attempt := 0; ; attempt++ {
+		s.docs, s.chunks, s.seq, s.walSize = map[string]*DocRecord{}, map[string]Chunk{}, 0, 0
+		err := s.load()
+		if s.unlock != nil {
+			return err // the writer: nobody else checkpoints
+		}
+		if err == nil && !snapshotChanged(s.dir, s.snapInfo) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, errLogGap) {
+			return err
+		}
+		if attempt == 5 {
+			return err // a writer checkpointing nonstop; what was read is consistent unless err says otherwise
+		}
 	}
 }
 
-// snapshotStamp identifies the current snapshot file version.
-func snapshotStamp(dir string) string {
+// snapshotChanged reports whether dir's snapshot is no longer the file
+// described by seen (nil: there was none).
+func snapshotChanged(dir string, seen fs.FileInfo) bool {
 	fi, err := os.Stat(filepath.Join(dir, snapshotFile))
 	if err != nil {
-		return ""
+		return seen != nil
 	}
-	return fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
+	return seen == nil || !os.SameFile(fi, seen) || fi.Size() != seen.Size() || !fi.ModTime().Equal(seen.ModTime())
 }
 
 func (s *Store) newIndexes(dim int) {
@@ -244,22 +381,27 @@ type snapshot struct {
 	Vectors    []byte
 }
 
+// load reads the snapshot and the log's complete records into s (which
+// holds empty maps), recording which snapshot file it read and how many
+// log bytes.
 func (s *Store) load() error {
 	dim := 0
 	if s.cfg.Embedding != nil {
 		dim = s.cfg.Embedding.Dim
 	}
 	s.newIndexes(dim)
+	s.snapInfo, s.snapSize = nil, 0
 	var snap snapshot
-	err := readFrame(filepath.Join(s.dir, snapshotFile), &snap)
+	fi, err := readFrame(filepath.Join(s.dir, snapshotFile), &snap)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("open knowledge base %s: snapshot: %w", s.dir, err)
+		return &Error{Public: "the knowledge base's snapshot is damaged (details are in the server log)", Err: fmt.Errorf("open knowledge base %s: snapshot: %w", s.dir, err)}
 	default:
+		s.snapInfo, s.snapSize = fi, fi.Size()
 		lex, err := index.LoadBM25(bytes.NewReader(snap.BM25), index.DefaultAnalyzer().Tokens)
 		if err != nil {
-			return fmt.Errorf("open knowledge base %s: %w", s.dir, err)
+			return &Error{Public: "the knowledge base's snapshot is damaged (details are in the server log)", Err: fmt.Errorf("open knowledge base %s: %w", s.dir, err)}
 		}
 		s.lex = lex
 		switch snap.VectorKind {
@@ -269,7 +411,7 @@ func (s *Store) load() error {
 			s.vec, err = index.LoadHNSW(bytes.NewReader(snap.Vectors))
 		}
 		if err != nil {
-			return fmt.Errorf("open knowledge base %s: %w", s.dir, err)
+			return &Error{Public: "the knowledge base's snapshot is damaged (details are in the server log)", Err: fmt.Errorf("open knowledge base %s: %w", s.dir, err)}
 		}
 		s.seq = snap.Seq
 		for _, d := range snap.Docs {
@@ -279,55 +421,45 @@ func (s *Store) load() error {
 			}
 		}
 	}
-	return s.replayWAL()
+	return s.readLog()
 }
 
-// replayWAL applies log records newer than the snapshot and, when
-// writable, truncates a torn tail so later appends follow a valid record.
-func (s *Store) replayWAL() error {
-	path := filepath.Join(s.dir, walFile)
-	flag := os.O_RDONLY
-	if !s.readOnly {
-		flag = os.O_RDWR | os.O_CREATE
-	}
-	f, err := os.OpenFile(path, flag, 0o644)
-	if errors.Is(err, fs.ErrNotExist) && s.readOnly {
+// readLog applies the log's complete records after the first s.walSize
+// bytes, advancing s.walSize past each. It stops at the end of the log or
+// at a record cut short or failing its checksum (a crash, or a writer
+// still appending), which a later read picks up again.
+func (s *Store) readLog() error {
+	f, err := os.Open(filepath.Join(s.dir, walFile))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("open write-ahead log: %w", err)
+		return storeError(fmt.Errorf("open write-ahead log: %w", err))
+	}
+	defer f.Close()
+	if _, err := f.Seek(s.walSize, io.SeekStart); err != nil {
+		return storeError(err)
 	}
 	r := bufio.NewReaderSize(f, 1<<20)
-	var good int64
 	for {
 		var rec walRecord
 		n, err := readRecord(r, &rec)
 		if err != nil {
-			break // end of log, or a record torn by a crash: stop here
+			return nil // end of log, or a torn record: stop here
 		}
-		good += n
-		if rec.Seq <= s.seq {
-			continue
+		if rec.Seq > s.seq+1 {
+			return fmt.Errorf("%w: record %d after %d in %s", errLogGap, rec.Seq, s.seq, s.dir)
 		}
-		if err := s.apply(&rec); err != nil {
-			f.Close()
-			return fmt.Errorf("replay write-ahead log: %w", err)
+		if rec.Seq == s.seq+1 {
+			if err := s.apply(&rec); err != nil {
+				return &Error{Public: "the knowledge base's log is damaged (details are in the server log)", Err: fmt.Errorf("replay write-ahead log: %w", err)}
+			}
+			s.mu.Lock()
+			s.seq = rec.Seq
+			s.mu.Unlock()
 		}
-		s.seq = rec.Seq
+		s.walSize += n
 	}
-	if s.readOnly {
-		return f.Close()
-	}
-	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return fmt.Errorf("truncate torn write-ahead log tail: %w", err)
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return err
-	}
-	s.wal, s.walSize = f, good
-	return nil
 }
 
 type walRecord struct {
@@ -335,6 +467,7 @@ type walRecord struct {
 	Delete bool
 	Path   string
 	Doc    *DocRecord
+	Batch  []*walRecord // changes committed together: one record, all or none
 }
 
 // Records are framed as [payload length u32][CRC-32C u32][gob payload].
@@ -374,25 +507,43 @@ func readRecord(r io.Reader, v any) (int64, error) {
 	return int64(8 + n), nil
 }
 
-func readFrame(path string, v any) error {
+// readFrame reads the one record of a snapshot file, returning the file's
+// identity as read (so a later rename over it is noticed).
+func readFrame(path string, v any) (fs.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	_, err = readRecord(bufio.NewReaderSize(f, 1<<20), v)
+	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("%s is corrupt: %w", path, err)
+		return nil, err
 	}
-	return nil
+	if _, err := readRecord(bufio.NewReaderSize(f, 1<<20), v); err != nil {
+		return nil, fmt.Errorf("%s is corrupt: %w", path, err)
+	}
+	return fi, nil
 }
 
 func chunkID(path string, i int) string { return fmt.Sprintf("%s#%d", path, i) }
 
-// apply changes the in-memory state for one record. The maps are updated
-// before the indexes on insert and after them on delete, so a concurrent
-// search never sees an index hit without its chunk.
+// apply changes the in-memory state for one record (every change of a
+// batch). The maps are updated before the indexes on insert and after
+// them on delete, so a concurrent search never sees an index hit without
+// its chunk.
 func (s *Store) apply(rec *walRecord) error {
+	if len(rec.Batch) > 0 {
+		for _, r := range rec.Batch {
+			if err := s.applyOne(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return s.applyOne(rec)
+}
+
+func (s *Store) applyOne(rec *walRecord) error {
 	s.mu.Lock()
 	old := s.docs[rec.Path]
 	s.mu.Unlock()
@@ -431,7 +582,10 @@ func (s *Store) apply(rec *walRecord) error {
 			return fmt.Errorf("document %s has %d vectors for %d chunks", d.Path, len(d.Vectors), len(d.Chunks))
 		}
 		if s.vec == nil {
-			s.vec = s.newVectorIndex(len(d.Vectors[0]))
+			vec := s.newVectorIndex(len(d.Vectors[0]))
+			s.mu.Lock()
+			s.vec = vec
+			s.mu.Unlock()
 		}
 		for i, v := range d.Vectors {
 			if err := s.vec.Add(docs[i].ID, v, docs[i].Meta); err != nil {
@@ -442,15 +596,63 @@ func (s *Store) apply(rec *walRecord) error {
 	return nil
 }
 
+// validate rejects, before anything is logged, a change that could not be
+// applied (applying a logged record must not fail, or every later open
+// would fail on it too).
+func (s *Store) validate(recs []*walRecord) error {
+	dim := 0
+	s.mu.RLock()
+	if s.vec != nil {
+		dim = s.vec.Dim()
+	}
+	s.mu.RUnlock()
+	for _, rec := range recs {
+		d := rec.Doc
+		if d == nil {
+			continue
+		}
+		if d.Path != rec.Path {
+			return fmt.Errorf("record for %s holds document %s", rec.Path, d.Path)
+		}
+		if len(d.Vectors) == 0 {
+			continue
+		}
+		if len(d.Vectors) != len(d.Chunks) {
+			return fmt.Errorf("document %s has %d vectors for %d chunks", d.Path, len(d.Vectors), len(d.Chunks))
+		}
+		for i, v := range d.Vectors {
+			if dim == 0 {
+				dim = len(v)
+			}
+			if len(v) != dim {
+				return fmt.Errorf("document %s: vector %d has %d dimensions, the knowledge base %d", d.Path, i, len(v), dim)
+			}
+			if !usableVector(v) {
+				return fmt.Errorf("document %s: vector %d is zero or not finite", d.Path, i)
+			}
+		}
+	}
+	return nil
+}
+
+func usableVector(v []float32) bool {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	return ss > 0 && !math.IsInf(ss, 0) && !math.IsNaN(ss)
+}
+
 // Put commits a document (replacing any with the same path): the record is
 // appended to the log and fsynced, then applied to the indexes.
 func (s *Store) Put(d *DocRecord) error {
 	return s.commit([]*walRecord{{Path: d.Path, Doc: d}})
 }
 
-// PutBatch commits several documents with one fsync (group commit): none
-// of them is committed before all are durable, and Ingest uses it so slow
-// disks cost one sync per batch instead of one per file.
+// PutBatch commits several documents as one log record with one fsync:
+// after a crash either all of them are in the knowledge base or none is.
+// Ingest uses it so slow disks cost one sync per batch, and AddDocuments
+// for all-or-nothing uploads.
 func (s *Store) PutBatch(docs []*DocRecord) error {
 	recs := make([]*walRecord, len(docs))
 	for i, d := range docs {
@@ -459,66 +661,177 @@ func (s *Store) PutBatch(docs []*DocRecord) error {
 	return s.commit(recs)
 }
 
-// Delete commits the removal of a document.
+// Delete commits the removal of a document. Deleting a path that holds
+// no document is not an error.
 func (s *Store) Delete(path string) error {
 	return s.commit([]*walRecord{{Path: path, Delete: true}})
 }
 
 func (s *Store) commit(recs []*walRecord) error {
-	if s.readOnly {
-		return errors.New("knowledge base opened read-only")
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
 	}
 	if len(recs) == 0 {
 		return nil
 	}
-	s.walMu.Lock()
-	defer s.walMu.Unlock()
-	s.mu.RLock()
-	seq := s.seq
-	s.mu.RUnlock()
-	var buf bytes.Buffer
-	for _, rec := range recs {
-		seq++
-		rec.Seq = seq
-		b, err := encodeRecord(rec)
-		if err != nil {
-			return fmt.Errorf("encode log record for %s: %w", rec.Path, err)
-		}
-		buf.Write(b)
+	if err := s.validate(recs); err != nil {
+		return &Error{Public: "the embedder returned vectors the knowledge base cannot store (details are in the server log)", Err: err}
 	}
-	if _, err := s.wal.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("append to write-ahead log: %w", err)
+	rec := recs[0]
+	if len(recs) > 1 {
+		rec = &walRecord{Batch: recs}
+	}
+	rec.Seq = s.seq + 1 // s.seq only changes under walMu
+	b, err := encodeRecord(rec)
+	if err != nil {
+		return fmt.Errorf("encode log record: %w", err)
+	}
+	if _, err := s.wal.Write(b); err != nil {
+		return s.failedWrite(fmt.Errorf("append to write-ahead log: %w", err))
 	}
 	if err := s.wal.Sync(); err != nil {
-		return fmt.Errorf("sync write-ahead log: %w", err)
+		return s.failedWrite(fmt.Errorf("sync write-ahead log: %w", err))
 	}
-	s.walSize += int64(buf.Len())
-	for _, rec := range recs {
-		if err := s.apply(rec); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.seq = rec.Seq
-		s.mu.Unlock()
+	s.walSize += int64(len(b))
+	if err := s.apply(rec); err != nil {
+		// Cannot happen after validate; the record is durable and replays.
+		return fmt.Errorf("apply committed record: %w", err)
 	}
-	if s.walSize > 256<<20 {
-		return s.checkpointLocked()
+	s.mu.Lock()
+	s.seq = rec.Seq
+	s.mu.Unlock()
+	if s.walSize > s.compactThreshold() {
+		// The commit is durable whatever happens here; a failed
+		// compaction is retried after the next commit and reported by
+		// Checkpoint and Close.
+		s.checkpointLocked()
 	}
 	return nil
 }
 
-// Checkpoint writes a snapshot of everything committed and empties the log.
-func (s *Store) Checkpoint() error {
-	if s.readOnly {
-		return nil
+// failedWrite cuts the log back to its last complete record after a
+// failed append, so later records do not follow garbage; when even that
+// fails the store refuses further commits.
+func (s *Store) failedWrite(err error) error {
+	if terr := s.wal.Truncate(s.walSize); terr != nil {
+		s.broken = err
+	} else if _, serr := s.wal.Seek(s.walSize, io.SeekStart); serr != nil {
+		s.broken = err
 	}
+	return storeError(err)
+}
+
+// writableLocked returns why s cannot take a commit now, first trying to
+// become the writer when it follows another one.
+func (s *Store) writableLocked() error {
+	switch {
+	case s.closed:
+		return &Error{Kind: ErrClosed, Public: "the knowledge base was closed or deleted", Err: fmt.Errorf("knowledge base %s: %w", s.dir, ErrClosed)}
+	case s.broken != nil:
+		return storeError(fmt.Errorf("knowledge base %s: an earlier log write failed (%v); reopen it", s.dir, s.broken))
+	case !s.readOnly:
+		return nil
+	case !s.shared:
+		return &Error{Kind: ErrReadOnly, Public: "the knowledge base is open read-only", Err: fmt.Errorf("knowledge base %s: %w", s.dir, ErrReadOnly)}
+	}
+	unlock, err := lockStore(s.dir)
+	if err != nil {
+		return err
+	}
+	// Holding the lock, catch up with everything the other writer
+	// committed, then take over its log.
+	if err := s.refreshLocked(); err != nil {
+		unlock()
+		return err
+	}
+	s.unlock = unlock
+	if err := s.becomeWriter(); err != nil {
+		s.unlock = nil
+		unlock()
+		return err
+	}
+	return nil
+}
+
+// compactThreshold is the log size past which a commit compacts it.
+func (s *Store) compactThreshold() int64 {
+	return max(compactMinLog, s.snapSize/compactFraction)
+}
+
+// Refresh brings a read-only store up to date with what the writer (in
+// another process) has committed since: the log's new records when the
+// snapshot is unchanged, or the whole state again after a compaction.
+// For the writer itself it does nothing. OpenShared stores refresh on
+// their own before each read.
+func (s *Store) Refresh() error {
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
+	return s.refreshLocked()
+}
+
+func (s *Store) refreshLocked() error {
+	if !s.readOnly || s.closed {
+		return nil
+	}
+	if !snapshotChanged(s.dir, s.snapInfo) {
+		var size int64
+		fi, err := os.Stat(filepath.Join(s.dir, walFile))
+		if err == nil {
+			size = fi.Size()
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return storeError(fmt.Errorf("read write-ahead log: %w", err))
+		}
+		switch {
+		case size == s.walSize:
+			return nil // nothing new
+		case size > s.walSize:
+			err := s.readLog()
+			if !errors.Is(err, errLogGap) {
+				return err
+			}
+		}
+		// A shorter log, or a gap in it: compacted under us.
+	}
+	return s.reload()
+}
+
+// reload reads the whole state again into a fresh store and swaps it in,
+// so concurrent searches see either the old state or the new one.
+func (s *Store) reload() error {
+	fresh := &Store{dir: s.dir, cfg: s.cfg, embed: s.embed, readOnly: true}
+	if err := fresh.loadConsistent(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.docs, s.chunks, s.seq, s.lex, s.vec = fresh.docs, fresh.chunks, fresh.seq, fresh.lex, fresh.vec
+	s.mu.Unlock()
+	s.walSize, s.snapInfo, s.snapSize = fresh.walSize, fresh.snapInfo, fresh.snapSize
+	return nil
+}
+
+// follow catches a following store up before a read. Errors are left for
+// the next write or Refresh to report: the read answers from the last
+// state read.
+func (s *Store) follow() {
+	if s.following.Load() {
+		s.Refresh()
+	}
+}
+
+// Checkpoint writes a snapshot of everything committed and empties the log.
+func (s *Store) Checkpoint() error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if s.readOnly || s.closed {
+		return nil
+	}
 	return s.checkpointLocked()
 }
 
 func (s *Store) checkpointLocked() error {
-	if s.walSize == 0 {
+	if s.walSize == 0 || s.broken != nil {
 		return nil
 	}
 	var snap snapshot
@@ -527,21 +840,22 @@ func (s *Store) checkpointLocked() error {
 	for _, d := range s.docs {
 		snap.Docs = append(snap.Docs, d)
 	}
+	lex, vec := s.lex, s.vec
 	s.mu.RUnlock()
 	sort.Slice(snap.Docs, func(i, j int) bool { return snap.Docs[i].Path < snap.Docs[j].Path })
 	var buf bytes.Buffer
-	if err := s.lex.Save(&buf); err != nil {
+	if err := lex.Save(&buf); err != nil {
 		return err
 	}
 	snap.BM25 = append([]byte(nil), buf.Bytes()...)
-	if s.vec != nil {
+	if vec != nil {
 		buf.Reset()
-		if err := s.vec.Save(&buf); err != nil {
+		if err := vec.Save(&buf); err != nil {
 			return err
 		}
 		snap.Vectors = buf.Bytes()
 		snap.VectorKind = "flat"
-		if _, ok := s.vec.(*index.HNSW); ok {
+		if _, ok := vec.(*index.HNSW); ok {
 			snap.VectorKind = "hnsw"
 		}
 	}
@@ -549,28 +863,46 @@ func (s *Store) checkpointLocked() error {
 	if err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
 	}
-	if err := index.SaveFile(filepath.Join(s.dir, snapshotFile), func(w io.Writer) error {
+	path := filepath.Join(s.dir, snapshotFile)
+	if err := index.SaveFile(path, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	}); err != nil {
-		return err
+		return storeError(err)
 	}
-	// The snapshot is durable; the log's records are now redundant.
+	if fi, err := os.Stat(path); err == nil {
+		s.snapInfo, s.snapSize = fi, fi.Size()
+	}
+	// The snapshot is durable (SaveFile synced the file and the
+	// directory); the log's records are now redundant.
 	if err := s.wal.Truncate(0); err != nil {
-		return fmt.Errorf("truncate write-ahead log: %w", err)
+		return s.failedWrite(fmt.Errorf("truncate write-ahead log: %w", err))
 	}
 	if _, err := s.wal.Seek(0, io.SeekStart); err != nil {
-		return err
+		return s.failedWrite(err)
 	}
 	s.walSize = 0
 	return s.wal.Sync()
 }
 
-// Close checkpoints (when writable) and releases the directory.
+// Close releases the directory, compacting the log first when it has
+// grown past its threshold (a small log is left for the next open to
+// replay: rewriting a large snapshot for it would cost more). Later
+// writes fail with an error matching ErrClosed; reads still answer from
+// memory.
 func (s *Store) Close() error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.following.Store(false)
 	var err error
 	if s.wal != nil {
-		err = s.Checkpoint()
+		if s.walSize > s.compactThreshold() {
+			err = s.checkpointLocked()
+		}
 		if cerr := s.wal.Close(); err == nil {
 			err = cerr
 		}
@@ -589,6 +921,14 @@ func (s *Store) Config() StoreConfig { return s.cfg }
 // Dir returns the knowledge base directory.
 func (s *Store) Dir() string { return s.dir }
 
+// ReadOnly reports whether the store cannot take writes now (opened
+// read-only, or following another process's writer).
+func (s *Store) ReadOnly() bool {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	return s.readOnly
+}
+
 // Doc returns the record of an ingested file.
 func (s *Store) Doc(path string) (*DocRecord, bool) {
 	s.mu.RLock()
@@ -597,8 +937,23 @@ func (s *Store) Doc(path string) (*DocRecord, bool) {
 	return d, ok
 }
 
+// DocByHash returns a document whose content has the given SHA-256 (hex),
+// the path sorting first when several do.
+func (s *Store) DocByHash(hash string) (*DocRecord, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var best *DocRecord
+	for _, d := range s.docs {
+		if d.Hash == hash && (best == nil || d.Path < best.Path) {
+			best = d
+		}
+	}
+	return best, best != nil
+}
+
 // Paths lists the ingested files, sorted.
 func (s *Store) Paths() []string {
+	s.follow()
 	s.mu.RLock()
 	out := make([]string, 0, len(s.docs))
 	for p := range s.docs {
@@ -615,15 +970,19 @@ type StoreStats struct {
 	Chars        int64
 	VectorDim    int
 	VectorIndex  string
-	WALBytes     int64
+	WALBytes     int64 // log bytes not yet compacted into the snapshot
 	Seq          uint64
 }
 
 // Stats returns counts and sizes.
 func (s *Store) Stats() StoreStats {
+	s.follow()
+	s.walMu.Lock()
+	walBytes := s.walSize
+	s.walMu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := StoreStats{Docs: len(s.docs), Chunks: len(s.chunks), Seq: s.seq, WALBytes: s.walSize}
+	st := StoreStats{Docs: len(s.docs), Chunks: len(s.chunks), Seq: s.seq, WALBytes: walBytes}
 	for _, c := range s.chunks {
 		st.Chars += int64(c.CharEnd - c.CharStart)
 	}
@@ -655,8 +1014,15 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Result, error) {
 	if q.Mode == "" {
 		q.Mode = ModeBM25
 	}
-	r := &Retriever{Lexical: s.lex, Vectors: s.vec, Embed: s.embed, Fusion: q.Fusion, Rerank: q.Rerank}
-	if q.Mode != ModeBM25 && (s.vec == nil || s.embed == nil) {
+	s.follow()
+	s.mu.RLock()
+	lex, vec := s.lex, s.vec
+	s.mu.RUnlock()
+	r := &Retriever{Lexical: lex, Embed: s.embed, Fusion: q.Fusion, Rerank: q.Rerank}
+	if vec != nil {
+		r.Vectors = vec
+	}
+	if q.Mode != ModeBM25 && (vec == nil || s.embed == nil) {
 		return nil, fmt.Errorf("%s retrieval: this knowledge base has no vectors (ingest it with an embedder: --embed-path for a local BERT/bge model, --embed-url for a server): %w", q.Mode, ErrNoVectors)
 	}
 	hits, err := r.Search(ctx, q.Text, q.K, q.Mode, q.Filter)
