@@ -12,6 +12,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"ragtune/internal/plural"
 	"ragtune/rag"
 )
 
@@ -38,11 +39,16 @@ Unreadable files are reported and skipped. A killed ingest keeps every
 document committed before it was killed; run it again to finish.
 
 The first ingest creates the knowledge base with the chunking and
-embedding flags given; later runs reuse them.`)
+embedding flags given; later runs reuse them.
+
+Examples:
+  ragtune ingest --kb docs ./handbook ./faq.md
+  ragtune ingest --kb docs --include '*.md' --exclude 'drafts/*' ./handbook
+  ragtune ingest --kb docs-dense --embed-path ./bge-small-zh --chunk-size 256 ./handbook`)
 	name, root := kbFlags(fs)
 	var include, exclude globList
-	fs.Var(&include, "include", "only files matching this glob (repeatable; 'docs/*', '*.md', '**/faq_*.txt')")
-	fs.Var(&exclude, "exclude", "skip files matching this glob (repeatable)")
+	fs.Var(&include, "include", "only files matching this `GLOB` (repeatable; 'docs/*', '*.md', '**/faq_*.txt')")
+	fs.Var(&exclude, "exclude", "skip files matching this `GLOB` (repeatable)")
 	chunkSize := fs.Int("chunk-size", 0, "chunk size in characters (new knowledge base; default 512)")
 	overlap := fs.Int("overlap", -1, "characters of overlap between chunks (new knowledge base; default 64)")
 	embedURL := fs.String("embed-url", "", "OpenAI-compatible embeddings server `URL` (new knowledge base): enables dense and hybrid retrieval")
@@ -153,8 +159,8 @@ embedding flags given; later runs reuse them.`)
 	}
 	st := s.Stats()
 	el := time.Since(start)
-	fmt.Fprintf(os.Stderr, "%d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %d chunks written in %.1fs (%.0f chunks/s); knowledge base %s: %d documents, %d chunks\n",
-		rep.Added, rep.Updated, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed, rep.Chunks, el.Seconds(), float64(rep.Chunks)/max(el.Seconds(), 1e-9), *name, st.Docs, st.Chunks)
+	fmt.Fprintf(os.Stderr, "%d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %s written in %.1fs (%.0f chunks/s); knowledge base %s: %s, %s\n",
+		rep.Added, rep.Updated, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed, plural.Count(rep.Chunks, "chunk"), el.Seconds(), float64(rep.Chunks)/max(el.Seconds(), 1e-9), *name, plural.Count(st.Docs, "document"), plural.Count(st.Chunks, "chunk"))
 	return nil
 }
 

@@ -21,10 +21,14 @@ from 'ragtune train' or trained elsewhere with PEFT on the same model) into
 the base weights: W' = W + scale·B·A for every adapted projection, scale =
 lora_alpha/r (lora_alpha/sqrt(r) with use_rslora). The output is an HF
 model directory in the base model's dtype with its tokenizer files, which
-every ragtune command (and transformers) loads without the adapter.`)
-	modelPath := fs.String("model", "", "base model: an HF model directory or a .gguf file")
-	adapter := fs.String("adapter", "", "PEFT LoRA adapter directory")
-	out := fs.String("out", "", "output model directory")
+every ragtune command (and transformers) loads without the adapter.
+
+Examples:
+  ragtune lora merge --model ./r1-1.5b --adapter ./lora --out ./r1-1.5b-tuned
+  ragtune lora merge --model r1-1.5b-f16.gguf --adapter ./peft-adapter --out ./merged`)
+	modelPath := fs.String("model", "", "base model: an HF model `DIR` or a .gguf file")
+	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR`")
+	out := fs.String("out", "", "output model `DIR`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

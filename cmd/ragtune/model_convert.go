@@ -31,10 +31,14 @@ are stored as F32, as llama.cpp's own converter does.
 GGUF → HF writes config.json, generation_config.json, model.safetensors
 and, when the GGUF carries a vocabulary, tokenizer.json and
 tokenizer_config.json rebuilt from it. Quantized GGUF tensors are expanded
-to floats when package quant supports their type.`)
-	src := fs.String("model", "", "source: an HF model directory or a .gguf file")
-	out := fs.String("out", "", "destination: a .gguf file (from a directory) or a directory (from a .gguf)")
-	typ := fs.String("type", "keep", "tensor type of the output: keep, f32, f16 or bf16")
+to floats when package quant supports their type.
+
+Examples:
+  ragtune model convert --model ./r1-1.5b --out r1-1.5b-bf16.gguf
+  ragtune model convert --model r1-1.5b-f16.gguf --out ./r1-1.5b-hf --type bf16`)
+	src := fs.String("model", "", "source: an HF model `DIR` or a .gguf file")
+	out := fs.String("out", "", "destination: a .gguf `FILE` (from a directory) or a directory (from a .gguf)")
+	typ := fs.String("type", "keep", "tensor `TYPE` of the output: keep, f32, f16 or bf16")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -22,7 +22,11 @@ Print the config, GGUF metadata (for .gguf files; long arrays summarized),
 and a table of every tensor (name, dtype, shape, bytes) with the totals, of
 an HF model directory, a .safetensors file or a GGUF file. Tensor names are
 shown as Hugging Face names; a checkpoint that does not match its config is
-still shown, with the mismatch reported at the end.`)
+still shown, with the mismatch reported at the end.
+
+Examples:
+  ragtune model inspect ./r1-1.5b
+  ragtune model inspect r1-1.5b-q4_0.gguf --tensors=false`)
 	showTensors := fs.Bool("tensors", true, "print the tensor table")
 	showMeta := fs.Bool("metadata", true, "print GGUF metadata")
 	if err := parseFlags(fs, args); err != nil {

@@ -51,7 +51,7 @@ Examples:
 func runModelTrainTokenizer(args []string) error {
 	fs := newFlagSet("model train-tokenizer", "--data PATH [--data PATH ...] --vocab N --out DIR [flags]", trainTokenizerDescription)
 	var inputs stringList
-	fs.Var(&inputs, "data", "a .txt/.md/.json/.jsonl file or a folder of them (repeatable)")
+	fs.Var(&inputs, "data", "a .txt/.md/.json/.jsonl file or a folder of them, `PATH` (repeatable)")
 	vocab := fs.Int("vocab", 0, "vocabulary size to reach: 256 bytes + special tokens + learned merges (required)")
 	out := fs.String("out", "", "output directory for tokenizer.json and tokenizer_config.json (created)")
 	r1 := fs.Bool("r1-tokens", true, "add R1's special tokens and chat template (false: a bare byte-level BPE, which a model cannot chat with)")
