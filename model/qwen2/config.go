@@ -30,8 +30,8 @@ type Config struct {
 	TorchDtype            string   `json:"torch_dtype,omitempty"`
 	BOSTokenID            int      `json:"bos_token_id"`
 	EOSTokenID            int      `json:"eos_token_id"`
-	// AttentionBias is the Llama-style switch; Qwen2 always has q/k/v bias,
-	// so for model_type "qwen2" the loader treats absence as true.
+	// AttentionBias is the Llama-style switch; absent, the family decides
+	// (Qwen2 has q/k/v bias, Llama none: see Family).
 	AttentionBias *bool `json:"attention_bias,omitempty"`
 	// Remaining HF fields are kept so a config survives a round trip.
 	UseSlidingWindow bool    `json:"use_sliding_window"`
@@ -52,14 +52,6 @@ func (c *Config) HeadDimension() int {
 		return 0
 	}
 	return c.HiddenSize / c.NumAttentionHeads
-}
-
-// HasQKVBias reports whether q/k/v projections carry a bias.
-func (c *Config) HasQKVBias() bool {
-	if c.AttentionBias != nil {
-		return *c.AttentionBias
-	}
-	return c.ModelType == "qwen2"
 }
 
 // Validate checks the sizes a forward pass depends on, so a bad config
@@ -109,11 +101,8 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("parse model config %q: %w", path, err)
 	}
 	if c.ModelType == "" && len(c.Architectures) > 0 {
-		switch c.Architectures[0] {
-		case "Qwen2ForCausalLM":
-			c.ModelType = "qwen2"
-		case "LlamaForCausalLM":
-			c.ModelType = "llama"
+		if f := familyOfClass(c.Architectures[0]); f != nil {
+			c.ModelType = f.ModelType
 		}
 	}
 	if err := c.Validate(); err != nil {

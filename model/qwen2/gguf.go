@@ -16,36 +16,12 @@ import (
 	"ragtune/weights"
 )
 
-// Per-layer tensor names: GGUF suffix after "blk.N." and HF suffix after
-// "model.layers.N.".
-var layerNames = [][2]string{
-	{"attn_norm.weight", "input_layernorm.weight"},
-	{"attn_q.weight", "self_attn.q_proj.weight"},
-	{"attn_k.weight", "self_attn.k_proj.weight"},
-	{"attn_v.weight", "self_attn.v_proj.weight"},
-	{"attn_q.bias", "self_attn.q_proj.bias"},
-	{"attn_k.bias", "self_attn.k_proj.bias"},
-	{"attn_v.bias", "self_attn.v_proj.bias"},
-	{"attn_output.weight", "self_attn.o_proj.weight"},
-	{"attn_output.bias", "self_attn.o_proj.bias"},
-	{"ffn_norm.weight", "post_attention_layernorm.weight"},
-	{"ffn_gate.weight", "mlp.gate_proj.weight"},
-	{"ffn_up.weight", "mlp.up_proj.weight"},
-	{"ffn_down.weight", "mlp.down_proj.weight"},
-}
-
-var globalNames = [][2]string{
-	{"token_embd.weight", "model.embed_tokens.weight"},
-	{"output_norm.weight", "model.norm.weight"},
-	{"output.weight", "lm_head.weight"},
-}
-
 // HFName maps a llama.cpp tensor name to its Hugging Face name
 // ("blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight").
 func HFName(name string) (string, bool) {
-	for _, p := range globalNames {
-		if name == p[0] {
-			return p[1], true
+	for _, r := range append([]tensorRow{embedRow}, tailRows...) {
+		if name == r.gguf {
+			return r.hf, true
 		}
 	}
 	rest, ok := strings.CutPrefix(name, "blk.")
@@ -56,9 +32,9 @@ func HFName(name string) (string, bool) {
 	if _, err := strconv.ParseUint(num, 10, 31); !ok || err != nil {
 		return "", false
 	}
-	for _, p := range layerNames {
-		if suffix == p[0] {
-			return "model.layers." + num + "." + p[1], true
+	for _, r := range layerRows {
+		if suffix == r.gguf {
+			return "model.layers." + num + "." + r.hf, true
 		}
 	}
 	return "", false
@@ -66,9 +42,9 @@ func HFName(name string) (string, bool) {
 
 // GGUFName maps a Hugging Face tensor name to llama.cpp's.
 func GGUFName(name string) (string, bool) {
-	for _, p := range globalNames {
-		if name == p[1] {
-			return p[0], true
+	for _, r := range append([]tensorRow{embedRow}, tailRows...) {
+		if name == r.hf {
+			return r.gguf, true
 		}
 	}
 	rest, ok := strings.CutPrefix(name, "model.layers.")
@@ -79,35 +55,33 @@ func GGUFName(name string) (string, bool) {
 	if _, err := strconv.ParseUint(num, 10, 31); !ok || err != nil {
 		return "", false
 	}
-	for _, p := range layerNames {
-		if suffix == p[1] {
-			return "blk." + num + "." + p[0], true
+	for _, r := range layerRows {
+		if suffix == r.hf {
+			return "blk." + num + "." + r.gguf, true
 		}
 	}
 	return "", false
 }
 
 // ConfigFromGGUF builds an HF config from a GGUF file's metadata and
-// tensors (qwen2 and llama architectures).
+// tensors (any family: see Family).
 func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	arch, ok := f.String("general.architecture")
 	if !ok {
 		return nil, fmt.Errorf("GGUF %q has no general.architecture", f.Path)
 	}
-	c := &Config{ModelType: arch, HiddenAct: "silu", UseCache: true, InitializerRange: 0.02}
-	switch arch {
-	case "qwen2":
-		c.Architectures = []string{"Qwen2ForCausalLM"}
+	fam, err := FamilyOf(arch)
+	if err != nil {
+		return nil, fmt.Errorf("GGUF %q: %w", f.Path, err)
+	}
+	c := &Config{ModelType: arch, Architectures: []string{fam.Architecture}, HiddenAct: "silu", UseCache: true, InitializerRange: 0.02}
+	if fam.SlidingWindowFields {
 		defer func() {
 			// GGUF has no sliding-window keys (ragtune and llama.cpp run
-			// Qwen2 with full attention); fill HF's fields so config.json
+			// with full attention); fill HF's fields so config.json
 			// describes that.
 			c.SlidingWindow, c.MaxWindowLayers = c.MaxPositionEmbeddings, c.NumHiddenLayers
 		}()
-	case "llama":
-		c.Architectures = []string{"LlamaForCausalLM"}
-	default:
-		return nil, fmt.Errorf("GGUF %q: unknown architecture %q: ragtune runs qwen2 and llama models", f.Path, arch)
 	}
 	var missing []string
 	req := func(key string) int {
@@ -142,7 +116,9 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if v, ok := f.Float(arch + ".rope.freq_base"); ok {
 		c.RopeTheta, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
 	}
-	if c.ModelType == "llama" {
+	if !fam.QKVBias {
+		// A family without bias by default says so in attention_bias
+		// when its file has them.
 		bias := false
 		if _, err := f.Tensor("blk.0.attn_q.bias"); err == nil {
 			bias = true
@@ -257,10 +233,9 @@ func (s *GGUFSource) Tensor(name string) (*weights.Tensor, error) {
 }
 
 // permutedHeads returns the head count for tensors whose rows llama.cpp's
-// llama converter permutes (q and k projections), else 0. Qwen2 is
-// converted without the permutation: llama.cpp runs it with NEOX rope.
+// converter permutes (q and k projections of a PermuteQK family), else 0.
 func permutedHeads(c *Config, hfName string) int {
-	if c.ModelType != "llama" {
+	if f, err := c.Family(); err != nil || !f.PermuteQK {
 		return 0
 	}
 	switch {
@@ -370,7 +345,7 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 		add(arch+".attention.key_length", uint32(hd))
 		add(arch+".attention.value_length", uint32(hd))
 	}
-	if arch == "llama" {
+	if fam, _ := cfg.Family(); fam.GGUFVocabKeys {
 		add(arch+".rope.dimension_count", uint32(cfg.HeadDimension()))
 		add(arch+".vocab_size", uint32(cfg.VocabSize))
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"ragtune/gguf"
@@ -135,4 +136,70 @@ func tinyModelGGUF(f *testing.F) []byte {
 	}
 	src.Close()
 	return b
+}
+
+// TestLlamaAttentionBias: a Llama with attention_bias has q/k/v and o_proj
+// biases. The table lists all four, so init writes them, the forward pass
+// finds them, and they survive a GGUF round trip (which reads
+// attention_bias back from the file's tensors).
+func TestLlamaAttentionBias(t *testing.T) {
+	cfg, err := Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias := true
+	cfg.ModelType, cfg.Architectures, cfg.AttentionBias = "llama", []string{"LlamaForCausalLM"}, &bias
+	dir := t.TempDir()
+	if err := Init(dir, cfg, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	src, c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	path := filepath.Join(t.TempDir(), "llama.gguf")
+	if err := WriteGGUF(path, src, c, GGUFOptions{Type: KeepType}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := OpenGGUF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if g.Config.AttentionBias == nil || !*g.Config.AttentionBias {
+		t.Errorf("attention_bias from GGUF = %v, want true", g.Config.AttentionBias)
+	}
+	for _, n := range []string{"model.layers.1.self_attn.q_proj.bias", "model.layers.1.self_attn.o_proj.bias"} {
+		want, _ := src.Tensor(n)
+		got, err := g.Tensor(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Data, want.Data) {
+			t.Errorf("%s differs after the GGUF round trip", n)
+		}
+	}
+}
+
+// TestTableNames: every row of the tensor table maps to llama.cpp's name
+// and back.
+func TestTableNames(t *testing.T) {
+	for _, r := range append(append([]tensorRow{embedRow}, tailRows...), layerRows...) {
+		hf, gg := r.hf, r.gguf
+		if !strings.HasPrefix(hf, "model.") && !strings.HasPrefix(hf, "lm_head") {
+			hf, gg = "model.layers.7."+hf, "blk.7."+gg
+		}
+		if got, ok := GGUFName(hf); !ok || got != gg {
+			t.Errorf("GGUFName(%q) = %q, %v; want %q", hf, got, ok, gg)
+		}
+		if got, ok := HFName(gg); !ok || got != hf {
+			t.Errorf("HFName(%q) = %q, %v; want %q", gg, got, ok, hf)
+		}
+	}
 }

@@ -135,10 +135,8 @@ func New(cfg *Config, src weights.Source, opts ...Option) (m *Model, err error) 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	switch cfg.ModelType {
-	case "qwen2", "llama":
-	default:
-		return nil, fmt.Errorf("model_type %q is not supported by the qwen2 engine (supported: qwen2, llama)", cfg.ModelType)
+	if err := cfg.CheckArchitecture(); err != nil {
+		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("model config: %w", err)
@@ -190,8 +188,7 @@ func New(cfg *Config, src weights.Source, opts ...Option) (m *Model, err error) 
 		return nil, err
 	}
 
-	qwen := cfg.ModelType == "qwen2"
-	bias := cfg.HasQKVBias()
+	bias, oBias := cfg.HasQKVBias(), cfg.hasOBias()
 	m.layers = make([]layer, cfg.NumHiddenLayers)
 	for i := range m.layers {
 		p := fmt.Sprintf("model.layers.%d.", i)
@@ -227,8 +224,7 @@ func New(cfg *Config, src weights.Source, opts ...Option) (m *Model, err error) 
 			}
 		}
 		ly.fuse()
-		// Llama's attention_bias also covers o_proj; Qwen2's never does.
-		if bias && !qwen {
+		if oBias {
 			if ly.bo, err = l.vector(p+"self_attn.o_proj.bias", C); err != nil {
 				return nil, err
 			}

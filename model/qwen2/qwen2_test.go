@@ -367,7 +367,7 @@ func TestNewErrors(t *testing.T) {
 		tweak func(*Config, memSource)
 		want  string
 	}{
-		{"unknown architecture", func(c *Config, _ memSource) { c.ModelType = "gpt2" }, `model_type "gpt2" is not supported`},
+		{"unknown architecture", func(c *Config, _ memSource) { c.ModelType = "gpt2" }, `unknown architecture "gpt2"`},
 		{"bad config", func(c *Config, _ memSource) { c.NumKeyValueHeads = 3 }, "not a multiple"},
 		{"activation", func(c *Config, _ memSource) { c.HiddenAct = "gelu" }, `hidden_act "gelu"`},
 		{"missing tensor", func(_ *Config, s memSource) { delete(s, "model.layers.1.mlp.up_proj.weight") }, "model.layers.1.mlp.up_proj.weight"},

@@ -17,54 +17,86 @@ type TensorSpec struct {
 	Kind string
 }
 
-// Architectures ragtune runs. Llama-style configs share the Qwen2 layout
-// (without q/k/v bias unless attention_bias says so).
-var supportedArchitectures = []string{"qwen2", "llama"}
+// dims are the sizes tensor shapes are made of.
+type dims struct{ C, I, V, Q, KV int } // hidden, MLP, vocab, q and k/v widths
 
-// CheckArchitecture returns an error for a model_type ragtune cannot run.
-func (c *Config) CheckArchitecture() error {
-	if slices.Contains(supportedArchitectures, c.ModelType) {
-		return nil
-	}
-	return fmt.Errorf("unknown architecture %q (model_type; architectures %v): ragtune runs %v models", c.ModelType, c.Architectures, supportedArchitectures)
+// tensorRow is one entry of the family's tensor table.
+type tensorRow struct {
+	// hf and gguf are the Hugging Face and llama.cpp names; for a layer
+	// row, what follows "model.layers.N." and "blk.N.".
+	hf, gguf string
+	kind     string
+	shape    func(d dims) []int
+	// has reports whether a config has the tensor; nil: every config.
+	has func(c *Config) bool
 }
 
-// Tensors is the family's tensor table: every tensor of a Qwen2/Llama
-// decoder with this config, under its HF name with its PyTorch shape, in
-// the order ragtune writes them (embedding, layers, final norm, head).
-// lm_head is omitted when the embeddings are tied. Loading, validation,
-// init, conversion to GGUF and training all walk this one list.
+func vec(n func(d dims) int) func(d dims) []int { return func(d dims) []int { return []int{n(d)} } }
+func mat(r, c func(d dims) int) func(d dims) []int {
+	return func(d dims) []int { return []int{r(d), c(d)} }
+}
+
+var (
+	dC  = func(d dims) int { return d.C }
+	dI  = func(d dims) int { return d.I }
+	dV  = func(d dims) int { return d.V }
+	dQ  = func(d dims) int { return d.Q }
+	dKV = func(d dims) int { return d.KV }
+
+	qkvBias = (*Config).HasQKVBias
+	oBias   = (*Config).hasOBias
+	untied  = func(c *Config) bool { return !c.TieWordEmbeddings }
+)
+
+// The tensor table, in the order ragtune writes tensors: the embedding,
+// every layer's rows, the final norm, the head. It is the one list of the
+// family's weights: Tensors (loading, validation, init, saving, GGUF
+// export, the training parameter layout) and the GGUF name mapping
+// (HFName, GGUFName) are read from it.
+var (
+	embedRow  = tensorRow{"model.embed_tokens.weight", "token_embd.weight", "embedding", mat(dV, dC), nil}
+	layerRows = []tensorRow{
+		{"input_layernorm.weight", "attn_norm.weight", "norm", vec(dC), nil},
+		{"self_attn.q_proj.weight", "attn_q.weight", "linear", mat(dQ, dC), nil},
+		{"self_attn.k_proj.weight", "attn_k.weight", "linear", mat(dKV, dC), nil},
+		{"self_attn.v_proj.weight", "attn_v.weight", "linear", mat(dKV, dC), nil},
+		{"self_attn.q_proj.bias", "attn_q.bias", "bias", vec(dQ), qkvBias},
+		{"self_attn.k_proj.bias", "attn_k.bias", "bias", vec(dKV), qkvBias},
+		{"self_attn.v_proj.bias", "attn_v.bias", "bias", vec(dKV), qkvBias},
+		{"self_attn.o_proj.weight", "attn_output.weight", "linear", mat(dC, dQ), nil},
+		{"self_attn.o_proj.bias", "attn_output.bias", "bias", vec(dC), oBias},
+		{"post_attention_layernorm.weight", "ffn_norm.weight", "norm", vec(dC), nil},
+		{"mlp.gate_proj.weight", "ffn_gate.weight", "linear", mat(dI, dC), nil},
+		{"mlp.up_proj.weight", "ffn_up.weight", "linear", mat(dI, dC), nil},
+		{"mlp.down_proj.weight", "ffn_down.weight", "linear", mat(dC, dI), nil},
+	}
+	tailRows = []tensorRow{
+		{"model.norm.weight", "output_norm.weight", "norm", vec(dC), nil},
+		{"lm_head.weight", "output.weight", "linear", mat(dV, dC), untied},
+	}
+)
+
+// Tensors lists every tensor of a decoder with this config, under its HF
+// name with its PyTorch shape, in the table's order. lm_head is omitted
+// when the embeddings are tied.
 func Tensors(c *Config) []TensorSpec {
-	C, I, V := c.HiddenSize, c.IntermediateSize, c.VocabSize
 	hd := c.HeadDimension()
-	q, kv := c.NumAttentionHeads*hd, c.NumKeyValueHeads*hd
-	specs := []TensorSpec{{"model.embed_tokens.weight", []int{V, C}, "embedding"}}
+	d := dims{C: c.HiddenSize, I: c.IntermediateSize, V: c.VocabSize, Q: c.NumAttentionHeads * hd, KV: c.NumKeyValueHeads * hd}
+	var specs []TensorSpec
+	add := func(prefix string, r tensorRow) {
+		if r.has == nil || r.has(c) {
+			specs = append(specs, TensorSpec{prefix + r.hf, r.shape(d), r.kind})
+		}
+	}
+	add("", embedRow)
 	for l := 0; l < c.NumHiddenLayers; l++ {
 		p := fmt.Sprintf("model.layers.%d.", l)
-		specs = append(specs,
-			TensorSpec{p + "input_layernorm.weight", []int{C}, "norm"},
-			TensorSpec{p + "self_attn.q_proj.weight", []int{q, C}, "linear"},
-			TensorSpec{p + "self_attn.k_proj.weight", []int{kv, C}, "linear"},
-			TensorSpec{p + "self_attn.v_proj.weight", []int{kv, C}, "linear"},
-		)
-		if c.HasQKVBias() {
-			specs = append(specs,
-				TensorSpec{p + "self_attn.q_proj.bias", []int{q}, "bias"},
-				TensorSpec{p + "self_attn.k_proj.bias", []int{kv}, "bias"},
-				TensorSpec{p + "self_attn.v_proj.bias", []int{kv}, "bias"},
-			)
+		for _, r := range layerRows {
+			add(p, r)
 		}
-		specs = append(specs,
-			TensorSpec{p + "self_attn.o_proj.weight", []int{C, q}, "linear"},
-			TensorSpec{p + "post_attention_layernorm.weight", []int{C}, "norm"},
-			TensorSpec{p + "mlp.gate_proj.weight", []int{I, C}, "linear"},
-			TensorSpec{p + "mlp.up_proj.weight", []int{I, C}, "linear"},
-			TensorSpec{p + "mlp.down_proj.weight", []int{C, I}, "linear"},
-		)
 	}
-	specs = append(specs, TensorSpec{"model.norm.weight", []int{C}, "norm"})
-	if !c.TieWordEmbeddings {
-		specs = append(specs, TensorSpec{"lm_head.weight", []int{V, C}, "linear"})
+	for _, r := range tailRows {
+		add("", r)
 	}
 	return specs
 }
