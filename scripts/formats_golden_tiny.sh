@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates model/testdata/tiny_seed1_tensors.json: every tensor's name,
+# Regenerates model/qwen2/testdata/tiny_seed1_tensors.json: every tensor's name,
 # dtype, shape and SHA-256 in the model `ragtune model init --preset tiny
 # --seed 1` writes. The hashes are computed by Python from the safetensors
 # bytes (its own header parser), not by ragtune's reader.
@@ -15,7 +15,7 @@ if [ -z "${RAGTUNE:-}" ]; then
 	RAGTUNE="$tmp/ragtune"
 fi
 "$RAGTUNE" model init --preset tiny --seed 1 --out "$tmp/tiny"
-python3 - "$tmp/tiny/model.safetensors" > model/testdata/tiny_seed1_tensors.json <<'PY'
+python3 - "$tmp/tiny/model.safetensors" > model/qwen2/testdata/tiny_seed1_tensors.json <<'PY'
 import hashlib, json, struct, sys
 with open(sys.argv[1], "rb") as f:
     data = f.read()
@@ -31,4 +31,4 @@ for name in sorted(header):
                  "sha256": hashlib.sha256(blob).hexdigest()})
 print(json.dumps(rows, indent=1))
 PY
-echo "wrote model/testdata/tiny_seed1_tensors.json ($(grep -c '"name"' model/testdata/tiny_seed1_tensors.json) tensors)"
+echo "wrote model/qwen2/testdata/tiny_seed1_tensors.json ($(grep -c '"name"' model/qwen2/testdata/tiny_seed1_tensors.json) tensors)"

@@ -7,7 +7,7 @@ Debian's python3-torch, `apt-get install -y python3-torch`):
     /usr/bin/python3 scripts/qwen2_reference.py
 
 That asks the Go test TestWriteGoldenModels to write the golden models
-(`model.InitWith` recipes, e.g. exactly `ragtune model init --preset tiny
+(`qwen2.InitWith` recipes, e.g. exactly `ragtune model init --preset tiny
 --seed 1`) into a temp dir, then writes model/qwen2/testdata/pytorch_NAME.json
 for each. Any other HF directory: `--model DIR --out FILE`.
 

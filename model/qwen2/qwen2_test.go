@@ -15,7 +15,7 @@ import (
 	"ragtune/weights"
 )
 
-// memSource is an in-memory TensorSource for tests.
+// memSource is an in-memory weights.Source for tests.
 type memSource map[string]*weights.Tensor
 
 func (s memSource) Tensor(name string) (*weights.Tensor, error) {
