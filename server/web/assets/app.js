@@ -17,6 +17,7 @@ const i18n = {
     uploaded: "Uploaded", uploading: "Uploading…", confirmKB: "Delete knowledge base {0} and all its documents?",
     noDocs: "No documents yet.", filtered: "[stopped by the content policy]", sources: "Sources",
     accepted: "Accepted: {0}; at most {1}.", chunk: "chunk", chars: "characters",
+    noAnswer: "No answer: the model spent all {0} tokens thinking (</think> never came). Raise Max tokens in Settings, or turn Thinking off.",
   },
   zh: {
     reports: "评测报告", apikey: "API 密钥", kbs: "知识库", answerFrom: "回答依据",
@@ -29,6 +30,7 @@ const i18n = {
     uploaded: "已上传", uploading: "上传中…", confirmKB: "删除知识库 {0} 及其全部文档？",
     noDocs: "还没有文档。", filtered: "[已被内容策略拦截]", sources: "来源",
     accepted: "支持：{0}；最大 {1}。", chunk: "片段", chars: "字符",
+    noAnswer: "没有回答：模型用完了全部 {0} 个 token 仍在思考（未出现 </think>）。请在设置中调大最大生成长度，或关闭深度思考。",
   },
 };
 let lang = localStorage.getItem("ragtune.lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
@@ -316,6 +318,11 @@ async function send(text) {
     a.bubble.classList.remove("cursor");
     summary.textContent = t("reasoning");
     if (finish === "content_filter") a.bubble.textContent = answer + (answer ? "\n" : "") + t("filtered");
+    // The reasoning never closed: say so instead of leaving an empty reply.
+    if (finish === "length" && !answer && reasoning) {
+      a.wrap.classList.add("no-answer");
+      a.bubble.textContent = t("noAnswer", usage ? usage.completion_tokens : body.max_tokens);
+    }
     const secs = (performance.now() - t0) / 1000;
     if (usage) stats.textContent = usage.completion_tokens + " tokens · " + (usage.completion_tokens / secs).toFixed(1) + " tok/s · " + (finish || "stopped");
     state.history.push({ role: "assistant", content: answer });
