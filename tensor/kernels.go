@@ -1,6 +1,7 @@
 package tensor
 
-//go:generate go run internal/asmgen/main.go -o kernels_amd64.s
+//go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -o kernels_amd64.s
+//go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -arm64 -o kernels_arm64.s
 
 import (
 	"math"

@@ -1,5 +1,5 @@
-//go:build !amd64 || purego
+//go:build (!amd64 && !arm64) || purego
 
 package tensor
 
-// Only the portable kernels exist off amd64 (or with -tags purego).
+// Only the portable kernels exist off amd64 and arm64 (or with -tags purego).
