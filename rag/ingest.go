@@ -66,8 +66,13 @@ type IngestReport struct {
 // file that cannot be read or parsed is reported and skipped; the rest is
 // ingested. Each document is committed on its own, so an interrupted run
 // keeps everything committed before the interruption.
-func (s *Store) Ingest(ctx context.Context, roots []string, o IngestOptions) (IngestReport, error) {
-	var rep IngestReport
+func (s *Store) Ingest(ctx context.Context, roots []string, o IngestOptions) (rep IngestReport, err error) {
+	s.beginBulk()
+	defer func() {
+		if cerr := s.endBulk(); err == nil {
+			err = cerr
+		}
+	}()
 	if s.cfg.Embedding != nil && s.embed == nil {
 		return rep, fmt.Errorf("knowledge base %s stores embeddings but no embedder was given", s.cfg.Name)
 	}

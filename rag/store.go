@@ -53,8 +53,9 @@ const (
 	walFile      = "wal.log"
 	lockFile     = "LOCK"
 
-	compactMinLog   = 1 << 20 // never compact a log smaller than this
-	compactFraction = 4       // compact when the log exceeds snapshot/compactFraction
+	compactMinLog   = 1 << 20   // never compact a log smaller than this
+	compactFraction = 4         // compact when the log exceeds snapshot/compactFraction
+	bulkMaxLog      = 256 << 20 // compact even during a bulk ingest past this
 )
 
 // StoreConfig is a knowledge base's fixed configuration.
@@ -127,6 +128,7 @@ type Store struct {
 	readOnly bool
 	closed   bool
 	broken   error    // a failed log write: the file's tail is uncertain, commit no more
+	bulk     int      // Ingest runs in progress: compaction waits for their end
 	wal      *os.File // open for appending when writable
 	walSize  int64    // bytes of valid log: appended (writer) or read so far (reader)
 	snapInfo fs.FileInfo
@@ -702,13 +704,33 @@ func (s *Store) commit(recs []*walRecord) error {
 	s.mu.Lock()
 	s.seq = rec.Seq
 	s.mu.Unlock()
-	if s.walSize > s.compactThreshold() {
+	if s.walSize > s.compactThreshold() && (s.bulk == 0 || s.walSize > bulkMaxLog) {
 		// The commit is durable whatever happens here; a failed
 		// compaction is retried after the next commit and reported by
 		// Checkpoint and Close.
 		s.checkpointLocked()
 	}
 	return nil
+}
+
+// beginBulk defers compaction while a run of many commits (Ingest) goes
+// on, so a large ingest rewrites the snapshot once at its end instead of
+// every time the log outgrows a quarter of a growing snapshot; endBulk
+// compacts then if the log is past its threshold.
+func (s *Store) beginBulk() {
+	s.walMu.Lock()
+	s.bulk++
+	s.walMu.Unlock()
+}
+
+func (s *Store) endBulk() error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	s.bulk--
+	if s.bulk > 0 || s.readOnly || s.closed || s.walSize <= s.compactThreshold() {
+		return nil
+	}
+	return s.checkpointLocked()
 }
 
 // failedWrite cuts the log back to its last complete record after a

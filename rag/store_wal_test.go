@@ -354,3 +354,34 @@ func TestOpenSharedFollowsWriter(t *testing.T) {
 		t.Fatalf("final documents %v, want %v", got, want)
 	}
 }
+
+// TestIngestCompactsOnceAtEnd checks that a bulk ingest leaves the
+// snapshot alone while it runs (compacting at every quarter of a growing
+// snapshot would rewrite it many times) and compacts once at the end.
+func TestIngestCompactsOnceAtEnd(t *testing.T) {
+	src := t.TempDir()
+	makeCorpus(t, src, 800)
+	kbDir := filepath.Join(t.TempDir(), "kb")
+	s, err := CreateStore(kbDir, StoreConfig{Name: "t", ChunkSize: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snapPath := filepath.Join(kbDir, snapshotFile)
+	var maxLog int64
+	rep, err := s.Ingest(context.Background(), []string{src}, IngestOptions{BatchDocs: 8, Progress: func(e IngestEvent) {
+		if _, err := os.Stat(snapPath); err == nil {
+			t.Errorf("snapshot written during the ingest, at file %d", e.Done)
+		}
+		maxLog = max(maxLog, s.Stats().WALBytes)
+	}})
+	if err != nil || rep.Added != 800 {
+		t.Fatalf("ingest: %+v, %v", rep, err)
+	}
+	if maxLog <= compactMinLog {
+		t.Fatalf("the log reached only %d bytes, the test needs more than %d", maxLog, compactMinLog)
+	}
+	if _, err := os.Stat(snapPath); err != nil || s.Stats().WALBytes != 0 {
+		t.Errorf("no compaction at the end of a %d-byte log: %v, log %d", maxLog, err, s.Stats().WALBytes)
+	}
+}
