@@ -63,6 +63,7 @@ func (s *Store) AddDocuments(ctx context.Context, docs []NewDocument, o IngestOp
 		o.Chunker.Size = s.cfg.ChunkSize
 		o.Chunker.Overlap = s.cfg.Overlap
 	}
+	s.follow() // a shared store behind another writer: check duplicates against its commits
 	out := make([]Added, len(docs))
 	recs := make([]*DocRecord, len(docs)) // nil: nothing to write
 	for i, d := range docs {

@@ -25,6 +25,8 @@ type IngestOptions struct {
 	Include, Exclude []string
 
 	Chunker Chunker
+	// Extract tunes extraction; its MaxExtractBytes bounds what one file
+	// may inflate to (a server sets a multiple of its upload limit).
 	Extract ExtractOptions
 
 	// Progress, when set, is called for each file once its outcome is
