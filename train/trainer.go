@@ -202,6 +202,61 @@ func (t *Trainer) Evaluate(samples []data.Sample) (float64, error) {
 // (which saves a checkpoint when SaveEvery > 0) or a non-finite loss (which
 // keeps the last good checkpoint and returns ErrNonFinite).
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
+	r, err := t.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer r.logf.Close()
+	if len(t.Val) > 0 && t.Step == 0 {
+		// The starting point, so the log and the result show what
+		// training changed.
+		if err := t.validateStart(r); err != nil {
+			return nil, err
+		}
+	}
+	for t.Step < t.totalStep {
+		if err := ctx.Err(); err != nil {
+			return nil, t.interrupted(err)
+		}
+		if err := t.trainStep(r); err != nil {
+			return nil, err
+		}
+		stop := false
+		if len(t.Val) > 0 && ((t.Opt.EvalEvery > 0 && t.Step%t.Opt.EvalEvery == 0) || t.Step == t.totalStep) {
+			if stop, err = t.validate(r); err != nil {
+				return nil, err
+			}
+		}
+		if t.Opt.SaveEvery > 0 && t.Step%t.Opt.SaveEvery == 0 && t.Step < t.totalStep {
+			if err := t.saveCheckpoint(); err != nil {
+				return nil, err
+			}
+		}
+		if t.Opt.AfterStep != nil {
+			t.Opt.AfterStep(t.Step)
+		}
+		if stop {
+			break
+		}
+	}
+	return t.finish(r)
+}
+
+// run is what one Run carries from step to step.
+type run struct {
+	logf      *os.File // train_log.jsonl, appended to
+	sched     Schedule
+	res       *Result
+	start     time.Time
+	startStep int       // the step Run began at (> 0 when resumed)
+	recent    []float64 // the last ten step losses, for Result.LastLoss
+	stepsPer  float64   // steps per epoch
+}
+
+// begin prepares a run: the output directory, the state of a resumed run,
+// the log, and a Result that reports from the very start of training
+// (the first losses of a resumed run come from its log).
+func (t *Trainer) begin() (*run, error) {
 	o := &t.Opt
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
@@ -215,136 +270,148 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open training log: %w", err)
 	}
-	defer logf.Close()
-	writeLog := func(e LogEntry) error {
-		t.log = append(t.log, e)
-		b, _ := json.Marshal(e)
-		if _, err := logf.Write(append(b, '\n')); err != nil {
-			return fmt.Errorf("write training log: %w", err)
-		}
-		return nil
+	r := &run{
+		logf:  logf,
+		sched: Schedule{Kind: o.Schedule, Peak: o.LR, Warmup: o.Warmup, Total: t.totalStep},
+		res:   &Result{BestValLoss: math.NaN(), FirstValLoss: math.NaN(), FirstLoss: math.NaN()},
+		start: time.Now(), startStep: t.Step, stepsPer: float64(t.Loader.StepsPerEpoch()),
 	}
-	sched := Schedule{Kind: o.Schedule, Peak: o.LR, Warmup: o.Warmup, Total: t.totalStep}
-	res := &Result{BestValLoss: math.NaN(), FirstValLoss: math.NaN(), FirstLoss: math.NaN()}
-	for _, e := range t.log { // a resumed run reports from the very start
-		if e.ValLoss != 0 && math.IsNaN(res.FirstValLoss) {
-			res.FirstValLoss = e.ValLoss
+	for _, e := range t.log {
+		if e.ValLoss != 0 && math.IsNaN(r.res.FirstValLoss) {
+			r.res.FirstValLoss = e.ValLoss
 		}
-		if e.Loss != 0 && math.IsNaN(res.FirstLoss) {
-			res.FirstLoss = e.Loss
+		if e.Loss != 0 && math.IsNaN(r.res.FirstLoss) {
+			r.res.FirstLoss = e.Loss
 		}
 	}
-	start := time.Now()
-	startStep := t.Step
-	var recent []float64
-	stepsPer := float64(t.Loader.StepsPerEpoch())
-	if len(t.Val) > 0 && t.Step == 0 {
-		// The starting point, so the log and the result show what
-		// training changed.
-		vl, err := t.Evaluate(t.Val)
-		if err != nil {
-			return nil, err
+	return r, nil
+}
+
+// writeLog appends e to the in-memory log and to train_log.jsonl.
+func (t *Trainer) writeLog(r *run, e LogEntry) error {
+	t.log = append(t.log, e)
+	b, _ := json.Marshal(e)
+	if _, err := r.logf.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write training log: %w", err)
+	}
+	return nil
+}
+
+// validateStart measures the validation loss before the first step; it is
+// the first best (and, with early stopping, the first best weights).
+func (t *Trainer) validateStart(r *run) error {
+	vl, err := t.Evaluate(t.Val)
+	if err != nil {
+		return err
+	}
+	r.res.FirstValLoss, t.BestVal = vl, vl
+	if t.Opt.EarlyStop > 0 {
+		t.best = append(t.best[:0], t.Model.Trainable().Data...)
+	}
+	if err := t.writeLog(r, LogEntry{Step: 0, ValLoss: vl, ValPPL: math.Exp(vl)}); err != nil {
+		return err
+	}
+	if p := t.Opt.Progress; p != nil {
+		fmt.Fprintf(p, "step 0: validation loss %.4f (perplexity %.2f)\n", vl, math.Exp(vl))
+	}
+	return nil
+}
+
+// interrupted saves a checkpoint (with SaveEvery) when the context ends
+// the run, and says where training stopped.
+func (t *Trainer) interrupted(cause error) error {
+	if t.Opt.SaveEvery > 0 {
+		if err := t.saveCheckpoint(); err != nil {
+			return err
 		}
-		res.FirstValLoss, t.BestVal = vl, vl
+	}
+	return fmt.Errorf("training interrupted at step %d: %w", t.Step, cause)
+}
+
+// trainStep takes one optimizer step over the loader's next micro-batches,
+// logs it and reports progress. A non-finite loss stops training, naming
+// the checkpoint to resume from.
+func (t *Trainer) trainStep(r *run) error {
+	stepStart := time.Now()
+	micro := t.Loader.NextStep()
+	lr := r.sched.LR(t.Step)
+	sr, err := t.Model.TrainStep(t.AdamW, micro, t.Opt.Clip, lr)
+	if errors.Is(err, ErrNonFinite) {
+		last := t.latestCheckpoint()
+		msg := "no checkpoint was saved (use --save-every)"
+		if last != "" {
+			msg = "the last good checkpoint is " + last + " (continue with --resume, perhaps with a lower --lr)"
+		}
+		return fmt.Errorf("step %d: %w; stopping: %s", t.Step+1, err, msg)
+	}
+	if err != nil {
+		return fmt.Errorf("step %d: %w", t.Step+1, err)
+	}
+	t.Step++
+	dt := time.Since(stepStart).Seconds()
+	r.res.Tokens += t.Loader.LastTokens
+	if math.IsNaN(r.res.FirstLoss) {
+		r.res.FirstLoss = sr.Loss
+	}
+	r.recent = append(r.recent, sr.Loss)
+	if len(r.recent) > 10 {
+		r.recent = r.recent[1:]
+	}
+	e := LogEntry{Step: t.Step, Epoch: float64(t.Step) / r.stepsPer, Loss: sr.Loss, LR: lr, GradNorm: sr.GradNorm,
+		Tokens: t.Loader.LastTokens, TokPerSec: float64(t.Loader.LastTokens) / dt, Elapsed: time.Since(r.start).Seconds()}
+	if err := t.writeLog(r, e); err != nil {
+		return err
+	}
+	if p := t.Opt.Progress; p != nil {
+		el := time.Since(r.start)
+		eta := time.Duration(float64(el) / float64(t.Step-r.startStep) * float64(t.totalStep-t.Step))
+		fmt.Fprintf(p, "\rstep %d/%d  loss %.4f  lr %.3g  %.0f tok/s  ETA %s   ", t.Step, t.totalStep, sr.Loss, lr, e.TokPerSec, eta.Round(time.Second))
+	}
+	return nil
+}
+
+// validate measures the validation loss after a step, logs it, and keeps
+// the early-stopping account: the best loss (and weights), and whether
+// EarlyStop evaluations in a row failed to improve on it (stop).
+func (t *Trainer) validate(r *run) (stop bool, err error) {
+	o := &t.Opt
+	vl, err := t.Evaluate(t.Val)
+	if err != nil {
+		return false, err
+	}
+	if math.IsNaN(r.res.FirstValLoss) {
+		r.res.FirstValLoss = vl
+	}
+	if err := t.writeLog(r, LogEntry{Step: t.Step, Epoch: float64(t.Step) / r.stepsPer, ValLoss: vl, ValPPL: math.Exp(vl), Elapsed: time.Since(r.start).Seconds()}); err != nil {
+		return false, err
+	}
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "\nstep %d: validation loss %.4f (perplexity %.2f)\n", t.Step, vl, math.Exp(vl))
+	}
+	if vl < t.BestVal {
+		t.BestVal, t.BadEvals = vl, 0
 		if o.EarlyStop > 0 {
 			t.best = append(t.best[:0], t.Model.Trainable().Data...)
 		}
-		if err := writeLog(LogEntry{Step: 0, ValLoss: vl, ValPPL: math.Exp(vl)}); err != nil {
-			return nil, err
-		}
-		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "step 0: validation loss %.4f (perplexity %.2f)\n", vl, math.Exp(vl))
-		}
+		return false, nil
 	}
-	for t.Step < t.totalStep {
-		if err := ctx.Err(); err != nil {
-			if o.SaveEvery > 0 {
-				if err := t.saveCheckpoint(); err != nil {
-					return nil, err
-				}
-			}
-			return nil, fmt.Errorf("training interrupted at step %d: %w", t.Step, err)
-		}
-		stepStart := time.Now()
-		micro := t.Loader.NextStep()
-		lr := sched.LR(t.Step)
-		sr, err := t.Model.TrainStep(t.AdamW, micro, o.Clip, lr)
-		if errors.Is(err, ErrNonFinite) {
-			last := t.latestCheckpoint()
-			msg := "no checkpoint was saved (use --save-every)"
-			if last != "" {
-				msg = "the last good checkpoint is " + last + " (continue with --resume, perhaps with a lower --lr)"
-			}
-			return nil, fmt.Errorf("step %d: %w; stopping: %s", t.Step+1, err, msg)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", t.Step+1, err)
-		}
-		t.Step++
-		dt := time.Since(stepStart).Seconds()
-		res.Tokens += t.Loader.LastTokens
-		if math.IsNaN(res.FirstLoss) {
-			res.FirstLoss = sr.Loss
-		}
-		recent = append(recent, sr.Loss)
-		if len(recent) > 10 {
-			recent = recent[1:]
-		}
-		e := LogEntry{Step: t.Step, Epoch: float64(t.Step) / stepsPer, Loss: sr.Loss, LR: lr, GradNorm: sr.GradNorm,
-			Tokens: t.Loader.LastTokens, TokPerSec: float64(t.Loader.LastTokens) / dt, Elapsed: time.Since(start).Seconds()}
-		if err := writeLog(e); err != nil {
-			return nil, err
-		}
+	t.BadEvals++
+	if o.EarlyStop > 0 && t.BadEvals >= o.EarlyStop {
+		r.res.StoppedEarly = true
 		if o.Progress != nil {
-			el := time.Since(start)
-			eta := time.Duration(float64(el) / float64(t.Step-startStep) * float64(t.totalStep-t.Step))
-			fmt.Fprintf(o.Progress, "\rstep %d/%d  loss %.4f  lr %.3g  %.0f tok/s  ETA %s   ", t.Step, t.totalStep, sr.Loss, lr, e.TokPerSec, eta.Round(time.Second))
+			fmt.Fprintf(o.Progress, "early stop: no improvement in %d evaluations; keeping the best weights (validation loss %.4f)\n", t.BadEvals, t.BestVal)
 		}
-		stop := false
-		if len(t.Val) > 0 && ((o.EvalEvery > 0 && t.Step%o.EvalEvery == 0) || t.Step == t.totalStep) {
-			vl, err := t.Evaluate(t.Val)
-			if err != nil {
-				return nil, err
-			}
-			if math.IsNaN(res.FirstValLoss) {
-				res.FirstValLoss = vl
-			}
-			if err := writeLog(LogEntry{Step: t.Step, Epoch: float64(t.Step) / stepsPer, ValLoss: vl, ValPPL: math.Exp(vl), Elapsed: time.Since(start).Seconds()}); err != nil {
-				return nil, err
-			}
-			if o.Progress != nil {
-				fmt.Fprintf(o.Progress, "\nstep %d: validation loss %.4f (perplexity %.2f)\n", t.Step, vl, math.Exp(vl))
-			}
-			if vl < t.BestVal {
-				t.BestVal, t.BadEvals = vl, 0
-				if o.EarlyStop > 0 {
-					t.best = append(t.best[:0], t.Model.Trainable().Data...)
-				}
-			} else {
-				t.BadEvals++
-				if o.EarlyStop > 0 && t.BadEvals >= o.EarlyStop {
-					stop = true
-					res.StoppedEarly = true
-					if o.Progress != nil {
-						fmt.Fprintf(o.Progress, "early stop: no improvement in %d evaluations; keeping the best weights (validation loss %.4f)\n", t.BadEvals, t.BestVal)
-					}
-				}
-			}
-		}
-		if o.SaveEvery > 0 && t.Step%o.SaveEvery == 0 && t.Step < t.totalStep {
-			if err := t.saveCheckpoint(); err != nil {
-				return nil, err
-			}
-		}
-		if o.AfterStep != nil {
-			o.AfterStep(t.Step)
-		}
-		if stop {
-			break
-		}
+		return true, nil
 	}
-	if o.Progress != nil {
-		fmt.Fprintln(o.Progress)
+	return false, nil
+}
+
+// finish restores the best weights after an early stop, completes the
+// Result, and writes loss.svg and the trained adapter or model.
+func (t *Trainer) finish(r *run) (*Result, error) {
+	res := r.res
+	if t.Opt.Progress != nil {
+		fmt.Fprintln(t.Opt.Progress)
 	}
 	if res.StoppedEarly && t.best != nil {
 		copy(t.Model.Trainable().Data, t.best)
@@ -354,12 +421,12 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		res.BestValLoss = t.BestVal
 	}
 	var s float64
-	for _, l := range recent {
+	for _, l := range r.recent {
 		s += l
 	}
-	res.LastLoss = s / float64(max(1, len(recent)))
-	res.Elapsed = time.Since(start)
-	if err := WriteLossSVG(filepath.Join(o.OutDir, "loss.svg"), t.log); err != nil {
+	res.LastLoss = s / float64(max(1, len(r.recent)))
+	res.Elapsed = time.Since(r.start)
+	if err := WriteLossSVG(filepath.Join(t.Opt.OutDir, "loss.svg"), t.log); err != nil {
 		return nil, err
 	}
 	if err := t.SaveOutput(); err != nil {
