@@ -87,21 +87,16 @@ func (c LoRAConfig) targets(mi int) bool {
 	return false
 }
 
-// moduleDims returns (in, out) of module mi.
+// moduleDims returns (in, out) of module mi: its weight's shape in the
+// family's tensor table, transposed.
 func moduleDims(cfg *qwen2.Config, mi int) (int, int) {
-	C, I := cfg.HiddenSize, cfg.IntermediateSize
-	qd, kd := cfg.NumAttentionHeads*cfg.HeadDimension(), cfg.NumKeyValueHeads*cfg.HeadDimension()
-	switch mi {
-	case modQ:
-		return C, qd
-	case modK, modV:
-		return C, kd
-	case modO:
-		return qd, C
-	case modGate, modUp:
-		return C, I
+	name := hfModuleName(mi) + ".weight"
+	for _, s := range qwen2.LayerTensors(cfg) {
+		if s.Name == name {
+			return s.Shape[1], s.Shape[0]
+		}
 	}
-	return I, C
+	panic("train: no " + name + " in qwen2's tensor table")
 }
 
 // NewAdapterParams allocates zeroed LoRA matrices under their PEFT names:

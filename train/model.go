@@ -260,8 +260,10 @@ func (m *Model) bind() {
 		m.head, m.dHead = m.Base.Get("lm_head.weight"), g("lm_head.weight")
 		m.headDec = m.frozen["lm_head.weight"]
 	}
-	qd, kd := m.NH*m.HS, m.NKV*m.HS
-	dims := [numModules][2]int{{m.C, qd}, {m.C, kd}, {m.C, kd}, {qd, m.C}, {m.C, m.I}, {m.C, m.I}, {m.I, m.C}}
+	var dims [numModules][2]int // (in, out)
+	for mi := range dims {
+		dims[mi][0], dims[mi][1] = moduleDims(m.Cfg, mi)
+	}
 	m.layers = make([]layer, m.L)
 	for l := range m.layers {
 		p := fmt.Sprintf("model.layers.%d.", l)

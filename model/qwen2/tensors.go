@@ -76,12 +76,29 @@ var (
 	}
 )
 
+// LayerTensors lists one layer's tensors as Tensors does, named by what
+// follows "model.layers.N." ("self_attn.q_proj.weight").
+func LayerTensors(c *Config) []TensorSpec {
+	d := c.dims()
+	var specs []TensorSpec
+	for _, r := range layerRows {
+		if r.has == nil || r.has(c) {
+			specs = append(specs, TensorSpec{r.hf, r.shape(d), r.kind})
+		}
+	}
+	return specs
+}
+
+func (c *Config) dims() dims {
+	hd := c.HeadDimension()
+	return dims{C: c.HiddenSize, I: c.IntermediateSize, V: c.VocabSize, Q: c.NumAttentionHeads * hd, KV: c.NumKeyValueHeads * hd}
+}
+
 // Tensors lists every tensor of a decoder with this config, under its HF
 // name with its PyTorch shape, in the table's order. lm_head is omitted
 // when the embeddings are tied.
 func Tensors(c *Config) []TensorSpec {
-	hd := c.HeadDimension()
-	d := dims{C: c.HiddenSize, I: c.IntermediateSize, V: c.VocabSize, Q: c.NumAttentionHeads * hd, KV: c.NumKeyValueHeads * hd}
+	d := c.dims()
 	var specs []TensorSpec
 	add := func(prefix string, r tensorRow) {
 		if r.has == nil || r.has(c) {
