@@ -1,0 +1,104 @@
+package quant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+)
+
+// kquantGolden is one quant/testdata/kquant_<type>.bin file written by
+// scripts/kquant_llamacpp.c from llama.cpp's libggml-base.so: inputs, the
+// blocks quantize_row_<type>_ref made of them, and what
+// dequantize_row_<type> expands those blocks to.
+type kquantGolden struct {
+	in, out []float32
+	blocks  []byte
+}
+
+func readKQuantGolden(t *testing.T, name string, blockBytes int) kquantGolden {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/kquant_" + name + ".bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(binary.LittleEndian.Uint32(raw))
+	nb := n / QK_K * blockBytes
+	if len(raw) != 4+8*n+nb {
+		t.Fatalf("%s golden: %d bytes, want %d", name, len(raw), 4+8*n+nb)
+	}
+	floats := func(b []byte) []float32 {
+		f := make([]float32, len(b)/4)
+		for i := range f {
+			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return f
+	}
+	return kquantGolden{in: floats(raw[4 : 4+4*n]), blocks: raw[4+4*n : 4+4*n+nb], out: floats(raw[4+4*n+nb:])}
+}
+
+var kquantTypes = []struct {
+	name       string
+	blockBytes int
+	quantize   func([]byte, []float32)
+	dequantize func([]float32, []byte)
+}{
+	{"q2_K", Q2_KBlockBytes, QuantizeQ2_K, DequantizeQ2_K},
+	{"q3_K", Q3_KBlockBytes, QuantizeQ3_K, DequantizeQ3_K},
+	{"q4_K", Q4_KBlockBytes, QuantizeQ4_K, DequantizeQ4_K},
+	{"q5_K", Q5_KBlockBytes, QuantizeQ5_K, DequantizeQ5_K},
+	{"q6_K", Q6_KBlockBytes, QuantizeQ6_K, DequantizeQ6_K},
+	{"q8_K", Q8_KBlockBytes, QuantizeQ8_K, DequantizeQ8_K},
+}
+
+// TestKQuantDequantizeLlamaCpp: every K-quant dequantizer gives bit for
+// bit what llama.cpp's dequantize_row_* gives for blocks its own
+// quantizer wrote.
+func TestKQuantDequantizeLlamaCpp(t *testing.T) {
+	for _, kt := range kquantTypes {
+		t.Run(kt.name, func(t *testing.T) {
+			g := readKQuantGolden(t, kt.name, kt.blockBytes)
+			got := make([]float32, len(g.out))
+			kt.dequantize(got, g.blocks)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(g.out[i]) {
+					t.Fatalf("value %d (block %d): got %g, llama.cpp %g", i, i/QK_K, got[i], g.out[i])
+				}
+			}
+		})
+	}
+}
+
+// TestKQuantQuantizeLlamaCpp: every K-quant quantizer writes the bytes
+// llama.cpp's quantize_row_*_ref writes (what llama-quantize stores
+// without an importance matrix).
+func TestKQuantQuantizeLlamaCpp(t *testing.T) {
+	for _, kt := range kquantTypes {
+		t.Run(kt.name, func(t *testing.T) {
+			g := readKQuantGolden(t, kt.name, kt.blockBytes)
+			got := make([]byte, len(g.blocks))
+			kt.quantize(got, g.in)
+			for b := 0; b < len(got)/kt.blockBytes; b++ {
+				gb := got[b*kt.blockBytes : (b+1)*kt.blockBytes]
+				wb := g.blocks[b*kt.blockBytes : (b+1)*kt.blockBytes]
+				if string(gb) != string(wb) {
+					t.Errorf("block %d differs from llama.cpp's:\n got %s\nwant %s", b, hexDiff(gb, wb), hexDiff(wb, gb))
+				}
+			}
+		})
+	}
+}
+
+// hexDiff prints a's bytes, bracketing those that differ from b.
+func hexDiff(a, b []byte) string {
+	s := ""
+	for i := range a {
+		if a[i] != b[i] {
+			s += fmt.Sprintf("[%02x]", a[i])
+		} else {
+			s += fmt.Sprintf("%02x", a[i])
+		}
+	}
+	return s
+}
