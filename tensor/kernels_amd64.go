@@ -78,3 +78,23 @@ func init() {
 	}
 	impl = available[0]
 }
+
+// CPUFeatures lists the instruction-set extensions this CPU offers that the
+// kernels of tensor and quant choose between (after any GODEBUG masks),
+// for 'ragtune version'.
+func CPUFeatures() []string {
+	var fs []string
+	for _, f := range []struct {
+		name string
+		has  bool
+	}{
+		{"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA}, {"f16c", cpu.X86.HasF16C},
+		{"avxvnni", cpu.X86.HasAVXVNNI}, {"avx512f", cpu.X86.HasAVX512F}, {"avx512bw", cpu.X86.HasAVX512BW},
+		{"avx512vl", cpu.X86.HasAVX512VL}, {"avx512dq", cpu.X86.HasAVX512DQ}, {"avx512vnni", cpu.X86.HasAVX512VNNI},
+	} {
+		if f.has {
+			fs = append(fs, f.name)
+		}
+	}
+	return fs
+}
