@@ -1,7 +1,12 @@
-// Package qwen2 runs the Qwen2 decoder (DeepSeek-R1-Distill-Qwen and other
-// Qwen2ForCausalLM checkpoints) and Llama-style models that share its
+// Package qwen2 is the Qwen2 decoder family (DeepSeek-R1-Distill-Qwen and
+// other Qwen2ForCausalLM checkpoints, and Llama-style models that share its
 // block: token embedding, N × (RMSNorm → GQA attention with RoPE → residual,
-// RMSNorm → SwiGLU MLP → residual), final RMSNorm, LM head.
+// RMSNorm → SwiGLU MLP → residual), final RMSNorm, LM head). Everything
+// ragtune knows about the family is here, side by side: its config.json
+// (Config, Family), its one tensor table (Tensors), the presets `ragtune
+// model init` writes (Init), opening an HF directory, .safetensors or GGUF
+// file (Open, with llama.cpp's names and metadata in gguf.go), saving and
+// converting (SaveHF, WriteGGUF), and the forward pass with its KV cache.
 //
 // A Model holds immutable weights; a State holds one sequence's KV cache
 // and activation buffers, allocated once by NewState, so prefill
