@@ -385,3 +385,65 @@ func TestIngestCompactsOnceAtEnd(t *testing.T) {
 		t.Errorf("no compaction at the end of a %d-byte log: %v, log %d", maxLog, err, s.Stats().WALBytes)
 	}
 }
+
+// TestSharedReadsDuringWrites runs searches on a following store while
+// another writer commits and compacts: every search answers, and what it
+// sees never goes backwards.
+func TestSharedReadsDuringWrites(t *testing.T) {
+	kbDir := filepath.Join(t.TempDir(), "kb")
+	w, err := CreateStore(kbDir, StoreConfig{Name: "t", ChunkSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c := Chunker{Size: 100}
+	srv, err := OpenShared(kbDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			last := 0
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				res, err := srv.Search(context.Background(), Query{Text: "共同词", K: 1000})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(res) < last {
+					errs <- fmt.Errorf("visible documents went from %d to %d", last, len(res))
+					return
+				}
+				last = len(res)
+			}
+		}()
+	}
+	for i := range 120 {
+		if err := w.Put(testDoc(&c, fmt.Sprintf("/d/%03d.txt", i), fmt.Sprintf("共同词 文档%d。", i))); err != nil {
+			t.Fatal(err)
+		}
+		if i%40 == 39 {
+			if err := w.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(srv.Paths()); got != 120 {
+		t.Errorf("the shared store sees %d documents at the end, want 120", got)
+	}
+}
