@@ -46,6 +46,9 @@ func bf16ToF32AVX2(dst *float32, src *uint16, n int)
 func swigluAVX512(out, gate, up *float32, n int)
 
 //go:noescape
+func swigluAVX2(out, gate, up *float32, n int)
+
+//go:noescape
 func axpy4AVX512(y, x *float32, ldx int, a *float32, n int)
 
 //go:noescape
@@ -67,6 +70,7 @@ var implAVX2 = &kernels{
 	name: "avx2", width: 8, mr: 6, nr: 16,
 	gemmR: sgemmAVX2R, gemmP: sgemmAVX2P,
 	dot: dotAVX2, axpy: axpyAVX2, dot4: dot4AVX2, bf16: bf16ToF32AVX2, axpy4: axpy4AVX2,
+	swiglu: swigluAVX2,
 }
 
 func init() {

@@ -55,6 +55,7 @@ func main() {
 	bf16("AVX512", "Z", 16)
 	bf16("AVX2", "Y", 8)
 	swiglu()
+	swigluAVX2()
 	write(*outPath)
 }
 
@@ -483,6 +484,93 @@ func axpy4(isa, r string, width int) {
 	p("\tSUBQ $%d, CX", width)
 	p("\tJMP x4loop")
 	p("x4done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// swigluAVX2 emits swigluAVX2(out, gate, up *float32, n int), swiglu's
+// arithmetic on 256-bit vectors for n a multiple of 8: the same clamp,
+// reduction and polynomial, VROUNDPS for VRNDSCALEPS, and, AVX2 having no
+// VSCALEFPS, 2^k built in the exponent field in two halves (k = k1 + k2,
+// each within ±80, so both factors are normal floats): p·2^k1·2^k2 rounds
+// once, to 0 or +Inf where e^-g leaves float32's range, as VSCALEFPS does.
+func swigluAVX2() {
+	consts := []struct {
+		reg  int
+		bits string
+	}{
+		{15, "0x80000000"}, // sign bit
+		{14, "0x3fb8aa3b"}, // log2(e)
+		{13, "0x3f317200"}, // ln2, high part
+		{12, "0x35bfbe8e"}, // ln2, the rest
+		{11, "0x39500d01"}, // 1/7!
+		{10, "0x3ab60b61"}, // 1/6!
+		{9, "0x3c088889"},  // 1/5!
+		{8, "0x3d2aaaab"},  // 1/4!
+		{7, "0x3e2aaaab"},  // 1/3!
+		{6, "0x3f000000"},  // 1/2
+	}
+	mem := []struct{ name, bits string }{
+		{"swone", "0x3f800000"},  // 1
+		{"swlo", "0xc2dc0000"},   // -110
+		{"swhi", "0x42c80000"},   // 100
+		{"swbias", "0x0000007f"}, // 127, the exponent bias
+	}
+	p("")
+	for _, m := range mem {
+		for i := 0; i < 4; i++ {
+			p("DATA %s<>+%d(SB)/8, $0x%s%s", m.name, 8*i, m.bits[2:], m.bits[2:])
+		}
+		p("GLOBL %s<>(SB), RODATA|NOPTR, $32", m.name)
+	}
+	p("")
+	p("// func swigluAVX2(out, gate, up *float32, n int)")
+	p("TEXT ·swigluAVX2(SB), NOSPLIT, $0-32")
+	p("\tMOVQ out+0(FP), DI")
+	p("\tMOVQ gate+8(FP), SI")
+	p("\tMOVQ up+16(FP), DX")
+	p("\tMOVQ n+24(FP), CX")
+	for _, c := range consts {
+		p("\tMOVL $%s, AX", c.bits)
+		p("\tVMOVD AX, X%d", c.reg)
+		p("\tVPBROADCASTD X%d, Y%d", c.reg, c.reg)
+	}
+	p("sloop:")
+	p("\tCMPQ CX, $8")
+	p("\tJL sdone")
+	p("\tVMOVUPS (SI), Y0")
+	p("\tVXORPS Y15, Y0, Y1") // x = -g
+	p("\tVMAXPS swlo<>(SB), Y1, Y1")
+	p("\tVMINPS swhi<>(SB), Y1, Y1")
+	p("\tVMULPS Y14, Y1, Y2")  // x·log2(e)
+	p("\tVROUNDPS $0, Y2, Y2") // k
+	p("\tVMOVAPS Y1, Y3")
+	p("\tVFNMADD231PS Y13, Y2, Y3") // r = x - k·ln2hi
+	p("\tVFNMADD231PS Y12, Y2, Y3") //     - k·ln2lo
+	p("\tVMOVAPS Y11, Y4")
+	for c := 10; c >= 6; c-- {
+		p("\tVFMADD213PS Y%d, Y3, Y4", c)
+	}
+	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
+	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
+	p("\tVCVTPS2DQ Y2, Y2")  // k as int32 (exact: k is integral)
+	p("\tVPSRAD $1, Y2, Y5") // k1 = ⌊k/2⌋
+	p("\tVPSUBD Y5, Y2, Y2") // k2 = k - k1
+	for _, k := range []int{5, 2} {
+		p("\tVPADDD swbias<>(SB), Y%d, Y%d", k, k)
+		p("\tVPSLLD $23, Y%d, Y%d", k, k) // 2^k as float bits
+		p("\tVMULPS Y%d, Y4, Y4", k)
+	}
+	p("\tVADDPS swone<>(SB), Y4, Y4") // 1 + e^-g
+	p("\tVDIVPS Y4, Y0, Y5")          // silu(g) = g/(1+e^-g)
+	p("\tVMULPS (DX), Y5, Y5")
+	p("\tVMOVUPS Y5, (DI)")
+	p("\tADDQ $32, SI")
+	p("\tADDQ $32, DX")
+	p("\tADDQ $32, DI")
+	p("\tSUBQ $8, CX")
+	p("\tJMP sloop")
+	p("sdone:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
