@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -369,6 +370,11 @@ func jsonText(data []byte, fields []string, lines bool) (string, error) {
 // docProps/core.xml when present. The XML is parsed as it inflates, never
 // held whole, and every inflated byte is charged to b.
 func docxText(b *extractBudget, data []byte) (title, text string, err error) {
+	// archive/zip allocates a File for every central directory entry, so
+	// refuse an archive with too many before it reads them.
+	if n, ok := zipEntryCount(data); ok && b.maxStreams >= 0 && n > b.maxStreams {
+		return "", "", &TooLargeError{Name: b.name, What: "zip entries", Limit: int64(b.maxStreams), Field: "MaxStreams"}
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return "", "", fmt.Errorf("open .docx (a zip archive): %w", err)
@@ -465,6 +471,22 @@ func docxText(b *extractBudget, data []byte) (title, text string, err error) {
 		}
 	}
 	return title, strings.TrimSpace(blankRunRe.ReplaceAllString(sb.String(), "\n\n")), nil
+}
+
+// zipEntryCount reads the entry count of a zip's end-of-central-directory
+// record (the last "PK\x05\x06" within the final 64 KiB + 22 bytes); ok is
+// false when there is none or it defers to a zip64 record.
+func zipEntryCount(data []byte) (n int, ok bool) {
+	tail := data[max(0, len(data)-(1<<16+22)):]
+	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
+	if i < 0 || len(tail)-i < 22 {
+		return 0, false
+	}
+	total := binary.LittleEndian.Uint16(tail[i+10:])
+	if total == 0xFFFF {
+		return 0, false
+	}
+	return int(total), true
 }
 
 // stopped returns the error that must end the extraction when a read

@@ -177,6 +177,20 @@ func TestExtractDocxManyEntries(t *testing.T) {
 	if _, err := Extract(context.Background(), "many.docx", buf.Bytes(), ExtractOptions{}); err != nil {
 		t.Errorf("201 entries under the default limit: %v", err)
 	}
+
+	// 50,000 entries: refused from the end record, before archive/zip
+	// allocates anything per entry.
+	buf.Reset()
+	zw = zip.NewWriter(&buf)
+	for i := range 50000 {
+		zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprint(i), Method: zip.Store})
+	}
+	zw.Close()
+	alloc := allocatedBy(func() { _, err = Extract(context.Background(), "huge.docx", buf.Bytes(), ExtractOptions{}) })
+	wantTooLarge(t, err, "huge.docx", "zip entries")
+	if alloc > 1<<20 {
+		t.Errorf("refusing 50,000 entries allocated %d KiB", alloc>>10)
+	}
 }
 
 func TestExtractPDFBomb(t *testing.T) {
