@@ -54,6 +54,7 @@ type TooLargeError struct {
 	What  string // "bytes of extracted content", "zip entries", "PDF streams"
 	Limit int64
 	Field string // the ExtractOptions field that sets the limit
+	Hint  string // how a user raises it (ExtractOptions.LimitHint)
 }
 
 func (e *TooLargeError) Error() string {
@@ -61,8 +62,12 @@ func (e *TooLargeError) Error() string {
 	if e.Field == "MaxExtractBytes" && e.Limit >= 1<<20 {
 		limit = fmt.Sprintf("%.0f MiB (%d)", float64(e.Limit)/(1<<20), e.Limit)
 	}
-	return fmt.Sprintf("%s: more than %s %s (the limit set by %s; a decompression bomb, or a genuine file that needs a higher limit)",
-		e.Name, limit, e.What, e.Field)
+	hint := e.Hint
+	if hint == "" {
+		hint = "raise ExtractOptions." + e.Field
+	}
+	return fmt.Sprintf("%s: over the limit of %s %s; a decompression bomb, or a genuine file that needs a higher limit (%s)",
+		e.Name, limit, e.What, hint)
 }
 
 // Is makes errors.Is(err, ErrTooLarge) match.
@@ -92,6 +97,11 @@ type ExtractOptions struct {
 	// MaxStreams bounds the zip entries of a .docx and the streams of a
 	// PDF; 0 means DefaultMaxStreams, negative no limit.
 	MaxStreams int
+
+	// LimitHint tells a user how to raise the limits, for the message of
+	// a *TooLargeError (the server: "start ragtune serve with a larger
+	// --max-upload"); empty names the ExtractOptions field.
+	LimitHint string
 }
 
 // extractBudget charges everything one extraction inflates or decodes
@@ -103,10 +113,11 @@ type extractBudget struct {
 	used       int64
 	maxStreams int // < 0: none
 	streams    int
+	hint       string
 }
 
 func newExtractBudget(ctx context.Context, name string, o ExtractOptions) *extractBudget {
-	b := &extractBudget{ctx: ctx, name: filepath.Base(name), limit: o.MaxExtractBytes, maxStreams: o.MaxStreams}
+	b := &extractBudget{ctx: ctx, name: filepath.Base(name), limit: o.MaxExtractBytes, maxStreams: o.MaxStreams, hint: o.LimitHint}
 	if b.limit == 0 {
 		b.limit = DefaultMaxExtractBytes
 	}
@@ -117,7 +128,7 @@ func newExtractBudget(ctx context.Context, name string, o ExtractOptions) *extra
 }
 
 func (b *extractBudget) tooLarge() error {
-	return &TooLargeError{Name: b.name, What: "bytes of extracted content", Limit: b.limit, Field: "MaxExtractBytes"}
+	return &TooLargeError{Name: b.name, What: "bytes of extracted content", Limit: b.limit, Field: "MaxExtractBytes", Hint: b.hint}
 }
 
 // remaining returns how many more bytes may be charged (math.MaxInt64
@@ -148,7 +159,7 @@ func (b *extractBudget) stream(what string) error {
 	}
 	b.streams++
 	if b.maxStreams >= 0 && b.streams > b.maxStreams {
-		return &TooLargeError{Name: b.name, What: what, Limit: int64(b.maxStreams), Field: "MaxStreams"}
+		return &TooLargeError{Name: b.name, What: what, Limit: int64(b.maxStreams), Field: "MaxStreams", Hint: b.hint}
 	}
 	return nil
 }
@@ -373,7 +384,7 @@ func docxText(b *extractBudget, data []byte) (title, text string, err error) {
 	// archive/zip allocates a File for every central directory entry, so
 	// refuse an archive with too many before it reads them.
 	if n, ok := zipEntryCount(data); ok && b.maxStreams >= 0 && n > b.maxStreams {
-		return "", "", &TooLargeError{Name: b.name, What: "zip entries", Limit: int64(b.maxStreams), Field: "MaxStreams"}
+		return "", "", &TooLargeError{Name: b.name, What: "zip entries", Limit: int64(b.maxStreams), Field: "MaxStreams", Hint: b.hint}
 	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {

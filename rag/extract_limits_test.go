@@ -141,6 +141,10 @@ func TestExtractDocxBomb(t *testing.T) {
 	if !strings.Contains(err.Error(), "MaxExtractBytes") || !strings.Contains(err.Error(), fmt.Sprint(DefaultMaxExtractBytes)) {
 		t.Errorf("message %q does not name the limit and its setting", err)
 	}
+	_, err = Extract(context.Background(), "bomb.docx", bomb, ExtractOptions{LimitHint: "start the server with a larger --max-upload"})
+	if !strings.Contains(err.Error(), "larger --max-upload") {
+		t.Errorf("message %q does not carry the caller's hint", err)
+	}
 
 	// The same bomb declaring a small size: archive/zip stops at the
 	// declared size, so nothing near 300 MiB is ever held.
