@@ -238,17 +238,12 @@ func (m *qmatrix) Row(dst []float32, r int) {
 // Loader returns a weight loader for model engines (qwen2.WithMatrixLoader):
 // Q8_0 and Q4_0 tensors become Packed matrices (a repacked heap copy) on
 // CPUs with AVX512-VNNI, elsewhere Q8_0Matrix/Q4_0Matrix over the stored
-// blocks, used in place; Q6_K is requantized to Q8_0 first; every other
-// type goes to fallback.
+// blocks, used in place; K-quant tensors (Q2_K…Q6_K) become KMatrix
+// over the stored blocks; every other type goes to fallback.
 func Loader(fallback func(*weights.Tensor) (tensor.Matrix, error)) func(*weights.Tensor) (tensor.Matrix, error) {
 	return func(t *weights.Tensor) (tensor.Matrix, error) {
-		if t.DType == weights.Q6_K && len(t.Shape) == 2 {
-			// llama.cpp's Q4_0 files keep the head in Q6_K.
-			data, err := requantizeQ8_0(t, t.Shape[0], t.Shape[1])
-			if err != nil {
-				return nil, err
-			}
-			t = &weights.Tensor{Name: t.Name, DType: weights.Q8_0, Shape: t.Shape, Data: data}
+		if IsKQuant(t.DType) {
+			return loadKMatrix(t)
 		}
 		if t.DType != weights.Q8_0 && t.DType != weights.Q4_0 {
 			return fallback(t)

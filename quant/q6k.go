@@ -1,15 +1,9 @@
 package quant
 
-import (
-	"fmt"
-
-	"ragtune/tensor"
-	"ragtune/weights"
-)
-
-// Q6_K is read so that llama.cpp's own files run: llama-quantize stores a
-// Q4_0 model's output head (and other k-quant mixes some tensors) as Q6_K.
-// ragtune does not write it.
+// Q6_K is the 6-bit K-quant: llama-quantize stores a Q4_0 model's output
+// head and the Q4_K_M mix's attn_v/ffn_down of some layers in it; the Q6_K
+// mix uses it throughout. Its quantizer, QuantizeQ6_K, is in
+// kquant_quantize.go, its matrix kernel in kquant_matrix.go.
 const (
 	Q6_KBlockSize  = 256
 	Q6_KBlockBytes = 210 // ql[128] low 4 bits, qh[64] high 2 bits, 16 int8 scales, f16 d
@@ -44,31 +38,4 @@ func DequantizeQ6_K(dst []float32, src []byte) {
 			}
 		}
 	}
-}
-
-// requantizeQ8_0 turns a 2-D tensor of another block type (Q6_K) into
-// Q8_0 blocks, a few rows at a time so no float32 copy of the whole matrix
-// is made. Q8_0's error (~0.4% of a block's largest value) is small next
-// to Q6_K's own, and the matrix then runs on the Q8_0 kernels.
-func requantizeQ8_0(t *weights.Tensor, rows, cols int) ([]byte, error) {
-	if cols%BlockSize != 0 {
-		return nil, fmt.Errorf("%s tensor %q: %d columns are not a multiple of %d", t.DType, t.Name, cols, BlockSize)
-	}
-	if t.DType != weights.Q6_K || cols%Q6_KBlockSize != 0 {
-		return nil, fmt.Errorf("tensor %q: type %s is not supported (ragtune runs F32, F16, BF16, Q8_0, Q4_0, and Q6_K rows of a multiple of 256)", t.Name, t.DType)
-	}
-	srcRow := cols / Q6_KBlockSize * Q6_KBlockBytes
-	if len(t.Data) != rows*srcRow {
-		return nil, fmt.Errorf("Q6_K tensor %q: %d bytes, want %d; the file is truncated or corrupt", t.Name, len(t.Data), rows*srcRow)
-	}
-	dstRow := cols / BlockSize * Q8_0BlockBytes
-	out := make([]byte, rows*dstRow)
-	tensor.ParallelFor(rows, func(lo, hi int) {
-		buf := make([]float32, cols)
-		for r := lo; r < hi; r++ {
-			DequantizeQ6_K(buf, t.Data[r*srcRow:(r+1)*srcRow])
-			QuantizeQ8_0(out[r*dstRow:(r+1)*dstRow], buf)
-		}
-	})
-	return out, nil
 }

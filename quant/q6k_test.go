@@ -34,8 +34,8 @@ func TestQ6_KLlamaCppGolden(t *testing.T) {
 	}
 }
 
-// TestLoaderQ6_K: a Q6_K matrix loads as Q8_0 of its values and multiplies
-// like the dequantized float32 matrix within Q8_0's error.
+// TestLoaderQ6_K: a Q6_K matrix loads as a KMatrix over its blocks and
+// multiplies like the dequantized float32 matrix within Q8_K's error.
 func TestLoaderQ6_K(t *testing.T) {
 	raw, err := os.ReadFile("testdata/llamacpp_q6k.bin")
 	if err != nil {

@@ -7,7 +7,7 @@
 // none of them.
 //
 // It decodes and encodes the float types (F32, F16, BF16) itself; the
-// block types (Q8_0, Q4_0, Q6_K) are package quant's, which decodes every
+// block types (Q8_0, Q4_0, the K-quants) are package quant's, which decodes every
 // type through quant.Float32Into.
 package weights
 
@@ -25,8 +25,13 @@ const (
 	F16  DType = 1
 	Q4_0 DType = 2
 	Q8_0 DType = 8
-	// Q6_K is read, not written: llama-quantize gives a Q4_0 model's
-	// output head Q6_K, so llama.cpp's own Q4_0 files carry it.
+	// The K-quants (256-value super-blocks) that llama-quantize's
+	// Q2_K…Q6_K mixes and Ollama's models use; package quant reads and
+	// writes them.
+	Q2_K DType = 10
+	Q3_K DType = 11
+	Q4_K DType = 12
+	Q5_K DType = 13
 	Q6_K DType = 14
 	BF16 DType = 30
 )
@@ -43,10 +48,31 @@ func (d DType) String() string {
 		return "Q8_0"
 	case Q4_0:
 		return "Q4_0"
+	case Q2_K:
+		return "Q2_K"
+	case Q3_K:
+		return "Q3_K"
+	case Q4_K:
+		return "Q4_K"
+	case Q5_K:
+		return "Q5_K"
 	case Q6_K:
 		return "Q6_K"
 	}
+	if int(d) < len(ggmlNames) && ggmlNames[d] != "" {
+		return ggmlNames[d]
+	}
 	return fmt.Sprintf("DType(%d)", uint32(d))
+}
+
+// ggmlNames names the ggml types ragtune does not compute with, so an
+// error about a downloaded file says "IQ2_XXS", not a number.
+var ggmlNames = [...]string{
+	3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 15: "Q8_K",
+	16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL",
+	21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32",
+	27: "I64", 28: "F64", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
+	40: "NVFP4", 41: "Q1_0", 42: "Q2_0",
 }
 
 // ElementSize returns bytes per element for the float dtypes, 0 otherwise.
