@@ -6,7 +6,10 @@ package quant
 //go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -arm64 -o kernels_arm64.s
 //go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -decls-arm64 -o tiles_arm64.go
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // kernels is one instruction set's block dot products. Each takes a weight
 // row w of nb blocks and activations quantized to int8 (xq, nb*32 per
@@ -129,4 +132,46 @@ func dot4With(f func(*byte, *int8, *float32, int) float32, w *byte, xq *int8, xd
 			(*float32)(unsafe.Add(unsafe.Pointer(xd), t*nb*4)), nb)
 	}
 	return tok(0), tok(1), tok(2), tok(3)
+}
+
+// KernelSets lists the quantized kernel sets this CPU runs, fastest first:
+// the Packed tile sets (e.g. "avx2-tiles"), the Packed layout through the
+// Go reference ("go-tiles", never chosen by default: it is slow), then the
+// block dot products of the GGUF layout ("avx2", "go"), which Loader uses
+// where no tile set runs.
+// These are the names UseKernels takes and KernelName reports.
+func KernelSets() []string {
+	var names []string
+	for _, ts := range tileSets {
+		names = append(names, ts.name)
+	}
+	names = append(names, goTiles.name)
+	for _, k := range available {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// UseKernels switches the quantized kernels to the named set (one of
+// KernelSets) and returns a function that restores the previous choice.
+// Naming a block set turns the tile kernels off, so Loader keeps the GGUF
+// layout from then on (matrices loaded before keep theirs). For tests and
+// benchmarks that run one model through each instruction set in one
+// process; it must not be called while kernels run.
+func UseKernels(name string) (restore func(), err error) {
+	savedTiles, savedImpl := tiles, impl
+	restore = func() { tiles, impl = savedTiles, savedImpl }
+	for _, ts := range append(tileSets, goTiles) {
+		if ts.name == name {
+			tiles = ts
+			return restore, nil
+		}
+	}
+	for _, k := range available {
+		if k.name == name {
+			tiles, impl = nil, k
+			return restore, nil
+		}
+	}
+	return nil, fmt.Errorf("quant: no kernel set %q on this CPU (have %v)", name, KernelSets())
 }

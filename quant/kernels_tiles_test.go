@@ -3,6 +3,7 @@ package quant
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"ragtune/tensor"
@@ -104,5 +105,28 @@ func TestTileKernels(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestUseKernels(t *testing.T) {
+	def := KernelName()
+	for _, name := range KernelSets() {
+		restore, err := UseKernels(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := KernelName(); got != name {
+			t.Errorf("UseKernels(%q): KernelName() = %q", name, got)
+		}
+		if want := strings.HasSuffix(name, "-tiles"); PackedAvailable() != want {
+			t.Errorf("UseKernels(%q): PackedAvailable() = %v", name, !want)
+		}
+		restore()
+		if got := KernelName(); got != def {
+			t.Errorf("after restoring from %q: KernelName() = %q, want %q", name, got, def)
+		}
+	}
+	if _, err := UseKernels("avx1024"); err == nil {
+		t.Error("UseKernels(avx1024): no error")
 	}
 }

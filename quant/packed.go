@@ -135,17 +135,23 @@ type tileKernel func(w *byte, wstride int, a *byte, nb int, out *float32, ldo in
 
 // goTileKernels[n] stands for the kernel table where no tile set runs: nil
 // entries, so runTile takes the Go reference, panelTiles(n) tiles a call.
-var goTileKernels [tileTokens + 1][]tileKernel
+var goTileKernels [2][tileTokens + 1][]tileKernel
 
 func init() {
 	for n := 1; n <= tileTokens; n++ {
-		goTileKernels[n] = make([]tileKernel, panelTiles(n))
+		goTileKernels[0][n] = make([]tileKernel, panelTiles(n))
+		goTileKernels[1][n] = goTileKernels[0][n]
 	}
 }
 
+// goTiles runs Packed matrices through the Go reference: UseKernels
+// ("go-tiles") selects it, so tests can compare whole models in the Packed
+// layout against the assembly tile sets.
+var goTiles = &tileSet{name: "go-tiles", kernels: &goTileKernels}
+
 func tileKernelsFor(q4, n int) []tileKernel {
 	if tiles == nil {
-		return goTileKernels[n]
+		return goTileKernels[q4][n]
 	}
 	return tiles.kernels[q4][n]
 }

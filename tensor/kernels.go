@@ -4,6 +4,7 @@ package tensor
 //go:generate go run internal/asmgen/main.go internal/asmgen/arm64.go -arm64 -o kernels_arm64.s
 
 import (
+	"fmt"
 	"math"
 	"unsafe"
 )
@@ -153,4 +154,29 @@ func bf16Go(dst *float32, src *uint16, n int) {
 	for i, v := range s {
 		d[i] = math.Float32frombits(uint32(v) << 16)
 	}
+}
+
+// KernelSets lists the float32 kernel sets this CPU runs, fastest first
+// (the portable "go" set last): the names UseKernels takes.
+func KernelSets() []string {
+	var names []string
+	for _, k := range available {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// UseKernels switches every float32 kernel to the named set (one of
+// KernelSets) and returns a function that restores the previous one, so
+// tests and benchmarks can run the same code through each instruction set
+// in one process. It must not be called while kernels run.
+func UseKernels(name string) (restore func(), err error) {
+	for _, k := range available {
+		if k.name == name {
+			saved := impl
+			impl = k
+			return func() { impl = saved }, nil
+		}
+	}
+	return nil, fmt.Errorf("tensor: no kernel set %q on this CPU (have %v)", name, KernelSets())
 }
