@@ -475,6 +475,11 @@ type walRecord struct {
 // Records are framed as [payload length u32][CRC-32C u32][gob payload].
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// maxRecordBytes bounds one record's payload, so a corrupt length cannot
+// make a reader allocate gigabytes; commits larger than this are refused.
+// A variable so tests can lower it.
+var maxRecordBytes = 1 << 30
+
 func encodeRecord(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Write(make([]byte, 8))
@@ -493,7 +498,7 @@ func readRecord(r io.Reader, v any) (int64, error) {
 		return 0, err
 	}
 	n := binary.LittleEndian.Uint32(hdr[0:4])
-	if n > 1<<30 {
+	if int64(n) > int64(maxRecordBytes) {
 		return 0, errors.New("record too large")
 	}
 	payload := make([]byte, n)
@@ -689,6 +694,12 @@ func (s *Store) commit(recs []*walRecord) error {
 	b, err := encodeRecord(rec)
 	if err != nil {
 		return fmt.Errorf("encode log record: %w", err)
+	}
+	if len(b)-8 > maxRecordBytes {
+		// readRecord would refuse it on replay, losing it and every later
+		// commit: refuse it now instead.
+		return &Error{Kind: ErrTooLarge, Public: "too much content for one commit; add the documents in smaller groups",
+			Err: fmt.Errorf("knowledge base %s: a commit of %d bytes exceeds the %d-byte record limit", s.dir, len(b)-8, maxRecordBytes)}
 	}
 	if _, err := s.wal.Write(b); err != nil {
 		return s.failedWrite(fmt.Errorf("append to write-ahead log: %w", err))

@@ -447,3 +447,31 @@ func TestSharedReadsDuringWrites(t *testing.T) {
 		t.Errorf("the shared store sees %d documents at the end, want 120", got)
 	}
 }
+
+func TestStoreRefusesOversizeCommit(t *testing.T) {
+	defer func(n int) { maxRecordBytes = n }(maxRecordBytes)
+	maxRecordBytes = 4 << 10
+	kbDir := filepath.Join(t.TempDir(), "kb")
+	s, err := CreateStore(kbDir, StoreConfig{Name: "t", ChunkSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := Chunker{Size: 100}
+	err = s.Put(testDoc(&c, "/d/big.txt", strings.Repeat("很长的文档。", 2000)))
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a commit over the record limit: %v, want ErrTooLarge", err)
+	}
+	if err := s.Put(testDoc(&c, "/d/small.txt", "小文档。")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r, err := OpenStore(kbDir, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Paths(); len(got) != 1 || got[0] != "/d/small.txt" {
+		t.Errorf("after a refused commit and a good one: %v", got)
+	}
+}
