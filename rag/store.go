@@ -493,12 +493,17 @@ func encodeRecord(v any) ([]byte, error) {
 }
 
 func readRecord(r io.Reader, v any) (int64, error) {
+	return readRecordLimit(r, v, int64(maxRecordBytes))
+}
+
+// readRecordLimit reads one record whose payload is at most limit bytes.
+func readRecordLimit(r io.Reader, v any, limit int64) (int64, error) {
 	var hdr [8]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, err
 	}
 	n := binary.LittleEndian.Uint32(hdr[0:4])
-	if int64(n) > int64(maxRecordBytes) {
+	if int64(n) > limit {
 		return 0, errors.New("record too large")
 	}
 	payload := make([]byte, n)
@@ -526,7 +531,9 @@ func readFrame(path string, v any) (fs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := readRecord(bufio.NewReaderSize(f, 1<<20), v); err != nil {
+	// A snapshot may exceed the log's record limit; its own size bounds
+	// what its header can claim.
+	if _, err := readRecordLimit(bufio.NewReaderSize(f, 1<<20), v, fi.Size()-8); err != nil {
 		return nil, fmt.Errorf("%s is corrupt: %w", path, err)
 	}
 	return fi, nil
@@ -895,6 +902,9 @@ func (s *Store) checkpointLocked() error {
 	b, err := encodeRecord(&snap)
 	if err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	if int64(len(b))-8 > math.MaxUint32 {
+		return fmt.Errorf("knowledge base %s: a %d-byte snapshot does not fit the 4 GiB frame; the log keeps every commit", s.dir, len(b))
 	}
 	path := filepath.Join(s.dir, snapshotFile)
 	if err := index.SaveFile(path, func(w io.Writer) error {
