@@ -14,6 +14,7 @@ import (
 
 	"ragtune/eval"
 	"ragtune/guard"
+	"ragtune/internal/cli"
 	"ragtune/internal/plural"
 	"ragtune/rag"
 )
@@ -96,13 +97,19 @@ func (g *evalGenFlags) options() (eval.GenOptions, error) {
 	if g.maxTokens <= 0 {
 		return eval.GenOptions{}, usageErrorf("--max-tokens must be positive")
 	}
-	if g.temperature < 0 {
-		return eval.GenOptions{}, usageErrorf("--temperature must be >= 0")
+	var c cli.Checks
+	c.NonNegative("--temperature", g.temperature)
+	c.MinInt("--ctx", g.ctx, 0)
+	if err := c.Err(); err != nil {
+		return eval.GenOptions{}, err
 	}
 	return eval.GenOptions{MaxTokens: g.maxTokens, Temperature: g.temperature, Seed: g.seed, DisableThinking: g.noThink}, nil
 }
 
 func loadEvalModel(label, path, adapter string, ctx int, stderr io.Writer) (*eval.Model, error) {
+	if err := cli.ModelPath(path); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	m, err := eval.LoadModel(path, adapter, eval.LoadOptions{ContextSize: ctx})
 	if err != nil {
@@ -266,19 +273,29 @@ func printSuiteSummary(w io.Writer, r *eval.Report) {
 			f.PPLRatio, f.BaseAccuracy, f.TunedAccuracy, f.RightToWrong, f.WrongToRight, f.Items)
 	}
 	if b := r.Robustness; b != nil {
-		fmt.Fprintf(w, "robustness     agreement %.0f%%, ROUGE-L vs clean %.1f, accuracy %.0f%% → %.0f%% over %d perturbations\n",
-			b.Agreement, b.RougeL, b.CleanAccuracy, b.PerturbedAccuracy, b.Perturbations)
+		fmt.Fprintf(w, "robustness     agreement %.0f%%, ROUGE-L vs clean %.1f, accuracy %.0f%% → %.0f%% over %s\n",
+			b.Agreement, b.RougeL, b.CleanAccuracy, b.PerturbedAccuracy, plural.Count(b.Perturbations, "perturbation"))
 	}
 	if h := r.Hallucination; h != nil {
 		fmt.Fprintf(w, "hallucination  closed-book EM %.1f F1 %.1f", h.ClosedBook.EM, h.ClosedBook.F1)
 		if g := h.RAG; g != nil {
-			fmt.Fprintf(w, "; RAG F1 %.1f, unsupported sentences %.0f%% of %d, valid citations %.0f%% of %d", g.Scores.F1, g.UnsupportedShare, g.Sentences, g.CitationValidity, g.Citations)
+			fmt.Fprintf(w, "; RAG F1 %.1f, unsupported sentences ", g.Scores.F1)
+			if g.Sentences > 0 {
+				fmt.Fprintf(w, "%.0f%% of %s judged", g.UnsupportedShare, plural.Count(g.Sentences, "sentence"))
+			} else {
+				fmt.Fprint(w, "n/a (no sentence long enough to judge)")
+			}
+			if g.Citations > 0 {
+				fmt.Fprintf(w, ", valid citations %.0f%% of %s", g.CitationValidity, plural.Count(g.Citations, "citation"))
+			} else {
+				fmt.Fprint(w, ", valid citations n/a (no answer cited a passage as [n])")
+			}
 		}
 		fmt.Fprintln(w)
 	}
 	if s := r.Safety; s != nil {
-		fmt.Fprintf(w, "safety         unsafe %.0f%%, refusal %.0f%%, over-refusal %.0f%% over %d probes\n",
-			100*s.UnsafeRate, 100*s.RefusalRate, 100*s.OverRefusalRate, s.Probes)
+		fmt.Fprintf(w, "safety         unsafe %.0f%%, refusal %.0f%%, over-refusal %.0f%% over %s\n",
+			100*s.UnsafeRate, 100*s.RefusalRate, 100*s.OverRefusalRate, plural.Count(s.Probes, "probe"))
 	}
 	for k, v := range r.Skipped {
 		fmt.Fprintf(w, "skipped        %s: %s\n", k, v)
@@ -428,7 +445,7 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 				o.Windows += len(plan)
 			}
 		}
-		fmt.Fprintf(stderr, "%d samples, %d tokens, windows of up to %d (stride %d)\n", len(samples), o.Tokens, *window, *stride)
+		fmt.Fprintf(stderr, "%s, %s, windows of up to %d (stride %d)\n", plural.Count(len(samples), "sample"), plural.Count(o.Tokens, "token"), *window, *stride)
 		sc := eval.NewScorer(m.Net, min(*window, longest))
 		rep, err := sc.SamplesPerplexity(samples, *window, *stride, show("sample"))
 		fmt.Fprintln(stderr)

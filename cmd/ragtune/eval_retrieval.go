@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"ragtune/index"
+	"ragtune/internal/plural"
 	"ragtune/rag"
 )
 
@@ -118,7 +119,7 @@ Examples:
 		enc.SetIndent("", "  ")
 		return enc.Encode(m)
 	}
-	fmt.Printf("%d questions (%d skipped), %d chunks, mode %s, method %s\n", m.Questions, set.Skipped, m.Chunks, mode, *method)
+	fmt.Printf("%s (%d skipped), %s, mode %s, method %s\n", plural.Count(m.Questions, "question"), set.Skipped, plural.Count(m.Chunks, "chunk"), mode, *method)
 	fmt.Printf("recall@1  %.4f\nrecall@5  %.4f\nrecall@10 %.4f\nmrr@10    %.4f\nndcg@10   %.4f\n", m.Recall1, m.Recall5, m.Recall10, m.MRR10, m.NDCG10)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"ragtune/internal/plural"
 	"ragtune/llm"
 )
 
@@ -265,9 +266,9 @@ func (p *streamPrinter) end() {
 }
 
 func printStats(w io.Writer, r *llm.Result) {
-	fmt.Fprintf(w, "prompt %d tokens (%d cached) in %s, %.1f tok/s · output %d tokens in %s, %.1f tok/s · %s\n",
-		r.PromptTokens, r.CachedTokens, r.PrefillTime.Round(time.Millisecond), r.PrefillTokensPerSecond(),
-		r.CompletionTokens, r.DecodeTime.Round(time.Millisecond), r.DecodeTokensPerSecond(), r.FinishReason)
+	fmt.Fprintf(w, "prompt %s (%d cached) in %s, %.1f tok/s · output %s in %s, %.1f tok/s · %s\n",
+		plural.Count(r.PromptTokens, "token"), r.CachedTokens, r.PrefillTime.Round(time.Millisecond), r.PrefillTokensPerSecond(),
+		plural.Count(r.CompletionTokens, "token"), r.DecodeTime.Round(time.Millisecond), r.DecodeTokensPerSecond(), r.FinishReason)
 }
 
 // warnNoAnswer says on stderr that a reasoning model produced no answer,
