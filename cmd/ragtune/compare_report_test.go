@@ -67,3 +67,17 @@ func TestEvalSaysLoadedModel(t *testing.T) {
 		t.Errorf("stderr %q, want \"loaded model %s\"", stderr.String(), dir)
 	}
 }
+
+// TestEvalSummaryNotApplicable: a RAG run whose answers cite nothing says
+// n/a and why, never "valid citations 0% of 0".
+func TestEvalSummaryNotApplicable(t *testing.T) {
+	dir := genTestModel(t)
+	var stdout, stderr bytes.Buffer
+	if err := evalSuites([]string{"--model", dir, "--suite", "hallucination", "--limit", "1", "--max-tokens", "2", "--out", t.TempDir()}, &stdout, &stderr); err != nil {
+		t.Fatalf("eval: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "valid citations n/a (no answer cited a passage as [n])") || strings.Contains(out, "of 0") {
+		t.Errorf("eval summary:\n%s", out)
+	}
+}
