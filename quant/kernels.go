@@ -175,3 +175,87 @@ func UseKernels(name string) (restore func(), err error) {
 	}
 	return nil, fmt.Errorf("quant: no kernel set %q on this CPU (have %v)", name, KernelSets())
 }
+
+// usableTileSets returns the sets that pass tileSelfCheck, in order. Every
+// set passes its tests on the CPUs and emulators we have, but the AVX-VNNI
+// kernels could not run on any machine or emulator at hand when they were
+// written (their instruction encodings were checked, not their results),
+// so each set proves itself once at start-up, well under a millisecond,
+// before Loader trusts it with a model; one that fails is left out and
+// KernelName shows the set used instead.
+func usableTileSets(sets []*tileSet) []*tileSet {
+	var ok []*tileSet
+	for _, ts := range sets {
+		if tileSelfCheck(ts) {
+			ok = append(ok, ts)
+		}
+	}
+	return ok
+}
+
+// tileSelfCheck runs ts's kernels for panels of 1, 5 and 12 tokens (every
+// tile count, both formats, three blocks of pseudo-random tiles and
+// activations) and its activation quantizer, and compares them with the
+// Go reference.
+func tileSelfCheck(ts *tileSet) bool {
+	const nb, maxTiles = 3, 4
+	seed := uint64(0x9e3779b97f4a7c15)
+	next := func() uint64 {
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return seed
+	}
+	x := make([]float32, tileTokens*nb*BlockSize)
+	for i := range x {
+		x[i] = float32(int64(next()%2001)-1000) / 256
+	}
+	for q4 := 0; q4 < 2; q4++ {
+		tb, off := 32+16*32, int32(128)
+		if q4 == 1 {
+			tb, off = 32+16*16, 8
+		}
+		w := make([]byte, maxTiles*nb*tb)
+		for i := range w {
+			w[i] = byte(next())
+		}
+		for t := 0; t < maxTiles*nb; t++ {
+			for r := 0; r < tileRowsN; r++ {
+				// f16 scales of either sign between 2^-8 and 2^-7
+				h := 0x1c00 | uint16(next()&0x83ff)
+				w[t*tb+2*r], w[t*tb+2*r+1] = byte(h), byte(h>>8)
+			}
+		}
+		for _, n := range []int{1, 5, tileTokens} {
+			panel := make([]byte, nb*n*panelBlock)
+			want := make([]byte, len(panel))
+			for i := 0; i < n; i++ {
+				row := x[i*nb*BlockSize : (i+1)*nb*BlockSize]
+				quantRowGo(row, want, n, i, off)
+				if ts.quantRow != nil {
+					ts.quantRow(&row[0], &panel[4*i], 4*n, (*float32)(unsafe.Pointer(&panel[32*n+4*i])),
+						(*int32)(unsafe.Pointer(&panel[36*n+4*i])), n*panelBlock, off, nb)
+				}
+			}
+			if ts.quantRow == nil {
+				copy(panel, want)
+			} else if string(panel) != string(want) {
+				return false
+			}
+			for r, k := range ts.kernels[q4][n] {
+				r++
+				got := make([]float32, n*tileRowsN*r)
+				ref := make([]float32, len(got))
+				k(&w[0], nb*tb, &panel[0], nb, &got[0], tileRowsN*r)
+				tileGemmGo(q4 == 1, n, r, w, nb*tb, panel, nb, ref, tileRowsN*r)
+				for i := range got {
+					d := got[i] - ref[i]
+					if !(d <= 1e-4*(1+abs32(ref[i])) && -d <= 1e-4*(1+abs32(ref[i]))) {
+						return false
+					}
+				}
+			}
+		}
+	}
+	return true
+}

@@ -78,6 +78,8 @@ func init() {
 	if cpu.X86.HasAVXVNNI {
 		tileSets = append(tileSets, tilesAVXVNNI)
 	}
-	tileSets = append(tileSets, tilesAVX2)
-	tiles = tileSets[0]
+	tileSets = usableTileSets(append(tileSets, tilesAVX2))
+	if len(tileSets) > 0 {
+		tiles = tileSets[0]
+	}
 }

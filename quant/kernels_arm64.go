@@ -10,7 +10,9 @@ var tilesSDOT = &tileSet{name: "neon-sdot-tiles", kernels: &tileKernelsSDOT}
 
 func init() {
 	if cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP {
-		tileSets = append(tileSets, tilesSDOT)
+		tileSets = usableTileSets(append(tileSets, tilesSDOT))
+	}
+	if len(tileSets) > 0 {
 		tiles = tileSets[0]
 	}
 }

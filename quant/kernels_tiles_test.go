@@ -130,3 +130,28 @@ func TestUseKernels(t *testing.T) {
 		t.Error("UseKernels(avx1024): no error")
 	}
 }
+
+// TestTileSelfCheck: every set this CPU runs passes the start-up check,
+// and a set with a wrong kernel (Q4_0 kernels run on Q8_0 tiles) or a
+// wrong activation quantizer fails it.
+func TestTileSelfCheck(t *testing.T) {
+	if len(tileSets) == 0 {
+		t.Skip("no assembly tile kernels on this CPU")
+	}
+	for _, ts := range tileSets {
+		if !tileSelfCheck(ts) {
+			t.Errorf("%s fails its self-check", ts.name)
+		}
+		swapped := *ts.kernels
+		swapped[0], swapped[1] = swapped[1], swapped[0]
+		if tileSelfCheck(&tileSet{name: "swapped", kernels: &swapped, quantRow: ts.quantRow}) {
+			t.Errorf("%s with Q8_0/Q4_0 kernels swapped passes the self-check", ts.name)
+		}
+		badQuant := func(x *float32, q *byte, qstride int, d *float32, s *int32, rec int, off int32, nb int) {
+			*s = 1
+		}
+		if tileSelfCheck(&tileSet{name: "bad quantRow", kernels: ts.kernels, quantRow: badQuant}) {
+			t.Errorf("%s with a broken activation quantizer passes the self-check", ts.name)
+		}
+	}
+}
