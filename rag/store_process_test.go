@@ -110,3 +110,131 @@ func TestSharedWhileAnotherProcessWrites(t *testing.T) {
 	}
 	t.Logf("followed %d commits of the other process, then took over", committed+1)
 }
+
+const checkpointChildEnv = "RAGTUNE_TEST_CHECKPOINT_CHILD"
+
+// TestCheckpointChild is the other process of TestKill9DuringSnapshot: it
+// commits and snapshots in a loop until it is killed.
+func TestCheckpointChild(t *testing.T) {
+	kbDir := os.Getenv(checkpointChildEnv)
+	if kbDir == "" {
+		t.Skip("helper process for TestKill9DuringSnapshot")
+	}
+	s, err := OpenStore(kbDir, nil, false)
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	c := Chunker{Size: 100}
+	for i := 0; ; i++ {
+		if err := s.Put(testDoc(&c, fmt.Sprintf("/loop/%05d.txt", i), fmt.Sprintf("循环 %d。", i))); err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+		fmt.Println("COMMITTED", i)
+		if err := s.Checkpoint(); err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// TestKill9DuringSnapshot kills a writer while it writes a snapshot (its
+// temporary file is on disk): the next writable open removes the
+// temporary and loses no acknowledged commit.
+func TestKill9DuringSnapshot(t *testing.T) {
+	kbDir := filepath.Join(t.TempDir(), "kb")
+	s, err := CreateStore(kbDir, StoreConfig{Name: "snap", ChunkSize: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough content that a snapshot takes a while to write.
+	c := Chunker{Size: 200}
+	st := newSynthText(3, 5000)
+	var batch []*DocRecord
+	for i := range 100 {
+		batch = append(batch, testDoc(&c, fmt.Sprintf("/base/%03d.txt", i), st.chunk(2000)))
+	}
+	if err := s.PutBatch(batch); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for attempt := 1; ; attempt++ {
+		temp, committed := killDuringSnapshot(t, kbDir)
+		if temp == "" {
+			if attempt == 5 {
+				t.Skip("never caught the writer with a snapshot temporary on disk")
+			}
+			continue
+		}
+		r, err := OpenStore(kbDir, nil, false)
+		if err != nil {
+			t.Fatalf("open after kill -9 during a snapshot: %v", err)
+		}
+		if _, err := os.Stat(temp); err == nil {
+			t.Errorf("%s survived the next writable open", filepath.Base(temp))
+		}
+		if got, want := len(r.Paths()), 100+committed+1; got < want {
+			t.Errorf("%d documents after the kill, want at least %d", got, want)
+		}
+		r.Close()
+		t.Logf("killed with %s on disk after %d commits (attempt %d)", filepath.Base(temp), committed+1, attempt)
+		return
+	}
+}
+
+// killDuringSnapshot runs TestCheckpointChild on kbDir and kills it once a
+// snapshot temporary appears; it returns that file if it is still there
+// after the kill, and the last commit the child acknowledged.
+func killDuringSnapshot(t *testing.T, kbDir string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckpointChild$", "-test.v")
+	cmd.Env = append(os.Environ(), checkpointChildEnv+"="+kbDir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	committed := -1
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	var temp string
+	for temp == "" && time.Now().Before(deadline) {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("checkpoint child exited")
+			}
+			if strings.HasPrefix(line, "ERROR") {
+				t.Fatalf("checkpoint child: %s", line)
+			}
+			fmt.Sscanf(line, "COMMITTED %d", &committed)
+		default:
+			if m, _ := filepath.Glob(filepath.Join(kbDir, "."+snapshotFile+".tmp*")); len(m) > 0 && committed >= 0 {
+				temp = m[0]
+			} else {
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	for line := range lines { // acknowledged just before the kill
+		fmt.Sscanf(line, "COMMITTED %d", &committed)
+	}
+	cmd.Wait()
+	if temp != "" {
+		if _, err := os.Stat(temp); err != nil {
+			temp = ""
+		}
+	}
+	return temp, committed
+}
