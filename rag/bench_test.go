@@ -229,3 +229,30 @@ func BenchmarkSmallUpload(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkUploadUnpunctuated adds a 2 MiB .txt of Chinese without
+// punctuation (AddDocuments: decode, chunk at the server's 512/64, BM25
+// indexing, one log record with fsync) to an empty knowledge base: the
+// upload that took the quadratic chunker minutes.
+//
+//	go test ./rag -run '^$' -bench UploadUnpunctuated -benchtime 3x
+func BenchmarkUploadUnpunctuated(b *testing.B) {
+	data := []byte(unpunctuatedChinese(2 << 20))
+	index.DefaultAnalyzer().Tokens("预热")
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		b.StopTimer()
+		s, err := CreateStore(filepath.Join(b.TempDir(), "kb"), StoreConfig{Name: "bench", ChunkSize: 512, Overlap: 64})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := s.AddDocuments(context.Background(), []NewDocument{{Path: "/up/zh.txt", Data: data}}, IngestOptions{})
+		if err != nil || res[0].Status != AddedNew {
+			b.Fatal(res, err)
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+}
