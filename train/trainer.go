@@ -199,8 +199,9 @@ func (t *Trainer) Evaluate(samples []data.Sample) (float64, error) {
 }
 
 // Run trains until the step budget, early stopping, ctx cancellation
-// (which saves a checkpoint when SaveEvery > 0) or a non-finite loss (which
-// keeps the last good checkpoint and returns ErrNonFinite).
+// (which saves a checkpoint and returns *InterruptedError) or a non-finite
+// loss (which keeps the last good checkpoint and returns ErrNonFinite).
+// Non-finite weights are never written (ErrDiverged).
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	r, err := t.begin()
 	if err != nil {
@@ -317,15 +318,54 @@ func (t *Trainer) validateStart(r *run) error {
 	return nil
 }
 
-// interrupted saves a checkpoint (with SaveEvery) when the context ends
-// the run, and says where training stopped.
+// InterruptedError is Run's error when its context ends (Ctrl-C): the run
+// stopped after Step of Total steps and, when any step was taken, saved
+// Checkpoint, which Options.Resume continues exactly.
+type InterruptedError struct {
+	Step, Total int
+	Checkpoint  string // "" when no step was taken
+	Cause       error
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Checkpoint == "" {
+		return fmt.Sprintf("training stopped before the first step finished; nothing was saved (%v)", e.Cause)
+	}
+	return fmt.Sprintf("training stopped after step %d of %d; saved checkpoint %s (%v)", e.Step, e.Total, e.Checkpoint, e.Cause)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// interrupted always saves a checkpoint when the context ends the run
+// (unless no step was taken, or the last step's checkpoint exists), so an
+// interrupted run loses nothing, whether or not SaveEvery was set.
 func (t *Trainer) interrupted(cause error) error {
-	if t.Opt.SaveEvery > 0 {
-		if err := t.saveCheckpoint(); err != nil {
-			return err
+	e := &InterruptedError{Step: t.Step, Total: t.totalStep, Cause: cause}
+	if t.Step == 0 {
+		return e
+	}
+	if last := t.latestCheckpoint(); last != "" && filepath.Base(last) == fmt.Sprintf("checkpoint-%d", t.Step) {
+		e.Checkpoint = last
+		return e
+	}
+	if err := t.saveCheckpoint(); err != nil {
+		return fmt.Errorf("training stopped after step %d, but saving a checkpoint failed: %w", t.Step, err)
+	}
+	e.Checkpoint = t.latestCheckpoint()
+	return e
+}
+
+// ErrDiverged is returned instead of saving weights that are not finite.
+var ErrDiverged = errors.New("training diverged: the weights are NaN or infinite")
+
+// checkFinite refuses to let non-finite trainable weights reach a file.
+func (t *Trainer) checkFinite() error {
+	for _, v := range t.Model.Trainable().Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("after step %d: %w; nothing was saved. Lower --lr (now %g), keep --clip on, or check the data", t.Step, ErrDiverged, t.Opt.LR)
 		}
 	}
-	return fmt.Errorf("training interrupted at step %d: %w", t.Step, cause)
+	return nil
 }
 
 // trainStep takes one optimizer step over the loader's next micro-batches,
@@ -338,7 +378,7 @@ func (t *Trainer) trainStep(r *run) error {
 	sr, err := t.Model.TrainStep(t.AdamW, micro, t.Opt.Clip, lr)
 	if errors.Is(err, ErrNonFinite) {
 		last := t.latestCheckpoint()
-		msg := "no checkpoint was saved (use --save-every)"
+		msg := fmt.Sprintf("training diverged and nothing was saved; try a lower --lr (now %g), keep --clip on, or check the data", t.Opt.LR)
 		if last != "" {
 			msg = "the last good checkpoint is " + last + " (continue with --resume, perhaps with a lower --lr)"
 		}
@@ -439,6 +479,9 @@ func (t *Trainer) finish(r *run) (*Result, error) {
 // complete model directory (config.json + model.safetensors, F32) in full
 // mode.
 func (t *Trainer) SaveOutput() error {
+	if err := t.checkFinite(); err != nil {
+		return err
+	}
 	m := t.Model
 	if m.Mode == ModeLoRA {
 		return SaveAdapter(t.Opt.OutDir, m.LoRA, m.Adapter, t.Opt.BaseModel)
@@ -463,6 +506,9 @@ func SaveModel(dir string, cfg *qwen2.Config, p *ParamSet) error {
 // (the name of the newest complete checkpoint) is replaced atomically.
 
 func (t *Trainer) saveCheckpoint() error {
+	if err := t.checkFinite(); err != nil {
+		return err
+	}
 	o := &t.Opt
 	name := fmt.Sprintf("checkpoint-%d", t.Step)
 	final := filepath.Join(o.OutDir, name)

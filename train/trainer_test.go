@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,5 +227,88 @@ func TestEarlyStopKeepsBest(t *testing.T) {
 	}
 	if vl != res.BestValLoss {
 		t.Errorf("weights after early stop give validation loss %v, want the best %v", vl, res.BestValLoss)
+	}
+}
+
+// TestInterruptSavesCheckpoint cancels a run without SaveEvery after step
+// 4: the trainer saves a checkpoint anyway, and resuming from it ends with
+// the same adapter as an uninterrupted run, byte for byte.
+func TestInterruptSavesCheckpoint(t *testing.T) {
+	ref := t.TempDir()
+	refOpt := trainOpts(ref)
+	refOpt.SaveEvery = 0
+	if _, err := newTrainer(t, refOpt).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	opt := trainOpts(dir)
+	opt.SaveEvery = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt.AfterStep = func(step int) {
+		if step == 4 {
+			cancel()
+		}
+	}
+	_, err := newTrainer(t, opt).Run(ctx)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want *InterruptedError wrapping context.Canceled", err)
+	}
+	if ie.Step != 4 || ie.Total != 10 || filepath.Base(ie.Checkpoint) != "checkpoint-4" {
+		t.Errorf("interrupted at %d of %d, checkpoint %q", ie.Step, ie.Total, ie.Checkpoint)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "adapter_model.safetensors")); err == nil {
+		t.Error("an interrupted run wrote the final adapter")
+	}
+
+	opt = trainOpts(dir)
+	opt.SaveEvery, opt.Resume = 0, true
+	if _, err := newTrainer(t, opt).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(ref, "adapter_model.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(dir, "adapter_model.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("the resumed adapter differs from the uninterrupted one")
+	}
+}
+
+// TestInterruptBeforeFirstStep: nothing trained, nothing saved, and the
+// error says so.
+func TestInterruptBeforeFirstStep(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := newTrainer(t, trainOpts(dir)).Run(ctx)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Checkpoint != "" {
+		t.Fatalf("error = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "latest")); err == nil {
+		t.Error("a checkpoint was saved before any step")
+	}
+}
+
+// TestNaNWeightsNeverSaved: a NaN learning rate poisons the weights in the
+// first update; neither the adapter nor a checkpoint may carry them.
+func TestNaNWeightsNeverSaved(t *testing.T) {
+	for _, save := range []int{0, 1} {
+		dir := t.TempDir()
+		opt := trainOpts(dir)
+		opt.LR, opt.MaxSteps, opt.SaveEvery, opt.EvalEvery = math.NaN(), 2, save, 0
+		_, err := newTrainer(t, opt).Run(context.Background())
+		if !errors.Is(err, ErrDiverged) && !errors.Is(err, ErrNonFinite) {
+			t.Fatalf("save-every %d: error = %v, want ErrDiverged", save, err)
+		}
+		if !strings.Contains(err.Error(), "lr") {
+			t.Errorf("error %q does not say what to try", err)
+		}
+		for _, f := range []string{"adapter_model.safetensors", "checkpoint-1", "latest"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				t.Errorf("save-every %d: %s was written with NaN weights", save, f)
+			}
+		}
 	}
 }

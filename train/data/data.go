@@ -61,6 +61,16 @@ func ReadFile(path string, skipBad bool) ([]Example, Stats, error) {
 
 // Read parses data already in memory; name labels errors.
 func Read(name string, b []byte, skipBad bool) ([]Example, Stats, error) {
+	return ReadWith(name, b, skipBad, parseRow)
+}
+
+// RowParser turns one JSON row into examples; ReadWith calls it per row.
+type RowParser func(raw json.RawMessage) ([]Example, error)
+
+// ReadWith is Read with the caller's row parser, for data whose columns
+// are described elsewhere (a LLaMA-Factory dataset_info.json entry). A nil
+// raw means the line is not valid JSON.
+func ReadWith(name string, b []byte, skipBad bool, parseRow RowParser) ([]Example, Stats, error) {
 	var st Stats
 	var out []Example
 	row := func(line int, raw json.RawMessage) error {
