@@ -79,24 +79,25 @@ type typeTraits struct {
 	writable  bool
 }
 
-// ggmlTypes lists the ggml types whose sizes this package knows. The five
-// ragtune computes with can be written; the others (k-quants and integer
-// types found in downloaded files) can be read and inspected, so a Q4_K_M
-// file from Ollama opens and reports its types instead of failing.
+// ggmlTypes lists the ggml types whose sizes this package knows. Those
+// ragtune computes with (floats, Q8_0, Q4_0, the K-quants and their Q5_0/Q5_1
+// fallbacks) can be written; the others (integer types and the like found
+// in downloaded files) can be read and inspected, so such a file opens and
+// reports its types instead of failing.
 var ggmlTypes = map[weights.DType]typeTraits{
 	weights.F32:  {"F32", 1, 4, true},
 	weights.F16:  {"F16", 1, 2, true},
 	weights.Q4_0: {"Q4_0", 32, 18, true},
 	3:            {"Q4_1", 32, 20, false},
-	6:            {"Q5_0", 32, 22, false},
-	7:            {"Q5_1", 32, 24, false},
+	weights.Q5_0: {"Q5_0", 32, 22, true},
+	weights.Q5_1: {"Q5_1", 32, 24, true},
 	weights.Q8_0: {"Q8_0", 32, 34, true},
 	9:            {"Q8_1", 32, 36, false},
-	10:           {"Q2_K", 256, 84, false},
-	11:           {"Q3_K", 256, 110, false},
-	12:           {"Q4_K", 256, 144, false},
-	13:           {"Q5_K", 256, 176, false},
-	14:           {"Q6_K", 256, 210, false},
+	weights.Q2_K: {"Q2_K", 256, 84, true},
+	weights.Q3_K: {"Q3_K", 256, 110, true},
+	weights.Q4_K: {"Q4_K", 256, 144, true},
+	weights.Q5_K: {"Q5_K", 256, 176, true},
+	weights.Q6_K: {"Q6_K", 256, 210, true},
 	15:           {"Q8_K", 256, 292, false},
 	24:           {"I8", 1, 1, false},
 	25:           {"I16", 1, 2, false},

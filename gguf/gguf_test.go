@@ -197,7 +197,7 @@ func TestWriterRejects(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"unknown type", w.AddTensor("a", 12, []uint64{256}, make([]byte, 144)), "cannot write type Q4_K"},
+		{"unknown type", w.AddTensor("a", 15, []uint64{256}, make([]byte, 292)), "cannot write type Q8_K"},
 		{"bad block", w.AddTensor("a", weights.Q8_0, []uint64{33}, make([]byte, 34)), "block size"},
 		{"wrong size", w.AddTensor("a", weights.F32, []uint64{2}, make([]byte, 4)), "need 8 bytes"},
 		{"too many dims", w.AddTensor("a", weights.F32, []uint64{1, 1, 1, 1, 1}, make([]byte, 4)), "at most 4"},

@@ -15,7 +15,7 @@ var kDTypes = []weights.DType{weights.Q2_K, weights.Q3_K, weights.Q4_K, weights.
 // TestQ8KActsLlamaCpp: the activation quantizer of the K-quant dot
 // products gives llama.cpp's quantize_row_q8_K_ref values (d, q, bsums).
 func TestQ8KActsLlamaCpp(t *testing.T) {
-	g := readKQuantGolden(t, "q8_K", Q8_KBlockBytes)
+	g := readKQuantGolden(t, "q8_K", QK_K, Q8_KBlockBytes)
 	nb := len(g.in) / QK_K
 	var a q8KActs
 	a.quantize(g.in, nb)

@@ -17,14 +17,14 @@ type kquantGolden struct {
 	blocks  []byte
 }
 
-func readKQuantGolden(t *testing.T, name string, blockBytes int) kquantGolden {
+func readKQuantGolden(t *testing.T, name string, block, blockBytes int) kquantGolden {
 	t.Helper()
 	raw, err := os.ReadFile("testdata/kquant_" + name + ".bin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := int(binary.LittleEndian.Uint32(raw))
-	nb := n / QK_K * blockBytes
+	nb := n / block * blockBytes
 	if len(raw) != 4+8*n+nb {
 		t.Fatalf("%s golden: %d bytes, want %d", name, len(raw), 4+8*n+nb)
 	}
@@ -40,16 +40,19 @@ func readKQuantGolden(t *testing.T, name string, blockBytes int) kquantGolden {
 
 var kquantTypes = []struct {
 	name       string
+	block      int
 	blockBytes int
 	quantize   func([]byte, []float32)
 	dequantize func([]float32, []byte)
 }{
-	{"q2_K", Q2_KBlockBytes, QuantizeQ2_K, DequantizeQ2_K},
-	{"q3_K", Q3_KBlockBytes, QuantizeQ3_K, DequantizeQ3_K},
-	{"q4_K", Q4_KBlockBytes, QuantizeQ4_K, DequantizeQ4_K},
-	{"q5_K", Q5_KBlockBytes, QuantizeQ5_K, DequantizeQ5_K},
-	{"q6_K", Q6_KBlockBytes, QuantizeQ6_K, DequantizeQ6_K},
-	{"q8_K", Q8_KBlockBytes, QuantizeQ8_K, DequantizeQ8_K},
+	{"q2_K", QK_K, Q2_KBlockBytes, QuantizeQ2_K, DequantizeQ2_K},
+	{"q3_K", QK_K, Q3_KBlockBytes, QuantizeQ3_K, DequantizeQ3_K},
+	{"q4_K", QK_K, Q4_KBlockBytes, QuantizeQ4_K, DequantizeQ4_K},
+	{"q5_K", QK_K, Q5_KBlockBytes, QuantizeQ5_K, DequantizeQ5_K},
+	{"q6_K", QK_K, Q6_KBlockBytes, QuantizeQ6_K, DequantizeQ6_K},
+	{"q8_K", QK_K, Q8_KBlockBytes, QuantizeQ8_K, DequantizeQ8_K},
+	{"q5_0", BlockSize, Q5_0BlockBytes, QuantizeQ5_0, DequantizeQ5_0},
+	{"q5_1", BlockSize, Q5_1BlockBytes, QuantizeQ5_1, DequantizeQ5_1},
 }
 
 // TestKQuantDequantizeLlamaCpp: every K-quant dequantizer gives bit for
@@ -58,12 +61,12 @@ var kquantTypes = []struct {
 func TestKQuantDequantizeLlamaCpp(t *testing.T) {
 	for _, kt := range kquantTypes {
 		t.Run(kt.name, func(t *testing.T) {
-			g := readKQuantGolden(t, kt.name, kt.blockBytes)
+			g := readKQuantGolden(t, kt.name, kt.block, kt.blockBytes)
 			got := make([]float32, len(g.out))
 			kt.dequantize(got, g.blocks)
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(g.out[i]) {
-					t.Fatalf("value %d (block %d): got %g, llama.cpp %g", i, i/QK_K, got[i], g.out[i])
+					t.Fatalf("value %d (block %d): got %g, llama.cpp %g", i, i/kt.block, got[i], g.out[i])
 				}
 			}
 		})
@@ -76,7 +79,7 @@ func TestKQuantDequantizeLlamaCpp(t *testing.T) {
 func TestKQuantQuantizeLlamaCpp(t *testing.T) {
 	for _, kt := range kquantTypes {
 		t.Run(kt.name, func(t *testing.T) {
-			g := readKQuantGolden(t, kt.name, kt.blockBytes)
+			g := readKQuantGolden(t, kt.name, kt.block, kt.blockBytes)
 			got := make([]byte, len(g.blocks))
 			kt.quantize(got, g.in)
 			for b := 0; b < len(got)/kt.blockBytes; b++ {

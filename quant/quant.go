@@ -27,19 +27,17 @@ const (
 	Q4_0BlockBytes = 18
 )
 
-// RowBytes returns the bytes of n weights in format d (n a multiple of
-// BlockSize), or an error for other types or lengths.
+// RowBytes returns the bytes of n weights in block format d (n a multiple
+// of the format's block), or an error for other types or lengths.
 func RowBytes(d weights.DType, n int) (int, error) {
-	if n%BlockSize != 0 {
-		return 0, fmt.Errorf("%s needs rows of a multiple of %d weights, got %d", d, BlockSize, n)
+	_, block, bytes, ok := Encoder(d)
+	if !ok {
+		return 0, fmt.Errorf("quant: %s is not a block-quantized type ragtune writes", d)
 	}
-	switch d {
-	case weights.Q8_0:
-		return n / BlockSize * Q8_0BlockBytes, nil
-	case weights.Q4_0:
-		return n / BlockSize * Q4_0BlockBytes, nil
+	if n%block != 0 {
+		return 0, fmt.Errorf("%s needs rows of a multiple of %d weights, got %d", d, block, n)
 	}
-	return 0, fmt.Errorf("quant: %s is not a block-quantized type (want Q8_0 or Q4_0)", d)
+	return n / block * bytes, nil
 }
 
 // Quantize encodes src (a multiple of BlockSize values) into dst in format d
@@ -52,11 +50,8 @@ func Quantize(d weights.DType, dst []byte, src []float32) (int, error) {
 	if len(dst) < n {
 		return 0, fmt.Errorf("quant: %s of %d values needs %d bytes, have %d", d, len(src), n, len(dst))
 	}
-	if d == weights.Q8_0 {
-		QuantizeQ8_0(dst, src)
-	} else {
-		QuantizeQ4_0(dst, src)
-	}
+	enc, _, _, _ := Encoder(d)
+	enc(dst, src)
 	return n, nil
 }
 

@@ -1,6 +1,6 @@
 // kquant_llamacpp writes llama.cpp's K-quant goldens for package quant.
 //
-// For each of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and Q8_K it quantizes the same
+// For each of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, Q5_0 and Q5_1 it quantizes the same
 // deterministic inputs with ggml's quantize_row_<type>_ref and expands the
 // blocks again with dequantize_row_<type>, both from the libggml-base.so
 // that node-llama-cpp ships (dlopen'ed, so no headers are needed). Writes
@@ -99,10 +99,13 @@ int main(int argc, char **argv) {
 	}
 	struct {
 		const char *name;
-		int bytes;
-		int has_dequant;
-	} types[] = {{"q2_K", 84, 1}, {"q3_K", 110, 1}, {"q4_K", 144, 1},
-	             {"q5_K", 176, 1}, {"q6_K", 210, 1}, {"q8_K", 292, 1}};
+		int block; // values per block
+		int bytes; // bytes per block
+	} types[] = {{"q2_K", 256, 84}, {"q3_K", 256, 110}, {"q4_K", 256, 144},
+	             {"q5_K", 256, 176}, {"q6_K", 256, 210}, {"q8_K", 256, 292},
+	             // llama-quantize's fallbacks for rows that are not a
+	             // multiple of 256 wide (Q4_K → Q5_0, Q5_K → Q5_1).
+	             {"q5_0", 32, 22},  {"q5_1", 32, 24}};
 	static float x[NBLOCKS * QK], back[NBLOCKS * QK];
 	fill(x);
 	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
@@ -115,7 +118,7 @@ int main(int argc, char **argv) {
 			fprintf(stderr, "%s: %s\n", types[t].name, dlerror());
 			return 1;
 		}
-		size_t nb = (size_t)NBLOCKS * types[t].bytes;
+		size_t nb = (size_t)NBLOCKS * QK / types[t].block * types[t].bytes;
 		unsigned char *blocks = calloc(1, nb);
 		q(x, blocks, NBLOCKS * QK);
 		dq(blocks, back, NBLOCKS * QK);

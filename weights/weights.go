@@ -24,6 +24,10 @@ const (
 	F32  DType = 0
 	F16  DType = 1
 	Q4_0 DType = 2
+	// Q5_0 and Q5_1 are what llama-quantize's K-quant mixes fall back to
+	// for rows that are not a multiple of 256 wide.
+	Q5_0 DType = 6
+	Q5_1 DType = 7
 	Q8_0 DType = 8
 	// The K-quants (256-value super-blocks) that llama-quantize's
 	// Q2_K…Q6_K mixes and Ollama's models use; package quant reads and
@@ -48,6 +52,10 @@ func (d DType) String() string {
 		return "Q8_0"
 	case Q4_0:
 		return "Q4_0"
+	case Q5_0:
+		return "Q5_0"
+	case Q5_1:
+		return "Q5_1"
 	case Q2_K:
 		return "Q2_K"
 	case Q3_K:
@@ -68,7 +76,7 @@ func (d DType) String() string {
 // ggmlNames names the ggml types ragtune does not compute with, so an
 // error about a downloaded file says "IQ2_XXS", not a number.
 var ggmlNames = [...]string{
-	3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 9: "Q8_1", 15: "Q8_K",
+	3: "Q4_1", 9: "Q8_1", 15: "Q8_K",
 	16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL",
 	21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32",
 	27: "I64", 28: "F64", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",

@@ -25,7 +25,7 @@ import (
 func init() {
 	register(&command{
 		name:    "quantize",
-		summary: "write a Q8_0 or Q4_0 GGUF file from a model",
+		summary: "write a quantized GGUF file (Q4_K_M, Q8_0, …) from a model",
 		run:     runQuantize,
 	})
 }
@@ -35,17 +35,21 @@ Quantizes a model (an HF directory or a GGUF file) into a GGUF file that
 ragtune and llama.cpp both load. Blocks are written bit-for-bit as
 llama.cpp's own quantizer writes them.
 
-Tensor types follow llama.cpp's llama-quantize defaults for these types:
-  q8_0  every 2-D weight Q8_0, token embeddings and output head included;
-  q4_0  every 2-D weight Q4_0, token embeddings included, except the output
-        head (or the tied embedding that serves as head), which is Q8_0:
-        llama.cpp gives the head Q6_K, which ragtune does not implement,
-        and falls back to Q8_0 itself for widths that Q6_K cannot take;
-  both  norms and biases (1-D) F32. A 2-D weight whose width is not a
-        multiple of 32 keeps its source type.
-
-ragtune runs its own files and llama.cpp's: a llama-quantize Q4_0 file's
-Q6_K head is read (and requantized to Q8_0 at load).
+Types are llama.cpp's llama-quantize types, and each tensor gets the type
+llama-quantize (without --imatrix) gives it, written byte for byte as it
+writes it:
+  q2_k, q3_k_s, q3_k_m (alias q3_k), q3_k_l, q4_k_s, q4_k_m (alias q4_k),
+  q5_k_s, q5_k_m (alias q5_k), q6_k   the K-quant mixes: the named block
+        type for most weights, more bits where they pay off (attn_v and
+        ffn_down of the first, last and every third layer, attn_output in
+        the q2_k/q3_k mixes), Q6_K for the output head;
+  q8_0, q4_0  every 2-D weight in that type; q4_0's output head Q6_K;
+  all   norms and biases (1-D) keep F32. Rows whose width is not a multiple
+        of 256 fall back as llama-quantize does (Q4_K → Q5_0, Q5_K → Q5_1,
+        Q6_K → Q8_0, Q2_K/Q3_K → Q4_0; F16 if not a multiple of 32).
+--pure gives every weight the named type (narrow rows still fall back).
+Q4_K_M is what Ollama's and most published GGUF files of the R1 distills
+use: about 4.9 bits per weight.
 
 INT8: "--type int8" is q8_0. Each block of 32 weights is stored as signed
 8-bit integers with its own f16 scale, which is finer than per-channel INT8
@@ -54,13 +58,15 @@ llama.cpp loads. Activations are quantized to the same int8 blocks as the
 model runs, so matrix products are integer dot products.
 
 Examples:
+  ragtune quantize --model ./r1-1.5b --type q4_k_m --out r1-1.5b-q4_k_m.gguf
   ragtune quantize --model ./r1-1.5b --type q8_0 --out r1-1.5b-q8_0.gguf
   ragtune quantize --model r1-1.5b-f16.gguf --type q4_0 --out r1-1.5b-q4_0.gguf`
 
 func runQuantize(args []string) error {
-	fs := newFlagSet("quantize", "--model DIR|FILE.gguf --type q8_0|q4_0 --out FILE.gguf", quantizeDescription)
+	fs := newFlagSet("quantize", "--model DIR|FILE.gguf --type q4_k_m|q8_0|… --out FILE.gguf", quantizeDescription)
 	src := fs.String("model", "", "source model: an HF directory or a .gguf file")
-	typ := fs.String("type", "", "q8_0 (alias int8) or q4_0")
+	typ := fs.String("type", "", "q2_k, q3_k_s, q3_k_m, q3_k_l, q4_0, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k or q8_0 (alias int8)")
+	pure := fs.Bool("pure", false, "give every weight the --type block type, without llama-quantize's per-tensor mix rules")
 	out := fs.String("out", "", "the GGUF file to write")
 	pplFile := fs.String("ppl-file", "", "after writing, report the perplexity of the source and the quantized model on this text `FILE` (same command as 'ragtune eval perplexity')")
 	pplWindow := fs.Int("ppl-window", 512, "perplexity window in tokens `N` for --ppl-file")
@@ -73,12 +79,12 @@ func runQuantize(args []string) error {
 	if strings.EqualFold(*typ, "int8") {
 		*typ = "q8_0"
 	}
-	target, err := weights.ParseDType(*typ)
-	if err != nil || (target != weights.Q8_0 && target != weights.Q4_0) {
-		return usageErrorf("--type %q: use q8_0 (alias int8) or q4_0", *typ)
+	target, err := quant.ParseMix(*typ)
+	if err != nil {
+		return usageErrorf("--type: %v", err)
 	}
 	start := time.Now()
-	if err := quantizeModel(*src, *out, target); err != nil {
+	if err := quantizeModel(*src, *out, target, *pure); err != nil {
 		return err
 	}
 	inSize, outSize := pathSize(*src), pathSize(*out)
@@ -119,19 +125,23 @@ func quantizationReport(src, out, file string, window int, inSize, outSize int64
 	return nil
 }
 
-// quantTypeFor is the tensor type policy described in quantizeDescription.
-func quantTypeFor(target weights.DType, cfg *qwen2.Config, name string, shape []int) (weights.DType, bool) {
-	if len(shape) != 2 || shape[1]%quant.BlockSize != 0 {
+// quantTypeFor is the tensor type policy described in quantizeDescription
+// (package quant's Mix, on llama.cpp's tensor names).
+func quantTypeFor(target quant.Mix, pure bool, cfg *qwen2.Config, name string, shape []int) (weights.DType, bool) {
+	gname, ok := qwen2.GGUFName(name)
+	if !ok {
 		return 0, false
 	}
-	isHead := name == "lm_head.weight" || (cfg.TieWordEmbeddings && name == "model.embed_tokens.weight")
-	if isHead && target == weights.Q4_0 {
-		return weights.Q8_0, true
+	model := quant.MixModel{
+		Layers: cfg.NumHiddenLayers, Heads: cfg.NumAttentionHeads, KVHeads: cfg.NumKeyValueHeads,
+		Tied: cfg.TieWordEmbeddings,
+		// llama.cpp's 70B class: 80 layers (Llama: with grouped KV heads).
+		Is70B: cfg.NumHiddenLayers == 80 && (cfg.ModelType != "llama" || cfg.NumAttentionHeads != cfg.NumKeyValueHeads),
 	}
-	return target, true
+	return target.TensorType(model, gname, shape, pure)
 }
 
-func quantizeModel(srcPath, out string, target weights.DType) error {
+func quantizeModel(srcPath, out string, target quant.Mix, pure bool) error {
 	src, cfg, err := qwen2.Open(srcPath)
 	if err != nil {
 		return err
@@ -144,7 +154,7 @@ func quantizeModel(srcPath, out string, target weights.DType) error {
 	specs := qwen2.Tensors(cfg)
 	var total int64
 	for _, s := range specs {
-		if _, ok := quantTypeFor(target, cfg, s.Name, s.Shape); ok {
+		if _, ok := quantTypeFor(target, pure, cfg, s.Name, s.Shape); ok {
 			n := int64(1)
 			for _, d := range s.Shape {
 				n *= int64(d)
@@ -160,7 +170,7 @@ func quantizeModel(srcPath, out string, target weights.DType) error {
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
 	)
-	qs := &quantizingSource{Source: src, cfg: cfg, target: target, bar: bar}
+	qs := &quantizingSource{Source: src, cfg: cfg, target: target, pure: pure, bar: bar}
 	opts := qwen2.GGUFOptions{
 		Type:      qwen2.KeepType,
 		Name:      strings.TrimSuffix(filepath.Base(filepath.Clean(srcPath)), ".gguf"),
@@ -218,7 +228,8 @@ func tokenizerMetadata(srcPath string) (map[string]any, error) {
 type quantizingSource struct {
 	weights.Source
 	cfg    *qwen2.Config
-	target weights.DType
+	target quant.Mix
+	pure   bool
 	bar    *progressbar.ProgressBar
 }
 
@@ -227,7 +238,7 @@ func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	to, ok := quantTypeFor(q.target, q.cfg, name, t.Shape)
+	to, ok := quantTypeFor(q.target, q.pure, q.cfg, name, t.Shape)
 	if !ok || to == t.DType {
 		return t, nil
 	}
@@ -238,11 +249,20 @@ func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
 	return &weights.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data}, nil
 }
 
-// quantizeTensor converts a 2-D tensor of any readable type to Q8_0/Q4_0,
+// quantizeTensor converts a 2-D tensor of any readable type to a block
+// type (or F16, llama-quantize's choice for rows no block fits),
 // a few thousand rows at a time (both cores on each slab), so only the
 // output and one float32 slab are in memory.
 func quantizeTensor(t *weights.Tensor, to weights.DType, progress func(n int)) ([]byte, error) {
 	rows, cols := t.Shape[0], t.Shape[1]
+	if to == weights.F16 {
+		var buf bytes.Buffer
+		if err := quant.WriteAs(&buf, t, to); err != nil {
+			return nil, fmt.Errorf("quantize %q: %w", t.Name, err)
+		}
+		progress(rows * cols)
+		return buf.Bytes(), nil
+	}
 	rb, err := quant.RowBytes(to, cols)
 	if err != nil {
 		return nil, fmt.Errorf("quantize %q: %w", t.Name, err)
@@ -257,10 +277,7 @@ func quantizeTensor(t *weights.Tensor, to weights.DType, progress func(n int)) (
 	out := make([]byte, rows*rb)
 	step := max(1, (4<<20)/cols)
 	vals := make([]float32, min(step, rows)*cols)
-	enc := quant.QuantizeQ8_0
-	if to == weights.Q4_0 {
-		enc = quant.QuantizeQ4_0
-	}
+	enc, _, _, _ := quant.Encoder(to)
 	for lo := 0; lo < rows; lo += step {
 		hi := min(lo+step, rows)
 		sub := weights.Tensor{Name: t.Name, DType: t.DType, Shape: []int{(hi - lo) * cols}, Data: t.Data[lo*inRow : hi*inRow]}

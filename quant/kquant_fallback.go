@@ -1,0 +1,134 @@
+package quant
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"ragtune/tensor"
+	"ragtune/weights"
+)
+
+// Q5_0 and Q5_1 are 32-value block types that llama-quantize falls back to
+// when a K-quant mix meets rows that are not a multiple of 256 wide
+// (Q4_K → Q5_0, Q5_K → Q5_1), as in small test models. ragtune writes them
+// so its K-quant files equal llama-quantize's, and reads them by expanding
+// to float32 at load: real models' rows are multiples of 256, so these
+// tensors are small.
+const (
+	Q5_0BlockBytes = 22 // f16 d, qh[4] (fifth bits), qs[16] nibbles
+	Q5_1BlockBytes = 24 // f16 d, f16 m, qh[4], qs[16]
+)
+
+// QuantizeQ5_0 writes len(src)/32 Q5_0 blocks (quantize_row_q5_0_ref):
+// d = max/−16, q = trunc(x/d + 16.5) capped at 31.
+func QuantizeQ5_0(dst []byte, src []float32) {
+	for i := 0; i < len(src)/BlockSize; i++ {
+		x := src[i*BlockSize : (i+1)*BlockSize]
+		y := dst[i*Q5_0BlockBytes : (i+1)*Q5_0BlockBytes]
+		var amax, max float32
+		for _, v := range x {
+			if a := abs32(v); amax < a {
+				amax, max = a, v
+			}
+		}
+		d := max / -16
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putHalfBits(y, fp16(d))
+		var qh uint32
+		for j := 0; j < 16; j++ {
+			x0, x1 := float32(x[j]*id), float32(x[j+16]*id)
+			q0 := uint8(min(int8(x0+16.5), 31))
+			q1 := uint8(min(int8(x1+16.5), 31))
+			y[6+j] = q0&0xf | (q1&0xf)<<4
+			qh |= uint32(q0&0x10>>4) << j
+			qh |= uint32(q1&0x10>>4) << (j + 16)
+		}
+		binary.LittleEndian.PutUint32(y[2:], qh)
+	}
+}
+
+// QuantizeQ5_1 writes len(src)/32 Q5_1 blocks (quantize_row_q5_1_ref):
+// d = (max−min)/31, m = min, q = trunc((x−min)/d + 0.5).
+func QuantizeQ5_1(dst []byte, src []float32) {
+	for i := 0; i < len(src)/BlockSize; i++ {
+		x := src[i*BlockSize : (i+1)*BlockSize]
+		y := dst[i*Q5_1BlockBytes : (i+1)*Q5_1BlockBytes]
+		mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+		for _, v := range x {
+			if v < mn {
+				mn = v
+			}
+			if v > mx {
+				mx = v
+			}
+		}
+		d := (mx - mn) / 31
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putHalfBits(y, fp16(d))
+		putHalfBits(y[2:], fp16(mn))
+		var qh uint32
+		for j := 0; j < 16; j++ {
+			x0, x1 := float32((x[j]-mn)*id), float32((x[j+16]-mn)*id)
+			q0, q1 := uint8(x0+0.5), uint8(x1+0.5)
+			y[8+j] = q0&0xf | (q1&0xf)<<4
+			qh |= uint32(q0&0x10>>4) << j
+			qh |= uint32(q1&0x10>>4) << (j + 16)
+		}
+		binary.LittleEndian.PutUint32(y[4:], qh)
+	}
+}
+
+// DequantizeQ5_0 expands Q5_0 blocks as dequantize_row_q5_0: (q−16)·d.
+func DequantizeQ5_0(dst []float32, src []byte) {
+	nb := len(dst) / BlockSize
+	_ = src[nb*Q5_0BlockBytes-1]
+	for i := 0; i < nb; i++ {
+		b := src[i*Q5_0BlockBytes:]
+		d := getHalf(b)
+		qh := binary.LittleEndian.Uint32(b[2:])
+		y := dst[i*BlockSize : (i+1)*BlockSize]
+		for j := 0; j < 16; j++ {
+			h0 := uint8(qh>>j<<4) & 0x10
+			h1 := uint8(qh>>(j+12)) & 0x10
+			y[j] = float32(int32(b[6+j]&0xf|h0)-16) * d
+			y[j+16] = float32(int32(b[6+j]>>4|h1)-16) * d
+		}
+	}
+}
+
+// DequantizeQ5_1 expands Q5_1 blocks as dequantize_row_q5_1: q·d + m.
+func DequantizeQ5_1(dst []float32, src []byte) {
+	nb := len(dst) / BlockSize
+	_ = src[nb*Q5_1BlockBytes-1]
+	for i := 0; i < nb; i++ {
+		b := src[i*Q5_1BlockBytes:]
+		d, m := getHalf(b), getHalf(b[2:])
+		qh := binary.LittleEndian.Uint32(b[4:])
+		y := dst[i*BlockSize : (i+1)*BlockSize]
+		for j := 0; j < 16; j++ {
+			h0 := uint8(qh>>j<<4) & 0x10
+			h1 := uint8(qh>>(j+12)) & 0x10
+			y[j] = float32(float32(b[8+j]&0xf|h0)*d) + m
+			y[j+16] = float32(float32(b[8+j]>>4|h1)*d) + m
+		}
+	}
+}
+
+// loadExpanded is Loader's Q5_0/Q5_1 branch: the tensor as float32.
+func loadExpanded(t *weights.Tensor) (tensor.Matrix, error) {
+	if len(t.Shape) != 2 {
+		return nil, fmt.Errorf("quant matrix %q: shape %v is not 2-D", t.Name, t.Shape)
+	}
+	data, err := Float32(t)
+	if err != nil {
+		return nil, err
+	}
+	return &tensor.F32Matrix{Data: data, R: t.Shape[0], C: t.Shape[1]}, nil
+}
