@@ -59,7 +59,7 @@ func BenchmarkDotCPUTime(b *testing.B) {
 //	go test ./quant -run '^$' -bench PackedCPUTime
 func BenchmarkPackedCPUTime(b *testing.B) {
 	if !PackedAvailable() {
-		b.Skip("no AVX512-VNNI")
+		b.Skip("no assembly tile kernels on this CPU")
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	saved := tensor.Threads()
@@ -98,7 +98,7 @@ func BenchmarkPackedCPUTime(b *testing.B) {
 // caches (the 1.5B head's shape), by wall time on the default threads.
 func BenchmarkPackedDecodeDRAM(b *testing.B) {
 	if !PackedAvailable() {
-		b.Skip("no AVX512-VNNI")
+		b.Skip("no assembly tile kernels on this CPU")
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, d := range []weights.DType{weights.Q4_0, weights.Q8_0} {

@@ -11,8 +11,8 @@ import "sync"
 //     tokens), whose k-blocks of packed tokens (NB×KC, 256 KiB) sit in L2.
 const (
 	gemmKC = 512
-	gemmMC = 192 // a multiple of every kernel's mr (12, 6, 4)
-	gemmNB = 128 // a multiple of every kernel's nr (32, 16)
+	gemmMC = 192 // a multiple of every kernel's mr (12, 6, 8, 4)
+	gemmNB = 128 // a multiple of every kernel's nr (32, 16, 8)
 	// matvecMaxT is the largest T that runs as T matrix-vector products
 	// (weights streamed once per token from cache) instead of packing.
 	matvecMaxT = 3
