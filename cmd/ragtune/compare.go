@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"ragtune/eval"
+	"ragtune/internal/cli"
 )
 
 func init() {
@@ -67,6 +68,13 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	gen, err := g.options()
 	if err != nil {
 		return err
+	}
+	for _, m := range []string{*base, *tuned} {
+		if m != "" {
+			if err := cli.ModelPath(m); err != nil {
+				return err
+			}
+		}
 	}
 	var items []eval.Item
 	if *dataPath != "" {

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	"ragtune/internal/buildinfo"
+	"ragtune/internal/cli"
 )
 
 // command is one subcommand. run receives the arguments after the command
@@ -38,11 +38,9 @@ func register(c *command) {
 
 // errUsage marks an error caused by bad command-line input; main prints it
 // with a hint instead of as a failure of the work itself.
-var errUsage = errors.New("usage error")
+var errUsage = cli.ErrUsage
 
-func usageErrorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
-}
+func usageErrorf(format string, args ...any) error { return cli.Usagef(format, args...) }
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "ragtune — fine-tune, quantize, evaluate and serve DeepSeek-R1 distilled models, with RAG.")
@@ -96,18 +94,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	return exitCode(c.run(args[1:]), stderr)
 }
 
-func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "ragtune:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
-		return 2
-	default:
-		fmt.Fprintln(stderr, "ragtune:", err)
-		return 1
-	}
-}
+// exitCode prints err and maps it to the one exit-code convention
+// (internal/cli): 0 done, 1 the work failed, 2 a usage error, 130
+// interrupted.
+func exitCode(err error, stderr io.Writer) int { return cli.ExitCode(err, stderr) }
 
 // suggest returns the registered command closest to name, if any is close.
 func suggest(name string) string {
@@ -199,11 +189,8 @@ func showDefault(f *flag.Flag, usage string) bool {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return fmt.Errorf("%w: %v (see 'ragtune %s --help')", errUsage, err, strings.TrimPrefix(fs.Name(), "ragtune "))
+		if err := cli.Parse(fs, args, strings.TrimPrefix(fs.Name(), "ragtune ")); err != nil {
+			return err
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

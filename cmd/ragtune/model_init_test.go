@@ -71,7 +71,7 @@ func TestModelInitShapeOverrides(t *testing.T) {
 		{[]string{"--hidden-size", "96", "--heads", "32", "--kv-heads", "4"}, "head dimension 3 must be even"},
 		{[]string{"--layers", "0"}, "--layers must be > 0"},
 		{[]string{"--max-position", "-1"}, "--max-position must be > 0"},
-		{[]string{"--hidden-size", "x"}, "invalid value"},
+		{[]string{"--hidden-size", "x"}, `--hidden-size "x": not a valid integer`},
 	} {
 		out := filepath.Join(dir, fmt.Sprintf("bad%d", i))
 		code, stderr := runCmdLine(t, append(append([]string{"model", "init"}, tc.args...), "--out", out)...)

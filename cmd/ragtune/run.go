@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"ragtune/internal/cli"
 	"ragtune/internal/plural"
 	"ragtune/llm"
 )
@@ -160,7 +161,40 @@ func (g *genFlags) check() error {
 	if g.showThink && g.noThink {
 		return usageErrorf("--show-think and --no-think exclude each other")
 	}
-	return nil
+	if err := g.checkSampling(); err != nil {
+		return err
+	}
+	return cli.ModelPath(g.model)
+}
+
+// checkSampling validates the sampling flags that were given, before the
+// model loads, naming each flag; the model's defaults fill the rest and
+// are checked again with them in request.
+func (g *genFlags) checkSampling() error {
+	var c cli.Checks
+	if g.temp.set {
+		c.NonNegative("--temperature", g.temp.v)
+	}
+	if g.topP.set {
+		c.Range("--top-p", g.topP.v, 0, 1)
+	}
+	if g.minP.set {
+		c.Range("--min-p", g.minP.v, 0, 1)
+	}
+	if g.repeat.set {
+		// 0 would divide logits by zero; 1 is off.
+		c.Positive("--repeat-penalty", g.repeat.v)
+	}
+	if g.freq.set {
+		c.Range("--frequency-penalty", g.freq.v, -2, 2)
+	}
+	if g.presence.set {
+		c.Range("--presence-penalty", g.presence.v, -2, 2)
+	}
+	if g.topK.set {
+		c.Check(g.topK.v >= 0, "--top-k must be >= 0, not %d", g.topK.v)
+	}
+	return c.Err()
 }
 
 func (g *genFlags) load(stderr io.Writer) (*llm.Local, error) {
