@@ -63,7 +63,6 @@ func TestNotAModel(t *testing.T) {
 		for _, cmd := range [][]string{
 			{"run", "--model", p, "--prompt", "hi"},
 			{"chat", "--model", p},
-			{"serve", "--model", p, "--addr", "127.0.0.1:0"},
 			{"eval", "perplexity", "--model", p, "--file", text},
 			{"compare", "--base", p, "--out", t.TempDir()},
 		} {
