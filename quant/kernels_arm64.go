@@ -4,14 +4,19 @@ package quant
 
 import "golang.org/x/sys/cpu"
 
-// tilesSDOT runs Packed matrices with NEON and SDOT (FEAT_DotProd); the
-// activations are quantized by quantRowGo.
-var tilesSDOT = &tileSet{name: "neon-sdot-tiles", kernels: &tileKernelsSDOT}
+// tilesSDOT runs Packed matrices with NEON and SDOT (FEAT_DotProd),
+// tilesNEON with plain NEON (SMULL/SADALP) on cores without it; both
+// quantize activations with quantRowGo.
+var (
+	tilesSDOT = &tileSet{name: "neon-sdot-tiles", kernels: &tileKernelsSDOT}
+	tilesNEON = &tileSet{name: "neon-tiles", kernels: &tileKernelsNEON}
+)
 
 func init() {
-	if cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP {
-		tileSets = usableTileSets(append(tileSets, tilesSDOT))
+	if cpu.ARM64.HasASIMDDP {
+		tileSets = append(tileSets, tilesSDOT)
 	}
+	tileSets = usableTileSets(append(tileSets, tilesNEON))
 	if len(tileSets) > 0 {
 		tiles = tileSets[0]
 	}

@@ -4,7 +4,7 @@
 
 package quant
 
-// tileKernelsSDOT[q4][n][r-1] multiplies r 16-row tiles by an n-token panel (NEON, SDOT).
+// tileKernelsSDOT[q4][n][r-1] multiplies r 16-row tiles by an n-token panel (SDOT).
 var tileKernelsSDOT = [2][tileTokens + 1][]tileKernel{
 	{
 		nil,
@@ -35,6 +35,40 @@ var tileKernelsSDOT = [2][tileTokens + 1][]tileKernel{
 		{gemmQ4N10R1SDOT},
 		{gemmQ4N11R1SDOT},
 		{gemmQ4N12R1SDOT},
+	},
+}
+
+// tileKernelsNEON[q4][n][r-1] multiplies r 16-row tiles by an n-token panel (NEON).
+var tileKernelsNEON = [2][tileTokens + 1][]tileKernel{
+	{
+		nil,
+		{gemmQ8N1R1NEON},
+		{gemmQ8N2R1NEON},
+		{gemmQ8N3R1NEON},
+		{gemmQ8N4R1NEON},
+		{gemmQ8N5R1NEON},
+		{gemmQ8N6R1NEON},
+		{gemmQ8N7R1NEON},
+		{gemmQ8N8R1NEON},
+		{gemmQ8N9R1NEON},
+		{gemmQ8N10R1NEON},
+		{gemmQ8N11R1NEON},
+		{gemmQ8N12R1NEON},
+	},
+	{
+		nil,
+		{gemmQ4N1R1NEON},
+		{gemmQ4N2R1NEON},
+		{gemmQ4N3R1NEON},
+		{gemmQ4N4R1NEON},
+		{gemmQ4N5R1NEON},
+		{gemmQ4N6R1NEON},
+		{gemmQ4N7R1NEON},
+		{gemmQ4N8R1NEON},
+		{gemmQ4N9R1NEON},
+		{gemmQ4N10R1NEON},
+		{gemmQ4N11R1NEON},
+		{gemmQ4N12R1NEON},
 	},
 }
 
@@ -115,3 +149,75 @@ func gemmQ4N11R1SDOT(w *byte, wstride int, a *byte, nb int, out *float32, ldo in
 
 //go:noescape
 func gemmQ4N12R1SDOT(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N1R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N2R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N3R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N4R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N5R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N6R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N7R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N8R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N9R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N10R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N11R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N12R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N1R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N2R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N3R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N4R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N5R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N6R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N7R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N8R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N9R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N10R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N11R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N12R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)

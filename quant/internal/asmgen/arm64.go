@@ -8,7 +8,8 @@ import (
 )
 
 // arm64 tile kernels: the Packed layout read with NEON and SDOT (FEAT_DotProd,
-// Apple M1 and later, Graviton2 and later). A 16-byte vector holds one
+// Apple M1 and later, Graviton2 and later), and a NEON-only variant for
+// ARMv8.0 cores without it (Cortex-A72/A53: Raspberry Pi 4, Graviton1). A 16-byte vector holds one
 // group (four columns) of four rows, so a 64-byte group of a tile block is
 // four "quads" of rows; SDOT by element multiplies each row's four bytes by
 // one token's four activation bytes (a lane of the activation vector), and
@@ -27,35 +28,52 @@ import (
 
 // Vector registers: with 32 of them, a pass holds Q quads × T tokens of
 // float32 accumulators and int32 block sums, Q scale vectors and eight work
-// registers: 2·Q·T + Q + 8 ≤ 32.
+// registers: 2·Q·T + Q + 8 ≤ 32 (NEON: two block sums and ten work
+// registers, 3·Q·T + Q + 10 ≤ 32).
 
 type armPass struct {
 	quads  []int // tile·4 + quad
 	t0, t1 int
 }
 
-// armTileRows: tiles per call for an n-token panel (decode: two tiles, eight
-// quads in one pass).
-func armTileRows(n int) int {
-	if n == 1 {
+// armTileRows: tiles per call for an n-token panel (SDOT decode: two
+// tiles, eight quads in one pass).
+func armTileRows(isa string, n int) int {
+	if n == 1 && isa == "SDOT" {
 		return 2
 	}
 	return 1
 }
 
-func armPasses(n, r int) []armPass {
+// armRegs is what a pass needs: vectors per quad and token (float32
+// accumulator plus one int32 block sum, or two for the NEON variant) and
+// the work registers.
+func armRegs(isa string) (perQT, work int) {
+	if isa == "SDOT" {
+		return 2, 8
+	}
+	return 3, 10
+}
+
+func armPasses(isa string, n, r int) []armPass {
 	var all []int
 	for q := 0; q < 4*r; q++ {
 		all = append(all, q)
 	}
-	if n <= 2 && 2*len(all)*n+len(all)+8 <= 32 {
+	perQT, work := armRegs(isa)
+	if n <= 2 && perQT*len(all)*n+len(all)+work <= 32 {
 		return []armPass{{all, 0, n}}
+	}
+	// SDOT: two quads × up to four tokens; NEON: one quad × four tokens.
+	qg := 2
+	if isa != "SDOT" {
+		qg = 1
 	}
 	chunks := (n + 3) / 4
 	var ps []armPass
-	for q := 0; q < len(all); q += 2 {
+	for q := 0; q < len(all); q += qg {
 		for c := 0; c < chunks; c++ {
-			ps = append(ps, armPass{all[q:min(q+2, len(all))], c * n / chunks, (c + 1) * n / chunks})
+			ps = append(ps, armPass{all[q:min(q+qg, len(all))], c * n / chunks, (c + 1) * n / chunks})
 		}
 	}
 	return ps
@@ -87,17 +105,41 @@ func fcvtl(d, n int) {
 	word(0x0e217800|uint32(n)<<5|uint32(d), "FCVTL V%d.4S, V%d.4H", d, n)
 }
 
+func dupElem(d, n, idx int) {
+	word(0x4e040400|uint32(idx<<3|4)<<16|uint32(n)<<5|uint32(d), "DUP V%d.4S, V%d.S[%d]", d, n, idx)
+}
+
+func smull(d, n, m int, upper bool) {
+	if upper {
+		word(0x4e20c000|uint32(m)<<16|uint32(n)<<5|uint32(d), "SMULL2 V%d.8H, V%d.16B, V%d.16B", d, n, m)
+		return
+	}
+	word(0x0e20c000|uint32(m)<<16|uint32(n)<<5|uint32(d), "SMULL V%d.8H, V%d.8B, V%d.8B", d, n, m)
+}
+
+func sadalp(d, n int) {
+	word(0x4e606800|uint32(n)<<5|uint32(d), "SADALP V%d.4S, V%d.8H", d, n)
+}
+
+func addp4s(d, n, m int) {
+	word(0x4ea0bc00|uint32(m)<<16|uint32(n)<<5|uint32(d), "ADDP V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
 func movi16b(d int, imm byte) {
 	word(0x4f00e400|uint32(imm>>5)<<16|uint32(imm&31)<<5|uint32(d), "MOVI V%d.16B, #0x%02x", d, imm)
 }
 
-// armTileGemm emits gemm{Q8,Q4}N{n}R{r}SDOT, the contract of tileGemm.
-func armTileGemm(q4 bool, n, r int) {
+// armTileGemm emits gemm{Q8,Q4}N{n}R{r}{isa}, the contract of tileGemm,
+// for isa "SDOT" or "NEON" (ARMv8.0 without the dot product: SMULL/SMULL2
+// widen a quad's 16 products to int16, which an int8 pair cannot overflow,
+// and SADALP adds neighbouring pairs into two int32 sums per row, one
+// vector for rows 0–1 and one for rows 2–3, folded by ADDP per block).
+func armTileGemm(isa string, q4 bool, n, r int) {
 	name, tb := "Q8", 32+512
 	if q4 {
 		name, tb = "Q4", 32+256
 	}
-	fn := fmt.Sprintf("gemm%sN%dR%dSDOT", name, n, r)
+	fn := fmt.Sprintf("gemm%sN%dR%d%s", name, n, r, isa)
 	p("")
 	p("// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)", fn)
 	p("TEXT ·%s(SB), NOSPLIT, $0-48", fn)
@@ -105,14 +147,18 @@ func armTileGemm(q4 bool, n, r int) {
 	p("\tMOVD out+32(FP), R4")
 	p("\tMOVD ldo+40(FP), R5")
 	p("\tLSL $2, R5, R5")
-	for pi, ps := range armPasses(n, r) {
+	neon := isa != "SDOT"
+	perQT, work := armRegs(isa)
+	for pi, ps := range armPasses(isa, n, r) {
 		Q, T := len(ps.quads), ps.t1-ps.t0
 		fAcc := func(q, t int) int { return q*T + t }
 		iAcc := func(q, t int) int { return Q*T + q*T + t }
-		scale := func(q int) int { return 2*Q*T + q }
-		base := 2*Q*T + Q
+		iAcc2 := func(q, t int) int { return 2*Q*T + q*T + t } // NEON: rows 2–3
+		scale := func(q int) int { return perQT*Q*T + q }
+		base := perQT*Q*T + Q
 		W, W2, A, A2, D, X, C1, C2 := base, base+1, base+2, base+3, base+4, base+5, base+6, base+7
-		if C2 > 31 {
+		P, P2 := base+8, base+9
+		if base+work-1 > 31 {
 			panic(fn + ": out of vector registers")
 		}
 		tileReg := func(q int) string { return []string{"R0", "R8"}[ps.quads[q]/4] }
@@ -155,11 +201,22 @@ func armTileGemm(q4 bool, n, r int) {
 		for q := 0; q < Q; q++ {
 			for t := 0; t < T; t++ {
 				p("\tVEOR V%d.B16, V%d.B16, V%d.B16", iAcc(q, t), iAcc(q, t), iAcc(q, t))
+				if neon {
+					p("\tVEOR V%d.B16, V%d.B16, V%d.B16", iAcc2(q, t), iAcc2(q, t), iAcc2(q, t))
+				}
 			}
 		}
 		dots := func(w, a, q int) {
 			for t := 0; t < T; t++ {
-				sdot(iAcc(q, t), w, a, t)
+				if !neon {
+					sdot(iAcc(q, t), w, a, t)
+					continue
+				}
+				dupElem(X, a, t)
+				smull(P, w, X, false)
+				smull(P2, w, X, true)
+				sadalp(iAcc(q, t), P)
+				sadalp(iAcc2(q, t), P2)
 			}
 		}
 		if q4 {
@@ -188,6 +245,9 @@ func armTileGemm(q4 bool, n, r int) {
 		}
 		for q := 0; q < Q; q++ {
 			for t := 0; t < T; t++ {
+				if neon {
+					addp4s(iAcc(q, t), iAcc(q, t), iAcc2(q, t))
+				}
 				scvtf(iAcc(q, t), iAcc(q, t))
 				fmulElem(X, scale(q), D, t)
 				p("\tVFMLA V%d.S4, V%d.S4, V%d.S4", X, iAcc(q, t), fAcc(q, t))
@@ -221,14 +281,19 @@ func assemblyARM64() {
 	p("//go:build arm64 && !purego")
 	p("")
 	p(`#include "textflag.h"`)
-	for _, q4 := range []bool{true, false} {
-		for n := 1; n <= TileTokens; n++ {
-			for r := 1; r <= armTileRows(n); r++ {
-				armTileGemm(q4, n, r)
+	for _, isa := range armISAs {
+		for _, q4 := range []bool{true, false} {
+			for n := 1; n <= TileTokens; n++ {
+				for r := 1; r <= armTileRows(isa, n); r++ {
+					armTileGemm(isa, q4, n, r)
+				}
 			}
 		}
 	}
 }
+
+// armISAs are the arm64 tile kernel sets, by the suffix of their names.
+var armISAs = []string{"SDOT", "NEON"}
 
 func declsARM64() {
 	p("// Code generated by quant/internal/asmgen -decls-arm64; DO NOT EDIT.")
@@ -236,28 +301,32 @@ func declsARM64() {
 	p("//go:build arm64 && !purego")
 	p("")
 	p("package quant")
-	p("")
-	p("// tileKernelsSDOT[q4][n][r-1] multiplies r 16-row tiles by an n-token panel (NEON, SDOT).")
-	p("var tileKernelsSDOT = [2][tileTokens + 1][]tileKernel{")
-	for _, name := range []string{"Q8", "Q4"} {
-		p("\t{")
-		p("\t\tnil,")
-		for n := 1; n <= TileTokens; n++ {
-			var fs []string
-			for r := 1; r <= armTileRows(n); r++ {
-				fs = append(fs, fmt.Sprintf("gemm%sN%dR%dSDOT", name, n, r))
+	for _, isa := range armISAs {
+		p("")
+		p("// tileKernels%s[q4][n][r-1] multiplies r 16-row tiles by an n-token panel (%s).", isa, isa)
+		p("var tileKernels%s = [2][tileTokens + 1][]tileKernel{", isa)
+		for _, name := range []string{"Q8", "Q4"} {
+			p("\t{")
+			p("\t\tnil,")
+			for n := 1; n <= TileTokens; n++ {
+				var fs []string
+				for r := 1; r <= armTileRows(isa, n); r++ {
+					fs = append(fs, fmt.Sprintf("gemm%sN%dR%d%s", name, n, r, isa))
+				}
+				p("\t\t{%s},", strings.Join(fs, ", "))
 			}
-			p("\t\t{%s},", strings.Join(fs, ", "))
+			p("\t},")
 		}
-		p("\t},")
+		p("}")
 	}
-	p("}")
-	for _, name := range []string{"Q8", "Q4"} {
-		for n := 1; n <= TileTokens; n++ {
-			for r := 1; r <= armTileRows(n); r++ {
-				p("")
-				p("//go:noescape")
-				p("func gemm%sN%dR%dSDOT(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)", name, n, r)
+	for _, isa := range armISAs {
+		for _, name := range []string{"Q8", "Q4"} {
+			for n := 1; n <= TileTokens; n++ {
+				for r := 1; r <= armTileRows(isa, n); r++ {
+					p("")
+					p("//go:noescape")
+					p("func gemm%sN%dR%d%s(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)", name, n, r, isa)
+				}
 			}
 		}
 	}
