@@ -8,12 +8,17 @@ import "golang.org/x/sys/cpu"
 // tilesNEON with plain NEON (SMULL/SADALP) on cores without it; both
 // quantize activations with quantRowGo.
 var (
+	// i8mm (Apple M2 and later, Graviton3): SMMLA for prefill panels.
+	tilesMMLA = &tileSet{name: "neon-i8mm-tiles", kernels: &tileKernelsMMLA}
 	tilesSDOT = &tileSet{name: "neon-sdot-tiles", kernels: &tileKernelsSDOT}
 	tilesNEON = &tileSet{name: "neon-tiles", kernels: &tileKernelsNEON}
 )
 
 func init() {
 	if cpu.ARM64.HasASIMDDP {
+		if cpu.ARM64.HasI8MM {
+			tileSets = append(tileSets, tilesMMLA)
+		}
 		tileSets = append(tileSets, tilesSDOT)
 	}
 	tileSets = usableTileSets(append(tileSets, tilesNEON))

@@ -72,6 +72,40 @@ var tileKernelsNEON = [2][tileTokens + 1][]tileKernel{
 	},
 }
 
+// tileKernelsMMLA are the SDOT kernels for decode and the SMMLA (FEAT_I8MM) ones for prefill panels.
+var tileKernelsMMLA = [2][tileTokens + 1][]tileKernel{
+	{
+		nil,
+		{gemmQ8N1R1SDOT, gemmQ8N1R2SDOT},
+		{gemmQ8N2R1SDOT},
+		{gemmQ8N3R1MMLA},
+		{gemmQ8N4R1MMLA},
+		{gemmQ8N5R1MMLA},
+		{gemmQ8N6R1MMLA},
+		{gemmQ8N7R1MMLA},
+		{gemmQ8N8R1MMLA},
+		{gemmQ8N9R1MMLA},
+		{gemmQ8N10R1MMLA},
+		{gemmQ8N11R1MMLA},
+		{gemmQ8N12R1MMLA},
+	},
+	{
+		nil,
+		{gemmQ4N1R1SDOT, gemmQ4N1R2SDOT},
+		{gemmQ4N2R1SDOT},
+		{gemmQ4N3R1MMLA},
+		{gemmQ4N4R1MMLA},
+		{gemmQ4N5R1MMLA},
+		{gemmQ4N6R1MMLA},
+		{gemmQ4N7R1MMLA},
+		{gemmQ4N8R1MMLA},
+		{gemmQ4N9R1MMLA},
+		{gemmQ4N10R1MMLA},
+		{gemmQ4N11R1MMLA},
+		{gemmQ4N12R1MMLA},
+	},
+}
+
 //go:noescape
 func gemmQ8N1R1SDOT(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
 
@@ -221,3 +255,63 @@ func gemmQ4N11R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo in
 
 //go:noescape
 func gemmQ4N12R1NEON(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N3R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N4R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N5R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N6R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N7R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N8R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N9R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N10R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N11R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ8N12R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N3R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N4R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N5R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N6R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N7R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N8R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N9R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N10R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N11R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func gemmQ4N12R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)

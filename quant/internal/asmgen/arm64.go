@@ -290,7 +290,16 @@ func assemblyARM64() {
 			}
 		}
 	}
+	for _, q4 := range []bool{true, false} {
+		for n := mmlaMinTokens; n <= TileTokens; n++ {
+			mmlaTileGemm(q4, n)
+		}
+	}
 }
+
+// mmlaMinTokens is the narrowest panel the SMMLA kernels take: they work
+// on token pairs, so decode (one or two tokens) keeps the SDOT kernels.
+const mmlaMinTokens = 3
 
 // armISAs are the arm64 tile kernel sets, by the suffix of their names.
 var armISAs = []string{"SDOT", "NEON"}
@@ -319,15 +328,207 @@ func declsARM64() {
 		}
 		p("}")
 	}
+	p("")
+	p("// tileKernelsMMLA are the SDOT kernels for decode and the SMMLA (FEAT_I8MM) ones for prefill panels.")
+	p("var tileKernelsMMLA = [2][tileTokens + 1][]tileKernel{")
+	for _, name := range []string{"Q8", "Q4"} {
+		p("\t{")
+		p("\t\tnil,")
+		for n := 1; n <= TileTokens; n++ {
+			if n < mmlaMinTokens {
+				var fs []string
+				for r := 1; r <= armTileRows("SDOT", n); r++ {
+					fs = append(fs, fmt.Sprintf("gemm%sN%dR%dSDOT", name, n, r))
+				}
+				p("\t\t{%s},", strings.Join(fs, ", "))
+				continue
+			}
+			p("\t\t{gemm%sN%dR1MMLA},", name, n)
+		}
+		p("\t},")
+	}
+	p("}")
+	sig := "(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)"
 	for _, isa := range armISAs {
 		for _, name := range []string{"Q8", "Q4"} {
 			for n := 1; n <= TileTokens; n++ {
 				for r := 1; r <= armTileRows(isa, n); r++ {
 					p("")
 					p("//go:noescape")
-					p("func gemm%sN%dR%d%s(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)", name, n, r, isa)
+					p("func gemm%sN%dR%d%s%s", name, n, r, isa, sig)
 				}
 			}
 		}
 	}
+	for _, name := range []string{"Q8", "Q4"} {
+		for n := mmlaMinTokens; n <= TileTokens; n++ {
+			p("")
+			p("//go:noescape")
+			p("func gemm%sN%dR1MMLA%s", name, n, sig)
+		}
+	}
+}
+
+// zip/uzp on 32- and 64-bit lanes (Vd, Vn, Vm).
+func zipS(d, n, m int, second bool) {
+	if second {
+		word(0x4e807800|uint32(m)<<16|uint32(n)<<5|uint32(d), "ZIP2 V%d.4S, V%d.4S, V%d.4S", d, n, m)
+		return
+	}
+	word(0x4e803800|uint32(m)<<16|uint32(n)<<5|uint32(d), "ZIP1 V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
+func zipD(d, n, m int, second bool) {
+	if second {
+		word(0x4ec07800|uint32(m)<<16|uint32(n)<<5|uint32(d), "ZIP2 V%d.2D, V%d.2D, V%d.2D", d, n, m)
+		return
+	}
+	word(0x4ec03800|uint32(m)<<16|uint32(n)<<5|uint32(d), "ZIP1 V%d.2D, V%d.2D, V%d.2D", d, n, m)
+}
+
+func uzpS(d, n, m int, second bool) {
+	if second {
+		word(0x4e805800|uint32(m)<<16|uint32(n)<<5|uint32(d), "UZP2 V%d.4S, V%d.4S, V%d.4S", d, n, m)
+		return
+	}
+	word(0x4e801800|uint32(m)<<16|uint32(n)<<5|uint32(d), "UZP1 V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
+func smmla(d, n, m int) {
+	word(0x4e80a400|uint32(m)<<16|uint32(n)<<5|uint32(d), "SMMLA V%d.4S, V%d.16B, V%d.16B", d, n, m)
+}
+
+func fmulv(d, n, m int) {
+	word(0x6e20dc00|uint32(m)<<16|uint32(n)<<5|uint32(d), "FMUL V%d.4S, V%d.4S, V%d.4S", d, n, m)
+}
+
+// mmlaTileGemm emits gemm{Q8,Q4}N{n}R1MMLA for prefill panels (n ≥ 3) with
+// SMMLA (FEAT_I8MM): one instruction multiplies a 2×8 block of weights (two
+// rows, eight columns) by a 2×8 block of activations (two tokens), 32
+// multiply-adds into a 2×2 tile of int32 sums, twice SDOT's 16. ZIP1/ZIP2
+// on 32-bit lanes turn the groups g and g+1 of a quad (four rows × four
+// columns each) into its two row pairs × eight columns, and the same on an
+// activation vector pair (group g and g+1 of four tokens) into two token
+// pairs. The float32 accumulators keep the 2×2 arrangement (row a·token a,
+// a·b, b·a, b·b); the scales are arranged to match (ZIP of the quad's
+// scales with themselves, ZIP on 64-bit lanes of the tokens'), and UZP1/2
+// turn the tiles back into rows per token at the store. A pass is one quad
+// × four tokens; the weights are signed as in the SDOT kernels.
+func mmlaTileGemm(q4 bool, n int) {
+	name, tb := "Q8", 32+512
+	if q4 {
+		name, tb = "Q4", 32+256
+	}
+	fn := fmt.Sprintf("gemm%sN%dR1MMLA", name, n)
+	p("")
+	p("// func %s(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)", fn)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", fn)
+	p("\tMOVD out+32(FP), R4")
+	p("\tMOVD ldo+40(FP), R5")
+	p("\tLSL $2, R5, R5")
+	chunks := (n + 3) / 4
+	pi := 0
+	for quad := 0; quad < 4; quad++ {
+		for c := 0; c < chunks; c++ {
+			t0, t1 := c*n/chunks, (c+1)*n/chunks
+			TP := (t1 - t0 + 1) / 2
+			// registers: iacc(rp, tp) 0..3, facc 4..7, row-pair scales 8..9,
+			// token-pair scales 10..11, weights 12..15, activations 16..19,
+			// constants 20..21, temporaries 22..23.
+			iAcc := func(rp, tp int) int { return 2*rp + tp }
+			fAcc := func(rp, tp int) int { return 4 + 2*rp + tp }
+			const rs, ts, wa, za, aa, xa, c1, c2, tmp, sc = 8, 10, 12, 14, 16, 18, 20, 21, 22, 23
+			p("\tMOVD w+0(FP), R0")
+			p("\tMOVD a+16(FP), R2")
+			p("\tMOVD nb+24(FP), R3")
+			for i := 4; i < 8; i++ {
+				p("\tVEOR V%d.B16, V%d.B16, V%d.B16", i, i, i)
+			}
+			if q4 {
+				movi16b(c1, 0x0f)
+				movi16b(c2, 0x08)
+			} else {
+				movi16b(c1, 0x80)
+			}
+			p("\tCBZ R3, store%d", pi)
+			p("loop%d:", pi)
+			p("\tFMOVD %d(R0), F%d", 8*quad, sc)
+			fcvtl(sc, sc)
+			zipS(rs, sc, sc, false)  // d0 d0 d1 d1
+			zipS(rs+1, sc, sc, true) // d2 d2 d3 d3
+			p("\tFMOVQ %d(R2), F%d", 32*n+4*t0, sc)
+			zipD(ts, sc, sc, false)  // x0 x1 x0 x1
+			zipD(ts+1, sc, sc, true) // x2 x3 x2 x3
+			for i := 0; i < 4; i++ {
+				p("\tVEOR V%d.B16, V%d.B16, V%d.B16", i, i, i)
+			}
+			// mma multiplies the quad's groups g, g+1 (in wa, wa+1, signed)
+			// by the activations of groups g, g+1.
+			mma := func(g int) {
+				p("\tFMOVQ %d(R2), F%d", 4*(g*n+t0), aa)
+				p("\tFMOVQ %d(R2), F%d", 4*((g+1)*n+t0), aa+1)
+				zipS(xa, aa, aa+1, false)  // tokens 0, 1 × 8 columns
+				zipS(xa+1, aa, aa+1, true) // tokens 2, 3
+				zipS(za, wa, wa+1, false)  // rows 0, 1 × 8 columns
+				zipS(za+1, wa, wa+1, true) // rows 2, 3
+				for rp := 0; rp < 2; rp++ {
+					for tp := 0; tp < TP; tp++ {
+						smmla(iAcc(rp, tp), za+rp, xa+tp)
+					}
+				}
+			}
+			if q4 {
+				for c := 0; c < 4; c += 2 {
+					// chunks c and c+1: low nibbles are groups c, c+1, high
+					// ones c+4, c+5
+					p("\tFMOVQ %d(R0), F%d", 32+64*c+16*quad, wa)
+					p("\tFMOVQ %d(R0), F%d", 32+64*(c+1)+16*quad, wa+1)
+					p("\tVUSHR $4, V%d.B16, V%d.B16", wa, tmp)
+					p("\tVUSHR $4, V%d.B16, V%d.B16", wa+1, sc)
+					for _, v := range []int{wa, wa + 1} {
+						p("\tVAND V%d.B16, V%d.B16, V%d.B16", c1, v, v)
+						p("\tVSUB V%d.B16, V%d.B16, V%d.B16", c2, v, v)
+					}
+					mma(c)
+					p("\tVSUB V%d.B16, V%d.B16, V%d.B16", c2, tmp, wa)
+					p("\tVSUB V%d.B16, V%d.B16, V%d.B16", c2, sc, wa+1)
+					mma(c + 4)
+				}
+			} else {
+				for g := 0; g < 8; g += 2 {
+					for k := 0; k < 2; k++ {
+						p("\tFMOVQ %d(R0), F%d", 32+64*(g+k)+16*quad, wa+k)
+						p("\tVEOR V%d.B16, V%d.B16, V%d.B16", c1, wa+k, wa+k)
+					}
+					mma(g)
+				}
+			}
+			for rp := 0; rp < 2; rp++ {
+				for tp := 0; tp < TP; tp++ {
+					scvtf(iAcc(rp, tp), iAcc(rp, tp))
+					fmulv(tmp, rs+rp, ts+tp)
+					p("\tVFMLA V%d.S4, V%d.S4, V%d.S4", tmp, iAcc(rp, tp), fAcc(rp, tp))
+				}
+			}
+			p("\tADD $%d, R0, R0", tb)
+			p("\tADD $%d, R2, R2", 40*n)
+			p("\tSUBS $1, R3, R3")
+			p("\tBNE loop%d", pi)
+			p("store%d:", pi)
+			// out + t·ldo + 4·quad floats
+			p("\tMOVD $%d, R6", t0)
+			p("\tMUL R5, R6, R6")
+			p("\tADD R4, R6, R6")
+			for t := t0; t < t1; t++ {
+				tp := (t - t0) / 2
+				uzpS(tmp, fAcc(0, tp), fAcc(1, tp), (t-t0)%2 == 1)
+				p("\tFMOVQ F%d, %d(R6)", tmp, 16*quad)
+				if t < t1-1 {
+					p("\tADD R5, R6, R6")
+				}
+			}
+			pi++
+		}
+	}
+	p("\tRET")
 }
