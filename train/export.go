@@ -229,3 +229,30 @@ func templateToLlamaFactory(choice, modelTemplate string) (string, error) {
 	}
 	return "", errors.New("export: cannot tell which LLaMA-Factory template matches the model's chat template; pass --chat-template r1 or qwen")
 }
+
+// ModelChatTemplate returns the chat_template of dir's
+// tokenizer_config.json, or "" (a GGUF file, a Hub id, no template).
+func ModelChatTemplate(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		return ""
+	}
+	var tc struct {
+		ChatTemplate any `json:"chat_template"`
+	}
+	if json.Unmarshal(b, &tc) != nil {
+		return ""
+	}
+	switch v := tc.ChatTemplate.(type) {
+	case string:
+		return v
+	case []any: // named templates: [{"name": "default", "template": "..."}]
+		for _, t := range v {
+			if m, ok := t.(map[string]any); ok && m["name"] == "default" {
+				s, _ := m["template"].(string)
+				return s
+			}
+		}
+	}
+	return ""
+}

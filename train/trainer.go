@@ -569,6 +569,35 @@ func (t *Trainer) saveCheckpoint() error {
 	return nil
 }
 
+// ClearRun removes what an earlier run left in dir that a new run would
+// otherwise mix with its own: the training log (appended to), the
+// checkpoints and the pointer to the latest one. The user's other files,
+// and the earlier adapter or model (overwritten at the end), stay.
+func ClearRun(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if n == "train_log.jsonl" || n == "latest" || (e.IsDir() && strings.HasPrefix(n, "checkpoint-")) {
+			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// HasCheckpoint reports whether dir holds a checkpoint Resume can continue.
+func HasCheckpoint(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "latest"))
+	return err == nil
+}
+
 // latestCheckpoint returns the newest complete checkpoint's path, or "".
 func (t *Trainer) latestCheckpoint() string {
 	b, err := os.ReadFile(filepath.Join(t.Opt.OutDir, "latest"))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"ragtune/internal/cli"
+	"ragtune/internal/progress"
 	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
 	"ragtune/tensor"
@@ -24,8 +27,7 @@ func init() {
 	register(&command{name: "train", summary: "fine-tune a model on chat data (LoRA or full)", run: runTrain})
 }
 
-func runTrain(args []string) error {
-	fs := newFlagSet("train", "--model DIR --data FILE --out DIR [flags]", `
+const trainDescription = `
 Supervised fine-tuning of a Qwen2-family model (DeepSeek-R1-Distill-Qwen
 and others) on JSON/JSONL chat data: alpaca (instruction, input, output),
 messages or sharegpt conversations (optional reasoning_content), the
@@ -37,127 +39,220 @@ only the final assistant turn, with any reasoning inside <think>…</think>.
 PEFT adapter (adapter_config.json, adapter_model.safetensors) to --out;
 --mode full trains every weight and writes a complete model directory.
 The output folder also gets train_log.jsonl and loss.svg; with
---save-every, checkpoints that --resume continues exactly. Ctrl-C saves a
-checkpoint (with --save-every) and stops.
+--save-every, checkpoints that --resume continues exactly. An --out that
+already holds files is refused unless --force (or --resume).
+
+Ctrl-C (or SIGTERM) stops after the current step, always saves a
+checkpoint, prints the command that continues it (--resume) and exits 130.
+Weights that became NaN or infinite are never saved: training stops and
+says so (lower --lr).
+
+--config FILE reads a LLaMA-Factory training YAML (model_name_or_path,
+finetuning_type, lora_rank, lora_alpha, lora_dropout, lora_target,
+learning_rate, num_train_epochs, per_device_train_batch_size,
+gradient_accumulation_steps, cutoff_len, lr_scheduler_type, warmup_ratio,
+dataset with dataset_dir/dataset_info.json, template, output_dir,
+save_steps, resume_from_checkpoint, ...); keys it leaves out take
+LLaMA-Factory's defaults, flags given on the command line override it, and
+an unknown or unsupported key is an error naming it. --export-llamafactory
+DIR writes the run the other way (sharegpt data with reasoning kept,
+dataset_info.json, train.yaml) for a GPU cluster; the PEFT adapter it
+trains loads here (run/serve --adapter, lora merge, quantize, eval).
 
 Examples:
   ragtune train --model ./r1-1.5b --data qa.jsonl --out lora/ --epochs 2 --save-every 100
-  ragtune train --model ./r1-1.5b --data qa.jsonl --out lora/ --save-every 100 --resume
-  ragtune train --model ./small-model --data corpus.txt --mode full --max-steps 200 --out pretrained/`)
-	modelDir := fs.String("model", "", "base model: an HF model directory (config.json, safetensors, tokenizer files)")
-	dataPath := fs.String("data", "", "training data: .json/.jsonl rows (alpaca, messages/sharegpt, medical-o1, or {\"text\": ...} for plain-text pre-training), or a .txt/.md file (one pre-training document)")
-	out := fs.String("out", "", "output directory (adapter or model, logs, checkpoints)")
-	mode := fs.String("mode", "lora", "lora or full")
-	r := fs.Int("lora-r", 16, "LoRA rank")
-	alpha := fs.Float64("lora-alpha", 16, "LoRA alpha (scale = alpha/r)")
-	dropout := fs.Float64("lora-dropout", 0.05, "dropout on the LoRA input path")
-	targets := fs.String("target", "q,k,v,o,gate,up,down", "LoRA target projections, comma-separated")
-	rslora := fs.Bool("rslora", false, "rank-stabilized LoRA: scale = alpha/sqrt(r)")
-	lr := fs.Float64("lr", 2e-4, "peak learning rate")
-	epochs := fs.Int("epochs", 1, "passes over the training data")
-	maxSteps := fs.Int("max-steps", 0, "stop after this many optimizer steps (overrides --epochs)")
-	batch := fs.Int("batch", 1, "sequences per micro-batch")
-	accum := fs.Int("grad-accum", 1, "micro-batches per optimizer step (gradient accumulation)")
-	maxSeq := fs.Int("max-seq", 512, "maximum tokens per example (longer ones are cut at the end)")
-	warmup := fs.Int("warmup", 0, "linear warmup steps")
-	schedule := fs.String("schedule", "cosine", "learning-rate schedule after warmup: cosine, linear or constant")
-	wd := fs.Float64("weight-decay", 0, "AdamW decoupled weight decay (not applied to biases and norms)")
-	beta1 := fs.Float64("beta1", 0.9, "AdamW beta1")
-	beta2 := fs.Float64("beta2", 0.999, "AdamW beta2")
-	clip := fs.Float64("clip", 1.0, "clip the global gradient norm to this (0 disables)")
-	valSplit := fs.Float64("val-split", 0.05, "fraction of examples held out for validation (0: none)")
-	evalEvery := fs.Int("eval-every", 0, "validation loss every N steps (0: at the end only)")
-	earlyStop := fs.Int("early-stop", 0, "stop after N evaluations without improvement, keeping the best weights")
-	saveEvery := fs.Int("save-every", 0, "checkpoint every N steps (needed for --resume)")
-	gradCkpt := fs.Bool("grad-checkpoint", false, "recompute each layer's activations in backward (less memory, ~30% slower)")
-	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --out")
-	seed := fs.Uint64("seed", 42, "seed for LoRA init, dropout, shuffling and the validation split")
-	skipBad := fs.Bool("skip-bad", false, "skip malformed data rows (counted) instead of failing")
-	threads := fs.Int("threads", 0, "compute threads (0: all cores)")
-	baseDType := fs.String("base-dtype", "f32", "LoRA: keep the frozen projections as f32, bf16, q8_0 or q4_0 (QLoRA-style; less memory)")
-	tmplFlag := fs.String("chat-template", "", "chat template: a .jinja file, or r1 / qwen for the built-in ones (default: the model's tokenizer_config.json)")
-	if err := parseFlags(fs, args); err != nil {
+  ragtune train --model ./r1-1.5b --data qa.jsonl --out lora/ --resume
+  ragtune train --config llama_factory_run.yaml --max-steps 50
+  ragtune train --model ./r1-1.5b --data qa.jsonl --out lora/ --export-llamafactory lf-run/
+  ragtune train --model ./small-model --data corpus.txt --mode full --max-steps 200 --out pretrained/`
+
+// trainFlags binds the train flags to rc, taking rc's values as the
+// defaults, so flags parsed over a --config run override only what the
+// command line names.
+func trainFlags(rc *train.RunConfig, config, export *string) *flag.FlagSet {
+	fs := newFlagSet("train", "--model DIR --data FILE --out DIR [flags] | --config RUN.yaml [flags]", trainDescription)
+	fs.StringVar(config, "config", "", "LLaMA-Factory training YAML `FILE` (flags override its values)")
+	fs.StringVar(export, "export-llamafactory", "", "write this run for LLaMA-Factory into `DIR` (data, dataset_info.json, train.yaml) instead of training")
+	fs.StringVar(&rc.Model, "model", rc.Model, "base model: an HF model `DIR` (config.json, safetensors, tokenizer files)")
+	fs.StringVar(&rc.Data, "data", rc.Data, "training data `FILE`: .json/.jsonl rows (alpaca, messages/sharegpt, medical-o1, or {\"text\": ...} for plain-text pre-training), or a .txt/.md file (one pre-training document)")
+	fs.StringVar(&rc.Out, "out", rc.Out, "output `DIR` (adapter or model, logs, checkpoints)")
+	fs.BoolVar(&rc.Force, "force", rc.Force, "train into an --out that already holds files (its old log and checkpoints are removed)")
+	fs.StringVar(&rc.Mode, "mode", rc.Mode, "lora or full")
+	fs.IntVar(&rc.LoRA.R, "lora-r", rc.LoRA.R, "LoRA rank")
+	fs.Float64Var(&rc.LoRA.Alpha, "lora-alpha", rc.LoRA.Alpha, "LoRA alpha (scale = alpha/r)")
+	fs.Float64Var(&rc.LoRA.Dropout, "lora-dropout", rc.LoRA.Dropout, "dropout on the LoRA input path")
+	fs.Var((*targetList)(&rc.LoRA.Targets), "target", "LoRA target projections, comma-separated (q,k,v,o,gate,up,down; all; q_proj also works)")
+	fs.BoolVar(&rc.LoRA.RSLoRA, "rslora", rc.LoRA.RSLoRA, "rank-stabilized LoRA: scale = alpha/sqrt(r)")
+	fs.Float64Var(&rc.LR, "lr", rc.LR, "peak learning rate")
+	fs.IntVar(&rc.Epochs, "epochs", rc.Epochs, "passes over the training data")
+	fs.IntVar(&rc.MaxSteps, "max-steps", rc.MaxSteps, "stop after this many optimizer steps (overrides --epochs)")
+	fs.IntVar(&rc.Batch, "batch", rc.Batch, "sequences per micro-batch")
+	fs.IntVar(&rc.GradAccum, "grad-accum", rc.GradAccum, "micro-batches per optimizer step (gradient accumulation)")
+	fs.IntVar(&rc.MaxSeq, "max-seq", rc.MaxSeq, "maximum tokens per example (longer ones are cut at the end)")
+	fs.IntVar(&rc.Warmup, "warmup", rc.Warmup, "linear warmup steps")
+	fs.StringVar(&rc.Schedule, "schedule", rc.Schedule, "learning-rate schedule after warmup: cosine, linear or constant")
+	fs.Float64Var(&rc.WeightDecay, "weight-decay", rc.WeightDecay, "AdamW decoupled weight decay (not applied to biases and norms)")
+	fs.Float64Var(&rc.Beta1, "beta1", rc.Beta1, "AdamW beta1")
+	fs.Float64Var(&rc.Beta2, "beta2", rc.Beta2, "AdamW beta2")
+	fs.Float64Var(&rc.Clip, "clip", rc.Clip, "clip the global gradient norm to this (0 disables)")
+	fs.Float64Var(&rc.ValSplit, "val-split", rc.ValSplit, "fraction of examples held out for validation (0: none)")
+	fs.IntVar(&rc.EvalEvery, "eval-every", rc.EvalEvery, "validation loss every N steps (0: at the end only)")
+	fs.IntVar(&rc.EarlyStop, "early-stop", rc.EarlyStop, "stop after N evaluations without improvement, keeping the best weights")
+	fs.IntVar(&rc.SaveEvery, "save-every", rc.SaveEvery, "checkpoint every N steps (Ctrl-C saves one in any case)")
+	fs.BoolVar(&rc.GradCheckpoint, "grad-checkpoint", rc.GradCheckpoint, "recompute each layer's activations in backward (less memory, ~30% slower)")
+	fs.BoolVar(&rc.Resume, "resume", rc.Resume, "continue from the latest checkpoint in --out")
+	fs.Uint64Var(&rc.Seed, "seed", rc.Seed, "seed for LoRA init, dropout, shuffling and the validation split")
+	fs.BoolVar(&rc.SkipBad, "skip-bad", rc.SkipBad, "skip malformed data rows (counted) instead of failing")
+	fs.IntVar(&rc.Threads, "threads", rc.Threads, "compute threads (0: all cores)")
+	fs.StringVar(&rc.BaseDType, "base-dtype", rc.BaseDType, "LoRA: keep the frozen projections as f32, bf16, q8_0 or q4_0 (QLoRA-style; less memory)")
+	fs.StringVar(&rc.ChatTemplate, "chat-template", rc.ChatTemplate, "chat template: a .jinja file, or r1 / qwen for the built-in ones (default: the model's tokenizer_config.json)")
+	return fs
+}
+
+// targetList is the --target flag: a comma list parsed by
+// train.ParseTargets.
+type targetList []string
+
+func (l *targetList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *targetList) Set(s string) error {
+	t, err := train.ParseTargets(s)
+	if err != nil {
 		return err
 	}
-	if *modelDir == "" || *dataPath == "" || *out == "" {
-		return usageErrorf("--model, --data and --out are required (see 'ragtune train --help')")
+	*l = t
+	return nil
+}
+
+// parseTrainFlags reads the command line over the defaults or, with
+// --config, over the LLaMA-Factory run it names.
+func parseTrainFlags(args []string) (rc train.RunConfig, export string, err error) {
+	rc = train.DefaultRunConfig()
+	var config string
+	if err := parseFlags(trainFlags(&rc, &config, &export), args); err != nil {
+		return rc, "", err
 	}
-	m, err := train.ParseMode(*mode)
+	if config == "" {
+		return rc, export, nil
+	}
+	rc, notes, err := train.LoadLlamaFactory(config)
 	if err != nil {
-		return usageErrorf("--mode: %v", err)
+		return rc, "", err
 	}
-	if err := train.ParseSchedule(*schedule); err != nil {
-		return usageErrorf("--schedule: %v", err)
+	for _, n := range notes {
+		fmt.Fprintln(os.Stderr, "note:", n)
 	}
-	if *batch < 1 || *accum < 1 || *maxSeq < 2 || *epochs < 1 || *maxSteps < 0 || *valSplit < 0 || *valSplit >= 1 {
-		return usageErrorf("--batch, --grad-accum, --epochs must be >= 1, --max-seq >= 2, --val-split in [0, 1)")
+	fs := trainFlags(&rc, &config, &export)
+	if err := parseFlags(fs, args); err != nil {
+		return rc, "", err
 	}
-	lc := train.LoRAConfig{R: *r, Alpha: *alpha, Dropout: *dropout, RSLoRA: *rslora}
-	for _, t := range strings.Split(*targets, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			lc.Targets = append(lc.Targets, t)
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "data" {
+			rc.Sets = nil // --data replaces the YAML's datasets
+		}
+	})
+	return rc, export, nil
+}
+
+func runTrain(args []string) error {
+	rc, export, err := parseTrainFlags(args)
+	if err != nil {
+		return err
+	}
+	if rc.Model == "" || (rc.Data == "" && len(rc.Sets) == 0) || (rc.Out == "" && export == "") {
+		return usageErrorf("--model, --data and --out are required, or --config with model_name_or_path, dataset and output_dir (see 'ragtune train --help')")
+	}
+	if err := rc.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	m, _ := train.ParseMode(rc.Mode)
+	if rc.BaseDType != "f32" && m != train.ModeLoRA {
+		return usageErrorf("--base-dtype %s needs --mode lora (full training updates float32 weights)", rc.BaseDType)
+	}
+	if export != "" {
+		return exportLlamaFactory(rc, export)
+	}
+	if err := cli.ModelPath(rc.Model); err != nil {
+		return err
+	}
+	if st, err := os.Stat(rc.Model); err == nil && !st.IsDir() && !strings.HasSuffix(rc.Model, ".safetensors") {
+		hf := strings.TrimSuffix(filepath.Base(rc.Model), filepath.Ext(rc.Model)) + "-hf"
+		return fmt.Errorf("train reads HF model directories, not GGUF files: convert it first with 'ragtune model convert --model %s --out %s', then pass --model %s", rc.Model, hf, hf)
+	}
+	switch {
+	case rc.Resume:
+		if !train.HasCheckpoint(rc.Out) {
+			return usageErrorf("--resume: %s has no checkpoint to continue (leave out --resume to start a new run)", rc.Out)
+		}
+	case train.HasCheckpoint(rc.Out) && !rc.Force:
+		return usageErrorf("--out %s holds an earlier run's checkpoint: continue it with --resume, or pass --force to start over", rc.Out)
+	default:
+		if err := cli.OutputDir("--out", rc.Out, rc.Force); err != nil {
+			return err
+		}
+		if rc.Force {
+			if err := train.ClearRun(rc.Out); err != nil {
+				return fmt.Errorf("clear %s: %w", rc.Out, err)
+			}
 		}
 	}
-	if m == train.ModeLoRA {
-		if err := lc.Validate(); err != nil {
-			return usageErrorf("%v", err)
-		}
-	}
-	if *threads > 0 {
-		tensor.SetThreads(*threads)
+	if rc.Threads > 0 {
+		tensor.SetThreads(rc.Threads)
 	}
 
 	// Model, tokenizer and chat template.
 	start := time.Now()
-	src, cfg, err := qwen2.Open(*modelDir)
+	src, cfg, err := qwen2.Open(rc.Model)
 	if err != nil {
 		return err
 	}
 	var base *train.ParamSet
 	var frozen train.Frozen
-	switch {
-	case *baseDType == "f32":
+	if rc.BaseDType == "f32" {
 		base, err = train.LoadBase(src, cfg)
-	case m == train.ModeLoRA:
-		base, frozen, err = train.LoadFrozenBase(src, cfg, *baseDType)
-	default:
-		err = usageErrorf("--base-dtype %s needs --mode lora (full training updates float32 weights)", *baseDType)
+	} else {
+		base, frozen, err = train.LoadFrozenBase(src, cfg, rc.BaseDType)
 	}
 	src.Close()
 	if err != nil {
 		return err
 	}
-	tok, err := tokenizer.Load(*modelDir)
+	tok, err := tokenizer.Load(rc.Model)
 	if err != nil {
 		return fmt.Errorf("train needs the model's tokenizer: %w", err)
 	}
 	if tok.VocabSize() > cfg.VocabSize {
 		return fmt.Errorf("the tokenizer has %d tokens but the model only %d embeddings", tok.VocabSize(), cfg.VocabSize)
 	}
-	tmpl, err := loadTrainTemplate(*tmplFlag, *modelDir, tok)
+	tmpl, err := loadTrainTemplate(rc.ChatTemplate, rc.Model, tok)
 	if err != nil {
 		return err
 	}
 	render := tmpl.Render
 
 	// Data.
-	exs, st, err := data.ReadFile(*dataPath, *skipBad)
+	exs, st, err := rc.ReadData()
 	if err != nil {
 		return err
 	}
 	if st.Skipped > 0 {
 		fmt.Fprintf(os.Stderr, "skipped %d malformed rows of %d (first: %s)\n", st.Skipped, st.Rows, st.FirstSkip)
 	}
-	samples, tooLong, err := data.EncodeAll(exs, render, tok, *maxSeq)
+	samples, tooLong, err := data.EncodeAll(exs, render, tok, rc.MaxSeq)
 	if err != nil {
 		return err
 	}
 	if tooLong > 0 {
-		fmt.Fprintf(os.Stderr, "dropped %d examples whose prompt alone exceeds --max-seq %d\n", tooLong, *maxSeq)
+		fmt.Fprintf(os.Stderr, "dropped %d examples whose prompt alone exceeds --max-seq %d\n", tooLong, rc.MaxSeq)
 	}
-	trainSet, val := data.Split(samples, *valSplit, *seed)
+	trainSet, val := data.Split(samples, rc.ValSplit, rc.Seed)
 	if len(trainSet) == 0 {
-		return fmt.Errorf("no training examples left in %s", *dataPath)
+		return fmt.Errorf("no training examples left in %s", dataName(rc))
 	}
 	ntok := 0
 	for _, s := range trainSet {
@@ -173,25 +268,27 @@ Examples:
 
 	var mdl *train.Model
 	if frozen != nil {
-		mdl, err = train.NewLoRAModel(cfg, base, frozen, lc, nil, *seed)
+		mdl, err = train.NewLoRAModel(cfg, base, frozen, rc.LoRA, nil, rc.Seed)
 	} else {
-		mdl, err = train.NewModel(cfg, base, m, lc, nil, *seed)
+		mdl, err = train.NewModel(cfg, base, m, rc.LoRA, nil, rc.Seed)
 	}
 	if err != nil {
 		return err
 	}
+	progressOut := progress.ForStderr()
 	tr, err := train.NewTrainer(mdl, trainSet, val, train.Options{
-		Mode: m, LoRA: lc, LR: *lr, Epochs: *epochs, MaxSteps: *maxSteps, Batch: *batch, GradAccum: *accum,
-		Warmup: *warmup, Schedule: *schedule, Beta1: *beta1, Beta2: *beta2, WeightDecay: *wd, Clip: clipFlag(*clip),
-		EvalEvery: *evalEvery, EarlyStop: *earlyStop, SaveEvery: *saveEvery, GradCheckpoint: *gradCkpt,
-		Seed: *seed, Pad: int32(pad), OutDir: *out, Resume: *resume, BaseModel: *modelDir, Progress: os.Stderr,
+		Mode: m, LoRA: rc.LoRA, LR: rc.LR, Epochs: rc.Epochs, MaxSteps: rc.MaxSteps, Batch: rc.Batch, GradAccum: rc.GradAccum,
+		Warmup: rc.Warmup, Schedule: rc.Schedule, Beta1: rc.Beta1, Beta2: rc.Beta2, WeightDecay: rc.WeightDecay, Clip: clipFlag(rc.Clip),
+		EvalEvery: rc.EvalEvery, EarlyStop: rc.EarlyStop, SaveEvery: rc.SaveEvery, GradCheckpoint: rc.GradCheckpoint,
+		Seed: rc.Seed, Pad: int32(pad), OutDir: rc.Out, Resume: rc.Resume, BaseModel: rc.Model, Progress: progressOut,
 	})
 	if err != nil {
 		return err
 	}
+	tr.Opt.Warmup = rc.WarmupSteps(tr.TotalSteps())
 	nparams := len(mdl.Trainable().Data)
 	fmt.Fprintf(os.Stderr, "%s: %d layers, hidden %d; %s training of %d parameters (%.2f%% of %d)\n",
-		filepath.Base(filepath.Clean(*modelDir)), cfg.NumHiddenLayers, cfg.HiddenSize, m, nparams,
+		filepath.Base(filepath.Clean(rc.Model)), cfg.NumHiddenLayers, cfg.HiddenSize, m, nparams,
 		100*float64(nparams)/float64(train.CountParams(cfg)), train.CountParams(cfg))
 	fmt.Fprintf(os.Stderr, "data: %d training examples (%d tokens), %d validation; %d steps; loaded in %.1fs\n",
 		len(trainSet), ntok, len(val), tr.TotalSteps(), time.Since(start).Seconds())
@@ -199,17 +296,85 @@ Examples:
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := tr.Run(ctx)
-	if err != nil {
-		if errors.Is(err, context.Canceled) && *saveEvery > 0 {
-			return fmt.Errorf("%w; a checkpoint was saved: continue with --resume", err)
+	progress.Flush(progressOut)
+	if ie := (*train.InterruptedError)(nil); errors.As(err, &ie) {
+		if ie.Checkpoint == "" {
+			return cli.Interruptedf("stopped before the first training step finished; nothing was saved")
 		}
+		return cli.Interruptedf("stopped after step %d of %d; the progress is saved in %s.\nContinue with:\n  %s",
+			ie.Step, ie.Total, ie.Checkpoint, resumeCommand(args))
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Printf("trained %d steps in %s: loss %.4f → %.4f", res.Steps, res.Elapsed.Round(time.Second), res.FirstLoss, res.LastLoss)
 	if !math.IsNaN(res.BestValLoss) {
 		fmt.Printf(", validation loss %.4f → %.4f (perplexity %.2f → %.2f)", res.FirstValLoss, res.BestValLoss, math.Exp(res.FirstValLoss), math.Exp(res.BestValLoss))
 	}
-	fmt.Printf("\n%d tokens, %.0f tokens/s; output in %s\n", res.Tokens, float64(res.Tokens)/res.Elapsed.Seconds(), *out)
+	fmt.Printf("\n%d tokens, %.0f tokens/s; output in %s\n", res.Tokens, float64(res.Tokens)/res.Elapsed.Seconds(), rc.Out)
+	return nil
+}
+
+func dataName(rc train.RunConfig) string {
+	if len(rc.Sets) == 0 {
+		return rc.Data
+	}
+	names := make([]string, len(rc.Sets))
+	for i, s := range rc.Sets {
+		names[i] = s.Name
+	}
+	return "dataset " + strings.Join(names, ",")
+}
+
+// resumeCommand is the command line that continues an interrupted run:
+// the same arguments with --resume (and without --force, which would
+// start over).
+func resumeCommand(args []string) string {
+	parts := []string{"ragtune", "train"}
+	resume := false
+	for _, a := range args {
+		switch strings.TrimLeft(a, "-") {
+		case "force", "force=true":
+			continue
+		case "resume", "resume=true":
+			resume = true
+		}
+		parts = append(parts, shellQuote(a))
+	}
+	if !resume {
+		parts = append(parts, "--resume")
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// exportLlamaFactory writes the run for LLaMA-Factory instead of training.
+func exportLlamaFactory(rc train.RunConfig, dir string) error {
+	if err := cli.OutputDir("--export-llamafactory", dir, rc.Force); err != nil {
+		return err
+	}
+	exs, st, err := rc.ReadData()
+	if err != nil {
+		return err
+	}
+	if st.Skipped > 0 {
+		fmt.Fprintf(os.Stderr, "skipped %d malformed rows of %d (first: %s)\n", st.Skipped, st.Rows, st.FirstSkip)
+	}
+	notes, err := train.ExportLlamaFactory(dir, rc, exs, train.ModelChatTemplate(rc.Model))
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(os.Stderr, "note:", n)
+	}
+	fmt.Printf("wrote %s (%d examples in %s, dataset_info.json, train.yaml)\n", dir, len(exs), filepath.Join("data", train.ExportDataset+".json"))
+	fmt.Printf("on a machine with LLaMA-Factory: cd %s && llamafactory-cli train train.yaml\n", dir)
 	return nil
 }
 
