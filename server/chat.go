@@ -176,6 +176,23 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		writeRequestError(w, err)
 		return
 	}
+	if s.policy != nil && len(req.PromptTokens) > 0 {
+		// Token ids are text in another spelling: screen what they decode
+		// to, as the text would be. A masked prompt goes on as text.
+		text, he := s.decodePrompt(req.PromptTokens)
+		if he != nil {
+			he.write(w)
+			return
+		}
+		one := []llm.Message{{Role: "user", Content: text}}
+		if he := s.screenInput(one); he != nil {
+			he.write(w)
+			return
+		}
+		if one[0].Content != text {
+			req.Prompt, req.PromptTokens = one[0].Content, nil
+		}
+	}
 	if s.policy != nil && req.Prompt != "" {
 		one := []llm.Message{{Role: "user", Content: req.Prompt}}
 		if he := s.screenInput(one); he != nil {
@@ -256,4 +273,31 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		stream.send(u)
 	}
 	stream.done()
+}
+
+// tokenizerEngine is an engine that can say what token ids spell (a local
+// model).
+type tokenizerEngine interface {
+	Tokenizer() llm.Tokenizer
+}
+
+// decodePrompt turns a token-id prompt back into text for the input
+// guard. An engine that cannot decode (a remote backend) gets no token-id
+// prompts while the guard is on: they would pass unscreened.
+func (s *Server) decodePrompt(ids []int) (string, *httpError) {
+	te, ok := s.cfg.Engine.(tokenizerEngine)
+	if !ok || te.Tokenizer() == nil {
+		return "", &httpError{http.StatusBadRequest, openai.TypeInvalidRequest,
+			"token-id prompts cannot be screened with this backend: send the prompt as text", "unsupported_prompt"}
+	}
+	tok := te.Tokenizer()
+	var b []byte
+	for i, id := range ids {
+		if id < 0 || id >= tok.VocabSize() {
+			return "", &httpError{http.StatusBadRequest, openai.TypeInvalidRequest,
+				fmt.Sprintf("prompt[%d]: token id %d is outside the vocabulary (0..%d)", i, id, tok.VocabSize()-1), "invalid_prompt"}
+		}
+		b = append(b, tok.TokenBytes(id)...)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD"), nil
 }

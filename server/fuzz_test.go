@@ -64,7 +64,8 @@ func FuzzChatRequest(f *testing.F) {
 	s := fuzzServer(f)
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest("POST", "/v1/chat/completions", bytes.NewReader(body))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/v1/chat/completions", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		checkResponse(t, rec, body)
@@ -78,7 +79,8 @@ func FuzzCompletionRequest(f *testing.F) {
 	s := fuzzServer(f)
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest("POST", "/v1/completions", bytes.NewReader(body))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/v1/completions", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		checkResponse(t, rec, body)
@@ -104,10 +106,11 @@ func FuzzKBRequest(f *testing.F) {
 		if !strings.HasPrefix(path, "/v1/kb") || strings.ContainsAny(path, " \t\r\n#?") || !utf8.ValidString(path) {
 			return
 		}
-		req, err := http.NewRequest(method, "http://x"+path, bytes.NewReader(body))
+		req, err := http.NewRequest(method, "http://127.0.0.1"+path, bytes.NewReader(body))
 		if err != nil {
 			return
 		}
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		checkResponse(t, rec, body)

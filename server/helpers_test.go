@@ -224,7 +224,14 @@ func upload(t testing.TB, url, name string, content []byte) (int, []byte) {
 	}
 	pw.Write(content)
 	mw.Close()
-	resp, err := http.Post(url, mw.FormDataContentType(), &buf)
+	req, err := http.NewRequest("POST", url, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	// As the server's own page sends it: a same-origin upload.
+	req.Header.Set("Origin", "http://"+req.URL.Host)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,3 +268,13 @@ func healthy(t testing.TB, base string) {
 }
 
 func testPolicy() *guard.Policy { return guard.DefaultPolicy() }
+
+// mustKeys holds plain (admin) keys.
+func mustKeys(t testing.TB, keys ...string) *Keys {
+	t.Helper()
+	k, err := NewKeys(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,9 +48,36 @@ type kbManager struct {
 }
 
 type kbHandle struct {
-	name    string
-	store   *rag.Store
-	writeMu sync.Mutex // the store takes one writer at a time
+	name   string
+	store  *rag.Store
+	access kbAccess // guarded by kbManager.mu
+	// writeMu orders document deletes with the removal of their stored
+	// files; uploads do not take it (rag.Store.AddDocuments extracts,
+	// chunks and embeds without a lock and commits under its own).
+	writeMu sync.Mutex
+}
+
+// accessFile records, inside a knowledge base's directory, which API key
+// created it and whether other keys may read it. A knowledge base
+// without one (made by 'ragtune ingest', or before keys had scopes) is
+// readable by every key and writable by admin keys only.
+const accessFile = "access.json"
+
+type kbAccess struct {
+	Owner  string `json:"owner,omitempty"`
+	Shared bool   `json:"shared,omitempty"`
+}
+
+func readAccess(dir string) kbAccess {
+	var a kbAccess
+	if b, err := os.ReadFile(filepath.Join(dir, accessFile)); err == nil {
+		if json.Unmarshal(b, &a) != nil {
+			// A damaged record must not open the knowledge base to
+			// everyone: keep it for admin keys.
+			a = kbAccess{Owner: "\x00damaged"}
+		}
+	}
+	return a
 }
 
 func newKBManager(root string, embed rag.Embedder, url, model, path string) *kbManager {
@@ -58,6 +86,9 @@ func newKBManager(root string, embed rag.Embedder, url, model, path string) *kbM
 
 var errBadKBName = errors.New("invalid knowledge base name")
 
+// errKBExists is creating a knowledge base whose name is taken.
+var errKBExists = errors.New("knowledge base already exists")
+
 func (m *kbManager) dir(name string) (string, error) {
 	if !kbNameRe.MatchString(name) || strings.Contains(name, "..") {
 		return "", fmt.Errorf("%w %q: use letters, digits, '.', '_' and '-' (at most 64)", errBadKBName, name)
@@ -65,9 +96,12 @@ func (m *kbManager) dir(name string) (string, error) {
 	return filepath.Join(m.root, name), nil
 }
 
-// open returns the open knowledge base, opening it (or creating it when
-// create is set) on first use. It stays open for writing until closeAll.
-func (m *kbManager) open(name string, create bool) (*kbHandle, error) {
+// open returns the open knowledge base, opening it (or creating it, owned
+// by owner, when create is set) on first use. It stays open until
+// closeAll. Existing knowledge bases open shared (rag.OpenShared): while
+// a 'ragtune ingest' or another server holds one, reads follow that
+// writer and writes fail with rag.ErrLocked until it is done.
+func (m *kbManager) open(name string, create bool, owner ...kbAccess) (*kbHandle, error) {
 	dir, err := m.dir(name)
 	if err != nil {
 		return nil, err
@@ -76,14 +110,15 @@ func (m *kbManager) open(name string, create bool) (*kbHandle, error) {
 	defer m.mu.Unlock()
 	if h := m.handles[name]; h != nil {
 		if create {
-			return nil, fmt.Errorf("knowledge base %q already exists", name)
+			return nil, fmt.Errorf("%w: %q", errKBExists, name)
 		}
 		return h, nil
 	}
 	var st *rag.Store
+	var access kbAccess
 	if create {
 		if _, err := rag.ReadStoreConfig(dir); err == nil {
-			return nil, fmt.Errorf("knowledge base %q already exists", name)
+			return nil, fmt.Errorf("%w: %q", errKBExists, name)
 		}
 		cfg := rag.StoreConfig{Name: name, ChunkSize: 512, Overlap: 64}
 		switch {
@@ -92,8 +127,19 @@ func (m *kbManager) open(name string, create bool) (*kbHandle, error) {
 		case m.embed != nil && m.embedPath != "":
 			cfg.Embedding = &rag.EmbeddingConfig{Path: m.embedPath}
 		}
-		if err := os.MkdirAll(m.root, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create knowledge base: %w", err)
+		}
+		if len(owner) > 0 {
+			access = owner[0]
+		}
+		// The owner is on disk before the knowledge base exists, so a
+		// crash in between never leaves an unowned one behind.
+		if access != (kbAccess{}) {
+			b, _ := json.Marshal(access)
+			if err := writeFileSync(filepath.Join(dir, accessFile), b); err != nil {
+				return nil, fmt.Errorf("create knowledge base: %w", err)
+			}
 		}
 		st, err = rag.CreateStore(dir, cfg)
 	} else {
@@ -102,14 +148,49 @@ func (m *kbManager) open(name string, create bool) (*kbHandle, error) {
 			cfg.Embedding.URL == m.embedURL && cfg.Embedding.Path == m.embedPath {
 			embed = m.embed
 		}
-		st, err = rag.OpenStore(dir, embed, false)
+		st, err = rag.OpenShared(dir, embed)
+		access = readAccess(dir)
 	}
 	if err != nil {
 		return nil, err
 	}
-	h := &kbHandle{name: name, store: st}
+	h := &kbHandle{name: name, store: st, access: access}
 	m.handles[name] = h
 	return h, nil
+}
+
+// accessOf is a knowledge base's owner record, from the open handle or
+// its directory.
+func (m *kbManager) accessOf(name string) kbAccess {
+	m.mu.Lock()
+	h := m.handles[name]
+	var a kbAccess
+	if h != nil {
+		a = h.access
+	}
+	m.mu.Unlock()
+	if h != nil {
+		return a
+	}
+	dir, err := m.dir(name)
+	if err != nil {
+		return kbAccess{}
+	}
+	return readAccess(dir)
+}
+
+// setShared records whether keys other than the owner may read name.
+func (m *kbManager) setShared(h *kbHandle, shared bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := h.access
+	a.Shared = shared
+	b, _ := json.Marshal(a)
+	if err := writeFileSync(filepath.Join(h.store.Dir(), accessFile), b); err != nil {
+		return fmt.Errorf("record sharing: %w", err)
+	}
+	h.access = a
+	return nil
 }
 
 func (m *kbManager) list() []string {
@@ -149,23 +230,35 @@ func (m *kbManager) peek(name string) (kbInfo, bool) {
 	return infoOf(&kbHandle{name: name, store: st}), true
 }
 
+// remove deletes a knowledge base. Its directory is first renamed to a
+// name no knowledge base can have, under the manager's lock, so a request
+// racing the delete finds either the whole knowledge base or none (404),
+// never a half-removed one; the files go after.
 func (m *kbManager) remove(name string) error {
 	dir, err := m.dir(name)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if h := m.handles[name]; h != nil {
 		h.writeMu.Lock()
-		defer h.writeMu.Unlock()
 		h.store.Close()
+		h.writeMu.Unlock()
 		delete(m.handles, name)
 	}
 	if _, err := rag.ReadStoreConfig(dir); err != nil {
+		m.mu.Unlock()
 		return err
 	}
-	return os.RemoveAll(dir)
+	var b [6]byte
+	rand.Read(b[:])
+	grave := filepath.Join(m.root, ".deleted-"+hex.EncodeToString(b[:]))
+	err = os.Rename(dir, grave)
+	m.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("delete knowledge base: %w", err)
+	}
+	return os.RemoveAll(grave)
 }
 
 func (m *kbManager) openCount() int {
@@ -302,38 +395,95 @@ func sanitizeName(name string) string {
 	return name
 }
 
-func (s *Server) kbFor(w http.ResponseWriter, r *http.Request) (*kbHandle, bool) {
-	if s.kbs == nil {
-		writeError(w, http.StatusNotFound, openai.TypeNotFound, "knowledge bases are not enabled on this server (start it with --kb-dir)", "", "kb_disabled")
-		return nil, false
-	}
-	name := r.PathValue("kb")
-	dir, err := s.kbs.dir(name)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, err.Error(), "kb", "")
-		return nil, false
-	}
-	if _, err := rag.ReadStoreConfig(dir); err != nil {
-		writeError(w, http.StatusNotFound, openai.TypeNotFound, fmt.Sprintf("knowledge base %q does not exist (create it with POST /v1/kb)", name), "kb", "kb_not_found")
-		return nil, false
-	}
-	h, err := s.kbs.open(name, false)
-	if err != nil {
-		s.log.Error("open knowledge base", "kb", name, "err", err)
-		writeError(w, http.StatusInternalServerError, openai.TypeServer, "could not open knowledge base "+name+": "+err.Error(), "", "")
+// kbFor opens the knowledge base the path names for a caller that needs
+// the given access (ScopeRead to list, read and query it; ScopeWrite to
+// change it), answering 404, 403, 409 or 503 itself when it cannot.
+func (s *Server) kbFor(w http.ResponseWriter, r *http.Request, need Scope) (*kbHandle, bool) {
+	h, he := s.openKB(r.Context(), r.PathValue("kb"), need)
+	if he != nil {
+		he.write(w)
 		return nil, false
 	}
 	return h, true
 }
 
+// openKB is kbFor for callers that are not handlers of a {kb} route (a
+// knowledge-base chat).
+func (s *Server) openKB(ctx context.Context, name string, need Scope) (*kbHandle, *httpError) {
+	if s.kbs == nil {
+		return nil, &httpError{http.StatusNotFound, openai.TypeNotFound, "knowledge bases are not enabled on this server (start it with --kb-dir)", "kb_disabled"}
+	}
+	dir, err := s.kbs.dir(name)
+	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest, err.Error(), ""}
+	}
+	notFound := &httpError{http.StatusNotFound, openai.TypeNotFound, fmt.Sprintf("knowledge base %q does not exist (create it with POST /v1/kb)", name), "kb_not_found"}
+	if _, err := rag.ReadStoreConfig(dir); err != nil {
+		if errors.Is(err, rag.ErrNotFound) {
+			return nil, notFound
+		}
+		return nil, s.kbError("open knowledge base", err)
+	}
+	c := callerFrom(ctx)
+	if he := c.checkKB(name, s.kbs.accessOf(name), need); he != nil {
+		return nil, he
+	}
+	h, err := s.kbs.open(name, false)
+	if err != nil {
+		if errors.Is(err, rag.ErrNotFound) {
+			return nil, notFound // deleted meanwhile
+		}
+		return nil, s.kbError("open knowledge base", err)
+	}
+	return h, nil
+}
+
+// kbError maps a knowledge-base failure to a status and a message that
+// never carries a server path: rag's public message, redacted.
+func (s *Server) kbError(what string, err error) *httpError {
+	msg := s.redact(rag.PublicMessage(err))
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &httpError{status: 499, msg: "client went away"}
+	case errors.Is(err, rag.ErrNotFound):
+		return &httpError{http.StatusNotFound, openai.TypeNotFound, msg, "not_found"}
+	case errors.Is(err, rag.ErrLocked):
+		return &httpError{http.StatusServiceUnavailable, openai.TypeServer, msg, "kb_locked"}
+	case errors.Is(err, rag.ErrClosed):
+		return &httpError{http.StatusConflict, openai.TypeInvalidRequest, "the knowledge base was deleted while the request ran", "kb_deleted"}
+	case errors.Is(err, rag.ErrReadOnly), errors.Is(err, rag.ErrExists):
+		return &httpError{http.StatusConflict, openai.TypeInvalidRequest, msg, "conflict"}
+	case errors.Is(err, rag.ErrTooLarge):
+		return &httpError{http.StatusRequestEntityTooLarge, openai.TypeInvalidRequest,
+			msg + "; the server's limit is --max-extract", "extraction_too_large"}
+	case errors.Is(err, rag.ErrUnsupported), errors.Is(err, rag.ErrBadFile):
+		return &httpError{http.StatusUnprocessableEntity, openai.TypeInvalidRequest, msg, "unprocessable_document"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &httpError{http.StatusGatewayTimeout, openai.TypeServer, msg, "timeout"}
+	}
+	s.log.Error(what, "err", s.redact(err.Error()))
+	return &httpError{http.StatusInternalServerError, openai.TypeServer, msg, ""}
+}
+
 type kbInfo struct {
 	Name       string `json:"name"`
+	Owner      string `json:"owner,omitempty"`
+	Shared     bool   `json:"shared"`
 	Documents  int    `json:"documents"`
 	Chunks     int    `json:"chunks"`
 	Chars      int64  `json:"chars"`
 	Embeddings bool   `json:"embeddings"`
 	ChunkSize  int    `json:"chunk_size"`
 	Created    string `json:"created"`
+}
+
+// describe fills in ownership: the owner's key name only for admins and
+// the owner itself (other keys learn that it is shared, not whose it is).
+func (i *kbInfo) describe(a kbAccess, c caller) {
+	i.Shared = a.Shared || a.Owner == ""
+	if !c.keyed || c.scope >= ScopeAdmin || a.Owner == c.name {
+		i.Owner = a.Owner
+	}
 }
 
 func infoOf(h *kbHandle) kbInfo {
@@ -347,9 +497,15 @@ func (s *Server) handleKBList(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []kbInfo{}})
 		return
 	}
+	c := callerFrom(r.Context())
 	out := []kbInfo{}
 	for _, name := range s.kbs.list() {
+		a := s.kbs.accessOf(name)
+		if c.checkKB(name, a, ScopeRead) != nil {
+			continue
+		}
 		if info, ok := s.kbs.peek(name); ok {
+			info.describe(a, c)
 			out = append(out, info)
 		}
 	}
@@ -366,7 +522,8 @@ func (s *Server) handleKBCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Name string `json:"name"`
+		Name   string `json:"name"`
+		Shared bool   `json:"shared"`
 	}
 	if err := openai.Decode(body, &req); err != nil {
 		writeRequestError(w, err)
@@ -376,42 +533,90 @@ func (s *Server) handleKBCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, err.Error(), "name", "")
 		return
 	}
-	h, err := s.kbs.open(req.Name, true)
-	if err != nil {
-		status := http.StatusInternalServerError
-		if strings.Contains(err.Error(), "already exists") {
-			status = http.StatusConflict
+	// A name is a path element and shows in every listing: it cannot be
+	// masked later, so personal data or refused terms are refused here.
+	if s.policy != nil {
+		if fs := s.policy.Scan(req.Name); len(fs) > 0 {
+			writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest,
+				"the knowledge base name holds personal data or a refused term ("+findingSummary(allFindings(fs))+"); choose another", "name", "content_policy_violation")
+			return
 		}
-		writeError(w, status, openai.TypeInvalidRequest, err.Error(), "name", "")
+	}
+	c := callerFrom(r.Context())
+	h, err := s.kbs.open(req.Name, true, kbAccess{Owner: c.name, Shared: req.Shared})
+	if err != nil {
+		if errors.Is(err, errKBExists) || errors.Is(err, rag.ErrExists) {
+			writeError(w, http.StatusConflict, openai.TypeInvalidRequest, fmt.Sprintf("knowledge base %q already exists", req.Name), "name", "kb_exists")
+			return
+		}
+		s.kbError("create knowledge base", err).write(w)
 		return
 	}
-	writeJSON(w, http.StatusCreated, infoOf(h))
+	info := infoOf(h)
+	info.describe(h.access, c)
+	writeJSON(w, http.StatusCreated, info)
 }
 
 func (s *Server) handleKBGet(w http.ResponseWriter, r *http.Request) {
-	if h, ok := s.kbFor(w, r); ok {
-		writeJSON(w, http.StatusOK, infoOf(h))
+	if h, ok := s.kbFor(w, r, ScopeRead); ok {
+		info := infoOf(h)
+		info.describe(s.kbs.accessOf(h.name), callerFrom(r.Context()))
+		writeJSON(w, http.StatusOK, info)
 	}
 }
 
+// handleKBShare sets whether keys other than the owner may read a
+// knowledge base: PATCH /v1/kb/{kb} {"shared": true}.
+func (s *Server) handleKBShare(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.kbFor(w, r, ScopeWrite)
+	if !ok {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Shared *bool `json:"shared"`
+	}
+	if err := openai.Decode(body, &req); err != nil {
+		writeRequestError(w, err)
+		return
+	}
+	if req.Shared == nil {
+		writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, `send {"shared": true} or {"shared": false}`, "shared", "")
+		return
+	}
+	if err := s.kbs.setShared(h, *req.Shared); err != nil {
+		s.kbError("share knowledge base", err).write(w)
+		return
+	}
+	info := infoOf(h)
+	info.describe(s.kbs.accessOf(h.name), callerFrom(r.Context()))
+	writeJSON(w, http.StatusOK, info)
+}
+
 func (s *Server) handleKBDelete(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.kbFor(w, r)
+	h, ok := s.kbFor(w, r, ScopeWrite)
 	if !ok {
 		return
 	}
 	if err := s.kbs.remove(h.name); err != nil {
-		writeError(w, http.StatusInternalServerError, openai.TypeServer, "delete knowledge base: "+err.Error(), "", "")
+		s.kbError("delete knowledge base", err).write(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": h.name, "deleted": true})
 }
 
 func (s *Server) handleDocList(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.kbFor(w, r)
+	h, ok := s.kbFor(w, r, ScopeRead)
 	if !ok {
 		return
 	}
 	docs := h.docs()
+	for i := range docs {
+		docs[i].Name, docs[i].Title = s.screenMeta(docs[i].Name), s.screenMeta(docs[i].Title)
+	}
 	if docs == nil {
 		docs = []docInfo{}
 	}
@@ -419,7 +624,7 @@ func (s *Server) handleDocList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDocDelete(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.kbFor(w, r)
+	h, ok := s.kbFor(w, r, ScopeWrite)
 	if !ok {
 		return
 	}
@@ -439,7 +644,7 @@ func (s *Server) handleDocDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	h.writeMu.Unlock()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, openai.TypeServer, "delete document: "+err.Error(), "", "")
+		s.kbError("delete document", err).write(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": d.ID, "deleted": true})
@@ -448,16 +653,29 @@ func (s *Server) handleDocDelete(w http.ResponseWriter, r *http.Request) {
 // uploadResult is one file of an upload.
 type uploadResult struct {
 	docInfo
-	Status string `json:"status"` // added, unchanged, rejected
-	Error  string `json:"error,omitempty"`
+	Status string `json:"status"` // added, duplicate
+	// DuplicateOf is, for a duplicate, the id of the document that
+	// already holds the same content (nothing new was stored).
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	SHA256      string `json:"sha256"`
 }
 
-// handleDocUpload takes multipart/form-data with one or more file parts.
-// Each file is stored under a fresh id with an extension from
-// rag.Extensions, made durable, then ingested; a file that cannot be
-// extracted is removed again and reported.
+// pendingUpload is a file read from the request, not yet stored.
+type pendingUpload struct {
+	name, ext, id string
+	data          []byte
+}
+
+// handleDocUpload takes multipart/form-data with one or more file parts,
+// all or nothing: every part is read and checked (type, size) before any
+// is stored; the files are then written, and rag.Store.AddDocuments
+// extracts, chunks and embeds them outside any lock, within the
+// extraction budget (--max-extract) and the request's context (a client
+// that goes away cancels the work), and commits them together. Content
+// the knowledge base already holds (by SHA-256) is reported as a
+// duplicate of the stored document and not stored twice.
 func (s *Server) handleDocUpload(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.kbFor(w, r)
+	h, ok := s.kbFor(w, r, ScopeWrite)
 	if !ok {
 		return
 	}
@@ -468,7 +686,7 @@ func (s *Server) handleDocUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, "expected multipart/form-data with a 'file' part", "file", "")
 		return
 	}
-	var results []uploadResult
+	var files []pendingUpload
 	var total int64
 	for {
 		part, err := mr.NextPart()
@@ -478,104 +696,136 @@ func (s *Server) handleDocUpload(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				writeError(w, http.StatusRequestEntityTooLarge, openai.TypeInvalidRequest, fmt.Sprintf("upload exceeds %d bytes", limit), "file", "upload_too_large")
+				writeError(w, http.StatusRequestEntityTooLarge, openai.TypeInvalidRequest, fmt.Sprintf("upload exceeds %d bytes (server --max-upload)", limit), "file", "upload_too_large")
 				return
 			}
-			writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, "malformed multipart body: "+err.Error(), "file", "")
+			writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, "malformed multipart body", "file", "")
 			return
 		}
 		if part.FileName() == "" {
 			part.Close()
 			continue
 		}
-		res, status, err := s.storeUpload(r, h, part, limit-total)
+		f, status, err := readUpload(part, limit-total, limit)
 		part.Close()
 		if err != nil {
-			writeError(w, status, openai.TypeInvalidRequest, err.Error(), "file", "")
+			writeError(w, status, openai.TypeInvalidRequest, s.screenMeta(err.Error())+"; nothing was stored", "file", "")
 			return
 		}
-		total += res.Bytes
-		results = append(results, res)
+		total += int64(len(f.data))
+		files = append(files, f)
 	}
-	if len(results) == 0 {
+	if len(files) == 0 {
 		writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, "no file in the upload: send a multipart 'file' part with a filename", "file", "")
 		return
 	}
-	status := http.StatusCreated
-	for _, r := range results {
-		if r.Status == "rejected" {
-			status = http.StatusUnprocessableEntity
+	results, he := s.storeUploads(r.Context(), h, files)
+	if he != nil {
+		he.write(w)
+		return
+	}
+	status := http.StatusOK // every file was already there
+	for _, res := range results {
+		if res.Status == "added" {
+			status = http.StatusCreated
 		}
 	}
 	writeJSON(w, status, map[string]any{"object": "list", "data": results})
 }
 
-func (s *Server) storeUpload(r *http.Request, h *kbHandle, part *multipart.Part, limit int64) (uploadResult, int, error) {
+// readUpload reads one file part: its extension must be one rag
+// extracts, its size within what is left of the request's limit.
+func readUpload(part *multipart.Part, left, limit int64) (pendingUpload, int, error) {
 	name := sanitizeName(part.FileName())
 	ext := strings.ToLower(filepath.Ext(name))
 	if !slices.Contains(rag.Extensions, ext) {
-		return uploadResult{}, http.StatusUnsupportedMediaType,
+		return pendingUpload{}, http.StatusUnsupportedMediaType,
 			fmt.Errorf("%q: unsupported file type %q (accepted: %s)", name, ext, strings.Join(rag.Extensions, " "))
 	}
-	data, err := io.ReadAll(io.LimitReader(part, limit+1))
+	data, err := io.ReadAll(io.LimitReader(part, left+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return uploadResult{}, http.StatusRequestEntityTooLarge, fmt.Errorf("upload exceeds %d bytes", s.cfg.MaxUploadBytes)
+			return pendingUpload{}, http.StatusRequestEntityTooLarge, fmt.Errorf("upload exceeds %d bytes (server --max-upload)", limit)
 		}
-		return uploadResult{}, http.StatusBadRequest, fmt.Errorf("read upload: %w", err)
+		return pendingUpload{}, http.StatusBadRequest, errors.New("could not read the upload")
 	}
-	if int64(len(data)) > limit {
-		return uploadResult{}, http.StatusRequestEntityTooLarge, fmt.Errorf("upload exceeds %d bytes", s.cfg.MaxUploadBytes)
+	if int64(len(data)) > left {
+		return pendingUpload{}, http.StatusRequestEntityTooLarge, fmt.Errorf("upload exceeds %d bytes (server --max-upload)", limit)
 	}
 	if len(data) == 0 {
-		return uploadResult{}, http.StatusBadRequest, fmt.Errorf("%q is empty", name)
+		return pendingUpload{}, http.StatusBadRequest, fmt.Errorf("%q is empty", name)
 	}
 	var idb [10]byte
 	rand.Read(idb[:])
-	id := hex.EncodeToString(idb[:])
-	sum := sha256.Sum256(data)
-	meta := uploadMeta{ID: id, Name: name, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), Uploaded: time.Now().UTC()}
-	res := uploadResult{docInfo: docInfo{ID: id, Name: name, Bytes: meta.Bytes, Uploaded: meta.Uploaded}}
+	return pendingUpload{name: name, ext: ext, id: hex.EncodeToString(idb[:]), data: data}, 0, nil
+}
 
-	h.writeMu.Lock()
-	defer h.writeMu.Unlock()
+// storeUploads writes the files and their sidecars (durably, so nothing
+// acknowledged is lost) and adds them to the knowledge base in one
+// commit. Whatever fails, or turns out to duplicate stored content, is
+// removed again.
+func (s *Server) storeUploads(ctx context.Context, h *kbHandle, files []pendingUpload) ([]uploadResult, *httpError) {
 	up := filepath.Join(h.store.Dir(), uploadsDir)
 	if err := os.MkdirAll(up, 0o755); err != nil {
-		return res, http.StatusInternalServerError, fmt.Errorf("store upload: %w", err)
+		return nil, s.kbError("store upload", err)
 	}
-	path := filepath.Join(up, id+ext)
-	mj, _ := json.Marshal(meta)
-	if err := writeFileSync(filepath.Join(up, id+".json"), mj); err != nil {
-		return res, http.StatusInternalServerError, fmt.Errorf("store upload: %w", err)
-	}
-	if err := writeFileSync(path, data); err != nil {
-		os.Remove(filepath.Join(up, id+".json"))
-		return res, http.StatusInternalServerError, fmt.Errorf("store upload: %w", err)
-	}
-	rep, err := h.store.Ingest(r.Context(), []string{path}, rag.IngestOptions{})
-	if err != nil || rep.Added+rep.Updated == 0 {
-		os.Remove(path)
-		os.Remove(filepath.Join(up, id+".json"))
-		msg := "no text could be extracted"
-		if err != nil {
-			msg = err.Error()
-		} else if len(rep.Problems) > 0 && rep.Problems[0].Err != nil {
-			msg = rep.Problems[0].Err.Error()
-		}
-		msg = strings.ReplaceAll(msg, path, name) // the server's path is not the client's business
-		res.Status, res.Error = "rejected", msg
-		return res, 0, nil
-	}
-	s.metrics.uploads.Add(1)
-	if rec, ok := h.store.Doc(path); ok {
-		res.Chunks, res.Title = len(rec.Chunks), rec.Title
-		if res.Title == id {
-			res.Title = strings.TrimSuffix(name, ext)
+	now := time.Now().UTC()
+	docs := make([]rag.NewDocument, len(files))
+	var written []string
+	cleanup := func(paths []string) {
+		for _, p := range paths {
+			os.Remove(p)
 		}
 	}
-	res.Status = "added"
-	return res, 0, nil
+	for i, f := range files {
+		path := filepath.Join(up, f.id+f.ext)
+		sum := sha256.Sum256(f.data)
+		meta := uploadMeta{ID: f.id, Name: f.name, Bytes: int64(len(f.data)), SHA256: hex.EncodeToString(sum[:]), Uploaded: now}
+		mj, _ := json.Marshal(meta)
+		side := filepath.Join(up, f.id+".json")
+		if err := writeFileSync(side, mj); err != nil {
+			cleanup(written)
+			return nil, s.kbError("store upload", err)
+		}
+		written = append(written, side)
+		if err := writeFileSync(path, f.data); err != nil {
+			cleanup(written)
+			return nil, s.kbError("store upload", err)
+		}
+		written = append(written, path)
+		docs[i] = rag.NewDocument{Path: path, Name: f.name, Data: f.data, ModTime: now}
+	}
+	added, err := h.store.AddDocuments(ctx, docs, rag.IngestOptions{Extract: rag.ExtractOptions{MaxExtractBytes: s.cfg.MaxExtractBytes}})
+	if err != nil {
+		cleanup(written)
+		return nil, s.kbError("add documents", err)
+	}
+	out := make([]uploadResult, len(files))
+	for i, a := range added {
+		f := files[i]
+		res := uploadResult{docInfo: docInfo{ID: f.id, Name: s.screenMeta(f.name), Bytes: int64(len(f.data)), Uploaded: now,
+			Chunks: a.Chunks, Title: a.Title}, SHA256: a.Hash}
+		if res.Title == f.id {
+			res.Title = strings.TrimSuffix(f.name, f.ext)
+		}
+		res.Title = s.screenMeta(res.Title)
+		if a.Status == rag.AddedDuplicate {
+			res.Status = "duplicate"
+			dup := h.docID(a.DuplicateOf)
+			res.ID, res.DuplicateOf = dup, dup
+			if meta, err := h.readMeta(dup); err == nil {
+				res.Name, res.Uploaded = s.screenMeta(meta.Name), meta.Uploaded
+			}
+			os.Remove(docs[i].Path)
+			os.Remove(filepath.Join(up, f.id+".json"))
+		} else {
+			res.Status = "added"
+			s.metrics.uploads.Add(1)
+		}
+		out[i] = res
+	}
+	return out, nil
 }
 
 // writeFileSync writes a file through a temporary name, fsynced, so a
@@ -604,7 +854,7 @@ func writeFileSync(path string, data []byte) error {
 }
 
 func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.kbFor(w, r)
+	h, ok := s.kbFor(w, r, ScopeRead)
 	if !ok {
 		return
 	}
@@ -626,13 +876,17 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := rec.Chunks[i]
-	writeJSON(w, http.StatusOK, map[string]any{"chunk_id": cid, "document_id": d.ID, "source": d.Name,
-		"title": c.Title, "headings": c.Headings, "index": c.Index, "char_start": c.CharStart, "char_end": c.CharEnd,
-		"text": s.screenRetrieved(c.Text), "chunks_in_document": len(rec.Chunks)})
+	title := c.Title
+	if title == d.ID {
+		title = strings.TrimSuffix(d.Name, filepath.Ext(d.Name))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"chunk_id": cid, "document_id": d.ID, "source": s.screenMeta(d.Name),
+		"title": s.screenMeta(title), "headings": s.screenMetaList(c.Headings), "index": c.Index, "char_start": c.CharStart, "char_end": c.CharEnd,
+		"text": s.screenMeta(s.screenRetrieved(c.Text)), "chunks_in_document": len(rec.Chunks)})
 }
 
 func (s *Server) handleKBQuery(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.kbFor(w, r)
+	h, ok := s.kbFor(w, r, ScopeRead)
 	if !ok {
 		return
 	}
@@ -653,7 +907,12 @@ func (s *Server) handleKBQuery(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, openai.TypeInvalidRequest, "query is required", "query", "")
 		return
 	}
-	cites, he := s.retrieve(r.Context(), h, req.Query, req.TopK, req.Mode)
+	q, he := s.screenQuery(req.Query)
+	if he != nil {
+		he.write(w)
+		return
+	}
+	cites, he := s.retrieve(r.Context(), h, q, req.TopK, req.Mode)
 	if he != nil {
 		he.write(w)
 		return

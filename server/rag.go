@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,8 +34,76 @@ func (s *Server) screenRetrieved(text string) string {
 	return text
 }
 
+// screenMeta applies the output policy to a field that leaves the server
+// beside the model's answer: a document's name, title and headings, a
+// citation's source. Masked findings are masked; a field the policy
+// would refuse is not dropped (a listing needs its rows) but redacted
+// whole, every finding masked.
+func (s *Server) screenMeta(text string) string {
+	if s.policy == nil || text == "" {
+		return text
+	}
+	r := s.policy.Check(guard.StageOutput, text)
+	switch r.Action {
+	case guard.Refuse:
+		out, _ := s.policy.Redact(text)
+		return out
+	case guard.Mask:
+		return r.Text
+	}
+	return text
+}
+
+func (s *Server) screenMetaList(xs []string) []string {
+	if len(xs) == 0 {
+		return xs
+	}
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = s.screenMeta(x)
+	}
+	return out
+}
+
+// allFindings marks scan findings as acted on, for findingSummary.
+func allFindings(fs []guard.Finding) []guard.Finding {
+	for i := range fs {
+		fs[i].Action = guard.Refuse
+	}
+	return fs
+}
+
+// screenQuery applies the input policy to retrieval text (/query, and the
+// question of a knowledge-base chat): refused terms fail the request as
+// in a chat; personal data (an ID or phone number) is cut out before the
+// search, so that searching for one cannot tell whether a knowledge base
+// holds it: the answer is the same as for a number it does not hold.
+func (s *Server) screenQuery(q string) (string, *httpError) {
+	if s.policy == nil {
+		return q, nil
+	}
+	r := s.policy.Check(guard.StageInput, q)
+	if r.Action == guard.Refuse {
+		return "", &httpError{http.StatusBadRequest, openai.TypeInvalidRequest,
+			"the query was refused by the content policy (" + findingSummary(r.Findings) + ")", "content_policy_violation"}
+	}
+	var b strings.Builder
+	last := 0
+	for _, f := range s.policy.Scan(q) {
+		if !slices.Contains(guard.PIIKinds, f.Kind) || f.Start < last {
+			continue
+		}
+		b.WriteString(q[last:f.Start])
+		b.WriteByte(' ')
+		last = f.End
+	}
+	b.WriteString(q[last:])
+	return b.String(), nil
+}
+
 // retrieve searches a knowledge base and returns the hits as citations,
-// screened by the retrieved-text policy.
+// screened: chunk text by the retrieved-text policy, and every field the
+// client sees by the output policy.
 func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int, mode string) ([]openai.Citation, *httpError) {
 	if k <= 0 {
 		k = 4
@@ -47,14 +116,21 @@ func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int,
 			return nil, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest, err.Error(), ""}
 		}
 	}
+	cites := []openai.Citation{}
+	if strings.TrimSpace(query) == "" {
+		return cites, nil // nothing left after screening
+	}
 	results, err := h.store.Search(ctx, rag.Query{Text: query, K: k, Mode: m})
 	if err != nil {
 		if errors.Is(err, rag.ErrNoVectors) {
 			return nil, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest, err.Error(), "kb_no_vectors"}
 		}
-		return nil, &httpError{http.StatusInternalServerError, openai.TypeServer, "retrieval failed: " + err.Error(), ""}
+		he := s.kbError("retrieve", err)
+		if he.status == http.StatusInternalServerError {
+			he.msg = "retrieval failed: " + he.msg
+		}
+		return nil, he
 	}
-	cites := []openai.Citation{}
 	for _, r := range results {
 		text := s.screenRetrieved(r.Chunk.Text)
 		if text == "" {
@@ -65,9 +141,9 @@ func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int,
 			r.Chunk.Title = strings.TrimSuffix(name, filepath.Ext(name))
 		}
 		cites = append(cites, openai.Citation{Index: len(cites) + 1, KB: h.name,
-			ChunkID: id + "-" + strconv.Itoa(r.Chunk.Index), DocumentID: id, Source: name,
-			Title: r.Chunk.Title, Headings: r.Chunk.Headings, CharStart: r.Chunk.CharStart, CharEnd: r.Chunk.CharEnd,
-			Score: r.Score, Text: text})
+			ChunkID: id + "-" + strconv.Itoa(r.Chunk.Index), DocumentID: id, Source: s.screenMeta(name),
+			Title: s.screenMeta(r.Chunk.Title), Headings: s.screenMetaList(r.Chunk.Headings), CharStart: r.Chunk.CharStart, CharEnd: r.Chunk.CharEnd,
+			Score: r.Score, Text: s.screenMeta(text)})
 	}
 	return cites, nil
 }
@@ -78,19 +154,9 @@ func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int,
 // pose as the user; the prompt says that text inside the fences is data.
 // Earlier turns are kept as they were.
 func (s *Server) ragMessages(ctx context.Context, kb string, msgs []llm.Message, k int, mode string) ([]llm.Message, []openai.Citation, *httpError) {
-	if s.kbs == nil {
-		return nil, nil, &httpError{http.StatusNotFound, openai.TypeNotFound, "knowledge bases are not enabled on this server (start it with --kb-dir)", "kb_disabled"}
-	}
-	dir, err := s.kbs.dir(kb)
-	if err != nil {
-		return nil, nil, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest, err.Error(), ""}
-	}
-	if _, err := rag.ReadStoreConfig(dir); err != nil {
-		return nil, nil, &httpError{http.StatusNotFound, openai.TypeNotFound, fmt.Sprintf("knowledge base %q does not exist", kb), "kb_not_found"}
-	}
-	h, err := s.kbs.open(kb, false)
-	if err != nil {
-		return nil, nil, &httpError{http.StatusInternalServerError, openai.TypeServer, "open knowledge base: " + err.Error(), ""}
+	h, he := s.openKB(ctx, kb, ScopeRead)
+	if he != nil {
+		return nil, nil, he
 	}
 	last := -1
 	for i := len(msgs) - 1; i >= 0; i-- {
@@ -103,7 +169,11 @@ func (s *Server) ragMessages(ctx context.Context, kb string, msgs []llm.Message,
 		return nil, nil, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest, "a knowledge-base chat needs a user message", ""}
 	}
 	question := msgs[last].Content
-	cites, he := s.retrieve(ctx, h, question, k, mode)
+	q, he := s.screenQuery(question)
+	if he != nil {
+		return nil, nil, he
+	}
+	cites, he := s.retrieve(ctx, h, q, k, mode)
 	if he != nil {
 		return nil, nil, he
 	}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -68,7 +69,9 @@ type Config struct {
 	Policy  *guard.Policy
 	NoGuard bool
 
-	// Keys, when non-empty, are required on every API call.
+	// Keys, when non-empty, are required on every API call; each has a
+	// name and a scope (see Scope), and knowledge bases belong to the key
+	// that created them unless shared.
 	Keys *Keys
 	// RateLimit is requests per second per key (or per client address
 	// without keys); 0 turns it off. Burst defaults to 2×RateLimit.
@@ -86,6 +89,21 @@ type Config struct {
 	// document upload (default 16 MiB).
 	MaxBodyBytes   int64
 	MaxUploadBytes int64
+	// MaxExtractBytes bounds what extracting one upload may inflate to
+	// (all zip entries and PDF streams together, and the decoded text);
+	// default 8×MaxUploadBytes. An upload past it is refused with 413.
+	MaxExtractBytes int64
+
+	// ListenAddr is the address the server listens on: its host is an
+	// allowed Host header (besides loopback names and addresses).
+	ListenAddr string
+	// AllowedHosts are further Host names clients may use (a reverse
+	// proxy's public name); requests naming another host get 403, which
+	// stops DNS-rebinding pages.
+	AllowedHosts []string
+	// AllowedOrigins are browser origins ("https://app.example") besides
+	// the server's own that may send state-changing requests.
+	AllowedOrigins []string
 
 	// ReportsDir, when set, is served under /reports/ and linked from
 	// the web page (eval reports).
@@ -97,15 +115,16 @@ type Config struct {
 
 // Server serves the API. Create it with New and close it with Close.
 type Server struct {
-	cfg     Config
-	policy  *guard.Policy
-	sched   *scheduler
-	limiter *rateLimiter
-	metrics *metrics
-	kbs     *kbManager
-	log     *slog.Logger
-	mux     *http.ServeMux
-	created int64
+	cfg       Config
+	policy    *guard.Policy
+	sched     *scheduler
+	limiter   *rateLimiter
+	authFails *rateLimiter // failed authentications per client address
+	metrics   *metrics
+	kbs       *kbManager
+	log       *slog.Logger
+	mux       *http.ServeMux
+	created   int64
 
 	closeOnce sync.Once
 }
@@ -133,12 +152,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = 16 << 20
 	}
+	if cfg.MaxExtractBytes == 0 {
+		cfg.MaxExtractBytes = 8 * cfg.MaxUploadBytes
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, sched: newScheduler(cfg.Parallel, cfg.MaxQueue),
-		limiter: newRateLimiter(cfg.RateLimit, cfg.Burst), metrics: newMetrics(), log: log,
+		limiter:   newRateLimiter(cfg.RateLimit, cfg.Burst),
+		authFails: newRateLimiter(authFailRate, authFailBurst), metrics: newMetrics(), log: log,
 		created: time.Now().Unix()}
 	if !cfg.NoGuard {
 		s.policy = cfg.Policy
@@ -181,42 +204,45 @@ func (s *Server) Handler() http.Handler { return s.mux }
 type route struct {
 	pattern string
 	h       http.HandlerFunc
-	open    bool // no API key needed (health, the web page)
+	open    bool     // no API key needed (health, the web page)
+	scope   Scope    // the least scope a key needs
+	body    bodyKind // what a POST/PATCH body must be
 }
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	rs := []route{
-		{"POST /v1/chat/completions", s.handleChat, false},
-		{"POST /v1/completions", s.handleCompletion, false},
-		{"POST /v1/embeddings", s.handleEmbeddings, false},
-		{"GET /v1/models", s.handleModels, false},
-		{"GET /v1/models/{id}", s.handleModel, false},
-		{"GET /v1/kb", s.handleKBList, false},
-		{"POST /v1/kb", s.handleKBCreate, false},
-		{"GET /v1/kb/{kb}", s.handleKBGet, false},
-		{"DELETE /v1/kb/{kb}", s.handleKBDelete, false},
-		{"GET /v1/kb/{kb}/documents", s.handleDocList, false},
-		{"POST /v1/kb/{kb}/documents", s.handleDocUpload, false},
-		{"DELETE /v1/kb/{kb}/documents/{doc}", s.handleDocDelete, false},
-		{"GET /v1/kb/{kb}/chunks/{chunk}", s.handleChunk, false},
-		{"POST /v1/kb/{kb}/query", s.handleKBQuery, false},
-		{"GET /metrics", s.handleMetrics, false},
-		{"GET /healthz", s.handleHealth, true},
-		{"GET /api/config", s.handleUIConfig, true},
-		{"GET /{$}", s.handleIndex, true},
-		{"GET /static/", s.handleStatic, true},
+		{"POST /v1/chat/completions", s.handleChat, false, ScopeRead, bodyJSON},
+		{"POST /v1/completions", s.handleCompletion, false, ScopeRead, bodyJSON},
+		{"POST /v1/embeddings", s.handleEmbeddings, false, ScopeRead, bodyJSON},
+		{"GET /v1/models", s.handleModels, false, ScopeRead, bodyNone},
+		{"GET /v1/models/{id}", s.handleModel, false, ScopeRead, bodyNone},
+		{"GET /v1/kb", s.handleKBList, false, ScopeRead, bodyNone},
+		{"POST /v1/kb", s.handleKBCreate, false, ScopeWrite, bodyJSON},
+		{"GET /v1/kb/{kb}", s.handleKBGet, false, ScopeRead, bodyNone},
+		{"PATCH /v1/kb/{kb}", s.handleKBShare, false, ScopeWrite, bodyJSON},
+		{"DELETE /v1/kb/{kb}", s.handleKBDelete, false, ScopeWrite, bodyNone},
+		{"GET /v1/kb/{kb}/documents", s.handleDocList, false, ScopeRead, bodyNone},
+		{"POST /v1/kb/{kb}/documents", s.handleDocUpload, false, ScopeWrite, bodyMultipart},
+		{"DELETE /v1/kb/{kb}/documents/{doc}", s.handleDocDelete, false, ScopeWrite, bodyNone},
+		{"GET /v1/kb/{kb}/chunks/{chunk}", s.handleChunk, false, ScopeRead, bodyNone},
+		{"POST /v1/kb/{kb}/query", s.handleKBQuery, false, ScopeRead, bodyJSON},
+		{"GET /metrics", s.handleMetrics, false, ScopeAdmin, bodyNone},
+		{"GET /healthz", s.handleHealth, true, 0, bodyNone},
+		{"GET /api/config", s.handleUIConfig, true, 0, bodyNone},
+		{"GET /{$}", s.handleIndex, true, 0, bodyNone},
+		{"GET /static/", s.handleStatic, true, 0, bodyNone},
 	}
 	if s.cfg.ReportsDir != "" {
 		fs := http.StripPrefix("/reports/", http.FileServer(http.Dir(s.cfg.ReportsDir)))
-		rs = append(rs, route{"GET /reports/", fs.ServeHTTP, false})
+		rs = append(rs, route{"GET /reports/", fs.ServeHTTP, false, ScopeAdmin, bodyNone})
 	}
 	for _, r := range rs {
 		s.mux.Handle(r.pattern, s.wrap(r))
 	}
 	// Anything else gets an OpenAI-style 404 (or 405) rather than the
 	// mux's plain text, so clients parse one error shape.
-	s.mux.Handle("/", s.wrap(route{"/", s.handleNotFound, true}))
+	s.mux.Handle("/", s.wrap(route{"/", s.handleNotFound, true, 0, bodyNone}))
 }
 
 // statusWriter records the status for logs and metrics and passes
@@ -265,6 +291,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		h := sw.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		// No page may frame this one (clickjacking the web page's buttons).
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
 		client := "ip:" + clientIP(r)
 		defer func() {
 			if p := recover(); p != nil {
@@ -285,15 +314,39 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.log.Info("request", "method", r.Method, "route", name, "status", status,
 				"ms", d.Milliseconds(), "bytes", sw.bytes, "client", client)
 		}()
+		if !s.hostAllowed(r.Host) {
+			writeError(sw, http.StatusForbidden, openai.TypePermission,
+				"this server does not answer to that Host name: use a loopback address or the listen address, "+
+					"or start it with --allowed-host NAME (a reverse proxy's name)", "", "host_not_allowed")
+			return
+		}
+		c := caller{scope: ScopeAdmin}
 		if !rt.open && s.cfg.Keys.Len() > 0 {
-			id, ok := s.cfg.Keys.Check(bearer(r))
+			// Failed attempts are counted per address before any key is
+			// looked at, so guessing is throttled whatever is guessed.
+			ip := "ip:" + clientIP(r)
+			if ok, wait := s.authFails.peek(ip, time.Now()); !ok {
+				s.metrics.rateLimited.Add(1)
+				sw.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				writeError(sw, http.StatusTooManyRequests, openai.TypeRateLimit,
+					fmt.Sprintf("too many failed authentications from this address: retry in %.0fs", math.Ceil(wait.Seconds())), "", "auth_throttled")
+				return
+			}
+			key, ok := s.cfg.Keys.Check(bearer(r))
 			if !ok {
+				s.authFails.allow(ip, time.Now())
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="ragtune"`)
 				writeError(sw, http.StatusUnauthorized, openai.TypeAuthentication,
 					"missing or invalid API key: send 'Authorization: Bearer KEY'", "", "invalid_api_key")
 				return
 			}
-			client = id
+			client = "key:" + key.Name
+			c = caller{name: key.Name, scope: key.Scope, keyed: true}
+			if c.scope < rt.scope {
+				writeError(sw, http.StatusForbidden, openai.TypePermission,
+					fmt.Sprintf("key %q has scope %s; %s needs %s", key.Name, key.Scope, rt.pattern, rt.scope), "", "insufficient_scope")
+				return
+			}
 		}
 		if s.limiter != nil && !rt.open {
 			if ok, wait := s.limiter.allow(client, time.Now()); !ok {
@@ -304,7 +357,13 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 		}
-		rt.h(sw, r.WithContext(context.WithValue(r.Context(), clientKey, client)))
+		if he := s.checkRequest(r, rt.body); he != nil {
+			he.write(sw)
+			return
+		}
+		ctx := context.WithValue(r.Context(), clientKey, client)
+		r = r.WithContext(context.WithValue(ctx, callerKey, c))
+		rt.h(sw, r)
 	})
 }
 
@@ -394,13 +453,16 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	s.metrics.write(w, s.sched, n)
 }
 
-func (s *Server) models() []openai.Model {
+func (s *Server) models(c caller) []openai.Model {
 	ms := []openai.Model{{ID: s.cfg.ModelName, Object: "model", Created: s.created, OwnedBy: "ragtune"}}
 	if s.cfg.Embed != nil && s.cfg.EmbedModel != "" && s.cfg.EmbedModel != s.cfg.ModelName {
 		ms = append(ms, openai.Model{ID: s.cfg.EmbedModel, Object: "model", Created: s.created, OwnedBy: "ragtune"})
 	}
 	if s.kbs != nil {
 		for _, kb := range s.kbs.list() {
+			if c.checkKB(kb, s.kbs.accessOf(kb), ScopeRead) != nil {
+				continue
+			}
 			ms = append(ms, openai.Model{ID: ragModelPrefix + kb, Object: "model", Created: s.created, OwnedBy: "ragtune"})
 		}
 	}
@@ -408,12 +470,12 @@ func (s *Server) models() []openai.Model {
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, openai.ModelList{Object: "list", Data: s.models()})
+	writeJSON(w, http.StatusOK, openai.ModelList{Object: "list", Data: s.models(callerFrom(r.Context()))})
 }
 
 func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	for _, m := range s.models() {
+	for _, m := range s.models(callerFrom(r.Context())) {
 		if m.ID == id {
 			writeJSON(w, http.StatusOK, m)
 			return
@@ -504,6 +566,7 @@ func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) {
 		"reports":      s.cfg.ReportsDir != "",
 		"embeddings":   s.cfg.Embed != nil,
 		"max_upload":   s.cfg.MaxUploadBytes,
+		"max_extract":  s.cfg.MaxExtractBytes,
 		"extensions":   rag.Extensions,
 		"guard":        s.policy != nil,
 		"rag_prefix":   ragModelPrefix,
@@ -512,7 +575,7 @@ func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(web.Index())
 }

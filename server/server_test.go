@@ -34,7 +34,7 @@ func TestBadRequestsLeaveServerHealthy(t *testing.T) {
 		{"nan-like top_p", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"a"}],"top_p":1e999}`, 400},
 		{"too many stops", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"a"}],"stop":["a","b","c","d","e"]}`, 400},
 		{"huge body", "POST", "/v1/chat/completions", huge, 413},
-		{"empty body", "POST", "/v1/chat/completions", ``, 400},
+		{"empty body, no content type", "POST", "/v1/chat/completions", ``, 415},
 		{"completion without prompt", "POST", "/v1/completions", `{"model":"tiny"}`, 400},
 		{"completion prompt list", "POST", "/v1/completions", `{"prompt":["a","b"]}`, 400},
 		{"embeddings wrong type", "POST", "/v1/embeddings", `{"input":{"a":1}}`, 400},
@@ -65,8 +65,8 @@ func TestUploadNamesNeverPaths(t *testing.T) {
 	}
 	root := s.cfg.KBDir
 	names := []string{"../../escape.md", `..\..\win.md`, "/etc/passwd.md", "a/../../b.txt", ".hidden.md", "con.md", "名字 ‮gnp.md", strings.Repeat("x", 400) + ".md"}
-	for _, name := range names {
-		st, b := upload(t, ts.URL+"/v1/kb/k/documents", name, []byte("The sky is blue.\n"))
+	for i, name := range names {
+		st, b := upload(t, ts.URL+"/v1/kb/k/documents", name, fmt.Appendf(nil, "The sky is blue %d.\n", i))
 		if st != 201 {
 			t.Errorf("upload %q: %d %s", name, st, b)
 			continue
@@ -117,8 +117,8 @@ func TestUploadNamesNeverPaths(t *testing.T) {
 			t.Errorf("upload %s: %d, want %d (%s)", tc.name, st, tc.status, b)
 		}
 	}
-	if st, _ := do(t, "POST", ts.URL+"/v1/kb/k/documents", `{"not":"multipart"}`); st != 400 {
-		t.Errorf("json upload: %d, want 400", st)
+	if st, _ := do(t, "POST", ts.URL+"/v1/kb/k/documents", `{"not":"multipart"}`); st != 415 {
+		t.Errorf("json upload: %d, want 415", st)
 	}
 	st, b := do(t, "GET", ts.URL+"/v1/kb/k/documents", "")
 	var list struct {
@@ -151,7 +151,7 @@ func TestUploadNamesNeverPaths(t *testing.T) {
 }
 
 func TestAPIKeys(t *testing.T) {
-	_, ts := testServer(t, Config{Engine: &scripted{answer: []string{"hi"}}, Keys: NewKeys("sk-good", "sk-other")})
+	_, ts := testServer(t, Config{Engine: &scripted{answer: []string{"hi"}}, Keys: mustKeys(t, "sk-good-0123456789", "sk-other-0123456789")})
 	body := `{"messages":[{"role":"user","content":"a"}]}`
 	for _, tc := range []struct {
 		name   string
@@ -159,12 +159,14 @@ func TestAPIKeys(t *testing.T) {
 		status int
 	}{
 		{"no key", nil, 401},
-		{"wrong key", []string{"Authorization", "Bearer sk-bad"}, 401},
-		{"prefix of a key", []string{"Authorization", "Bearer sk-goo"}, 401},
+		{"wrong key", []string{"Authorization", "Bearer sk-bad-0123456789"}, 401},
+		{"prefix of a key", []string{"Authorization", "Bearer sk-good-012345678"}, 401},
 		{"basic auth", []string{"Authorization", "Basic c2stZ29vZA=="}, 401},
-		{"good key", []string{"Authorization", "Bearer sk-good"}, 200},
-		{"second key", []string{"Authorization", "Bearer sk-other"}, 200},
-		{"x-api-key", []string{"X-Api-Key", "sk-good"}, 200},
+		{"good key", []string{"Authorization", "Bearer sk-good-0123456789"}, 200},
+		{"lower-case scheme", []string{"Authorization", "bearer sk-good-0123456789"}, 200},
+		{"upper-case scheme", []string{"Authorization", "BEARER sk-good-0123456789"}, 200},
+		{"second key", []string{"Authorization", "Bearer sk-other-0123456789"}, 200},
+		{"x-api-key", []string{"X-Api-Key", "sk-good-0123456789"}, 200},
 	} {
 		st, b := do(t, "POST", ts.URL+"/v1/chat/completions", body, tc.hdr...)
 		if st != tc.status {
@@ -188,15 +190,15 @@ func TestAPIKeys(t *testing.T) {
 
 func TestKeysFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "keys")
-	os.WriteFile(p, []byte("# keys\nsk-one\n\nsha256:"+strings.Repeat("ab", 32)+"\n"), 0o600)
-	k, err := LoadKeys(p, "sk-env, sk-env2")
+	os.WriteFile(p, []byte("# keys\nsk-one-0123456789ab\n\nsha256:"+strings.Repeat("ab", 32)+"\n"), 0o600)
+	k, err := LoadKeys(p, "sk-env-0123456789ab, sk-env2-0123456789ab")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := k.Len(), 4; got != want {
 		t.Errorf("%d keys, want %d", got, want)
 	}
-	for _, key := range []string{"sk-one", "sk-env", "sk-env2"} {
+	for _, key := range []string{"sk-one-0123456789ab", "sk-env-0123456789ab", "sk-env2-0123456789ab"} {
 		if _, ok := k.Check(key); !ok {
 			t.Errorf("key %q rejected", key)
 		}
@@ -220,18 +222,18 @@ func TestIsLoopback(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	_, ts := testServer(t, Config{Engine: &scripted{answer: []string{"hi"}}, Keys: NewKeys("a", "b"), RateLimit: 0.5, Burst: 2})
+	_, ts := testServer(t, Config{Engine: &scripted{answer: []string{"hi"}}, Keys: mustKeys(t, "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"), RateLimit: 0.5, Burst: 2})
 	body := `{"messages":[{"role":"user","content":"x"}]}`
 	var codes []int
 	for range 3 {
-		st, _ := do(t, "POST", ts.URL+"/v1/chat/completions", body, "Authorization", "Bearer a")
+		st, _ := do(t, "POST", ts.URL+"/v1/chat/completions", body, "Authorization", "Bearer aaaaaaaaaaaaaaaa")
 		codes = append(codes, st)
 	}
 	if got, want := fmt.Sprint(codes), "[200 200 429]"; got != want {
 		t.Errorf("key a: %s, want %s", got, want)
 	}
 	// Another key has its own bucket.
-	if st, _ := do(t, "POST", ts.URL+"/v1/chat/completions", body, "Authorization", "Bearer b"); st != 200 {
+	if st, _ := do(t, "POST", ts.URL+"/v1/chat/completions", body, "Authorization", "Bearer bbbbbbbbbbbbbbbb"); st != 200 {
 		t.Errorf("key b: %d, want 200", st)
 	}
 }
@@ -287,6 +289,7 @@ func TestClientDisconnectStopsGeneration(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/chat/completions",
 		strings.NewReader(`{"messages":[{"role":"user","content":"x"}],"stream":true}`))
+	req.Header.Set("Content-Type", "application/json")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -10,10 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"ragtune/guard"
+	"ragtune/internal/cli"
 	"ragtune/llm"
 	"ragtune/rag"
 	"ragtune/server"
@@ -32,15 +35,34 @@ query; chat with "kb": NAME or model "rag:NAME" answers with citations),
 a web page at /, /healthz and Prometheus /metrics.
 
 It listens on loopback by default. Binding any other address requires API
-keys (--api-keys FILE, one per line, or RAGTUNE_API_KEYS=k1,k2); clients
-send 'Authorization: Bearer KEY'. Requests beyond --parallel running and
---max-queue waiting get 429. SIGINT/SIGTERM stop accepting connections and
-let requests in flight finish (up to --grace).
+keys (--api-keys FILE, or RAGTUNE_API_KEYS=k1,k2); clients send
+'Authorization: Bearer KEY'. Keys are at least 16 characters. Each line of
+the keys file is a plain KEY (full access, as before scopes existed) or
+NAME KEY SCOPE, where SCOPE is read (chat, completions, embeddings, read
+and query knowledge bases), write (also create knowledge bases, upload and
+delete in its own) or admin (everything, every knowledge base, /metrics);
+KEY may be sha256:HEX. A knowledge base belongs to the key that created it
+and other keys cannot see it unless its owner shares it (PATCH /v1/kb/NAME
+{"shared": true}); admin keys see all. Failed authentication is throttled
+per client address (429 with Retry-After).
+
+Browsers: requests must name this server in Host (loopback, the --addr
+host, or --allowed-host), and changes must come from its own page (Origin)
+or --allowed-origin; JSON routes take only application/json, and uploads
+from scripts need an Authorization header (any value without keys).
+An upload is refused with 413 when extracting it would produce more than
+--max-extract bytes (a decompression bomb); the work stops when the client
+goes away. Personal data is masked in every field that leaves the server
+(names, titles, headings, citations); see docs/SECURITY.md.
+
+Requests beyond --parallel running and --max-queue waiting get 429.
+SIGINT/SIGTERM stop accepting connections and let requests in flight
+finish (up to --grace).
 
 Examples:
   ragtune serve --model ./r1-1.5b --kb docs
   ragtune serve --backend http://127.0.0.1:8000 --backend-model deepseek-r1 --addr 0.0.0.0:8080 --api-keys keys.txt
-  curl -N localhost:8080/v1/chat/completions -d '{"messages":[{"role":"user","content":"你好"}],"stream":true}'`
+  curl -N localhost:8080/v1/chat/completions -H 'Content-Type: application/json' -d '{"messages":[{"role":"user","content":"你好"}],"stream":true}'`
 
 func runServe(args []string) error {
 	fs := newFlagSet("serve", "--model DIR|FILE.gguf | --backend URL [flags]", serveDescription)
@@ -51,7 +73,7 @@ func runServe(args []string) error {
 	backendKey := fs.String("backend-key", os.Getenv("RAGTUNE_BACKEND_API_KEY"), "API `key` for --backend (default $RAGTUNE_BACKEND_API_KEY)")
 	name := fs.String("model-name", "", "model id clients use (default: the model directory's name)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
-	keysFile := fs.String("api-keys", "", "`file` of API keys, one per line (also $RAGTUNE_API_KEYS, comma-separated)")
+	keysFile := fs.String("api-keys", "", "`file` of API keys: KEY or NAME KEY read|write|admin per line (also $RAGTUNE_API_KEYS, comma-separated plain keys)")
 	ctxSize := fs.Int("ctx", 0, "context size in tokens `N` per sequence (default min(model maximum, 4096))")
 	parallel := fs.Int("parallel", 2, "generations running at once `N` (each holds a KV cache)")
 	maxQueue := fs.Int("max-queue", 16, "generations that may wait `N`; more get 429")
@@ -69,6 +91,10 @@ func runServe(args []string) error {
 	burst := fs.Int("burst", 0, "rate-limit burst `N` (default 2×R)")
 	maxBody := fs.Int64("max-body", 1<<20, "largest JSON request body in `bytes`")
 	maxUpload := fs.Int64("max-upload", 16<<20, "largest document upload in `bytes`")
+	maxExtract := fs.Int64("max-extract", 0, "most `bytes` extracting one upload may inflate to (all its zip entries and PDF streams, and its text; default 8×--max-upload)")
+	var allowedHosts, allowedOrigins stringList
+	fs.Var(&allowedHosts, "allowed-host", "another Host `name` clients may use, e.g. a reverse proxy's (repeatable)")
+	fs.Var(&allowedOrigins, "allowed-origin", "another browser `origin` (https://app.example) allowed to send changes (repeatable)")
 	reports := fs.String("reports", "", "`DIR` of eval reports served under /reports/ and linked from the page")
 	jsonLogs := fs.Bool("log-json", false, "log JSON lines instead of text")
 	if err := parseFlags(fs, args); err != nil {
@@ -80,8 +106,19 @@ func runServe(args []string) error {
 	if *adapter != "" && *modelPath == "" {
 		return usageErrorf("--adapter needs --model")
 	}
+	if *maxExtract < 0 || *maxUpload <= 0 {
+		return usageErrorf("--max-upload must be > 0 and --max-extract >= 0")
+	}
 	if *parallel < 1 || *maxQueue < 0 || *ctxSize < 0 || *maxTokens < 0 {
 		return usageErrorf("--parallel must be >= 1; --max-queue, --ctx and --max-tokens >= 0")
+	}
+	if err := checkListenAddr(*addr); err != nil {
+		return err
+	}
+	if *modelPath != "" {
+		if err := cli.ModelPath(*modelPath); err != nil {
+			return err
+		}
 	}
 	keys, err := server.LoadKeys(*keysFile, os.Getenv("RAGTUNE_API_KEYS"))
 	if err != nil {
@@ -96,6 +133,14 @@ func runServe(args []string) error {
 	}
 	log := slog.New(handler)
 
+	// Bind before the model loads: a busy port fails in a second, not
+	// after minutes of loading.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server using it? choose another --addr)", *addr, err)
+	}
+	defer ln.Close()
+
 	var policy *guard.Policy
 	if *policyFile != "" {
 		if policy, err = guard.LoadPolicy(*policyFile); err != nil {
@@ -105,7 +150,8 @@ func runServe(args []string) error {
 
 	cfg := server.Config{Keys: keys, KBDir: *kbRoot, Policy: policy, NoGuard: *noGuard,
 		RateLimit: *rate, Burst: *burst, Parallel: *parallel, MaxQueue: *maxQueue, Timeout: *timeout,
-		DefaultMaxTokens: *maxTokens, MaxBodyBytes: *maxBody, MaxUploadBytes: *maxUpload, ReportsDir: *reports, Logger: log}
+		DefaultMaxTokens: *maxTokens, MaxBodyBytes: *maxBody, MaxUploadBytes: *maxUpload,
+		MaxExtractBytes: *maxExtract, ListenAddr: *addr, AllowedHosts: allowedHosts, AllowedOrigins: allowedOrigins, ReportsDir: *reports, Logger: log}
 	switch {
 	case *embedURL != "":
 		cfg.Embed = rag.Batched(rag.RemoteEmbedder(*embedURL, *embedModel, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil), 64)
@@ -169,10 +215,6 @@ func runServe(args []string) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
-	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
@@ -217,4 +259,20 @@ func modelID(path string) string {
 		}
 	}
 	return path
+}
+
+// checkListenAddr rejects an --addr that is not HOST:PORT before anything
+// else is said about it (such as whether it is loopback).
+func checkListenAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--addr %q is an invalid address: want HOST:PORT, e.g. 127.0.0.1:8080 or :8080", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return usageErrorf("--addr %q is an invalid address: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return usageErrorf("--addr %q is an invalid address: host %q", addr, host)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ const i18n = {
     placeholder: "Message…", send: "Send", stop: "Stop", save: "Save",
     keyHint: "This server requires an API key. It is kept in this browser only.",
     reasoning: "Reasoning", reasoningLive: "Thinking…", chunks: "chunks", del: "Delete",
-    uploaded: "Uploaded", uploading: "Uploading…", confirmKB: "Delete knowledge base {0} and all its documents?",
+    uploaded: "Uploaded", duplicate: "already stored", uploading: "Uploading…", confirmKB: "Delete knowledge base {0} and all its documents?",
     noDocs: "No documents yet.", filtered: "[stopped by the content policy]", sources: "Sources",
     accepted: "Accepted: {0}; at most {1}.", chunk: "chunk", chars: "characters",
     noAnswer: "No answer: the model spent all {0} tokens thinking (</think> never came). Raise Max tokens in Settings, or turn Thinking off.",
@@ -27,7 +27,7 @@ const i18n = {
     placeholder: "输入消息…", send: "发送", stop: "停止", save: "保存",
     keyHint: "此服务器需要 API 密钥，仅保存在本浏览器中。",
     reasoning: "思考过程", reasoningLive: "思考中…", chunks: "个片段", del: "删除",
-    uploaded: "已上传", uploading: "上传中…", confirmKB: "删除知识库 {0} 及其全部文档？",
+    uploaded: "已上传", duplicate: "已存在", uploading: "上传中…", confirmKB: "删除知识库 {0} 及其全部文档？",
     noDocs: "还没有文档。", filtered: "[已被内容策略拦截]", sources: "来源",
     accepted: "支持：{0}；最大 {1}。", chunk: "片段", chars: "字符",
     noAnswer: "没有回答：模型用完了全部 {0} 个 token 仍在思考（未出现 </think>）。请在设置中调大最大生成长度，或关闭深度思考。",
@@ -61,7 +61,7 @@ async function api(method, path, body) {
   let data = null;
   try { data = await r.json(); } catch (_) { /* empty body */ }
   if (r.status === 401) askKey();
-  if (!r.ok && r.status !== 422) {
+  if (!r.ok) {
     const msg = data && data.error ? data.error.message : r.status + " " + r.statusText;
     throw new Error(msg);
   }
@@ -109,12 +109,19 @@ async function loadKBs(select) {
   await showKB();
 }
 
+// showKB may be called again before its fetch returns (two quick
+// selections, an upload finishing): only the latest call renders, and it
+// renders the whole list at once after the await, so lists never merge.
+let showGen = 0;
 async function showKB() {
-  $("kb-panel").hidden = !state.kb;
+  const gen = ++showGen;
+  const kb = state.kb;
+  $("kb-panel").hidden = !kb;
   const ul = $("docs");
+  if (!kb) { ul.replaceChildren(); return; }
+  const docs = await api("GET", "/v1/kb/" + encodeURIComponent(kb) + "/documents");
+  if (gen !== showGen) return;
   ul.replaceChildren();
-  if (!state.kb) return;
-  const docs = await api("GET", "/v1/kb/" + encodeURIComponent(state.kb) + "/documents");
   if (!docs.data.length) {
     const li = document.createElement("li");
     li.textContent = t("noDocs");
@@ -132,7 +139,7 @@ async function showKB() {
     del.textContent = t("del");
     del.addEventListener("click", async () => {
       try {
-        await api("DELETE", "/v1/kb/" + encodeURIComponent(state.kb) + "/documents/" + encodeURIComponent(d.id));
+        await api("DELETE", "/v1/kb/" + encodeURIComponent(kb) + "/documents/" + encodeURIComponent(d.id));
         await loadKBs();
       } catch (e) { status(e.message, true); }
     });
@@ -171,8 +178,7 @@ $("upload-form").addEventListener("submit", async (e) => {
   status(t("uploading"));
   try {
     const r = await api("POST", "/v1/kb/" + encodeURIComponent(state.kb) + "/documents", fd);
-    const bad = r.data.filter((d) => d.status === "rejected");
-    status(bad.length ? bad.map((d) => d.name + ": " + d.error).join("; ") : t("uploaded") + ": " + r.data.map((d) => d.name).join(", "), bad.length > 0);
+    status(t("uploaded") + ": " + r.data.map((d) => d.name + (d.status === "duplicate" ? " (" + t("duplicate") + ")" : "")).join(", "), false);
     $("file").value = "";
     await loadKBs();
   } catch (err) { status(err.message, true); }
