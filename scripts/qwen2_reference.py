@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent PyTorch reference of the Qwen2 decoder: goldens for model/qwen2.
+"""Independent PyTorch reference of the Qwen2, Llama 3 and Qwen3 decoders: goldens for model/qwen2.
 
 Regenerate the committed goldens (from the repository root; needs Go and
 Debian's python3-torch, `apt-get install -y python3-torch`):
@@ -15,7 +15,11 @@ The model is read directly: config.json plus the safetensors header parsed
 with json + struct (no safetensors library). The forward pass is written
 here from HF transformers' Qwen2 semantics (RMSNorm, q/k/v bias, rotate-half
 RoPE, GQA via repeat_kv, causal softmax attention, SwiGLU MLP, tied or untied
-head) and runs in float64, so each golden (every position's logits for a few
+head), with what Llama 3 adds (no biases by default, rope_scaling "llama3":
+long wavelengths' frequencies divided by `factor`, a smooth blend between
+original/high_freq_factor and original/low_freq_factor) and what Qwen3 adds
+(an RMSNorm over each q and k head, q_norm/k_norm, before RoPE; head_dim from
+the config), and runs in float64, so each golden (every position's logits for a few
 deterministic token sequences) is the exact answer the Go float32 engine is
 measured against.
 """
@@ -94,7 +98,10 @@ class Qwen2Reference:
         self.theta = c.get("rope_theta", 10000.0)
         model_type = c.get("model_type", "qwen2")
         self.qkv_bias = c.get("attention_bias", model_type == "qwen2")
-        self.o_bias = self.qkv_bias and model_type != "qwen2"
+        # Llama's attention_bias covers o_proj too; Qwen2/Qwen3's never does.
+        self.o_bias = self.qkv_bias and model_type == "llama"
+        self.qk_norm = model_type == "qwen3"
+        self.scaling = c.get("rope_scaling") or {}
         if c.get("tie_word_embeddings") or "lm_head.weight" not in self.w:
             self.head = self.w["model.embed_tokens.weight"]
         else:
@@ -103,9 +110,27 @@ class Qwen2Reference:
     def rope(self, T):
         # HF default rotary embedding: inv_freq from float32 powers of theta.
         inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.HD, 2, dtype=torch.int64).float() / self.HD))
+        kind = self.scaling.get("rope_type", self.scaling.get("type", "default"))
+        if kind == "llama3":
+            inv_freq = self.llama3_scale(inv_freq)
+        elif kind != "default":
+            raise SystemExit(f"rope_scaling {kind!r} is not in this reference")
         freqs = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(self.dtype), emb.sin().to(self.dtype)
+
+    def llama3_scale(self, inv_freq):
+        # Wavelengths longer than original/low_freq_factor: frequency / factor;
+        # shorter than original/high_freq_factor: unchanged; in between, a
+        # blend linear in original/wavelength.
+        sc = self.scaling
+        factor, low, high = sc["factor"], sc["low_freq_factor"], sc["high_freq_factor"]
+        old = sc["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv_freq
+        smooth = (old / wavelen - low) / (high - low)
+        blended = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+        out = torch.where(wavelen > old / low, inv_freq / factor, blended)
+        return torch.where(wavelen < old / high, inv_freq, out)
 
     def forward(self, tokens):
         """Logits (T, vocab) for one sequence starting at position 0."""
@@ -124,6 +149,9 @@ class Qwen2Reference:
             q = q.view(T, self.NH, self.HD).transpose(0, 1)
             k = k.view(T, self.NKV, self.HD).transpose(0, 1)
             v = v.view(T, self.NKV, self.HD).transpose(0, 1)
+            if self.qk_norm:
+                q = rms_norm(q, w[p + "self_attn.q_norm.weight"], self.eps)
+                k = rms_norm(k, w[p + "self_attn.k_norm.weight"], self.eps)
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
             # repeat_kv: query head j reads KV head j // (NH // NKV).

@@ -25,11 +25,19 @@ type Config struct {
 	MaxPositionEmbeddings int      `json:"max_position_embeddings"`
 	RMSNormEps            float64  `json:"rms_norm_eps"`
 	RopeTheta             float64  `json:"rope_theta"`
-	TieWordEmbeddings     bool     `json:"tie_word_embeddings"`
-	HiddenAct             string   `json:"hidden_act,omitempty"`
-	TorchDtype            string   `json:"torch_dtype,omitempty"`
-	BOSTokenID            int      `json:"bos_token_id"`
-	EOSTokenID            int      `json:"eos_token_id"`
+	// RopeScaling is HF's rope_scaling; nil (or rope_type "default"):
+	// plain RoPE. ragtune runs rope_type "llama3" (Llama 3.1+).
+	RopeScaling *RopeScaling `json:"rope_scaling,omitempty"`
+	// RopeFreqFactors divides each RoPE frequency (HeadDim/2 values), as
+	// llama.cpp's rope_freqs.weight does; set from a GGUF file that has
+	// that tensor but not ragtune's rope-scaling metadata. Not in HF's
+	// config.json, so a model opened that way cannot be saved as HF.
+	RopeFreqFactors   []float64 `json:"-"`
+	TieWordEmbeddings bool      `json:"tie_word_embeddings"`
+	HiddenAct         string    `json:"hidden_act,omitempty"`
+	TorchDtype        string    `json:"torch_dtype,omitempty"`
+	BOSTokenID        int       `json:"bos_token_id"`
+	EOSTokenID        int       `json:"eos_token_id"`
 	// AttentionBias is the Llama-style switch; absent, the family decides
 	// (Qwen2 has q/k/v bias, Llama none: see Family).
 	AttentionBias *bool `json:"attention_bias,omitempty"`
@@ -84,6 +92,12 @@ func (c *Config) Validate() error {
 	if c.RopeTheta <= 0 {
 		errs = append(errs, fmt.Errorf("rope_theta must be > 0 (got %g)", c.RopeTheta))
 	}
+	if err := c.RopeScaling.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if n := len(c.RopeFreqFactors); n > 0 && n != c.HeadDimension()/2 {
+		errs = append(errs, fmt.Errorf("%d RoPE frequency factors for head dimension %d, want %d", n, c.HeadDimension(), c.HeadDimension()/2))
+	}
 	return errors.Join(errs...)
 }
 
@@ -113,5 +127,8 @@ func LoadConfig(path string) (*Config, error) {
 
 // Save writes c as dir/config.json atomically.
 func (c *Config) Save(dir string) error {
+	if len(c.RopeFreqFactors) > 0 && c.RopeScaling == nil {
+		return fmt.Errorf("save config in %s: the model's RoPE frequency factors (GGUF rope_freqs.weight) have no config.json form; convert from the original HF checkpoint instead", dir)
+	}
 	return model.WriteJSON(filepath.Join(dir, "config.json"), c)
 }

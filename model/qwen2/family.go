@@ -33,6 +33,10 @@ type Family struct {
 	// max_window_layers, which GGUF does not; a config read from GGUF
 	// fills them with full attention, as ragtune and llama.cpp run it.
 	SlidingWindowFields bool
+	// QKNorm: every q and k head is RMS-normalized (q_norm, k_norm, one
+	// weight of head_dim each, shared by the heads) after the projection
+	// and before RoPE (Qwen3).
+	QKNorm bool
 	// GGUFVocabKeys: write {arch}.rope.dimension_count and
 	// {arch}.vocab_size, as llama.cpp's converter does for this family.
 	GGUFVocabKeys bool
@@ -41,6 +45,7 @@ type Family struct {
 var families = []Family{
 	{ModelType: "qwen2", Architecture: "Qwen2ForCausalLM", QKVBias: true, SlidingWindowFields: true},
 	{ModelType: "llama", Architecture: "LlamaForCausalLM", BiasCoversO: true, PermuteQK: true, GGUFVocabKeys: true},
+	{ModelType: "qwen3", Architecture: "Qwen3ForCausalLM", QKNorm: true, SlidingWindowFields: true},
 }
 
 // FamilyOf returns the family of a model_type, or an error naming the
@@ -91,6 +96,13 @@ func (c *Config) HasQKVBias() bool {
 	}
 	f, err := c.Family()
 	return err == nil && f.QKVBias
+}
+
+// HasQKNorm reports whether attention RMS-normalizes each q and k head
+// (q_norm, k_norm).
+func (c *Config) HasQKNorm() bool {
+	f, err := c.Family()
+	return err == nil && f.QKNorm
 }
 
 // hasOBias reports whether o_proj carries a bias (a Llama with

@@ -116,6 +116,9 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if v, ok := f.Float(arch + ".rope.freq_base"); ok {
 		c.RopeTheta, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
 	}
+	if err := ropeScalingFromGGUF(f, c); err != nil {
+		return nil, err
+	}
 	if !fam.QKVBias {
 		// A family without bias by default says so in attention_bias
 		// when its file has them.
@@ -153,6 +156,52 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 		return nil, fmt.Errorf("GGUF %q metadata: %w", f.Path, err)
 	}
 	return c, nil
+}
+
+// ggufRopeScaling is where WriteGGUF records HF's llama3 rope_scaling.
+// llama.cpp reads the frequency divisors from the rope_freqs.weight tensor
+// and has no keys for the parameters they come from (its rope.scaling.*
+// keys mean other schemes and would change what it runs), so they are kept
+// under ragtune's own prefix, for converting the file back to HF.
+const ggufRopeScaling = "ragtune.rope_scaling."
+
+// ropeFreqsName is llama.cpp's tensor of RoPE frequency divisors.
+const ropeFreqsName = "rope_freqs.weight"
+
+// ropeScalingFromGGUF sets c's RoPE scaling from ragtune's keys or, for a
+// file written by llama.cpp's converter, from rope_freqs.weight.
+func ropeScalingFromGGUF(f *gguf.File, c *Config) error {
+	if kind, ok := f.String(ggufRopeScaling + "type"); ok {
+		r := &RopeScaling{RopeType: kind}
+		r.Factor, _ = f.Float(ggufRopeScaling + "factor")
+		r.LowFreqFactor, _ = f.Float(ggufRopeScaling + "low_freq_factor")
+		r.HighFreqFactor, _ = f.Float(ggufRopeScaling + "high_freq_factor")
+		n, _ := f.Uint(ggufRopeScaling + "original_max_position_embeddings")
+		r.OriginalMaxPositionEmbeddings = int(n)
+		c.RopeScaling = r
+		return nil
+	}
+	ff, err := ropeFreqsFromGGUF(f)
+	c.RopeFreqFactors = ff
+	return err
+}
+
+// ropeFreqsFromGGUF reads rope_freqs.weight (nil when absent).
+func ropeFreqsFromGGUF(f *gguf.File) ([]float64, error) {
+	ti, err := f.Tensor(ropeFreqsName)
+	if err != nil {
+		return nil, nil
+	}
+	t := &weights.Tensor{Name: ropeFreqsName, DType: ti.Type, Shape: ti.Shape(), Data: ti.Data}
+	v, err := toF32(t)
+	if err != nil {
+		return nil, fmt.Errorf("GGUF %q: %w", f.Path, err)
+	}
+	ff := make([]float64, len(v))
+	for i, x := range v {
+		ff[i] = float64(x)
+	}
+	return ff, nil
 }
 
 // floatTypeOf names the float type most matrices are stored in, so a BF16
@@ -349,6 +398,13 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 		add(arch+".rope.dimension_count", uint32(cfg.HeadDimension()))
 		add(arch+".vocab_size", uint32(cfg.VocabSize))
 	}
+	if r := cfg.RopeScaling; r.Kind() == "llama3" {
+		add(ggufRopeScaling+"type", r.Kind())
+		add(ggufRopeScaling+"factor", float32(r.Factor))
+		add(ggufRopeScaling+"low_freq_factor", float32(r.LowFreqFactor))
+		add(ggufRopeScaling+"high_freq_factor", float32(r.HighFreqFactor))
+		add(ggufRopeScaling+"original_max_position_embeddings", uint32(r.OriginalMaxPositionEmbeddings))
+	}
 
 	specs := Tensors(cfg)
 	types := map[weights.DType]bool{}
@@ -396,6 +452,21 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 	}
 	if err := w.AddTokenizer(opts.Tokenizer, cfg.VocabSize); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", path, err)
+	}
+	if ff := cfg.ropeFreqFactors(); ff != nil {
+		// llama.cpp's converter writes the divisors as rope_freqs.weight
+		// (F32), which its llama graph applies to every layer's RoPE.
+		v := make([]float32, len(ff))
+		for i, x := range ff {
+			v[i] = float32(x)
+		}
+		data, err := weights.EncodeFloat32(weights.F32, v)
+		if err != nil {
+			return fmt.Errorf("write GGUF %q: %w", path, err)
+		}
+		if err := w.AddTensor(ropeFreqsName, weights.F32, []uint64{uint64(len(v))}, data); err != nil {
+			return fmt.Errorf("write GGUF %q: %w", path, err)
+		}
 	}
 	for _, p := range plan {
 		gname, _ := GGUFName(p.spec.Name)

@@ -23,11 +23,20 @@ import (
 // than committing weights, and check its SHA-256 first, so a change in the
 // initializer is reported as such and not as a forward-pass mismatch.
 type goldenModel struct {
-	Preset    string  `json:"preset"`
-	Seed      uint64  `json:"seed"`
-	VocabSize int     `json:"vocab_size"`
-	InitRange float64 `json:"initializer_range"`
-	SHA256    string  `json:"sha256"` // of model.safetensors
+	Preset string `json:"preset"`
+	Arch   string `json:"arch,omitempty"` // PresetFor's arch; "" is the preset as named
+	// Shape, when set, replaces the preset's sizes (odd shapes that no
+	// preset has: widths off the SIMD and block multiples).
+	Shape     *goldenShape `json:"shape,omitempty"`
+	Seed      uint64       `json:"seed"`
+	VocabSize int          `json:"vocab_size"`
+	InitRange float64      `json:"initializer_range"`
+	SHA256    string       `json:"sha256"` // of model.safetensors
+}
+
+// goldenShape overrides a preset's sizes.
+type goldenShape struct {
+	Hidden, Intermediate, Layers, Heads, KVHeads, HeadDim int
 }
 
 // goldenModels are written by TestWriteGoldenModels for the scripts.
@@ -38,6 +47,13 @@ type goldenModel struct {
 var goldenModels = map[string]goldenModel{
 	"tiny":       {Preset: "tiny", Seed: 1, VocabSize: 320},
 	"tiny-sharp": {Preset: "tiny", Seed: 2, VocabSize: 320, InitRange: 0.15},
+	// Llama 3 and Qwen3 as `model init --preset tiny --arch A` writes them
+	// (sharp weights), and at odd sizes: hidden 72 and 60, MLP 100 and 90,
+	// head dimension 12 and 14 (Qwen3's not hidden/heads), GQA 3 and 5.
+	"tiny-llama":     {Preset: "tiny", Arch: "llama", Seed: 5, VocabSize: 320, InitRange: 0.15},
+	"tiny-qwen3":     {Preset: "tiny", Arch: "qwen3", Seed: 6, VocabSize: 320, InitRange: 0.15},
+	"tiny-llama-odd": {Preset: "tiny", Arch: "llama", Seed: 7, VocabSize: 301, InitRange: 0.15, Shape: &goldenShape{Hidden: 72, Intermediate: 100, Layers: 3, Heads: 6, KVHeads: 2}},
+	"tiny-qwen3-odd": {Preset: "tiny", Arch: "qwen3", Seed: 8, VocabSize: 301, InitRange: 0.15, Shape: &goldenShape{Hidden: 60, Intermediate: 90, Layers: 3, Heads: 5, KVHeads: 1, HeadDim: 14}},
 }
 
 // build writes the model into dir and returns the SHA-256 of its weights.
@@ -50,9 +66,13 @@ func (g goldenModel) build(t testing.TB, dir string) string {
 // weights depend only on the recipe: the tokenizer sets ids in config.json.
 func (g goldenModel) buildWith(t testing.TB, dir string, tok Tokenizer) string {
 	t.Helper()
-	cfg, err := Preset(g.Preset)
+	cfg, err := PresetFor(g.Preset, g.Arch)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sh := g.Shape; sh != nil {
+		cfg.HiddenSize, cfg.IntermediateSize, cfg.NumHiddenLayers = sh.Hidden, sh.Intermediate, sh.Layers
+		cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim = sh.Heads, sh.KVHeads, sh.HeadDim
 	}
 	cfg.VocabSize = g.VocabSize
 	if g.InitRange != 0 {
@@ -184,7 +204,7 @@ func loadGoldenModel(t *testing.T, g goldenModel, opts ...[]Option) []*Model {
 // PyTorch reference (scripts/qwen2_reference.py, float64), for prefill and
 // for token-by-token decode with the KV cache.
 func TestPyTorchGolden(t *testing.T) {
-	for _, name := range []string{"tiny", "tiny-sharp"} {
+	for _, name := range []string{"tiny", "tiny-sharp", "tiny-llama", "tiny-qwen3", "tiny-llama-odd", "tiny-qwen3-odd"} {
 		t.Run(name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("testdata", "pytorch_"+name+".json"))
 			if err != nil {
@@ -357,20 +377,19 @@ func TestLlamaCppGolden(t *testing.T) {
 }
 
 // TestGGUFMatchesHF loads the same weights from an HF directory and from
-// the GGUF export of it, for Qwen2 and for a Llama config (whose GGUF
-// stores q/k rows permuted for llama.cpp's RoPE layout): the logits must
-// be identical.
+// the GGUF export of it, for Qwen2, Llama 3 (whose GGUF stores q/k rows
+// permuted for llama.cpp's RoPE layout, and its RoPE scaling as
+// rope_freqs.weight) and Qwen3 (q/k norms, head_dim ≠ hidden/heads, tied
+// head): the logits must be identical, and with only rope_freqs.weight to
+// go by (a llama.cpp-converted file) within float32 rounding.
 func TestGGUFMatchesHF(t *testing.T) {
-	for _, arch := range []string{"qwen2", "llama"} {
+	for _, arch := range []string{"qwen2", "llama", "qwen3"} {
 		t.Run(arch, func(t *testing.T) {
-			cfg, err := Preset("tiny")
+			cfg, err := PresetFor("tiny", arch)
 			if err != nil {
 				t.Fatal(err)
 			}
 			cfg.VocabSize, cfg.InitializerRange = 320, 0.15
-			if arch == "llama" {
-				cfg.ModelType, cfg.Architectures = "llama", []string{"LlamaForCausalLM"}
-			}
 			dir := t.TempDir()
 			hf := filepath.Join(dir, "hf")
 			if err := InitWith(hf, cfg, 4, InitOptions{KeepVocab: true}); err != nil {
@@ -392,6 +411,30 @@ func TestGGUFMatchesHF(t *testing.T) {
 				m.Close()
 			}
 			requireClose(t, "GGUF vs HF logits", logits[1], logits[0], 0)
+			if arch != "llama" {
+				return
+			}
+			src, err := OpenGGUF(ggufPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := *src.Config
+			if c.RopeScaling.Kind() != "llama3" {
+				t.Fatalf("GGUF config lost rope_scaling: %+v", c.RopeScaling)
+			}
+			c.RopeScaling = nil
+			if c.RopeFreqFactors, err = ropeFreqsFromGGUF(src.File); err != nil || len(c.RopeFreqFactors) != c.HeadDimension()/2 {
+				t.Fatalf("rope_freqs.weight: %v, %d factors", err, len(c.RopeFreqFactors))
+			}
+			m, err := New(&c, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			requireClose(t, "logits with rope_freqs.weight only vs HF", prefillAll(t, m, toks), logits[0], 1e-5*max(1, maxAbs(logits[0])))
+			if err := c.Save(t.TempDir()); err == nil {
+				t.Error("saving a config with only rope_freqs.weight succeeded; config.json cannot express it")
+			}
 		})
 	}
 }

@@ -6,11 +6,15 @@ import (
 )
 
 // Presets are the shapes `ragtune model init` can write. The R1-Distill
-// shapes follow the published config.json files of DeepSeek-R1-Distill-Qwen;
-// "tiny" is small enough for unit tests to run a forward pass in
-// milliseconds while still exercising GQA (4 heads over 2 KV heads), q/k/v
-// bias and an untied head. VocabSize is replaced by the tokenizer's size
-// when a model is initialized with a tokenizer.
+// shapes follow the published config.json files of DeepSeek-R1-Distill-Qwen
+// and -Llama; "tiny" is small enough for unit tests to run a forward pass
+// in milliseconds while still exercising GQA (4 heads over 2 KV heads),
+// q/k/v bias and an untied head. "tiny-llama" and "tiny-qwen3" (what
+// `--preset tiny --arch llama|qwen3` writes) exercise what those families
+// add: GQA 3 and 4, Llama 3 RoPE scaling with all three frequency bands
+// within a few hundred positions, Qwen3's q/k norms with a head dimension
+// that is not hidden/heads, and its tied head. VocabSize is replaced by the
+// tokenizer's size when a model is initialized with a tokenizer.
 var Presets = map[string]Config{
 	"tiny": {
 		Architectures: []string{"Qwen2ForCausalLM"}, ModelType: "qwen2",
@@ -19,6 +23,57 @@ var Presets = map[string]Config{
 		MaxPositionEmbeddings: 2048, RMSNormEps: 1e-6, RopeTheta: 10000,
 		HiddenAct: "silu", TorchDtype: "float32", BOSTokenID: 259, EOSTokenID: 256,
 		UseCache: true, InitializerRange: 0.02, MaxWindowLayers: 2, SlidingWindow: 2048,
+	},
+	"tiny-llama": {
+		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
+		HiddenSize: 96, IntermediateSize: 224, NumHiddenLayers: 2,
+		NumAttentionHeads: 6, NumKeyValueHeads: 2, VocabSize: 512,
+		MaxPositionEmbeddings: 2048, RMSNormEps: 1e-5, RopeTheta: 500000,
+		RopeScaling:   &RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 512},
+		AttentionBias: new(bool),
+		HiddenAct:     "silu", TorchDtype: "float32", UseCache: true, InitializerRange: 0.02,
+	},
+	"tiny-qwen3": {
+		Architectures: []string{"Qwen3ForCausalLM"}, ModelType: "qwen3",
+		HiddenSize: 96, IntermediateSize: 224, NumHiddenLayers: 2,
+		NumAttentionHeads: 4, NumKeyValueHeads: 1, HeadDim: 32, VocabSize: 512,
+		MaxPositionEmbeddings: 2048, RMSNormEps: 1e-6, RopeTheta: 1000000, TieWordEmbeddings: true,
+		AttentionBias: new(bool),
+		HiddenAct:     "silu", TorchDtype: "float32", UseCache: true, InitializerRange: 0.02, MaxWindowLayers: 2,
+	},
+	// DeepSeek-R1-Distill-Llama-8B is Llama-3.1-8B's shape.
+	"r1-distill-llama-8b": {
+		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
+		HiddenSize: 4096, IntermediateSize: 14336, NumHiddenLayers: 32,
+		NumAttentionHeads: 32, NumKeyValueHeads: 8, VocabSize: 128256,
+		MaxPositionEmbeddings: 131072, RMSNormEps: 1e-5, RopeTheta: 500000,
+		RopeScaling:   &RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8192},
+		AttentionBias: new(bool),
+		HiddenAct:     "silu", TorchDtype: "bfloat16", BOSTokenID: 128000, EOSTokenID: 128001,
+		UseCache: true, InitializerRange: 0.02,
+	},
+	// DeepSeek-R1-Distill-Llama-70B is Llama-3.3-70B's shape.
+	"r1-distill-llama-70b": {
+		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
+		HiddenSize: 8192, IntermediateSize: 28672, NumHiddenLayers: 80,
+		NumAttentionHeads: 64, NumKeyValueHeads: 8, VocabSize: 128256,
+		MaxPositionEmbeddings: 131072, RMSNormEps: 1e-5, RopeTheta: 500000,
+		RopeScaling:   &RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 8192},
+		AttentionBias: new(bool),
+		HiddenAct:     "silu", TorchDtype: "bfloat16", BOSTokenID: 128000, EOSTokenID: 128001,
+		UseCache: true, InitializerRange: 0.02,
+	},
+	// DeepSeek-R1-0528-Qwen3-8B is Qwen3-8B's shape. Its context as
+	// Qwen3-8B ships it (40960, no rope_scaling): the published R1-0528
+	// config's longer context with YaRN scaling is not run by ragtune.
+	"r1-0528-qwen3-8b": {
+		Architectures: []string{"Qwen3ForCausalLM"}, ModelType: "qwen3",
+		HiddenSize: 4096, IntermediateSize: 12288, NumHiddenLayers: 36,
+		NumAttentionHeads: 32, NumKeyValueHeads: 8, HeadDim: 128, VocabSize: 151936,
+		MaxPositionEmbeddings: 40960, RMSNormEps: 1e-6, RopeTheta: 1000000,
+		AttentionBias: new(bool),
+		HiddenAct:     "silu", TorchDtype: "bfloat16", BOSTokenID: 151643, EOSTokenID: 151645,
+		UseCache: true, InitializerRange: 0.02, MaxWindowLayers: 36,
 	},
 	"r1-distill-qwen-1.5b": {
 		Architectures: []string{"Qwen2ForCausalLM"}, ModelType: "qwen2",
@@ -38,6 +93,28 @@ var Presets = map[string]Config{
 	},
 }
 
+// PresetFor returns the preset for an architecture: "tiny" with arch
+// "llama" is "tiny-llama"; any other name must be of that architecture.
+// An empty arch takes the preset as named.
+func PresetFor(name, arch string) (Config, error) {
+	if arch != "" {
+		if _, err := FamilyOf(arch); err != nil {
+			return Config{}, err
+		}
+		if name == "tiny" && arch != "qwen2" {
+			name = "tiny-" + arch
+		}
+	}
+	c, err := Preset(name)
+	if err != nil {
+		return c, err
+	}
+	if arch != "" && c.ModelType != arch {
+		return Config{}, fmt.Errorf("preset %q is a %s model, not %s (choose a %s preset or drop --arch)", name, c.ModelType, arch, arch)
+	}
+	return c, nil
+}
+
 // Preset returns a copy of the named preset.
 func Preset(name string) (Config, error) {
 	c, ok := Presets[name]
@@ -50,5 +127,13 @@ func Preset(name string) (Config, error) {
 		return Config{}, fmt.Errorf("unknown preset %q (choose one of %v)", name, names)
 	}
 	c.Architectures = append([]string(nil), c.Architectures...)
+	if c.RopeScaling != nil {
+		r := *c.RopeScaling
+		c.RopeScaling = &r
+	}
+	if c.AttentionBias != nil {
+		b := *c.AttentionBias
+		c.AttentionBias = &b
+	}
 	return c, nil
 }

@@ -57,6 +57,8 @@ type layer struct {
 	bqv        [3][]float32  // q (NH*HD), k (NKV*HD), v (NKV*HD) biases
 	wo         tensor.Matrix // (C, NH*HD)
 	bo         []float32     // (C), Llama with attention_bias only
+	qNorm      []float32     // (HD) per-head RMSNorm of q (Qwen3), else nil
+	kNorm      []float32     // (HD) per-head RMSNorm of k (Qwen3), else nil
 	mlpNorm    []float32     // (C) post_attention_layernorm
 	wgate, wup tensor.Matrix // (F, C)
 	wdown      tensor.Matrix // (C, F)
@@ -229,6 +231,14 @@ func New(cfg *Config, src weights.Source, opts ...Option) (m *Model, err error) 
 			}
 		}
 		ly.fuse()
+		if cfg.HasQKNorm() {
+			if ly.qNorm, err = l.vector(p+"self_attn.q_norm.weight", m.headDim); err != nil {
+				return nil, err
+			}
+			if ly.kNorm, err = l.vector(p+"self_attn.k_norm.weight", m.headDim); err != nil {
+				return nil, err
+			}
+		}
 		if oBias {
 			if ly.bo, err = l.vector(p+"self_attn.o_proj.bias", C); err != nil {
 				return nil, err

@@ -61,7 +61,7 @@ func (m *Model) NewState(maxSeq int) *State {
 			s.fused = make([]float32, chunk*max(QD+2*KVD, 2*m.ffn))
 		}
 	}
-	tensor.RoPETables(s.cos, s.sin, 0, maxSeq, m.headDim, m.cfg.RopeTheta)
+	m.cfg.RoPETables(s.cos, s.sin, 0, maxSeq)
 	for l := range s.kc {
 		s.kc[l] = make([]float32, maxSeq*KVD)
 		s.vc[l] = make([]float32, maxSeq*KVD)
@@ -182,6 +182,11 @@ func (s *State) step(tokens []int) {
 		addBias(q, ly.bqv[0], T)
 		addBias(k, ly.bqv[1], T)
 		addBias(v, ly.bqv[2], T)
+		if ly.qNorm != nil {
+			// q = self.q_norm(q.view(T, NH, HD)); k = self.k_norm(k.view(T, NKV, HD))
+			tensor.RMSNorm(q, q, ly.qNorm, T*NH, HD, m.eps)
+			tensor.RMSNorm(k, k, ly.kNorm, T*NKV, HD, m.eps)
+		}
 		// q, k = apply_rotary_pos_emb(q, k, cos, sin)
 		tensor.RoPEForward(q, cos, sin, T, T, NH, HD)
 		tensor.RoPEForward(k, cos, sin, T, T, NKV, HD)

@@ -18,7 +18,7 @@ type TensorSpec struct {
 }
 
 // dims are the sizes tensor shapes are made of.
-type dims struct{ C, I, V, Q, KV int } // hidden, MLP, vocab, q and k/v widths
+type dims struct{ C, I, V, Q, KV, HD int } // hidden, MLP, vocab, q and k/v widths, head
 
 // tensorRow is one entry of the family's tensor table.
 type tensorRow struct {
@@ -42,9 +42,11 @@ var (
 	dV  = func(d dims) int { return d.V }
 	dQ  = func(d dims) int { return d.Q }
 	dKV = func(d dims) int { return d.KV }
+	dHD = func(d dims) int { return d.HD }
 
 	qkvBias = (*Config).HasQKVBias
 	oBias   = (*Config).hasOBias
+	qkNorm  = (*Config).HasQKNorm
 	untied  = func(c *Config) bool { return !c.TieWordEmbeddings }
 )
 
@@ -63,6 +65,8 @@ var (
 		{"self_attn.q_proj.bias", "attn_q.bias", "bias", vec(dQ), qkvBias},
 		{"self_attn.k_proj.bias", "attn_k.bias", "bias", vec(dKV), qkvBias},
 		{"self_attn.v_proj.bias", "attn_v.bias", "bias", vec(dKV), qkvBias},
+		{"self_attn.q_norm.weight", "attn_q_norm.weight", "norm", vec(dHD), qkNorm},
+		{"self_attn.k_norm.weight", "attn_k_norm.weight", "norm", vec(dHD), qkNorm},
 		{"self_attn.o_proj.weight", "attn_output.weight", "linear", mat(dC, dQ), nil},
 		{"self_attn.o_proj.bias", "attn_output.bias", "bias", vec(dC), oBias},
 		{"post_attention_layernorm.weight", "ffn_norm.weight", "norm", vec(dC), nil},
@@ -91,7 +95,7 @@ func LayerTensors(c *Config) []TensorSpec {
 
 func (c *Config) dims() dims {
 	hd := c.HeadDimension()
-	return dims{C: c.HiddenSize, I: c.IntermediateSize, V: c.VocabSize, Q: c.NumAttentionHeads * hd, KV: c.NumKeyValueHeads * hd}
+	return dims{C: c.HiddenSize, I: c.IntermediateSize, V: c.VocabSize, Q: c.NumAttentionHeads * hd, KV: c.NumKeyValueHeads * hd, HD: hd}
 }
 
 // Tensors lists every tensor of a decoder with this config, under its HF
