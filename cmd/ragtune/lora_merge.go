@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
+	"ragtune/internal/cli"
 	"ragtune/train"
 )
 
@@ -28,12 +26,19 @@ Examples:
   ragtune lora merge --model r1-1.5b-f16.gguf --adapter ./peft-adapter --out ./merged`)
 	modelPath := fs.String("model", "", "base model: an HF model `DIR` or a .gguf file")
 	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR`")
-	out := fs.String("out", "", "output model `DIR`")
+	out := fs.String("out", "", "output model `DIR` (must not hold files unless --force)")
+	force := fs.Bool("force", false, "write into an --out that already holds files")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *modelPath == "" || *adapter == "" || *out == "" {
 		return usageErrorf("--model, --adapter and --out are required (see 'ragtune lora merge --help')")
+	}
+	if err := cli.OutputDir("--out", *out, *force); err != nil {
+		return err
+	}
+	if err := cli.ModelPath(*modelPath); err != nil {
+		return err
 	}
 	start := time.Now()
 	if err := train.MergeLoRA(*modelPath, *adapter, *out, mergeProgress()); err != nil {
@@ -45,18 +50,4 @@ Examples:
 
 // mergeProgress draws a byte bar on stderr for outputs large enough to
 // take a while.
-func mergeProgress() func(done, total int64) {
-	var bar *progressbar.ProgressBar
-	return func(done, total int64) {
-		if total < 64<<20 {
-			return
-		}
-		if bar == nil {
-			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(os.Stderr),
-				progressbar.OptionSetDescription("writing merged weights"), progressbar.OptionShowBytes(true),
-				progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
-		}
-		bar.Set64(done)
-	}
-}
+func mergeProgress() func(done, total int64) { return convertProgress("writing merged weights") }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"ragtune/internal/cli"
+	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
 	"ragtune/tokenizer"
 	"ragtune/weights"
@@ -39,6 +41,7 @@ Examples:
 	src := fs.String("model", "", "source: an HF model `DIR` or a .gguf file")
 	out := fs.String("out", "", "destination: a .gguf `FILE` (from a directory) or a directory (from a .gguf)")
 	typ := fs.String("type", "keep", "tensor `TYPE` of the output: keep, f32, f16 or bf16")
+	force := fs.Bool("force", false, "overwrite an existing --out")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,12 +57,24 @@ Examples:
 		}
 		target = d
 	}
+	if err := cli.ModelPath(*src); err != nil {
+		return err
+	}
 	st, err := os.Stat(*src)
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
+	toGGUF := st.IsDir() || strings.HasSuffix(*src, ".safetensors")
+	if toGGUF {
+		err = cli.OutputFile("--out", *out, *force)
+	} else {
+		err = cli.OutputDir("--out", *out, *force)
+	}
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	if st.IsDir() || strings.HasSuffix(*src, ".safetensors") {
+	if toGGUF {
 		if keep {
 			target = qwen2.KeepType
 		}
@@ -78,24 +93,29 @@ Examples:
 }
 
 // convertProgress returns a progress callback drawing a byte bar on
-// stderr once the output is large enough to be worth one.
+// stderr once the output is large enough to be worth one (periodic lines
+// when stderr is not a terminal).
 func convertProgress(what string) func(done, total int64) {
 	var bar *progressbar.ProgressBar
+	w := progress.ForStderr()
 	return func(done, total int64) {
 		if total < 64<<20 {
 			return
 		}
 		if bar == nil {
 			bar = progressbar.NewOptions64(total,
-				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetWriter(w),
 				progressbar.OptionSetDescription(what),
 				progressbar.OptionShowBytes(true),
 				progressbar.OptionSetWidth(30),
 				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 			)
 		}
 		bar.Set64(done)
+		if done >= total {
+			progress.Flush(w)
+		}
 	}
 }
 

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"ragtune/tokenizer"
 )
 
@@ -153,21 +151,9 @@ Examples:
 	}
 
 	opts := qwen2.InitOptions{Tokenizer: tok, KeepVocab: *preset != "tiny"}
-	var bar *progressbar.ProgressBar
 	if *preset != "tiny" {
-		opts.Progress = func(done, total int64) {
-			if bar == nil {
-				bar = progressbar.NewOptions64(total,
-					progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription("writing weights"),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionSetWidth(30),
-					progressbar.OptionThrottle(200*time.Millisecond),
-					progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
-				)
-			}
-			bar.Set64(done)
-		}
+		// The same byte bar as model convert: periodic lines in a log.
+		opts.Progress = convertProgress("writing weights")
 	}
 	start := time.Now()
 	if err := qwen2.InitWith(*out, cfg, *seed, opts); err != nil {

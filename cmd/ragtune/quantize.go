@@ -15,6 +15,8 @@ import (
 
 	"ragtune/gguf"
 	"ragtune/internal/bytesize"
+	"ragtune/internal/cli"
+	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tensor"
@@ -70,11 +72,20 @@ func runQuantize(args []string) error {
 	out := fs.String("out", "", "the GGUF file to write")
 	pplFile := fs.String("ppl-file", "", "after writing, report the perplexity of the source and the quantized model on this text `FILE` (same command as 'ragtune eval perplexity')")
 	pplWindow := fs.Int("ppl-window", 512, "perplexity window in tokens `N` for --ppl-file")
+	force := fs.Bool("force", false, "overwrite an existing --out file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *src == "" || *out == "" || *typ == "" {
 		return usageErrorf("--model, --type and --out are required (see 'ragtune quantize --help')")
+	}
+	if *pplWindow < 2 {
+		return usageErrorf("--ppl-window must be >= 2, not %d", *pplWindow)
+	}
+	// The output is checked before the work: a missing directory or an
+	// existing file would otherwise fail (or be replaced) only at the end.
+	if err := cli.OutputFile("--out", *out, *force); err != nil {
+		return err
 	}
 	if strings.EqualFold(*typ, "int8") {
 		*typ = "q8_0"
@@ -82,6 +93,9 @@ func runQuantize(args []string) error {
 	target, err := quant.ParseMix(*typ)
 	if err != nil {
 		return usageErrorf("--type: %v", err)
+	}
+	if err := cli.ModelPath(*src); err != nil {
+		return err
 	}
 	start := time.Now()
 	if err := quantizeModel(*src, *out, target, *pure); err != nil {
@@ -162,14 +176,16 @@ func quantizeModel(srcPath, out string, target quant.Mix, pure bool) error {
 			total += n
 		}
 	}
+	progressOut := progress.ForStderr()
 	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetWriter(progressOut),
 		progressbar.OptionSetDescription("quantizing to "+target.String()),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(progressOut) }),
 	)
+	defer progress.Flush(progressOut)
 	qs := &quantizingSource{Source: src, cfg: cfg, target: target, pure: pure, bar: bar}
 	opts := qwen2.GGUFOptions{
 		Type:      qwen2.KeepType,

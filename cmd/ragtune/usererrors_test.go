@@ -128,3 +128,43 @@ func TestUnknownFlagSuggests(t *testing.T) {
 		t.Errorf("run --modle: exit %d, stderr %q: want two lines, the second pointing at --help", code, stderr)
 	}
 }
+
+// Rows 4 and 11: every command that writes a model refuses to overwrite
+// one without --force, and checks its output path before the work.
+func TestOutputsNeedForce(t *testing.T) {
+	model := genTestModel(t)
+	dir := t.TempDir()
+	gguf := filepath.Join(dir, "model.gguf")
+	if code, _, stderr := runCaptured(t, "quantize", "--model", model, "--type", "q8_0", "--out", gguf); code != 0 {
+		t.Fatalf("quantize: exit %d\n%s", code, stderr)
+	}
+	hf := filepath.Join(dir, "hf")
+	if code, _, stderr := runCaptured(t, "model", "convert", "--model", gguf, "--out", hf); code != 0 {
+		t.Fatalf("convert: exit %d\n%s", code, stderr)
+	}
+	adapter := t.TempDir()
+	os.WriteFile(filepath.Join(adapter, "adapter_config.json"), []byte("{}"), 0o644)
+	missingDir := filepath.Join(dir, "missing", "x.gguf")
+	checkExits(t, []exitCase{
+		{"quantize existing", []string{"quantize", "--model", model, "--type", "q8_0", "--out", gguf}, 2,
+			"ragtune: --out " + gguf + " already exists: choose another --out or pass --force to overwrite it"},
+		{"quantize missing dir", []string{"quantize", "--model", model, "--type", "q8_0", "--out", missingDir}, 2,
+			"ragtune: --out " + missingDir + ": directory " + filepath.Dir(missingDir) + " does not exist"},
+		{"quantize out is dir", []string{"quantize", "--model", model, "--type", "q8_0", "--out", dir}, 2,
+			"ragtune: --out " + dir + " is a directory"},
+		{"convert to gguf twice", []string{"model", "convert", "--model", model, "--out", gguf}, 2,
+			"ragtune: --out " + gguf + " already exists"},
+		{"convert to hf twice", []string{"model", "convert", "--model", gguf, "--out", hf}, 2,
+			"ragtune: --out " + hf + " is not empty"},
+		{"merge into existing", []string{"lora", "merge", "--model", model, "--adapter", adapter, "--out", hf}, 2,
+			"ragtune: --out " + hf + " is not empty"},
+		{"quantize not a model", []string{"quantize", "--model", notModels(t)["empty.gguf"], "--type", "q8_0", "--out", filepath.Join(dir, "y.gguf")}, 1,
+			"ragtune: model "},
+	})
+	if code, _, stderr := runCaptured(t, "quantize", "--model", model, "--type", "q8_0", "--out", gguf, "--force"); code != 0 {
+		t.Errorf("quantize --force: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runCaptured(t, "model", "convert", "--model", gguf, "--out", hf, "--force"); code != 0 {
+		t.Errorf("convert --force: exit %d\n%s", code, stderr)
+	}
+}
