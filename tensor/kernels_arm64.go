@@ -27,12 +27,15 @@ func axpy4NEON(y, x *float32, ldx int, a *float32, n int)
 //go:noescape
 func bf16ToF32NEON(dst *float32, src *uint16, n int)
 
-// Every arm64 CPU has NEON (ASIMD): no feature test. SwiGLU keeps the
-// scalar loop.
+//go:noescape
+func swigluNEON(out, gate, up *float32, n int)
+
+// Every arm64 CPU has NEON (ASIMD): no feature test.
 var implNEON = &kernels{
 	name: "neon", width: 4, mr: 8, nr: 8,
 	gemmR: sgemmNEONR, gemmP: sgemmNEONP,
 	dot: dotNEON, axpy: axpyNEON, dot4: dot4NEON, bf16: bf16ToF32NEON, axpy4: axpy4NEON,
+	swiglu: swigluNEON,
 }
 
 func init() {

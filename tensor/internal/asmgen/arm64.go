@@ -356,4 +356,87 @@ func assemblyARM64() {
 	dot4NEON()
 	axpy4NEON()
 	bf16NEON()
+	swigluNEON()
+}
+
+func vec3(base uint32, asm string, d, n, m int) {
+	armWord(base|uint32(m)<<16|uint32(n)<<5|uint32(d), asm, d, n, m)
+}
+
+func vec2(base uint32, asm string, d, n int) {
+	armWord(base|uint32(n)<<5|uint32(d), asm, d, n)
+}
+
+// swigluNEON emits swigluNEON(out, gate, up *float32, n int) for n a
+// multiple of 4: swiglu's arithmetic (main.go) on 128-bit vectors: the
+// same clamp, reduction and degree-7 polynomial, FRINTN for the rounding,
+// and 2^k built in the exponent field in two normal halves as swigluAVX2
+// does. NaN gates give NaN through the final division.
+func swigluNEON() {
+	consts := []struct {
+		reg  int
+		bits string
+	}{
+		{30, "0x3fb8aa3b"}, // log2(e)
+		{29, "0x3f317200"}, // ln2, high part
+		{28, "0x35bfbe8e"}, // ln2, the rest
+		{27, "0x39500d01"}, // 1/7!
+		{26, "0x3ab60b61"}, // 1/6!
+		{25, "0x3c088889"}, // 1/5!
+		{24, "0x3d2aaaab"}, // 1/4!
+		{23, "0x3e2aaaab"}, // 1/3!
+		{22, "0x3f000000"}, // 1/2
+		{21, "0x3f800000"}, // 1
+		{20, "0xc2dc0000"}, // -110
+		{19, "0x42c80000"}, // 100
+		{18, "0x0000007f"}, // 127, the exponent bias
+	}
+	p("")
+	p("// func swigluNEON(out, gate, up *float32, n int)")
+	p("TEXT ·swigluNEON(SB), NOSPLIT, $0-32")
+	p("\tMOVD out+0(FP), R0")
+	p("\tMOVD gate+8(FP), R1")
+	p("\tMOVD up+16(FP), R2")
+	p("\tMOVD n+24(FP), R3")
+	for _, c := range consts {
+		p("\tMOVW $%s, R4", c.bits)
+		armWord(0x4e040c00|4<<5|uint32(c.reg), "DUP V%d.4S, W4", c.reg)
+	}
+	p("loop:")
+	p("\tCBZ R3, done")
+	p("\tVLD1.P 16(R1), [V0.S4]")
+	vec2(0x6ea0f800, "FNEG V%d.4S, V%d.4S", 1, 0)             // x = -g
+	vec3(0x4e20f400, "FMAX V%d.4S, V%d.4S, V%d.4S", 1, 1, 20) // clamped as swiglu
+	vec3(0x4ea0f400, "FMIN V%d.4S, V%d.4S, V%d.4S", 1, 1, 19)
+	vec3(0x6e20dc00, "FMUL V%d.4S, V%d.4S, V%d.4S", 2, 1, 30) // x·log2(e)
+	vec2(0x4e218800, "FRINTN V%d.4S, V%d.4S", 2, 2)           // k
+	p("\tVORR V1.B16, V1.B16, V3.B16")
+	p("\tVFMLS V29.S4, V2.S4, V3.S4") // r = x - k·ln2hi
+	p("\tVFMLS V28.S4, V2.S4, V3.S4") //     - k·ln2lo
+	// Horner from 1/7!: p = c + p·r, alternating V4 and V5.
+	p("\tVORR V27.B16, V27.B16, V4.B16")
+	cur := 4
+	for _, c := range []int{26, 25, 24, 23, 22, 21, 21} {
+		next := 9 - cur
+		p("\tVORR V%d.B16, V%d.B16, V%d.B16", c, c, next)
+		p("\tVFMLA V%d.S4, V3.S4, V%d.S4", cur, next)
+		cur = next
+	}
+	vec2(0x4ea1b800, "FCVTZS V%d.4S, V%d.4S", 2, 2)             // k as int32 (exact)
+	armWord(0x4f3f0400|2<<5|6, "SSHR V%d.4S, V%d.4S, #1", 6, 2) // k1 = ⌊k/2⌋
+	p("\tVSUB V6.S4, V2.S4, V2.S4")                             // k2 = k - k1
+	for _, k := range []int{6, 2} {
+		p("\tVADD V18.S4, V%d.S4, V%d.S4", k, k)
+		p("\tVSHL $23, V%d.S4, V%d.S4", k, k) // 2^k as float bits
+		vec3(0x6e20dc00, "FMUL V%d.4S, V%d.4S, V%d.4S", cur, cur, k)
+	}
+	faddv(cur, cur, 21)                                        // 1 + e^-g
+	vec3(0x6e20fc00, "FDIV V%d.4S, V%d.4S, V%d.4S", 7, 0, cur) // silu(g)
+	p("\tVLD1.P 16(R2), [V8.S4]")
+	vec3(0x6e20dc00, "FMUL V%d.4S, V%d.4S, V%d.4S", 7, 7, 8)
+	p("\tVST1.P [V7.S4], 16(R0)")
+	p("\tSUB $4, R3, R3")
+	p("\tB loop")
+	p("done:")
+	p("\tRET")
 }
