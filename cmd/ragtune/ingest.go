@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"ragtune/internal/cli"
 	"ragtune/internal/plural"
+	"ragtune/internal/progress"
 	"ragtune/rag"
 )
 
@@ -70,8 +73,32 @@ Examples:
 	if *vectorIndex != "flat" && *vectorIndex != "hnsw" {
 		return usageErrorf("--index must be flat or hnsw, got %q", *vectorIndex)
 	}
+	var c cli.Checks
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "chunk-size":
+			c.Check(*chunkSize > 0, "--chunk-size must be > 0, not %d", *chunkSize)
+		case "overlap":
+			c.Check(*overlap >= 0, "--overlap must be >= 0, not %d", *overlap)
+		}
+	})
+	if err := c.Err(); err != nil {
+		return err
+	}
+	// Every named input must exist before a knowledge base is created
+	// for it.
+	var missing []string
+	for _, p := range fs.Args() {
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("ingest: %s not found: %s (nothing was ingested)", plural.Noun(len(missing), "input"), strings.Join(missing, ", "))
+	}
 	cfg, err := rag.ReadStoreConfig(dir)
 	var s *rag.Store
+	created := false
 	switch {
 	case errors.Is(err, rag.ErrNoKB):
 		cfg = rag.StoreConfig{Name: *name, ChunkSize: 512, Overlap: 64, VectorIndex: *vectorIndex}
@@ -101,7 +128,7 @@ Examples:
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "created knowledge base %s in %s\n", *name, dir)
+		created = true
 	case err != nil:
 		return err
 	default:
@@ -117,13 +144,19 @@ Examples:
 			return err
 		}
 	}
-	defer s.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			s.Close()
+		}
+	}()
 
 	opts := rag.IngestOptions{Include: include, Exclude: exclude}
 	if *jsonFields != "" {
 		opts.Extract.JSONFields = strings.Split(*jsonFields, ",")
 	}
 	var bar *progressbar.ProgressBar
+	progressOut := progress.ForStderr()
 	opts.Progress = func(e rag.IngestEvent) {
 		if e.Err != nil {
 			if bar != nil {
@@ -136,12 +169,12 @@ Examples:
 		}
 		if bar == nil {
 			bar = progressbar.NewOptions(e.Total,
-				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetWriter(progressOut),
 				progressbar.OptionSetDescription("ingesting"),
 				progressbar.OptionSetWidth(30),
 				progressbar.OptionShowCount(),
 				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }))
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(progressOut) }))
 		}
 		if e.Action != "removed" {
 			bar.Set(e.Done)
@@ -154,6 +187,7 @@ Examples:
 	if bar != nil {
 		bar.Finish()
 	}
+	progress.Flush(progressOut)
 	if err != nil {
 		return fmt.Errorf("ingest into %s: %w (documents committed so far are kept; run again to continue)", *name, err)
 	}
@@ -161,7 +195,45 @@ Examples:
 	el := time.Since(start)
 	fmt.Fprintf(os.Stderr, "%d added, %d updated, %d unchanged, %d removed, %d skipped, %d failed; %s written in %.1fs (%.0f chunks/s); knowledge base %s: %s, %s\n",
 		rep.Added, rep.Updated, rep.Unchanged, rep.Removed, rep.Skipped, rep.Failed, plural.Count(rep.Chunks, "chunk"), el.Seconds(), float64(rep.Chunks)/max(el.Seconds(), 1e-9), *name, plural.Count(st.Docs, "document"), plural.Count(st.Chunks, "chunk"))
+	// A knowledge base this run created and left empty is removed, so a
+	// failed first ingest leaves nothing behind.
+	removed := ""
+	if created && st.Docs > 0 {
+		fmt.Fprintf(os.Stderr, "created knowledge base %s in %s\n", *name, dir)
+	}
+	if created && st.Docs == 0 {
+		closed = true
+		if err := s.Close(); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove the empty knowledge base %s: %w", dir, err)
+		}
+		removed = fmt.Sprintf("; the empty knowledge base %s was removed", *name)
+	}
+	if rep.Failed > 0 {
+		return fmt.Errorf("ingest into %s: %s failed: %s%s", *name, plural.Count(rep.Failed, "input"), problemList(rep.Problems), removed)
+	}
+	if created && st.Docs == 0 {
+		return fmt.Errorf("ingest into %s: no document could be read from %s (%d skipped: unsupported types or excluded)%s", *name, strings.Join(fs.Args(), ", "), rep.Skipped, removed)
+	}
 	return nil
+}
+
+// problemList names the failed inputs, up to five, with their reasons.
+func problemList(ps []rag.IngestEvent) string {
+	var parts []string
+	for _, p := range ps {
+		if p.Action != "failed" {
+			continue
+		}
+		if len(parts) == 5 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%v)", p.Path, p.Err))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // samePath reports whether two paths name the same file after making
