@@ -55,6 +55,12 @@ type kbHandle struct {
 	// files; uploads do not take it (rag.Store.AddDocuments extracts,
 	// chunks and embeds without a lock and commits under its own).
 	writeMu sync.Mutex
+	// life is shared by uploads in flight, which write into the
+	// directory, and taken whole by the knowledge base's deletion, which
+	// sets removed: an upload never writes into a directory being
+	// deleted, and one that comes after finds removed and answers 404.
+	life    sync.RWMutex
+	removed bool
 }
 
 // accessFile records, inside a knowledge base's directory, which API key
@@ -238,6 +244,14 @@ func (m *kbManager) remove(name string) error {
 	dir, err := m.dir(name)
 	if err != nil {
 		return err
+	}
+	m.mu.Lock()
+	h := m.handles[name]
+	m.mu.Unlock()
+	if h != nil {
+		h.life.Lock() // waits for uploads in flight
+		h.removed = true
+		defer h.life.Unlock()
 	}
 	m.mu.Lock()
 	if h := m.handles[name]; h != nil {
@@ -766,6 +780,11 @@ func readUpload(part *multipart.Part, left, limit int64) (pendingUpload, int, er
 // commit. Whatever fails, or turns out to duplicate stored content, is
 // removed again.
 func (s *Server) storeUploads(ctx context.Context, h *kbHandle, files []pendingUpload) ([]uploadResult, *httpError) {
+	h.life.RLock()
+	defer h.life.RUnlock()
+	if h.removed {
+		return nil, &httpError{http.StatusNotFound, openai.TypeNotFound, fmt.Sprintf("knowledge base %q was deleted", h.name), "kb_not_found"}
+	}
 	up := filepath.Join(h.store.Dir(), uploadsDir)
 	if err := os.MkdirAll(up, 0o755); err != nil {
 		return nil, s.kbError("store upload", err)

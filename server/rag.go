@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"ragtune/guard"
 	"ragtune/llm"
@@ -43,6 +44,7 @@ func (s *Server) screenMeta(text string) string {
 	if s.policy == nil || text == "" {
 		return text
 	}
+	text = s.maskJoinedPII(text)
 	r := s.policy.Check(guard.StageOutput, text)
 	switch r.Action {
 	case guard.Refuse:
@@ -52,6 +54,37 @@ func (s *Server) screenMeta(text string) string {
 		return r.Text
 	}
 	return text
+}
+
+// maskJoinedPII masks personal data that file names glue to words with
+// '_' or '+' ("张三_11010519491231002X.md"), where a detector that wants
+// a boundary around a number sees none: it scans a copy with those
+// turned into spaces (same byte offsets) and stars the spans it finds.
+func (s *Server) maskJoinedPII(text string) string {
+	if !strings.ContainsAny(text, "_+") {
+		return text
+	}
+	spaced := strings.Map(func(r rune) rune {
+		if r == '_' || r == '+' {
+			return ' '
+		}
+		return r
+	}, text)
+	var b strings.Builder
+	last := 0
+	for _, f := range s.policy.Scan(spaced) {
+		if !slices.Contains(guard.PIIKinds, f.Kind) || f.Start < last {
+			continue
+		}
+		b.WriteString(text[last:f.Start])
+		b.WriteString(strings.Repeat("*", utf8.RuneCountInString(text[f.Start:f.End])))
+		last = f.End
+	}
+	if last == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
 }
 
 func (s *Server) screenMetaList(xs []string) []string {
