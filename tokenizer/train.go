@@ -33,7 +33,23 @@ func ByteLevelR1() *BPE {
 // buildByteVocab makes a BPE whose ids are: bytes 0–255, then the added
 // tokens, then one token per merge result.
 func buildByteVocab(merges [][2]string, specials []AddedToken) (*BPE, error) {
-	sp := bpeSpec{vocab: map[string]int{}, nfc: true, pattern: Qwen2Pattern, bos: -1, eos: -1, pad: -1, pre: "deepseek-r1-qwen"}
+	return buildByteVocabAs(r1Qwen, merges, specials)
+}
+
+// byteStyle is how a byte-level vocabulary pre-tokenizes and which of its
+// added tokens are BOS, EOS and padding.
+type byteStyle struct {
+	pattern       string
+	nfc, ignore   bool // NFC normalizer; HF ignore_merges
+	pre           string
+	bos, eos, pad string // contents; "" none
+}
+
+var r1Qwen = byteStyle{pattern: Qwen2Pattern, nfc: true, pre: "deepseek-r1-qwen", bos: r1BOS, eos: r1EOS, pad: r1EOS}
+
+// buildByteVocabAs is buildByteVocab for a given style.
+func buildByteVocabAs(st byteStyle, merges [][2]string, specials []AddedToken) (*BPE, error) {
+	sp := bpeSpec{vocab: map[string]int{}, nfc: st.nfc, pattern: st.pattern, bos: -1, eos: -1, pad: -1, pre: st.pre, ignoreMerges: st.ignore}
 	for b := 0; b < 256; b++ {
 		sp.vocab[byteStr[b]] = b
 	}
@@ -45,11 +61,14 @@ func buildByteVocab(merges [][2]string, specials []AddedToken) (*BPE, error) {
 		seen[a.Content] = true
 		a.ID = 256 + i
 		sp.added = append(sp.added, a)
-		switch a.Content {
-		case r1BOS:
+		if a.Content == st.bos {
 			sp.bos, sp.addBOS = a.ID, true
-		case r1EOS:
-			sp.eos, sp.pad = a.ID, a.ID
+		}
+		if a.Content == st.eos {
+			sp.eos = a.ID
+		}
+		if a.Content == st.pad {
+			sp.pad = a.ID
 		}
 	}
 	next := 256 + len(specials)

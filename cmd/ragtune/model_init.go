@@ -29,8 +29,9 @@ func runModelInit(args []string) error {
 	fs := newFlagSet("model init", "--out DIR [--preset NAME] [--hidden-size N --layers N ...] [--seed N] [--tokenizer FILE] [--dtype f32|bf16|f16]", `
 Write a complete Hugging Face model directory (config.json,
 generation_config.json, model.safetensors, tokenizer.json,
-tokenizer_config.json) with deterministic random weights in the Qwen2
-layout. The same preset and seed give the same bytes on any machine.
+tokenizer_config.json) with deterministic random weights in the Qwen2,
+Llama 3 or Qwen3 layout (--arch, or the preset's). The same preset and
+seed give the same bytes on any machine.
 
 Presets: `+strings.Join(presets, ", ")+`. "tiny" takes milliseconds and is meant for
 tests; the R1-Distill shapes are for benchmarks (1.5B: about 3.5 GB in
@@ -42,17 +43,21 @@ example a small model to pre-train from scratch). Each attention head gets
 hidden-size/heads dimensions, which must be even (RoPE); --kv-heads must
 divide --heads (fewer KV heads than heads is grouped-query attention).
 
-Without --tokenizer the model gets the 263-token byte-level R1 vocabulary
-(256 bytes plus R1's special tokens), so it works on a fresh clone. With a
+Without --tokenizer the model gets a byte-level vocabulary (256 bytes plus
+the family's special tokens: R1's for qwen2, R1's with Llama 3's
+pre-tokenizer for llama, Qwen3's ChatML and <think> tokens for qwen3), so
+it works on a fresh clone. With a
 Qwen2.5 tokenizer.json, R1's special tokens are substituted; 'ragtune model
 train-tokenizer' makes a vocabulary from your own texts.
 
 Examples:
   ragtune model init --out tiny-model
+  ragtune model init --preset tiny --arch qwen3 --out tiny-qwen3
   ragtune model init --preset r1-distill-qwen-1.5b --out bench-1.5b
   ragtune model init --preset tiny --hidden-size 128 --intermediate-size 384 --layers 3 \
       --heads 4 --kv-heads 2 --max-position 1024 --tokenizer my-tok --out small-model`)
 	preset := fs.String("preset", "tiny", "model shape: "+strings.Join(presets, ", "))
+	arch := fs.String("arch", "", "architecture: qwen2, llama or qwen3 (default: the preset's; with --preset tiny, the tiny shape of that architecture)")
 	out := fs.String("out", "", "output directory (created; must be empty unless --force)")
 	seed := fs.Uint64("seed", 1, "random seed for the weights")
 	tokPath := fs.String("tokenizer", "", "tokenizer.json (or a directory holding one) to use instead of the byte-level vocabulary")
@@ -83,7 +88,7 @@ Examples:
 	if *out == "" {
 		return usageErrorf("--out DIR is required")
 	}
-	cfg, err := qwen2.Preset(*preset)
+	cfg, err := qwen2.PresetFor(*preset, *arch)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -124,13 +129,23 @@ Examples:
 
 	var bpe *tokenizer.BPE
 	if *tokPath == "" {
-		bpe = tokenizer.ByteLevelR1()
+		// Each family's byte-level vocabulary in its real format:
+		// R1-Distill-Llama's special tokens with Llama 3's pre-tokenizer,
+		// Qwen3's ChatML tokens, R1-Distill-Qwen's.
+		switch cfg.ModelType {
+		case "llama":
+			bpe = tokenizer.ByteLevelLlama3R1()
+		case "qwen3":
+			bpe = tokenizer.ByteLevelQwen3()
+		default:
+			bpe = tokenizer.ByteLevelR1()
+		}
 	} else {
 		if bpe, err = tokenizer.Load(*tokPath); err != nil {
 			return err
 		}
 		if _, ok := bpe.TokenID("<｜begin▁of▁sentence｜>"); !ok {
-			if _, isQwen := bpe.TokenID("<|endoftext|>"); isQwen {
+			if _, isQwen := bpe.TokenID("<|endoftext|>"); isQwen && cfg.ModelType != "qwen3" {
 				fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the Qwen tokenizer")
 				bpe = tokenizer.R1FromQwen(bpe)
 			}
@@ -143,6 +158,9 @@ Examples:
 			bpe.ChatTemplate = chat.R1Template
 		} else if _, ok := bpe.TokenID("<|im_start|>"); ok {
 			bpe.ChatTemplate = chat.QwenTemplate
+			if _, think := bpe.TokenID("<think>"); think {
+				bpe.ChatTemplate = chat.Qwen3Template
+			}
 		}
 	}
 	tok, err := asModelTokenizer(bpe)
@@ -150,8 +168,9 @@ Examples:
 		return err
 	}
 
-	opts := qwen2.InitOptions{Tokenizer: tok, KeepVocab: *preset != "tiny"}
-	if *preset != "tiny" {
+	tiny := strings.HasPrefix(*preset, "tiny")
+	opts := qwen2.InitOptions{Tokenizer: tok, KeepVocab: !tiny}
+	if !tiny {
 		// The same byte bar as model convert: periodic lines in a log.
 		opts.Progress = convertProgress("writing weights")
 	}

@@ -84,3 +84,62 @@ const QwenTemplate = `{#- ragtune: Qwen2.5 ChatML format -#}
 	{{- '<|im_start|>assistant\n' -}}
 {%- endif -%}
 `
+
+// Qwen3Template is ragtune's chat template for Qwen3 models (and
+// DeepSeek-R1-0528-Qwen3), written for ragtune: ChatML turns as in
+// QwenTemplate but no default system prompt; an assistant turn in history
+// keeps only its answer (the text after </think>), except turns after the
+// last user message (a tool-calling step in progress), which keep their
+// reasoning as "<think>\n…\n</think>\n\n"; the generation prompt is
+// "<|im_start|>assistant\n", and with enable_thinking=false it also
+// closes an empty reasoning block, which is how Qwen3 is told not to think.
+const Qwen3Template = `{#- ragtune: Qwen3 ChatML format with reasoning -#}
+{%- set first_system = messages | length > 0 and messages[0].role == 'system' -%}
+{%- if tools -%}
+	{{- '<|im_start|>system\n' -}}
+	{%- if first_system -%}{{- messages[0].content ~ '\n\n' -}}{%- endif -%}
+	{{- '# Tools\n\nYou may call one or more functions to assist with the user query.\n\n' -}}
+	{{- 'You are provided with function signatures within <tools></tools> XML tags:\n<tools>' -}}
+	{%- for t in tools -%}
+		{{- '\n' ~ (t | tojson) -}}
+	{%- endfor -%}
+	{{- '\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n' -}}
+	{{- '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n' -}}
+{%- elif first_system -%}
+	{{- '<|im_start|>system\n' ~ messages[0].content ~ '<|im_end|>\n' -}}
+{%- endif -%}
+{%- set st = namespace(last_user=-1) -%}
+{%- for m in messages -%}
+	{%- if m.role == 'user' and not (m.content.startswith('<tool_response>') and m.content.endswith('</tool_response>')) -%}
+		{%- set st.last_user = loop.index0 -%}
+	{%- endif -%}
+{%- endfor -%}
+{%- for m in messages -%}
+	{%- if m.role == 'user' or (m.role == 'system' and not loop.first) -%}
+		{{- '<|im_start|>' ~ m.role ~ '\n' ~ m.content ~ '<|im_end|>\n' -}}
+	{%- elif m.role == 'assistant' -%}
+		{%- set answer = m.content -%}
+		{%- set reasoning = '' -%}
+		{%- if '</think>' in m.content -%}
+			{%- set answer = m.content.split('</think>')[-1].lstrip('\n') -%}
+			{%- set reasoning = m.content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') -%}
+		{%- endif -%}
+		{%- if loop.index0 > st.last_user and (loop.last or reasoning) -%}
+			{{- '<|im_start|>assistant\n<think>\n' ~ reasoning.strip('\n') ~ '\n</think>\n\n' ~ answer.lstrip('\n') -}}
+		{%- else -%}
+			{{- '<|im_start|>assistant\n' ~ answer -}}
+		{%- endif -%}
+		{{- '<|im_end|>\n' -}}
+	{%- elif m.role == 'tool' -%}
+		{%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}
+		{{- '\n<tool_response>\n' ~ m.content ~ '\n</tool_response>' -}}
+		{%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}
+	{%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+	{{- '<|im_start|>assistant\n' -}}
+	{%- if enable_thinking is defined and enable_thinking is false -%}
+		{{- '<think>\n\n</think>\n\n' -}}
+	{%- endif -%}
+{%- endif -%}
+`
