@@ -315,3 +315,6 @@ func gemmQ4N11R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo in
 
 //go:noescape
 func gemmQ4N12R1MMLA(w *byte, wstride int, a *byte, nb int, out *float32, ldo int)
+
+//go:noescape
+func quantRowNEON(x *float32, q *byte, qstride int, d *float32, s *int32, rec int, off int32, nb int)

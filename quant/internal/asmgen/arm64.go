@@ -295,6 +295,7 @@ func assemblyARM64() {
 			mmlaTileGemm(q4, n)
 		}
 	}
+	quantRowNEON()
 }
 
 // mmlaMinTokens is the narrowest panel the SMMLA kernels take: they work
@@ -367,6 +368,9 @@ func declsARM64() {
 			p("func gemm%sN%dR1MMLA%s", name, n, sig)
 		}
 	}
+	p("")
+	p("//go:noescape")
+	p("func quantRowNEON(x *float32, q *byte, qstride int, d *float32, s *int32, rec int, off int32, nb int)")
 }
 
 // zip/uzp on 32- and 64-bit lanes (Vd, Vn, Vm).
@@ -530,5 +534,94 @@ func mmlaTileGemm(q4 bool, n int) {
 			pi++
 		}
 	}
+	p("\tRET")
+}
+
+// quantRowNEON emits quantRowNEON, quantRowVNNI's twin on arm64 (same
+// arguments and rounding, bit-identical output): eight vectors of four
+// activations are the block's eight groups; XTN narrows them (all within
+// ±127) to bytes and each group's word goes to its slot.
+func quantRowNEON() {
+	p("")
+	p("// func quantRowNEON(x *float32, q *byte, qstride int, d *float32, s *int32, rec int, off int32, nb int)")
+	p("TEXT ·quantRowNEON(SB), NOSPLIT, $0-64")
+	p("\tMOVD x+0(FP), R0")
+	p("\tMOVD q+8(FP), R1")
+	p("\tMOVD qstride+16(FP), R10")
+	p("\tMOVD d+24(FP), R8")
+	p("\tMOVD s+32(FP), R9")
+	p("\tMOVD rec+40(FP), R11")
+	p("\tMOVW off+48(FP), R12")
+	p("\tNEG R12, R12")
+	p("\tMOVD nb+56(FP), R3")
+	for _, c := range []struct {
+		reg  int
+		bits string
+	}{{28, "0x80000000"}, {29, "0x3effffff"}, {30, "0x42fe0000"}, {31, "0x3f800000"}} {
+		p("\tMOVW $%s, R4", c.bits)
+		word(0x4e040c00|4<<5|uint32(c.reg), "DUP V%d.4S, W4", c.reg)
+	}
+	p("\tCBZ R3, done")
+	p("loop:")
+	p("\tVLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]")
+	p("\tVLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]")
+	for i := 0; i < 8; i++ {
+		word(0x4ea0f800|uint32(i)<<5|uint32(16+i), "FABS V%d.4S, V%d.4S", 16+i, i)
+	}
+	for _, pr := range [][3]int{{16, 16, 17}, {18, 18, 19}, {20, 20, 21}, {22, 22, 23}, {16, 16, 18}, {20, 20, 22}, {16, 16, 20}} {
+		word(0x4e20f400|uint32(pr[2])<<16|uint32(pr[1])<<5|uint32(pr[0]), "FMAX V%d.4S, V%d.4S, V%d.4S", pr[0], pr[1], pr[2])
+	}
+	word(0x6e30f800|16<<5|16, "FMAXV S%d, V%d.4S", 16, 16) // amax
+	p("\tFDIVS F30, F16, F17")                             // d = amax/127
+	p("\tFCVTSH F17, F18")
+	p("\tFCVTHS F18, F18")
+	p("\tFMOVS F18, (R8)") // the f16-rounded scale
+	p("\tVEOR V19.B16, V19.B16, V19.B16")
+	p("\tFCMPS $(0.0), F17")
+	p("\tBEQ zero")
+	p("\tFDIVS F17, F31, F19") // id = 1/d
+	p("zero:")
+	for i := 0; i < 8; i++ {
+		word(byElem(0x4f809000, i, i, 19, 0), "FMUL V%d.4S, V%d.4S, V%d.S[%d]", i, i, 19, 0)
+		p("\tVAND V28.B16, V%d.B16, V20.B16", i)
+		p("\tVORR V29.B16, V20.B16, V20.B16")
+		word(0x4e20d400|20<<16|uint32(i)<<5|uint32(i), "FADD V%d.4S, V%d.4S, V%d.4S", i, i, 20)
+		word(0x4ea1b800|uint32(i)<<5|uint32(i), "FCVTZS V%d.4S, V%d.4S", i, i)
+	}
+	p("\tVADD V1.S4, V0.S4, V16.S4")
+	p("\tVADD V3.S4, V2.S4, V17.S4")
+	p("\tVADD V5.S4, V4.S4, V18.S4")
+	p("\tVADD V7.S4, V6.S4, V19.S4")
+	p("\tVADD V17.S4, V16.S4, V16.S4")
+	p("\tVADD V19.S4, V18.S4, V18.S4")
+	p("\tVADD V18.S4, V16.S4, V16.S4")
+	word(0x4eb1b800|16<<5|16, "ADDV S%d, V%d.4S", 16, 16)
+	word(0x0e043c00|16<<5|4, "UMOV W4, V%d.S[0]", 16)
+	p("\tMULW R12, R4, R4")
+	p("\tMOVW R4, (R9)")
+	// groups 0–3 into V0's bytes, 4–7 into V4's
+	for _, b := range []int{0, 4} {
+		word(0x0e612800|uint32(b)<<5|uint32(b), "XTN V%d.4H, V%d.4S", b, b)
+		word(0x4e612800|uint32(b+1)<<5|uint32(b), "XTN2 V%d.8H, V%d.4S", b, b+1)
+		word(0x0e612800|uint32(b+2)<<5|uint32(b+2), "XTN V%d.4H, V%d.4S", b+2, b+2)
+		word(0x4e612800|uint32(b+3)<<5|uint32(b+2), "XTN2 V%d.8H, V%d.4S", b+2, b+3)
+		word(0x0e212800|uint32(b)<<5|uint32(b), "XTN V%d.8B, V%d.8H", b, b)
+		word(0x4e212800|uint32(b+2)<<5|uint32(b), "XTN2 V%d.16B, V%d.8H", b, b+2)
+	}
+	p("\tMOVD R1, R14")
+	for g := 0; g < 8; g++ {
+		v, lane := 4*(g/4), g%4
+		word(0x0e043c00|uint32(lane)<<19|uint32(v)<<5|4, "UMOV W4, V%d.S[%d]", v, lane)
+		p("\tMOVW R4, (R14)")
+		if g < 7 {
+			p("\tADD R10, R14, R14")
+		}
+	}
+	p("\tADD R11, R1, R1")
+	p("\tADD R11, R8, R8")
+	p("\tADD R11, R9, R9")
+	p("\tSUBS $1, R3, R3")
+	p("\tBNE loop")
+	p("done:")
 	p("\tRET")
 }
