@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -164,8 +166,12 @@ func list(ctx context.Context, repo string, o Options) (*listing, error) {
 	} else {
 		l, err = listHF(ctx, repo, o)
 	}
-	if err != nil {
+	var ue *UnreachableError
+	if errors.As(err, &ue) {
 		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list files of %s: %w", repo, err)
 	}
 	var kept []File
 	for _, f := range l.files {
@@ -323,11 +329,48 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("GET %s: HTTP %d%s%s", e.URL, e.Status, body, hint)
 }
 
+// UnreachableError says the hub could not be reached at all: its name did
+// not resolve or there is no route to it. Retrying within seconds does not
+// help (an offline machine stays offline), so it is returned at once with
+// the ways around it.
+type UnreachableError struct {
+	Endpoint, Source string
+	Err              error
+}
+
+func (e *UnreachableError) Error() string {
+	hint := "set HF_ENDPOINT to a mirror (e.g. HF_ENDPOINT=https://hf-mirror.com), try --source modelscope, or copy the model directory from a machine that is online"
+	if e.Source == ModelScope {
+		hint = "try --source huggingface, with HF_ENDPOINT set to a mirror if huggingface.co is blocked (e.g. https://hf-mirror.com), or copy the model directory from a machine that is online"
+	}
+	return fmt.Sprintf("cannot reach %s: %v (offline? %s)", e.Endpoint, e.Err, hint)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// unreachable picks out the network errors that mean the host cannot be
+// reached at all (name resolution, no route), as opposed to a server that
+// failed one request.
+func unreachable(err error) error {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns
+	}
+	if errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+		return err
+	}
+	return nil
+}
+
 // retryable reports whether a failure may pass on its own.
 func retryable(err error) bool {
 	var he *HTTPError
 	if errors.As(err, &he) {
 		return he.Status == http.StatusTooManyRequests || he.Status >= 500
+	}
+	var ue *UnreachableError
+	if errors.As(err, &ue) || unreachable(err) != nil {
+		return false
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errChecksum)
 }
@@ -373,7 +416,10 @@ func getJSON(ctx context.Context, u string, o Options, v any) error {
 		}
 		resp, err := o.Client.Do(req)
 		if err != nil {
-			return fmt.Errorf("list files: %w", err)
+			if why := unreachable(err); why != nil {
+				return &UnreachableError{Endpoint: o.Endpoint, Source: o.Source, Err: why}
+			}
+			return err // withRetry and list say what was being done
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
@@ -381,7 +427,7 @@ func getJSON(ctx context.Context, u string, o Options, v any) error {
 			return &HTTPError{URL: u, Status: resp.StatusCode, Body: string(b)}
 		}
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v); err != nil {
-			return fmt.Errorf("list files: read %s: %w", u, err)
+			return fmt.Errorf("read %s: %w", u, err)
 		}
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -382,4 +383,36 @@ func containsStr(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// dnsFailure is a transport on a machine without network: every request
+// fails name resolution.
+type dnsFailure struct{ calls int }
+
+func (d *dnsFailure) RoundTrip(r *http.Request) (*http.Response, error) {
+	d.calls++
+	return nil, &net.DNSError{Err: "no such host", Name: r.URL.Hostname(), IsNotFound: true}
+}
+
+// TestOfflineFailsFast: an unreachable hub is tried once, not retried with
+// backoff, and the error says how to get the model another way, with the
+// operation named once.
+func TestOfflineFailsFast(t *testing.T) {
+	for _, src := range []string{HuggingFace, ModelScope} {
+		tr := &dnsFailure{}
+		var progress strings.Builder
+		_, err := Pull(context.Background(), "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", t.TempDir(),
+			Options{Source: src, Client: &http.Client{Transport: tr}, Retries: 4, Progress: &progress})
+		var ue *UnreachableError
+		if !errors.As(err, &ue) {
+			t.Fatalf("%s: error %v, want *UnreachableError", src, err)
+		}
+		if tr.calls != 1 || strings.Contains(progress.String(), "retrying") {
+			t.Errorf("%s: %d requests, progress %q: want one request and no retries", src, tr.calls, progress.String())
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "cannot reach ") || strings.Count(msg, "list files") > 0 || !strings.Contains(msg, "HF_ENDPOINT") {
+			t.Errorf("%s: message %q", src, msg)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"ragtune/hub"
 	"ragtune/internal/bytesize"
+	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
 )
 
@@ -77,7 +78,8 @@ func runModelPull(args []string) error {
 		o.Retries = -1
 	}
 	if !*quiet {
-		o.Progress = os.Stderr
+		o.Progress = progress.ForStderr()
+		defer progress.Flush(o.Progress)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

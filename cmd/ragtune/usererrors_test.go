@@ -168,3 +168,14 @@ func TestOutputsNeedForce(t *testing.T) {
 		t.Errorf("convert --force: exit %d\n%s", code, stderr)
 	}
 }
+
+// Row 19: an unreachable hub fails at once, with the ways around it. The
+// .invalid name never resolves (RFC 2606), online or not.
+func TestPullOffline(t *testing.T) {
+	code, _, stderr := runCaptured(t, "model", "pull", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "--endpoint", "http://ragtune-test.invalid", "--out", t.TempDir())
+	first, _, _ := strings.Cut(stderr, "\n")
+	if code != 1 || !strings.HasPrefix(first, "ragtune: cannot reach http://ragtune-test.invalid: ") || !strings.Contains(first, "HF_ENDPOINT") ||
+		strings.Contains(stderr, "retrying") || strings.Contains(stderr, "list files") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
