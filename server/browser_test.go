@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +145,45 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(string(b), "notes-笔记.txt") {
 		t.Errorf("server does not list the uploaded file: %s", b)
 	}
+
+	// Two quick selections (overlapping change events) list each document
+	// once: only the latest fetch renders.
+	text(`(() => { const s = document.getElementById("kb-select"); s.dispatchEvent(new Event("change")); s.dispatchEvent(new Event("change")); s.dispatchEvent(new Event("change")); return ""; })()`)
+	waitJS("documents relisted", `document.querySelectorAll("#docs li").length >= 2`)
+	time.Sleep(300 * time.Millisecond) // let any late render land
+	if n := text(`String(document.querySelectorAll("#docs li").length)`); n != "2" {
+		t.Errorf("after overlapping change events the list has %s rows, want 2: %s", n, text(`document.querySelector("#docs").textContent`))
+	}
+
+	// The page itself may create a knowledge base (a same-origin JSON POST).
+	text(`document.getElementById("kb-name").value = "frompage", document.getElementById("kb-create").requestSubmit(), ""`)
+	waitJS("page-created kb listed", `[...document.querySelectorAll("#kb-select option")].some(o => o.value === "frompage")`)
+
+	// Another loopback origin cannot: a no-cors text/plain POST and a
+	// FormData upload (issue 13's reproduction) change nothing.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><body><script>
+const t = %q;
+fetch(t + "/v1/kb", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: JSON.stringify({name: "fromevil"})})
+  .catch(() => {})
+  .then(() => { const fd = new FormData(); fd.append("file", new Blob(["evil upload\n"]), "evil.txt");
+    return fetch(t + "/v1/kb/geo/documents", {method: "POST", mode: "no-cors", body: fd}); })
+  .catch(() => {})
+  .then(() => { document.body.dataset.done = "1"; });
+</script></body>`, ts.URL)
+	}))
+	defer evil.Close()
+	must("open foreign page", chromedp.Do(ctx, chromedp.Navigate(evil.URL)))
+	waitJS("foreign page done", `document.body.dataset.done === "1"`)
+	if st, b := do(t, "GET", ts.URL+"/v1/kb/fromevil", ""); st != 404 {
+		t.Errorf("a foreign page created a knowledge base: %d %s", st, b)
+	}
+	if _, b := do(t, "GET", ts.URL+"/v1/kb/geo/documents", ""); strings.Contains(string(b), "evil.txt") {
+		t.Errorf("a foreign page uploaded a file: %s", b)
+	}
+	must("back to the page", chromedp.Do(ctx, chromedp.Navigate(ts.URL)))
+	waitJS("page ready again", `document.body.dataset.ready === "1"`)
 
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	must("screenshot", err)
