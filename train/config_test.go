@@ -220,3 +220,40 @@ func TestExportLlamaFactoryRoundTrip(t *testing.T) {
 
 func nan() float64 { return math.NaN() }
 func inf() float64 { return math.Inf(1) }
+
+// TestLlamaFactoryAdapterLoads: LLaMA-Factory writes PEFT adapters with
+// lora_target all expanded to every linear module name, in its own order,
+// plus fields ragtune does not use; the adapter loads with the same
+// weights and all seven modules mapped.
+func TestLlamaFactoryAdapterLoads(t *testing.T) {
+	dir := t.TempDir()
+	tr := newTrainer(t, trainOpts(dir))
+	if err := tr.SaveOutput(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"alpha_pattern": {}, "auto_mapping": null, "base_model_name_or_path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+  "bias": "none", "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true, "layers_pattern": null,
+  "layers_to_transform": null, "loftq_config": {}, "lora_alpha": 8, "lora_dropout": 0.1, "megatron_config": null,
+  "megatron_core": "megatron.core", "modules_to_save": null, "peft_type": "LORA", "r": 4, "rank_pattern": {},
+  "revision": null, "target_modules": ["down_proj", "o_proj", "k_proj", "gate_proj", "v_proj", "up_proj", "q_proj"],
+  "task_type": "CAUSAL_LM", "use_dora": false, "use_rslora": false}`
+	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ad, err := LoadAdapter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range ad.Config.Targets {
+		got[m] = true
+	}
+	for _, m := range ModuleNames {
+		if !got[m] {
+			t.Errorf("module %s not mapped from %v", m, ad.Config.Targets)
+		}
+	}
+	if e, _ := maxAbsDiff(ad.Params.Data, tr.Model.Adapter.Data); e != 0 {
+		t.Errorf("weights differ by %g", e)
+	}
+}
