@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ragtune/internal/bytesize"
+	"ragtune/internal/cli"
 	"ragtune/internal/rss"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
@@ -67,6 +68,9 @@ func runBench(args []string) error {
 	}
 	if *threads < 1 || *prompt < 1 || *gen < 0 {
 		return usageErrorf("--threads and --prompt must be at least 1 and --gen at least 0")
+	}
+	if err := cli.ModelPath(*path); err != nil {
+		return err
 	}
 	res, err := bench(*path, *threads, *prompt, *gen, *profile)
 	if err != nil {

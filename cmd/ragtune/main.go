@@ -58,6 +58,14 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'ragtune <command> --help' for the flags of one command.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit status (every command):")
+	fmt.Fprintln(w, "  0    done")
+	fmt.Fprintln(w, "  1    the work failed: a missing or unreadable input, a file that is not a model,")
+	fmt.Fprintln(w, "       malformed data, the network, training that diverged")
+	fmt.Fprintln(w, "  2    the command line is wrong: an unknown or invalid flag, a missing required flag,")
+	fmt.Fprintln(w, "       an output that exists (pass --force) or cannot be written")
+	fmt.Fprintln(w, "  130  interrupted (Ctrl-C); train saves a checkpoint and prints the command to resume")
 }
 
 func main() {

@@ -179,3 +179,35 @@ func TestPullOffline(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// Row 16: the same kind of problem gives the same exit code in every
+// command: a missing model is a failure (1), malformed data a failure
+// (1), a missing required flag a usage error (2); 'ragtune help' says so.
+func TestExitCodeConvention(t *testing.T) {
+	model := genTestModel(t)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-model")
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"instruction\": \"hi\"}\nnot json\n"), 0o644)
+	text := filepath.Join(dir, "t.txt")
+	os.WriteFile(text, []byte("text\n"), 0o644)
+	notFound := "ragtune: model \"" + missing + "\" not found"
+	checkExits(t, []exitCase{
+		{"run missing model", []string{"run", "--model", missing, "--prompt", "x"}, 1, notFound},
+		{"train missing model", []string{"train", "--model", missing, "--data", bad, "--out", filepath.Join(dir, "o1")}, 1, notFound},
+		{"quantize missing model", []string{"quantize", "--model", missing, "--type", "q8_0", "--out", filepath.Join(dir, "q.gguf")}, 1, notFound},
+		{"perplexity missing model", []string{"eval", "perplexity", "--model", missing, "--file", text}, 1, notFound},
+		{"bench missing model", []string{"bench", "--model", missing}, 1, notFound},
+		{"merge missing model", []string{"lora", "merge", "--model", missing, "--adapter", dir, "--out", filepath.Join(dir, "m")}, 1, notFound},
+		{"convert missing model", []string{"model", "convert", "--model", missing, "--out", filepath.Join(dir, "c.gguf")}, 1, notFound},
+		{"train malformed data", []string{"train", "--model", model, "--data", bad, "--out", filepath.Join(dir, "o2")}, 1, "ragtune: " + bad + ":1: "},
+		{"compare malformed data", []string{"compare", "--base", model, "--data", bad, "--out", filepath.Join(dir, "cmp")}, 1, "ragtune: "},
+		{"train no flags", []string{"train"}, 2, "ragtune: --model, --data and --out are required"},
+		{"quantize no flags", []string{"quantize"}, 2, "ragtune: --model, --type and --out are required"},
+		{"run no model", []string{"run", "--prompt", "x"}, 2, "ragtune: --model is required"},
+	})
+	code, stdout, _ := runCaptured(t, "help")
+	if code != 0 || !strings.Contains(stdout, "Exit status (every command):") || !strings.Contains(stdout, "130  interrupted") {
+		t.Errorf("'ragtune help' does not document the exit codes:\n%s", stdout)
+	}
+}
