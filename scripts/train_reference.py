@@ -3,7 +3,10 @@
 
 Written from the Hugging Face Qwen2 modeling semantics and PEFT's LoRA layer,
 without importing either: embedding, per layer RMSNorm -> q/k/v Linear with
-bias -> RoPE (rotate-half) -> causal GQA attention -> o_proj -> residual ->
+bias (when the weights have one) -> [Qwen3: RMSNorm of each q and k head,
+q_norm/k_norm] -> RoPE (rotate-half; Llama 3's rope_scaling "llama3" divides
+long-wavelength frequencies by `factor` and blends the middle band) ->
+causal GQA attention -> o_proj -> residual ->
 RMSNorm -> SwiGLU MLP -> residual; final norm; lm_head; cross-entropy on
 labels shifted by one with ignore_index -100, mean over counted tokens.
 LoRA: y = base(x) + B(A(x)) * scaling, scaling = alpha/r (alpha/sqrt(r) with
@@ -15,6 +18,9 @@ Usage (Debian python3-torch; the Go test writes the inputs first):
     /usr/bin/python3 scripts/train_reference.py  # writes train/testdata/ref_golden.safetensors
     /usr/bin/python3 scripts/train_reference.py --adapter train/testdata/exported_adapter
         # loads the adapter ragtune exported and writes the logits it gives
+    go test ./train -run TestReferenceArchs -update-archs  # ref_inputs_{llama,qwen3}.*
+    /usr/bin/python3 scripts/train_reference.py --arch llama   # ref_golden_llama.safetensors
+    /usr/bin/python3 scripts/train_reference.py --arch qwen3
 The Go tests (go test ./train -run TestReference) compare against the goldens.
 """
 import json
@@ -97,9 +103,19 @@ class Reference:
         c = self.cfg
         B, T = tokens.shape
         C, NH, NKV = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
-        HS = C // NH
+        HS = c.get("head_dim") or C // NH
         eps = c["rms_norm_eps"]
         inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, HS, 2, dtype=torch.float64) / HS))
+        sc = c.get("rope_scaling") or {}
+        if sc.get("rope_type", sc.get("type")) == "llama3":
+            old, lo, hi, fac = sc["original_max_position_embeddings"], sc["low_freq_factor"], sc["high_freq_factor"], sc["factor"]
+            wavelen = 2 * math.pi / inv
+            smooth = (old / wavelen - lo) / (hi - lo)
+            mid = (1 - smooth) * inv / fac + smooth * inv
+            inv = torch.where(wavelen < old / hi, inv, torch.where(wavelen > old / lo, inv / fac, mid))
+        elif sc:
+            raise SystemExit(f"rope_scaling {sc} is not in this reference")
+        qk_norm = c.get("model_type") == "qwen3"
         freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()
@@ -111,6 +127,9 @@ class Reference:
             q = self.linear(h, l, "self_attn.q_proj").view(B, T, NH, HS).transpose(1, 2)
             k = self.linear(h, l, "self_attn.k_proj").view(B, T, NKV, HS).transpose(1, 2)
             v = self.linear(h, l, "self_attn.v_proj").view(B, T, NKV, HS).transpose(1, 2)
+            if qk_norm:
+                q = rmsnorm(q, self.w[p + "self_attn.q_norm.weight"], eps)
+                k = rmsnorm(k, self.w[p + "self_attn.k_norm.weight"], eps)
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
             k = k.repeat_interleave(NH // NKV, dim=1)  # HF repeat_kv
@@ -144,7 +163,7 @@ def run_case(name, case, cfg, inputs, out):
     cfg = dict(cfg, tie_word_embeddings=case["tied"])
     weights = {k: v.to(torch.float64) for k, v in inputs.items() if not k.startswith("base_model.") and k not in ("tokens", "labels")}
     if case["tied"]:
-        weights.pop("lm_head.weight")
+        weights.pop("lm_head.weight", None)
     lora = None
     if case["mode"] == "lora":
         tg = [t + "_proj" for t in case["targets"]]
@@ -187,9 +206,12 @@ def run_case(name, case, cfg, inputs, out):
 
 
 def main():
-    with open(os.path.join(TESTDATA, "ref_inputs.json")) as f:
+    sfx = ""
+    if len(sys.argv) == 3 and sys.argv[1] == "--arch":
+        sfx = "_" + sys.argv[2]
+    with open(os.path.join(TESTDATA, f"ref_inputs{sfx}.json")) as f:
         spec = json.load(f)
-    inputs = read_safetensors(os.path.join(TESTDATA, "ref_inputs.safetensors"))
+    inputs = read_safetensors(os.path.join(TESTDATA, f"ref_inputs{sfx}.safetensors"))
     cfg = spec["config"]
     if len(sys.argv) == 3 and sys.argv[1] == "--adapter":
         d = sys.argv[2]
@@ -206,7 +228,7 @@ def main():
     out = {}
     for name, case in spec["cases"].items():
         run_case(name, case, cfg, inputs, out)
-    write_safetensors(os.path.join(TESTDATA, "ref_golden.safetensors"), out)
+    write_safetensors(os.path.join(TESTDATA, f"ref_golden{sfx}.safetensors"), out)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,10 @@ type linear struct {
 
 type layer struct {
 	inNorm, postNorm, dInNorm, dPostNorm []float32 // (C)
-	lin                                  [numModules]linear
+	// Qwen3's per-head q/k RMSNorm weights and their gradients (HS);
+	// nil for families without them.
+	qNorm, kNorm, dQNorm, dKNorm []float32
+	lin                          [numModules]linear
 }
 
 // Module indices, in PEFT's default Qwen2 target order.
@@ -104,14 +107,16 @@ func hfModuleName(m int) string {
 
 // layerActs is what one layer's forward saves for its backward.
 type layerActs struct {
-	ln1, rstd1  []float32             // (N, C), (N)
-	q, k, v     []float32             // (N, NH*HS), (N, NKV*HS) ×2, after RoPE
-	att         []float32             // (B, NH, T, T)
-	ctx         []float32             // (N, NH*HS) attention output, o_proj input
-	res2        []float32             // (N, C) x + attention
-	ln2, rstd2  []float32             // (N, C), (N)
-	gate, up, h []float32             // (N, I)
-	u           [numModules][]float32 // (N, r) LoRA A outputs
+	ln1, rstd1   []float32             // (N, C), (N)
+	q, k, v      []float32             // (N, NH*HS), (N, NKV*HS) ×2, after RoPE
+	qraw, kraw   []float32             // (N, NH*HS), (N, NKV*HS) projections before q/k norm (Qwen3)
+	qrstd, krstd []float32             // (N*NH), (N*NKV) their per-head 1/rms
+	att          []float32             // (B, NH, T, T)
+	ctx          []float32             // (N, NH*HS) attention output, o_proj input
+	res2         []float32             // (N, C) x + attention
+	ln2, rstd2   []float32             // (N, C), (N)
+	gate, up, h  []float32             // (N, I)
+	u            [numModules][]float32 // (N, r) LoRA A outputs
 }
 
 // Model is a Qwen2 decoder set up for training: weights, gradients and
@@ -159,6 +164,7 @@ type Model struct {
 
 type scratchBufs struct {
 	dres, dln, dctx, dq, dk, dv, dh, dgate, dup []float32
+	dqraw, dkraw                                []float32 // Qwen3: gradients before q/k norm
 	xd, tmp, dys, du, dxd                       []float32
 	lnRows, dlnRows, dlnf                       []float32
 	decW, decOut                                []float32
@@ -270,6 +276,10 @@ func (m *Model) bind() {
 		ly := &m.layers[l]
 		ly.inNorm, ly.dInNorm = m.Base.Get(p+"input_layernorm.weight"), g(p+"input_layernorm.weight")
 		ly.postNorm, ly.dPostNorm = m.Base.Get(p+"post_attention_layernorm.weight"), g(p+"post_attention_layernorm.weight")
+		if m.Cfg.HasQKNorm() {
+			ly.qNorm, ly.dQNorm = m.Base.Get(p+"self_attn.q_norm.weight"), g(p+"self_attn.q_norm.weight")
+			ly.kNorm, ly.dKNorm = m.Base.Get(p+"self_attn.k_norm.weight"), g(p+"self_attn.k_norm.weight")
+		}
 		for mi := range numModules {
 			n := p + hfModuleName(mi)
 			lin := linear{in: dims[mi][0], out: dims[mi][1], id: mi,
@@ -318,6 +328,12 @@ func (m *Model) ensure(B, T int) {
 		grow(&a.q, N*qd)
 		grow(&a.k, N*kd)
 		grow(&a.v, N*kd)
+		if m.Cfg.HasQKNorm() {
+			grow(&a.qraw, N*qd)
+			grow(&a.kraw, N*kd)
+			grow(&a.qrstd, N*m.NH)
+			grow(&a.krstd, N*m.NKV)
+		}
 		grow(&a.att, B*m.NH*T*T)
 		grow(&a.ctx, N*qd)
 		grow(&a.res2, N*C)
@@ -339,7 +355,7 @@ func (m *Model) ensure(B, T int) {
 	if m.curT != T {
 		grow(&m.cos, T*m.HS/2)
 		grow(&m.sin, T*m.HS/2)
-		tensor.RoPETables(m.cos, m.sin, 0, T, m.HS, m.Cfg.RopeTheta)
+		m.Cfg.RoPETables(m.cos, m.sin, 0, T) // with the config's RoPE scaling (Llama 3)
 	}
 	m.curB, m.curT = B, T
 	s := &m.scratch
@@ -350,6 +366,10 @@ func (m *Model) ensure(B, T int) {
 	grow(&s.dq, N*qd)
 	grow(&s.dk, N*kd)
 	grow(&s.dv, N*kd)
+	if m.Cfg.HasQKNorm() {
+		grow(&s.dqraw, N*qd)
+		grow(&s.dkraw, N*kd)
+	}
 	grow(&s.dh, N*I)
 	grow(&s.dgate, N*I)
 	grow(&s.dup, N*I)
@@ -478,8 +498,16 @@ func (m *Model) layerForward(l int, b *Batch) {
 	a := m.actsFor(l)
 	x, out := m.resid[l], m.resid[l+1]
 	tensor.RMSNormForward(a.ln1, a.rstd1, x, ly.inNorm, N, C, m.eps)
-	m.linearForward(a.q, a.ln1, &ly.lin[modQ], a.u[modQ], l, N)
-	m.linearForward(a.k, a.ln1, &ly.lin[modK], a.u[modK], l, N)
+	if ly.qNorm != nil {
+		// q = self.q_norm(q_proj(ln1).view(N, NH, HS)); k likewise
+		m.linearForward(a.qraw, a.ln1, &ly.lin[modQ], a.u[modQ], l, N)
+		m.linearForward(a.kraw, a.ln1, &ly.lin[modK], a.u[modK], l, N)
+		tensor.RMSNormForward(a.q, a.qrstd, a.qraw, ly.qNorm, N*m.NH, m.HS, m.eps)
+		tensor.RMSNormForward(a.k, a.krstd, a.kraw, ly.kNorm, N*m.NKV, m.HS, m.eps)
+	} else {
+		m.linearForward(a.q, a.ln1, &ly.lin[modQ], a.u[modQ], l, N)
+		m.linearForward(a.k, a.ln1, &ly.lin[modK], a.u[modK], l, N)
+	}
 	m.linearForward(a.v, a.ln1, &ly.lin[modV], a.u[modV], l, N)
 	tensor.RoPEForward(a.q, m.cos, m.sin, N, T, m.NH, m.HS)
 	tensor.RoPEForward(a.k, m.cos, m.sin, N, T, m.NKV, m.HS)
@@ -527,6 +555,14 @@ func (m *Model) layerBackward(l int, b *Batch) {
 	tensor.CausalAttentionBackward(dq, dk, dv, dctx, a.att, a.q, a.k, a.v, B, T, m.NH, m.NKV, m.HS)
 	tensor.RoPEBackward(dq, m.cos, m.sin, N, T, m.NH, m.HS)
 	tensor.RoPEBackward(dk, m.cos, m.sin, N, T, m.NKV, m.HS)
+	if ly.qNorm != nil {
+		dqraw, dkraw := s.dqraw[:N*qd], s.dkraw[:N*kd]
+		clear(dqraw)
+		clear(dkraw)
+		tensor.RMSNormBackward(dqraw, ly.dQNorm, dq, a.qraw, ly.qNorm, a.qrstd, N*m.NH, m.HS)
+		tensor.RMSNormBackward(dkraw, ly.dKNorm, dk, a.kraw, ly.kNorm, a.krstd, N*m.NKV, m.HS)
+		dq, dk = dqraw, dkraw
+	}
 	clear(dln)
 	m.linearBackward(dln, dq, a.ln1, &ly.lin[modQ], a.u[modQ], l, N)
 	m.linearBackward(dln, dk, a.ln1, &ly.lin[modK], a.u[modK], l, N)

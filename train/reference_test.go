@@ -68,9 +68,11 @@ func refSpecDefault() refSpec {
 
 const refDir = "testdata"
 
-func writeRefInputs(t *testing.T) {
+func writeRefInputs(t *testing.T) { writeRefInputsAs(t, refSpecDefault(), "") }
+
+// writeRefInputsAs writes ref_inputs{sfx}.json and .safetensors for spec.
+func writeRefInputsAs(t *testing.T, spec refSpec, sfx string) {
 	t.Helper()
-	spec := refSpecDefault()
 	cfg := spec.Config
 	base := RandomBase(cfg, 42)
 	lc := LoRAConfig{R: 4, Alpha: 8, Targets: ModuleNames[:]}
@@ -79,7 +81,7 @@ func writeRefInputs(t *testing.T) {
 	for i := range ad.Data {
 		ad.Data[i] = float32(0.2 * (r.Float64()*2 - 1))
 	}
-	w := safetensors.NewWriter(filepath.Join(refDir, "ref_inputs.safetensors"))
+	w := safetensors.NewWriter(filepath.Join(refDir, "ref_inputs"+sfx+".safetensors"))
 	for _, p := range []*ParamSet{base, ad} {
 		for _, n := range p.Names {
 			if err := w.Add(n, safetensors.F32, p.Shape(n), f32Bytes(p.Get(n))); err != nil {
@@ -103,12 +105,13 @@ func writeRefInputs(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := model.WriteJSON(filepath.Join(refDir, "ref_inputs.json"), spec); err != nil {
+	if err := model.WriteJSON(filepath.Join(refDir, "ref_inputs"+sfx+".json"), spec); err != nil {
 		t.Fatal(err)
 	}
 }
 
 type refData struct {
+	sfx    string // file suffix: "" for the Qwen2 reference, "_llama", "_qwen3"
 	spec   refSpec
 	in     map[string][]float32
 	ints   map[string][]int32
@@ -146,18 +149,20 @@ func readTensors(t *testing.T, path string) (map[string][]float32, map[string][]
 	return fl, in, sh
 }
 
-func loadRef(t *testing.T) *refData {
+func loadRef(t *testing.T) *refData { return loadRefAs(t, "") }
+
+func loadRefAs(t *testing.T, sfx string) *refData {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(refDir, "ref_inputs.json"))
+	b, err := os.ReadFile(filepath.Join(refDir, "ref_inputs"+sfx+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d refData
+	d := refData{sfx: sfx}
 	if err := json.Unmarshal(b, &d.spec); err != nil {
 		t.Fatal(err)
 	}
-	d.in, d.ints, _ = readTensors(t, filepath.Join(refDir, "ref_inputs.safetensors"))
-	d.golden, _, _ = readTensors(t, filepath.Join(refDir, "ref_golden.safetensors"))
+	d.in, d.ints, _ = readTensors(t, filepath.Join(refDir, "ref_inputs"+sfx+".safetensors"))
+	d.golden, _, _ = readTensors(t, filepath.Join(refDir, "ref_golden"+sfx+".safetensors"))
 	return &d
 }
 
@@ -224,64 +229,69 @@ func TestReference(t *testing.T) {
 	}
 	d := loadRef(t)
 	for name, c := range d.spec.Cases {
-		t.Run(name, func(t *testing.T) {
-			m, b := d.build(t, name)
-			logits, err := m.Logits(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e, i := maxAbsDiff(logits, d.golden[name+"/logits"]); e > 1e-4 {
-				t.Errorf("logits: max abs diff %.3g at %d (got %v, want %v)", e, i, logits[i], d.golden[name+"/logits"][i])
-			}
-			sum, count, err := m.ForwardBackward(b, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, want := sum/float64(count), float64(d.golden[name+"/loss"][0])
-			if math.Abs(got-want) > 1e-5 {
-				t.Errorf("loss = %.7f, want %.7f", got, want)
-			}
-			p := m.Trainable()
-			worst, worstName := 0.0, ""
-			for _, n := range p.Names {
-				w, ok := d.golden[name+"/grad/"+n]
-				if !ok {
-					t.Errorf("no reference gradient for %s", n)
-					continue
-				}
-				g := m.Grads.Get(n)
-				e, i := relErr(g, w)
-				if e > worst {
-					worst, worstName = e, fmt.Sprintf("%s[%d] got %.7g want %.7g", n, i, g[i], w[i])
-				}
-			}
-			t.Logf("%d gradients, worst relative error %.3g at %s", len(p.Names), worst, worstName)
-			if worst > 1e-3 {
-				t.Errorf("gradient relative error %.3g > 1e-3 at %s", worst, worstName)
-			}
+		t.Run(name, func(t *testing.T) { checkRefCase(t, d, name, c) })
+	}
+}
 
-			// Ten AdamW steps, cosine schedule with warmup, clipping.
-			m, b = d.build(t, name)
-			o := c.Optim
-			opt := NewAdamW(m.Trainable(), o.Beta1, o.Beta2, o.Eps, o.WD, false)
-			sched := Schedule{Kind: "cosine", Peak: o.LR, Warmup: o.Warmup, Total: 10}
-			wantL := d.golden[name+"/losses"]
-			var gotL []string
-			for k := 0; k < 10; k++ {
-				res, err := m.TrainStep(opt, []*Batch{b}, o.Clip, sched.LR(k))
-				if err != nil {
-					t.Fatal(err)
-				}
-				gotL = append(gotL, fmt.Sprintf("%.6f", res.Loss))
-				if math.Abs(res.Loss-float64(wantL[k])) > 1e-4 {
-					t.Errorf("step %d loss %.7f, want %.7f", k, res.Loss, wantL[k])
-				}
-			}
-			t.Logf("losses %s", strings.Join(gotL, " "))
-			if name == "lora" {
-				checkExportedAdapter(t, d, m, b)
-			}
-		})
+// checkRefCase compares one case's logits, loss, gradients and ten AdamW
+// losses with the PyTorch reference.
+func checkRefCase(t *testing.T, d *refData, name string, c refCase) {
+	t.Helper()
+	m, b := d.build(t, name)
+	logits, err := m.Logits(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, i := maxAbsDiff(logits, d.golden[name+"/logits"]); e > 1e-4 {
+		t.Errorf("logits: max abs diff %.3g at %d (got %v, want %v)", e, i, logits[i], d.golden[name+"/logits"][i])
+	}
+	sum, count, err := m.ForwardBackward(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := sum/float64(count), float64(d.golden[name+"/loss"][0])
+	if math.Abs(got-want) > 1e-5 {
+		t.Errorf("loss = %.7f, want %.7f", got, want)
+	}
+	p := m.Trainable()
+	worst, worstName := 0.0, ""
+	for _, n := range p.Names {
+		w, ok := d.golden[name+"/grad/"+n]
+		if !ok {
+			t.Errorf("no reference gradient for %s", n)
+			continue
+		}
+		g := m.Grads.Get(n)
+		e, i := relErr(g, w)
+		if e > worst {
+			worst, worstName = e, fmt.Sprintf("%s[%d] got %.7g want %.7g", n, i, g[i], w[i])
+		}
+	}
+	t.Logf("%d gradients, worst relative error %.3g at %s", len(p.Names), worst, worstName)
+	if worst > 1e-3 {
+		t.Errorf("gradient relative error %.3g > 1e-3 at %s", worst, worstName)
+	}
+
+	// Ten AdamW steps, cosine schedule with warmup, clipping.
+	m, b = d.build(t, name)
+	o := c.Optim
+	opt := NewAdamW(m.Trainable(), o.Beta1, o.Beta2, o.Eps, o.WD, false)
+	sched := Schedule{Kind: "cosine", Peak: o.LR, Warmup: o.Warmup, Total: 10}
+	wantL := d.golden[name+"/losses"]
+	var gotL []string
+	for k := 0; k < 10; k++ {
+		res, err := m.TrainStep(opt, []*Batch{b}, o.Clip, sched.LR(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotL = append(gotL, fmt.Sprintf("%.6f", res.Loss))
+		if math.Abs(res.Loss-float64(wantL[k])) > 1e-4 {
+			t.Errorf("step %d loss %.7f, want %.7f", k, res.Loss, wantL[k])
+		}
+	}
+	t.Logf("losses %s", strings.Join(gotL, " "))
+	if name == "lora" && d.sfx == "" {
+		checkExportedAdapter(t, d, m, b)
 	}
 }
 

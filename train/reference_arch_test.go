@@ -1,0 +1,61 @@
+package train
+
+import (
+	"flag"
+	"testing"
+
+	"ragtune/model/qwen2"
+)
+
+var updateArchs = flag.Bool("update-archs", false, "rewrite train/testdata/ref_inputs_{llama,qwen3}.* (then run scripts/train_reference.py --arch A)")
+
+// refSpecArch is the reference setup for a family other than Qwen2, at
+// odd sizes: Llama 3 with its RoPE scaling (hidden 36, 6 heads of 6 over 2
+// KV heads, MLP 52, untied), Qwen3 with q/k norms (hidden 30, 3 heads of 8
+// over 1 KV head so q is 24 wide, MLP 44, tied).
+func refSpecArch(arch string) refSpec {
+	cfg, err := qwen2.PresetFor("tiny", arch)
+	if err != nil {
+		panic(err)
+	}
+	cfg.VocabSize, cfg.InitializerRange = 96, 0.1
+	tied := false
+	switch arch {
+	case "llama":
+		cfg.HiddenSize, cfg.IntermediateSize, cfg.NumAttentionHeads, cfg.NumKeyValueHeads = 36, 52, 6, 2
+		// Positions reach 9: an original context of 16 puts the frequencies
+		// in all three bands of the scaling.
+		cfg.RopeScaling.OriginalMaxPositionEmbeddings = 16
+		cfg.RopeTheta = 10000
+	case "qwen3":
+		cfg.HiddenSize, cfg.IntermediateSize, cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.HeadDim = 30, 44, 3, 1, 8
+		tied = true
+	}
+	opt := refOptim{LR: 1e-2, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WD: 0.1, Clip: 1.0, Warmup: 2}
+	return refSpec{Config: &cfg, B: 2, T: 9, Cases: map[string]refCase{
+		"full": {Mode: "full", Tied: tied, Optim: opt},
+		"lora": {Mode: "lora", Tied: tied, R: 4, Alpha: 8, Targets: ModuleNames[:], Optim: opt},
+	}}
+}
+
+// TestReferenceArchs is TestReference for Llama 3 and Qwen3: logits, loss,
+// every gradient (q_norm/k_norm included) and ten AdamW losses against
+// scripts/train_reference.py --arch A, for full training and LoRA.
+func TestReferenceArchs(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen3"} {
+		t.Run(arch, func(t *testing.T) {
+			sfx := "_" + arch
+			if *updateArchs {
+				writeRefInputsAs(t, refSpecArch(arch), sfx)
+				t.Logf("reference inputs written; now run /usr/bin/python3 scripts/train_reference.py --arch %s", arch)
+			}
+			d := loadRefAs(t, sfx)
+			if arch == "qwen3" && d.golden["full/grad/model.layers.0.self_attn.q_norm.weight"] == nil {
+				t.Fatal("the reference has no q_norm gradient")
+			}
+			for name, c := range d.spec.Cases {
+				t.Run(name, func(t *testing.T) { checkRefCase(t, d, name, c) })
+			}
+		})
+	}
+}
