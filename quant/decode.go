@@ -32,6 +32,9 @@ func dequantizer(d weights.DType) (fn func(dst []float32, src []byte), block, bl
 // It is the one decoder for callers that may meet a quantized GGUF; the
 // float types go through weights.Tensor.Float32Into.
 func Float32Into(t *weights.Tensor, dst []float32) error {
+	if err := checkReadable(t); err != nil {
+		return err
+	}
 	fn, block, blockBytes := dequantizer(t.DType)
 	if fn == nil {
 		return t.Float32Into(dst)
@@ -62,6 +65,9 @@ func Float32(t *weights.Tensor) ([]float32, error) {
 // block-type tensor is expanded a chunk of rows at a time, so converting a
 // quantized GGUF to F32/F16/BF16 needs only a few megabytes of buffers.
 func WriteAs(w io.Writer, t *weights.Tensor, to weights.DType) error {
+	if err := checkReadable(t); err != nil {
+		return err
+	}
 	fn, block, blockBytes := dequantizer(t.DType)
 	if fn == nil || t.DType == to {
 		return t.WriteAs(w, to)

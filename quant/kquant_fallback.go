@@ -132,3 +132,28 @@ func loadExpanded(t *weights.Tensor) (tensor.Matrix, error) {
 	}
 	return &tensor.F32Matrix{Data: data, R: t.Shape[0], C: t.Shape[1]}, nil
 }
+
+// UnsupportedTypeError reports a tensor stored in a block type ragtune can
+// neither run nor convert (the IQ*, TQ* and other llama.cpp types), with
+// what to do instead.
+type UnsupportedTypeError struct {
+	Name string // empty when the caller names the tensor (Loader's callers do)
+	Type weights.DType
+}
+
+func (e *UnsupportedTypeError) Error() string {
+	what := "stored as " + e.Type.String()
+	if e.Name != "" {
+		what = fmt.Sprintf("tensor %q is %s", e.Name, what)
+	}
+	return what + ", a type ragtune cannot run; quantize the model again from its Hugging Face or F16/BF16 source with 'ragtune quantize --model DIR --type q4_k_m' (or q2_k…q6_k, q4_0, q8_0)"
+}
+
+// checkReadable returns an UnsupportedTypeError for types no decoder here
+// or in package weights handles.
+func checkReadable(t *weights.Tensor) error {
+	if fn, _, _ := dequantizer(t.DType); fn != nil || t.DType.ElementSize() > 0 {
+		return nil
+	}
+	return &UnsupportedTypeError{Name: t.Name, Type: t.DType}
+}

@@ -2,11 +2,15 @@ package quant
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"ragtune/tensor"
 	"ragtune/weights"
 )
 
@@ -131,5 +135,40 @@ func TestKMatrixErrors(t *testing.T) {
 	_, err := NewKMatrix(weights.Q8_0, nil, 0, 256)
 	if err == nil || err.Error() != fmt.Sprintf("%s is not a K-quant type", weights.Q8_0) {
 		t.Errorf("Q8_0: %v", err)
+	}
+}
+
+// TestUnsupportedTypeError: a tensor in a type ragtune cannot run (IQ2_XXS
+// from an imatrix quantization) fails to load, decode or convert with one
+// line that names the tensor and the type and says what to do, and no Go
+// type name or internal option.
+func TestUnsupportedTypeError(t *testing.T) {
+	tn := &weights.Tensor{Name: "model.embed_tokens.weight", DType: 16, Shape: []int{4, 256}, Data: make([]byte, 4*66)}
+	_, errLoad := Loader(func(*weights.Tensor) (tensor.Matrix, error) { return nil, nil })(tn)
+	errDecode := Float32Into(tn, make([]float32, 4*256))
+	errConvert := WriteAs(io.Discard, tn, weights.F32)
+	for i, err := range []error{errLoad, errDecode, errConvert} {
+		if err == nil {
+			t.Fatalf("call %d: no error", i)
+		}
+		msg := err.Error()
+		if i == 0 {
+			// Loader's callers (model loaders) put the tensor name in front.
+			msg = fmt.Sprintf("tensor %q: %v", tn.Name, err)
+		}
+		for _, want := range []string{`"model.embed_tokens.weight"`, "IQ2_XXS", "ragtune quantize", "q4_k_m"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("call %d: %q lacks %q", i, msg, want)
+			}
+		}
+		for _, bad := range []string{"DType(", "WithMatrixLoader", "quant.", "\n"} {
+			if strings.Contains(msg, bad) {
+				t.Errorf("call %d: %q contains %q", i, msg, bad)
+			}
+		}
+		var ue *UnsupportedTypeError
+		if !errors.As(err, &ue) || ue.Type != 16 {
+			t.Errorf("call %d: %v is not an UnsupportedTypeError for type 16", i, err)
+		}
 	}
 }

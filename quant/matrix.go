@@ -249,6 +249,10 @@ func Loader(fallback func(*weights.Tensor) (tensor.Matrix, error)) func(*weights
 		if t.DType == weights.Q5_0 || t.DType == weights.Q5_1 {
 			return loadExpanded(t)
 		}
+		if err := checkReadable(t); err != nil {
+			// Model loaders name the tensor in their own wrapping.
+			return nil, &UnsupportedTypeError{Type: t.DType}
+		}
 		if t.DType != weights.Q8_0 && t.DType != weights.Q4_0 {
 			return fallback(t)
 		}
