@@ -46,6 +46,16 @@ const DefaultMaxExtractBytes = 128 << 20
 // ExtractOptions leaves MaxStreams at 0.
 const DefaultMaxStreams = 10000
 
+// DefaultMaxInflateRatio is the limit on extracted bytes per byte of the
+// file when ExtractOptions leaves MaxInflateRatio at 0. Honest documents
+// inflate a few times to a few dozen times (XML and content streams);
+// bombs hundreds to thousands of times.
+const DefaultMaxInflateRatio = 100
+
+// inflateRatioFloor is what any file may extract to whatever its ratio,
+// so small honest files never meet the ratio limit.
+const inflateRatioFloor = 16 << 20
+
 // TooLargeError reports which limit a file exceeded. Its message names the
 // file by its base name only (never a server directory), the limit and
 // how to raise it.
@@ -54,20 +64,24 @@ type TooLargeError struct {
 	What  string // "bytes of extracted content", "zip entries", "PDF streams"
 	Limit int64
 	Field string // the ExtractOptions field that sets the limit
+	Ratio int    // for MaxInflateRatio: the ratio that set Limit
 	Hint  string // how a user raises it (ExtractOptions.LimitHint)
 }
 
 func (e *TooLargeError) Error() string {
 	limit := fmt.Sprint(e.Limit)
-	if e.Field == "MaxExtractBytes" && e.Limit >= 1<<20 {
+	if e.Field != "MaxStreams" && e.Limit >= 1<<20 {
 		limit = fmt.Sprintf("%.0f MiB (%d)", float64(e.Limit)/(1<<20), e.Limit)
+	}
+	msg := fmt.Sprintf("%s: over the limit of %s %s", e.Name, limit, e.What)
+	if e.Field == "MaxInflateRatio" {
+		msg += fmt.Sprintf(", %d times the file's size", e.Ratio)
 	}
 	hint := e.Hint
 	if hint == "" {
 		hint = "raise ExtractOptions." + e.Field
 	}
-	return fmt.Sprintf("%s: over the limit of %s %s; a decompression bomb, or a genuine file that needs a higher limit (%s)",
-		e.Name, limit, e.What, hint)
+	return msg + "; a decompression bomb, or a genuine file that needs a higher limit (" + hint + ")"
 }
 
 // Is makes errors.Is(err, ErrTooLarge) match.
@@ -98,6 +112,15 @@ type ExtractOptions struct {
 	// PDF; 0 means DefaultMaxStreams, negative no limit.
 	MaxStreams int
 
+	// MaxInflateRatio bounds the same bytes relative to the file: at most
+	// this many times its size, though always at least 16 MiB (or
+	// MaxExtractBytes when that is smaller). It refuses a small file that
+	// inflates a thousandfold (a 130 KB PDF holding a 64 MiB stream) even
+	// when the result would fit MaxExtractBytes, since the text it yields
+	// costs as much to chunk and index as a large upload's. 0 means
+	// DefaultMaxInflateRatio; negative means no such limit.
+	MaxInflateRatio int
+
 	// LimitHint tells a user how to raise the limits, for the message of
 	// a *TooLargeError (the server: "start ragtune serve with a larger
 	// --max-upload"); empty names the ExtractOptions field.
@@ -109,17 +132,34 @@ type ExtractOptions struct {
 type extractBudget struct {
 	ctx        context.Context
 	name       string
-	limit      int64 // < 0: none
+	limit      int64  // < 0: none
+	field      string // the option that set limit
+	ratio      int
 	used       int64
 	maxStreams int // < 0: none
 	streams    int
 	hint       string
 }
 
-func newExtractBudget(ctx context.Context, name string, o ExtractOptions) *extractBudget {
-	b := &extractBudget{ctx: ctx, name: filepath.Base(name), limit: o.MaxExtractBytes, maxStreams: o.MaxStreams, hint: o.LimitHint}
+// newExtractBudget sets the byte limit for a file of size bytes: the
+// smaller of MaxExtractBytes and the ratio limit.
+func newExtractBudget(ctx context.Context, name string, size int, o ExtractOptions) *extractBudget {
+	b := &extractBudget{ctx: ctx, name: filepath.Base(name), limit: o.MaxExtractBytes, field: "MaxExtractBytes",
+		ratio: o.MaxInflateRatio, maxStreams: o.MaxStreams, hint: o.LimitHint}
 	if b.limit == 0 {
 		b.limit = DefaultMaxExtractBytes
+	}
+	if b.ratio == 0 {
+		b.ratio = DefaultMaxInflateRatio
+	}
+	if b.ratio > 0 {
+		floor := int64(inflateRatioFloor)
+		if b.limit >= 0 {
+			floor = min(floor, b.limit)
+		}
+		if byRatio := max(floor, int64(b.ratio)*int64(size)); b.limit < 0 || byRatio < b.limit {
+			b.limit, b.field = byRatio, "MaxInflateRatio"
+		}
 	}
 	if b.maxStreams == 0 {
 		b.maxStreams = DefaultMaxStreams
@@ -128,7 +168,7 @@ func newExtractBudget(ctx context.Context, name string, o ExtractOptions) *extra
 }
 
 func (b *extractBudget) tooLarge() error {
-	return &TooLargeError{Name: b.name, What: "bytes of extracted content", Limit: b.limit, Field: "MaxExtractBytes", Hint: b.hint}
+	return &TooLargeError{Name: b.name, What: "bytes of extracted content", Limit: b.limit, Field: b.field, Ratio: b.ratio, Hint: b.hint}
 }
 
 // remaining returns how many more bytes may be charged (math.MaxInt64
@@ -196,7 +236,7 @@ var Extensions = []string{".txt", ".md", ".markdown", ".html", ".htm", ".json", 
 // a *TooLargeError when the file would inflate or decode past the limits
 // of o (see ExtractOptions.MaxExtractBytes).
 func Extract(ctx context.Context, name string, data []byte, o ExtractOptions) (Document, error) {
-	b := newExtractBudget(ctx, name, o)
+	b := newExtractBudget(ctx, name, len(data), o)
 	if err := ctx.Err(); err != nil {
 		return Document{}, err
 	}

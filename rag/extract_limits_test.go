@@ -298,12 +298,47 @@ func TestExtractCancelled(t *testing.T) {
 	ctx := &countdownCtx{Context: context.Background()}
 	ctx.left.Store(200)
 	var err error
-	alloc := allocatedBy(func() { _, err = Extract(ctx, "long.pdf", pdf, ExtractOptions{MaxExtractBytes: -1}) })
+	alloc := allocatedBy(func() {
+		_, err = Extract(ctx, "long.pdf", pdf, ExtractOptions{MaxExtractBytes: -1, MaxInflateRatio: -1})
+	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled mid-extraction: %v", err)
 	}
 	t.Logf("cancelled after allocating %d MiB", alloc>>20)
 	if alloc > 32<<20 {
 		t.Errorf("after cancellation the work went on: %d MiB allocated, want under 32 (the whole file inflates to 100)", alloc>>20)
+	}
+}
+
+// TestExtractInflateRatio: the 130 KB PDF holding a 64 MiB stream
+// fits the default MaxExtractBytes (128 MiB) but not the ratio limit, so
+// it is refused before its text reaches chunking and indexing; a file
+// under the 16 MiB floor, or with the ratio limit off, extracts.
+func TestExtractInflateRatio(t *testing.T) {
+	text := []byte("BT /F1 12 Tf 72 712 Td (" + strings.Repeat("bomb ", 200) + ") Tj ET\n")
+	block := bytes.Repeat(text, (1<<20)/len(text))
+	bomb := pdfWithStreams([][]byte{zlibRepeated(t, block, 64)}, true)
+	var err error
+	alloc := allocatedBy(func() { _, err = Extract(context.Background(), "bomb.pdf", bomb, ExtractOptions{}) })
+	wantTooLarge(t, err, "bomb.pdf", "bytes of extracted content")
+	var tl *TooLargeError
+	if errors.As(err, &tl); tl.Field != "MaxInflateRatio" || tl.Limit != max(inflateRatioFloor, DefaultMaxInflateRatio*int64(len(bomb))) {
+		t.Errorf("limit %d set by %s, want the ratio limit for a %d-byte file", tl.Limit, tl.Field, len(bomb))
+	}
+	if !strings.Contains(err.Error(), "times the file's size") {
+		t.Errorf("message %q does not explain the ratio", err)
+	}
+	t.Logf("%d KiB PDF refused after allocating %d MiB: %v", len(bomb)>>10, alloc>>20, err)
+
+	small := pdfWithStreams([][]byte{zlibRepeated(t, block, 12)}, true) // 12 MiB: under the floor
+	if _, err := Extract(context.Background(), "small.pdf", small, ExtractOptions{}); err != nil {
+		t.Errorf("a 12 MiB stream under the floor: %v", err)
+	}
+	big := pdfWithStreams([][]byte{zlibRepeated(t, block, 20)}, true)
+	if _, err := Extract(context.Background(), "big.pdf", big, ExtractOptions{}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("a 20 MiB stream in a %d KiB file: %v, want ErrTooLarge", len(big)>>10, err)
+	}
+	if _, err := Extract(context.Background(), "big.pdf", big, ExtractOptions{MaxInflateRatio: -1}); err != nil {
+		t.Errorf("the same with the ratio limit off: %v", err)
 	}
 }
