@@ -38,8 +38,10 @@ Reads .txt .md .html .json .jsonl .docx .pdf files (GBK/GB18030 text is
 detected), splits them into chunks and indexes them. Re-running updates the
 knowledge base: unchanged files (same content hash) are skipped, changed
 ones re-indexed, and files that vanished from the given folders removed.
-Unreadable files are reported and skipped. A killed ingest keeps every
-document committed before it was killed; run it again to finish.
+A file that cannot be read is named on stderr and the rest are ingested;
+the exit code is then 1, and a first ingest that stored nothing removes
+the knowledge base it created. A killed ingest keeps every document
+committed before it was killed; run it again to finish.
 
 The first ingest creates the knowledge base with the chunking and
 embedding flags given; later runs reuse them.

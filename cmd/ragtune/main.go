@@ -280,6 +280,13 @@ func dispatchGroup(group string, args []string) error {
 	}
 	sc, ok := subs[args[0]]
 	if !ok {
+		names := make([]string, 0, len(subs))
+		for n := range subs {
+			names = append(names, n)
+		}
+		if s := cli.Suggest(args[0], names); s != "" {
+			return usageErrorf("unknown subcommand %q for %q; did you mean %q? (see 'ragtune %s --help')", args[0], group, s, group)
+		}
 		return usageErrorf("unknown subcommand %q for %q (see 'ragtune %s --help')", args[0], group, group)
 	}
 	return sc.run(args[1:])

@@ -211,3 +211,7 @@ func TestExitCodeConvention(t *testing.T) {
 		t.Errorf("'ragtune help' does not document the exit codes:\n%s", stdout)
 	}
 }
+
+func TestUnknownSubcommandSuggests(t *testing.T) {
+	checkExits(t, []exitCase{{"model conver", []string{"model", "conver"}, 2, `ragtune: unknown subcommand "conver" for "model"; did you mean "convert"?`}})
+}
