@@ -49,6 +49,7 @@ type RunConfig struct {
 
 	GradCheckpoint bool
 	Resume         bool
+	ResumeFrom     string // the checkpoint a YAML names; it must be the latest
 	Force          bool
 	SkipBad        bool
 	Seed           uint64
@@ -445,7 +446,7 @@ func loadLlamaFactory(path string, c *RunConfig) (notes []string, err error) {
 		if c.Out == "" || filepath.Clean(filepath.Dir(resume)) != filepath.Clean(c.Out) {
 			return nil, fmt.Errorf("%s: not supported: resume_from_checkpoint %s (ragtune resumes from the latest checkpoint in output_dir: set it to true)", at("resume_from_checkpoint"), resume)
 		}
-		c.Resume = true
+		c.Resume, c.ResumeFrom = true, resume
 	}
 	if dataset != "" {
 		var names []string

@@ -257,3 +257,12 @@ func TestLlamaFactoryAdapterLoads(t *testing.T) {
 		t.Errorf("weights differ by %g", e)
 	}
 }
+
+func TestLlamaFactoryResumePath(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "run.yaml")
+	os.WriteFile(p, []byte("output_dir: saves/x\nresume_from_checkpoint: saves/x/checkpoint-500\n"), 0o644)
+	c, _, err := LoadLlamaFactory(p)
+	if err != nil || !c.Resume || c.ResumeFrom != "saves/x/checkpoint-500" {
+		t.Errorf("resume %v from %q: %v", c.Resume, c.ResumeFrom, err)
+	}
+}

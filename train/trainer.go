@@ -593,19 +593,19 @@ func ClearRun(dir string) error {
 }
 
 // HasCheckpoint reports whether dir holds a checkpoint Resume can continue.
-func HasCheckpoint(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "latest"))
-	return err == nil
-}
+func HasCheckpoint(dir string) bool { return LatestCheckpoint(dir) != "" }
 
-// latestCheckpoint returns the newest complete checkpoint's path, or "".
-func (t *Trainer) latestCheckpoint() string {
-	b, err := os.ReadFile(filepath.Join(t.Opt.OutDir, "latest"))
+// LatestCheckpoint is the checkpoint Resume continues in dir, or "".
+func LatestCheckpoint(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "latest"))
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(t.Opt.OutDir, strings.TrimSpace(string(b)))
+	return filepath.Join(dir, strings.TrimSpace(string(b)))
 }
+
+// latestCheckpoint returns the newest complete checkpoint's path, or "".
+func (t *Trainer) latestCheckpoint() string { return LatestCheckpoint(t.Opt.OutDir) }
 
 // resume loads the latest checkpoint and truncates the log to it, so the
 // steps redone after a crash are logged once.

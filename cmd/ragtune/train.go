@@ -186,8 +186,12 @@ func runTrain(args []string) error {
 	}
 	switch {
 	case rc.Resume:
-		if !train.HasCheckpoint(rc.Out) {
+		latest := train.LatestCheckpoint(rc.Out)
+		if latest == "" {
 			return usageErrorf("--resume: %s has no checkpoint to continue (leave out --resume to start a new run)", rc.Out)
+		}
+		if rc.ResumeFrom != "" && filepath.Base(rc.ResumeFrom) != filepath.Base(latest) {
+			return usageErrorf("resume_from_checkpoint names %s, but the latest checkpoint in %s is %s: ragtune continues only the latest (set resume_from_checkpoint: true)", rc.ResumeFrom, rc.Out, filepath.Base(latest))
 		}
 	case train.HasCheckpoint(rc.Out) && !rc.Force:
 		return usageErrorf("--out %s holds an earlier run's checkpoint: continue it with --resume, or pass --force to start over", rc.Out)
