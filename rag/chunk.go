@@ -51,7 +51,9 @@ type Chunker struct {
 
 	// Count measures text in the unit Size is given in. Nil counts Unicode
 	// code points; pass a tokenizer's length function to size in tokens.
-	// It is assumed roughly additive over concatenation.
+	// It is assumed roughly additive over concatenation and never smaller
+	// for a longer prefix of the same text (a hard cut searches for the
+	// longest prefix that fits by galloping and bisection).
 	Count func(string) int
 
 	// NoHeadingContext leaves Markdown headings out of Chunk.Headings.
