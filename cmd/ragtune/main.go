@@ -211,7 +211,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
-	return fs.Parse(append([]string{"--"}, positional...))
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
+		return err
+	}
+	return resolveOllamaModel(fs) // --model deepseek-r1:1.5b (model_ollama.go)
 }
 
 // groupSummaries describes command groups whose subcommands live in

@@ -36,12 +36,19 @@ HF_TOKEN (gated or private repositories); --endpoint and --token override
 them. ModelScope (--source modelscope) serves the same DeepSeek models from
 China, at revision "master" by default.
 
+ollama:NAME (ollama:deepseek-r1:1.5b) pulls from an Ollama registry
+(--endpoint, default https://registry.ollama.ai) into Ollama's store
+($OLLAMA_MODELS or ~/.ollama/models, or --out): the manifest and its blobs,
+each resumed after an interruption and checked against its sha256 digest.
+Ollama sees the model too, and --model deepseek-r1:1.5b runs it.
+
 Examples:
   ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
   HF_ENDPOINT=https://hf-mirror.com ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --out r1-1.5b
   ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --source modelscope --out r1-1.5b
   ragtune model pull deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --include '*.json' --include '*.safetensors'
-  ragtune model pull FreedomIntelligence/medical-o1-reasoning-SFT --repo-type dataset --list`
+  ragtune model pull FreedomIntelligence/medical-o1-reasoning-SFT --repo-type dataset --list
+  ragtune model pull ollama:deepseek-r1:1.5b   (Ollama's registry, into Ollama's store)`
 
 func runModelPull(args []string) error {
 	fs := newFlagSet("model pull", "REPO [--revision R] [--source huggingface|modelscope] [--endpoint URL] [--out DIR] [--include GLOB] [--list]", modelPullDescription)
@@ -63,6 +70,11 @@ func runModelPull(args []string) error {
 		return usageErrorf("model pull needs one REPO, e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
 	}
 	repo := fs.Arg(0)
+	if strings.HasPrefix(repo, "ollama:") {
+		// An Ollama model into Ollama's store (model_ollama.go); --endpoint
+		// is the registry, --out the store.
+		return runOllamaPull(repo, *endpoint, *out, *retries, *quiet)
+	}
 	if !hub.ValidRepo(repo) {
 		return usageErrorf("repository %q: want OWNER/NAME, e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", repo)
 	}
