@@ -615,6 +615,13 @@ func (s *Server) handleKBDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if h.store.ReadOnly() {
+		// Another process is writing it (a 'ragtune ingest', a second
+		// server): removing the directory under it would lose its work.
+		writeError(w, http.StatusServiceUnavailable, openai.TypeServer,
+			"the knowledge base is being written by another process; delete it when that is done", "", "kb_locked")
+		return
+	}
 	if err := s.kbs.remove(h.name); err != nil {
 		s.kbError("delete knowledge base", err).write(w)
 		return

@@ -685,6 +685,10 @@ func TestKBErrorsAreTypedAndPathFree(t *testing.T) {
 		t.Errorf("upload to a locked knowledge base: %d %s", st, b)
 	}
 	noPath(t, dir, b)
+	st, b = do(t, "DELETE", ts.URL+"/v1/kb/locked", "")
+	if _, code, _ := errorBody(t, b); st != 503 || code != "kb_locked" {
+		t.Errorf("delete of a knowledge base another process writes: %d %s", st, b)
+	}
 	other.Close()
 	st, b, _ = uploadParts(context.Background(), t, ts.URL+"/v1/kb/locked/documents", []part{{"n.md", []byte("new\n")}}, sameOrigin(ts.URL)...)
 	if st != 201 {
