@@ -177,10 +177,14 @@ func TestStoreSmallCommitAppendsOnly(t *testing.T) {
 	// Enough commits to pass the threshold compact the log into a new snapshot.
 	threshold := s.compactThreshold()
 	for i := 0; s.Stats().WALBytes > 0 || i == 0; i++ {
-		if err := s.Put(testDoc(&c, fmt.Sprintf("/more/%d.txt", i), st.chunk(2000))); err != nil {
+		var more []*DocRecord
+		for j := range 10 {
+			more = append(more, testDoc(&c, fmt.Sprintf("/more/%d-%d.txt", i, j), st.chunk(2000)))
+		}
+		if err := s.PutBatch(more); err != nil {
 			t.Fatal(err)
 		}
-		if i > 1000 {
+		if i > 200 {
 			t.Fatalf("log never compacted (threshold %d, log %d)", threshold, s.Stats().WALBytes)
 		}
 	}
