@@ -570,11 +570,17 @@ func sortAdded(l []*AddedToken) {
 	sort.Slice(l, func(i, j int) bool { return l[i].ID < l[j].ID })
 }
 
-// isNFC reports whether s is in NFC. Almost all text is made of
-// characters that are NFC on their own and combine with nothing (CJK
-// ideographs, most punctuation, emoji); a BMP table of those skips them,
-// and only runs of other characters, with the starter before them, go
-// through the normalizer (composition never crosses a stable character).
+// isNFC reports whether s is in NFC, erring towards false: a false answer
+// only costs the full normalizer, a wrong true skips it. Almost all text is
+// made of characters that are NFC on their own and combine with nothing
+// (CJK ideographs, most punctuation, emoji); a BMP table of those skips
+// them, and only runs of other characters, with the starter before them,
+// go through the normalizer (composition never crosses a stable
+// character). Two things send the whole string to the normalizer: bytes
+// that are not UTF-8, next to which the normalizer's answer for a piece
+// differs from its answer for the whole ("\xf7\u0387b"), and a character
+// that NFC always replaces (the singletons U+0387, U+037E, U+0340,
+// U+2126…), which cannot be in NFC text wherever it stands.
 func isNFC(s string) bool {
 	stableOnce.Do(initStable)
 	prev, run := 0, -1 // start of the previous rune; start of the pending unstable run
@@ -594,10 +600,19 @@ func isNFC(s string) bool {
 		}
 		var r rune
 		r, sz = utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && sz == 1 {
+			return false
+		}
 		if r < 0x10000 {
+			if neverBMP[r>>6]&(1<<(r&63)) != 0 {
+				return false
+			}
 			stable = stableBMP[r>>6]&(1<<(r&63)) != 0
 		} else {
 			p := norm.NFC.PropertiesString(s[i : i+sz])
+			if len(p.Decomposition()) != 0 && !norm.NFC.IsNormalString(s[i:i+sz]) {
+				return false
+			}
 			stable = p.BoundaryBefore() && p.BoundaryAfter() && len(p.Decomposition()) == 0
 		}
 		if stable {
@@ -617,10 +632,12 @@ func isNFC(s string) bool {
 var (
 	stableOnce sync.Once
 	stableBMP  []uint64 // bit r: rune r is NFC and combines with nothing
+	neverBMP   []uint64 // bit r: NFC replaces rune r wherever it stands
 )
 
 func initStable() {
 	t := make([]uint64, 0x10000/64)
+	never := make([]uint64, 0x10000/64)
 	var buf [4]byte
 	for r := rune(0x80); r < 0x10000; r++ {
 		if r >= 0xD800 && r <= 0xDFFF {
@@ -631,6 +648,11 @@ func initStable() {
 		if p.BoundaryBefore() && p.BoundaryAfter() && norm.NFC.IsNormal(buf[:n]) {
 			t[r>>6] |= 1 << (r & 63)
 		}
+		// NFC_Quick_Check=No: a canonical decomposition that does not
+		// recompose to the character (singletons, excluded compositions).
+		if len(p.Decomposition()) != 0 && string(norm.NFC.Bytes(buf[:n])) != string(buf[:n]) && !(r >= 0xAC00 && r <= 0xD7A3) {
+			never[r>>6] |= 1 << (r & 63)
+		}
 	}
-	stableBMP = t
+	stableBMP, neverBMP = t, never
 }

@@ -405,12 +405,15 @@ func byteSize(n int) string {
 	return fmt.Sprintf("%dKB", n>>10)
 }
 
-// isNFC's shortcut must agree with the normalizer on text mixing stable
-// characters with combining marks, Hangul jamo, compatibility ideographs
-// and invalid bytes.
+// isNFC's shortcut must agree with the normalizer on valid text mixing
+// stable characters with combining marks, Hangul jamo, compatibility
+// ideographs and singletons (U+0387 → U+00B7), and may only err towards
+// false: text it calls normal must come out of NFC unchanged. Text with
+// invalid bytes always goes to the normalizer.
 func TestIsNFC(t *testing.T) {
 	alphabet := []string{"a", "e", "E", "中", "。", "🙂", "\u0301", "\u0323", "\u0302", "é", "e\u0301", "\u1100", "\u1161", "\u11a8", "가",
-		"\U0002F800", "\U0001D15E", "\U0001D165", "\u2000", "Å", "\u212b", "\xff", " ", "\u0958", "\u0915\u093c", "ﬁ", "\u0344"}
+		"\U0002F800", "\U0001D15E", "\U0001D165", "\u2000", "Å", "\u212b", "\xff", " ", "\u0958", "\u0915\u093c", "ﬁ", "\u0344",
+		"\u0387", "\u037e", "\u0340", "\u2126", "\xf7", "b", "\u00b7"}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for n := 0; n < 20000; n++ {
 		var sb strings.Builder
@@ -418,7 +421,11 @@ func TestIsNFC(t *testing.T) {
 			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
 		}
 		s := sb.String()
-		if got, want := isNFC(s), norm.NFC.IsNormalString(s); got != want {
+		got := isNFC(s)
+		if got && norm.NFC.String(s) != s {
+			t.Fatalf("isNFC(%+q) = true, but NFC gives %+q", s, norm.NFC.String(s))
+		}
+		if want := norm.NFC.IsNormalString(s); utf8.ValidString(s) && got != want {
 			t.Fatalf("isNFC(%+q) = %v, want %v", s, got, want)
 		}
 	}
