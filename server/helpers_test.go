@@ -109,12 +109,52 @@ func testServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s.Handler())
+	// Every response of every test is scanned for the data directory: no
+	// body may carry a server path. The check runs last, once the server
+	// has finished every request.
+	var mu sync.Mutex
+	var leaks []string
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, l := range leaks {
+			t.Errorf("a response carries the server path %s: %.300s", cfg.KBDir, l)
+		}
+	})
+	h := s.Handler()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &teeWriter{ResponseWriter: w}
+		h.ServeHTTP(tw, r)
+		if bytes.Contains(tw.buf.Bytes(), []byte(cfg.KBDir)) {
+			mu.Lock()
+			leaks = append(leaks, r.Method+" "+r.URL.Path+": "+tw.buf.String())
+			mu.Unlock()
+		}
+	}))
 	t.Cleanup(func() {
 		ts.Close()
 		s.Close()
 	})
 	return s, ts
+}
+
+// teeWriter keeps the first MiB of a response for inspection.
+type teeWriter struct {
+	http.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (w *teeWriter) Write(b []byte) (int, error) {
+	if w.buf.Len() < 1<<20 {
+		w.buf.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *teeWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // scripted is an engine that writes fixed reasoning and answer pieces,

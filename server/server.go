@@ -554,7 +554,7 @@ func (s *Server) redact(text string) string {
 	if s.policy == nil {
 		return text
 	}
-	out, _ := s.policy.Redact(text)
+	out, _ := s.policy.Redact(s.maskJoinedPII(text))
 	return out
 }
 
