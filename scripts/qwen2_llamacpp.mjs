@@ -4,7 +4,7 @@
 // Goldens (from the repository root; needs Go, node, and ../shared/data for
 // the Qwen2.5 tokenizer):
 //
-//   node scripts/qwen2_llamacpp.mjs golden
+//   node scripts/qwen2_llamacpp.mjs golden [--arch llama3|qwen3]
 //
 // asks the Go test TestWriteGoldenModels to write the tiny model with R1's
 // vocabulary and its F32 GGUF export (package gguf, as `ragtune model convert`
@@ -12,6 +12,11 @@
 // model/qwen2/testdata/llamacpp_tiny-qwen.json: for each prompt (Chinese,
 // English, R1 chat format) its llama.cpp token ids, the 50 most likely next
 // tokens with probabilities, and the 32-token greedy continuation.
+// With --arch llama3 or qwen3 it does the same for the tiny Llama 3 model
+// with the Llama 3 vocabulary (../shared/data/llama3-tokenizer) or the tiny
+// Qwen3 model with Qwen3's, into llamacpp_tiny-ARCH.json; Qwen3 needs a
+// node-llama-cpp whose llama.cpp knows qwen3 (3.22.1 does; 3.21.1 was used
+// for the Qwen2 golden): RAGTUNE_NODE_MODULES=/path/to/node_modules.
 // `golden --model FILE.gguf --out FILE` runs on a GGUF you already have.
 //
 // Speed (prompt of N random tokens, then M greedy tokens):
@@ -34,6 +39,7 @@ import path from "node:path";
 import {pathToFileURL} from "node:url";
 
 const nodeModules = process.env.RAGTUNE_NODE_MODULES || "/work/oracle/node_modules";
+const nlcVersion = JSON.parse(fs.readFileSync(path.join(nodeModules, "node-llama-cpp", "package.json"), "utf8")).version;
 const {getLlama} = await import(pathToFileURL(path.join(nodeModules, "node-llama-cpp", "dist", "index.js")).href);
 
 const BOS = "<｜begin▁of▁sentence｜>";
@@ -48,6 +54,26 @@ const PROMPTS = [
   {name: "chat-multiturn", text: `${BOS}<｜User｜>你好<｜Assistant｜>你好！有什么可以帮你？<｜end▁of▁sentence｜><｜User｜>Where is Beijing?<｜Assistant｜><think>\n`},
   {name: "code-mixed", text: BOS + 'def fib(n):\n    """返回第 n 个斐波那契数 (Fibonacci)."""\n'},
 ];
+// The Llama 3 and Qwen3 models' prompts, in their vocabularies' formats.
+const L3 = "<|begin_of_text|>";
+const l3chat = (user) => `${L3}<|start_header_id|>user<|end_header_id|>\n\n${user}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`;
+const q3chat = (user) => `<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
+const ARCH_PROMPTS = {
+  llama3: [
+    {name: "zh", text: L3 + "人工智能是计算机科学的一个分支，它企图了解智能的实质，"},
+    {name: "en", text: L3 + "The quick brown fox jumps over the lazy dog because 12345 + 678 = "},
+    {name: "chat-en", text: l3chat("Explain LoRA fine-tuning in one sentence.")},
+    {name: "chat-zh", text: l3chat("什么是灾难性遗忘？请简要回答。")},
+    {name: "code-mixed", text: L3 + 'def fib(n):\n    """返回第 n 个斐波那契数 (Fibonacci)."""\n'},
+  ],
+  qwen3: [
+    {name: "zh", text: "人工智能是计算机科学的一个分支，它企图了解智能的实质，"},
+    {name: "en", text: "The quick brown fox jumps over the lazy dog because"},
+    {name: "chat-think", text: q3chat("Explain LoRA fine-tuning in one sentence.")},
+    {name: "chat-no-think", text: q3chat("什么是灾难性遗忘？") + "<think>\n\n</think>\n\n"},
+    {name: "code-mixed", text: 'def fib(n):\n    """返回第 n 个斐波那契数 (Fibonacci)."""\n'},
+  ],
+};
 const TOP = 50;
 const GREEDY = 32;
 
@@ -72,7 +98,7 @@ function sorted(probabilities) {
   return {pairs, sum};
 }
 
-async function golden(modelPath, outPath, recipe) {
+async function golden(modelPath, outPath, recipe, prompts = PROMPTS) {
   const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
   const model = await llama.loadModel({modelPath, gpuLayers: 0});
   const ctx = await model.createContext({
@@ -80,7 +106,7 @@ async function golden(modelPath, outPath, recipe) {
     experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32",
   });
   const cases = [];
-  for (const {name, text} of PROMPTS) {
+  for (const {name, text} of prompts) {
     const seq = ctx.getSequence();
     const tokens = [...model.tokenize(text, true)];
     const greedy = [];
@@ -101,7 +127,7 @@ async function golden(modelPath, outPath, recipe) {
     console.error(`${name}: ${tokens.length} prompt tokens, top-1 ${next.top[0][0]} p=${next.top[0][1].toFixed(4)}, greedy ${greedy.slice(0, 8).join(" ")} …`);
   }
   const out = {
-    generator: "scripts/qwen2_llamacpp.mjs (node-llama-cpp 3.21.1, CPU, F32 weights and KV cache, no flash attention)",
+    generator: `scripts/qwen2_llamacpp.mjs (node-llama-cpp ${nlcVersion}, CPU, F32 weights and KV cache, no flash attention)`,
     note: "probabilities are llama.cpp's divided by their sum over the vocabulary",
     recipe,
     cases,
@@ -154,8 +180,12 @@ if (opts.mode === "golden") {
       execFileSync("go", ["test", "./model/qwen2", "-run", "^TestWriteGoldenModels$", "-count=1"], {
         stdio: "inherit", env: {...process.env, RAGTUNE_GOLDEN_MODELS: tmp},
       });
-      const recipe = JSON.parse(fs.readFileSync(path.join(tmp, "llamacpp-recipe.json"), "utf8"));
-      await golden(path.join(tmp, "tiny-qwen.gguf"), path.join("model", "qwen2", "testdata", "llamacpp_tiny-qwen.json"), recipe);
+      const arch = opts.arch || "";
+      if (arch && !ARCH_PROMPTS[arch]) throw new Error(`--arch ${arch}: use llama3 or qwen3`);
+      const sfx = arch ? "-" + arch : "";
+      const name = arch ? "tiny-" + arch : "tiny-qwen";
+      const recipe = JSON.parse(fs.readFileSync(path.join(tmp, `llamacpp-recipe${sfx}.json`), "utf8"));
+      await golden(path.join(tmp, name + ".gguf"), path.join("model", "qwen2", "testdata", `llamacpp_${name}.json`), recipe, arch ? ARCH_PROMPTS[arch] : PROMPTS);
     } finally {
       fs.rmSync(tmp, {recursive: true, force: true});
     }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"ragtune/internal/shareddata"
@@ -101,6 +102,19 @@ func (g goldenModel) buildWith(t testing.TB, dir string, tok Tokenizer) string {
 // probabilities to mean something. VocabSize is filled in when written.
 var llamaCppModel = goldenModel{Preset: "tiny", Seed: 3, InitRange: 0.5}
 
+// llamaCppArchModels are the Llama 3 and Qwen3 counterparts of
+// llamaCppModel: `model init --preset tiny --arch A` shapes (Llama 3 RoPE
+// scaling; Qwen3 q/k norms, head_dim 32 ≠ 96/4, tied head) with the real
+// vocabularies (Llama 3's 128,256 tokens, Qwen3's 151,669), written to GGUF
+// as tiny-NAME.gguf with llamacpp-recipe-NAME.json.
+var llamaCppArchModels = map[string]struct {
+	model     goldenModel
+	tokenizer string // ../shared/data folder
+}{
+	"llama3": {goldenModel{Preset: "tiny", Arch: "llama", Seed: 9, InitRange: 0.5}, "llama3-tokenizer"},
+	"qwen3":  {goldenModel{Preset: "tiny", Arch: "qwen3", Seed: 10, InitRange: 0.5}, "qwen3-tokenizer"},
+}
+
 // TestWriteGoldenModels writes every golden model under
 // $RAGTUNE_GOLDEN_MODELS for the scripts (it skips otherwise): the PyTorch
 // models as HF directories plus recipes.json, and the llama.cpp model as
@@ -133,6 +147,20 @@ func TestWriteGoldenModels(t *testing.T) {
 	writeGGUF(t, dir, filepath.Join(root, "tiny-qwen.gguf"), tok.GGUFMetadata())
 	if err := model.WriteJSON(filepath.Join(root, "llamacpp-recipe.json"), g); err != nil {
 		t.Fatal(err)
+	}
+	for name, a := range llamaCppArchModels {
+		tok, err := tokenizer.Load(shareddata.Path(t, a.tokenizer, "tokenizer.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := a.model
+		g.VocabSize = (tok.VocabSize() + 63) / 64 * 64
+		dir := filepath.Join(root, "tiny-"+name)
+		g.SHA256 = g.buildWith(t, dir, tok)
+		writeGGUF(t, dir, filepath.Join(root, "tiny-"+name+".gguf"), tok.GGUFMetadata())
+		if err := model.WriteJSON(filepath.Join(root, "llamacpp-recipe-"+name+".json"), g); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -264,6 +292,7 @@ type llamaCppGolden struct {
 	Recipe    goldenModel `json:"recipe"`
 	Cases     []struct {
 		Name   string `json:"name"`
+		Text   string `json:"text"`
 		Tokens []int  `json:"tokens"`
 		Next   struct {
 			Top [][2]float64 `json:"top"` // [token, probability]
@@ -301,13 +330,42 @@ func argmax(p []float64) int {
 	return best
 }
 
-// TestLlamaCppGolden runs the tiny model with R1's 151k vocabulary, written
-// to GGUF by package gguf and read back by Load, on the prompts llama.cpp
-// saw: the next-token probabilities agree within 1e-3 absolute (and 1e-3
+// TestLlamaCppGolden runs the tiny model with R1's 151k vocabulary, and
+// the tiny Llama 3 and Qwen3 models with theirs (128k, 151k; see
+// llamaCppArchModels), written to GGUF by WriteGGUF and read back by Load,
+// on the prompts llama.cpp saw: the next-token probabilities agree within 1e-3 absolute (and 1e-3
 // relative for every token above 1e-4, a far stricter test on a 151k-way
 // distribution), and the 32-token greedy continuation is identical.
 func TestLlamaCppGolden(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "llamacpp_tiny-qwen.json"))
+	for _, name := range []string{"tiny-qwen", "tiny-llama3", "tiny-qwen3"} {
+		t.Run(name, func(t *testing.T) { checkLlamaCppGolden(t, name) })
+	}
+}
+
+// llamaCppTokenizer loads the vocabulary a llama.cpp golden model was
+// written with, or returns nil (with a log line) when ../shared is absent.
+func llamaCppTokenizer(t *testing.T, name string) *tokenizer.BPE {
+	dir, file := "qwen2.5-tokenizer", "tokenizer.json"
+	if a, ok := llamaCppArchModels[strings.TrimPrefix(name, "tiny-")]; ok {
+		dir = a.tokenizer
+	}
+	p := filepath.Join(shareddata.Root(), "..", "shared", "data", dir, file)
+	if _, err := os.Stat(p); err != nil {
+		t.Logf("%s absent: prompt tokenization not checked", p)
+		return nil
+	}
+	tok, err := tokenizer.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name == "tiny-qwen" {
+		tok = tokenizer.R1FromQwen(tok)
+	}
+	return tok
+}
+
+func checkLlamaCppGolden(t *testing.T, name string) {
+	b, err := os.ReadFile(filepath.Join("testdata", "llamacpp_"+name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +381,7 @@ func TestLlamaCppGolden(t *testing.T) {
 	if got, want := g.Recipe.build(t, hf), g.Recipe.SHA256; got != want {
 		t.Fatalf("InitWith(%+v) wrote weights with SHA-256 %s, the golden was made on %s: the initializer changed; regenerate the goldens (see scripts/README.md)", g.Recipe, got, want)
 	}
-	ggufPath := filepath.Join(dir, "tiny-qwen.gguf")
+	ggufPath := filepath.Join(dir, name+".gguf")
 	writeGGUF(t, hf, ggufPath, nil)
 	os.RemoveAll(hf)
 	m, err := Load(ggufPath)
@@ -331,9 +389,17 @@ func TestLlamaCppGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	tok := llamaCppTokenizer(t, name)
 
 	for _, c := range g.Cases {
 		t.Run(c.Name, func(t *testing.T) {
+			if tok != nil {
+				// The prompt as our tokenizer reads it (special tokens
+				// spelled out, no BOS added) is what llama.cpp ran.
+				if got := tok.Encode(c.Text, false); !slices.Equal(got, c.Tokens) {
+					t.Errorf("prompt tokens differ from llama.cpp's:\n got  %v\n want %v", got, c.Tokens)
+				}
+			}
 			s := m.NewState(len(c.Tokens) + len(c.Greedy))
 			logits, err := s.Forward(c.Tokens)
 			if err != nil {
