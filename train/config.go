@@ -193,7 +193,6 @@ var (
 		"do_eval":                        "",
 		"eval_strategy":                  "eval_steps decides",
 		"evaluation_strategy":            "eval_steps decides",
-		"save_strategy":                  "save_steps decides",
 		"run_name":                       "",
 		"logging_dir":                    "",
 		"optim":                          "ragtune uses AdamW (adamw_torch semantics)",

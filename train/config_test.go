@@ -266,3 +266,42 @@ func TestLlamaFactoryResumePath(t *testing.T) {
 		t.Errorf("resume %v from %q: %v", c.Resume, c.ResumeFrom, err)
 	}
 }
+
+// TestLlamaFactoryKeyTables: a key is mapped, ignored or unsupported,
+// never two of these (an ignored key that is also mapped would be dropped).
+func TestLlamaFactoryKeyTables(t *testing.T) {
+	for _, k := range lfKeys {
+		if _, ok := lfIgnored[k]; ok {
+			t.Errorf("%s is both mapped and ignored", k)
+		}
+		if _, ok := lfUnsupported[k]; ok {
+			t.Errorf("%s is both mapped and unsupported", k)
+		}
+	}
+	for k := range lfIgnored {
+		if _, ok := lfUnsupported[k]; ok {
+			t.Errorf("%s is both ignored and unsupported", k)
+		}
+	}
+}
+
+// TestExportNoCheckpoints: a run without --save-every exports
+// save_strategy "no", which reads back as no checkpoints (not
+// LLaMA-Factory's default of every 500 steps).
+func TestExportNoCheckpoints(t *testing.T) {
+	c := DefaultRunConfig()
+	c.Model, c.Out, c.ChatTemplate = "m", "out", "qwen"
+	dir := t.TempDir()
+	exs := []data.Example{{Messages: []data.Message{{Role: "user", Content: "q"}, {Role: "assistant", Content: "a"}}}}
+	if _, err := ExportLlamaFactory(dir, c, exs, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := LoadLlamaFactory(filepath.Join(dir, "train.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Sets = nil
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, c)
+	}
+}

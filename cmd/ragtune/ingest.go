@@ -213,8 +213,8 @@ Examples:
 		}
 		removed = fmt.Sprintf("; the empty knowledge base %s was removed", *name)
 	}
-	if rep.Failed > 0 {
-		return fmt.Errorf("ingest into %s: %s failed: %s%s", *name, plural.Count(rep.Failed, "input"), problemList(rep.Problems), removed)
+	if failed := namedFailures(fs.Args(), rep.Problems); len(failed) > 0 {
+		return fmt.Errorf("ingest into %s: %s failed: %s%s", *name, plural.Count(len(failed), "input"), problemList(failed), removed)
 	}
 	if created && st.Docs == 0 {
 		return fmt.Errorf("ingest into %s: no document could be read from %s (%d skipped: unsupported types or excluded)%s", *name, strings.Join(fs.Args(), ", "), rep.Skipped, removed)
@@ -222,13 +222,32 @@ Examples:
 	return nil
 }
 
+// namedFailures are the inputs that failed: every file that could not be
+// read, and a file named on the command line that was skipped (its type is
+// not supported). Files skipped inside a folder are the folder's business.
+func namedFailures(args []string, ps []rag.IngestEvent) []rag.IngestEvent {
+	named := map[string]bool{}
+	for _, a := range args {
+		if st, err := os.Stat(a); err == nil && !st.IsDir() {
+			if abs, err := filepath.Abs(a); err == nil {
+				named[abs] = true
+			}
+		}
+	}
+	var out []rag.IngestEvent
+	for _, p := range ps {
+		abs, _ := filepath.Abs(p.Path)
+		if p.Action == "failed" || (p.Action == "skipped" && named[abs]) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // problemList names the failed inputs, up to five, with their reasons.
 func problemList(ps []rag.IngestEvent) string {
 	var parts []string
 	for _, p := range ps {
-		if p.Action != "failed" {
-			continue
-		}
 		if len(parts) == 5 {
 			parts = append(parts, "…")
 			break

@@ -60,8 +60,15 @@ func TestIngestFailures(t *testing.T) {
 			t.Errorf("knowledge base %s was left behind", kb)
 		}
 	}
+	// A file named on the command line whose type is not supported is a
+	// failed input too (inside a folder it would just be skipped).
+	model := write("model.gguf", "GGUF")
+	code, _, stderr := runCaptured(t, ingest("g", good, model)...)
+	if !strings.Contains(stderr, "ragtune: ingest into g: 1 input failed: "+model) || code != 1 {
+		t.Errorf("named unsupported file: exit %d\n%s", code, stderr)
+	}
 	// One good and one bad input: the good one is kept, the exit is 1.
-	code, _, stderr := runCaptured(t, ingest("f", good, fakeDocx)...)
+	code, _, stderr = runCaptured(t, ingest("f", good, fakeDocx)...)
 	if code != 1 || !strings.Contains(stderr, "1 added") || !strings.Contains(stderr, "1 input failed: "+fakeDocx) {
 		t.Errorf("mixed inputs: exit %d\n%s", code, stderr)
 	}

@@ -46,7 +46,8 @@ func IsTerminal(w io.Writer) bool {
 // Write is a redraw: the newest one is printed when every has passed since
 // the last printed line, and the pending one is printed before the next
 // kept line and by Flush, so the final state of a bar is never lost.
-// Terminal escape sequences are dropped. It is safe for concurrent use.
+// Terminal escape sequences and blank lines are dropped. It is safe for
+// concurrent use.
 type Writer struct {
 	mu          sync.Mutex
 	w           io.Writer
@@ -112,11 +113,9 @@ func (p *Writer) keep() error {
 	p.cur = p.cur[:0]
 	if line == "" {
 		if p.pending == "" {
-			if p.lastPrinted == "" {
-				return nil // a blank line before anything: drop it
-			}
-			_, err := io.WriteString(p.w, "\n")
-			return err
+			// A blank line on a terminal ends a status line or
+			// separates it from what follows; a log needs neither.
+			return nil
 		}
 		line = p.pending
 	}
