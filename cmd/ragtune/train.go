@@ -81,7 +81,7 @@ func trainFlags(rc *train.RunConfig, config, export *string) *flag.FlagSet {
 	fs.IntVar(&rc.LoRA.R, "lora-r", rc.LoRA.R, "LoRA rank")
 	fs.Float64Var(&rc.LoRA.Alpha, "lora-alpha", rc.LoRA.Alpha, "LoRA alpha (scale = alpha/r)")
 	fs.Float64Var(&rc.LoRA.Dropout, "lora-dropout", rc.LoRA.Dropout, "dropout on the LoRA input path")
-	fs.Var((*targetList)(&rc.LoRA.Targets), "target", "LoRA target projections, comma-separated (q,k,v,o,gate,up,down; all; q_proj also works)")
+	fs.Var((*targetList)(&rc.LoRA.Targets), "target", "LoRA target projections: a comma-separated `LIST` of q,k,v,o,gate,up,down (or all; q_proj also works)")
 	fs.BoolVar(&rc.LoRA.RSLoRA, "rslora", rc.LoRA.RSLoRA, "rank-stabilized LoRA: scale = alpha/sqrt(r)")
 	fs.Float64Var(&rc.LR, "lr", rc.LR, "peak learning rate")
 	fs.IntVar(&rc.Epochs, "epochs", rc.Epochs, "passes over the training data")
