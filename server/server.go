@@ -177,7 +177,9 @@ func New(cfg Config) (*Server, error) {
 }
 
 // OpenKB opens a knowledge base now (for --kb at startup), so a missing
-// or locked one fails before the server listens.
+// one fails before the server listens. One that another process is
+// writing opens too: reads follow that writer, writes answer 503 until it
+// is done.
 func (s *Server) OpenKB(name string) error {
 	if s.kbs == nil {
 		return errors.New("no knowledge-base directory configured")
