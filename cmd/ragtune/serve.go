@@ -115,6 +115,13 @@ func runServe(args []string) error {
 	if err := checkListenAddr(*addr); err != nil {
 		return err
 	}
+	var c cli.Checks
+	c.NonNegative("--rate-limit", *rate)
+	c.MinInt("--burst", *burst, 0)
+	c.Check(*timeout > 0 && *grace >= 0, "--timeout must be > 0 and --grace >= 0")
+	if err := c.Err(); err != nil {
+		return err
+	}
 	if *modelPath != "" {
 		if err := cli.ModelPath(*modelPath); err != nil {
 			return err

@@ -32,3 +32,12 @@ func TestServeNotAModel(t *testing.T) {
 	checkExits(t, []exitCase{{"notes.txt", []string{"serve", "--model", p, "--addr", "127.0.0.1:0"}, 1,
 		"ragtune: model \"" + p + "\" is not a model: pass an HF model directory"}})
 }
+
+func TestServeNumericFlags(t *testing.T) {
+	model := genTestModel(t)
+	checkExits(t, []exitCase{
+		{"rate NaN", []string{"serve", "--model", model, "--rate-limit", "NaN"}, 2, "ragtune: --rate-limit must be a finite number, not NaN"},
+		{"rate -1", []string{"serve", "--model", model, "--rate-limit", "-1"}, 2, "ragtune: --rate-limit must be >= 0, not -1"},
+		{"timeout 0", []string{"serve", "--model", model, "--timeout", "0s"}, 2, "ragtune: --timeout must be > 0"},
+	})
+}
