@@ -80,15 +80,7 @@ func NewLexicon(entries []Entry) (*Lexicon, error) {
 	return l, nil
 }
 
-func foldString(s string) string {
-	var sb strings.Builder
-	for _, r := range s {
-		if !isInvisible(r) {
-			sb.WriteRune(foldRune(r))
-		}
-	}
-	return sb.String()
-}
+func foldString(s string) string { return string(foldPattern(s, true)) }
 
 // ParseLexicon reads "<category>\t<term>" lines ('#' comments, blank lines
 // ignored). name labels errors, e.g. the file path.

@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"sort"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -14,12 +15,13 @@ type Match struct {
 }
 
 // Matcher finds many patterns at once with an Aho-Corasick automaton over
-// folded runes: case-insensitive, full-width forms equal to ASCII, and
-// invisible characters (zero-width space, soft hyphen…) skipped. Patterns
-// match inside longer Chinese text; a pattern that starts (ends) with an
-// ASCII letter or digit only matches where the text has no letter or digit
-// just before (after) it, so "kill" does not fire inside "skill". A Matcher
-// is immutable and safe for concurrent use.
+// folded runes (fold.go: case, width, accents, invisible characters,
+// look-alike Cyrillic and Greek letters, traditional Chinese, leetspeak),
+// with white-space runs read as one space. Patterns match inside longer
+// Chinese text; a pattern that starts (ends) with an ASCII letter or digit
+// only matches where the text has no letter or digit just before (after)
+// it, so "kill" does not fire inside "skill". A Matcher is immutable and
+// safe for concurrent use.
 type Matcher struct {
 	patterns []string
 	// Runes that occur in patterns get dense class numbers from 1; class 0
@@ -44,9 +46,10 @@ type Matcher struct {
 type MatcherOptions struct {
 	// Substring lets Latin patterns match inside longer words.
 	Substring bool
-	// HanGaps ignores separators (spaces, - _ · . | / \) between two
-	// Chinese characters, in patterns and text alike, so "毒 品" and
-	// "毒-品" match 毒品.
+	// HanGaps ignores a run of up to maxHanGap separators (white space,
+	// line breaks, punctuation, symbols, a single '*') between two
+	// Chinese characters, in patterns and text alike, so "毒 品", "毒\n品"
+	// and "毒*品" match 毒品.
 	HanGaps bool
 }
 
@@ -67,14 +70,7 @@ func NewMatcher(patterns []string, opts MatcherOptions) (*Matcher, error) {
 	}
 	trie := map[uint64]int32{}
 	for id, p := range patterns {
-		var runes []rune
-		prs := []rune(p)
-		for k, r := range prs {
-			if isInvisible(r) || opts.HanGaps && k > 0 && isHan(prs[k-1]) && isGap(r) && hanAfterGap(prs[k+1:]) {
-				continue
-			}
-			runes = append(runes, foldRune(r))
-		}
+		runes := foldPattern(p, opts.HanGaps)
 		if len(runes) == 0 {
 			return nil, fmt.Errorf("matcher: pattern %d (%q) is empty after folding", id, p)
 		}
@@ -279,11 +275,40 @@ func (m *Matcher) Contains(text string) bool {
 	return found
 }
 
-// scan runs the automaton. starts is a ring of the byte offsets of recent
-// folded runes, so a match of d runes ending here starts d runes back.
-func (m *Matcher) scan(text string, emit func(Match)) {
+// foldPattern folds a pattern the way scan folds text: separators between
+// Chinese characters dropped (with HanGaps), each character folded (see
+// fold.go), white-space runs collapsed to one space and trimmed.
+func foldPattern(p string, hanGaps bool) []rune {
+	var runes []rune
+	prs := []rune(p)
+	for k, r := range prs {
+		if isInvisible(r) || hanGaps && k > 0 && isHan(prs[k-1]) && isGap(r) && hanAfterGap(prs[k+1:]) {
+			continue
+		}
+		for _, f := range foldRunes(nil, r) {
+			if unicode.IsSpace(f) {
+				if len(runes) == 0 || runes[len(runes)-1] == ' ' {
+					continue
+				}
+				f = ' '
+			}
+			runes = append(runes, f)
+		}
+	}
+	for len(runes) > 0 && runes[len(runes)-1] == ' ' {
+		runes = runes[:len(runes)-1]
+	}
+	return runes
+}
+
+// scan runs the automaton over the folded text and returns where the
+// longest pattern prefix still open at the end of the text begins
+// (len(text) when none is): the earliest byte that more text could make
+// part of a match. starts is a ring of the byte offsets of recent folded
+// runes, so a match of d runes ending here starts d runes back.
+func (m *Matcher) scan(text string, emit func(Match)) (open int) {
 	if len(m.patterns) == 0 || len(text) == 0 {
-		return
+		return len(text)
 	}
 	ringSize := 1
 	for ringSize < m.maxDepth+1 {
@@ -299,15 +324,13 @@ func (m *Matcher) scan(text string, emit func(Match)) {
 	mask := ringSize - 1
 	state := int32(0)
 	pos := 0 // folded runes seen
-	prevHan := false
+	prevHan, prevSpace := false, false
+	lastHan, hanOpen := -1, len(text) // after the last Chinese character: its offset, and the open prefix there
+	var fbuf [8]rune
 	for i := 0; i < len(text); {
 		r, size := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(text[i:])
-		}
-		if isInvisible(r) {
-			i += size
-			continue
 		}
 		if prevHan && m.hanGaps && isGap(r) {
 			if j := skipGaps(text, i); j > i {
@@ -315,31 +338,66 @@ func (m *Matcher) scan(text string, emit func(Match)) {
 				continue
 			}
 		}
-		prevHan = isHan(r)
-		if prevHan {
-			// CJK ideographs have no case and no width variants.
-		} else {
-			r = foldRune(r)
-		}
-		starts[pos&mask] = i
-		pos++
-		c := m.classOf(r)
-		if c == 0 {
-			state = 0
+		f := foldRunes(fbuf[:0], r)
+		if len(f) == 0 {
 			i += size
 			continue
 		}
-		state = m.next(state, c)
-		end := i + size
-		for _, id := range m.out[state] {
-			start := starts[(pos-int(m.plen[id]))&mask]
-			if !m.substring && !m.boundaryOK(text, id, start, end) {
+		if len(f) == 1 && unicode.IsSpace(f[0]) {
+			// A run of white space reads as one space.
+			if prevSpace {
+				i += size
 				continue
 			}
-			emit(Match{Pattern: int(id), Start: start, End: end})
+			f[0], prevSpace = ' ', true
+		} else {
+			prevSpace = false
+		}
+		prevHan = isHan(r)
+		end := i + size
+		for _, fr := range f {
+			starts[pos&mask] = i
+			pos++
+			c := m.classOf(fr)
+			if c == 0 {
+				state = 0
+				continue
+			}
+			state = m.next(state, c)
+			for _, id := range m.out[state] {
+				start := starts[(pos-int(m.plen[id]))&mask]
+				if !m.substring && !m.boundaryOK(text, id, start, end) {
+					continue
+				}
+				emit(Match{Pattern: int(id), Start: start, End: end})
+			}
+		}
+		if prevHan {
+			lastHan, hanOpen = end, len(text)
+			if d := int(m.depth[state]); d > 0 {
+				hanOpen = starts[(pos-d)&mask]
+			}
 		}
 		i = end
 	}
+	open = len(text)
+	if d := int(m.depth[state]); d > 0 {
+		open = starts[(pos-d)&mask]
+	}
+	if m.hanGaps && lastHan >= 0 && lastHan < len(text) && gapTail(text, lastHan) {
+		// Separators after a Chinese character: the next one may
+		// continue the term across them.
+		open = min(open, hanOpen)
+	}
+	return open
+}
+
+// OpenFrom returns the byte offset where a pattern that more text could
+// complete would begin: the start of the longest suffix of text that is a
+// pattern's prefix (separators after a Chinese character bridged), or
+// len(text) when there is none. A stream may release text before it.
+func (m *Matcher) OpenFrom(text string) int {
+	return m.scan(text, func(Match) {})
 }
 
 // boundaryOK applies the word-boundary rule for Latin pattern edges.
@@ -364,44 +422,18 @@ func isHan(r rune) bool {
 	return r >= 0x3400 && r <= 0x9FFF || r >= 0xF900 && r <= 0xFAFF || r >= 0x20000 && r <= 0x3134F
 }
 
-// isGap reports separators people put between Chinese characters to split
-// a word: spaces, - _ · . | / \ and their full-width forms. Not '*': it is
-// the mask character, and bridging masked text would make a second
-// redaction pass find new words.
-func isGap(r rune) bool {
-	switch foldRune(r) {
-	case ' ', '\t', '-', '_', '·', '.', '|', '/', '\\', '・':
-		return true
-	}
-	return false
-}
-
 func hanAfterGap(rs []rune) bool {
+	n := 0
 	for _, r := range rs {
 		if isGap(r) || isInvisible(r) {
+			if n++; n > maxHanGap {
+				return false
+			}
 			continue
 		}
 		return isHan(r)
 	}
 	return false
-}
-
-// skipGaps returns the offset after the separators starting at i when a
-// Chinese character follows them, else i.
-func skipGaps(text string, i int) int {
-	j := i
-	for j < len(text) {
-		r, size := utf8.DecodeRuneInString(text[j:])
-		switch {
-		case isGap(r) || isInvisible(r):
-			j += size
-		case isHan(r):
-			return j
-		default:
-			return i
-		}
-	}
-	return i
 }
 
 func isASCIIWord(r rune) bool {

@@ -244,9 +244,13 @@ func TestMatcherHanGaps(t *testing.T) {
 		{"买毒 品吗", []string{"毒品@3-10:毒 品"}},
 		{"自-制-炸-弹教程", []string{"自制炸弹@0-15:自-制-炸-弹"}},
 		{"自 · 制　炸｜弹", []string{"自制炸弹@0-22:自 · 制　炸｜弹"}},
-		{"毒*品", nil},          // the mask character is not a gap
-		{"毒 a品", nil},         // only separators may sit between the characters
-		{"make a  bomb", nil}, // Latin text is not bridged
+		{"毒*品", []string{"毒品@0-7:毒*品"}}, // one star splits a word
+		{"毒**品", nil}, // two or more are masked text, not a gap
+		{"毒 a品", nil}, // only separators may sit between the characters
+		{"毒 \n\t—…品", []string{"毒品@0-15:毒 \n\t—…品"}},                // any punctuation and white space
+		{"毒 .. .. .. .. ..品", nil},                                  // up to maxHanGap of them
+		{"make a  bomb", []string{"make a bomb@0-12:make a  bomb"}}, // a white-space run reads as one space
+		{"make a\nbomb", []string{"make a bomb@0-11:make a\nbomb"}},
 		{"毒品 and more", []string{"毒品@0-6:毒品"}},
 	}
 	for _, c := range cases {
