@@ -26,14 +26,23 @@ func kTypeOf(d weights.DType) (kType, bool) {
 	case weights.Q3_K:
 		return kType{Q3_KBlockBytes, DequantizeQ3_K, QuantizeQ3_K, dotQ3_K}, true
 	case weights.Q4_K:
-		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, dotQ4_K}, true
+		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, kDots.q4K}, true
 	case weights.Q5_K:
 		return kType{Q5_KBlockBytes, DequantizeQ5_K, QuantizeQ5_K, dotQ5_K}, true
 	case weights.Q6_K:
-		return kType{Q6_KBlockBytes, DequantizeQ6_K, QuantizeQ6_K, dotQ6_K}, true
+		return kType{Q6_KBlockBytes, DequantizeQ6_K, QuantizeQ6_K, kDots.q6K}, true
 	}
 	return kType{}, false
 }
+
+// kDotImpls are the dot products that have SIMD versions (Q4_K and Q6_K,
+// the types of the Q4_K_M mix); the pure-Go ones elsewhere and as twins.
+type kDotImpls struct {
+	q4K, q6K func(w []byte, a *q8KActs, nb int) float32
+	name     string
+}
+
+var kDots = kDotImpls{q4K: dotQ4_K, q6K: dotQ6_K, name: "go"}
 
 // IsKQuant reports whether d is one of the K-quants ragtune computes with
 // (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).

@@ -1,0 +1,84 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "golang.org/x/sys/cpu"
+
+// Implemented in kquant_amd64.s.
+
+//go:noescape
+func q4KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+
+//go:noescape
+func q6KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+
+func init() {
+	if cpu.X86.HasAVX2 {
+		kDots = kDotImpls{q4K: dotQ4_KAVX2, q6K: dotQ6_KAVX2, name: "avx2"}
+	}
+}
+
+// kChunk is how many super-blocks a wrapper prepares per assembly call
+// (stack scratch of a few KiB).
+const kChunk = 16
+
+// dotQ4_KAVX2 is dotQ4_K with the integer part in assembly; the float
+// arithmetic is the same, in the same order, so results are identical.
+func dotQ4_KAVX2(w []byte, a *q8KActs, nb int) float32 {
+	var sc [kChunk * 8]int16
+	var isum, msum [kChunk]int32
+	var sum float32
+	for b0 := 0; b0 < nb; b0 += kChunk {
+		n := min(kChunk, nb-b0)
+		for i := 0; i < n; i++ {
+			q := (*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:])
+			bs := (*[16]int32)(a.bsums[(b0+i)*16:])
+			dst := (*[8]int16)(sc[i*8:])
+			var ms int32
+			for j := range 8 {
+				s, m := scaleMinK4(j, q[:])
+				dst[j] = int16(s)
+				ms += int32(m) * (bs[2*j] + bs[2*j+1])
+			}
+			msum[i] = ms
+		}
+		q4KDotsAVX2(&w[b0*Q4_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
+		for i := 0; i < n; i++ {
+			b := w[(b0+i)*Q4_KBlockBytes:]
+			yd := a.d[b0+i]
+			d, dmin := float32(getHalf(b)*yd), float32(getHalf(b[2:])*yd)
+			sum += float32(d*float32(isum[i])) - float32(dmin*float32(msum[i]))
+		}
+	}
+	return sum
+}
+
+// dotQ6_KAVX2 is dotQ6_K with the integer part in assembly: the assembly
+// sums scale·q·y with q in 0..63, and the −32 offset comes off here as
+// 32·Σ scale·Σy, Σy being Q8_K's per-16 sums.
+func dotQ6_KAVX2(w []byte, a *q8KActs, nb int) float32 {
+	var sc [kChunk * 16]int16
+	var isum, off [kChunk]int32
+	var sum float32
+	for b0 := 0; b0 < nb; b0 += kChunk {
+		n := min(kChunk, nb-b0)
+		for i := 0; i < n; i++ {
+			s := (*[16]byte)(w[(b0+i)*Q6_KBlockBytes+192:])
+			bs := (*[16]int32)(a.bsums[(b0+i)*16:])
+			dst := (*[16]int16)(sc[i*16:])
+			var o int32
+			for j := range 16 {
+				v := int32(int8(s[j]))
+				dst[j] = int16(v)
+				o += v * bs[j]
+			}
+			off[i] = 32 * o
+		}
+		q6KDotsAVX2(&w[b0*Q6_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
+		for i := 0; i < n; i++ {
+			d := getHalf(w[(b0+i)*Q6_KBlockBytes+208:])
+			sum += float32(float32(d*a.d[b0+i]) * float32(isum[i]-off[i]))
+		}
+	}
+	return sum
+}

@@ -1,0 +1,48 @@
+//go:build amd64 && !purego
+
+package quant
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
+
+// TestKDotsAVX2MatchGo: the AVX2 Q4_K and Q6_K dot products give exactly
+// the pure-Go twins' results (same integers, same float operations), over
+// rows shorter and longer than one assembly call's chunk, including
+// extreme activations and weights.
+func TestKDotsAVX2MatchGo(t *testing.T) {
+	if !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, nb := range []int{1, 3, kChunk, kChunk + 7} {
+		x := randVec(r, nb*QK_K, 1)
+		x[0], x[1] = 1e3, -1e3 // a saturated activation block
+		var a q8KActs
+		a.quantize(x, nb)
+		w := randVec(r, nb*QK_K, 0.05)
+		for i := 0; i < QK_K; i++ {
+			w[i] = float32(i%7) - 3 // levels at both ends
+		}
+		for _, tc := range []struct {
+			name     string
+			bytes    int
+			quantize func([]byte, []float32)
+			simd, go_ func([]byte, *q8KActs, int) float32
+		}{
+			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_KAVX2, dotQ4_K},
+			{"Q6_K", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_KAVX2, dotQ6_K},
+		} {
+			data := make([]byte, nb*tc.bytes)
+			tc.quantize(data, w)
+			got, want := tc.simd(data, &a, nb), tc.go_(data, &a, nb)
+			if math.Float32bits(got) != math.Float32bits(want) {
+				t.Errorf("%s nb=%d: AVX2 %g, Go %g", tc.name, nb, got, want)
+			}
+		}
+	}
+}
