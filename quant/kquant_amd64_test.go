@@ -29,9 +29,9 @@ func TestKDotsAVX2MatchGo(t *testing.T) {
 			w[i] = float32(i%7) - 3 // levels at both ends
 		}
 		for _, tc := range []struct {
-			name     string
-			bytes    int
-			quantize func([]byte, []float32)
+			name      string
+			bytes     int
+			quantize  func([]byte, []float32)
 			simd, go_ func([]byte, *q8KActs, int) float32
 		}{
 			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_KAVX2, dotQ4_K},
