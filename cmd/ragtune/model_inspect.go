@@ -9,6 +9,7 @@ import (
 
 	"ragtune/gguf"
 	"ragtune/internal/bytesize"
+	"ragtune/internal/cli"
 	"ragtune/model/qwen2"
 )
 
@@ -36,6 +37,9 @@ Examples:
 		return usageErrorf("model inspect needs one DIR or FILE (see 'ragtune model inspect --help')")
 	}
 	path := fs.Arg(0)
+	if err := cli.ModelPath(path); err != nil {
+		return err
+	}
 	src, cfg, err := qwen2.OpenUnchecked(path)
 	if err != nil {
 		// A GGUF of an architecture ragtune does not run (an embedding

@@ -65,6 +65,7 @@ func TestNotAModel(t *testing.T) {
 			{"chat", "--model", p},
 			{"eval", "perplexity", "--model", p, "--file", text},
 			{"compare", "--base", p, "--out", t.TempDir()},
+			{"model", "inspect", p},
 		} {
 			cases = append(cases, exitCase{cmd[0] + "/" + name, cmd, 1, prefix})
 		}
