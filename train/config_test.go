@@ -118,6 +118,7 @@ func TestLlamaFactoryErrors(t *testing.T) {
 		{"resume_from_checkpoint: /elsewhere/checkpoint-10\n", "not supported: resume_from_checkpoint"},
 		{"dataset: hub_only\ndataset_dir: " + filepath.Join(lfDir, "data") + "\n", "not supported: hf_hub_url"},
 		{"dataset: nope\ndataset_dir: " + filepath.Join(lfDir, "data") + "\n", `dataset "nope" is not in`},
+		{"dataset: csv_data\ndataset_dir: " + filepath.Join(lfDir, "data") + "\n", "not supported: file_name data.csv"},
 		{"learning_rate: 1\nlearning_rate: 2\n", "learning_rate is given twice"},
 	} {
 		p := filepath.Join(dir, "run.yaml")

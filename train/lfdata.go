@@ -103,6 +103,9 @@ func LoadDatasets(dir string, names []string) ([]Dataset, error) {
 		if e.FileName == "" {
 			return nil, fmt.Errorf("%s: dataset %q has no file_name", infoPath, name)
 		}
+		if ext := strings.ToLower(filepath.Ext(e.FileName)); ext != ".json" && ext != ".jsonl" {
+			return nil, fmt.Errorf("%s: dataset %q: not supported: file_name %s (ragtune reads .json and .jsonl datasets; convert CSV, Parquet or Arrow files, or a folder, to JSONL first)", infoPath, name, e.FileName)
+		}
 		d := Dataset{Name: name, File: filepath.Join(dir, e.FileName), Formatting: e.Formatting}
 		if d.Formatting == "" {
 			d.Formatting = "alpaca"
