@@ -135,9 +135,6 @@ func strictJSON(raw json.RawMessage, v any, what string) error {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	b, _ := json.Marshal(v)
-	var known map[string]any
-	json.Unmarshal(b, &known)
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
