@@ -53,8 +53,9 @@ func BenchmarkDotCPUTime(b *testing.B) {
 }
 
 // BenchmarkPackedCPUTime times Packed.MatMul on one thread by its CPU time
-// (best iteration): decode (T=1, weights from memory, GB/s of weights) and
-// prefill (T=128, int8 GEMM, GOP/s counting a multiply-add as two).
+// (best iteration), with each tile set this CPU runs: decode (T=1, weights
+// from memory, GB/s of weights) and prefill (T=128, int8 GEMM, GOP/s
+// counting a multiply-add as two).
 //
 //	go test ./quant -run '^$' -bench PackedCPUTime
 func BenchmarkPackedCPUTime(b *testing.B) {
@@ -75,21 +76,26 @@ func BenchmarkPackedCPUTime(b *testing.B) {
 				b.Fatal(err)
 			}
 			inp, out := randVec(r, sh.T*sh.C, 1), make([]float32, sh.T*sh.R)
-			b.Run(fmt.Sprintf("%s/T=%d/%dx%d", d, sh.T, sh.R, sh.C), func(b *testing.B) {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				best := math.Inf(1)
-				for b.Loop() {
-					t0 := cputime.Thread().Seconds()
-					m.MatMul(out, inp, sh.T)
-					best = min(best, cputime.Thread().Seconds()-t0)
-				}
-				if sh.T == 1 {
-					b.ReportMetric(float64(len(buf))/best/1e9, "GB/s/core")
-				} else {
-					b.ReportMetric(2*float64(sh.T*sh.R*sh.C)/best/1e9, "GOP/s/core")
-				}
-			})
+			for _, ts := range tileSets {
+				b.Run(fmt.Sprintf("%s/%s/T=%d/%dx%d", ts.name, d, sh.T, sh.R, sh.C), func(b *testing.B) {
+					saved := tiles
+					tiles = ts
+					defer func() { tiles = saved }()
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					best := math.Inf(1)
+					for b.Loop() {
+						t0 := cputime.Thread().Seconds()
+						m.MatMul(out, inp, sh.T)
+						best = min(best, cputime.Thread().Seconds()-t0)
+					}
+					if sh.T == 1 {
+						b.ReportMetric(float64(len(buf))/best/1e9, "GB/s/core")
+					} else {
+						b.ReportMetric(2*float64(sh.T*sh.R*sh.C)/best/1e9, "GOP/s/core")
+					}
+				})
+			}
 		}
 	}
 }
