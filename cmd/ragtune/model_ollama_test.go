@@ -80,9 +80,7 @@ func TestOllamaPullListRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("list: exit %d\n%s%s", code, out, stderr)
 	}
-	// The tiny model's 64-wide rows make q4_k_m fall back to Q5_0, its
-	// most common type.
-	for _, want := range []string{"deepseek-r1:1.5b", "ollama", "qwen2", "Q5_0", filepath.Join(dir, "tiny"), "F32"} {
+	for _, want := range []string{"deepseek-r1:1.5b", "ollama", "qwen2", "Q4_K_M", filepath.Join(dir, "tiny"), "F32"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("model list lacks %q:\n%s", want, out)
 		}

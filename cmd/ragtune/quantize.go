@@ -191,6 +191,7 @@ func quantizeModel(srcPath, out string, target quant.Mix, pure bool) error {
 		Type:      qwen2.KeepType,
 		Name:      strings.TrimSuffix(filepath.Base(filepath.Clean(srcPath)), ".gguf"),
 		Tokenizer: tok,
+		FileType:  target.FileType(),
 	}
 	if err := qwen2.WriteGGUF(out, qs, cfg, opts); err != nil {
 		return fmt.Errorf("quantize %q: %w", srcPath, err)

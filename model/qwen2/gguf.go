@@ -355,6 +355,10 @@ type GGUFOptions struct {
 	Tokenizer map[string]any
 	// Progress reports data bytes written and the total.
 	Progress func(done, total int64)
+	// FileType, when not 0, is written as general.file_type (llama_ftype)
+	// with general.quantization_version 2: a K-quant mix's (Q4_K_M is 15),
+	// which the tensor types alone do not name.
+	FileType uint32
 }
 
 // WriteGGUF writes src (tensors under HF names) as a GGUF file llama.cpp
@@ -437,7 +441,10 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 		}
 		plan = append(plan, planned{s, t, target})
 	}
-	if len(types) == 1 {
+	if opts.FileType != 0 {
+		add("general.file_type", opts.FileType)
+		add("general.quantization_version", uint32(2))
+	} else if len(types) == 1 {
 		for d := range types {
 			if ft, ok := gguf.FileType(d); ok {
 				add("general.file_type", ft)
