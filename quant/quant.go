@@ -1,11 +1,13 @@
-// Package quant holds ggml's Q8_0 and Q4_0 block formats: quantizing and
-// dequantizing rows bit-for-bit as llama.cpp's reference quantizer does,
-// and weight matrices (Q8_0Matrix, Q4_0Matrix) that implement tensor.Matrix
-// by streaming the quantized blocks against activations quantized on the fly,
+// Package quant holds ggml's block formats — Q8_0 and Q4_0, the K-quants
+// Q2_K…Q6_K and their Q5_0/Q5_1 fallbacks: quantizing and dequantizing rows
+// bit-for-bit as llama.cpp's reference quantizers do, llama-quantize's
+// per-tensor type choices for each mix (Mix), and weight matrices
+// (Q8_0Matrix, Q4_0Matrix, Packed, KMatrix) that implement tensor.Matrix by
+// streaming the quantized blocks against activations quantized on the fly,
 // so a model runs straight from a memory-mapped GGUF file.
 //
-// It is not a general quantization library: no K-quants, no importance
-// matrices, no quantized activations outside a matrix product.
+// It is not a general quantization library: no importance matrices (yet),
+// no IQ/TQ types, no quantized activations outside a matrix product.
 package quant
 
 import (
