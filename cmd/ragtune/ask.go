@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"ragtune/index"
+	"ragtune/internal/cli"
 	"ragtune/llm"
 	"ragtune/rag"
 )
@@ -155,7 +156,7 @@ func askAnswer(ctx context.Context, s *rag.Store, q rag.Query, eng llm.Engine, o
 	ra, err := answerFromKB(ctx, s, q, eng, o)
 	switch {
 	case errors.Is(err, context.Canceled):
-		return nil, errors.New("interrupted")
+		return nil, cli.Interruptedf("interrupted")
 	case errors.Is(err, llm.ErrContextLength):
 		return nil, fmt.Errorf("%w; or retrieve fewer chunks (--top-k)", err)
 	}

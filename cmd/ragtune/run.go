@@ -106,7 +106,7 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		warnNoAnswer(stderr, res, g.maxTokens)
 	}
 	if errors.Is(err, context.Canceled) {
-		return errors.New("interrupted")
+		return cli.Interruptedf("interrupted")
 	}
 	return err
 }
