@@ -317,3 +317,32 @@ func validBirth(yyyymmdd string) bool {
 	}
 	return strconv.Itoa(t.Year()) == yyyymmdd[:4]
 }
+
+// chineseDigit returns the value of a Chinese numeral digit as people
+// write phone numbers (一三八…, 〇 and 零 for zero, 幺 for one as it is
+// read aloud), or -1.
+func chineseDigit(r rune) int {
+	switch r {
+	case '〇', '零':
+		return 0
+	case '一', '幺':
+		return 1
+	case '二':
+		return 2
+	case '三':
+		return 3
+	case '四':
+		return 4
+	case '五':
+		return 5
+	case '六':
+		return 6
+	case '七':
+		return 7
+	case '八':
+		return 8
+	case '九':
+		return 9
+	}
+	return -1
+}

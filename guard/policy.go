@@ -84,6 +84,10 @@ type Finding struct {
 	Text     string `json:"text"`
 	Detail   string `json:"detail,omitempty"`
 	Action   Action `json:"action"`
+	// cut marks a finding clipped to one part of a stream: masked with
+	// stars whatever the style, as a partial mask of a piece would
+	// show more than one of the whole.
+	cut bool
 }
 
 // Rule maps findings to an action; empty lists match anything.
@@ -272,7 +276,7 @@ func (p *Policy) maskSpan(span string, group []Finding) string {
 		}
 		return "[" + label + "]"
 	case MaskPartial:
-		if len(group) == 1 {
+		if len(group) == 1 && !group[0].cut {
 			return partialMask(span, group[0].Kind)
 		}
 	}

@@ -25,68 +25,51 @@ const ragModelPrefix = "rag:"
 
 // generation is one admitted request on its way through the engine.
 type generation struct {
-	s        *Server
-	req      llm.Request
-	start    time.Time
-	first    bool // a token has been seen
-	think    *streamGuard
-	answer   *streamGuard
+	s     *Server
+	req   llm.Request
+	start time.Time
+	first bool // a token has been seen
+	// out guards reasoning and answer as one text (partReasoning,
+	// partAnswer): held back and released in checked segments.
+	out      *guard.Stream
 	onText   func(text string, reasoning bool) error
 	filtered bool
 }
 
-// token passes engine tokens through the output guards to onText.
+// token passes engine tokens through the output guard to onText.
 func (g *generation) token(t llm.Token) error {
 	if !g.first {
 		g.first = true
 		g.s.metrics.observeFirstToken(time.Since(g.start))
 	}
+	part := partAnswer
 	if t.Reasoning {
-		if out := g.think.push(t.Text); out != "" {
-			return g.send(out, true)
-		}
-		if g.think.refused {
-			return errContentFilter
-		}
-		return nil
+		part = partReasoning
 	}
-	// The answer begins: release held-back reasoning first.
-	if out := g.think.flush(); out != "" {
-		if err := g.send(out, true); err != nil {
-			return err
-		}
+	if err := g.send(g.out.Push(part, t.Text)); err != nil {
+		return err
 	}
-	if out := g.answer.push(t.Text); out != "" {
-		return g.send(out, false)
-	}
-	if g.answer.refused {
+	if g.out.Refused() {
 		return errContentFilter
 	}
 	return nil
 }
 
-func (g *generation) send(text string, reasoning bool) error {
-	if err := g.onText(text, reasoning); err != nil {
-		return &clientGone{err}
+func (g *generation) send(ps []guard.Piece) error {
+	for _, p := range ps {
+		if err := g.onText(p.Text, p.Part == partReasoning); err != nil {
+			return &clientGone{err}
+		}
 	}
 	return nil
 }
 
 func (g *generation) flush() error {
-	if out := g.think.flush(); out != "" {
-		if err := g.send(out, true); err != nil {
-			return err
-		}
-	}
-	if out := g.answer.flush(); out != "" {
-		if err := g.send(out, false); err != nil {
-			return err
-		}
-	}
-	if g.think.refused || g.answer.refused {
+	err := g.send(g.out.Flush())
+	if g.out.Refused() {
 		g.filtered = true
 	}
-	return nil
+	return err
 }
 
 // run admits the request and generates, passing guarded text to onText.
@@ -112,7 +95,7 @@ func (s *Server) run(ctx context.Context, req llm.Request, onText func(string, b
 	}
 	defer release()
 	g := &generation{s: s, req: req, start: time.Now(), onText: onText,
-		think: &streamGuard{policy: s.policy}, answer: &streamGuard{policy: s.policy}}
+		out: s.policy.NewStream(guard.StageOutput)}
 	res, err := s.cfg.Engine.Generate(ctx, req, g.token)
 	if res != nil {
 		s.metrics.promptTokens.Add(uint64(max(res.PromptTokens-res.CachedTokens, 0)))
@@ -175,23 +158,28 @@ func timeoutOrGone(err error) *httpError {
 	return &httpError{status: 499, msg: "client went away"}
 }
 
-// screenInput applies the input policy to the user's messages: a refused
-// message fails the request, a masked one is sent on masked.
+// screenInput applies the input policy to every message the model will
+// read, whatever its role (system, user, assistant, tool: a client writes
+// them all, so a past "assistant" turn is as much the client's text as a
+// user turn), its reasoning included: a refused message fails the
+// request, a masked one is sent on masked.
 func (s *Server) screenInput(msgs []llm.Message) *httpError {
 	if s.policy == nil {
 		return nil
 	}
 	for i := range msgs {
-		if msgs[i].Role == "assistant" {
-			continue
-		}
-		r := s.policy.Check(guard.StageInput, msgs[i].Content)
-		switch r.Action {
-		case guard.Refuse:
-			return &httpError{http.StatusBadRequest, openai.TypeInvalidRequest,
-				"the request was refused by the content policy (" + findingSummary(r.Findings) + ")", "content_policy_violation"}
-		case guard.Mask:
-			msgs[i].Content = r.Text
+		for _, field := range []*string{&msgs[i].Content, &msgs[i].ReasoningContent} {
+			if *field == "" {
+				continue
+			}
+			r := s.policy.Check(guard.StageInput, *field)
+			switch r.Action {
+			case guard.Refuse:
+				return &httpError{http.StatusBadRequest, openai.TypeInvalidRequest,
+					"the request was refused by the content policy (" + findingSummary(r.Findings) + ")", "content_policy_violation"}
+			case guard.Mask:
+				*field = r.Text
+			}
 		}
 	}
 	return nil
