@@ -12,9 +12,12 @@ func q4KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 //go:noescape
 func q6KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 
+//go:noescape
+func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
+
 func init() {
 	if cpu.X86.HasAVX2 {
-		kDots = kDotImpls{q4K: dotQ4_KAVX2, q6K: dotQ6_KAVX2, name: "avx2"}
+		kDots = kDotImpls{q4K: dotQ4_KAVX2, q6K: dotQ6_KAVX2, q4K4: dotQ4_K4AVX2, name: "avx2"}
 	}
 }
 
@@ -81,4 +84,47 @@ func dotQ6_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 		}
 	}
 	return sum
+}
+
+// dotQ4_K4AVX2 is dotQ4_KAVX2 for four activation rows at once: each
+// weight block is decoded and loaded once for the four, and every result
+// equals dotQ4_KAVX2's for its row.
+func dotQ4_K4AVX2(w []byte, a *[4]*q8KActs, nb int) (r [4]float32) {
+	var sc [kChunk * 8]int16
+	var isum [kChunk * 4]int32
+	var msum [kChunk][4]int32
+	for b0 := 0; b0 < nb; b0 += kChunk {
+		n := min(kChunk, nb-b0)
+		for i := 0; i < n; i++ {
+			q := (*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:])
+			dst := (*[8]int16)(sc[i*8:])
+			b0s := (*[16]int32)(a[0].bsums[(b0+i)*16:])
+			b1s := (*[16]int32)(a[1].bsums[(b0+i)*16:])
+			b2s := (*[16]int32)(a[2].bsums[(b0+i)*16:])
+			b3s := (*[16]int32)(a[3].bsums[(b0+i)*16:])
+			var ms [4]int32
+			for j := range 8 {
+				s, m := scaleMinK4(j, q[:])
+				dst[j] = int16(s)
+				mm := int32(m)
+				ms[0] += mm * (b0s[2*j] + b0s[2*j+1])
+				ms[1] += mm * (b1s[2*j] + b1s[2*j+1])
+				ms[2] += mm * (b2s[2*j] + b2s[2*j+1])
+				ms[3] += mm * (b3s[2*j] + b3s[2*j+1])
+			}
+			msum[i] = ms
+		}
+		q4KDots4AVX2(&w[b0*Q4_KBlockBytes], &a[0].qs[b0*QK_K], &a[1].qs[b0*QK_K], &a[2].qs[b0*QK_K], &a[3].qs[b0*QK_K],
+			&sc[0], &isum[0], n)
+		for i := 0; i < n; i++ {
+			b := w[(b0+i)*Q4_KBlockBytes:]
+			dx, dmx := getHalf(b), getHalf(b[2:])
+			for k, ak := range a {
+				yd := ak.d[b0+i]
+				d, dmin := float32(dx*yd), float32(dmx*yd)
+				r[k] += float32(d*float32(isum[4*i+k])) - float32(dmin*float32(msum[i][k]))
+			}
+		}
+	}
+	return r
 }

@@ -149,3 +149,77 @@ q6loop:
 q6done:
 	VZEROUPPER
 	RET
+
+// Four tokens at once (prefill): each weight pair is unpacked once and
+// multiplied with the activations at DI, R8, R9, R10 into Y0, Y8, Y9, Y10.
+#define Q4K_PAIR4(qoff, yoff, soff) \
+	VMOVDQU      qoff(SI), Y1 \
+	VPAND        Y15, Y1, Y2 \
+	VPSRLW       $4, Y1, Y1 \
+	VPAND        Y15, Y1, Y1 \
+	VPBROADCASTW soff(BX), Y3 \
+	VPBROADCASTW soff+2(BX), Y4 \
+	Q4K_TOKEN(DI, Y0, yoff) \
+	Q4K_TOKEN(R8, Y8, yoff) \
+	Q4K_TOKEN(R9, Y9, yoff) \
+	Q4K_TOKEN(R10, Y10, yoff)
+
+#define Q4K_TOKEN(yreg, acc, yoff) \
+	VPMADDUBSW   yoff(yreg), Y2, Y5 \
+	VPMADDUBSW   yoff+32(yreg), Y1, Y6 \
+	VPMADDWD     Y3, Y5, Y5 \
+	VPMADDWD     Y4, Y6, Y6 \
+	VPADDD       Y5, acc, acc \
+	VPADDD       Y6, acc, acc
+
+// Horizontal sum of the int32 lanes of acc into off(DX), using Y1.
+#define HSUM_AT(acc, xacc, off) \
+	VEXTRACTI128 $1, acc, X1 \
+	VPADDD       X1, xacc, xacc \
+	VPSHUFD      $0x4e, xacc, X1 \
+	VPADDD       X1, xacc, xacc \
+	VPSHUFD      $0xb1, xacc, X1 \
+	VPADDD       X1, xacc, xacc \
+	VMOVD        xacc, off(DX)
+
+// func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
+// out holds 4 int32 per block, one per token.
+TEXT ·q4KDots4AVX2(SB), NOSPLIT, $0-64
+	MOVQ    w+0(FP), SI
+	MOVQ    y0+8(FP), DI
+	MOVQ    y1+16(FP), R8
+	MOVQ    y2+24(FP), R9
+	MOVQ    y3+32(FP), R10
+	MOVQ    sc+40(FP), BX
+	MOVQ    out+48(FP), DX
+	MOVQ    nb+56(FP), CX
+	VMOVDQU nibble<>(SB), Y15
+	TESTQ   CX, CX
+	JEQ     q44done
+
+q44loop:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	Q4K_PAIR4(16, 0, 0)
+	Q4K_PAIR4(48, 64, 4)
+	Q4K_PAIR4(80, 128, 8)
+	Q4K_PAIR4(112, 192, 12)
+	HSUM_AT(Y0, X0, 0)
+	HSUM_AT(Y8, X8, 4)
+	HSUM_AT(Y9, X9, 8)
+	HSUM_AT(Y10, X10, 12)
+	ADDQ  $144, SI
+	ADDQ  $256, DI
+	ADDQ  $256, R8
+	ADDQ  $256, R9
+	ADDQ  $256, R10
+	ADDQ  $16, BX
+	ADDQ  $16, DX
+	DECQ  CX
+	JNZ   q44loop
+
+q44done:
+	VZEROUPPER
+	RET
