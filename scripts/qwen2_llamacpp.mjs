@@ -17,7 +17,8 @@
 // Qwen3 model with Qwen3's, into llamacpp_tiny-ARCH.json; Qwen3 needs a
 // node-llama-cpp whose llama.cpp knows qwen3 (3.22.1 does; 3.21.1 was used
 // for the Qwen2 golden): RAGTUNE_NODE_MODULES=/path/to/node_modules.
-// `golden --model FILE.gguf --out FILE` runs on a GGUF you already have.
+// `golden --model FILE.gguf --out FILE [--prompts llama3|qwen3]` runs on a
+// GGUF you already have (default prompts: R1's format).
 //
 // Speed (prompt of N random tokens, then M greedy tokens):
 //
@@ -122,7 +123,7 @@ async function golden(modelPath, outPath, recipe, prompts = PROMPTS) {
       greedyProb.push(pairs[0][1] / sum);
       if (greedy.length === GREEDY) break;
     }
-    seq.dispose();
+    await seq.dispose(); // async in newer node-llama-cpp: the next prompt needs the sequence back
     cases.push({name, text, tokens, next, greedy, greedy_prob: greedyProb});
     console.error(`${name}: ${tokens.length} prompt tokens, top-1 ${next.top[0][0]} p=${next.top[0][1].toFixed(4)}, greedy ${greedy.slice(0, 8).join(" ")} …`);
   }
@@ -173,7 +174,8 @@ const opts = parseArgs(process.argv.slice(2));
 if (opts.mode === "golden") {
   if (opts.model) {
     if (!opts.out) throw new Error("golden --model needs --out");
-    await golden(opts.model, opts.out, null);
+    if (opts.prompts && !ARCH_PROMPTS[opts.prompts]) throw new Error(`--prompts ${opts.prompts}: use llama3 or qwen3 (default: R1's)`);
+    await golden(opts.model, opts.out, null, opts.prompts ? ARCH_PROMPTS[opts.prompts] : PROMPTS);
   } else {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "qwen2-golden-"));
     try {
