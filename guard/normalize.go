@@ -2,6 +2,7 @@ package guard
 
 import (
 	"sort"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -108,13 +109,28 @@ func (m *textMap) orig(a, b int) (int, int) {
 	return s, e
 }
 
-// foldedMap folds full-width ASCII to ASCII (keeping case) and drops
-// invisible characters, for the PII detectors.
+// foldedMap rewrites text for the PII detectors: full-width ASCII to
+// ASCII (keeping case), Chinese numeral digits to digits (一三八零… as
+// phone numbers are written out), invisible characters dropped, and the
+// spelled-out forms of '@' and '.' in addresses ("zhang [at] example
+// [dot] com") to the characters themselves.
 func foldedMap(text string) *textMap {
 	m := newTextMap(len(text))
+	numerals := 0 // Chinese numerals up to here are read as digits
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
+			if c == '[' || c == '(' || c == '{' || c == '<' {
+				if rep, n := addressForm(text[i:]); n > 0 && lastAddressChar(m) {
+					from := i - m.trimTrailingSpaces()
+					i += n
+					if i < len(text) && text[i] == ' ' {
+						i++
+					}
+					m.replace(rep, from, i)
+					continue
+				}
+			}
 			m.copyByte(c)
 			i++
 			continue
@@ -127,10 +143,76 @@ func foldedMap(text string) *textMap {
 			m.replaceRune(r-0xFF01+'!', i, i+size)
 		case r == 0x3000:
 			m.replace(" ", i, i+size)
+		case chineseDigit(r) >= 0 && (i < numerals || numeralRun(text[i:]) >= minNumerals):
+			// Only a long run is a number written out: 张三 stays a name.
+			numerals = i + numeralRunBytes(text[i:])
+			m.replaceRune('0'+rune(chineseDigit(r)), i, i+size)
 		default:
 			m.copyStr(text[i : i+size])
 		}
 		i += size
 	}
 	return m
+}
+
+// addressForms are spellings of '@' and '.' used to hide e-mail
+// addresses from scrapers; matched without regard to case.
+var addressForms = []struct{ form, rep string }{
+	{"[at]", "@"}, {"(at)", "@"}, {"{at}", "@"}, {"<at>", "@"}, {"[@]", "@"}, {"(@)", "@"},
+	{"[dot]", "."}, {"(dot)", "."}, {"{dot}", "."}, {"<dot>", "."}, {"[.]", "."}, {"(.)", "."},
+}
+
+func addressForm(s string) (string, int) {
+	for _, f := range addressForms {
+		if len(s) >= len(f.form) && strings.EqualFold(s[:len(f.form)], f.form) {
+			rest := strings.TrimPrefix(s[len(f.form):], " ")
+			r, _ := utf8.DecodeRuneInString(rest)
+			if rest != "" && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				return f.rep, len(f.form)
+			}
+			return "", 0
+		}
+	}
+	return "", 0
+}
+
+// lastAddressChar reports whether the copy so far ends, one space aside,
+// in a letter or digit: a spelled-out '@' or '.' follows a name.
+func lastAddressChar(m *textMap) bool {
+	b := m.clean
+	if len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	r, _ := utf8.DecodeLastRune(b)
+	return len(b) > 0 && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// minNumerals is the fewest Chinese numerals (separators aside) read as
+// a number: a mobile number has 11, a landline subscriber 7.
+const minNumerals = 7
+
+// numeralRun counts the Chinese numerals in the run of numerals and
+// number separators at the start of s.
+func numeralRun(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case chineseDigit(r) >= 0:
+			n++
+		case r == ' ' || r == '-' || r == 0x3000:
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// numeralRunBytes is the byte length of that run.
+func numeralRunBytes(s string) int {
+	for i, r := range s {
+		if chineseDigit(r) < 0 && r != ' ' && r != '-' && r != 0x3000 {
+			return i
+		}
+	}
+	return len(s)
 }

@@ -51,7 +51,15 @@ func FindPII(text string) []PII {
 	// The regular expressions run only where their anchor character occurs.
 	if strings.Contains(clean, "@") {
 		for _, loc := range emailRE.FindAllStringIndex(clean, -1) {
-			add(KindEmail, loc[0], loc[1], strings.ToLower(clean[loc[0]:loc[1]]))
+			addr := clean[loc[0]:loc[1]]
+			if s, e := m.orig(loc[0], loc[1]); strings.ContainsAny(text[s:e], "[({<") {
+				// Spelled out ("me [at] noon [dot] ok" is prose): only
+				// with a known top-level domain.
+				if !tlds[strings.ToLower(addr[strings.LastIndexByte(addr, '.')+1:])] {
+					continue
+				}
+			}
+			add(KindEmail, loc[0], loc[1], strings.ToLower(addr))
 		}
 	}
 	if strings.Contains(clean, ".") {
@@ -68,14 +76,12 @@ type addFunc func(k Kind, a, b int, value string)
 
 func findNumbers(clean string, add addFunc) {
 	for _, r := range digitRuns(clean) {
-		for _, g := range r.candidates() {
-			if k, v := classifyNumber(g.digits); k != "" {
-				a := g.start
-				if k == KindPhone && a > 0 && clean[a-1] == '+' && strings.HasPrefix(g.digits, "86") {
-					a--
-				}
-				add(k, a, g.end, v)
+		for _, g := range r.candidates(clean) {
+			a := g.start
+			if g.kind == KindPhone && a > 0 && clean[a-1] == '+' && strings.HasPrefix(g.digits, "86") {
+				a--
 			}
+			add(g.kind, a, g.end, g.value)
 		}
 	}
 }
@@ -116,7 +122,11 @@ func findIPv6(clean string, add addFunc) {
 }
 
 var (
-	emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,63}`)
+	// An address: a local part of ASCII letters, digits and ._%+- (at
+	// most 64), or of up to 16 CJK, Cyrillic or Greek letters (张三@例子.中国;
+	// not mixed, so "邮箱zhang@…" starts at z), and a domain with a
+	// Latin, Punycode or Chinese top-level label.
+	emailRE = regexp.MustCompile(`(?:[A-Za-z0-9._%+\-]{1,64}|[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Cyrillic}\p{Greek}]{1,16})@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9\-]{1,59}|\p{Han}{2,8})`)
 	ipv4RE  = regexp.MustCompile(`\d{1,3}(?:\.\d{1,3}){3}`)
 	ipv6RE  = regexp.MustCompile(`[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*`)
 )
@@ -129,38 +139,166 @@ func isIdentChar(c byte) bool {
 	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '*'
 }
 
-// digitRun is a maximal run of digits (and mask stars) joined by single
-// spaces or dashes, possibly ending in an ID-card X.
+// digitRun is a maximal run of digit groups (and mask stars) joined by
+// separators of one or two characters (space, '-', '.', '/', and runs of
+// two such as "  " or "--"), possibly ending in an ID-card X. Phone
+// numbers, IDs and cards are written with such separators, dates,
+// versions and decimals too; what is reported is decided by validation.
 type digitRun struct {
 	groups []numGroup
-	dead   bool // contains '*' or sits inside a decimal number
+	dead   bool // contains '*' or sits inside a number with ',' grouping
 }
 
 type numGroup struct {
-	start, end int // clean byte offsets
-	digits     string
+	start, end int    // clean byte offsets
+	digits     string // digits (X for a final ID check character)
 	star       bool
+	sep        string // the separator before this group ("" for the first)
+	paren      bool   // written "(010)": start is at the '('
 }
 
-func (r digitRun) candidates() []numGroup {
+// numCandidate is a validated number inside a run.
+type numCandidate struct {
+	start, end int
+	digits     string
+	kind       Kind
+	value      string
+}
+
+// candidates returns the numbers a run holds, left to right, without
+// overlaps. A run is cut into stretches joined by one separator each: a
+// stretch that is a number as a whole counts (138.0013.8000, 110105--
+// 19491231002X, +86 138 0013 8000); where it is not and its separator is
+// a space or dash, each group counts on its own ("订单2023 13812345678");
+// '.' and '/' join only stretches of three groups or more of three
+// digits or more, so decimals (13.800138000), versions and two-part
+// numbers are never read as one. A landline
+// is an area code 0XX or 0XXX followed by a subscriber number of one
+// group or two.
+func (r digitRun) candidates(clean string) []numCandidate {
 	if r.dead {
 		return nil
 	}
-	whole := numGroup{start: r.groups[0].start, end: r.groups[len(r.groups)-1].end}
-	var sb strings.Builder
-	for _, g := range r.groups {
-		sb.WriteString(g.digits)
-		whole.star = whole.star || g.star
+	var out []numCandidate
+	try := func(from, to int) bool { // groups[from:to] as one number
+		var sb strings.Builder
+		for _, g := range r.groups[from:to] {
+			if g.star {
+				return false
+			}
+			sb.WriteString(g.digits)
+		}
+		k, v := classifyNumber(sb.String())
+		if k == "" {
+			return false
+		}
+		c := numCandidate{start: r.groups[from].start, end: r.groups[to-1].end, digits: sb.String(), kind: k, value: v}
+		if k == KindPhone && len(c.digits) == 11 && from > 0 && r.groups[from-1].digits == "86" {
+			// "+86 138-1234-5678": the country code, whatever separates it.
+			c.start, c.digits = r.groups[from-1].start, "86"+c.digits
+		}
+		out = append(out, c)
+		return true
 	}
-	whole.digits = sb.String()
-	if whole.star {
-		return nil
+	n := len(r.groups)
+	decimal := -1 // the last group of a dotted stretch that was no number
+	for i := 0; i < n; {
+		// The stretch from i on with one separator.
+		j := i + 1
+		for j < n && (j == i+1 || r.groups[j].sep == r.groups[i+1].sep) {
+			j++
+		}
+		sep := ""
+		if j > i+1 {
+			sep = r.groups[i+1].sep
+		}
+		dotted := strings.ContainsAny(sep, "./")
+		if l := landline(r.groups[i:min(i+3, n)]); l > 0 {
+			g := r.groups[i : i+l]
+			var sb strings.Builder
+			for _, x := range g {
+				sb.WriteString(x.digits)
+			}
+			out = append(out, numCandidate{start: g[0].start, end: g[l-1].end, digits: sb.String(), kind: KindPhone, value: sb.String()})
+			i += l
+			continue
+		}
+		if (!dotted || j-i >= 3 && minGroup(r.groups[i:j]) >= 3) && (j > i+1 || i != decimal) && try(i, j) {
+			i = j
+			continue
+		}
+		if !dotted && j > i+1 {
+			// Group by group, up to the last one, which may begin the
+			// next stretch.
+			for k := i; k < j-1; k++ {
+				if k != decimal {
+					try(k, k+1)
+				}
+			}
+			i = j - 1
+			continue
+		}
+		if j == i+1 {
+			if i != decimal {
+				try(i, j)
+			}
+			i = j
+			continue
+		}
+		// A dotted stretch that is no number (3.13812345678): its last
+		// group may begin the next stretch, but is not a number alone.
+		i, decimal = j-1, j-1
 	}
-	if k, _ := classifyNumber(whole.digits); k != "" || len(r.groups) == 1 {
-		return []numGroup{whole}
-	}
-	return r.groups
+	return out
 }
+
+func minGroup(gs []numGroup) int {
+	n := len(gs[0].digits)
+	for _, g := range gs[1:] {
+		n = min(n, len(g.digits))
+	}
+	return n
+}
+
+// landline reports how many of gs (1 to 3) make a mainland landline
+// number: an area code written apart (0 then 2 or 3 digits: 010, 021,
+// 0755) and a 7- or 8-digit subscriber number that does not start with 0
+// or 1, in one group or in two. It returns 0 when they do not.
+func landline(gs []numGroup) int {
+	if len(gs) < 2 {
+		return 0
+	}
+	area := gs[0].digits
+	if gs[0].star || len(area) < 3 || len(area) > 4 || area[0] != '0' || !allDigits(area) {
+		return 0
+	}
+	// 010 and 02X have three digits; the other codes four.
+	if short := area[1] == '1' || area[1] == '2'; short != (len(area) == 3) {
+		return 0
+	}
+	if strings.ContainsAny(gs[1].sep, "./") {
+		return 0
+	}
+	for l := min(len(gs), 3); l >= 2; l-- {
+		var sub strings.Builder
+		ok := true
+		for _, g := range gs[1:l] {
+			ok = ok && !g.star && allDigits(g.digits)
+			sub.WriteString(g.digits)
+		}
+		if l == 3 && (gs[2].sep != gs[1].sep && !gs[0].paren || len(gs[1].digits) < 3 || len(gs[2].digits) != 4) {
+			continue
+		}
+		d := sub.String()
+		if ok && (len(d) == 7 || len(d) == 8) && d[0] >= '2' {
+			return l
+		}
+	}
+	return 0
+}
+
+// isNumSep reports separators that may join digit groups.
+func isNumSep(c byte) bool { return c == ' ' || c == '-' || c == '.' || c == '/' }
 
 func digitRuns(s string) []digitRun {
 	var runs []digitRun
@@ -171,14 +309,15 @@ func digitRuns(s string) []digitRun {
 			continue
 		}
 		var run digitRun
-		// "3.138…" and "1,381…": a run after a decimal point or digit
-		// separator continues a number that started earlier.
-		if i >= 2 && (s[i-1] == '.' || s[i-1] == ',') && isNum(s[i-2]) {
+		// "1,381…": a run after a digit separator continues a number
+		// that started earlier.
+		if i >= 2 && s[i-1] == ',' && isNum(s[i-2]) {
 			run.dead = true
 		}
 		j := i
+		sep := ""
 		for {
-			g := numGroup{start: j}
+			g := numGroup{start: j, sep: sep}
 			var sb strings.Builder
 			for j < len(s) && isNum(s[j]) {
 				if s[j] == '*' {
@@ -192,14 +331,25 @@ func digitRuns(s string) []digitRun {
 				j++
 			}
 			g.end, g.digits = j, sb.String()
+			// "(010) 6234 5678": the area code in brackets.
+			k := j
+			if g.start > 0 && s[g.start-1] == '(' && k < len(s) && s[k] == ')' {
+				g.start--
+				g.paren = true
+				k++
+			}
 			run.groups = append(run.groups, g)
-			if j+1 < len(s) && (s[j] == ' ' || s[j] == '-') && isNum(s[j+1]) && !strings.HasSuffix(g.digits, "X") {
-				j++
+			e := k
+			for e < len(s) && e-k < 2 && isNumSep(s[e]) {
+				e++
+			}
+			if (e > k || g.paren) && e < len(s) && isNum(s[e]) && !strings.HasSuffix(g.digits, "X") && (e-k < 2 || s[e-1] == s[k]) {
+				sep, j = s[j:e], e
 				continue
 			}
 			break
 		}
-		if j+1 < len(s) && (s[j] == '.' || s[j] == ',') && isNum(s[j+1]) {
+		if j+1 < len(s) && s[j] == ',' && isNum(s[j+1]) {
 			run.dead = true
 		}
 		runs = append(runs, run)

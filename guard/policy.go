@@ -308,7 +308,7 @@ func partialMask(span string, k Kind) string {
 	// Count digit-like characters (ASCII or full-width digits, and X).
 	rs := []rune(span)
 	isD := func(r rune) bool {
-		return r >= '0' && r <= '9' || r >= '０' && r <= '９' || r == 'X' || r == 'x' || r == 'Ｘ'
+		return r >= '0' && r <= '9' || r >= '０' && r <= '９' || r == 'X' || r == 'x' || r == 'Ｘ' || chineseDigit(r) >= 0
 	}
 	n := 0
 	for _, r := range rs {
