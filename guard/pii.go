@@ -154,7 +154,7 @@ type numGroup struct {
 	digits     string // digits (X for a final ID check character)
 	star       bool
 	sep        string // the separator before this group ("" for the first)
-	paren      bool   // written "(010)": start is at the '('
+	paren      bool   // written "(010)", brackets around the group
 }
 
 // numCandidate is a validated number inside a run.
@@ -219,7 +219,11 @@ func (r digitRun) candidates(clean string) []numCandidate {
 			for _, x := range g {
 				sb.WriteString(x.digits)
 			}
-			out = append(out, numCandidate{start: g[0].start, end: g[l-1].end, digits: sb.String(), kind: KindPhone, value: sb.String()})
+			start := g[0].start
+			if g[0].paren {
+				start-- // the '(' of the area code
+			}
+			out = append(out, numCandidate{start: start, end: g[l-1].end, digits: sb.String(), kind: KindPhone, value: sb.String()})
 			i += l
 			continue
 		}
@@ -334,7 +338,6 @@ func digitRuns(s string) []digitRun {
 			// "(010) 6234 5678": the area code in brackets.
 			k := j
 			if g.start > 0 && s[g.start-1] == '(' && k < len(s) && s[k] == ')' {
-				g.start--
 				g.paren = true
 				k++
 			}

@@ -199,3 +199,42 @@ func ExampleStream() {
 	fmt.Println(out.String())
 	// Output: Call me at *************. Thanks.
 }
+
+// The same for the other spellings the detectors know and for lexicon
+// terms split by separators: every split in two, and small tokens.
+func TestStreamVariantsEverySplit(t *testing.T) {
+	p := DefaultPolicy()
+	p.Mask = MaskPartial
+	texts := []string{
+		"你好。我们的座机是(010) 6234 5678，手机一三八 零零一三 八零零零。请发邮件到 zhang [at] example [dot] com 或 张三@例子.中国。谢谢。",
+		"Notes. The ID is 110105.19491231.002X. Card 6222.0212.3456.7890.128 expires. Tel 138  0013  8000. Done.",
+		strings.Repeat("今天天气很好。", 30) + "他问了杀 人\n方-法，我们拒绝了。" + strings.Repeat("好的。", 10),
+	}
+	for _, text := range texts {
+		whole := p.Check(StageOutput, text)
+		if len(whole.Findings) == 0 {
+			t.Fatalf("no findings in %q", text)
+		}
+		var runs [][]Piece
+		for c := 1; c < len(text); c++ {
+			runs = append(runs, split(text, c))
+		}
+		for _, n := range []int{1, 3, 4} {
+			for off := 0; off < n; off++ {
+				runs = append(runs, chunks(text, off, n))
+			}
+		}
+		for _, pieces := range runs {
+			_, got, s := streamAll(p, pieces)
+			if whole.Action == Refuse {
+				if !s.Refused() || strings.Contains(got, "杀") {
+					t.Fatalf("pieces %+v: refused %v, released %q", pieces, s.Refused(), got)
+				}
+				continue
+			}
+			if got != whole.Text {
+				t.Fatalf("pieces %+v:\n got %q\nwant %q", pieces, got, whole.Text)
+			}
+		}
+	}
+}
