@@ -238,3 +238,20 @@ func TestStreamVariantsEverySplit(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStream measures the output guard on a generation: mixed
+// Chinese and English text with numbers, streamed in 4-byte tokens.
+func BenchmarkStream(b *testing.B) {
+	unit := "The weather is nice today. 今天天气很好，电话 138 0013 8000。No punctuation here at all for a while "
+	text := strings.Repeat(unit, 64<<10/len(unit))
+	pieces := chunks(text, 0, 4)
+	p := DefaultPolicy()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		s := p.NewStream(StageOutput)
+		for _, x := range pieces {
+			s.Push(x.Part, x.Text)
+		}
+		s.Flush()
+	}
+}
