@@ -28,6 +28,22 @@ func AttentionKV(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
 	_ = q[T*qd-1]
 	_ = k[(pos+T)*kvd-1]
 	_ = v[(pos+T)*kvd-1]
+	// Long rows and decode take the paths of attn.go, which read each
+	// key and value once per KV group; short prefill rows stay here.
+	if NH%NKV == 0 && T == 1 {
+		attentionDecode(out, q, k, v, pos, NH, NKV, HD)
+		return
+	}
+	if NH%NKV == 0 && pos+T >= attnTiledMin {
+		attentionTiled(out, q, k, v, T, pos, NH, NKV, HD)
+		return
+	}
+	attnRows(out, q, k, v, T, pos, NH, NKV, HD)
+}
+
+// attnRows is AttentionKV one (token, head) row at a time.
+func attnRows(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
+	qd, kvd := NH*HD, NKV*HD
 	a := attnPool.Get().(*attnOp)
 	scores := a.scores
 	*a = attnOp{out: out, q: q, k: k, v: v, pos: pos, NH: NH, HD: HD, qd: qd, kvd: kvd,
