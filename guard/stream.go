@@ -24,7 +24,8 @@ import (
 //     detectors report, links aside), never inside a finding;
 //   - and when streamMaxHold bytes arrive without either, at
 //     streamWindow bytes before the end, moved back to the start of any
-//     finding it would cut.
+//     finding it would cut (findings longer than the window, which only
+//     links can be, are cut, so the pending text stays bounded).
 //
 // A Stream is not safe for concurrent use.
 type Stream struct {
@@ -203,20 +204,26 @@ func (s *Stream) cut(p string) int {
 	if len(p) < streamMaxHold {
 		return best
 	}
-	// No boundary at all: cut at the window, outside every finding.
+	// No boundary at all: cut at the window, outside every finding that
+	// fits in it. One that does not (a link of kilobytes) is cut: holding
+	// it whole would let one answer grow the pending text, and the work
+	// per token, without bound.
 	b := target
 	for moved := true; moved && b > 0; {
 		moved = false
 		for _, f := range findings() {
-			if f.Start < b && b < f.End {
+			if f.Start < b && b < f.End && f.End-f.Start <= streamWindow {
 				b, moved = f.Start, true
 			}
 		}
 	}
+	if b <= best {
+		return best
+	}
 	for b > 0 && !utf8.RuneStart(p[b]) {
 		b--
 	}
-	return max(b, best)
+	return b
 }
 
 // inert reports whether no detector can be half-way through something at

@@ -255,3 +255,23 @@ func BenchmarkStream(b *testing.B) {
 		s.Flush()
 	}
 }
+
+// A link of many kilobytes streams out too: the pending text, and with it
+// the work per token, stays bounded.
+func TestStreamLongFindingBounded(t *testing.T) {
+	p := DefaultPolicy()
+	text := "see https://example.com/" + strings.Repeat("a", 20000) + " ok"
+	s := p.NewStream(StageOutput)
+	released := 0
+	for _, x := range chunks(text, 0, 4) {
+		for _, y := range s.Push(x.Part, x.Text) {
+			released += len(y.Text)
+		}
+		if held := s.pending.Len(); held > 2*streamMaxHold {
+			t.Fatalf("%d bytes held", held)
+		}
+	}
+	if released < len(text)-2*streamMaxHold {
+		t.Errorf("%d of %d bytes released before the end", released, len(text))
+	}
+}
