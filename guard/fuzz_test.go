@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -73,6 +74,42 @@ func FuzzRedact(f *testing.F) {
 			for _, st := range []Stage{StageInput, StageOutput, StageRetrieved} {
 				_ = p.Check(st, text)
 			}
+		}
+	})
+}
+
+// FuzzStream checks that streaming a text in two pieces releases what
+// checking it whole gives, for any split.
+func FuzzStream(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s, uint16(7))
+	}
+	f.Add(strings.Repeat("It was late. ", 20)+"call +86 138 0013 8000 or pay with card 6222 0212 3456 7890 128", uint16(250))
+	p := DefaultPolicy()
+	f.Fuzz(func(t *testing.T, text string, at uint16) {
+		if !utf8.ValidString(text) {
+			return
+		}
+		c := int(at) % (len(text) + 1)
+		s := p.NewStream(StageOutput)
+		var got strings.Builder
+		for _, part := range []string{text[:c], text[c:]} {
+			for _, x := range s.Push(0, part) {
+				got.WriteString(x.Text)
+			}
+		}
+		for _, x := range s.Flush() {
+			got.WriteString(x.Text)
+		}
+		whole := p.Check(StageOutput, text)
+		if whole.Action == Refuse {
+			return // a refusal may come earlier or later in a stream
+		}
+		if s.Refused() {
+			t.Fatalf("stream refused %q, the whole text is not", text)
+		}
+		if got.String() != whole.Text {
+			t.Fatalf("split %d of %q:\n got %q\nwant %q", c, text, got.String(), whole.Text)
 		}
 	})
 }
