@@ -275,3 +275,24 @@ func TestStreamLongFindingBounded(t *testing.T) {
 		t.Errorf("%d of %d bytes released before the end", released, len(text))
 	}
 }
+
+// The hold window covers the longest number the detectors report, in its
+// widest spelling (full-width digits and doubled full-width separators,
+// spaced Chinese numerals), with the lookahead to spare.
+func TestStreamWindowCoversNumbers(t *testing.T) {
+	for _, text := range []string{
+		"ID １１０１０５－－１９４９１２３１－－００２Ｘ ok",
+		"card ６２２２－－０２１２－－３４５６－－７８９０－－１２８ ok",
+		"tel 一　三　八　零　零　一　三　八　零　零　零 ok",
+		"tel ＋８６－－１３８－－００１３－－８０００ ok",
+		"座机 （０１０）　６２３４－－５６７８ ok",
+	} {
+		fs := FindPII(text)
+		if len(fs) != 1 {
+			t.Fatalf("FindPII(%q) = %+v, want one finding", text, fs)
+		}
+		if n := fs[0].End - fs[0].Start; n > streamWindow-streamLookahead {
+			t.Errorf("%q: a %d-byte finding, over the window less lookahead (%d)", text, n, streamWindow-streamLookahead)
+		}
+	}
+}
