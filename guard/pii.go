@@ -266,8 +266,8 @@ func minGroup(gs []numGroup) int {
 
 // landline reports how many of gs (1 to 3) make a mainland landline
 // number: an area code written apart (0 then 2 or 3 digits: 010, 021,
-// 0755) and a 7- or 8-digit subscriber number that does not start with 0
-// or 1, in one group or in two. It returns 0 when they do not.
+// 0755) and a 7- or 8-digit subscriber number that does not start with 0,
+// in one group or in two. It returns 0 when they do not.
 func landline(gs []numGroup) int {
 	if len(gs) < 2 {
 		return 0
@@ -294,7 +294,7 @@ func landline(gs []numGroup) int {
 			continue
 		}
 		d := sub.String()
-		if ok && (len(d) == 7 || len(d) == 8) && d[0] >= '2' {
+		if ok && (len(d) == 7 || len(d) == 8) && d[0] != '0' {
 			return l
 		}
 	}
