@@ -19,6 +19,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--backend", "http://127.0.0.1:1", "--addr", ":0"}, "give API keys"},
 		{[]string{"--backend", "127.0.0.1:1"}, "http://"},
 		{[]string{"--model", "m", "--parallel", "0"}, "--parallel"},
+		{[]string{"--backend", "http://127.0.0.1:1", "--max-extract", "-1"}, "--max-extract"},
 	}
 	for _, tc := range cases {
 		err := runServe(tc.args)
