@@ -196,54 +196,38 @@ type RetrievalOptions struct {
 	Embed       Embedder // dense and hybrid modes
 	Fusion      Fusion
 	DenseWeight float64
+
+	// Rerank, when set, rescores the best RerankDepth candidates
+	// (DefaultRerankDepth when 0) with a cross-encoder.
+	Rerank      RerankScorer
+	RerankDepth int
 }
 
 // Run indexes every chunk, searches every question against all chunks and
 // scores the rankings.
 func (s *RetrievalSet) Run(ctx context.Context, o RetrievalOptions) (RetrievalMetrics, error) {
-	r := &Retriever{DocWeight: o.DocWeight, Fusion: o.Fusion, DenseWeight: o.DenseWeight, Embed: o.Embed}
-	texts := make([]string, len(s.Chunks))
 	docs := make([]index.Doc, len(s.Chunks))
 	for i, c := range s.Chunks {
-		texts[i] = c
+		text := c
 		if o.TitleContext && s.Titles[s.ChunkDoc[i]] != "" {
-			texts[i] = s.Titles[s.ChunkDoc[i]] + "\n" + c
+			text = s.Titles[s.ChunkDoc[i]] + "\n" + c
 		}
-		docs[i] = index.Doc{ID: strconv.Itoa(i), Text: texts[i], Meta: map[string]string{MetaSource: strconv.Itoa(s.ChunkDoc[i])}}
+		docs[i] = index.Doc{ID: strconv.Itoa(i), Text: text, Meta: map[string]string{MetaSource: strconv.Itoa(s.ChunkDoc[i])}}
 	}
-	if o.Mode != ModeDense {
-		r.Lexical = index.NewBM25(o.Params, o.Tokenizer)
-		r.Lexical.AddBatch(docs)
-		if o.DocWeight > 0 {
-			r.Docs = index.NewBM25(o.Params, o.Tokenizer)
-			dd := make([]index.Doc, len(s.Docs))
-			for i, d := range s.Docs {
-				if o.TitleContext && s.Titles[i] != "" {
-					d = s.Titles[i] + "\n" + d
-				}
-				dd[i] = index.Doc{ID: strconv.Itoa(i), Text: d}
-			}
-			r.Docs.AddBatch(dd)
-		}
+	r, err := buildRetriever(ctx, docs, o)
+	if err != nil {
+		return RetrievalMetrics{}, err
 	}
-	if o.Mode == ModeDense || o.Mode == ModeHybrid {
-		if o.Embed == nil {
-			return RetrievalMetrics{}, fmt.Errorf("%s retrieval needs an embedder: %w", o.Mode, ErrNoVectors)
-		}
-		vecs, err := o.Embed(ctx, texts)
-		if err != nil {
-			return RetrievalMetrics{}, fmt.Errorf("embed chunks: %w", err)
-		}
-		if len(vecs) != len(texts) || len(vecs) == 0 {
-			return RetrievalMetrics{}, fmt.Errorf("embed chunks: got %d vectors for %d chunks", len(vecs), len(texts))
-		}
-		flat := index.NewFlat(len(vecs[0]))
-		for i, v := range vecs {
-			if err := flat.Add(docs[i].ID, v, docs[i].Meta); err != nil {
-				return RetrievalMetrics{}, err
+	if o.Mode != ModeDense && o.DocWeight > 0 {
+		r.Docs = index.NewBM25(o.Params, o.Tokenizer)
+		dd := make([]index.Doc, len(s.Docs))
+		for i, d := range s.Docs {
+			if o.TitleContext && s.Titles[i] != "" {
+				d = s.Titles[i] + "\n" + d
 			}
+			dd[i] = index.Doc{ID: strconv.Itoa(i), Text: d}
 		}
-		r.Vectors = flat
+		r.Docs.AddBatch(dd)
 	}
 	var firstErr error
 	m := s.Evaluate(func(q RetrievalQuestion) []int {
@@ -262,6 +246,48 @@ func (s *RetrievalSet) Run(ctx context.Context, o RetrievalOptions) (RetrievalMe
 		return out
 	})
 	return m, firstErr
+}
+
+// buildRetriever indexes docs for o.Mode (BM25 unless dense, vectors
+// unless bm25) and attaches o's reranker, which reads the indexed text.
+func buildRetriever(ctx context.Context, docs []index.Doc, o RetrievalOptions) (*Retriever, error) {
+	r := &Retriever{DocWeight: o.DocWeight, Fusion: o.Fusion, DenseWeight: o.DenseWeight, Embed: o.Embed}
+	if o.Mode != ModeDense {
+		r.Lexical = index.NewBM25(o.Params, o.Tokenizer)
+		r.Lexical.AddBatch(docs)
+	}
+	if o.Mode == ModeDense || o.Mode == ModeHybrid {
+		if o.Embed == nil {
+			return nil, fmt.Errorf("%s retrieval needs an embedder: %w", o.Mode, ErrNoVectors)
+		}
+		texts := make([]string, len(docs))
+		for i, d := range docs {
+			texts[i] = d.Text
+		}
+		vecs, err := o.Embed(ctx, texts)
+		if err != nil {
+			return nil, fmt.Errorf("embed chunks: %w", err)
+		}
+		if len(vecs) != len(texts) || len(vecs) == 0 {
+			return nil, fmt.Errorf("embed chunks: got %d vectors for %d chunks", len(vecs), len(texts))
+		}
+		flat := index.NewFlat(len(vecs[0]))
+		for i, v := range vecs {
+			if err := flat.Add(docs[i].ID, v, docs[i].Meta); err != nil {
+				return nil, err
+			}
+		}
+		r.Vectors = flat
+	}
+	if o.Rerank != nil {
+		text := make(map[string]string, len(docs))
+		for _, d := range docs {
+			text[d.ID] = d.Text
+		}
+		r.Rerank = NewReranker(o.Rerank, func(id string) (string, bool) { t, ok := text[id]; return t, ok }, o.RerankDepth)
+		r.Depth = max(r.Depth, o.RerankDepth)
+	}
+	return r, nil
 }
 
 // BaselineOptions is the ANCHORS.md baseline: BM25 (k1 0.9, b 0.4) over

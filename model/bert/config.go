@@ -37,6 +37,8 @@ type Config struct {
 	// PositionEmbeddingType must be "absolute" (or absent); relative
 	// position variants are refused rather than computed wrongly.
 	PositionEmbeddingType string `json:"position_embedding_type,omitempty"`
+	// ID2Label names a classification head's outputs (cross-encoders).
+	ID2Label map[string]string `json:"id2label,omitempty"`
 }
 
 // Pooling turns the per-token outputs into one vector per text.

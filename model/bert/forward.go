@@ -41,16 +41,8 @@ func (m *Model) Tokenize(text string) []int {
 func (m *Model) EmbedIDs(ids [][]int) ([][]float32, error) {
 	out := make([][]float32, len(ids))
 	for i, seq := range ids {
-		if len(seq) == 0 {
-			return nil, fmt.Errorf("embed: sequence %d is empty (it needs at least [CLS] and [SEP])", i)
-		}
-		if len(seq) > m.MaxTokens() {
-			return nil, fmt.Errorf("embed: sequence %d has %d tokens, the model takes at most %d", i, len(seq), m.MaxTokens())
-		}
-		for _, id := range seq {
-			if id < 0 || id >= m.Config.VocabSize {
-				return nil, fmt.Errorf("embed: sequence %d holds token id %d outside the vocabulary (0..%d)", i, id, m.Config.VocabSize-1)
-			}
+		if err := m.checkSeq(i, seq); err != nil {
+			return nil, fmt.Errorf("embed: %w", err)
 		}
 	}
 	var st state
@@ -60,10 +52,40 @@ func (m *Model) EmbedIDs(ids [][]int) ([][]float32, error) {
 			T += len(ids[end])
 			end++
 		}
-		m.forward(&st, ids[start:end], out[start:end])
+		offs := m.forward(&st, ids[start:end], nil)
+		C := m.Config.HiddenSize
+		for s := range ids[start:end] {
+			v := make([]float32, C)
+			switch m.Pooling {
+			case PoolMean:
+				n := offs[s+1] - offs[s]
+				for t := offs[s]; t < offs[s+1]; t++ {
+					tensor.Axpy(v, st.x[t*C:(t+1)*C], 1/float32(n))
+				}
+			default:
+				copy(v, st.x[offs[s]*C:(offs[s]+1)*C])
+			}
+			normalize(v)
+			out[start+s] = v
+		}
 		start = end
 	}
 	return out, nil
+}
+
+func (m *Model) checkSeq(i int, seq []int) error {
+	if len(seq) == 0 {
+		return fmt.Errorf("sequence %d is empty (it needs at least [CLS] and [SEP])", i)
+	}
+	if len(seq) > m.MaxTokens() {
+		return fmt.Errorf("sequence %d has %d tokens, the model takes at most %d", i, len(seq), m.MaxTokens())
+	}
+	for _, id := range seq {
+		if id < 0 || id >= m.Config.VocabSize {
+			return fmt.Errorf("sequence %d holds token id %d outside the vocabulary (0..%d)", i, id, m.Config.VocabSize-1)
+		}
+	}
+	return nil
 }
 
 // state is the activation buffers of one pass, grown as needed and reused
@@ -80,14 +102,16 @@ func grow(b []float32, n int) []float32 {
 	return b[:n]
 }
 
-// forward encodes a pack of sequences and writes their pooled, normalized
-// vectors into out.
-func (m *Model) forward(st *state, seqs [][]int, out [][]float32) {
+// forward encodes a pack of sequences, leaving the last layer's hidden
+// states in st.x; sequence s holds rows offs[s] to offs[s+1]. types, when
+// not nil, gives each token's token_type id (a sentence pair's second
+// segment is type 1 in BERT); nil means type 0 throughout.
+func (m *Model) forward(st *state, seqs [][]int, types [][]int) (offs []int) {
 	cfg := &m.Config
 	C, I, NH := cfg.HiddenSize, cfg.IntermediateSize, cfg.NumAttentionHeads
 	HD := C / NH
 	eps := float32(cfg.LayerNormEps)
-	offs := make([]int, len(seqs)+1)
+	offs = make([]int, len(seqs)+1)
 	for i, s := range seqs {
 		offs[i+1] = offs[i] + len(s)
 	}
@@ -96,13 +120,17 @@ func (m *Model) forward(st *state, seqs [][]int, out [][]float32) {
 	st.att, st.h, st.ff = grow(st.att, T*C), grow(st.h, T*C), grow(st.ff, T*I)
 	x, h := st.x, st.h
 
-	// x = LayerNorm(word + position + token type 0)
+	// x = LayerNorm(word + position + token type)
 	for s, seq := range seqs {
 		for p, id := range seq {
 			row := x[(offs[s]+p)*C : (offs[s]+p+1)*C]
-			w, pe := m.wte[id*C:(id+1)*C], m.wpe[p*C:(p+1)*C]
+			ty := 0
+			if types != nil {
+				ty = types[s][p]
+			}
+			w, pe, tt := m.wte[id*C:(id+1)*C], m.wpe[p*C:(p+1)*C], m.wtt[ty*C:(ty+1)*C]
 			for c := range row {
-				row[c] = w[c] + pe[c] + m.wtt[c]
+				row[c] = w[c] + pe[c] + tt[c]
 			}
 		}
 	}
@@ -155,20 +183,7 @@ func (m *Model) forward(st *state, seqs [][]int, out [][]float32) {
 		layerNorm(x, h, L.ln2w, L.ln2b, T, C, eps)
 	}
 
-	for s := range seqs {
-		v := make([]float32, C)
-		switch m.Pooling {
-		case PoolMean:
-			n := offs[s+1] - offs[s]
-			for t := offs[s]; t < offs[s+1]; t++ {
-				tensor.Axpy(v, x[t*C:(t+1)*C], 1/float32(n))
-			}
-		default:
-			copy(v, x[offs[s]*C:(offs[s]+1)*C])
-		}
-		normalize(v)
-		out[s] = v
-	}
+	return offs
 }
 
 // layerNorm sets out = (inp - mean) / sqrt(var + eps) * w + b per row of

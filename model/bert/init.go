@@ -85,6 +85,26 @@ func randomTensor(name string, n int, seed uint64, r float64) []float32 {
 // 1_Pooling/config.json selecting pool. cfg.VocabSize becomes the
 // vocabulary's size.
 func Init(dir string, cfg Config, pool Pooling, seed uint64, vocab *tokenizer.WordPiece) error {
+	return initDir(dir, cfg, pool, seed, vocab, 0)
+}
+
+// InitCrossEncoder writes a BertForSequenceClassification directory with
+// deterministic random weights, the layout of BERT cross-encoder
+// rerankers: encoder tensors under "bert.", the pooler and a classifier of
+// labels outputs (1 for a reranker).
+func InitCrossEncoder(dir string, cfg Config, seed uint64, vocab *tokenizer.WordPiece, labels int) error {
+	if labels < 1 {
+		return fmt.Errorf("init BERT cross-encoder: labels must be positive, got %d", labels)
+	}
+	cfg.Architectures = []string{"BertForSequenceClassification"}
+	cfg.ID2Label = map[string]string{}
+	for l := range labels {
+		cfg.ID2Label[fmt.Sprint(l)] = fmt.Sprintf("LABEL_%d", l)
+	}
+	return initDir(dir, cfg, PoolCLS, seed, vocab, labels)
+}
+
+func initDir(dir string, cfg Config, pool Pooling, seed uint64, vocab *tokenizer.WordPiece, labels int) error {
 	cfg.VocabSize = vocab.VocabSize()
 	cfg.ModelType = "bert"
 	if cfg.InitializerRange <= 0 {
@@ -114,6 +134,14 @@ func Init(dir string, cfg Config, pool Pooling, seed uint64, vocab *tokenizer.Wo
 	}
 	w := safetensors.NewWriter(filepath.Join(dir, "model.safetensors"))
 	names, shapes := tensorNames(&cfg)
+	if labels > 0 {
+		for i := range names {
+			names[i] = "bert." + names[i]
+		}
+		C := cfg.HiddenSize
+		names = append(names, "bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias")
+		shapes = append(shapes, []int{C, C}, []int{C}, []int{labels, C}, []int{labels})
+	}
 	for i, name := range names {
 		n := 1
 		for _, d := range shapes[i] {

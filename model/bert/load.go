@@ -40,6 +40,8 @@ type Model struct {
 	lnw  []float32 // embeddings.LayerNorm (C)
 	lnb  []float32
 	lays []layer
+
+	head *head // sequence-classification head (cross-encoders), nil for plain encoders
 }
 
 // Dim returns the embedding size.
@@ -104,7 +106,29 @@ func loadHF(dir string) (*Model, error) {
 		}
 		return &weights.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, Data: t.Data}, nil
 	}
-	return build(*cfg, pool, tok, get)
+	m, err := build(*cfg, pool, tok, get)
+	if err != nil {
+		return nil, err
+	}
+	// Head tensor names are absolute (classifier.weight sits beside the
+	// prefixed encoder, pooler under it).
+	if m.head, err = loadHead(cfg.HiddenSize, func(name string) (*weights.Tensor, error) {
+		if strings.HasPrefix(name, prefix) {
+			return get(strings.TrimPrefix(name, prefix))
+		}
+		t, err := set.Tensor(name)
+		if err != nil {
+			return nil, err
+		}
+		dt, err := safetensors.WeightsDType(t.DType)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+		return &weights.Tensor{Name: t.Name, DType: dt, Shape: t.Shape, Data: t.Data}, nil
+	}); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
 }
 
 // ggufNames maps HF BERT tensor names to llama.cpp's; per-layer names use
