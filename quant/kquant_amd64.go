@@ -2,7 +2,13 @@
 
 package quant
 
-import "golang.org/x/sys/cpu"
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/cpu"
+
+	"ragtune/tensor"
+)
 
 // Implemented in kquant_amd64.s.
 
@@ -15,7 +21,28 @@ func q6KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 //go:noescape
 func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
 
+// halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
+// factors are read once per block per token, where the branchy
+// conversion showed in profiles.
+var halfTable [1 << 16]float32
+
+func kHalf(b []byte) float32 { return halfTable[uint16(b[0])|uint16(b[1])<<8] }
+
+// q4KScales unpacks Q4_K's eight 6-bit scales and mins (scaleMinK4 for
+// j = 0..7) four at a time from the 12 scale bytes as 32-bit words.
+func q4KScales(q *[12]byte) (sc, mn [8]uint8) {
+	u0, u1, u2 := binary.LittleEndian.Uint32(q[0:]), binary.LittleEndian.Uint32(q[4:]), binary.LittleEndian.Uint32(q[8:])
+	binary.LittleEndian.PutUint32(sc[0:], u0&0x3f3f3f3f)
+	binary.LittleEndian.PutUint32(mn[0:], u1&0x3f3f3f3f)
+	binary.LittleEndian.PutUint32(sc[4:], u2&0x0f0f0f0f|(u0>>6&0x03030303)<<4)
+	binary.LittleEndian.PutUint32(mn[4:], u2>>4&0x0f0f0f0f|(u1>>6&0x03030303)<<4)
+	return sc, mn
+}
+
 func init() {
+	for i := range halfTable {
+		halfTable[i] = tensor.HalfToFloat(uint16(i))
+	}
 	if cpu.X86.HasAVX2 {
 		kDots = kDotImpls{q4K: dotQ4_KAVX2, q6K: dotQ6_KAVX2, q4K4: dotQ4_K4AVX2, name: "avx2"}
 	}
@@ -34,14 +61,13 @@ func dotQ4_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 	for b0 := 0; b0 < nb; b0 += kChunk {
 		n := min(kChunk, nb-b0)
 		for i := 0; i < n; i++ {
-			q := (*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:])
-			bs := (*[16]int32)(a.bsums[(b0+i)*16:])
+			scs, mns := q4KScales((*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:]))
+			ps := (*[8]int32)(a.psums[(b0+i)*8:])
 			dst := (*[8]int16)(sc[i*8:])
 			var ms int32
 			for j := range 8 {
-				s, m := scaleMinK4(j, q[:])
-				dst[j] = int16(s)
-				ms += int32(m) * (bs[2*j] + bs[2*j+1])
+				dst[j] = int16(scs[j])
+				ms += int32(mns[j]) * ps[j]
 			}
 			msum[i] = ms
 		}
@@ -49,7 +75,7 @@ func dotQ4_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 		for i := 0; i < n; i++ {
 			b := w[(b0+i)*Q4_KBlockBytes:]
 			yd := a.d[b0+i]
-			d, dmin := float32(getHalf(b)*yd), float32(getHalf(b[2:])*yd)
+			d, dmin := float32(kHalf(b)*yd), float32(kHalf(b[2:])*yd)
 			sum += float32(d*float32(isum[i])) - float32(dmin*float32(msum[i]))
 		}
 	}
@@ -79,7 +105,7 @@ func dotQ6_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 		}
 		q6KDotsAVX2(&w[b0*Q6_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
 		for i := 0; i < n; i++ {
-			d := getHalf(w[(b0+i)*Q6_KBlockBytes+208:])
+			d := kHalf(w[(b0+i)*Q6_KBlockBytes+208:])
 			sum += float32(float32(d*a.d[b0+i]) * float32(isum[i]-off[i]))
 		}
 	}
@@ -96,21 +122,20 @@ func dotQ4_K4AVX2(w []byte, a *[4]*q8KActs, nb int) (r [4]float32) {
 	for b0 := 0; b0 < nb; b0 += kChunk {
 		n := min(kChunk, nb-b0)
 		for i := 0; i < n; i++ {
-			q := (*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:])
+			scs, mns := q4KScales((*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:]))
 			dst := (*[8]int16)(sc[i*8:])
-			b0s := (*[16]int32)(a[0].bsums[(b0+i)*16:])
-			b1s := (*[16]int32)(a[1].bsums[(b0+i)*16:])
-			b2s := (*[16]int32)(a[2].bsums[(b0+i)*16:])
-			b3s := (*[16]int32)(a[3].bsums[(b0+i)*16:])
+			p0 := (*[8]int32)(a[0].psums[(b0+i)*8:])
+			p1 := (*[8]int32)(a[1].psums[(b0+i)*8:])
+			p2 := (*[8]int32)(a[2].psums[(b0+i)*8:])
+			p3 := (*[8]int32)(a[3].psums[(b0+i)*8:])
 			var ms [4]int32
 			for j := range 8 {
-				s, m := scaleMinK4(j, q[:])
-				dst[j] = int16(s)
-				mm := int32(m)
-				ms[0] += mm * (b0s[2*j] + b0s[2*j+1])
-				ms[1] += mm * (b1s[2*j] + b1s[2*j+1])
-				ms[2] += mm * (b2s[2*j] + b2s[2*j+1])
-				ms[3] += mm * (b3s[2*j] + b3s[2*j+1])
+				dst[j] = int16(scs[j])
+				mm := int32(mns[j])
+				ms[0] += mm * p0[j]
+				ms[1] += mm * p1[j]
+				ms[2] += mm * p2[j]
+				ms[3] += mm * p3[j]
 			}
 			msum[i] = ms
 		}
@@ -118,7 +143,7 @@ func dotQ4_K4AVX2(w []byte, a *[4]*q8KActs, nb int) (r [4]float32) {
 			&sc[0], &isum[0], n)
 		for i := 0; i < n; i++ {
 			b := w[(b0+i)*Q4_KBlockBytes:]
-			dx, dmx := getHalf(b), getHalf(b[2:])
+			dx, dmx := kHalf(b), kHalf(b[2:])
 			for k, ak := range a {
 				yd := ak.d[b0+i]
 				d, dmin := float32(dx*yd), float32(dmx*yd)

@@ -72,3 +72,27 @@ func TestQ4KDots4MatchesOne(t *testing.T) {
 		}
 	}
 }
+
+// TestQ4KScales: the word-wise scale unpacking equals scaleMinK4, and the
+// f16 table equals tensor.HalfToFloat, on every bit pattern tried.
+func TestQ4KScales(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for n := 0; n < 1000; n++ {
+		var q [12]byte
+		for i := range q {
+			q[i] = byte(r.Uint32())
+		}
+		sc, mn := q4KScales(&q)
+		for j := 0; j < 8; j++ {
+			if s, m := scaleMinK4(j, q[:]); sc[j] != s || mn[j] != m {
+				t.Fatalf("bytes %x sub-block %d: %d/%d, scaleMinK4 %d/%d", q, j, sc[j], mn[j], s, m)
+			}
+		}
+	}
+	for h := 0; h < 1<<16; h++ {
+		b := []byte{byte(h), byte(h >> 8)}
+		if got, want := kHalf(b), getHalf(b); math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Fatalf("f16 %#04x: table %g, HalfToFloat %g", h, got, want)
+		}
+	}
+}

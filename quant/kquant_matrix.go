@@ -166,6 +166,7 @@ type q8KActs struct {
 	qs    []int8
 	d     []float32
 	bsums []int32 // per 16 values
+	psums []int32 // per 32 values (pairs of bsums), for Q4_K/Q5_K's mins
 }
 
 // quantize fills a from x (nb·256 values) with quantize_row_q8_K_ref's
@@ -176,8 +177,9 @@ func (a *q8KActs) quantize(x []float32, nb int) {
 		a.qs = make([]int8, nb*QK_K)
 		a.d = make([]float32, nb)
 		a.bsums = make([]int32, nb*16)
+		a.psums = make([]int32, nb*8)
 	}
-	a.qs, a.d, a.bsums = a.qs[:nb*QK_K], a.d[:nb], a.bsums[:nb*16]
+	a.qs, a.d, a.bsums, a.psums = a.qs[:nb*QK_K], a.d[:nb], a.bsums[:nb*16], a.psums[:nb*8]
 	for i := 0; i < nb; i++ {
 		v := x[i*QK_K : (i+1)*QK_K]
 		q := a.qs[i*QK_K : (i+1)*QK_K]
@@ -191,6 +193,7 @@ func (a *q8KActs) quantize(x []float32, nb int) {
 			clear(q)
 			a.d[i] = 0
 			clear(a.bsums[i*16 : i*16+16])
+			clear(a.psums[i*8 : i*8+8])
 			continue
 		}
 		iscale := -127 / max
@@ -203,6 +206,9 @@ func (a *q8KActs) quantize(x []float32, nb int) {
 				s += int32(qq)
 			}
 			a.bsums[i*16+j] = s
+		}
+		for j := 0; j < 8; j++ {
+			a.psums[i*8+j] = a.bsums[i*16+2*j] + a.bsums[i*16+2*j+1]
 		}
 		a.d[i] = 1 / iscale
 	}
