@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"ragtune/index"
@@ -173,4 +174,25 @@ func RemoteReranker(baseURL, model, apiKey string, client *http.Client) RerankSc
 		}
 		return out, nil
 	}
+}
+
+// StoreReranker is a Retriever stage over a knowledge base's chunks: it
+// reads each candidate's context text (title or headings, then the chunk,
+// as the chunk was indexed) from s by chunk ID.
+func StoreReranker(s *Store, score RerankScorer, depth int) Reranker {
+	return NewReranker(score, func(id string) (string, bool) {
+		i := strings.LastIndexByte(id, '#')
+		if i < 0 {
+			return "", false
+		}
+		n, err := strconv.Atoi(id[i+1:])
+		if err != nil {
+			return "", false
+		}
+		d, ok := s.Doc(id[:i])
+		if !ok || n < 0 || n >= len(d.Chunks) {
+			return "", false
+		}
+		return d.Chunks[n].ContextText(), true
+	}, depth)
 }

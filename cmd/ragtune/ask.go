@@ -56,6 +56,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` merged into --model on load")
 	maxTokens := fs.Int("max-tokens", 512, "answer at most `N` tokens (0: until the context is full)")
 	ctxSize := fs.Int("ctx", 0, "context size in tokens `N`, prompt and answer together (default min(model maximum, 4096))")
+	rr := rerankFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,6 +84,10 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	if *maxTokens < 0 || *ctxSize < 0 {
 		return usageErrorf("--max-tokens and --ctx must be >= 0")
 	}
+	rcfg, err := rr.config()
+	if err != nil {
+		return err
+	}
 	s, err := rag.OpenStore(dir, nil, true)
 	if err != nil {
 		return kbOpenError(err, *name)
@@ -93,6 +98,11 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 		filter = rag.SourceUnder(*source)
 	}
 	q := rag.Query{Text: question, K: *topK, Mode: mode, Filter: filter, Fusion: rag.Fusion(*fusion)}
+	if rcfg != nil {
+		q.Rerank = rag.StoreReranker(s, rcfg.Scorer(), rcfg.Depth)
+	} else if score, depth := kbReranker(s); score != nil && !*rr.none {
+		q.Rerank = rag.StoreReranker(s, score, depth)
+	}
 	if *modelPath == "" {
 		res, err := s.Search(context.Background(), q)
 		if err != nil {

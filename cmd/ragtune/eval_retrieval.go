@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"ragtune/index"
 	"ragtune/internal/plural"
@@ -321,4 +322,40 @@ func kbReranker(s *rag.Store) (rag.RerankScorer, int) {
 		return nil, 0
 	}
 	return c.Scorer(), c.Depth
+}
+
+// recordReranker stores the reranker the flags name in the knowledge base
+// at dir (a local path made absolute, so it works from any directory), or
+// forgets it on --no-rerank; without either it leaves the record alone.
+func recordReranker(dir string, o *rerankOpts) error {
+	c, err := o.config()
+	if err != nil {
+		return err
+	}
+	if *o.none {
+		return rag.WriteRerankConfig(dir, nil)
+	}
+	if c == nil {
+		return nil
+	}
+	if c.Path != "" {
+		if c.Path, err = filepath.Abs(c.Path); err != nil {
+			return err
+		}
+	}
+	return rag.WriteRerankConfig(dir, c)
+}
+
+func printKBReranker(dir string) {
+	c, err := rag.ReadRerankConfig(dir)
+	switch {
+	case err != nil:
+		fmt.Printf("reranker        unreadable: %v\n", err)
+	case c == nil:
+		fmt.Printf("reranker        none\n")
+	case c.Path != "":
+		fmt.Printf("reranker        %s (local cross-encoder), depth %d\n", c.Path, max(c.Depth, 1))
+	default:
+		fmt.Printf("reranker        %s model %q, depth %d\n", c.URL, c.Model, max(c.Depth, 1))
+	}
 }

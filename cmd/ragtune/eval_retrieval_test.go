@@ -133,3 +133,49 @@ func TestEvalRetrievalKB(t *testing.T) {
 		t.Errorf("missing file not reported: %s", out)
 	}
 }
+
+// TestAskRerank: a knowledge base remembers the reranker named at ingest,
+// kb stats shows it, ask reranks with it (a /v1/rerank server preferring
+// "zebra" lifts the chunk BM25 ranks second), and --no-rerank and a local
+// cross-encoder override it.
+func TestAskRerank(t *testing.T) {
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"a.md": "# Kidney\n\nkidney stones kidney stones kidney stones\n",
+		"b.md": "# Zebra\n\nkidney stones in a zebra\n",
+	})
+	calls := 0
+	srv := rerankByWord("zebra", &calls)
+	defer srv.Close()
+	root := filepath.Join(t.TempDir(), "kbs")
+	if code, _, stderr := runCaptured(t, "ingest", "--kb", "r", "--kb-dir", root, "--quiet", "--rerank-url", srv.URL, "--rerank-depth", "5", src); code != 0 {
+		t.Fatalf("ingest exit %d: %s", code, stderr)
+	}
+	code, out, _ := runCaptured(t, "kb", "stats", "--kb", "r", "--kb-dir", root)
+	if code != 0 || !strings.Contains(out, "reranker        "+srv.URL) || !strings.Contains(out, "depth 5") {
+		t.Errorf("kb stats does not show the reranker:\n%s", out)
+	}
+	top := func(args ...string) string {
+		t.Helper()
+		code, out, stderr := runCaptured(t, append([]string{"ask", "--kb", "r", "--kb-dir", root, "--json", "--top-k", "1"}, args...)...)
+		if code != 0 {
+			t.Fatalf("ask %q exit %d: %s", args, code, stderr)
+		}
+		var rows []struct {
+			Source string `json:"source"`
+		}
+		if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 {
+			t.Fatalf("ask output %s (%v)", out, err)
+		}
+		return filepath.Base(rows[0].Source)
+	}
+	if got := top("kidney stones"); got != "b.md" || calls != 1 {
+		t.Errorf("reranked top %s after %d calls, want b.md after 1", got, calls)
+	}
+	if got := top("--no-rerank", "kidney stones"); got != "a.md" || calls != 1 {
+		t.Errorf("--no-rerank top %s after %d calls, want a.md with no call", got, calls)
+	}
+	if code, _, stderr := runCaptured(t, "ask", "--kb", "r", "--kb-dir", root, "--rerank-path", filepath.Join(src, "none"), "kidney stones"); code != 1 || !strings.Contains(stderr, "load reranker") {
+		t.Errorf("missing local reranker: exit %d, %s", code, stderr)
+	}
+}

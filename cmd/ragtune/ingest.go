@@ -62,6 +62,7 @@ Examples:
 	vectorIndex := fs.String("index", "flat", "vector index for a new knowledge base: flat (exact) or hnsw")
 	jsonFields := fs.String("json-fields", "", "comma-separated string fields of .json/.jsonl records to index (default: all)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	rr := rerankFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -97,6 +98,9 @@ Examples:
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("ingest: %s not found: %s (nothing was ingested)", plural.Noun(len(missing), "input"), strings.Join(missing, ", "))
+	}
+	if _, err := rr.config(); err != nil {
+		return err
 	}
 	cfg, err := rag.ReadStoreConfig(dir)
 	var s *rag.Store
@@ -152,6 +156,9 @@ Examples:
 			s.Close()
 		}
 	}()
+	if err := recordReranker(dir, rr); err != nil {
+		return err
+	}
 
 	opts := rag.IngestOptions{Include: include, Exclude: exclude}
 	if *jsonFields != "" {

@@ -127,6 +127,9 @@ func runKBStats(args []string) error {
 	if *asJSON {
 		out := map[string]any{"name": *name, "dir": dir, "config": cfg, "docs": st.Docs, "chunks": st.Chunks,
 			"chars": st.Chars, "vector_dim": st.VectorDim, "vector_index": st.VectorIndex, "wal_bytes": st.WALBytes}
+		if rc, err := rag.ReadRerankConfig(dir); err == nil && rc != nil {
+			out["reranker"] = rc
+		}
 		if *listDocs {
 			out["files"] = s.Paths()
 		}
@@ -144,6 +147,7 @@ func runKBStats(args []string) error {
 	} else {
 		fmt.Printf("embeddings      none (bm25 retrieval only)\n")
 	}
+	printKBReranker(dir)
 	fmt.Printf("unsnapshotted   %d bytes of write-ahead log\n", st.WALBytes)
 	if *listDocs {
 		for _, p := range s.Paths() {
