@@ -52,6 +52,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	topK := fs.Int("top-k", 3, "passages per question in the RAG prompt")
 	modeName := fs.String("mode", "bm25", "retrieval mode for --kb: bm25, dense or hybrid")
 	kbName, kbRoot := kbFlags(fs)
+	rr := rerankFlags(fs)
 	g := addEvalGenFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -89,6 +90,9 @@ func compare(args []string, stdout, stderr io.Writer) error {
 		items = items[:*limit]
 	}
 	retr, closeKB, err := openKBRetriever(*kbRoot, *kbName, *modeName)
+	if err == nil {
+		retr, err = withRerank(retr, rr)
+	}
 	if err != nil {
 		return err
 	}

@@ -126,12 +126,13 @@ func loadEvalModel(label, path, adapter string, ctx int, stderr io.Writer) (*eva
 
 // kbRetriever adapts a knowledge base to eval.Retriever.
 type kbRetriever struct {
-	s    *rag.Store
-	mode rag.Mode
+	s      *rag.Store
+	mode   rag.Mode
+	rerank rag.Reranker // optional, see withRerank
 }
 
 func (k kbRetriever) Retrieve(ctx context.Context, q string, n int) ([]eval.Passage, error) {
-	res, err := k.s.Search(ctx, rag.Query{Text: q, K: n, Mode: k.mode})
+	res, err := k.s.Search(ctx, rag.Query{Text: q, K: n, Mode: k.mode, Rerank: k.rerank})
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func openKBRetriever(root, name, modeName string) (eval.Retriever, func(), error
 	if err != nil {
 		return nil, nil, kbOpenError(err, name)
 	}
-	return kbRetriever{s, mode}, func() { s.Close() }, nil
+	return kbRetriever{s: s, mode: mode}, func() { s.Close() }, nil
 }
 
 func runEvalSuites(args []string) error {

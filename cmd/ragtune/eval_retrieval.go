@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"ragtune/eval"
 	"ragtune/index"
 	"ragtune/internal/plural"
 	"ragtune/rag"
@@ -358,4 +359,27 @@ func printKBReranker(dir string) {
 	default:
 		fmt.Printf("reranker        %s model %q, depth %d\n", c.URL, c.Model, max(c.Depth, 1))
 	}
+}
+
+// withRerank gives a knowledge-base retriever the reranker the flags
+// name, or else the one the knowledge base records (unless --no-rerank).
+// Other retrievers (the built-in passages) are returned unchanged.
+func withRerank(retr eval.Retriever, o *rerankOpts) (eval.Retriever, error) {
+	c, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	kr, ok := retr.(kbRetriever)
+	if !ok {
+		if c != nil {
+			return nil, usageErrorf("--rerank-path/--rerank-url need --kb")
+		}
+		return retr, nil
+	}
+	if c != nil {
+		kr.rerank = rag.StoreReranker(kr.s, c.Scorer(), c.Depth)
+	} else if score, depth := kbReranker(kr.s); score != nil && !*o.none {
+		kr.rerank = rag.StoreReranker(kr.s, score, depth)
+	}
+	return kr, nil
 }
