@@ -9,6 +9,8 @@ import (
 	"unicode"
 
 	"github.com/go-ego/gse"
+
+	"ragtune/index"
 )
 
 // RougeScore is precision, recall and F1 of one ROUGE type.
@@ -259,7 +261,7 @@ func RougeEnglishTokens(text string, stem bool) []string {
 
 func stemToken(w string, stem bool) string {
 	if stem && len(w) > 3 {
-		return PorterStem(w)
+		return index.PorterStem(w)
 	}
 	return w
 }

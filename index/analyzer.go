@@ -27,6 +27,19 @@ type Analyzer struct {
 	Unigrams   bool // Han single characters
 	Stopwords  bool // drop stop words (Chinese and English) from the word terms
 	SearchMode bool // gse search mode: also emit the dictionary words inside long words
+	// Stem reduces words of Latin-script text to their Porter stems
+	// (symptoms → symptom, treated → treat), after stop-word removal.
+	Stem bool
+}
+
+// EnglishAnalyzer is DefaultAnalyzer with Porter stemming of non-Han
+// words, the analyzer BEIR-layout evaluation uses by default. Knowledge
+// bases keep DefaultAnalyzer: their persisted BM25 indexes hold unstemmed
+// terms, so a changed analyzer would need them rebuilt.
+func EnglishAnalyzer() *Analyzer {
+	a := DefaultAnalyzer()
+	a.Stem = true
+	return a
 }
 
 // DefaultAnalyzer is the analyzer knowledge bases use: words plus Han
@@ -93,6 +106,9 @@ func (a *Analyzer) Tokens(text string) []string {
 			// only a remedy for text written without spaces.
 			w := strings.ToLower(text[i:j])
 			if !(a.Stopwords && isStopword(w)) {
+				if a.Stem && len(w) > 2 && isLatinWord(w) {
+					w = PorterStem(w)
+				}
 				out = append(out, w)
 			}
 			i = j
@@ -135,6 +151,18 @@ func (a *Analyzer) han(out []string, run string) []string {
 		prev = c
 	}
 	return out
+}
+
+// isLatinWord reports whether w is written in ASCII letters, the words
+// the Porter rules are written for; digits, other scripts and mixed
+// tokens (Q8_0, covid19) are left whole.
+func isLatinWord(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // CharNGrams is the baseline tokenizer of ANCHORS.md: every code point

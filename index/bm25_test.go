@@ -159,3 +159,19 @@ func TestDefaultAnalyzerFindsChinese(t *testing.T) {
 		}
 	}
 }
+
+func TestEnglishAnalyzerStems(t *testing.T) {
+	got := EnglishAnalyzer().Tokens("What are the Symptoms of kidney stones? Q8_0 treated 灾难")
+	want := []string{"symptom", "kidney", "stone", "q8", "0", "treat"}
+	if len(got) < len(want) {
+		t.Fatalf("tokens %q", got)
+	}
+	for i, w := range want {
+		if got[i] != w {
+			t.Fatalf("tokens %q, want prefix %q", got, want)
+		}
+	}
+	if d := DefaultAnalyzer().Tokens("symptoms"); len(d) != 1 || d[0] != "symptoms" {
+		t.Errorf("DefaultAnalyzer stems: %q", d)
+	}
+}

@@ -338,8 +338,9 @@ func (s *BEIRSet) Run(ctx context.Context, o RetrievalOptions) (RetrievalMetrics
 }
 
 // DefaultBEIROptions is our lexical method for BEIR-layout sets: BM25
-// with the Lucene defaults over the knowledge-base analyzer, each document
-// indexed as "title\ntext".
+// with the Lucene defaults over the knowledge-base analyzer plus Porter
+// stemming (index.EnglishAnalyzer), each document indexed as
+// "title\ntext".
 func DefaultBEIROptions() RetrievalOptions {
-	return RetrievalOptions{Mode: ModeBM25, Params: index.DefaultBM25Params}
+	return RetrievalOptions{Mode: ModeBM25, Params: index.DefaultBM25Params, Tokenizer: index.EnglishAnalyzer().Tokens}
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes eval/testdata/porter_nltk.tsv: word<TAB>stem from NLTK's Porter
+"""Writes index/testdata/porter_nltk.tsv: word<TAB>stem from NLTK's Porter
 stemmer (default NLTK_EXTENSIONS mode, the one rouge-score uses).
 
 Run from the repository root:  /usr/bin/python3 scripts/eval_porter_golden.py
@@ -45,7 +45,7 @@ for r in roots:
         words.add(r + s)
 
 stemmer = porter.PorterStemmer()
-out = sys.argv[1] if len(sys.argv) > 1 else "eval/testdata/porter_nltk.tsv"
+out = sys.argv[1] if len(sys.argv) > 1 else "index/testdata/porter_nltk.tsv"
 with open(out, "w", encoding="utf-8") as f:
     for w in sorted(words):
         f.write(f"{w}\t{stemmer.stem(w)}\n")

@@ -1,11 +1,12 @@
-package eval
+package index
 
 import "strings"
 
 // PorterStem stems an English word with the Porter algorithm in the variant
 // NLTK uses by default (its NLTK_EXTENSIONS mode), which is what rouge-score
 // applies with use_stemmer=True; so ROUGE with stemming matches it token for
-// token. The word is lowercased first.
+// token (eval's ROUGE uses it) and BM25 analyzers stem English with it
+// (Analyzer.Stem). The word is lowercased first.
 func PorterStem(word string) string {
 	w := strings.ToLower(word)
 	if s, ok := porterIrregular[w]; ok {
