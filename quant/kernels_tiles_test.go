@@ -34,7 +34,8 @@ func randBlocks(r *rand.Rand, q4 bool, rows, nb int) []byte {
 // panel width n = 1…12, each tile count r) straight against tileGemmGo, on
 // random blocks, with ldo wider than the tiles so a stray store shows.
 // The blocks include the extremes the int16 formulation of the AVX2
-// kernels must survive: Q8_0 weights of -128 against activations of ∓127.
+// kernels must survive: Q8_0 weights of -128 against activations of ∓127;
+// the activation panel ends at an inaccessible page, so an overread faults.
 func TestTileKernels(t *testing.T) {
 	if len(tileSets) == 0 {
 		t.Skip("no assembly tile kernels on this CPU")
@@ -73,7 +74,9 @@ func TestTileKernels(t *testing.T) {
 						if q4 == 1 {
 							off = 8
 						}
-						panel := make([]byte, max(1, nb*n*panelBlock))
+						// The panel ends at an inaccessible page: kernels must
+						// not read past it.
+						panel := guardedBytes(t, max(1, nb*n*panelBlock))
 						for i := 0; i < n; i++ {
 							quantRowGo(x[i*nb*BlockSize:(i+1)*nb*BlockSize], panel, n, i, off)
 						}

@@ -197,7 +197,18 @@ func armTileGemm(isa string, q4 bool, n, r int) {
 				}
 			}
 		}
-		p("\tFMOVQ %d(R2), F%d", 32*n+4*ps.t0, D)
+		// actLoad brings four tokens' values of one panel field; with one
+		// token only its own four bytes, since the 16-byte load would run
+		// past the end of the panel's last block (for two or more tokens
+		// the later fields of the block follow).
+		actLoad := func(off, reg int) {
+			if T == 1 && n == 1 {
+				p("\tFMOVS %d(R2), F%d", off, reg)
+				return
+			}
+			p("\tFMOVQ %d(R2), F%d", off, reg)
+		}
+		actLoad(32*n+4*ps.t0, D)
 		for q := 0; q < Q; q++ {
 			for t := 0; t < T; t++ {
 				p("\tVEOR V%d.B16, V%d.B16, V%d.B16", iAcc(q, t), iAcc(q, t), iAcc(q, t))
@@ -221,8 +232,8 @@ func armTileGemm(isa string, q4 bool, n, r int) {
 		}
 		if q4 {
 			for c := 0; c < 4; c++ {
-				p("\tFMOVQ %d(R2), F%d", 4*(c*n+ps.t0), A)
-				p("\tFMOVQ %d(R2), F%d", 4*((c+4)*n+ps.t0), A2)
+				actLoad(4*(c*n+ps.t0), A)
+				actLoad(4*((c+4)*n+ps.t0), A2)
 				for q := 0; q < Q; q++ {
 					p("\tFMOVQ %d(%s), F%d", 32+64*c+16*quad(q), tileReg(q), W)
 					p("\tVUSHR $4, V%d.B16, V%d.B16", W, W2)
@@ -235,7 +246,7 @@ func armTileGemm(isa string, q4 bool, n, r int) {
 			}
 		} else {
 			for g := 0; g < 8; g++ {
-				p("\tFMOVQ %d(R2), F%d", 4*(g*n+ps.t0), A)
+				actLoad(4*(g*n+ps.t0), A)
 				for q := 0; q < Q; q++ {
 					p("\tFMOVQ %d(%s), F%d", 32+64*g+16*quad(q), tileReg(q), W)
 					p("\tVEOR V%d.B16, V%d.B16, V%d.B16", C1, W, W)
