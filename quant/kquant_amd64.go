@@ -19,6 +19,9 @@ func q4KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 func q6KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 
 //go:noescape
+func q5KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+
+//go:noescape
 func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
 
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
@@ -44,7 +47,7 @@ func init() {
 		halfTable[i] = tensor.HalfToFloat(uint16(i))
 	}
 	if cpu.X86.HasAVX2 {
-		kDots = kDotImpls{q4K: dotQ4_KAVX2, q6K: dotQ6_KAVX2, q4K4: dotQ4_K4AVX2, name: "avx2"}
+		kDots = kDotImpls{q4K: dotQ4_KAVX2, q5K: dotQ5_KAVX2, q6K: dotQ6_KAVX2, q4K4: dotQ4_K4AVX2, name: "avx2"}
 	}
 }
 
@@ -152,4 +155,34 @@ func dotQ4_K4AVX2(w []byte, a *[4]*q8KActs, nb int) (r [4]float32) {
 		}
 	}
 	return r
+}
+
+// dotQ5_KAVX2 is dotQ5_K with the integer part in assembly (the Q4_K
+// wrapper's scheme; the fifth bits are added in the assembly).
+func dotQ5_KAVX2(w []byte, a *q8KActs, nb int) float32 {
+	var sc [kChunk * 8]int16
+	var isum, msum [kChunk]int32
+	var sum float32
+	for b0 := 0; b0 < nb; b0 += kChunk {
+		n := min(kChunk, nb-b0)
+		for i := 0; i < n; i++ {
+			scs, mns := q4KScales((*[12]byte)(w[(b0+i)*Q5_KBlockBytes+4:]))
+			ps := (*[8]int32)(a.psums[(b0+i)*8:])
+			dst := (*[8]int16)(sc[i*8:])
+			var ms int32
+			for j := range 8 {
+				dst[j] = int16(scs[j])
+				ms += int32(mns[j]) * ps[j]
+			}
+			msum[i] = ms
+		}
+		q5KDotsAVX2(&w[b0*Q5_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
+		for i := 0; i < n; i++ {
+			b := w[(b0+i)*Q5_KBlockBytes:]
+			yd := a.d[b0+i]
+			d, dmin := float32(kHalf(b)*yd), float32(kHalf(b[2:])*yd)
+			sum += float32(d*float32(isum[i])) - float32(dmin*float32(msum[i]))
+		}
+	}
+	return sum
 }

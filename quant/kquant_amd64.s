@@ -223,3 +223,65 @@ q44loop:
 q44done:
 	VZEROUPPER
 	RET
+
+DATA onebit<>+0(SB)/8, $0x0101010101010101
+DATA onebit<>+8(SB)/8, $0x0101010101010101
+DATA onebit<>+16(SB)/8, $0x0101010101010101
+DATA onebit<>+24(SB)/8, $0x0101010101010101
+GLOBL onebit<>(SB), RODATA|NOPTR, $32
+
+// Q5_K: as Q4K_PAIR, with the fifth bit of sub-block 2j (bit 2j of each qh
+// byte, qh in Y13) and of 2j+1 (bit 2j+1) added as 16.
+#define Q5K_PAIR(qoff, yoff, soff, sh0, sh1) \
+	VMOVDQU      qoff(SI), Y1 \
+	VPAND        Y15, Y1, Y2 \
+	VPSRLW       $4, Y1, Y1 \
+	VPAND        Y15, Y1, Y1 \
+	VPSRLW       $sh0, Y13, Y5 \
+	VPAND        Y14, Y5, Y5 \
+	VPSLLW       $4, Y5, Y5 \
+	VPOR         Y5, Y2, Y2 \
+	VPSRLW       $sh1, Y13, Y5 \
+	VPAND        Y14, Y5, Y5 \
+	VPSLLW       $4, Y5, Y5 \
+	VPOR         Y5, Y1, Y1 \
+	VPMADDUBSW   yoff(DI), Y2, Y2 \
+	VPMADDUBSW   yoff+32(DI), Y1, Y1 \
+	VPBROADCASTW soff(BX), Y3 \
+	VPBROADCASTW soff+2(BX), Y4 \
+	VPMADDWD     Y3, Y2, Y2 \
+	VPMADDWD     Y4, Y1, Y1 \
+	VPADDD       Y2, Y0, Y0 \
+	VPADDD       Y1, Y0, Y0
+
+// func q5KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+// Block layout: d, dmin (4 bytes), scales[12], qh[32] at 16, qs[128] at 48.
+TEXT ·q5KDotsAVX2(SB), NOSPLIT, $0-40
+	MOVQ    w+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    sc+16(FP), BX
+	MOVQ    out+24(FP), DX
+	MOVQ    nb+32(FP), CX
+	VMOVDQU nibble<>(SB), Y15
+	VMOVDQU onebit<>(SB), Y14
+	TESTQ   CX, CX
+	JEQ     q5done
+
+q5loop:
+	VPXOR   Y0, Y0, Y0
+	VMOVDQU 16(SI), Y13
+	Q5K_PAIR(48, 0, 0, 0, 1)
+	Q5K_PAIR(80, 64, 4, 2, 3)
+	Q5K_PAIR(112, 128, 8, 4, 5)
+	Q5K_PAIR(144, 192, 12, 6, 7)
+	HSUM_STORE
+	ADDQ    $176, SI
+	ADDQ    $256, DI
+	ADDQ    $16, BX
+	ADDQ    $4, DX
+	DECQ    CX
+	JNZ     q5loop
+
+q5done:
+	VZEROUPPER
+	RET

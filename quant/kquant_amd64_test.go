@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// TestKDotsAVX2MatchGo: the AVX2 Q4_K and Q6_K dot products give exactly
+// TestKDotsAVX2MatchGo: the AVX2 Q4_K, Q5_K and Q6_K dot products give exactly
 // the pure-Go twins' results (same integers, same float operations), over
 // rows shorter and longer than one assembly call's chunk, including
 // extreme activations and weights.
@@ -35,6 +35,7 @@ func TestKDotsAVX2MatchGo(t *testing.T) {
 			simd, go_ func([]byte, *q8KActs, int) float32
 		}{
 			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_KAVX2, dotQ4_K},
+			{"Q5_K", Q5_KBlockBytes, QuantizeQ5_K, dotQ5_KAVX2, dotQ5_K},
 			{"Q6_K", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_KAVX2, dotQ6_K},
 		} {
 			data := make([]byte, nb*tc.bytes)

@@ -28,24 +28,25 @@ func kTypeOf(d weights.DType) (kType, bool) {
 	case weights.Q4_K:
 		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, kDots.q4K}, true
 	case weights.Q5_K:
-		return kType{Q5_KBlockBytes, DequantizeQ5_K, QuantizeQ5_K, dotQ5_K}, true
+		return kType{Q5_KBlockBytes, DequantizeQ5_K, QuantizeQ5_K, kDots.q5K}, true
 	case weights.Q6_K:
 		return kType{Q6_KBlockBytes, DequantizeQ6_K, QuantizeQ6_K, kDots.q6K}, true
 	}
 	return kType{}, false
 }
 
-// kDotImpls are the dot products that have SIMD versions (Q4_K and Q6_K,
-// the types of the Q4_K_M mix); the pure-Go ones elsewhere and as twins.
+// kDotImpls are the dot products that have SIMD versions (Q4_K, Q5_K and
+// Q6_K, the types of the Q4_K_M and Q5_K_M mixes); the pure-Go ones
+// elsewhere and as twins.
 type kDotImpls struct {
-	q4K, q6K func(w []byte, a *q8KActs, nb int) float32
+	q4K, q5K, q6K func(w []byte, a *q8KActs, nb int) float32
 	// q4K4 takes four activation rows at once (prefill); nil where only
 	// the one-row kernels exist.
 	q4K4 func(w []byte, a *[4]*q8KActs, nb int) [4]float32
 	name string
 }
 
-var kDots = kDotImpls{q4K: dotQ4_K, q6K: dotQ6_K, name: "go"}
+var kDots = kDotImpls{q4K: dotQ4_K, q5K: dotQ5_K, q6K: dotQ6_K, name: "go"}
 
 // IsKQuant reports whether d is one of the K-quants ragtune computes with
 // (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
