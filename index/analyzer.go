@@ -179,3 +179,41 @@ func CharNGrams(text string) []string {
 	}
 	return out
 }
+
+// View is one analysis of a text for Views.
+type View struct {
+	Tokens Tokenizer
+	// Weight multiplies the view's term frequencies (BM25F field weight):
+	// each term is emitted Weight times. Queries are unaffected, since
+	// BM25 counts each query term once.
+	Weight int
+}
+
+// Views indexes several analyses of the same text in one BM25 index, each
+// in its own term namespace and weighted BM25F-style: the views share one
+// length normalization, and a view's weight scales its term frequencies
+// before saturation. A Chinese word view beside character n-grams
+// (ChineseViews) weighs a matched dictionary word above the scattered
+// characters it shares with other text, while the n-grams still match
+// names the dictionary cuts differently.
+func Views(views ...View) Tokenizer {
+	return func(text string) []string {
+		var out []string
+		for i, v := range views {
+			prefix := string(rune(0x10 + i))
+			for _, t := range v.Tokens(text) {
+				for range max(v.Weight, 1) {
+					out = append(out, prefix+t)
+				}
+			}
+		}
+		return out
+	}
+}
+
+// ChineseViews is character unigrams+bigrams (CharNGrams) with weight 1
+// plus gse words (stop words removed) with weight wordWeight.
+func ChineseViews(wordWeight int) Tokenizer {
+	words := &Analyzer{Words: true, Stopwords: true}
+	return Views(View{CharNGrams, 1}, View{words.Tokens, wordWeight})
+}

@@ -175,3 +175,17 @@ func TestEnglishAnalyzerStems(t *testing.T) {
 		t.Errorf("DefaultAnalyzer stems: %q", d)
 	}
 }
+
+func TestViewsWeightAndNamespaces(t *testing.T) {
+	upper := func(s string) []string { return []string{strings.ToUpper(s)} }
+	same := func(s string) []string { return []string{s} }
+	got := Views(View{same, 1}, View{upper, 2})("ab")
+	want := []string{"\x10ab", "\x11AB", "\x11AB"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Views tokens %q, want %q", got, want)
+	}
+	// The same string from two views is two terms.
+	if g := Views(View{same, 1}, View{same, 1})("x"); g[0] == g[1] {
+		t.Errorf("views share a namespace: %q", g)
+	}
+}

@@ -42,8 +42,9 @@ answer's answer_start, and every question is searched against all chunks.
 Prints recall@1, recall@5, recall@10, mrr@10 and ndcg@10.
 
 --method baseline is plain BM25 (k1 0.9, b 0.4) over character
-unigrams+bigrams; --method ours (default) adds the document title
-as chunk context and a document-level BM25 blend. Dense and hybrid modes
+unigrams+bigrams; --method ours (default) adds a gse word view in the
+same index (weighted 3), the document title as chunk context and a
+document-level BM25 blend. Dense and hybrid modes
 need an embedder: a local BERT/bge model (--embed-path) or an OpenAI-compatible
 embeddings server (--embed-url).
 
@@ -66,7 +67,7 @@ Examples:
 	modeName := fs.String("mode", "bm25", "`MODE`: bm25, dense or hybrid")
 	asJSON := fs.Bool("json", false, "print JSON")
 	method := fs.String("method", "ours", "`METHOD`: ours or baseline (sets the defaults of --title-context, --doc-weight and --tokens)")
-	tokens := fs.String("tokens", "", "lexical `TERMS`: chars (unigrams+bigrams of all characters) or words (gse words + Han bigrams, stop words removed) (default: chars for --cmrc and baseline, words for BEIR)")
+	tokens := fs.String("tokens", "", "lexical `TERMS`: chars (unigrams+bigrams of all characters), words (gse words + Han bigrams, stop words removed) or views (chars + gse words weighted 3 in one index) (default: views for --cmrc, chars for baseline, words stemmed for BEIR)")
 	k1 := fs.Float64("k1", 0.9, "BM25 `k1` (default 0.9 for --cmrc, 1.2 for BEIR)")
 	b := fs.Float64("b", 0.4, "BM25 `b` (default 0.4 for --cmrc, 0.75 for BEIR)")
 	titleContext := fs.String("title-context", "", "index chunks with their document title: `true` or false (default: true for ours, false for baseline)")
@@ -138,8 +139,10 @@ Examples:
 		opts.Tokenizer = index.CharNGrams
 	case "words":
 		opts.Tokenizer = index.DefaultAnalyzer().Tokens
+	case "views":
+		opts.Tokenizer = index.ChineseViews(3)
 	default:
-		return usageErrorf("--tokens must be chars or words, got %q", *tokens)
+		return usageErrorf("--tokens must be chars, words or views, got %q", *tokens)
 	}
 	switch *titleContext {
 	case "":
