@@ -224,6 +224,9 @@ func templateToLlamaFactory(choice, modelTemplate string) (string, error) {
 		return "", fmt.Errorf("export: --chat-template %s has no LLaMA-Factory template name; use r1 or qwen", choice)
 	case strings.Contains(modelTemplate, "<｜Assistant｜>"):
 		return "deepseekr1", nil
+	case strings.Contains(modelTemplate, "<|im_start|>") && strings.Contains(modelTemplate, "<think>"):
+		// Qwen3's ChatML with reasoning is LLaMA-Factory's qwen3 template.
+		return "qwen3", nil
 	case strings.Contains(modelTemplate, "<|im_start|>"):
 		return "qwen", nil
 	}

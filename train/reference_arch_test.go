@@ -4,6 +4,7 @@ import (
 	"flag"
 	"testing"
 
+	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
 )
 
@@ -57,5 +58,20 @@ func TestReferenceArchs(t *testing.T) {
 				t.Run(name, func(t *testing.T) { checkRefCase(t, d, name, c) })
 			}
 		})
+	}
+}
+
+// A Qwen3 model's chat template (ChatML with <think>) exports as
+// LLaMA-Factory's qwen3 template, R1-Distill-Llama's (R1's) as deepseekr1.
+func TestTemplateToLlamaFactoryArchs(t *testing.T) {
+	for _, c := range []struct{ tmpl, want string }{
+		{chat.Qwen3Template, "qwen3"},
+		{chat.QwenTemplate, "qwen"},
+		{chat.R1Template, "deepseekr1"},
+	} {
+		got, err := templateToLlamaFactory("", c.tmpl)
+		if err != nil || got != c.want {
+			t.Errorf("templateToLlamaFactory = %q, %v; want %q", got, err, c.want)
+		}
 	}
 }

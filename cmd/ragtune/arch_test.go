@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,6 +92,123 @@ func TestArchTiny(t *testing.T) {
 			if out := mustRun(t, "eval", "perplexity", "--model", q, "--file", text); !strings.Contains(out, "perplexity") {
 				t.Errorf("eval perplexity on Q8_0: %q", out)
 			}
+		})
+	}
+}
+
+// TestArchTrainMergeBench runs the rest of the pipeline on the tiny Llama 3
+// and Qwen3 models: LoRA training (PEFT module names), lora merge, run with
+// the adapter, full training, and bench on a Q8_0 file. The numbers are
+// checked against PyTorch and llama.cpp elsewhere (train, model/qwen2);
+// this shows the commands accept these architectures end to end and keep
+// their configs (rope_scaling, head_dim, tied head) through training.
+func TestArchTrainMergeBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two tiny models")
+	}
+	data := filepath.Join(t.TempDir(), "qa.jsonl")
+	var b strings.Builder
+	for i := range 16 {
+		b.WriteString(`{"instruction": "What is ` + strconv.Itoa(i) + ` doubled?", "output": "<think>\nadd it to itself\n</think>\n\n` + strconv.Itoa(2*i) + `"}` + "\n")
+	}
+	if err := os.WriteFile(data, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(t.TempDir(), "text.txt")
+	if err := os.WriteFile(text, []byte("What is 7 doubled? It is 14.\n七的两倍是十四。\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"llama", "qwen3"} {
+		t.Run(arch, func(t *testing.T) {
+			dir := t.TempDir()
+			m := filepath.Join(dir, "m")
+			mustRun(t, "model", "init", "--preset", "tiny", "--arch", arch, "--out", m)
+			want, err := qwen2.LoadConfig(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lora := filepath.Join(dir, "lora")
+			mustRun(t, "train", "--model", m, "--data", data, "--out", lora, "--max-steps", "3", "--val-split", "0", "--lora-r", "2")
+			var ac struct {
+				TargetModules []string `json:"target_modules"`
+				PeftType      string   `json:"peft_type"`
+			}
+			raw, err := os.ReadFile(filepath.Join(lora, "adapter_config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &ac); err != nil {
+				t.Fatal(err)
+			}
+			if ac.PeftType != "LORA" || !slices.Contains(ac.TargetModules, "q_proj") || !slices.Contains(ac.TargetModules, "down_proj") {
+				t.Errorf("adapter_config: %+v", ac)
+			}
+			mustRun(t, "run", "--model", m, "--adapter", lora, "--prompt", "hi", "--max-tokens", "4", "--temperature", "0")
+			merged := filepath.Join(dir, "merged")
+			mustRun(t, "lora", "merge", "--model", m, "--adapter", lora, "--out", merged)
+			full := filepath.Join(dir, "full")
+			mustRun(t, "train", "--model", m, "--data", data, "--out", full, "--max-steps", "2", "--val-split", "0", "--mode", "full")
+			for _, out := range []string{merged, full} {
+				got, err := qwen2.LoadConfig(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.ModelType != arch || got.RopeScaling.Kind() != want.RopeScaling.Kind() || got.HeadDimension() != want.HeadDimension() || got.TieWordEmbeddings != want.TieWordEmbeddings {
+					t.Errorf("%s: config %s rope %s head %d tied %v, want %s %s %d %v", out, got.ModelType, got.RopeScaling.Kind(), got.HeadDimension(), got.TieWordEmbeddings,
+						arch, want.RopeScaling.Kind(), want.HeadDimension(), want.TieWordEmbeddings)
+				}
+				mustRun(t, "eval", "perplexity", "--model", out, "--file", text)
+			}
+			q := filepath.Join(dir, "q8.gguf")
+			mustRun(t, "quantize", "--model", merged, "--type", "q8_0", "--out", q)
+			if out := mustRun(t, "bench", "--model", q, "--prompt", "16", "--gen", "4", "--json"); !strings.Contains(out, "decode") {
+				t.Errorf("bench --json: %q", out)
+			}
+		})
+	}
+}
+
+// TestArchPull pulls tiny Llama 3 and Qwen3 repositories by name from a
+// hub served in Hugging Face's layout (as TestModelPullWritesLoadableModel
+// does for Qwen2), and the pulled directories run.
+func TestArchPull(t *testing.T) {
+	for _, arch := range []string{"llama", "qwen3"} {
+		t.Run(arch, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), "src")
+			mustRun(t, "model", "init", "--preset", "tiny", "--arch", arch, "--out", src)
+			entries, err := os.ReadDir(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo := "ragtune/tiny-" + arch
+			const commit = "0123456789abcdef0123456789abcdef01234567"
+			var sibs []map[string]any
+			for _, e := range entries {
+				st, err := os.Stat(filepath.Join(src, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sibs = append(sibs, map[string]any{"rfilename": e.Name(), "size": st.Size()})
+			}
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /api/models/"+repo+"/revision/main", func(w http.ResponseWriter, r *http.Request) {
+				json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": sibs})
+			})
+			mux.HandleFunc("GET /"+repo+"/resolve/"+commit+"/{file}", func(w http.ResponseWriter, r *http.Request) {
+				http.ServeFile(w, r, filepath.Join(src, r.PathValue("file")))
+			})
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			out := filepath.Join(t.TempDir(), "pulled")
+			mustRun(t, "model", "pull", repo, "--endpoint", srv.URL, "--out", out, "--quiet")
+			cfg, err := qwen2.LoadConfig(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ModelType != arch {
+				t.Errorf("pulled model_type %q, want %q", cfg.ModelType, arch)
+			}
+			mustRun(t, "run", "--model", out, "--prompt", "hi", "--max-tokens", "2", "--temperature", "0")
 		})
 	}
 }
