@@ -97,8 +97,9 @@ func TestArchTiny(t *testing.T) {
 }
 
 // TestArchTrainMergeBench runs the rest of the pipeline on the tiny Llama 3
-// and Qwen3 models: LoRA training (PEFT module names), lora merge, run with
-// the adapter, full training, and bench on a Q8_0 file. The numbers are
+// and Qwen3 models: LoRA training (PEFT module names), run with the
+// adapter, compare (base against base+adapter on the built-in questions),
+// lora merge, full training, and bench on a Q8_0 file. The numbers are
 // checked against PyTorch and llama.cpp elsewhere (train, model/qwen2);
 // this shows the commands accept these architectures end to end and keep
 // their configs (rope_scaling, head_dim, tied head) through training.
@@ -144,6 +145,11 @@ func TestArchTrainMergeBench(t *testing.T) {
 				t.Errorf("adapter_config: %+v", ac)
 			}
 			mustRun(t, "run", "--model", m, "--adapter", lora, "--prompt", "hi", "--max-tokens", "4", "--temperature", "0")
+			cmp := filepath.Join(dir, "compare")
+			mustRun(t, "compare", "--base", m, "--adapter", lora, "--out", cmp, "--max-tokens", "4")
+			if _, err := os.Stat(filepath.Join(cmp, "report.json")); err != nil {
+				t.Errorf("compare wrote no report: %v", err)
+			}
 			merged := filepath.Join(dir, "merged")
 			mustRun(t, "lora", "merge", "--model", m, "--adapter", lora, "--out", merged)
 			full := filepath.Join(dir, "full")
