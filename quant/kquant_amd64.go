@@ -22,6 +22,12 @@ func q6KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 func q5KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 
 //go:noescape
+func q2KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+
+//go:noescape
+func q3KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+
+//go:noescape
 func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
 
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
@@ -47,7 +53,8 @@ func init() {
 		halfTable[i] = tensor.HalfToFloat(uint16(i))
 	}
 	if cpu.X86.HasAVX2 {
-		kDots = kDotImpls{q4K: dotQ4_KAVX2, q5K: dotQ5_KAVX2, q6K: dotQ6_KAVX2, q4K4: dotQ4_K4AVX2, name: "avx2"}
+		kDots = kDotImpls{q2K: dotQ2_KAVX2, q3K: dotQ3_KAVX2, q4K: dotQ4_KAVX2, q5K: dotQ5_KAVX2, q6K: dotQ6_KAVX2,
+			q4K4: dotQ4_K4AVX2, name: "avx2"}
 	}
 }
 
@@ -182,6 +189,64 @@ func dotQ5_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 			yd := a.d[b0+i]
 			d, dmin := float32(kHalf(b)*yd), float32(kHalf(b[2:])*yd)
 			sum += float32(d*float32(isum[i])) - float32(dmin*float32(msum[i]))
+		}
+	}
+	return sum
+}
+
+// dotQ2_KAVX2 is dotQ2_K with the integer part in assembly.
+func dotQ2_KAVX2(w []byte, a *q8KActs, nb int) float32 {
+	var sc [kChunk * 16]int16
+	var isum, msum [kChunk]int32
+	var sum float32
+	for b0 := 0; b0 < nb; b0 += kChunk {
+		n := min(kChunk, nb-b0)
+		for i := 0; i < n; i++ {
+			s := (*[16]byte)(w[(b0+i)*Q2_KBlockBytes:])
+			bs := (*[16]int32)(a.bsums[(b0+i)*16:])
+			dst := (*[16]int16)(sc[i*16:])
+			var ms int32
+			for j := range 16 {
+				dst[j] = int16(s[j] & 0xf)
+				ms += int32(s[j]>>4) * bs[j]
+			}
+			msum[i] = ms
+		}
+		q2KDotsAVX2(&w[b0*Q2_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
+		for i := 0; i < n; i++ {
+			b := w[(b0+i)*Q2_KBlockBytes:]
+			yd := a.d[b0+i]
+			d, dmin := float32(kHalf(b[80:])*yd), float32(kHalf(b[82:])*yd)
+			sum += float32(d*float32(isum[i])) - float32(dmin*float32(msum[i]))
+		}
+	}
+	return sum
+}
+
+// dotQ3_KAVX2 is dotQ3_K with the integer part in assembly: the assembly
+// sums scale·(q+4)·y, and 4·Σ scale·Σy comes off here.
+func dotQ3_KAVX2(w []byte, a *q8KActs, nb int) float32 {
+	var sc [kChunk * 16]int16
+	var isum, off [kChunk]int32
+	var sum float32
+	for b0 := 0; b0 < nb; b0 += kChunk {
+		n := min(kChunk, nb-b0)
+		for i := 0; i < n; i++ {
+			s := w[(b0+i)*Q3_KBlockBytes+96 : (b0+i)*Q3_KBlockBytes+108]
+			bs := (*[16]int32)(a.bsums[(b0+i)*16:])
+			dst := (*[16]int16)(sc[i*16:])
+			var o int32
+			for j := range 16 {
+				v := q3Scale(s, j) - 32
+				dst[j] = int16(v)
+				o += v * bs[j]
+			}
+			off[i] = 4 * o
+		}
+		q3KDotsAVX2(&w[b0*Q3_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
+		for i := 0; i < n; i++ {
+			d := kHalf(w[(b0+i)*Q3_KBlockBytes+108:])
+			sum += float32(float32(d*a.d[b0+i]) * float32(isum[i]-off[i]))
 		}
 	}
 	return sum

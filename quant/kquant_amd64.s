@@ -285,3 +285,98 @@ q5loop:
 q5done:
 	VZEROUPPER
 	RET
+
+// Q2_K and Q3_K: 32 levels (two 16-value sub-blocks) in Y4, multiplied
+// with the activations at yoff and the scales at soff (first 16 values)
+// and soff+2 (last 16) — the same step as Q6K_MUL.
+
+// Q2_K block: scales[16] at 0, qs[64] at 16. Plane p of each 32-byte run
+// of qs (bits 2p, 2p+1) holds values 32p..32p+31 of the run's 128.
+#define Q2K_PLANE(shift, yoff, soff) \
+	VPSRLW  $shift, Y1, Y4 \
+	VPAND   Y14, Y4, Y4 \
+	Q6K_MUL(yoff, soff)
+
+// func q2KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+TEXT ·q2KDotsAVX2(SB), NOSPLIT, $0-40
+	MOVQ    w+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    sc+16(FP), BX
+	MOVQ    out+24(FP), DX
+	MOVQ    nb+32(FP), CX
+	VMOVDQU twobits<>(SB), Y14
+	TESTQ   CX, CX
+	JEQ     q2done
+
+q2loop:
+	VPXOR   Y0, Y0, Y0
+	VMOVDQU 16(SI), Y1
+	Q2K_PLANE(0, 0, 0)
+	Q2K_PLANE(2, 32, 4)
+	Q2K_PLANE(4, 64, 8)
+	Q2K_PLANE(6, 96, 12)
+	VMOVDQU 48(SI), Y1
+	Q2K_PLANE(0, 128, 16)
+	Q2K_PLANE(2, 160, 20)
+	Q2K_PLANE(4, 192, 24)
+	Q2K_PLANE(6, 224, 28)
+	HSUM_STORE
+	ADDQ    $84, SI
+	ADDQ    $256, DI
+	ADDQ    $32, BX
+	ADDQ    $4, DX
+	DECQ    CX
+	JNZ     q2loop
+
+q2done:
+	VZEROUPPER
+	RET
+
+// Q3_K block: hmask[32] at 0 (in Y13), qs[64] at 32. Levels here are
+// q+4 in 0..7: the two low bits from qs plus 4 where bit hbit of the
+// hmask byte is set; the Go wrapper takes 4·Σy back off.
+#define Q3K_PLANE(shift, hbit, yoff, soff) \
+	VPSRLW  $shift, Y1, Y4 \
+	VPAND   Y14, Y4, Y4 \
+	VPSRLW  $hbit, Y13, Y5 \
+	VPAND   Y12, Y5, Y5 \
+	VPSLLW  $2, Y5, Y5 \
+	VPOR    Y5, Y4, Y4 \
+	Q6K_MUL(yoff, soff)
+
+// func q3KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
+TEXT ·q3KDotsAVX2(SB), NOSPLIT, $0-40
+	MOVQ    w+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    sc+16(FP), BX
+	MOVQ    out+24(FP), DX
+	MOVQ    nb+32(FP), CX
+	VMOVDQU twobits<>(SB), Y14
+	VMOVDQU onebit<>(SB), Y12
+	TESTQ   CX, CX
+	JEQ     q3done
+
+q3loop:
+	VPXOR   Y0, Y0, Y0
+	VMOVDQU 0(SI), Y13
+	VMOVDQU 32(SI), Y1
+	Q3K_PLANE(0, 0, 0, 0)
+	Q3K_PLANE(2, 1, 32, 4)
+	Q3K_PLANE(4, 2, 64, 8)
+	Q3K_PLANE(6, 3, 96, 12)
+	VMOVDQU 64(SI), Y1
+	Q3K_PLANE(0, 4, 128, 16)
+	Q3K_PLANE(2, 5, 160, 20)
+	Q3K_PLANE(4, 6, 192, 24)
+	Q3K_PLANE(6, 7, 224, 28)
+	HSUM_STORE
+	ADDQ    $110, SI
+	ADDQ    $256, DI
+	ADDQ    $32, BX
+	ADDQ    $4, DX
+	DECQ    CX
+	JNZ     q3loop
+
+q3done:
+	VZEROUPPER
+	RET

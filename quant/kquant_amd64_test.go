@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// TestKDotsAVX2MatchGo: the AVX2 Q4_K, Q5_K and Q6_K dot products give exactly
+// TestKDotsAVX2MatchGo: the AVX2 K-quant dot products give exactly
 // the pure-Go twins' results (same integers, same float operations), over
 // rows shorter and longer than one assembly call's chunk, including
 // extreme activations and weights.
@@ -34,6 +34,8 @@ func TestKDotsAVX2MatchGo(t *testing.T) {
 			quantize  func([]byte, []float32)
 			simd, go_ func([]byte, *q8KActs, int) float32
 		}{
+			{"Q2_K", Q2_KBlockBytes, QuantizeQ2_K, dotQ2_KAVX2, dotQ2_K},
+			{"Q3_K", Q3_KBlockBytes, QuantizeQ3_K, dotQ3_KAVX2, dotQ3_K},
 			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_KAVX2, dotQ4_K},
 			{"Q5_K", Q5_KBlockBytes, QuantizeQ5_K, dotQ5_KAVX2, dotQ5_K},
 			{"Q6_K", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_KAVX2, dotQ6_K},

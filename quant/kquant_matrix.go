@@ -22,9 +22,9 @@ type kType struct {
 func kTypeOf(d weights.DType) (kType, bool) {
 	switch d {
 	case weights.Q2_K:
-		return kType{Q2_KBlockBytes, DequantizeQ2_K, QuantizeQ2_K, dotQ2_K}, true
+		return kType{Q2_KBlockBytes, DequantizeQ2_K, QuantizeQ2_K, kDots.q2K}, true
 	case weights.Q3_K:
-		return kType{Q3_KBlockBytes, DequantizeQ3_K, QuantizeQ3_K, dotQ3_K}, true
+		return kType{Q3_KBlockBytes, DequantizeQ3_K, QuantizeQ3_K, kDots.q3K}, true
 	case weights.Q4_K:
 		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, kDots.q4K}, true
 	case weights.Q5_K:
@@ -35,18 +35,17 @@ func kTypeOf(d weights.DType) (kType, bool) {
 	return kType{}, false
 }
 
-// kDotImpls are the dot products that have SIMD versions (Q4_K, Q5_K and
-// Q6_K, the types of the Q4_K_M and Q5_K_M mixes); the pure-Go ones
-// elsewhere and as twins.
+// kDotImpls are the K-quant dot products, SIMD versions where the CPU has
+// them; the pure-Go ones elsewhere and as twins.
 type kDotImpls struct {
-	q4K, q5K, q6K func(w []byte, a *q8KActs, nb int) float32
+	q2K, q3K, q4K, q5K, q6K func(w []byte, a *q8KActs, nb int) float32
 	// q4K4 takes four activation rows at once (prefill); nil where only
 	// the one-row kernels exist.
 	q4K4 func(w []byte, a *[4]*q8KActs, nb int) [4]float32
 	name string
 }
 
-var kDots = kDotImpls{q4K: dotQ4_K, q5K: dotQ5_K, q6K: dotQ6_K, name: "go"}
+var kDots = kDotImpls{q2K: dotQ2_K, q3K: dotQ3_K, q4K: dotQ4_K, q5K: dotQ5_K, q6K: dotQ6_K, name: "go"}
 
 // IsKQuant reports whether d is one of the K-quants ragtune computes with
 // (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
