@@ -116,6 +116,12 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	if v, ok := f.Float(arch + ".rope.freq_base"); ok {
 		c.RopeTheta, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
 	}
+	if kind, ok := f.String(arch + ".rope.scaling.type"); ok && kind != "none" {
+		// llama.cpp's YaRN or linear scaling changes every position's
+		// rotation (and YaRN the attention scale); running without it
+		// would be silently wrong.
+		return nil, fmt.Errorf("GGUF %q: %s.rope.scaling.type %q is not supported (ragtune runs plain RoPE and Llama 3's rope_freqs scaling)", f.Path, arch, kind)
+	}
 	if err := ropeScalingFromGGUF(f, c); err != nil {
 		return nil, err
 	}

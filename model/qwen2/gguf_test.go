@@ -203,3 +203,36 @@ func TestTableNames(t *testing.T) {
 		}
 	}
 }
+
+// A GGUF with llama.cpp RoPE scaling ragtune does not run (YaRN, as the
+// R1-0528-Qwen3 conversions carry, or linear) is refused by name instead
+// of run with plain RoPE; "none" and an absent key are plain RoPE.
+func TestGGUFRopeScalingType(t *testing.T) {
+	for _, kind := range []string{"", "none", "yarn", "linear"} {
+		path := filepath.Join(t.TempDir(), "m.gguf")
+		w := gguf.NewWriter(path)
+		w.AddMetadata("general.architecture", "qwen3")
+		for k, v := range map[string]uint32{"block_count": 1, "context_length": 16, "embedding_length": 4, "feed_forward_length": 4, "attention.head_count": 2, "attention.head_count_kv": 1} {
+			w.AddMetadata("qwen3."+k, v)
+		}
+		if kind != "" {
+			w.AddMetadata("qwen3.rope.scaling.type", kind)
+		}
+		size, _ := gguf.TensorBytes(weights.F32, []uint64{4, 3})
+		if err := w.AddTensor("token_embd.weight", weights.F32, []uint64{4, 3}, make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := gguf.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ConfigFromGGUF(f)
+		f.Close()
+		if refuse := kind == "yarn" || kind == "linear"; refuse != (err != nil) || (refuse && !strings.Contains(err.Error(), kind)) {
+			t.Errorf("rope.scaling.type %q: error %v", kind, err)
+		}
+	}
+}
