@@ -10,9 +10,10 @@ import (
 // rotate-half RoPE, SwiGLU MLP), one KV cache, one training backward and
 // one tensor table, and differ only in the switches below; that is why they
 // are options of one package rather than a package each, whose forward
-// passes would be copies. A new member (Llama 3's RoPE scaling, Qwen3's
-// per-head q/k RMSNorm) adds a row to families, its switches here, and the
-// tensors those switches imply in tensorRows.
+// passes would be copies. A new member adds a row to families, its
+// switches here, and the tensors those switches imply in the tensor table,
+// as Qwen3 did (QKNorm, the q_norm/k_norm rows); Llama 3's RoPE scaling is
+// read from config.json's rope_scaling (rope.go), not a family switch.
 type Family struct {
 	// ModelType is config.json's model_type, also GGUF's
 	// general.architecture and the prefix of its metadata keys.

@@ -1,7 +1,9 @@
-// Package qwen2 is the Qwen2 decoder family (DeepSeek-R1-Distill-Qwen and
-// other Qwen2ForCausalLM checkpoints, and Llama-style models that share its
-// block: token embedding, N × (RMSNorm → GQA attention with RoPE → residual,
-// RMSNorm → SwiGLU MLP → residual), final RMSNorm, LM head). Everything
+// Package qwen2 is the Qwen2 decoder family: Qwen2 (DeepSeek-R1-Distill-Qwen),
+// Llama 3 (DeepSeek-R1-Distill-Llama: Llama 3 RoPE frequency scaling, no
+// biases) and Qwen3 (DeepSeek-R1-0528-Qwen3: per-head q/k RMSNorm, head_dim
+// from the config), which share one block: token embedding, N × (RMSNorm →
+// GQA attention with RoPE → residual, RMSNorm → SwiGLU MLP → residual),
+// final RMSNorm, LM head. Everything
 // ragtune knows about the family is here, side by side: its config.json
 // (Config, Family), its one tensor table (Tensors), the presets `ragtune
 // model init` writes (Init), opening an HF directory, .safetensors or GGUF
