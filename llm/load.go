@@ -12,6 +12,7 @@ import (
 	"ragtune/model"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
+	"ragtune/tensor"
 	"ragtune/tokenizer"
 	"ragtune/weights"
 )
@@ -23,7 +24,17 @@ type LoadOptions struct {
 	// and Q4_0 weights run in place unless an option overrides the
 	// matrix loader.
 	Qwen2 []qwen2.Option
+	// KVType is each sequence's KV cache element type: "f32" or "f16";
+	// "" means DefaultKVType.
+	KVType string
 }
+
+// DefaultKVType is the KV cache type engines use unless told otherwise.
+// f16 halves the cache (28 KiB instead of 56 KiB per token of context for
+// the 1.5B model) and the bytes decode streams per token, which is where
+// long-context decode spends its time; the speed and perplexity figures
+// are in docs/BENCHMARKS.md.
+var DefaultKVType = tensor.KVF16
 
 // LoadLocal opens a model for generation: an HF directory (config.json,
 // safetensors, tokenizer.json, tokenizer_config.json with the chat
@@ -61,6 +72,15 @@ func loadLocal(path string, src weights.Source, cfg *qwen2.Config, opts LoadOpti
 			return nil, err
 		}
 	}
+	kvType := DefaultKVType
+	if opts.KVType != "" {
+		if kvType, err = tensor.ParseKVType(opts.KVType); err != nil {
+			if src != nil {
+				src.Close()
+			}
+			return nil, fmt.Errorf("load %q: %w", path, err)
+		}
+	}
 	qopts := append([]qwen2.Option{qwen2.WithMatrixLoader(quant.Loader(qwen2.DefaultMatrix))}, opts.Qwen2...)
 	m, err := qwen2.New(cfg, src, qopts...)
 	if err != nil {
@@ -77,7 +97,7 @@ func loadLocal(path string, src weights.Source, cfg *qwen2.Config, opts LoadOpti
 	if lo.Sampling == nil {
 		lo.Sampling = &Sampling{Seed: -1}
 	}
-	l, err := NewLocal(qwen2Model{m}, v.tok, v.tmpl, lo)
+	l, err := NewLocal(qwen2Model{m, kvType}, v.tok, v.tmpl, lo)
 	if err != nil {
 		m.Close()
 		return nil, fmt.Errorf("load %q: %w", path, err)
@@ -196,9 +216,12 @@ func isGGUF(path string) bool {
 
 // qwen2Model adapts *qwen2.Model, whose NewState returns the concrete
 // *qwen2.State, to Model.
-type qwen2Model struct{ *qwen2.Model }
+type qwen2Model struct {
+	*qwen2.Model
+	kv tensor.KVType
+}
 
-func (m qwen2Model) NewState(maxSeq int) State { return m.Model.NewState(maxSeq) }
+func (m qwen2Model) NewState(maxSeq int) State { return m.Model.NewStateKV(maxSeq, m.kv) }
 
 // Qwen2 returns the network of an engine LoadLocal built (nil for one built
 // by NewLocal over another Model), so that a caller can score text with the

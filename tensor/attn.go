@@ -40,6 +40,27 @@ const attnKeyTile = 64
 // Key tiles that lie wholly after a query tile's last token are never
 // visited. The work units are (KV group, query tile) pairs.
 func attentionTiled(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
+	attentionTiledSrc(out, q, kvSrc{k: k, v: v}, T, pos, NH, NKV, HD)
+}
+
+// kvSrc is the cache the tiled and decode paths read: float32 rows, or
+// half-precision rows that each unit widens one tile at a time into
+// float32 scratch, once for all query heads of the group.
+type kvSrc struct {
+	k, v     []float32
+	k16, v16 []uint16
+}
+
+// widenRows sets dst (n, HD) to rows j0..j0+n-1 of the half-precision
+// cache src (row stride kvd, HD values from off).
+func widenRows(dst []float32, src []uint16, j0, n, kvd, off, HD int) {
+	for r := 0; r < n; r++ {
+		o := (j0+r)*kvd + off
+		f16ToF32(dst[r*HD:r*HD+HD], src[o:o+HD])
+	}
+}
+
+func attentionTiledSrc(out, q []float32, src kvSrc, T, pos, NH, NKV, HD int) {
 	kn := impl
 	G := NH / NKV
 	l := lcm(kn.mr, kn.nr)
@@ -49,7 +70,7 @@ func attentionTiled(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
 	bk := (attnKeyTile + kn.mr - 1) / kn.mr * kn.mr
 	nqt := (T + bq - 1) / bq
 	a := tiledPool.Get().(*tiledOp)
-	a.out, a.q, a.k, a.v = out, q, k, v
+	a.out, a.q, a.src = out, q, src
 	a.T, a.pos, a.NH, a.NKV, a.HD, a.G, a.bq, a.rp, a.bk, a.nqt = T, pos, NH, NKV, HD, G, bq, rp, bk, nqt
 	a.kn = kn
 	a.scale = float32(1 / math.Sqrt(float64(HD)))
@@ -66,7 +87,7 @@ func attentionTiled(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
 	} else {
 		ParallelSplit(n, a)
 	}
-	a.out, a.q, a.k, a.v, a.kn = nil, nil, nil, nil, nil
+	a.out, a.q, a.src, a.kn = nil, nil, kvSrc{}, nil
 	tiledPool.Put(a)
 }
 
@@ -79,7 +100,8 @@ func lcm(a, b int) int {
 }
 
 type tiledOp struct {
-	out, q, k, v                            []float32
+	out, q                                  []float32
+	src                                     kvSrc
 	T, pos, NH, NKV, HD, G, bq, rp, bk, nqt int
 	scale                                   float32
 	kn                                      *kernels
@@ -94,6 +116,8 @@ type tiledScratch struct {
 	m, l []float32 // (rp) running max and sum
 	c    []float32 // (rp) rescale factors of one key tile
 	kpad []float32 // (mr, HD) the last key rows of a ragged tile, zero-padded
+	kbuf []float32 // (bk, HD) a widened half-precision key tile, zero-padded
+	vbuf []float32 // (bk, HD) a widened value tile
 	qpos []int     // (rp) position of each row's query
 }
 
@@ -111,6 +135,9 @@ func (s *tiledScratch) grow(rp, bk, HD, mr int) {
 	}
 	if len(s.kpad) < mr*HD {
 		s.kpad = make([]float32, mr*HD)
+	}
+	if len(s.kbuf) < bk*HD {
+		s.kbuf, s.vbuf = make([]float32, bk*HD), make([]float32, bk*HD)
 	}
 }
 
@@ -153,13 +180,30 @@ func (a *tiledOp) unit(s *tiledScratch, g, qt int) {
 		nk := min(bk, L-j0)
 		// S (nk, rp) = K[j0:j0+nk] · QT
 		full := nk - nk%kn.mr
-		for i := 0; i < nk; i += kn.mr {
-			ka, lda := &a.k[(j0+i)*kvd+koff], kvd*4
+		var vs []float32 // the tile's values, row stride ldv floats
+		ldv := kvd
+		if a.src.k16 != nil {
+			nkp := (nk + kn.mr - 1) / kn.mr * kn.mr
+			kb := s.kbuf[:nkp*HD]
+			widenRows(kb, a.src.k16, j0, nk, kvd, koff, HD)
+			clear(kb[nk*HD:])
+			for i := 0; i < nk; i += kn.mr {
+				for j := 0; j < rp; j += kn.nr {
+					kn.gemmR(HD, &kb[i*HD], HD*4, &QT[j], rp*4, &ST[i*rp+j], rp*4, 0)
+				}
+			}
+			widenRows(s.vbuf, a.src.v16, j0, nk, kvd, koff, HD)
+			vs, ldv = s.vbuf, HD
+		} else {
+			vs = a.src.v[j0*kvd+koff:]
+		}
+		for i := 0; a.src.k16 == nil && i < nk; i += kn.mr {
+			ka, lda := &a.src.k[(j0+i)*kvd+koff], kvd*4
 			if i >= full {
 				rows := nk - i
 				clear(s.kpad)
 				for r := 0; r < rows; r++ {
-					copy(s.kpad[r*HD:r*HD+HD], a.k[(j0+i+r)*kvd+koff:(j0+i+r)*kvd+koff+HD])
+					copy(s.kpad[r*HD:r*HD+HD], a.src.k[(j0+i+r)*kvd+koff:(j0+i+r)*kvd+koff+HD])
 				}
 				ka, lda = &s.kpad[0], HD*4
 			}
@@ -212,7 +256,7 @@ func (a *tiledOp) unit(s *tiledScratch, g, qt int) {
 		// O (rp, HD) += Pᵀ... P is stored (nk, rp): A columns for gemmP.
 		for i := 0; i < rp; i += kn.mr {
 			for j := 0; j < HD; j += kn.nr {
-				kn.gemmP(nk, &ST[i], rp*4, &a.v[j0*kvd+koff+j], kvd*4, &O[i*HD+j], HD*4, 1)
+				kn.gemmP(nk, &ST[i], rp*4, &vs[j], ldv*4, &O[i*HD+j], HD*4, 1)
 			}
 		}
 	}
@@ -232,6 +276,10 @@ func (a *tiledOp) unit(s *tiledScratch, g, qt int) {
 // unit leaves its unnormalized output, max and sum; the splits of a group
 // are then merged: M = max m_s, out = Σ o_s·e^(m_s-M) / Σ l_s·e^(m_s-M).
 func attentionDecode(out, q, k, v []float32, pos, NH, NKV, HD int) {
+	attentionDecodeSrc(out, q, kvSrc{k: k, v: v}, pos, NH, NKV, HD)
+}
+
+func attentionDecodeSrc(out, q []float32, src kvSrc, pos, NH, NKV, HD int) {
 	L := pos + 1
 	G := NH / NKV
 	nt := max(Threads(), 1)
@@ -241,7 +289,7 @@ func attentionDecode(out, q, k, v []float32, pos, NH, NKV, HD int) {
 		splits = min((2*nt+NKV-1)/NKV, max(L/attnSplitMin, 1))
 	}
 	a := decodePool.Get().(*decodeOp)
-	a.out, a.q, a.k, a.v = out, q, k, v
+	a.out, a.q, a.src = out, q, src
 	a.L, a.NH, a.NKV, a.HD, a.G, a.splits = L, NH, NKV, HD, G, splits
 	a.scale = float32(1 / math.Sqrt(float64(HD)))
 	n := NKV * splits
@@ -256,10 +304,14 @@ func attentionDecode(out, q, k, v []float32, pos, NH, NKV, HD int) {
 	nw := max(min(nt, n), 1)
 	for len(a.sc) < nw {
 		a.sc = append(a.sc, nil)
+		a.cb = append(a.cb, nil)
 	}
 	for w := range a.sc[:nw] {
 		if len(a.sc[w]) < G*per {
 			a.sc[w] = make([]float32, G*max(per, 2*len(a.sc[w])/G, 256))
+		}
+		if src.k16 != nil && len(a.cb[w]) < attnDecodeBlock*HD {
+			a.cb[w] = make([]float32, attnDecodeBlock*HD)
 		}
 	}
 	if nw == 1 {
@@ -305,16 +357,18 @@ func attentionDecode(out, q, k, v []float32, pos, NH, NKV, HD int) {
 			}
 		}
 	}
-	a.out, a.q, a.k, a.v = nil, nil, nil, nil
+	a.out, a.q, a.src = nil, nil, kvSrc{}
 	decodePool.Put(a)
 }
 
 type decodeOp struct {
-	out, q, k, v                   []float32
+	out, q                         []float32
+	src                            kvSrc
 	L, NH, NKV, HD, G, splits, per int
 	scale                          float32
 	po, pm, pl                     []float32   // per unit and head: output (HD), max, sum
 	sc                             [][]float32 // per worker slot: G score rows
+	cb                             [][]float32 // per worker slot: a widened key or value block
 }
 
 var decodePool = sync.Pool{New: func() any { return new(decodeOp) }}
@@ -343,6 +397,14 @@ func (a *decodeOp) Run(w, lo, hi int) {
 		simd := HD%impl.width == 0
 		for b0 := 0; b0 < n; b0 += attnDecodeBlock {
 			b1 := min(b0+attnDecodeBlock, n)
+			// ks holds the block's keys from key b0 on, row stride kst.
+			ks, kst := a.src.k, kvd
+			if a.src.k16 != nil {
+				ks, kst = a.cb[w], HD
+				widenRows(ks, a.src.k16, j0+b0, b1-b0, kvd, koff, HD)
+			} else {
+				ks = ks[(j0+b0)*kvd+koff:]
+			}
 			for hh := 0; hh < G; hh++ {
 				h := g*G + hh
 				qv := a.q[h*HD : h*HD+HD]
@@ -350,12 +412,12 @@ func (a *decodeOp) Run(w, lo, hi int) {
 				j := b0
 				if simd {
 					for ; j+4 <= b1; j += 4 {
-						r0, r1, r2, r3 := impl.dot4(&qv[0], &a.k[(j0+j)*kvd+koff], 4*kvd, HD)
+						r0, r1, r2, r3 := impl.dot4(&qv[0], &ks[(j-b0)*kst], 4*kst, HD)
 						s[j], s[j+1], s[j+2], s[j+3] = r0*a.scale, r1*a.scale, r2*a.scale, r3*a.scale
 					}
 				}
 				for ; j < b1; j++ {
-					s[j] = Dot(qv, a.k[(j0+j)*kvd+koff:(j0+j)*kvd+koff+HD]) * a.scale
+					s[j] = Dot(qv, ks[(j-b0)*kst:(j-b0)*kst+HD]) * a.scale
 				}
 			}
 		}
@@ -371,17 +433,24 @@ func (a *decodeOp) Run(w, lo, hi int) {
 		}
 		for b0 := 0; b0 < n; b0 += attnDecodeBlock {
 			b1 := min(b0+attnDecodeBlock, n)
+			vs, vst := a.src.v, kvd
+			if a.src.v16 != nil {
+				vs, vst = a.cb[w], HD
+				widenRows(vs, a.src.v16, j0+b0, b1-b0, kvd, koff, HD)
+			} else {
+				vs = vs[(j0+b0)*kvd+koff:]
+			}
 			for hh := 0; hh < G; hh++ {
 				s := sc[hh*n : hh*n+n]
 				o := a.po[(base+hh)*HD : (base+hh)*HD+HD]
 				j := b0
 				if simd {
 					for ; j+4 <= b1; j += 4 {
-						impl.axpy4(&o[0], &a.v[(j0+j)*kvd+koff], 4*kvd, &s[j], HD)
+						impl.axpy4(&o[0], &vs[(j-b0)*vst], 4*vst, &s[j], HD)
 					}
 				}
 				for ; j < b1; j++ {
-					Axpy(o, a.v[(j0+j)*kvd+koff:(j0+j)*kvd+koff+HD], s[j])
+					Axpy(o, vs[(j-b0)*vst:(j-b0)*vst+HD], s[j])
 				}
 			}
 		}

@@ -2,6 +2,8 @@
 
 package tensor
 
+import "golang.org/x/sys/cpu"
+
 // Implemented in attn_amd64.s (hand-written).
 
 //go:noescape
@@ -14,3 +16,15 @@ func expSubSumAVX2(s *float32, m float32, n int) float32
 // on any CPU with AVX2 and FMA unless the portable kernel set is selected,
 // so tests of the "go" set run the Go twins.
 func attnSIMD() bool { return hasAVX2 && impl != implGo }
+
+//go:noescape
+func f16ToF32F16C(dst *float32, src *uint16, n int)
+
+//go:noescape
+func f32ToF16F16C(dst *uint16, src *float32, n int)
+
+var hasF16C = cpu.X86.HasF16C && cpu.X86.HasAVX
+
+// attnF16C reports whether KV cache conversions take the F16C kernels
+// (not under the portable kernel set, so its tests run the Go twins).
+func attnF16C() bool { return hasF16C && impl != implGo }

@@ -103,3 +103,35 @@ sloop:
 	MOVSS X5, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func f16ToF32F16C(dst *float32, src *uint16, n int)
+// n a positive multiple of 8.
+TEXT ·f16ToF32F16C(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+wloop:
+	VCVTPH2PS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ wloop
+	VZEROUPPER
+	RET
+
+// func f32ToF16F16C(dst *uint16, src *float32, n int)
+// Rounds to nearest even; n a positive multiple of 8.
+TEXT ·f32ToF16F16C(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+nloop:
+	VMOVUPS (SI), Y0
+	VCVTPS2PH $0, Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	SUBQ $8, CX
+	JNZ nloop
+	VZEROUPPER
+	RET

@@ -12,6 +12,7 @@ import (
 	"ragtune/internal/bytesize"
 	"ragtune/internal/cli"
 	"ragtune/internal/rss"
+	"ragtune/llm"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tensor"
@@ -33,6 +34,9 @@ tokens per second for each and the process's peak resident memory
 (VmHWM). The token ids are drawn from a fixed seed, so runs are comparable;
 speed does not depend on which tokens they are. Compare against llama.cpp
 with the same file, prompt and generation lengths and thread count.
+--kv-type picks the KV cache's element type (f16 halves its memory; the
+memory one token of context takes is printed): decode after a long
+--prompt measures attention over a cache that deep.
 
 Examples:
   ragtune bench --model r1-1.5b-q8_0.gguf --threads 2
@@ -50,6 +54,9 @@ type benchResult struct {
 	DecodeTokS    float64 `json:"decode_tokens_per_second"`
 	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
 	FileSizeBytes int64   `json:"file_size_bytes"`
+	KVType        string  `json:"kv_type"`
+	KVBytesPerTok int     `json:"kv_bytes_per_token"`
+	KVCacheBytes  int64   `json:"kv_cache_bytes"`
 }
 
 func runBench(args []string) error {
@@ -60,8 +67,13 @@ func runBench(args []string) error {
 	gen := fs.Int("gen", 32, "tokens generated one by one after the prompt")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	profile := fs.String("cpuprofile", "", "write a Go CPU profile of the prefill and decode to this file (go tool pprof)")
+	kvFlag := fs.String("kv-type", llm.DefaultKVType.String(), "KV cache element type: "+tensor.KVTypes)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	kvType, err := tensor.ParseKVType(*kvFlag)
+	if err != nil {
+		return usageErrorf("--kv-type: %v", err)
 	}
 	if *path == "" {
 		return usageErrorf("--model is required (see 'ragtune bench --help')")
@@ -72,7 +84,7 @@ func runBench(args []string) error {
 	if err := cli.ModelPath(*path); err != nil {
 		return err
 	}
-	res, err := bench(*path, *threads, *prompt, *gen, *profile)
+	res, err := bench(*path, *threads, *prompt, *gen, kvType, *profile)
 	if err != nil {
 		return err
 	}
@@ -87,13 +99,14 @@ func runBench(args []string) error {
 	if res.GenTokens > 0 {
 		fmt.Printf("decode    %d tokens: %.2f tokens/s\n", res.GenTokens, res.DecodeTokS)
 	}
+	fmt.Printf("KV cache  %s, %s per token, %s held\n", res.KVType, bytesize.Format(int64(res.KVBytesPerTok)), bytesize.Format(res.KVCacheBytes))
 	if res.PeakRSSBytes > 0 {
 		fmt.Printf("peak RSS  %s (%.2f× the file)\n", bytesize.Format(res.PeakRSSBytes), float64(res.PeakRSSBytes)/float64(max(1, res.FileSizeBytes)))
 	}
 	return nil
 }
 
-func bench(path string, threads, prompt, gen int, profile string) (*benchResult, error) {
+func bench(path string, threads, prompt, gen int, kvType tensor.KVType, profile string) (*benchResult, error) {
 	saved := tensor.Threads()
 	tensor.SetThreads(threads)
 	defer tensor.SetThreads(saved)
@@ -111,7 +124,8 @@ func bench(path string, threads, prompt, gen int, profile string) (*benchResult,
 	if prompt+gen > m.MaxContext() {
 		return nil, usageErrorf("--prompt + --gen = %d exceeds the model's context of %d tokens", prompt+gen, m.MaxContext())
 	}
-	st := m.NewState(prompt + gen)
+	st := m.NewStateKV(prompt+gen, kvType)
+	res.KVType, res.KVBytesPerTok = kvType.String(), m.KVBytesPerToken(kvType)
 	r := rand.New(rand.NewPCG(1, 2))
 	toks := make([]int, prompt)
 	for i := range toks {
@@ -146,6 +160,7 @@ func bench(path string, threads, prompt, gen int, profile string) (*benchResult,
 		res.DecodeTokS = float64(gen) / time.Since(t0).Seconds()
 	}
 	res.PeakRSSBytes = rss.Peak()
+	res.KVCacheBytes = st.KVCacheBytes()
 	return res, nil
 }
 

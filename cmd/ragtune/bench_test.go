@@ -3,6 +3,8 @@ package main
 import (
 	"path/filepath"
 	"testing"
+
+	"ragtune/tensor"
 )
 
 func TestBenchTiny(t *testing.T) {
@@ -16,7 +18,7 @@ func TestBenchTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{m, q} {
-		res, err := bench(path, 2, 20, 5, "")
+		res, err := bench(path, 2, 20, 5, tensor.KVF16, "")
 		if err != nil {
 			t.Fatalf("bench %s: %v", path, err)
 		}

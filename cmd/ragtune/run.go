@@ -16,6 +16,7 @@ import (
 	"ragtune/internal/cli"
 	"ragtune/internal/plural"
 	"ragtune/llm"
+	"ragtune/tensor"
 )
 
 func init() {
@@ -117,6 +118,7 @@ type genFlags struct {
 	model     string
 	adapter   string
 	ctx       int
+	kvType    string
 	maxTokens int
 	temp      optFloat
 	topP      optFloat
@@ -134,7 +136,8 @@ type genFlags struct {
 func addGenFlags(fs *flag.FlagSet) *genFlags {
 	g := &genFlags{fs: fs}
 	fs.StringVar(&g.model, "model", "", "model: HF `DIR` or GGUF file (required)")
-	fs.IntVar(&g.ctx, "ctx", 0, "context size in tokens `N`, prompt and answer together (default min(model maximum, 4096))")
+	fs.IntVar(&g.ctx, "ctx", 0, "context size in tokens `N`, prompt and answer together (default min(model maximum, 4096)); KV cache per token: 2 × layers × KV heads × head dim values (1.5B model: 28 KiB at f16, 56 KiB at f32; allocated as the sequence grows)")
+	fs.StringVar(&g.kvType, "kv-type", llm.DefaultKVType.String(), "KV cache element `type`: "+tensor.KVTypes+" (f16 halves the cache; f32 is exact)")
 	fs.IntVar(&g.maxTokens, "max-tokens", 2048, "generate at most `N` tokens, reasoning included (0: until the context is full)")
 	fs.Var(&g.temp, "temperature", "sampling temperature `T`; 0 is greedy (default: the model's)")
 	fs.Var(&g.topP, "top-p", "nucleus sampling: keep the most likely tokens up to probability mass `P` (default: the model's)")
@@ -160,6 +163,9 @@ func (g *genFlags) check() error {
 	}
 	if g.showThink && g.noThink {
 		return usageErrorf("--show-think and --no-think exclude each other")
+	}
+	if _, err := tensor.ParseKVType(g.kvType); err != nil {
+		return usageErrorf("--kv-type: %v", err)
 	}
 	if err := g.checkSampling(); err != nil {
 		return err
@@ -199,7 +205,7 @@ func (g *genFlags) checkSampling() error {
 
 func (g *genFlags) load(stderr io.Writer) (*llm.Local, error) {
 	t0 := time.Now()
-	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}}
+	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}, KVType: g.kvType}
 	src, cfg, err := train.OpenWithAdapter(g.model, g.adapter)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"ragtune/llm"
 	"ragtune/rag"
 	"ragtune/server"
+	"ragtune/tensor"
 	"ragtune/train"
 )
 
@@ -74,7 +75,8 @@ func runServe(args []string) error {
 	name := fs.String("model-name", "", "model id clients use (default: the model directory's name)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	keysFile := fs.String("api-keys", "", "`file` of API keys: KEY or NAME KEY read|write|admin per line (also $RAGTUNE_API_KEYS, comma-separated plain keys)")
-	ctxSize := fs.Int("ctx", 0, "context size in tokens `N` per sequence (default min(model maximum, 4096))")
+	ctxSize := fs.Int("ctx", 0, "context size in tokens `N` per sequence (default min(model maximum, 4096)); KV cache per token: 2 × layers × KV heads × head dim values (1.5B model: 28 KiB at f16, 56 KiB at f32; allocated as the sequence grows)")
+	kvType := fs.String("kv-type", llm.DefaultKVType.String(), "KV cache element `type`: "+tensor.KVTypes+" (f16 halves the cache; f32 is exact)")
 	parallel := fs.Int("parallel", 2, "generations running at once `N` (each holds a KV cache)")
 	maxQueue := fs.Int("max-queue", 16, "generations that may wait `N`; more get 429")
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest one generation may take")
@@ -111,6 +113,9 @@ func runServe(args []string) error {
 	}
 	if *parallel < 1 || *maxQueue < 0 || *ctxSize < 0 || *maxTokens < 0 {
 		return usageErrorf("--parallel must be >= 1; --max-queue, --ctx and --max-tokens >= 0")
+	}
+	if _, err := tensor.ParseKVType(*kvType); err != nil {
+		return usageErrorf("--kv-type: %v", err)
 	}
 	if err := checkListenAddr(*addr); err != nil {
 		return err
@@ -201,7 +206,7 @@ func runServe(args []string) error {
 			path = tmp
 		}
 		t0 := time.Now()
-		eng, err := llm.LoadLocal(path, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: *ctxSize, Parallel: *parallel}})
+		eng, err := llm.LoadLocal(path, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: *ctxSize, Parallel: *parallel}, KVType: *kvType})
 		if err != nil {
 			return err
 		}

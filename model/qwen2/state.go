@@ -20,8 +20,9 @@ type State struct {
 	chunk  int
 	pos    int
 
-	cos, sin []float32   // (maxSeq, HD/2) RoPE tables
-	kc, vc   [][]float32 // L × (maxSeq, NKV*HD) key/value cache, keys rotated
+	cos, sin []float32       // (maxSeq, HD/2) RoPE tables
+	kv       *tensor.KVCache // every layer's keys (rotated) and values, up to maxSeq
+	k, v     []float32       // (chunk, NKV*HD) the chunk's new keys and values
 
 	x      []float32 // (chunk, C) residual stream
 	xb     []float32 // (chunk, C) normalized input / projection output
@@ -35,9 +36,14 @@ type State struct {
 }
 
 // NewState allocates a State for sequences of up to maxSeq tokens
-// (clamped to [1, MaxContext]). Its KV cache takes
-// 2 × layers × maxSeq × kvHeads × headDim float32 values.
-func (m *Model) NewState(maxSeq int) *State {
+// (clamped to [1, MaxContext]) with a float32 KV cache, whose attention
+// is exact. See NewStateKV.
+func (m *Model) NewState(maxSeq int) *State { return m.NewStateKV(maxSeq, tensor.KVF32) }
+
+// NewStateKV is NewState with the KV cache's element type. The cache takes
+// KVBytesPerToken(t) bytes per token seen, allocated as the sequence grows
+// (by doubling, up to maxSeq), so a long maximum costs nothing until used.
+func (m *Model) NewStateKV(maxSeq int, t tensor.KVType) *State {
 	if mc := m.MaxContext(); mc > 0 && maxSeq > mc {
 		maxSeq = mc
 	}
@@ -47,7 +53,8 @@ func (m *Model) NewState(maxSeq int) *State {
 	s := &State{
 		m: m, maxSeq: maxSeq, chunk: chunk,
 		cos: make([]float32, maxSeq*m.headDim/2), sin: make([]float32, maxSeq*m.headDim/2),
-		kc: make([][]float32, len(m.layers)), vc: make([][]float32, len(m.layers)),
+		kv: tensor.NewKVCache(t, len(m.layers), KVD, maxSeq),
+		k:  make([]float32, chunk*KVD), v: make([]float32, chunk*KVD),
 		x: make([]float32, chunk*m.dim), xb: make([]float32, chunk*m.dim),
 		q: make([]float32, chunk*QD), att: make([]float32, chunk*QD),
 		hb:     make([]float32, chunk*m.ffn),
@@ -62,12 +69,20 @@ func (m *Model) NewState(maxSeq int) *State {
 		}
 	}
 	m.cfg.RoPETables(s.cos, s.sin, 0, maxSeq)
-	for l := range s.kc {
-		s.kc[l] = make([]float32, maxSeq*KVD)
-		s.vc[l] = make([]float32, maxSeq*KVD)
-	}
 	return s
 }
+
+// KVBytesPerToken is the KV cache memory one token of context takes with
+// cache type t: 2 (keys, values) × layers × kvHeads × headDim × t.Bytes().
+func (m *Model) KVBytesPerToken(t tensor.KVType) int {
+	return 2 * len(m.layers) * m.nKV * m.headDim * t.Bytes()
+}
+
+// KVCacheBytes is the memory the KV cache holds now.
+func (s *State) KVCacheBytes() int64 { return s.kv.Bytes() }
+
+// KVType is the KV cache's element type.
+func (s *State) KVType() tensor.KVType { return s.kv.Type() }
 
 // Pos is the number of tokens in the KV cache: the position the next token
 // will take.
@@ -158,8 +173,7 @@ func (s *State) step(tokens []int) {
 	}
 	for l := range m.layers {
 		ly := &m.layers[l]
-		k := s.kc[l][P*KVD : (P+T)*KVD] // new keys and values go straight
-		v := s.vc[l][P*KVD : (P+T)*KVD] // into the cache rows they occupy
+		k, v := s.k[:T*KVD], s.v[:T*KVD] // stored in the cache after RoPE
 
 		// xb = self.input_layernorm(x)
 		tensor.RMSNorm(xb, x, ly.attnNorm, T, C, m.eps)
@@ -191,7 +205,8 @@ func (s *State) step(tokens []int) {
 		tensor.RoPEForward(q, cos, sin, T, T, NH, HD)
 		tensor.RoPEForward(k, cos, sin, T, T, NKV, HD)
 		// att = softmax(q @ repeat_kv(k).T / sqrt(HD) + causal_mask) @ repeat_kv(v)
-		tensor.AttentionKV(att, q, s.kc[l], s.vc[l], T, P, NH, NKV, HD)
+		s.kv.Store(l, P, k, v)
+		s.kv.Attention(l, att, q, T, P, NH, NKV, HD)
 		// x = x + self.o_proj(att)
 		ly.wo.MatMul(xb, att, T)
 		addBias(xb, ly.bo, T)
