@@ -28,6 +28,9 @@ func q2KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 func q3KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 
 //go:noescape
+func q4KRowAVX2(w *byte, y *int8, yd *float32, ps *int16, nb int) float32
+
+//go:noescape
 func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
 
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
@@ -55,6 +58,9 @@ func init() {
 	if cpu.X86.HasAVX2 {
 		kDots = kDotImpls{q2K: dotQ2_KAVX2, q3K: dotQ3_KAVX2, q4K: dotQ4_KAVX2, q5K: dotQ5_KAVX2, q6K: dotQ6_KAVX2,
 			q4K4: dotQ4_K4AVX2, name: "avx2"}
+		if cpu.X86.HasF16C {
+			kDots.q4K = dotQ4_KRowAVX2
+		}
 	}
 }
 
@@ -250,4 +256,16 @@ func dotQ3_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 		}
 	}
 	return sum
+}
+
+// dotQ4_KRowAVX2 is dotQ4_K entirely in assembly (needs F16C for the
+// block factors).
+func dotQ4_KRowAVX2(w []byte, a *q8KActs, nb int) float32 {
+	if nb == 0 {
+		return 0
+	}
+	_ = w[nb*Q4_KBlockBytes-1]
+	_ = a.qs[nb*QK_K-1]
+	_ = a.ps16[nb*8-1]
+	return q4KRowAVX2(&w[0], &a.qs[0], &a.d[0], &a.ps16[0], nb)
 }

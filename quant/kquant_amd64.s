@@ -380,3 +380,97 @@ q3loop:
 q3done:
 	VZEROUPPER
 	RET
+
+// func q4KRowAVX2(w *byte, y *int8, yd *float32, ps *int16, nb int) float32
+// The whole Q4_K row in assembly: scales and mins unpacked from the 12
+// scale bytes four at a time (as q4KScales), Σ min·(per-32 activation sum)
+// with VPMADDWD, and the float combination in dotQ4_K's order, so the
+// result is bit-identical to it. ps holds 8 int16 pair sums per block.
+TEXT ·q4KRowAVX2(SB), NOSPLIT, $32-44
+	MOVQ    w+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    yd+16(FP), R12
+	MOVQ    ps+24(FP), R11
+	MOVQ    nb+32(FP), CX
+	VMOVDQU nibble<>(SB), Y15
+	VXORPS  X10, X10, X10
+	LEAQ    0(SP), BX
+	TESTQ   CX, CX
+	JEQ     rowdone
+
+rowloop:
+	// Scales (8 bytes) to 0(SP) as int16, mins to 16(SP).
+	MOVL    4(SI), AX
+	MOVL    8(SI), R8
+	MOVL    12(SI), R9
+	MOVL    AX, R10
+	ANDL    $0x3f3f3f3f, R10
+	VMOVD   R10, X3
+	MOVL    R8, R10
+	ANDL    $0x3f3f3f3f, R10
+	VMOVD   R10, X4
+	MOVL    R9, R10
+	ANDL    $0x0f0f0f0f, R10
+	SHRL    $6, AX
+	ANDL    $0x03030303, AX
+	SHLL    $4, AX
+	ORL     AX, R10
+	VPINSRD $1, R10, X3, X3
+	MOVL    R9, R10
+	SHRL    $4, R10
+	ANDL    $0x0f0f0f0f, R10
+	SHRL    $6, R8
+	ANDL    $0x03030303, R8
+	SHLL    $4, R8
+	ORL     R8, R10
+	VPINSRD $1, R10, X4, X4
+	VPMOVZXBW X3, X3
+	VPMOVZXBW X4, X4
+	VMOVDQU X3, 0(BX)
+	// msum = Σ min_j · ps_j
+	VPMADDWD (R11), X4, X4
+	VPSHUFD  $0x4e, X4, X5
+	VPADDD   X5, X4, X4
+	VPSHUFD  $0xb1, X4, X5
+	VPADDD   X5, X4, X4
+	VMOVD    X4, R9
+	// isum
+	VPXOR Y0, Y0, Y0
+	Q4K_PAIR(16, 0, 0)
+	Q4K_PAIR(48, 64, 4)
+	Q4K_PAIR(80, 128, 8)
+	Q4K_PAIR(112, 192, 12)
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPADDD       X1, X0, X0
+	VMOVD        X0, R8
+	// d = f16(d)·yd, dmin = f16(dmin)·yd; sum += d·isum − dmin·msum
+	MOVWLZX      0(SI), AX
+	VMOVD        AX, X5
+	VCVTPH2PS    X5, X5
+	MOVWLZX      2(SI), AX
+	VMOVD        AX, X6
+	VCVTPH2PS    X6, X6
+	VMOVSS       (R12), X7
+	VMULSS       X7, X5, X5
+	VMULSS       X7, X6, X6
+	VCVTSI2SSL   R8, X8, X8
+	VCVTSI2SSL   R9, X9, X9
+	VMULSS       X8, X5, X5
+	VMULSS       X9, X6, X6
+	VSUBSS       X6, X5, X5
+	VADDSS       X5, X10, X10
+	ADDQ  $144, SI
+	ADDQ  $256, DI
+	ADDQ  $4, R12
+	ADDQ  $16, R11
+	DECQ  CX
+	JNZ   rowloop
+
+rowdone:
+	VZEROUPPER
+	MOVSS X10, ret+40(FP)
+	RET
