@@ -285,7 +285,11 @@ func buildRetriever(ctx context.Context, docs []index.Doc, o RetrievalOptions) (
 			text[d.ID] = d.Text
 		}
 		r.Rerank = NewReranker(o.Rerank, func(id string) (string, bool) { t, ok := text[id]; return t, ok }, o.RerankDepth)
-		r.Depth = max(r.Depth, o.RerankDepth)
+		if o.RerankDepth > 50 {
+			// The retriever's own default depth (≥ 50) already covers
+			// smaller rerank depths.
+			r.Depth = o.RerankDepth
+		}
 	}
 	return r, nil
 }
