@@ -31,6 +31,9 @@ func q3KDotsAVX2(w *byte, y *int8, sc *int16, out *int32, nb int)
 func q4KRowAVX2(w *byte, y *int8, yd *float32, ps *int16, nb int) float32
 
 //go:noescape
+func q6KRowAVX2(w *byte, y *int8, yd *float32, bs *int16, nb int) float32
+
+//go:noescape
 func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
 
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
@@ -59,7 +62,7 @@ func init() {
 		kDots = kDotImpls{q2K: dotQ2_KAVX2, q3K: dotQ3_KAVX2, q4K: dotQ4_KAVX2, q5K: dotQ5_KAVX2, q6K: dotQ6_KAVX2,
 			q4K4: dotQ4_K4AVX2, name: "avx2"}
 		if cpu.X86.HasF16C {
-			kDots.q4K = dotQ4_KRowAVX2
+			kDots.q4K, kDots.q6K = dotQ4_KRowAVX2, dotQ6_KRowAVX2
 		}
 	}
 }
@@ -268,4 +271,15 @@ func dotQ4_KRowAVX2(w []byte, a *q8KActs, nb int) float32 {
 	_ = a.qs[nb*QK_K-1]
 	_ = a.ps16[nb*8-1]
 	return q4KRowAVX2(&w[0], &a.qs[0], &a.d[0], &a.ps16[0], nb)
+}
+
+// dotQ6_KRowAVX2 is dotQ6_K entirely in assembly (needs F16C).
+func dotQ6_KRowAVX2(w []byte, a *q8KActs, nb int) float32 {
+	if nb == 0 {
+		return 0
+	}
+	_ = w[nb*Q6_KBlockBytes-1]
+	_ = a.qs[nb*QK_K-1]
+	_ = a.bs16[nb*16-1]
+	return q6KRowAVX2(&w[0], &a.qs[0], &a.d[0], &a.bs16[0], nb)
 }

@@ -474,3 +474,65 @@ rowdone:
 	VZEROUPPER
 	MOVSS X10, ret+40(FP)
 	RET
+
+// func q6KRowAVX2(w *byte, y *int8, yd *float32, bs *int16, nb int) float32
+// The whole Q6_K row in assembly: the int8 scales sign-extended to the
+// frame, Σ scale·q·y with q in 0..63, minus 32·Σ scale·(per-16 activation
+// sum, bs: 16 int16 per block), and the float combination in dotQ6_K's
+// order (bit-identical to it).
+TEXT ·q6KRowAVX2(SB), NOSPLIT, $32-44
+	MOVQ    w+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    yd+16(FP), R12
+	MOVQ    bs+24(FP), R11
+	MOVQ    nb+32(FP), CX
+	VMOVDQU nibble<>(SB), Y15
+	VMOVDQU twobits<>(SB), Y14
+	VXORPS  X10, X10, X10
+	LEAQ    0(SP), BX
+	TESTQ   CX, CX
+	JEQ     row6done
+
+row6loop:
+	VPMOVSXBW 192(SI), Y3
+	VMOVDQU   Y3, 0(BX)
+	// o = Σ scale_j · bs_j
+	VPMADDWD     (R11), Y3, Y3
+	VEXTRACTI128 $1, Y3, X4
+	VPADDD       X4, X3, X3
+	VPSHUFD      $0x4e, X3, X4
+	VPADDD       X4, X3, X3
+	VPSHUFD      $0xb1, X3, X4
+	VPADDD       X4, X3, X3
+	VMOVD        X3, R9
+	VPXOR Y0, Y0, Y0
+	Q6K_HALF(0, 128, 0, 0)
+	Q6K_HALF(64, 160, 128, 16)
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPADDD       X1, X0, X0
+	VMOVD        X0, R8
+	SHLL         $5, R9
+	SUBL         R9, R8
+	// sum += (f16(d)·yd)·isum
+	MOVWLZX      208(SI), AX
+	VMOVD        AX, X5
+	VCVTPH2PS    X5, X5
+	VMULSS       (R12), X5, X5
+	VCVTSI2SSL   R8, X8, X8
+	VMULSS       X8, X5, X5
+	VADDSS       X5, X10, X10
+	ADDQ  $210, SI
+	ADDQ  $256, DI
+	ADDQ  $4, R12
+	ADDQ  $32, R11
+	DECQ  CX
+	JNZ   row6loop
+
+row6done:
+	VZEROUPPER
+	MOVSS X10, ret+40(FP)
+	RET

@@ -38,6 +38,7 @@ func TestKDotsAVX2MatchGo(t *testing.T) {
 			{"Q3_K", Q3_KBlockBytes, QuantizeQ3_K, dotQ3_KAVX2, dotQ3_K},
 			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_KAVX2, dotQ4_K},
 			{"Q4_K row", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_KRowAVX2, dotQ4_K},
+			{"Q6_K row", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_KRowAVX2, dotQ6_K},
 			{"Q5_K", Q5_KBlockBytes, QuantizeQ5_K, dotQ5_KAVX2, dotQ5_K},
 			{"Q6_K", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_KAVX2, dotQ6_K},
 		} {

@@ -168,6 +168,7 @@ type q8KActs struct {
 	bsums []int32 // per 16 values
 	psums []int32 // per 32 values (pairs of bsums), for Q4_K/Q5_K's mins
 	ps16  []int16 // psums as int16 (|Σ| ≤ 32·127) for the assembly
+	bs16  []int16 // bsums as int16, for the assembly
 }
 
 // quantize fills a from x (nb·256 values) with quantize_row_q8_K_ref's
@@ -180,8 +181,10 @@ func (a *q8KActs) quantize(x []float32, nb int) {
 		a.bsums = make([]int32, nb*16)
 		a.psums = make([]int32, nb*8)
 		a.ps16 = make([]int16, nb*8)
+		a.bs16 = make([]int16, nb*16)
 	}
 	a.qs, a.d, a.bsums, a.psums, a.ps16 = a.qs[:nb*QK_K], a.d[:nb], a.bsums[:nb*16], a.psums[:nb*8], a.ps16[:nb*8]
+	a.bs16 = a.bs16[:nb*16]
 	for i := 0; i < nb; i++ {
 		v := x[i*QK_K : (i+1)*QK_K]
 		q := a.qs[i*QK_K : (i+1)*QK_K]
@@ -197,6 +200,7 @@ func (a *q8KActs) quantize(x []float32, nb int) {
 			clear(a.bsums[i*16 : i*16+16])
 			clear(a.psums[i*8 : i*8+8])
 			clear(a.ps16[i*8 : i*8+8])
+			clear(a.bs16[i*16 : i*16+16])
 			continue
 		}
 		iscale := -127 / max
@@ -209,6 +213,7 @@ func (a *q8KActs) quantize(x []float32, nb int) {
 				s += int32(qq)
 			}
 			a.bsums[i*16+j] = s
+			a.bs16[i*16+j] = int16(s)
 		}
 		for j := 0; j < 8; j++ {
 			a.psums[i*8+j] = a.bsums[i*16+2*j] + a.bsums[i*16+2*j+1]
