@@ -44,19 +44,36 @@ func attentionTiled(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
 }
 
 // kvSrc is the cache the tiled and decode paths read: float32 rows, or
-// half-precision rows that each unit widens one tile at a time into
-// float32 scratch, once for all query heads of the group.
+// half-precision or q8_0 rows that each unit widens one tile at a time
+// into float32 scratch, once for all query heads of the group.
 type kvSrc struct {
 	k, v     []float32
 	k16, v16 []uint16
+	k8, v8   []int8    // q8_0: values in blocks of 32,
+	ks8, vs8 []float32 // each with its scale
 }
 
-// widenRows sets dst (n, HD) to rows j0..j0+n-1 of the half-precision
-// cache src (row stride kvd, HD values from off).
-func widenRows(dst []float32, src []uint16, j0, n, kvd, off, HD int) {
+// narrow reports whether the cache needs widening (is not float32).
+func (s *kvSrc) narrow() bool { return s.k16 != nil || s.k8 != nil }
+
+// widenK sets dst (n, HD) to key rows j0..j0+n-1 (row stride kvd, HD
+// values from off); widenV likewise for values.
+func (s *kvSrc) widenK(dst []float32, j0, n, kvd, off, HD int) {
+	widenRows(dst, s.k16, s.k8, s.ks8, j0, n, kvd, off, HD)
+}
+
+func (s *kvSrc) widenV(dst []float32, j0, n, kvd, off, HD int) {
+	widenRows(dst, s.v16, s.v8, s.vs8, j0, n, kvd, off, HD)
+}
+
+func widenRows(dst []float32, h []uint16, q []int8, qs []float32, j0, n, kvd, off, HD int) {
 	for r := 0; r < n; r++ {
 		o := (j0+r)*kvd + off
-		f16ToF32(dst[r*HD:r*HD+HD], src[o:o+HD])
+		if h != nil {
+			f16ToF32(dst[r*HD:r*HD+HD], h[o:o+HD])
+		} else {
+			q8ToF32(dst[r*HD:r*HD+HD], q[o:o+HD], qs[o/q8Block:(o+HD)/q8Block])
+		}
 	}
 }
 
@@ -182,22 +199,22 @@ func (a *tiledOp) unit(s *tiledScratch, g, qt int) {
 		full := nk - nk%kn.mr
 		var vs []float32 // the tile's values, row stride ldv floats
 		ldv := kvd
-		if a.src.k16 != nil {
+		if a.src.narrow() {
 			nkp := (nk + kn.mr - 1) / kn.mr * kn.mr
 			kb := s.kbuf[:nkp*HD]
-			widenRows(kb, a.src.k16, j0, nk, kvd, koff, HD)
+			a.src.widenK(kb, j0, nk, kvd, koff, HD)
 			clear(kb[nk*HD:])
 			for i := 0; i < nk; i += kn.mr {
 				for j := 0; j < rp; j += kn.nr {
 					kn.gemmR(HD, &kb[i*HD], HD*4, &QT[j], rp*4, &ST[i*rp+j], rp*4, 0)
 				}
 			}
-			widenRows(s.vbuf, a.src.v16, j0, nk, kvd, koff, HD)
+			a.src.widenV(s.vbuf, j0, nk, kvd, koff, HD)
 			vs, ldv = s.vbuf, HD
 		} else {
 			vs = a.src.v[j0*kvd+koff:]
 		}
-		for i := 0; a.src.k16 == nil && i < nk; i += kn.mr {
+		for i := 0; !a.src.narrow() && i < nk; i += kn.mr {
 			ka, lda := &a.src.k[(j0+i)*kvd+koff], kvd*4
 			if i >= full {
 				rows := nk - i
@@ -310,7 +327,7 @@ func attentionDecodeSrc(out, q []float32, src kvSrc, pos, NH, NKV, HD int) {
 		if len(a.sc[w]) < G*per {
 			a.sc[w] = make([]float32, G*max(per, 2*len(a.sc[w])/G, 256))
 		}
-		if src.k16 != nil && len(a.cb[w]) < attnDecodeBlock*HD {
+		if src.narrow() && len(a.cb[w]) < attnDecodeBlock*HD {
 			a.cb[w] = make([]float32, attnDecodeBlock*HD)
 		}
 	}
@@ -399,9 +416,9 @@ func (a *decodeOp) Run(w, lo, hi int) {
 			b1 := min(b0+attnDecodeBlock, n)
 			// ks holds the block's keys from key b0 on, row stride kst.
 			ks, kst := a.src.k, kvd
-			if a.src.k16 != nil {
+			if a.src.narrow() {
 				ks, kst = a.cb[w], HD
-				widenRows(ks, a.src.k16, j0+b0, b1-b0, kvd, koff, HD)
+				a.src.widenK(ks, j0+b0, b1-b0, kvd, koff, HD)
 			} else {
 				ks = ks[(j0+b0)*kvd+koff:]
 			}
@@ -434,9 +451,9 @@ func (a *decodeOp) Run(w, lo, hi int) {
 		for b0 := 0; b0 < n; b0 += attnDecodeBlock {
 			b1 := min(b0+attnDecodeBlock, n)
 			vs, vst := a.src.v, kvd
-			if a.src.v16 != nil {
+			if a.src.narrow() {
 				vs, vst = a.cb[w], HD
-				widenRows(vs, a.src.v16, j0+b0, b1-b0, kvd, koff, HD)
+				a.src.widenV(vs, j0+b0, b1-b0, kvd, koff, HD)
 			} else {
 				vs = vs[(j0+b0)*kvd+koff:]
 			}

@@ -28,3 +28,6 @@ var hasF16C = cpu.X86.HasF16C && cpu.X86.HasAVX
 // attnF16C reports whether KV cache conversions take the F16C kernels
 // (not under the portable kernel set, so its tests run the Go twins).
 func attnF16C() bool { return hasF16C && impl != implGo }
+
+//go:noescape
+func q8ToF32AVX2(dst *float32, q *int8, d *float32, n int)

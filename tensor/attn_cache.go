@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // KVType is the element type a KV cache stores keys and values in.
 type KVType uint8
@@ -13,10 +16,17 @@ const (
 	// the bytes decode streams per token); tiles are widened to float32
 	// once per KV group as attention loads them.
 	KVF16
+	// KVQ8 stores blocks of 32 values as int8 with one float32 scale each
+	// (scale = max |x| / 127, as GGUF's Q8_0 but with a float32 scale):
+	// 1.125 bytes a value. Needs a head size that is a multiple of 32.
+	KVQ8
 )
 
 // KVTypes names the cache types ParseKVType accepts, for help texts.
-const KVTypes = "f32|f16"
+const KVTypes = "f32|f16|q8_0"
+
+// q8Block is the q8_0 block length.
+const q8Block = 32
 
 func (t KVType) String() string {
 	switch t {
@@ -24,16 +34,21 @@ func (t KVType) String() string {
 		return "f32"
 	case KVF16:
 		return "f16"
+	case KVQ8:
+		return "q8_0"
 	}
 	return fmt.Sprintf("KVType(%d)", uint8(t))
 }
 
-// Bytes is the size of one cached value.
-func (t KVType) Bytes() int {
-	if t == KVF16 {
-		return 2
+// RowBytes is the size of n cached values (n a multiple of 32 for q8_0).
+func (t KVType) RowBytes(n int) int {
+	switch t {
+	case KVF16:
+		return 2 * n
+	case KVQ8:
+		return n + n/q8Block*4
 	}
-	return 4
+	return 4 * n
 }
 
 // ParseKVType reads a --kv-type value.
@@ -43,6 +58,8 @@ func ParseKVType(s string) (KVType, error) {
 		return KVF32, nil
 	case "f16", "F16", "float16", "fp16":
 		return KVF16, nil
+	case "q8_0", "Q8_0", "q8":
+		return KVQ8, nil
 	}
 	return 0, fmt.Errorf("unknown KV cache type %q (want %s)", s, KVTypes)
 }
@@ -59,15 +76,23 @@ type KVCache struct {
 	rows        int // rows allocated in every layer
 	k32, v32    [][]float32
 	k16, v16    [][]uint16
+	k8, v8      [][]int8
+	ks8, vs8    [][]float32 // q8_0 block scales
+	layers      int
 }
 
 // NewKVCache returns an empty cache of layers × up to maxSeq rows of kvd
-// values each, keys and values.
+// values each, keys and values. A q8_0 cache needs every head's values to
+// be whole blocks: use KVQ8OK first.
 func NewKVCache(t KVType, layers, kvd, maxSeq int) *KVCache {
-	c := &KVCache{typ: t, kvd: kvd, maxSeq: maxSeq}
-	if t == KVF16 {
+	c := &KVCache{typ: t, kvd: kvd, maxSeq: maxSeq, layers: layers}
+	switch t {
+	case KVF16:
 		c.k16, c.v16 = make([][]uint16, layers), make([][]uint16, layers)
-	} else {
+	case KVQ8:
+		c.k8, c.v8 = make([][]int8, layers), make([][]int8, layers)
+		c.ks8, c.vs8 = make([][]float32, layers), make([][]float32, layers)
+	default:
 		c.k32, c.v32 = make([][]float32, layers), make([][]float32, layers)
 	}
 	return c
@@ -79,7 +104,7 @@ func (c *KVCache) Type() KVType { return c.typ }
 // BytesPerToken is the memory one position takes over all layers, keys
 // and values.
 func (c *KVCache) BytesPerToken() int {
-	return 2 * max(len(c.k32), len(c.k16)) * c.kvd * c.typ.Bytes()
+	return 2 * c.layers * c.typ.RowBytes(c.kvd)
 }
 
 // Bytes is the memory the cache holds now.
@@ -99,6 +124,12 @@ func (c *KVCache) reserve(n int) {
 		c.k16[l] = growU16(c.k16[l], rows*c.kvd)
 		c.v16[l] = growU16(c.v16[l], rows*c.kvd)
 	}
+	for l := range c.k8 {
+		c.k8[l] = growKV(c.k8[l], rows*c.kvd)
+		c.v8[l] = growKV(c.v8[l], rows*c.kvd)
+		c.ks8[l] = growKV(c.ks8[l], rows*c.kvd/q8Block)
+		c.vs8[l] = growKV(c.vs8[l], rows*c.kvd/q8Block)
+	}
 	c.rows = rows
 }
 
@@ -108,8 +139,10 @@ func growF32(s []float32, n int) []float32 {
 	return t
 }
 
-func growU16(s []uint16, n int) []uint16 {
-	t := make([]uint16, n)
+func growU16(s []uint16, n int) []uint16 { return growKV(s, n) }
+
+func growKV[E any](s []E, n int) []E {
+	t := make([]E, n)
 	copy(t, s)
 	return t
 }
@@ -123,9 +156,14 @@ func (c *KVCache) Store(l, pos int, k, v []float32) {
 	}
 	c.reserve(pos + T)
 	lo, hi := pos*c.kvd, (pos+T)*c.kvd
-	if c.typ == KVF16 {
+	switch c.typ {
+	case KVF16:
 		f32ToF16(c.k16[l][lo:hi], k[:hi-lo])
 		f32ToF16(c.v16[l][lo:hi], v[:hi-lo])
+		return
+	case KVQ8:
+		quantQ8(c.k8[l][lo:hi], c.ks8[l][lo/q8Block:hi/q8Block], k[:hi-lo])
+		quantQ8(c.v8[l][lo:hi], c.vs8[l][lo/q8Block:hi/q8Block], v[:hi-lo])
 		return
 	}
 	copy(c.k32[l][lo:hi], k)
@@ -139,16 +177,23 @@ func (c *KVCache) Attention(l int, out, q []float32, T, pos, NH, NKV, HD int) {
 		AttentionKV(out, q, c.k32[l], c.v32[l], T, pos, NH, NKV, HD)
 		return
 	}
-	k, v := c.k16[l], c.v16[l]
 	_ = out[T*NH*HD-1]
 	_ = q[T*NH*HD-1]
-	_ = k[(pos+T)*NKV*HD-1]
-	_ = v[(pos+T)*NKV*HD-1]
+	var src kvSrc
+	if c.typ == KVF16 {
+		src = kvSrc{k16: c.k16[l][:(pos+T)*NKV*HD], v16: c.v16[l][:(pos+T)*NKV*HD]}
+	} else {
+		if HD%q8Block != 0 {
+			panic(fmt.Sprintf("tensor: q8_0 KV cache needs a head size that is a multiple of %d, not %d", q8Block, HD))
+		}
+		n := (pos + T) * NKV * HD
+		src = kvSrc{k8: c.k8[l][:n], v8: c.v8[l][:n], ks8: c.ks8[l][:n/q8Block], vs8: c.vs8[l][:n/q8Block]}
+	}
 	if T == 1 {
-		attentionDecodeSrc(out, q, kvSrc{k16: k, v16: v}, pos, NH, NKV, HD)
+		attentionDecodeSrc(out, q, src, pos, NH, NKV, HD)
 		return
 	}
-	attentionTiledSrc(out, q, kvSrc{k16: k, v16: v}, T, pos, NH, NKV, HD)
+	attentionTiledSrc(out, q, src, T, pos, NH, NKV, HD)
 }
 
 // f32ToF16 rounds src to half precision (nearest even) into dst.
@@ -174,5 +219,44 @@ func f16ToF32(dst []float32, src []uint16) {
 	}
 	for ; i < len(src); i++ {
 		dst[i] = HalfToFloat(src[i])
+	}
+}
+
+// KVQ8OK reports whether a q8_0 cache can hold heads of HD values.
+func KVQ8OK(HD int) bool { return HD%q8Block == 0 }
+
+// quantQ8 rounds x (a multiple of 32 values) to q8_0 blocks: q = round(x/d)
+// with d = max |x| / 127 per block, an all-zero block having d = 0.
+func quantQ8(q []int8, d []float32, x []float32) {
+	for b := range d {
+		blk := x[b*q8Block : b*q8Block+q8Block]
+		var amax float32
+		for _, v := range blk {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		s := amax / 127
+		d[b] = s
+		inv := float32(0)
+		if s != 0 {
+			inv = 1 / s
+		}
+		qb := q[b*q8Block : b*q8Block+q8Block]
+		for i, v := range blk {
+			qb[i] = int8(math.RoundToEven(float64(v * inv)))
+		}
+	}
+}
+
+// q8ToF32 widens q8_0 values q (len a multiple of 32) with block scales d.
+func q8ToF32(dst []float32, q []int8, d []float32) {
+	dst = dst[:len(q)]
+	if attnSIMD() && len(q) >= q8Block {
+		q8ToF32AVX2(&dst[0], &q[0], &d[0], len(q))
+		return
+	}
+	for b, s := range d[:len(q)/q8Block] {
+		for i, v := range q[b*q8Block : b*q8Block+q8Block] {
+			dst[b*q8Block+i] = float32(v) * s
+		}
 	}
 }

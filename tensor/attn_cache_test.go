@@ -37,7 +37,8 @@ func TestKVCache(t *testing.T) {
 				k := attnRand(r, N*kvd, 1)
 				v := attnRand(r, N*kvd, 1)
 				k16, v16 := roundF16(k), roundF16(v)
-				for _, typ := range []KVType{KVF32, KVF16} {
+				k8, v8 := roundQ8(k), roundQ8(v)
+				for _, typ := range []KVType{KVF32, KVF16, KVQ8} {
 					c := NewKVCache(typ, 2, kvd, N)
 					for pos := 0; pos < N; {
 						T := min(tc.chunk, tc.prompt-pos)
@@ -58,8 +59,12 @@ func TestKVCache(t *testing.T) {
 								}
 							}
 						} else {
-							want := attentionRef(q[pos*qd:], k16, v16, T, pos, tc.NH, tc.NKV, tc.HD)
-							attnCheckClose(t, fmt.Sprintf("f16 pos %d", pos), got, want, 2e-6)
+							kr, vr := k16, v16
+							if typ == KVQ8 {
+								kr, vr = k8, v8
+							}
+							want := attentionRef(q[pos*qd:], kr, vr, T, pos, tc.NH, tc.NKV, tc.HD)
+							attnCheckClose(t, fmt.Sprintf("%v pos %d", typ, pos), got, want, 2e-6)
 						}
 						pos += T
 					}
@@ -106,8 +111,57 @@ func TestF16Kernels(t *testing.T) {
 	})
 }
 
+// roundQ8 returns s as a q8_0 cache holds it, computed independently of
+// quantQ8: per block of 32, d = max|x|/127 and x ≈ round(x/d)·d.
+func roundQ8(s []float32) []float32 {
+	r := make([]float32, len(s))
+	for b := 0; b < len(s); b += 32 {
+		var amax float64
+		for _, x := range s[b : b+32] {
+			amax = math.Max(amax, math.Abs(float64(x)))
+		}
+		d := float32(amax) / 127
+		for i, x := range s[b : b+32] {
+			if d != 0 {
+				r[b+i] = float32(math.RoundToEven(float64(x*(1/d)))) * d
+			}
+		}
+	}
+	return r
+}
+
+// TestQ8Kernel: the AVX2 q8_0 widening equals the Go loop bit for bit,
+// and quantizing then widening is within half a step of the input.
+func TestQ8Kernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(49, 50))
+	x := attnRand(r, 32*40, 3)
+	clear(x[64:96]) // an all-zero block
+	q := make([]int8, len(x))
+	d := make([]float32, len(x)/32)
+	quantQ8(q, d, x)
+	var want []float32
+	eachKernelSet(t, func(t *testing.T) {
+		got := make([]float32, len(x))
+		q8ToF32(got, q, d)
+		if want == nil {
+			want = got
+			for i := range x {
+				if e := math.Abs(float64(got[i] - x[i])); e > float64(d[i/32])/2*1.0001 {
+					t.Fatalf("q8_0 round trip at %d: %g → %g (step %g)", i, x[i], got[i], d[i/32])
+				}
+			}
+			return
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("q8ToF32 at %d = %g, other kernel set %g", i, got[i], want[i])
+			}
+		}
+	})
+}
+
 func TestParseKVType(t *testing.T) {
-	for _, s := range []string{"f32", "f16"} {
+	for _, s := range []string{"f32", "f16", "q8_0"} {
 		typ, err := ParseKVType(s)
 		if err != nil || typ.String() != s {
 			t.Errorf("ParseKVType(%q) = %v, %v", s, typ, err)
@@ -128,7 +182,7 @@ func BenchmarkKVCacheDecode(b *testing.B) {
 		k := attnRand(r, L*NKV*HD, 1)
 		v := attnRand(r, L*NKV*HD, 1)
 		out := make([]float32, NH*HD)
-		for _, typ := range []KVType{KVF32, KVF16} {
+		for _, typ := range []KVType{KVF32, KVF16, KVQ8} {
 			c := NewKVCache(typ, 1, NKV*HD, L)
 			c.Store(0, 0, k, v)
 			b.Run(fmt.Sprintf("%v/ctx=%d", typ, L), func(b *testing.B) {
@@ -150,7 +204,7 @@ func BenchmarkKVCachePrefill(b *testing.B) {
 		k := attnRand(r, L*NKV*HD, 1)
 		v := attnRand(r, L*NKV*HD, 1)
 		out := make([]float32, T*NH*HD)
-		for _, typ := range []KVType{KVF32, KVF16} {
+		for _, typ := range []KVType{KVF32, KVF16, KVQ8} {
 			c := NewKVCache(typ, 1, NKV*HD, L)
 			c.Store(0, 0, k, v)
 			b.Run(fmt.Sprintf("%v/ctx=%d", typ, L), func(b *testing.B) {

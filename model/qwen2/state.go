@@ -43,7 +43,12 @@ func (m *Model) NewState(maxSeq int) *State { return m.NewStateKV(maxSeq, tensor
 // NewStateKV is NewState with the KV cache's element type. The cache takes
 // KVBytesPerToken(t) bytes per token seen, allocated as the sequence grows
 // (by doubling, up to maxSeq), so a long maximum costs nothing until used.
+// A q8_0 cache needs a head size that is a multiple of 32; other models
+// get f16.
 func (m *Model) NewStateKV(maxSeq int, t tensor.KVType) *State {
+	if t == tensor.KVQ8 && !tensor.KVQ8OK(m.headDim) {
+		t = tensor.KVF16
+	}
 	if mc := m.MaxContext(); mc > 0 && maxSeq > mc {
 		maxSeq = mc
 	}
@@ -73,9 +78,10 @@ func (m *Model) NewStateKV(maxSeq int, t tensor.KVType) *State {
 }
 
 // KVBytesPerToken is the KV cache memory one token of context takes with
-// cache type t: 2 (keys, values) × layers × kvHeads × headDim × t.Bytes().
+// cache type t: 2 (keys, values) × layers × one row of kvHeads × headDim
+// values in t (4, 2 or 1.125 bytes a value).
 func (m *Model) KVBytesPerToken(t tensor.KVType) int {
-	return 2 * len(m.layers) * m.nKV * m.headDim * t.Bytes()
+	return 2 * len(m.layers) * t.RowBytes(m.nKV*m.headDim)
 }
 
 // KVCacheBytes is the memory the KV cache holds now.
