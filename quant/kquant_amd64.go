@@ -33,9 +33,6 @@ func q4KRowAVX2(w *byte, y *int8, yd *float32, ps *int16, nb int) float32
 //go:noescape
 func q6KRowAVX2(w *byte, y *int8, yd *float32, bs *int16, nb int) float32
 
-//go:noescape
-func q4KDots4AVX2(w *byte, y0, y1, y2, y3 *int8, sc *int16, out *int32, nb int)
-
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
 // factors are read once per block per token, where the branchy
 // conversion showed in profiles.
@@ -60,7 +57,7 @@ func init() {
 	}
 	if cpu.X86.HasAVX2 {
 		kDots = kDotImpls{q2K: dotQ2_KAVX2, q3K: dotQ3_KAVX2, q4K: dotQ4_KAVX2, q5K: dotQ5_KAVX2, q6K: dotQ6_KAVX2,
-			q4K4: dotQ4_K4AVX2, name: "avx2"}
+			name: "avx2"}
 		if cpu.X86.HasF16C {
 			kDots.q4K, kDots.q6K = dotQ4_KRowAVX2, dotQ6_KRowAVX2
 		}
@@ -129,48 +126,6 @@ func dotQ6_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 		}
 	}
 	return sum
-}
-
-// dotQ4_K4AVX2 is dotQ4_KAVX2 for four activation rows at once: each
-// weight block is decoded and loaded once for the four, and every result
-// equals dotQ4_KAVX2's for its row.
-func dotQ4_K4AVX2(w []byte, a *[4]*q8KActs, nb int) (r [4]float32) {
-	var sc [kChunk * 8]int16
-	var isum [kChunk * 4]int32
-	var msum [kChunk][4]int32
-	for b0 := 0; b0 < nb; b0 += kChunk {
-		n := min(kChunk, nb-b0)
-		for i := 0; i < n; i++ {
-			scs, mns := q4KScales((*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:]))
-			dst := (*[8]int16)(sc[i*8:])
-			p0 := (*[8]int32)(a[0].psums[(b0+i)*8:])
-			p1 := (*[8]int32)(a[1].psums[(b0+i)*8:])
-			p2 := (*[8]int32)(a[2].psums[(b0+i)*8:])
-			p3 := (*[8]int32)(a[3].psums[(b0+i)*8:])
-			var ms [4]int32
-			for j := range 8 {
-				dst[j] = int16(scs[j])
-				mm := int32(mns[j])
-				ms[0] += mm * p0[j]
-				ms[1] += mm * p1[j]
-				ms[2] += mm * p2[j]
-				ms[3] += mm * p3[j]
-			}
-			msum[i] = ms
-		}
-		q4KDots4AVX2(&w[b0*Q4_KBlockBytes], &a[0].qs[b0*QK_K], &a[1].qs[b0*QK_K], &a[2].qs[b0*QK_K], &a[3].qs[b0*QK_K],
-			&sc[0], &isum[0], n)
-		for i := 0; i < n; i++ {
-			b := w[(b0+i)*Q4_KBlockBytes:]
-			dx, dmx := kHalf(b), kHalf(b[2:])
-			for k, ak := range a {
-				yd := ak.d[b0+i]
-				d, dmin := float32(dx*yd), float32(dmx*yd)
-				r[k] += float32(d*float32(isum[4*i+k])) - float32(dmin*float32(msum[i][k]))
-			}
-		}
-	}
-	return r
 }
 
 // dotQ5_KAVX2 is dotQ5_K with the integer part in assembly (the Q4_K

@@ -52,32 +52,6 @@ func TestKDotsAVX2MatchGo(t *testing.T) {
 	}
 }
 
-// TestQ4KDots4MatchesOne: the four-token Q4_K kernel gives each token
-// exactly what the one-token kernel gives it.
-func TestQ4KDots4MatchesOne(t *testing.T) {
-	if !cpu.X86.HasAVX2 {
-		t.Skip("no AVX2")
-	}
-	r := rand.New(rand.NewPCG(10, 11))
-	for _, nb := range []int{1, 6, kChunk + 3} {
-		w := randVec(r, nb*QK_K, 0.05)
-		data := make([]byte, nb*Q4_KBlockBytes)
-		QuantizeQ4_K(data, w)
-		var acts [4]q8KActs
-		var a [4]*q8KActs
-		for k := range acts {
-			acts[k].quantize(randVec(r, nb*QK_K, float32(k+1)), nb)
-			a[k] = &acts[k]
-		}
-		got := dotQ4_K4AVX2(data, &a, nb)
-		for k := range a {
-			if want := dotQ4_KAVX2(data, a[k], nb); math.Float32bits(got[k]) != math.Float32bits(want) {
-				t.Errorf("nb=%d token %d: four-token kernel %g, one-token %g", nb, k, got[k], want)
-			}
-		}
-	}
-}
-
 // TestQ4KScales: the word-wise scale unpacking equals scaleMinK4, and the
 // f16 table equals tensor.HalfToFloat, on every bit pattern tried.
 func TestQ4KScales(t *testing.T) {

@@ -39,10 +39,7 @@ func kTypeOf(d weights.DType) (kType, bool) {
 // them; the pure-Go ones elsewhere and as twins.
 type kDotImpls struct {
 	q2K, q3K, q4K, q5K, q6K func(w []byte, a *q8KActs, nb int) float32
-	// q4K4 takes four activation rows at once (prefill); nil where only
-	// the one-row kernels exist.
-	q4K4 func(w []byte, a *[4]*q8KActs, nb int) [4]float32
-	name string
+	name                    string
 }
 
 var kDots = kDotImpls{q2K: dotQ2_K, q3K: dotQ3_K, q4K: dotQ4_K, q5K: dotQ5_K, q6K: dotQ6_K, name: "go"}
@@ -139,19 +136,7 @@ func growActs(a []q8KActs, T int) []q8KActs {
 func (o *kMatOp) Run(_, lo, hi int) {
 	m := o.m
 	nb := m.cols / QK_K
-	t := 0
-	if m.dtype == weights.Q4_K && kDots.q4K4 != nil {
-		for ; t+4 <= o.T; t += 4 {
-			a := [4]*q8KActs{&o.acts[t], &o.acts[t+1], &o.acts[t+2], &o.acts[t+3]}
-			for r := lo; r < hi; r++ {
-				v := kDots.q4K4(m.data[r*m.rowBytes:(r+1)*m.rowBytes], &a, nb)
-				for k := range 4 {
-					o.out[(t+k)*m.rows+r] = v[k]
-				}
-			}
-		}
-	}
-	for ; t < o.T; t++ {
+	for t := 0; t < o.T; t++ {
 		a := &o.acts[t]
 		row := o.out[t*m.rows : (t+1)*m.rows]
 		for r := lo; r < hi; r++ {
