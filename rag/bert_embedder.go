@@ -42,7 +42,7 @@ func LocalBertEmbedder(path string) Embedder {
 		once.Do(func() {
 			var m *bert.Model
 			if m, err = bert.Load(path); err != nil {
-				err = fmt.Errorf("load embedding model: %w (give an HF BERT directory or a bert GGUF file)", err)
+				err = fmt.Errorf("load embedding model: %w (give an HF BERT or XLM-RoBERTa directory, or a bert GGUF file)", err)
 				return
 			}
 			emb = BertEmbedder(m)

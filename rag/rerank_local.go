@@ -45,11 +45,11 @@ func LocalCrossEncoder(path string) RerankScorer {
 		once.Do(func() {
 			var m *bert.Model
 			if m, err = bert.Load(path); err != nil {
-				err = fmt.Errorf("load reranker: %w (give an HF directory of a BERT cross-encoder such as a bge-reranker checkpoint)", err)
+				err = fmt.Errorf("load reranker: %w (give an HF directory of a BERT or XLM-RoBERTa cross-encoder such as a bge-reranker checkpoint)", err)
 				return
 			}
 			if m.NumLabels() == 0 {
-				err = fmt.Errorf("load reranker: %s is a plain encoder without a classification head; --rerank-path needs a cross-encoder (…ForSequenceClassification), use it with --embed-path instead", path)
+				err = fmt.Errorf("load reranker: %s is a plain encoder without a classification head; --rerank-path needs a cross-encoder (BertForSequenceClassification or XLMRobertaForSequenceClassification), use it with --embed-path instead", path)
 				return
 			}
 			score = CrossEncoderScorer(m)

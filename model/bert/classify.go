@@ -82,26 +82,38 @@ func (m *Model) NumLabels() int {
 }
 
 // EncodePair returns the ids and token types of a sentence pair as
-// transformers encodes it for BERT: [CLS] a [SEP] b [SEP], types 0 up to
-// and including the first [SEP], 1 after. Pairs longer than MaxTokens are
-// cut longest-first (one token at a time from whichever text is longer,
-// the second on ties), transformers' default truncation.
+// transformers encodes it: for BERT [CLS] a [SEP] b [SEP], types 0 up to
+// and including the first [SEP] and 1 after; for XLM-RoBERTa <s> a </s>
+// </s> b </s>, all type 0. Pairs longer than MaxTokens are cut
+// longest-first (one token at a time from whichever text is longer, the
+// second on ties), transformers' default truncation.
 func (m *Model) EncodePair(a, b string) (ids, types []int) {
-	ta, tb := m.Tok.Encode(a, false), m.Tok.Encode(b, false)
-	for budget := m.MaxTokens() - 3; len(ta)+len(tb) > budget && len(ta)+len(tb) > 0; {
+	var ta, tb []int
+	var head, mid, tail []int
+	if m.Uni != nil {
+		ta, tb = m.Uni.Encode(a, false), m.Uni.Encode(b, false)
+		head, mid, tail = []int{m.Uni.BOS()}, []int{m.Uni.EOS(), m.Uni.EOS()}, []int{m.Uni.EOS()}
+	} else {
+		ta, tb = m.Tok.Encode(a, false), m.Tok.Encode(b, false)
+		head, mid, tail = []int{m.Tok.CLS()}, []int{m.Tok.SEP()}, []int{m.Tok.SEP()}
+	}
+	for budget := m.MaxTokens() - len(head) - len(mid) - len(tail); len(ta)+len(tb) > budget && len(ta)+len(tb) > 0; {
 		if len(ta) > len(tb) {
 			ta = ta[:len(ta)-1]
 		} else {
 			tb = tb[:len(tb)-1]
 		}
 	}
-	cls, sep := m.Tok.CLS(), m.Tok.SEP()
-	ids = make([]int, 0, len(ta)+len(tb)+3)
-	ids = append(append(append(ids, cls), ta...), sep)
+	ids = make([]int, 0, len(ta)+len(tb)+4)
+	ids = append(append(append(ids, head...), ta...), mid[:1]...)
+	second := 1
+	if m.Uni != nil {
+		second = 0 // RoBERTa has one token type
+	}
 	types = make([]int, len(ids), cap(ids))
-	ids = append(append(ids, tb...), sep)
+	ids = append(append(append(ids, mid[1:]...), tb...), tail...)
 	for len(types) < len(ids) {
-		types = append(types, 1)
+		types = append(types, second)
 	}
 	return ids, types
 }

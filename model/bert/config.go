@@ -83,8 +83,10 @@ func (c *Config) Validate() error {
 	if c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads != 0 {
 		errs = append(errs, fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads))
 	}
-	if c.ModelType != "" && c.ModelType != "bert" {
-		errs = append(errs, fmt.Errorf("model_type %q is not \"bert\"", c.ModelType))
+	switch c.ModelType {
+	case "", "bert", "xlm-roberta", "roberta":
+	default:
+		errs = append(errs, fmt.Errorf("model_type %q is not \"bert\" or \"xlm-roberta\"", c.ModelType))
 	}
 	switch c.HiddenAct {
 	case "gelu", "":

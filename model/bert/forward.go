@@ -26,7 +26,12 @@ func (m *Model) Embed(texts []string) ([][]float32, error) {
 // Tokenize returns the ids Embed feeds the encoder for text: [CLS] text
 // [SEP], truncated to MaxTokens.
 func (m *Model) Tokenize(text string) []int {
-	ids := m.Tok.Encode(text, true)
+	var ids []int
+	if m.Uni != nil {
+		ids = m.Uni.Encode(text, true)
+	} else {
+		ids = m.Tok.Encode(text, true)
+	}
 	if n := m.MaxTokens(); len(ids) > n {
 		ids = append(ids[:n-1:n-1], ids[len(ids)-1])
 	}
@@ -128,7 +133,8 @@ func (m *Model) forward(st *state, seqs [][]int, types [][]int) (offs []int) {
 			if types != nil {
 				ty = types[s][p]
 			}
-			w, pe, tt := m.wte[id*C:(id+1)*C], m.wpe[p*C:(p+1)*C], m.wtt[ty*C:(ty+1)*C]
+			pp := p + m.posOffset
+			w, pe, tt := m.wte[id*C:(id+1)*C], m.wpe[pp*C:(pp+1)*C], m.wtt[ty*C:(ty+1)*C]
 			for c := range row {
 				row[c] = w[c] + pe[c] + tt[c]
 			}

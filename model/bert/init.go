@@ -104,6 +104,93 @@ func InitCrossEncoder(dir string, cfg Config, seed uint64, vocab *tokenizer.Word
 	return initDir(dir, cfg, PoolCLS, seed, vocab, labels)
 }
 
+// TinyXLMRConfig is the shape of the tiny random XLM-RoBERTa models the
+// tests check against the PyTorch reference: TinyConfig's sizes with
+// RoBERTa's position offset (2) inside max_position_embeddings, one
+// token type and LayerNorm eps 1e-5.
+var TinyXLMRConfig = Config{
+	HiddenSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 4, IntermediateSize: 128,
+	HiddenAct: "gelu", MaxPositionEmbeddings: 130, TypeVocabSize: 1,
+	LayerNormEps: 1e-5, InitializerRange: 0.3,
+}
+
+// InitXLMR writes an HF XLM-RoBERTa directory with deterministic random
+// weights and the Unigram tokenizer.json at tokPath: with labels 0 an
+// XLMRobertaModel encoder (bge-m3's dense layout), otherwise an
+// XLMRobertaForSequenceClassification cross-encoder (bge-reranker's
+// layout: encoder under "roberta.", head classifier.dense and
+// classifier.out_proj). Positions start at pad_token_id+1 (1 here, as in
+// XLM-R), so max_position_embeddings includes that offset.
+func InitXLMR(dir string, cfg Config, pool Pooling, seed uint64, tokPath string, labels int) error {
+	tokJSON, err := os.ReadFile(tokPath)
+	if err != nil {
+		return fmt.Errorf("init XLM-R: %w", err)
+	}
+	uni, err := tokenizer.LoadUnigram(tokPath)
+	if err != nil {
+		return fmt.Errorf("init XLM-R: %w", err)
+	}
+	cfg.VocabSize = uni.VocabSize()
+	cfg.ModelType = "xlm-roberta"
+	cfg.PadTokenID = 1
+	cfg.TypeVocabSize = 1
+	cfg.Architectures = []string{"XLMRobertaModel"}
+	if labels > 0 {
+		cfg.Architectures = []string{"XLMRobertaForSequenceClassification"}
+		cfg.ID2Label = map[string]string{}
+		for l := range labels {
+			cfg.ID2Label[fmt.Sprint(l)] = fmt.Sprintf("LABEL_%d", l)
+		}
+	}
+	if cfg.InitializerRange <= 0 {
+		cfg.InitializerRange = 0.02
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("init XLM-R: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "1_Pooling"), 0o755); err != nil {
+		return fmt.Errorf("init XLM-R: %w", err)
+	}
+	if err := model.WriteJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return fmt.Errorf("init XLM-R: %w", err)
+	}
+	pc := poolingConfig{WordEmbeddingDimension: cfg.HiddenSize, CLS: pool == PoolCLS, Mean: pool == PoolMean}
+	if err := model.WriteJSON(filepath.Join(dir, "1_Pooling", "config.json"), pc); err != nil {
+		return fmt.Errorf("init XLM-R: %w", err)
+	}
+	if err := model.WriteFileAtomic(filepath.Join(dir, "tokenizer.json"), tokJSON); err != nil {
+		return fmt.Errorf("init XLM-R: %w", err)
+	}
+	names, shapes := tensorNames(&cfg)
+	if labels > 0 {
+		for i := range names {
+			names[i] = "roberta." + names[i]
+		}
+		C := cfg.HiddenSize
+		names = append(names, "classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias")
+		shapes = append(shapes, []int{C, C}, []int{C}, []int{labels, C}, []int{labels})
+	}
+	return writeRandom(filepath.Join(dir, "model.safetensors"), names, shapes, seed, cfg.InitializerRange)
+}
+
+func writeRandom(path string, names []string, shapes [][]int, seed uint64, r float64) error {
+	w := safetensors.NewWriter(path)
+	for i, name := range names {
+		n := 1
+		for _, d := range shapes[i] {
+			n *= d
+		}
+		if err := w.Add(name, safetensors.F32, shapes[i], f32Bytes(randomTensor(name, n, seed, r))); err != nil {
+			w.Abort()
+			return fmt.Errorf("init model weights: %w", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("init model weights: %w", err)
+	}
+	return nil
+}
+
 func initDir(dir string, cfg Config, pool Pooling, seed uint64, vocab *tokenizer.WordPiece, labels int) error {
 	cfg.VocabSize = vocab.VocabSize()
 	cfg.ModelType = "bert"
@@ -198,6 +285,9 @@ func (m *Model) weights() map[string][]float32 {
 // llama.cpp's form, bert.pooling_type from m.Pooling), which llama.cpp
 // loads as an embedding model.
 func (m *Model) WriteGGUF(path, name string) error {
+	if m.Tok == nil || m.head != nil {
+		return fmt.Errorf("write BERT GGUF: only plain BERT encoders with a WordPiece vocabulary are exported (not XLM-RoBERTa or cross-encoders)")
+	}
 	c := &m.Config
 	w := gguf.NewWriter(path)
 	md := []struct {

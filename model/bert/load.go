@@ -32,7 +32,13 @@ type layer struct {
 type Model struct {
 	Config  Config
 	Pooling Pooling
-	Tok     *tokenizer.WordPiece
+	Tok     *tokenizer.WordPiece // BERT checkpoints
+	// Uni is the SentencePiece Unigram tokenizer of XLM-RoBERTa
+	// checkpoints (bge-m3, bge-reranker); Tok is nil then.
+	Uni *tokenizer.Unigram
+	// posOffset is where position ids start: RoBERTa numbers positions
+	// from padding_idx+1, BERT from 0.
+	posOffset int
 
 	wte  []float32 // word_embeddings (V, C)
 	wpe  []float32 // position_embeddings (P, C)
@@ -49,7 +55,7 @@ func (m *Model) Dim() int { return m.Config.HiddenSize }
 
 // MaxTokens returns the longest input in tokens, [CLS] and [SEP] included;
 // longer texts are truncated.
-func (m *Model) MaxTokens() int { return m.Config.MaxPositionEmbeddings }
+func (m *Model) MaxTokens() int { return m.Config.MaxPositionEmbeddings - m.posOffset }
 
 // Load opens an encoder from an HF directory (config.json with model_type
 // "bert", model.safetensors, vocab.txt or tokenizer.json, optional
@@ -80,8 +86,16 @@ func loadHF(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := tokenizer.LoadWordPiece(dir)
-	if err != nil {
+	roberta := cfg.ModelType == "xlm-roberta" || cfg.ModelType == "roberta"
+	var (
+		tok *tokenizer.WordPiece
+		uni *tokenizer.Unigram
+	)
+	if roberta {
+		if uni, err = tokenizer.LoadUnigram(dir); err != nil {
+			return nil, fmt.Errorf("load XLM-RoBERTa tokenizer from %s: %w (the encoder needs a SentencePiece Unigram tokenizer.json)", dir, err)
+		}
+	} else if tok, err = tokenizer.LoadWordPiece(dir); err != nil {
 		return nil, fmt.Errorf("load BERT tokenizer from %s: %w (the encoder needs vocab.txt or a WordPiece tokenizer.json)", dir, err)
 	}
 	set, err := safetensors.OpenDir(dir)
@@ -94,6 +108,9 @@ func loadHF(dir string) (*Model, error) {
 	prefix := ""
 	if _, err := set.Tensor("embeddings.word_embeddings.weight"); err != nil {
 		prefix = "bert."
+		if roberta {
+			prefix = "roberta."
+		}
 	}
 	get := func(name string) (*weights.Tensor, error) {
 		t, err := set.Tensor(prefix + name)
@@ -109,6 +126,15 @@ func loadHF(dir string) (*Model, error) {
 	m, err := build(*cfg, pool, tok, get)
 	if err != nil {
 		return nil, err
+	}
+	if roberta {
+		if uni.VocabSize() > cfg.VocabSize {
+			return nil, fmt.Errorf("tokenizer has %d tokens but the model's vocab_size is %d: tokenizer and weights do not belong together", uni.VocabSize(), cfg.VocabSize)
+		}
+		m.Uni, m.posOffset = uni, cfg.PadTokenID+1
+		if cfg.MaxPositionEmbeddings <= m.posOffset+2 {
+			return nil, fmt.Errorf("%s: max_position_embeddings %d leaves no room after the position offset %d", dir, cfg.MaxPositionEmbeddings, m.posOffset)
+		}
 	}
 	// Head tensor names are absolute (classifier.weight sits beside the
 	// prefixed encoder, pooler under it).
@@ -245,7 +271,7 @@ func loadGGUF(path string) (*Model, error) {
 // build reads every weight through get (copying it out of the mapped
 // file) and checks shapes against cfg.
 func build(cfg Config, pool Pooling, tok *tokenizer.WordPiece, get getter) (*Model, error) {
-	if tok.VocabSize() > cfg.VocabSize {
+	if tok != nil && tok.VocabSize() > cfg.VocabSize {
 		return nil, fmt.Errorf("tokenizer has %d tokens but the model's vocab_size is %d: tokenizer and weights do not belong together", tok.VocabSize(), cfg.VocabSize)
 	}
 	C, I := cfg.HiddenSize, cfg.IntermediateSize
