@@ -31,8 +31,13 @@ func BertEmbedder(m *bert.Model) Embedder {
 // LocalBertEmbedder loads the encoder at path (an HF directory or a GGUF
 // file, see bert.Load) on first use, so a knowledge base that names a
 // local model opens without paying for the load until it embeds. A load
-// error is returned by every call.
+// error is returned by every call. Queries get the model family's
+// instruction (QueryInstruction).
 func LocalBertEmbedder(path string) Embedder {
+	return WithQueryInstruction(localBertEmbedder(path), QueryInstruction(path))
+}
+
+func localBertEmbedder(path string) Embedder {
 	var (
 		once sync.Once
 		emb  Embedder

@@ -35,8 +35,13 @@ func Batched(e Embedder, size int) Embedder {
 // RemoteEmbedder calls an OpenAI-compatible POST {baseURL}/v1/embeddings
 // (vLLM, Ollama, llama.cpp server, another ragtune serve). baseURL may
 // end in /v1 or not. apiKey may be empty. client nil uses
-// http.DefaultClient.
+// http.DefaultClient. Queries get the instruction of the model family
+// the model name shows (QueryInstruction).
 func RemoteEmbedder(baseURL, model, apiKey string, client *http.Client) Embedder {
+	return WithQueryInstruction(remoteEmbedder(baseURL, model, apiKey, client), QueryInstruction(model))
+}
+
+func remoteEmbedder(baseURL, model, apiKey string, client *http.Client) Embedder {
 	if client == nil {
 		client = http.DefaultClient
 	}

@@ -167,7 +167,7 @@ func (r *Retriever) dense(ctx context.Context, query string, depth int, filter i
 	if r.Vectors == nil || r.Embed == nil {
 		return nil, ErrNoVectors
 	}
-	vecs, err := r.Embed(ctx, []string{query})
+	vecs, err := r.Embed(asQuery(ctx), []string{query})
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
 	}

@@ -386,3 +386,13 @@ func withRerank(retr eval.Retriever, o *rerankOpts) (eval.Retriever, error) {
 	}
 	return kr, nil
 }
+
+// printQueryInstruction shows the instruction queries get before they are
+// embedded (kb stats), quoted so a trailing space or newline shows.
+func printQueryInstruction(model string) {
+	if ins := rag.QueryInstruction(model); ins != "" {
+		fmt.Printf("query prefix    %q\n", ins)
+	} else {
+		fmt.Printf("query prefix    none\n")
+	}
+}

@@ -130,6 +130,9 @@ func runKBStats(args []string) error {
 		if rc, err := rag.ReadRerankConfig(dir); err == nil && rc != nil {
 			out["reranker"] = rc
 		}
+		if cfg.Embedding != nil {
+			out["query_instruction"] = rag.QueryInstruction(cfg.Embedding.Path + cfg.Embedding.Model)
+		}
 		if *listDocs {
 			out["files"] = s.Paths()
 		}
@@ -146,6 +149,9 @@ func runKBStats(args []string) error {
 		fmt.Printf("embeddings      %s model %q, %d dimensions, %s index\n", cfg.Embedding.URL, cfg.Embedding.Model, st.VectorDim, st.VectorIndex)
 	} else {
 		fmt.Printf("embeddings      none (bm25 retrieval only)\n")
+	}
+	if cfg.Embedding != nil {
+		printQueryInstruction(cfg.Embedding.Path + cfg.Embedding.Model)
 	}
 	printKBReranker(dir)
 	fmt.Printf("unsnapshotted   %d bytes of write-ahead log\n", st.WALBytes)
