@@ -280,7 +280,7 @@ type rerankOpts struct {
 
 func rerankFlags(fs *flag.FlagSet) *rerankOpts {
 	return &rerankOpts{
-		path:  fs.String("rerank-path", "", "rerank with a local cross-encoder: HF `DIR` of a BERT/XLM-R sequence-classification model (bge-reranker layout)"),
+		path:  fs.String("rerank-path", "", "rerank with a local model: HF `DIR` of a BERT/XLM-R sequence-classification cross-encoder (bge-reranker layouts) or a Qwen3-Reranker"),
 		url:   fs.String("rerank-url", "", "rerank with a Jina/Cohere-style server at `URL` (POST /v1/rerank; key in RAGTUNE_RERANK_API_KEY)"),
 		model: fs.String("rerank-model", "", "reranker model `NAME` sent to --rerank-url"),
 		depth: fs.Int("rerank-depth", rag.DefaultRerankDepth, "candidates the reranker rescores `N`"),
