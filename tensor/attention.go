@@ -34,7 +34,7 @@ func AttentionKV(out, q, k, v []float32, T, pos, NH, NKV, HD int) {
 		attentionDecode(out, q, k, v, pos, NH, NKV, HD)
 		return
 	}
-	if NH%NKV == 0 && pos+T >= attnTiledMin {
+	if tiledOK(NH, NKV, HD) && (pos+T >= attnTiledMin || T >= attnTiledTokens) {
 		attentionTiled(out, q, k, v, T, pos, NH, NKV, HD)
 		return
 	}

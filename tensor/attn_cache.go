@@ -78,6 +78,7 @@ type KVCache struct {
 	k16, v16    [][]uint16
 	k8, v8      [][]int8
 	ks8, vs8    [][]float32 // q8_0 block scales
+	wk, wv      []float32   // widened rows for head sizes the tiles do not take
 	layers      int
 }
 
@@ -191,6 +192,16 @@ func (c *KVCache) Attention(l int, out, q []float32, T, pos, NH, NKV, HD int) {
 	}
 	if T == 1 {
 		attentionDecodeSrc(out, q, src, pos, NH, NKV, HD)
+		return
+	}
+	if !tiledOK(NH, NKV, HD) {
+		// Odd head sizes (test models): widen the rows into float32 and
+		// take the two-pass path.
+		n := (pos + T) * NKV * HD
+		c.wk, c.wv = growKV(c.wk[:0], n), growKV(c.wv[:0], n)
+		src.widenK(c.wk, 0, pos+T, NKV*HD, 0, NKV*HD)
+		src.widenV(c.wv, 0, pos+T, NKV*HD, 0, NKV*HD)
+		attnRows(out, q, c.wk, c.wv, T, pos, NH, NKV, HD)
 		return
 	}
 	attentionTiledSrc(out, q, src, T, pos, NH, NKV, HD)

@@ -215,3 +215,30 @@ func BenchmarkKVCachePrefill(b *testing.B) {
 		}
 	}
 }
+
+// TestAttentionOddHeads: head sizes the tiles do not take (12, 14, 20)
+// still reach the right answer through AttentionKV and every cache type
+// that can hold them, prefill and decode.
+func TestAttentionOddHeads(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, tc := range []struct{ T, pos, NH, NKV, HD int }{
+		{23, 0, 6, 2, 12}, {70, 23, 5, 1, 14}, {1, 92, 5, 1, 14}, {40, 400, 4, 2, 20},
+	} {
+		P := tc.pos + tc.T
+		qd, kvd := tc.NH*tc.HD, tc.NKV*tc.HD
+		q := attnRand(r, tc.T*qd, 1)
+		k := attnRand(r, P*kvd, 1)
+		v := attnRand(r, P*kvd, 1)
+		t.Run(fmt.Sprintf("T=%d,pos=%d,NH=%d,NKV=%d,HD=%d", tc.T, tc.pos, tc.NH, tc.NKV, tc.HD), func(t *testing.T) {
+			eachKernelSet(t, func(t *testing.T) {
+				got := make([]float32, tc.T*qd)
+				AttentionKV(got, q, k, v, tc.T, tc.pos, tc.NH, tc.NKV, tc.HD)
+				attnCheckClose(t, "AttentionKV", got, attentionRef(q, k, v, tc.T, tc.pos, tc.NH, tc.NKV, tc.HD), 2e-6)
+				c := NewKVCache(KVF16, 1, kvd, P)
+				c.Store(0, 0, k, v)
+				c.Attention(0, got, q, tc.T, tc.pos, tc.NH, tc.NKV, tc.HD)
+				attnCheckClose(t, "f16 cache", got, attentionRef(q, roundF16(k), roundF16(v), tc.T, tc.pos, tc.NH, tc.NKV, tc.HD), 2e-6)
+			})
+		})
+	}
+}

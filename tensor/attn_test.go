@@ -172,7 +172,7 @@ func TestExpKernels(t *testing.T) {
 // 1.5B model's shape.
 func BenchmarkAttentionPrefill(b *testing.B) {
 	const T, NH, NKV, HD = 128, 12, 2, 128
-	for _, P := range []int{256, 512, 2048, 4096} {
+	for _, P := range []int{128, 256, 512, 2048, 4096} {
 		r := rand.New(rand.NewPCG(37, 38))
 		q := attnRand(r, T*NH*HD, 1)
 		k := attnRand(r, P*NKV*HD, 1)
