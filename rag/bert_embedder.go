@@ -31,8 +31,9 @@ func BertEmbedder(m *bert.Model) Embedder {
 // LocalBertEmbedder loads the encoder at path (an HF directory or a GGUF
 // file, see bert.Load) on first use, so a knowledge base that names a
 // local model opens without paying for the load until it embeds. A load
-// error is returned by every call. Queries get the model family's
-// instruction (QueryInstruction).
+// error is returned by every call. A Qwen3 directory (Qwen3-Embedding)
+// loads as a decoder embedder (Qwen3Embedder). Queries get the model
+// family's instruction (QueryInstruction).
 func LocalBertEmbedder(path string) Embedder {
 	return WithQueryInstruction(localBertEmbedder(path), QueryInstruction(path))
 }
@@ -45,6 +46,10 @@ func localBertEmbedder(path string) Embedder {
 	)
 	return func(ctx context.Context, texts []string) ([][]float32, error) {
 		once.Do(func() {
+			if isQwen3(path) {
+				emb, err = loadQwen3Embedder(path)
+				return
+			}
 			var m *bert.Model
 			if m, err = bert.Load(path); err != nil {
 				err = fmt.Errorf("load embedding model: %w (give an HF BERT or XLM-RoBERTa directory, or a bert GGUF file)", err)
