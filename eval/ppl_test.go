@@ -75,7 +75,11 @@ func testTokens(m *qwen2.Model, n int) []int {
 
 func closeTo(t *testing.T, name string, got, want float64) {
 	t.Helper()
-	if d := math.Abs(got - want); d > 1e-9*math.Max(1, math.Abs(want)) || math.IsNaN(got) {
+	// The scorer and the reference prefill different spans, so attention
+	// may take the tiled path (16+ tokens) in one and other tiles or the
+	// per-row path in the other: float32 sums in a different order agree
+	// to ~1e-8 relative; anything past 1e-7 is a real difference.
+	if d := math.Abs(got - want); d > 1e-7*math.Max(1, math.Abs(want)) || math.IsNaN(got) {
 		t.Errorf("%s = %.12g, want %.12g (diff %.3g)", name, got, want, d)
 	}
 }
