@@ -111,31 +111,11 @@ func exitCode(err error, stderr io.Writer) int { return cli.ExitCode(err, stderr
 func suggest(name string) string {
 	best, bestD := "", 3
 	for n := range commands {
-		if d := editDistance(name, n); d < bestD {
+		if d := cli.EditDistance(name, n); d < bestD {
 			best, bestD = n, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // newFlagSet returns a FlagSet whose --help prints a synopsis, a

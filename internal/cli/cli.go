@@ -71,7 +71,7 @@ func Suggest(name string, candidates []string) string {
 	limit := max(2, len(name)/3)
 	best, bestD := "", limit+1
 	for _, c := range candidates {
-		d := editDistance(name, c)
+		d := EditDistance(name, c)
 		// A prefix ("--lor" for "--lora-r") is a likely intent too.
 		if strings.HasPrefix(c, name) && len(name) >= 3 {
 			d = min(d, 1)
@@ -83,7 +83,8 @@ func Suggest(name string, candidates []string) string {
 	return best
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, in bytes.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
