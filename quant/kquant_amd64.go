@@ -71,13 +71,26 @@ const kChunk = 16
 // dotQ4_KAVX2 is dotQ4_K with the integer part in assembly; the float
 // arithmetic is the same, in the same order, so results are identical.
 func dotQ4_KAVX2(w []byte, a *q8KActs, nb int) float32 {
+	return dotQ45_KAVX2(w, a, nb, Q4_KBlockBytes, q4KDotsAVX2)
+}
+
+// dotQ5_KAVX2 is dotQ5_K with the integer part in assembly (the Q4_K
+// scheme; the fifth bits are added in the assembly).
+func dotQ5_KAVX2(w []byte, a *q8KActs, nb int) float32 {
+	return dotQ45_KAVX2(w, a, nb, Q5_KBlockBytes, q5KDotsAVX2)
+}
+
+// dotQ45_KAVX2 prepares Q4_K/Q5_K super-blocks (they share the scale and
+// min layout: d, dmin, 12 scale bytes first) for dots, kChunk at a time,
+// and combines its integer sums with the block factors.
+func dotQ45_KAVX2(w []byte, a *q8KActs, nb, blockBytes int, dots func(w *byte, y *int8, sc *int16, out *int32, nb int)) float32 {
 	var sc [kChunk * 8]int16
 	var isum, msum [kChunk]int32
 	var sum float32
 	for b0 := 0; b0 < nb; b0 += kChunk {
 		n := min(kChunk, nb-b0)
 		for i := 0; i < n; i++ {
-			scs, mns := q4KScales((*[12]byte)(w[(b0+i)*Q4_KBlockBytes+4:]))
+			scs, mns := q4KScales((*[12]byte)(w[(b0+i)*blockBytes+4:]))
 			ps := (*[8]int32)(a.psums[(b0+i)*8:])
 			dst := (*[8]int16)(sc[i*8:])
 			var ms int32
@@ -87,9 +100,9 @@ func dotQ4_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 			}
 			msum[i] = ms
 		}
-		q4KDotsAVX2(&w[b0*Q4_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
+		dots(&w[b0*blockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
 		for i := 0; i < n; i++ {
-			b := w[(b0+i)*Q4_KBlockBytes:]
+			b := w[(b0+i)*blockBytes:]
 			yd := a.d[b0+i]
 			d, dmin := float32(kHalf(b)*yd), float32(kHalf(b[2:])*yd)
 			sum += float32(d*float32(isum[i])) - float32(dmin*float32(msum[i]))
@@ -123,36 +136,6 @@ func dotQ6_KAVX2(w []byte, a *q8KActs, nb int) float32 {
 		for i := 0; i < n; i++ {
 			d := kHalf(w[(b0+i)*Q6_KBlockBytes+208:])
 			sum += float32(float32(d*a.d[b0+i]) * float32(isum[i]-off[i]))
-		}
-	}
-	return sum
-}
-
-// dotQ5_KAVX2 is dotQ5_K with the integer part in assembly (the Q4_K
-// wrapper's scheme; the fifth bits are added in the assembly).
-func dotQ5_KAVX2(w []byte, a *q8KActs, nb int) float32 {
-	var sc [kChunk * 8]int16
-	var isum, msum [kChunk]int32
-	var sum float32
-	for b0 := 0; b0 < nb; b0 += kChunk {
-		n := min(kChunk, nb-b0)
-		for i := 0; i < n; i++ {
-			scs, mns := q4KScales((*[12]byte)(w[(b0+i)*Q5_KBlockBytes+4:]))
-			ps := (*[8]int32)(a.psums[(b0+i)*8:])
-			dst := (*[8]int16)(sc[i*8:])
-			var ms int32
-			for j := range 8 {
-				dst[j] = int16(scs[j])
-				ms += int32(mns[j]) * ps[j]
-			}
-			msum[i] = ms
-		}
-		q5KDotsAVX2(&w[b0*Q5_KBlockBytes], &a.qs[b0*QK_K], &sc[0], &isum[0], n)
-		for i := 0; i < n; i++ {
-			b := w[(b0+i)*Q5_KBlockBytes:]
-			yd := a.d[b0+i]
-			d, dmin := float32(kHalf(b)*yd), float32(kHalf(b[2:])*yd)
-			sum += float32(d*float32(isum[i])) - float32(dmin*float32(msum[i]))
 		}
 	}
 	return sum
