@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-
-	"ragtune/quant"
 )
 
 // head is a sequence-classification head over the first token's hidden
@@ -41,29 +38,14 @@ func loadHead(C int, get getter) (*head, error) {
 			return nil, fmt.Errorf("classifier tensor %s has shape %v, want (labels, %d)", n.out, ow.Shape, C)
 		}
 		L := ow.Shape[0]
-		var errs []error
-		read := func(name string, shape ...int) []float32 {
-			t, err := get(name)
-			if err != nil {
-				errs = append(errs, err)
-				return nil
-			}
-			if !slices.Equal(t.Shape, shape) {
-				errs = append(errs, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape))
-				return nil
-			}
-			v, err := quant.Float32(t)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("tensor %s: %w", name, err))
-			}
-			return v
-		}
+		rd := &reader{get: get}
+		read := rd.read
 		h := &head{
 			dw: read(n.dense, C, C), db: read(n.denseB, C),
 			ow: read(n.out, L, C), ob: read(n.outB, L),
 			labels: L,
 		}
-		if err := errors.Join(errs...); err != nil {
+		if err := errors.Join(rd.errs...); err != nil {
 			return nil, fmt.Errorf("load classification head: %w", err)
 		}
 		return h, nil

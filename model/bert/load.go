@@ -77,6 +77,30 @@ func Load(path string) (*Model, error) {
 // getter returns a tensor by its HF name (without any "bert." prefix).
 type getter func(name string) (*weights.Tensor, error)
 
+// reader copies weights out through get as float32, checking each shape,
+// and collects every problem so a load reports them all at once.
+type reader struct {
+	get  getter
+	errs []error
+}
+
+func (r *reader) read(name string, shape ...int) []float32 {
+	t, err := r.get(name)
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return nil
+	}
+	if !slices.Equal(t.Shape, shape) {
+		r.errs = append(r.errs, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape))
+		return nil
+	}
+	v, err := quant.Float32(t)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("tensor %s: %w", name, err))
+	}
+	return v
+}
+
 func loadHF(dir string) (*Model, error) {
 	cfg, err := loadConfig(dir)
 	if err != nil {
@@ -275,30 +299,15 @@ func build(cfg Config, pool Pooling, tok *tokenizer.WordPiece, get getter) (*Mod
 		return nil, fmt.Errorf("tokenizer has %d tokens but the model's vocab_size is %d: tokenizer and weights do not belong together", tok.VocabSize(), cfg.VocabSize)
 	}
 	C, I := cfg.HiddenSize, cfg.IntermediateSize
-	var errs []error
-	read := func(name string, shape ...int) []float32 {
-		t, err := get(name)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		if !slices.Equal(t.Shape, shape) {
-			errs = append(errs, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Shape, shape))
-			return nil
-		}
-		v, err := quant.Float32(t)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("tensor %s: %w", name, err))
-		}
-		return v
-	}
+	rd := &reader{get: get}
+	read := rd.read
 	m := &Model{Config: cfg, Pooling: pool, Tok: tok}
 	m.wte = read("embeddings.word_embeddings.weight", cfg.VocabSize, C)
 	m.wpe = read("embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, C)
 	m.wtt = read("embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, C)
 	m.lnw = read("embeddings.LayerNorm.weight", C)
 	m.lnb = read("embeddings.LayerNorm.bias", C)
-	for l := 0; l < cfg.NumHiddenLayers && len(errs) == 0; l++ {
+	for l := 0; l < cfg.NumHiddenLayers && len(rd.errs) == 0; l++ {
 		p := fmt.Sprintf("encoder.layer.%d.", l)
 		m.lays = append(m.lays, layer{
 			qw: read(p+"attention.self.query.weight", C, C), qb: read(p+"attention.self.query.bias", C),
@@ -311,7 +320,7 @@ func build(cfg Config, pool Pooling, tok *tokenizer.WordPiece, get getter) (*Mod
 			ln2w: read(p+"output.LayerNorm.weight", C), ln2b: read(p+"output.LayerNorm.bias", C),
 		})
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(rd.errs...); err != nil {
 		return nil, fmt.Errorf("load BERT weights: %w", err)
 	}
 	return m, nil
