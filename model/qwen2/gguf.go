@@ -19,35 +19,23 @@ import (
 // HFName maps a llama.cpp tensor name to its Hugging Face name
 // ("blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight").
 func HFName(name string) (string, bool) {
-	for _, r := range append([]tensorRow{embedRow}, tailRows...) {
-		if name == r.gguf {
-			return r.hf, true
-		}
-	}
-	rest, ok := strings.CutPrefix(name, "blk.")
-	if !ok {
-		return "", false
-	}
-	num, suffix, ok := strings.Cut(rest, ".")
-	if _, err := strconv.ParseUint(num, 10, 31); !ok || err != nil {
-		return "", false
-	}
-	for _, r := range layerRows {
-		if suffix == r.gguf {
-			return "model.layers." + num + "." + r.hf, true
-		}
-	}
-	return "", false
+	return mapName(name, "blk.", "model.layers.", func(r tensorRow) string { return r.gguf }, func(r tensorRow) string { return r.hf })
 }
 
 // GGUFName maps a Hugging Face tensor name to llama.cpp's.
 func GGUFName(name string) (string, bool) {
+	return mapName(name, "model.layers.", "blk.", func(r tensorRow) string { return r.hf }, func(r tensorRow) string { return r.gguf })
+}
+
+// mapName translates name through the tensor table from one naming (from,
+// whose per-layer names start with fromLayer+"N.") to the other.
+func mapName(name, fromLayer, toLayer string, from, to func(tensorRow) string) (string, bool) {
 	for _, r := range append([]tensorRow{embedRow}, tailRows...) {
-		if name == r.hf {
-			return r.gguf, true
+		if name == from(r) {
+			return to(r), true
 		}
 	}
-	rest, ok := strings.CutPrefix(name, "model.layers.")
+	rest, ok := strings.CutPrefix(name, fromLayer)
 	if !ok {
 		return "", false
 	}
@@ -56,8 +44,8 @@ func GGUFName(name string) (string, bool) {
 		return "", false
 	}
 	for _, r := range layerRows {
-		if suffix == r.hf {
-			return "blk." + num + "." + r.gguf, true
+		if suffix == from(r) {
+			return toLayer + num + "." + to(r), true
 		}
 	}
 	return "", false
