@@ -111,6 +111,14 @@ func (o Options) withDefaults() (Options, error) {
 	if u, err := url.Parse(o.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return o, fmt.Errorf("hub endpoint %q is not an http(s) URL", o.Endpoint)
 	}
+	o.transportDefaults()
+	return o, nil
+}
+
+// transportDefaults fills the retry and client settings every hub (and
+// the Ollama registry) shares: 4 retries (negative: none), a 1 s backoff,
+// the default transport.
+func (o *Options) transportDefaults() {
 	if o.Retries == 0 {
 		o.Retries = 4
 	}
@@ -123,7 +131,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Transport: http.DefaultTransport}
 	}
-	return o, nil
 }
 
 // ValidRepo reports whether repo looks like "owner/name".

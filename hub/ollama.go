@@ -262,18 +262,7 @@ func PullOllama(ctx context.Context, name OllamaName, o OllamaOptions) (*OllamaM
 	}
 	ho := Options{Source: "ollama", Endpoint: strings.TrimRight(o.Registry, "/"), Retries: o.Retries, Backoff: o.Backoff,
 		Client: o.Client, Progress: o.Progress}
-	if ho.Retries == 0 {
-		ho.Retries = 4
-	}
-	if ho.Retries < 0 {
-		ho.Retries = 0
-	}
-	if ho.Backoff <= 0 {
-		ho.Backoff = time.Second
-	}
-	if ho.Client == nil {
-		ho.Client = &http.Client{Transport: http.DefaultTransport}
-	}
+	ho.transportDefaults()
 	base := ho.Endpoint + "/v2/" + name.Namespace + "/" + name.Model
 	raw, err := fetchOllamaManifest(ctx, base+"/manifests/"+name.Tag, ho)
 	if err != nil {
