@@ -72,9 +72,12 @@ func Suggest(name string, candidates []string) string {
 	best, bestD := "", limit+1
 	for _, c := range candidates {
 		d := EditDistance(name, c)
-		// A prefix ("--lor" for "--lora-r") is a likely intent too.
+		// A prefix ("--lor" for "--lora-r") is a likely intent too, and so
+		// is the last part of a compound name ("--keys" for "--api-keys").
 		if strings.HasPrefix(c, name) && len(name) >= 3 {
 			d = min(d, 1)
+		} else if strings.HasSuffix(c, "-"+name) && len(name) >= 3 {
+			d = min(d, limit)
 		}
 		if d < bestD || (d == bestD && c < best) {
 			best, bestD = c, d

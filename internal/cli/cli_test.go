@@ -52,8 +52,8 @@ func TestParseUnknownFlagIsOneLine(t *testing.T) {
 }
 
 func TestSuggest(t *testing.T) {
-	names := []string{"model", "max-tokens", "top-p", "temperature", "lora-r"}
-	for in, want := range map[string]string{"modle": "model", "temprature": "temperature", "top_p": "top-p", "xyz": "", "lor": "lora-r"} {
+	names := []string{"model", "max-tokens", "top-p", "temperature", "lora-r", "api-keys"}
+	for in, want := range map[string]string{"modle": "model", "temprature": "temperature", "top_p": "top-p", "xyz": "", "lor": "lora-r", "keys": "api-keys", "tokens": "max-tokens", "p": ""} {
 		if got := Suggest(in, names); got != want {
 			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
 		}
