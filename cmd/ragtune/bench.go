@@ -61,13 +61,13 @@ type benchResult struct {
 
 func runBench(args []string) error {
 	fs := newFlagSet("bench", "--model DIR|FILE.gguf [--threads N] [--prompt 128] [--gen 32] [--json]", benchDescription)
-	path := fs.String("model", "", "model directory or .gguf file")
+	path := fs.String("model", "", "model `DIR` or .gguf file")
 	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads for the kernels")
 	prompt := fs.Int("prompt", 128, "prompt tokens evaluated in the prefill")
 	gen := fs.Int("gen", 32, "tokens generated one by one after the prompt")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
-	profile := fs.String("cpuprofile", "", "write a Go CPU profile of the prefill and decode to this file (go tool pprof)")
-	kvFlag := fs.String("kv-type", llm.DefaultKVType.String(), "KV cache element type: "+tensor.KVTypes)
+	profile := fs.String("cpuprofile", "", "write a Go CPU profile of the prefill and decode to `FILE` (go tool pprof)")
+	kvFlag := fs.String("kv-type", llm.DefaultKVType.String(), "KV cache element `TYPE`: "+tensor.KVTypes)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func kbDir(root, name string) (string, error) {
 
 func runKBList(args []string) error {
 	fs := newFlagSet("kb list", "[--kb-dir DIR] [--json]", "Lists the knowledge bases under --kb-dir.")
-	root := fs.String("kb-dir", defaultKBRoot(), "directory holding knowledge bases")
+	root := fs.String("kb-dir", defaultKBRoot(), "`DIR` holding knowledge bases")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -56,12 +56,12 @@ Examples:
   ragtune model init --preset r1-distill-qwen-1.5b --out bench-1.5b
   ragtune model init --preset tiny --hidden-size 128 --intermediate-size 384 --layers 3 \
       --heads 4 --kv-heads 2 --max-position 1024 --tokenizer my-tok --out small-model`)
-	preset := fs.String("preset", "tiny", "model shape: "+strings.Join(presets, ", "))
-	arch := fs.String("arch", "", "architecture: qwen2, llama or qwen3 (default: the preset's; with --preset tiny, the tiny shape of that architecture)")
-	out := fs.String("out", "", "output directory (created; must be empty unless --force)")
+	preset := fs.String("preset", "tiny", "model shape `NAME`: "+strings.Join(presets, ", "))
+	arch := fs.String("arch", "", "architecture `NAME`: qwen2, llama or qwen3 (default: the preset's; with --preset tiny, the tiny shape of that architecture)")
+	out := fs.String("out", "", "output `DIR` (created; must be empty unless --force)")
 	seed := fs.Uint64("seed", 1, "random seed for the weights")
-	tokPath := fs.String("tokenizer", "", "tokenizer.json (or a directory holding one) to use instead of the byte-level vocabulary")
-	dtype := fs.String("dtype", "", "weight dtype: f32, bf16 or f16 (default: the preset's, f32 for tiny, bf16 for the R1 shapes)")
+	tokPath := fs.String("tokenizer", "", "tokenizer.json `FILE` (or a directory holding one) to use instead of the byte-level vocabulary")
+	dtype := fs.String("dtype", "", "weight `DTYPE`: f32, bf16 or f16 (default: the preset's, f32 for tiny, bf16 for the R1 shapes)")
 	force := fs.Bool("force", false, "overwrite an existing model in --out")
 	// Shape overrides: each flag replaces one size of the preset.
 	over := func(name, usage string) *int { return fs.Int(name, 0, "override the preset's "+usage) }

@@ -11,6 +11,7 @@ import (
 
 	"ragtune/hub"
 	"ragtune/internal/bytesize"
+	"ragtune/internal/plural"
 	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
 )
@@ -109,14 +110,14 @@ func runModelPull(args []string) error {
 			fmt.Printf("%12s  %s%s\n", bytesize.Format(max(f.Size, 0)), f.Path, sum)
 			total += max(f.Size, 0)
 		}
-		fmt.Printf("%d files, %s\n", len(files), bytesize.Format(total))
+		fmt.Printf("%s, %s\n", plural.Count(len(files), "file"), bytesize.Format(total))
 		return nil
 	}
 	start := time.Now()
 	res, err := hub.Pull(ctx, repo, *out, o)
 	if err != nil {
 		if res != nil && res.Downloaded+res.Skipped > 0 {
-			err = fmt.Errorf("%w\n%d of %d files are in %s; run the same command again to continue", err, res.Downloaded+res.Skipped, len(res.Files), *out)
+			err = fmt.Errorf("%w\n%d of %s are in %s; run the same command again to continue", err, res.Downloaded+res.Skipped, plural.Count(len(res.Files), "file"), *out)
 		}
 		return err
 	}
@@ -131,8 +132,8 @@ func runModelPull(args []string) error {
 	if res.Commit != "" {
 		commit = " at commit " + res.Commit
 	}
-	fmt.Printf("pulled %s%s into %s: %d files (%s), %d downloaded, %d already present; %s transferred in %s",
-		repo, commit, *out, len(res.Files), bytesize.Format(total), res.Downloaded, res.Skipped, bytesize.Format(res.Bytes), el.Round(time.Second))
+	fmt.Printf("pulled %s%s into %s: %s (%s), %d downloaded, %d already present; %s transferred in %s",
+		repo, commit, *out, plural.Count(len(res.Files), "file"), bytesize.Format(total), res.Downloaded, res.Skipped, bytesize.Format(res.Bytes), el.Round(time.Second))
 	if s := el.Seconds(); s > 0 && res.Bytes > 0 {
 		fmt.Printf(" (%s/s)", bytesize.Format(int64(float64(res.Bytes)/s)))
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ragtune/internal/bytesize"
+	"ragtune/internal/plural"
 	"ragtune/llm/chat"
 	"ragtune/tokenizer"
 	"ragtune/train/data"
@@ -191,9 +192,9 @@ func readTokenizerTexts(inputs []string, skipBad bool) ([]string, error) {
 	if len(texts) == 0 {
 		return nil, errors.New("train tokenizer: the inputs hold no text")
 	}
-	fmt.Fprintf(os.Stderr, "read %d texts (%s) from %d files", len(texts), bytesize.Format(size), len(files))
+	fmt.Fprintf(os.Stderr, "read %s (%s) from %s", plural.Count(len(texts), "text"), bytesize.Format(size), plural.Count(len(files), "file"))
 	if otherTypes > 0 {
-		fmt.Fprintf(os.Stderr, "; skipped %d files of other types", otherTypes)
+		fmt.Fprintf(os.Stderr, "; skipped %s of other types", plural.Count(otherTypes, "file"))
 	}
 	fmt.Fprintln(os.Stderr)
 	return texts, nil

@@ -137,7 +137,7 @@ func addGenFlags(fs *flag.FlagSet) *genFlags {
 	g := &genFlags{fs: fs}
 	fs.StringVar(&g.model, "model", "", "model: HF `DIR` or GGUF file (required)")
 	fs.IntVar(&g.ctx, "ctx", 0, "context size in tokens `N`, prompt and answer together (default min(model maximum, 4096)); KV cache per token: 2 × layers × KV heads × head dim values (1.5B model: 56 KiB at f32, 28 KiB at f16, 15.75 KiB at q8_0; allocated as the sequence grows)")
-	fs.StringVar(&g.kvType, "kv-type", llm.DefaultKVType.String(), "KV cache element `type`: "+tensor.KVTypes+" (f16 halves the cache; f32 does not round it)")
+	fs.StringVar(&g.kvType, "kv-type", llm.DefaultKVType.String(), "KV cache element `TYPE`: "+tensor.KVTypes+" (f16 halves the cache; f32 does not round it)")
 	fs.IntVar(&g.maxTokens, "max-tokens", 2048, "generate at most `N` tokens, reasoning included (0: until the context is full)")
 	fs.Var(&g.temp, "temperature", "sampling temperature `T`; 0 is greedy (default: the model's)")
 	fs.Var(&g.topP, "top-p", "nucleus sampling: keep the most likely tokens up to probability mass `P` (default: the model's)")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ragtune/internal/cli"
+	"ragtune/internal/plural"
 	"ragtune/internal/progress"
 	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
@@ -77,7 +78,7 @@ func trainFlags(rc *train.RunConfig, config, export *string) *flag.FlagSet {
 	fs.StringVar(&rc.Data, "data", rc.Data, "training data `FILE`: .json/.jsonl rows (alpaca, messages/sharegpt, medical-o1, or {\"text\": ...} for plain-text pre-training), or a .txt/.md file (one pre-training document)")
 	fs.StringVar(&rc.Out, "out", rc.Out, "output `DIR` (adapter or model, logs, checkpoints)")
 	fs.BoolVar(&rc.Force, "force", rc.Force, "train into an --out that already holds files (its old log and checkpoints are removed)")
-	fs.StringVar(&rc.Mode, "mode", rc.Mode, "lora or full")
+	fs.StringVar(&rc.Mode, "mode", rc.Mode, "`MODE`: lora or full")
 	fs.IntVar(&rc.LoRA.R, "lora-r", rc.LoRA.R, "LoRA rank")
 	fs.Float64Var(&rc.LoRA.Alpha, "lora-alpha", rc.LoRA.Alpha, "LoRA alpha (scale = alpha/r)")
 	fs.Float64Var(&rc.LoRA.Dropout, "lora-dropout", rc.LoRA.Dropout, "dropout on the LoRA input path")
@@ -90,7 +91,7 @@ func trainFlags(rc *train.RunConfig, config, export *string) *flag.FlagSet {
 	fs.IntVar(&rc.GradAccum, "grad-accum", rc.GradAccum, "micro-batches per optimizer step (gradient accumulation)")
 	fs.IntVar(&rc.MaxSeq, "max-seq", rc.MaxSeq, "maximum tokens per example (longer ones are cut at the end)")
 	fs.IntVar(&rc.Warmup, "warmup", rc.Warmup, "linear warmup steps")
-	fs.StringVar(&rc.Schedule, "schedule", rc.Schedule, "learning-rate schedule after warmup: cosine, linear or constant")
+	fs.StringVar(&rc.Schedule, "schedule", rc.Schedule, "learning-rate `SCHEDULE` after warmup: cosine, linear or constant")
 	fs.Float64Var(&rc.WeightDecay, "weight-decay", rc.WeightDecay, "AdamW decoupled weight decay (not applied to biases and norms)")
 	fs.Float64Var(&rc.Beta1, "beta1", rc.Beta1, "AdamW beta1")
 	fs.Float64Var(&rc.Beta2, "beta2", rc.Beta2, "AdamW beta2")
@@ -104,8 +105,8 @@ func trainFlags(rc *train.RunConfig, config, export *string) *flag.FlagSet {
 	fs.Uint64Var(&rc.Seed, "seed", rc.Seed, "seed for LoRA init, dropout, shuffling and the validation split")
 	fs.BoolVar(&rc.SkipBad, "skip-bad", rc.SkipBad, "skip malformed data rows (counted) instead of failing")
 	fs.IntVar(&rc.Threads, "threads", rc.Threads, "compute threads (0: all cores)")
-	fs.StringVar(&rc.BaseDType, "base-dtype", rc.BaseDType, "LoRA: keep the frozen projections as f32, bf16, q8_0 or q4_0 (QLoRA-style; less memory)")
-	fs.StringVar(&rc.ChatTemplate, "chat-template", rc.ChatTemplate, "chat template: a .jinja file, or r1 / qwen for the built-in ones (default: the model's tokenizer_config.json)")
+	fs.StringVar(&rc.BaseDType, "base-dtype", rc.BaseDType, "LoRA: keep the frozen projections as `TYPE` f32, bf16, q8_0 or q4_0 (QLoRA-style; less memory)")
+	fs.StringVar(&rc.ChatTemplate, "chat-template", rc.ChatTemplate, "chat template: a .jinja `FILE`, or r1 / qwen for the built-in ones (default: the model's tokenizer_config.json)")
 	return fs
 }
 
@@ -252,7 +253,7 @@ func runTrain(args []string) error {
 		return err
 	}
 	if tooLong > 0 {
-		fmt.Fprintf(os.Stderr, "dropped %d examples whose prompt alone exceeds --max-seq %d\n", tooLong, rc.MaxSeq)
+		fmt.Fprintf(os.Stderr, "dropped %s whose prompt alone exceeds --max-seq %d\n", plural.Count(tooLong, "example"), rc.MaxSeq)
 	}
 	trainSet, val := data.Split(samples, rc.ValSplit, rc.Seed)
 	if len(trainSet) == 0 {
@@ -377,7 +378,7 @@ func exportLlamaFactory(rc train.RunConfig, dir string) error {
 	for _, n := range notes {
 		fmt.Fprintln(os.Stderr, "note:", n)
 	}
-	fmt.Printf("wrote %s (%d examples in %s, dataset_info.json, train.yaml)\n", dir, len(exs), filepath.Join("data", train.ExportDataset+".json"))
+	fmt.Printf("wrote %s (%s in %s, dataset_info.json, train.yaml)\n", dir, plural.Count(len(exs), "example"), filepath.Join("data", train.ExportDataset+".json"))
 	fmt.Printf("on a machine with LLaMA-Factory: cd %s && llamafactory-cli train train.yaml\n", dir)
 	return nil
 }
