@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"ragtune/llm"
-	"ragtune/server/openai"
+	"ragtune/openai"
 )
 
 // checkModel accepts the served model, an empty name, or "rag:<kb>", and
@@ -41,7 +41,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if cr.KB != "" {
 		kbName = cr.KB
 	}
-	req, err := cr.ToLLM(s.cfg.DefaultSampling)
+	req, err := chatToLLM(&cr, s.cfg.DefaultSampling)
 	if err != nil {
 		writeRequestError(w, err)
 		return
@@ -79,11 +79,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			he.write(w)
 			return
 		}
-		finish := openai.FinishReasonFrom(res.FinishReason)
+		finish := finishReasonFrom(res.FinishReason)
 		if filtered {
 			finish = openai.FinishContentFilter
 		}
-		resp := openai.ChatResponseFrom(id, model, created, res, finish)
+		resp := chatResponseFrom(id, model, created, res, finish)
 		// What the client sees is what passed the output guard.
 		resp.Choices[0].Message.Content = answer.String()
 		resp.Choices[0].Message.ReasoningContent = reasoning.String()
@@ -135,7 +135,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if begin() != nil {
 		return
 	}
-	finish := openai.FinishReasonFrom(res.FinishReason)
+	finish := finishReasonFrom(res.FinishReason)
 	if filtered {
 		finish = openai.FinishContentFilter
 	}
@@ -147,7 +147,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	stream.send(last)
 	if cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage {
 		u := openai.ChatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
-			Choices: []openai.ChunkChoice{}, Usage: openai.UsageFrom(res)}
+			Choices: []openai.ChunkChoice{}, Usage: usageFrom(res)}
 		stream.send(u)
 	}
 	stream.done()
@@ -171,7 +171,7 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		he.write(w)
 		return
 	}
-	req, err := cr.ToLLM(s.cfg.DefaultSampling)
+	req, err := completionToLLM(&cr, s.cfg.DefaultSampling)
 	if err != nil {
 		writeRequestError(w, err)
 		return
@@ -234,12 +234,12 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 			he.write(w)
 			return
 		}
-		finish := openai.FinishReasonFrom(res.FinishReason)
+		finish := finishReasonFrom(res.FinishReason)
 		if filtered {
 			finish = openai.FinishContentFilter
 		}
 		resp := completion(out.String(), &finish)
-		resp.Usage = openai.UsageFrom(res)
+		resp.Usage = usageFrom(res)
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
@@ -262,14 +262,14 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 	if stream == nil {
 		stream = newSSE(w)
 	}
-	finish := openai.FinishReasonFrom(res.FinishReason)
+	finish := finishReasonFrom(res.FinishReason)
 	if filtered {
 		finish = openai.FinishContentFilter
 	}
 	stream.send(completion("", &finish))
 	if cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage {
 		u := openai.CompletionResponse{ID: id, Object: "text_completion", Created: created, Model: model,
-			Choices: []openai.CompletionChoice{}, Usage: openai.UsageFrom(res)}
+			Choices: []openai.CompletionChoice{}, Usage: usageFrom(res)}
 		stream.send(u)
 	}
 	stream.done()

@@ -14,7 +14,7 @@ import (
 
 	"ragtune/guard"
 	"ragtune/llm"
-	"ragtune/server/openai"
+	"ragtune/openai"
 )
 
 // errContentFilter ends a generation whose output the policy refuses.

@@ -24,7 +24,7 @@ import (
 	"unicode/utf8"
 
 	"ragtune/rag"
-	"ragtune/server/openai"
+	"ragtune/openai"
 )
 
 // kbNameRe is the knowledge-base name rule of the CLI (cmd/ragtune/kb.go):

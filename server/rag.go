@@ -16,7 +16,7 @@ import (
 	"ragtune/guard"
 	"ragtune/llm"
 	"ragtune/rag"
-	"ragtune/server/openai"
+	"ragtune/openai"
 )
 
 // screenRetrieved applies the retrieved-text policy: masked spans are

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"strings"
 
-	"ragtune/server/openai"
+	"ragtune/openai"
 )
 
 // caller is who sends a request: an API key's name and scope, or, on a

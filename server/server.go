@@ -7,7 +7,7 @@
 // the guard policy on input, output and retrieved text.
 //
 // It does not generate, retrieve or screen text itself: llm.Engine,
-// rag.Store and guard.Policy do, and server/openai translates the wire
+// rag.Store and guard.Policy do, and package openai describes the wire
 // format. The process around it (flags, listening, signals) lives in
 // cmd/ragtune/serve.go.
 package server
@@ -32,7 +32,7 @@ import (
 	"ragtune/guard"
 	"ragtune/llm"
 	"ragtune/rag"
-	"ragtune/server/openai"
+	"ragtune/openai"
 	"ragtune/server/web"
 )
 

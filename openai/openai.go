@@ -1,10 +1,16 @@
-// Package openai holds the wire types of the OpenAI-compatible HTTP API that
-// ragtune serve speaks and llm.Remote consumes, and the converters between
-// them and package llm's Request and Result. It is a pure translation layer:
-// no HTTP, no engine calls, no policy. Decoding is lenient where OpenAI's
-// own API is (content as a string or a list of text parts, stop as a string
-// or a list) and strict where silence would mislead (unknown roles, n > 1,
-// parameters out of range).
+// Package openai is the OpenAI-compatible HTTP API on the wire, for both
+// sides of it: the request and response types (chat completions,
+// completions, embeddings, rerank, models, errors), the server-sent-event
+// framing of streams, and a client for servers that speak it (vLLM,
+// Ollama, llama.cpp's server, TEI, another ragtune serve). It sits low in
+// the import graph and imports only the standard library, so package llm
+// (the remote engine), package rag (remote embedders and rerankers) and
+// package server (the API itself) share one set of types. Translating to
+// and from llm's Request and Result is their business, not this package's.
+//
+// Decoding is lenient where OpenAI's own API is (content as a string or a
+// list of text parts, stop as a string or a list) and strict where silence
+// would mislead (unknown roles, n > 1, parameters out of range).
 package openai
 
 import (
@@ -12,11 +18,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"unicode/utf8"
-
-	"ragtune/llm"
 )
 
 // Error is the body of every failed request: {"error": {...}}.
@@ -67,10 +70,6 @@ func (e *RequestError) Error() string {
 		return e.Param + ": " + e.Message
 	}
 	return e.Message
-}
-
-func badParam(param, format string, args ...any) error {
-	return &RequestError{Param: param, Message: fmt.Sprintf(format, args...)}
 }
 
 // Content is a message's content: OpenAI accepts a string or a list of
@@ -273,117 +272,6 @@ func Decode(body []byte, v any) error {
 	return nil
 }
 
-// ToLLM converts the sampling parameters; defaults fills what the request
-// leaves unset (the engine's generation_config.json values).
-func (p SamplingParams) ToLLM(defaults llm.Sampling, req *llm.Request) error {
-	if p.N != nil && *p.N != 1 {
-		return badParam("n", "only n=1 is supported")
-	}
-	maxTok := p.MaxTokens
-	if p.MaxCompletionTokens != nil {
-		maxTok = p.MaxCompletionTokens
-	}
-	if maxTok != nil {
-		if *maxTok < 0 {
-			return badParam("max_tokens", "must be >= 0, got %d", *maxTok)
-		}
-		req.MaxTokens = *maxTok
-	}
-	s := defaults
-	set := func(dst *float64, v *float64, name string, lo, hi float64) error {
-		if v == nil {
-			return nil
-		}
-		if math.IsNaN(*v) || *v < lo || *v > hi {
-			return badParam(name, "must be between %g and %g, got %g", lo, hi, *v)
-		}
-		*dst = *v
-		return nil
-	}
-	if err := set(&s.Temperature, p.Temperature, "temperature", 0, 2); err != nil {
-		return err
-	}
-	if err := set(&s.TopP, p.TopP, "top_p", 0, 1); err != nil {
-		return err
-	}
-	if err := set(&s.MinP, p.MinP, "min_p", 0, 1); err != nil {
-		return err
-	}
-	if err := set(&s.RepetitionPenalty, p.RepetitionPenalty, "repetition_penalty", 0, 10); err != nil {
-		return err
-	}
-	if err := set(&s.FrequencyPenalty, p.FrequencyPenalty, "frequency_penalty", -2, 2); err != nil {
-		return err
-	}
-	if err := set(&s.PresencePenalty, p.PresencePenalty, "presence_penalty", -2, 2); err != nil {
-		return err
-	}
-	if p.TopK != nil {
-		if *p.TopK < -1 {
-			return badParam("top_k", "must be >= -1, got %d", *p.TopK)
-		}
-		s.TopK = max(*p.TopK, 0) // vLLM's -1 means off, as 0 does here
-	}
-	if p.Seed != nil {
-		s.Seed = *p.Seed
-	}
-	if err := s.Validate(); err != nil {
-		return &RequestError{Message: err.Error()}
-	}
-	if len(p.Stop) > 4 {
-		return badParam("stop", "at most 4 stop strings, got %d", len(p.Stop))
-	}
-	req.Sampling = &s
-	req.Stop = p.Stop
-	return nil
-}
-
-// Roles a chat request may use.
-var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true}
-
-// ToLLM converts a chat request. The developer role (OpenAI's newer name
-// for system) is rendered as system.
-func (r *ChatRequest) ToLLM(defaults llm.Sampling) (llm.Request, error) {
-	var req llm.Request
-	if len(r.Messages) == 0 {
-		return req, badParam("messages", "at least one message is required")
-	}
-	for i, m := range r.Messages {
-		if !roles[m.Role] {
-			return req, badParam(fmt.Sprintf("messages[%d].role", i), "unsupported role %q (use system, user or assistant)", m.Role)
-		}
-		role := m.Role
-		if role == "developer" {
-			role = "system"
-		}
-		req.Messages = append(req.Messages, llm.Message{Role: role, Content: string(m.Content), ReasoningContent: m.ReasoningContent})
-	}
-	if err := r.SamplingParams.ToLLM(defaults, &req); err != nil {
-		return req, err
-	}
-	if k := r.ChatTemplateKwargs; k != nil && k.EnableThinking != nil && !*k.EnableThinking {
-		req.DisableThinking = true
-	}
-	return req, nil
-}
-
-// ToLLM converts a completion request.
-func (r *CompletionRequest) ToLLM(defaults llm.Sampling) (llm.Request, error) {
-	var req llm.Request
-	switch {
-	case r.Prompt.Tokens != nil:
-		req.PromptTokens = r.Prompt.Tokens
-	case r.Prompt.Text != "":
-		req.Prompt = r.Prompt.Text
-	default:
-		return req, badParam("prompt", "a non-empty prompt is required")
-	}
-	if r.Echo {
-		return req, badParam("echo", "echo is not supported")
-	}
-	return req, r.SamplingParams.ToLLM(defaults, &req)
-}
-
 // Usage counts tokens.
 type Usage struct {
 	PromptTokens        int           `json:"prompt_tokens"`
@@ -397,43 +285,12 @@ type TokenDetails struct {
 	CachedTokens int `json:"cached_tokens"`
 }
 
-// UsageFrom reads a Result's counts.
-func UsageFrom(r *llm.Result) *Usage {
-	if r == nil {
-		return &Usage{}
-	}
-	return &Usage{PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens,
-		TotalTokens:         r.PromptTokens + r.CompletionTokens,
-		PromptTokensDetails: &TokenDetails{CachedTokens: r.CachedTokens}}
-}
-
 // Finish reasons on the wire.
 const (
 	FinishStop          = "stop"
 	FinishLength        = "length"
 	FinishContentFilter = "content_filter"
 )
-
-// FinishReasonFrom maps llm's reasons onto OpenAI's: an end-of-sequence
-// token and a stop string are both "stop".
-func FinishReasonFrom(f llm.FinishReason) string {
-	if f == llm.FinishLength {
-		return FinishLength
-	}
-	return FinishStop
-}
-
-// FinishReasonToLLM maps a server's finish_reason back: "stop" from a
-// server is its end of sequence (our own stop strings are matched here).
-func FinishReasonToLLM(s string) llm.FinishReason {
-	switch s {
-	case FinishLength:
-		return llm.FinishLength
-	case "":
-		return ""
-	}
-	return llm.FinishEOS
-}
 
 // Citation is one retrieved chunk an answer was given from (ragtune's
 // extension of the chat response, also sent in the first stream chunk).
@@ -505,16 +362,6 @@ type ChatChunk struct {
 	Choices   []ChunkChoice `json:"choices"`
 	Usage     *Usage        `json:"usage,omitempty"`
 	Citations []Citation    `json:"citations,omitempty"`
-}
-
-// ChatResponseFrom builds the non-streaming response for a result.
-func ChatResponseFrom(id, model string, created int64, r *llm.Result, finish string) ChatResponse {
-	msg := ResponseMessage{Role: "assistant"}
-	if r != nil {
-		msg.Content, msg.ReasoningContent = r.Text, r.Reasoning
-	}
-	return ChatResponse{ID: id, Object: "chat.completion", Created: created, Model: model,
-		Choices: []ChatChoice{{Index: 0, Message: msg, FinishReason: finish}}, Usage: UsageFrom(r)}
 }
 
 // CompletionChoice is one choice of a completion.
