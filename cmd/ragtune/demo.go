@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -294,13 +293,9 @@ func runDemoPipeline(workdir string, quick bool, seed uint64, stdout, stderr io.
 	ppl := func(m string) (float64, error) {
 		args := []string{"--model", m, "--file", files.Heldout, "--window", fmt.Sprint(st.maxSeq), "--json"}
 		fmt.Fprintf(stderr, "  $ ragtune eval perplexity %s\n", shellJoin(args))
-		var out bytes.Buffer
-		if err := evalPerplexity(args, &out, stderr); err != nil {
+		o, err := measurePerplexity(m, "", files.Heldout, st.maxSeq, max(1, st.maxSeq/2), stderr)
+		if err != nil {
 			return 0, err
-		}
-		var o perplexityOutput
-		if err := json.Unmarshal(out.Bytes(), &o); err != nil {
-			return 0, fmt.Errorf("demo: read the perplexity output: %w", err)
 		}
 		return o.PPL, nil
 	}
@@ -355,7 +350,7 @@ func runDemoPipeline(workdir string, quick bool, seed uint64, stdout, stderr io.
 // the QA's source file is among them (recall@k: the citation accuracy of
 // retrieval), and answers a few questions with the fine-tuned model,
 // listing the passages it could cite with file and character span. Both go
-// through answerFromKB, the code of 'ragtune ask --model', whose prompt is
+// through rag.Answer, the code of 'ragtune ask --model', whose prompt is
 // the one 'ragtune compare' scores.
 func demoRAG(sum *demoSummary, files *demo.Files, kbRoot, modelDir string, st demoSettings, stderr io.Writer) error {
 	dir, err := kbDir(kbRoot, "demo")
@@ -380,8 +375,8 @@ func demoRAG(sum *demoSummary, files *demo.Files, kbRoot, modelDir string, st de
 		if i < st.ragShow {
 			eng = m.Engine
 		}
-		ra, err := answerFromKB(ctx, s, rag.Query{Text: q.Instruction, K: st.topK, Mode: rag.ModeBM25}, eng,
-			ragAnswerOptions{MaxTokens: st.maxTokens, RawPrompt: m.RawPrompts})
+		ra, err := rag.Answer(ctx, s, rag.Query{Text: q.Instruction, K: st.topK, Mode: rag.ModeBM25}, eng,
+			rag.AnswerOptions{MaxTokens: st.maxTokens, RawPrompt: m.RawPrompts})
 		if err != nil {
 			return fmt.Errorf("demo RAG: %w", err)
 		}

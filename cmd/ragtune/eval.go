@@ -322,56 +322,6 @@ Examples:
   ragtune eval perplexity --model ./r1-1.5b --file wiki.txt
   ragtune eval perplexity --model ./r1-1.5b-q4_0.gguf --file wiki.txt --window 512 --stride 256 --json`
 
-type perplexityOutput struct {
-	Model     string  `json:"model"`
-	Adapter   string  `json:"adapter,omitempty"`
-	File      string  `json:"file"`
-	Tokens    int     `json:"tokens"`
-	Scored    int     `json:"scored_tokens"`
-	Window    int     `json:"window"`
-	Stride    int     `json:"stride"`
-	Windows   int     `json:"windows"`
-	MeanNLL   float64 `json:"mean_nll"`
-	PPL       float64 `json:"ppl"`
-	Seconds   float64 `json:"seconds"`
-	TokensPer float64 `json:"scored_tokens_per_s"`
-	// Per-sample figures, for a .jsonl file.
-	Samples         int     `json:"samples,omitempty"`
-	MeanOfSamples   float64 `json:"mean_of_samples,omitempty"`
-	MedianOfSamples float64 `json:"median_of_samples,omitempty"`
-}
-
-// readSamples reads a JSONL file of texts: JSON strings or {"text": ...}.
-func readSamples(b []byte, name string) ([]string, error) {
-	var out []string
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		var v any
-		if err := json.Unmarshal([]byte(line), &v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, i+1, err)
-		}
-		switch x := v.(type) {
-		case string:
-			out = append(out, x)
-		case map[string]any:
-			t, ok := x["text"].(string)
-			if !ok {
-				return nil, fmt.Errorf("%s:%d: no \"text\" string", name, i+1)
-			}
-			out = append(out, t)
-		default:
-			return nil, fmt.Errorf("%s:%d: want a string or an object with \"text\"", name, i+1)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s holds no samples", name)
-	}
-	return out, nil
-}
-
 func runEvalPerplexity(args []string) error {
 	return evalPerplexity(args, os.Stdout, os.Stderr)
 }
@@ -400,85 +350,10 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 	if *stride < 1 || *stride > *window {
 		return usageErrorf("--stride must be between 1 and --window (%d)", *window)
 	}
-	var text []byte
-	var err error
-	if *file == "-" {
-		text, err = io.ReadAll(os.Stdin)
-	} else {
-		text, err = os.ReadFile(*file)
-	}
-	if err != nil {
-		return fmt.Errorf("read text: %w", err)
-	}
-	var texts []string
-	if strings.HasSuffix(strings.ToLower(*file), ".jsonl") {
-		if texts, err = readSamples(text, *file); err != nil {
-			return err
-		}
-	}
-	m, err := loadEvalModel("model", *modelPath, *adapter, 0, stderr)
+	o, err := measurePerplexity(*modelPath, *adapter, *file, *window, *stride, stderr)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	if mc := m.Net.MaxContext(); mc > 0 && *window > mc {
-		fmt.Fprintf(stderr, "window %d exceeds the model's %d-token context; using %d\n", *window, mc, mc)
-		*window = mc
-		*stride = min(*stride, mc)
-	}
-	t0 := time.Now()
-	show := func(what string) func(done, total int) {
-		return func(done, total int) {
-			el := time.Since(t0)
-			eta := time.Duration(float64(el) / float64(done) * float64(total-done))
-			fmt.Fprintf(stderr, "\r%s %d/%d  %s elapsed, ~%s left   ", what, done, total, el.Round(time.Second), eta.Round(time.Second))
-		}
-	}
-	o := perplexityOutput{Model: *modelPath, Adapter: *adapter, File: *file, Window: *window, Stride: *stride}
-	if texts != nil {
-		samples := make([][]int, len(texts))
-		longest := 0
-		for i, t := range texts {
-			samples[i] = m.Tok.Encode(t, true)
-			o.Tokens += len(samples[i])
-			longest = max(longest, len(samples[i]))
-			if plan, err := eval.SlidingWindows(len(samples[i]), *window, *stride); err == nil {
-				o.Windows += len(plan)
-			}
-		}
-		fmt.Fprintf(stderr, "%s, %s, windows of up to %d (stride %d)\n", plural.Count(len(samples), "sample"), plural.Count(o.Tokens, "token"), *window, *stride)
-		sc := eval.NewScorer(m.Net, min(*window, longest))
-		rep, err := sc.SamplesPerplexity(samples, *window, *stride, show("sample"))
-		fmt.Fprintln(stderr)
-		if err != nil {
-			return err
-		}
-		o.Scored, o.MeanNLL, o.PPL = rep.Tokens, rep.MeanNLL, rep.Corpus
-		o.Samples, o.MeanOfSamples, o.MedianOfSamples = rep.Samples, rep.MeanOfSamples, rep.MedianOfSamples
-	} else {
-		toks := m.Tok.Encode(string(text), true)
-		if len(toks) < 2 {
-			return usageErrorf("%s has %d tokens; perplexity needs at least 2", *file, len(toks))
-		}
-		plan, err := eval.SlidingWindows(len(toks), *window, *stride)
-		if err != nil {
-			return usageErrorf("%v", err)
-		}
-		fmt.Fprintf(stderr, "%s, %s of up to %d (stride %d)\n", plural.Count(len(toks), "token"), plural.Count(len(plan), "window"), *window, *stride)
-		sc := eval.NewScorer(m.Net, min(*window, len(toks)))
-		lp, err := sc.WindowLogProbs(toks, *window, *stride, show("window"))
-		fmt.Fprintln(stderr)
-		if err != nil {
-			return err
-		}
-		var p eval.Perplexity
-		if err := p.Add(lp...); err != nil {
-			return err
-		}
-		o.Tokens, o.Windows, o.Scored, o.MeanNLL, o.PPL = len(toks), len(plan), p.Tokens, p.MeanNLL(), p.Value()
-	}
-	o.Seconds = time.Since(t0).Seconds()
-	o.TokensPer = float64(o.Scored) / o.Seconds
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -490,4 +365,29 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "samples     %d: per-sample perplexity mean %.4f, median %.4f\n", o.Samples, o.MeanOfSamples, o.MedianOfSamples)
 	}
 	return nil
+}
+
+// measurePerplexity is 'ragtune eval perplexity' after its flags: read the
+// file ("-": stdin), load the model (announced on stderr) and score it.
+func measurePerplexity(modelPath, adapter, file string, window, stride int, stderr io.Writer) (*eval.FilePerplexityResult, error) {
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read text: %w", err)
+	}
+	text, err := eval.ParsePerplexityText(file, b)
+	if err != nil {
+		return nil, err
+	}
+	m, err := loadEvalModel("model", modelPath, adapter, 0, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	return eval.FilePerplexity(m, text, window, stride, stderr)
 }

@@ -16,13 +16,13 @@ import (
 	"ragtune/train"
 )
 
-func perplexityJSON(t *testing.T, args ...string) perplexityOutput {
+func perplexityJSON(t *testing.T, args ...string) eval.FilePerplexityResult {
 	t.Helper()
 	var out, errb bytes.Buffer
 	if err := evalPerplexity(append(args, "--json"), &out, &errb); err != nil {
 		t.Fatalf("eval perplexity %q: %v\n%s", args, err, errb.String())
 	}
-	var o perplexityOutput
+	var o eval.FilePerplexityResult
 	if err := json.Unmarshal(out.Bytes(), &o); err != nil {
 		t.Fatalf("decode %q: %v", out.String(), err)
 	}

@@ -1,27 +1,23 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
+	"ragtune/eval"
 	"ragtune/gguf"
 	"ragtune/internal/bytesize"
 	"ragtune/internal/cli"
 	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
-	"ragtune/tensor"
 	"ragtune/tokenizer"
-	"ragtune/weights"
 )
 
 func init() {
@@ -117,14 +113,12 @@ func runQuantize(args []string) error {
 // the source and of the quantized file on the same text, through the same
 // code as 'ragtune eval perplexity'.
 func quantizationReport(src, out, file string, window int, inSize, outSize int64) error {
-	ppl := func(m string) (perplexityOutput, error) {
-		var buf bytes.Buffer
-		var o perplexityOutput
-		if err := evalPerplexity([]string{"--model", m, "--file", file, "--window", strconv.Itoa(window), "--json"}, &buf, io.Discard); err != nil {
-			return o, fmt.Errorf("perplexity of %s: %w", m, err)
+	ppl := func(m string) (*eval.FilePerplexityResult, error) {
+		o, err := measurePerplexity(m, "", file, window, max(1, window/2), io.Discard)
+		if err != nil {
+			return nil, fmt.Errorf("perplexity of %s: %w", m, err)
 		}
-		err := json.Unmarshal(buf.Bytes(), &o)
-		return o, err
+		return o, nil
 	}
 	before, err := ppl(src)
 	if err != nil {
@@ -139,64 +133,24 @@ func quantizationReport(src, out, file string, window int, inSize, outSize int64
 	return nil
 }
 
-// quantTypeFor is the tensor type policy described in quantizeDescription
-// (package quant's Mix, on llama.cpp's tensor names).
-func quantTypeFor(target quant.Mix, pure bool, cfg *qwen2.Config, name string, shape []int) (weights.DType, bool) {
-	gname, ok := qwen2.GGUFName(name)
-	if !ok {
-		return 0, false
-	}
-	model := quant.MixModel{
-		Layers: cfg.NumHiddenLayers, Heads: cfg.NumAttentionHeads, KVHeads: cfg.NumKeyValueHeads,
-		Tied: cfg.TieWordEmbeddings,
-		// llama.cpp's 70B class: 80 layers (Llama: with grouped KV heads).
-		Is70B: cfg.NumHiddenLayers == 80 && (cfg.ModelType != "llama" || cfg.NumAttentionHeads != cfg.NumKeyValueHeads),
-	}
-	return target.TensorType(model, gname, shape, pure)
-}
-
 func quantizeModel(srcPath, out string, target quant.Mix, pure bool) error {
-	src, cfg, err := qwen2.Open(srcPath)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	tok, err := tokenizerMetadata(srcPath)
-	if err != nil {
-		return err
-	}
-	specs := qwen2.Tensors(cfg)
-	var total int64
-	for _, s := range specs {
-		if _, ok := quantTypeFor(target, pure, cfg, s.Name, s.Shape); ok {
-			n := int64(1)
-			for _, d := range s.Shape {
-				n *= int64(d)
-			}
-			total += n
-		}
-	}
 	progressOut := progress.ForStderr()
-	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(progressOut),
-		progressbar.OptionSetDescription("quantizing to "+target.String()),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionShowCount(),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(progressOut) }),
-	)
 	defer progress.Flush(progressOut)
-	qs := &quantizingSource{Source: src, cfg: cfg, target: target, pure: pure, bar: bar}
-	opts := qwen2.GGUFOptions{
-		Type:      qwen2.KeepType,
-		Name:      strings.TrimSuffix(filepath.Base(filepath.Clean(srcPath)), ".gguf"),
-		Tokenizer: tok,
-		FileType:  target.FileType(),
-	}
-	if err := qwen2.WriteGGUF(out, qs, cfg, opts); err != nil {
-		return fmt.Errorf("quantize %q: %w", srcPath, err)
-	}
-	return nil
+	return qwen2.Quantize(srcPath, out, qwen2.QuantizeOptions{
+		Mix: target, Pure: pure,
+		Tokenizer: func() (map[string]any, error) { return tokenizerMetadata(srcPath) },
+		Progress: func(total int64) func(int) {
+			bar := progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(progressOut),
+				progressbar.OptionSetDescription("quantizing to "+target.String()),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionShowCount(),
+				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(progressOut) }),
+			)
+			return func(n int) { bar.Add64(int64(n)) }
+		},
+	})
 }
 
 // tokenizerMetadata returns the tokenizer.* GGUF keys for the source: read
@@ -238,76 +192,6 @@ func tokenizerMetadata(srcPath string) (map[string]any, error) {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
 	return tok.GGUFMetadata(), nil
-}
-
-// quantizingSource hands qwen2.WriteGGUF each weight already quantized, so
-// the writer copies the blocks as they are (it writes 1-D tensors as F32).
-type quantizingSource struct {
-	weights.Source
-	cfg    *qwen2.Config
-	target quant.Mix
-	pure   bool
-	bar    *progressbar.ProgressBar
-}
-
-func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
-	t, err := q.Source.Tensor(name)
-	if err != nil {
-		return nil, err
-	}
-	to, ok := quantTypeFor(q.target, q.pure, q.cfg, name, t.Shape)
-	if !ok || to == t.DType {
-		return t, nil
-	}
-	data, err := quantizeTensor(t, to, func(n int) { q.bar.Add64(int64(n)) })
-	if err != nil {
-		return nil, err
-	}
-	return &weights.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data}, nil
-}
-
-// quantizeTensor converts a 2-D tensor of any readable type to a block
-// type (or F16, llama-quantize's choice for rows no block fits),
-// a few thousand rows at a time (both cores on each slab), so only the
-// output and one float32 slab are in memory.
-func quantizeTensor(t *weights.Tensor, to weights.DType, progress func(n int)) ([]byte, error) {
-	rows, cols := t.Shape[0], t.Shape[1]
-	if to == weights.F16 {
-		var buf bytes.Buffer
-		if err := quant.WriteAs(&buf, t, to); err != nil {
-			return nil, fmt.Errorf("quantize %q: %w", t.Name, err)
-		}
-		progress(rows * cols)
-		return buf.Bytes(), nil
-	}
-	rb, err := quant.RowBytes(to, cols)
-	if err != nil {
-		return nil, fmt.Errorf("quantize %q: %w", t.Name, err)
-	}
-	if rows == 0 {
-		return nil, nil
-	}
-	if len(t.Data)%rows != 0 {
-		return nil, fmt.Errorf("quantize %q: %d bytes do not split into %d rows", t.Name, len(t.Data), rows)
-	}
-	inRow := len(t.Data) / rows
-	out := make([]byte, rows*rb)
-	step := max(1, (4<<20)/cols)
-	vals := make([]float32, min(step, rows)*cols)
-	enc, _, _, _ := quant.Encoder(to)
-	for lo := 0; lo < rows; lo += step {
-		hi := min(lo+step, rows)
-		sub := weights.Tensor{Name: t.Name, DType: t.DType, Shape: []int{(hi - lo) * cols}, Data: t.Data[lo*inRow : hi*inRow]}
-		v := vals[:(hi-lo)*cols]
-		if err := quant.Float32Into(&sub, v); err != nil {
-			return nil, fmt.Errorf("quantize %q: %w", t.Name, err)
-		}
-		tensor.ParallelFor(hi-lo, func(a, b int) {
-			enc(out[(lo+a)*rb:(lo+b)*rb], v[a*cols:b*cols])
-		})
-		progress((hi - lo) * cols)
-	}
-	return out, nil
 }
 
 // pathSize is a file's size or the total of a directory's regular files
