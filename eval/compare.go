@@ -12,6 +12,7 @@ import (
 
 	"ragtune/internal/bytesize"
 	"ragtune/internal/rss"
+	"ragtune/rag"
 	"ragtune/train/data"
 )
 
@@ -226,7 +227,7 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 	for i, it := range items {
 		prompt := it.Question
 		if row.RAG {
-			prompt = RAGPrompt(it.Question, passages[i], it.Lang)
+			prompt = rag.Prompt(it.Question, passages[i], rag.PromptOptions{Lang: it.Lang})
 		}
 		res, d, err := generate(ctx, m, g, prompt)
 		if err != nil {
@@ -234,7 +235,7 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 		}
 		ans := strings.TrimSpace(res.Text)
 		// Citation markers are not part of the answer's content.
-		preds[i] = stripCitations(ans)
+		preds[i] = rag.StripCitations(ans)
 		total := ms(d)
 		ca := CompareAnswer{Variant: row.Variant, Answer: ans, ThinkingUnclosed: res.ThinkingUnclosed}
 		if row.RAG {

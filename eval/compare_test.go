@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"ragtune/rag"
 	"strings"
 	"testing"
 )
@@ -14,9 +15,9 @@ func TestCompareRows(t *testing.T) {
 		{ID: "1", Lang: "zh", Question: "法国的首都是哪里？", Answers: []string{"巴黎"}},
 		{ID: "2", Lang: "en", Question: "Capital of Japan?", Answers: []string{"Tokyo"}},
 	}
-	rag := func(i int) string { return RAGPrompt(items[i].Question, ps, items[i].Lang) }
-	base := map[string]string{items[0].Question: "伦敦", items[1].Question: "Tokyo", rag(0): "巴黎是法国的首都。[1]", rag(1): "Tokyo [2]"}
-	tuned := map[string]string{items[0].Question: "巴黎", items[1].Question: "Tokyo", rag(0): "巴黎 [1]", rag(1): "Tokyo"}
+	ragPrompt := func(i int) string { return rag.Prompt(items[i].Question, ps, rag.PromptOptions{Lang: items[i].Lang}) }
+	base := map[string]string{items[0].Question: "伦敦", items[1].Question: "Tokyo", ragPrompt(0): "巴黎是法国的首都。[1]", ragPrompt(1): "Tokyo [2]"}
+	tuned := map[string]string{items[0].Question: "巴黎", items[1].Question: "Tokyo", ragPrompt(0): "巴黎 [1]", ragPrompt(1): "Tokyo"}
 	opened := 0
 	open := func(label string, answers map[string]string) CompareModel {
 		return CompareModel{Label: label, Open: func() (*Model, error) {

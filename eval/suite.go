@@ -17,6 +17,8 @@ import (
 	"unicode"
 
 	"ragtune/llm"
+	"ragtune/llm/chat"
+	"ragtune/rag"
 	"ragtune/train/data"
 )
 
@@ -151,7 +153,7 @@ func ReadItems(r io.Reader, name string) ([]Item, error) {
 			return nil, fmt.Errorf("%s:%d: no question (use the field \"question\")", name, line)
 		}
 		if it.Lang == "" {
-			it.Lang = QuestionLang(it.Question)
+			it.Lang = rag.QuestionLang(it.Question)
 		}
 		if len(it.Choices) > 0 {
 			if len(it.Answers) == 0 || indexOf(it.Choices, it.Answers[0]) < 0 {
@@ -249,7 +251,7 @@ func (g GenOptions) request(msgs []llm.Message, raw bool) llm.Request {
 	}
 	if raw {
 		// No chat template: the plain format, and a new line ends the answer.
-		req.Messages, req.Prompt, req.Stop = nil, PlainChat(msgs, true), []string{"\n"}
+		req.Messages, req.Prompt, req.Stop = nil, chat.Plain(msgs, true), []string{"\n"}
 	}
 	return req
 }
@@ -445,19 +447,6 @@ func dropControl(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// QuestionLang is the language of the prompts for a question: "zh" when
-// it has a Han ideograph, else "en". Items without a lang field get it,
-// and so does a question asked with 'ragtune ask', so both get the same
-// grounded prompt.
-func QuestionLang(question string) string {
-	for _, r := range question {
-		if unicode.Is(unicode.Han, r) {
-			return "zh"
-		}
-	}
-	return "en"
 }
 
 func indexOf(xs []string, x string) int {

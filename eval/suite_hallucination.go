@@ -6,23 +6,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"ragtune/index"
+	"ragtune/rag"
 )
 
 // Passage is one retrieved piece of text. Its position in a Retrieve
 // result (1-based) is the number the model cites as [n].
-type Passage struct {
-	ID     string  `json:"id"`
-	Source string  `json:"source"`
-	Text   string  `json:"text"`
-	Score  float64 `json:"score"`
-}
+type Passage = rag.Passage
 
 // Retriever finds passages for a query, best first. Package rag's knowledge
 // base is adapted to it by the CLI; MemoryRetriever serves small in-memory
@@ -119,50 +113,6 @@ func DefaultPassages() ([]Passage, error) {
 	return out, sc.Err()
 }
 
-// RAGPrompt builds the question with its numbered, fenced passages and the
-// instruction to cite them as [n]. The fence is longer than any backtick
-// run in the passages, so a passage cannot close it. Each passage is
-// labelled with its file name only (see sourceLabel).
-func RAGPrompt(question string, ps []Passage, lang string) string {
-	fence := "```"
-	for _, p := range ps {
-		for strings.Contains(p.Text, fence) {
-			fence += "`"
-		}
-	}
-	var b strings.Builder
-	if lang == "zh" {
-		b.WriteString("请只根据下面的资料回答问题。在用到资料的句子末尾用方括号标注资料编号，例如 [1]。资料中没有答案时，请回答不知道。\n\n")
-	} else {
-		b.WriteString("Answer the question using only the passages below. End each sentence that uses a passage with its number in brackets, for example [1]. If the passages do not contain the answer, say that you do not know.\n\n")
-	}
-	for i, p := range ps {
-		fmt.Fprintf(&b, "[%d] %s\n%s\n%s\n%s\n\n", i+1, sourceLabel(p.Source), fence, strings.TrimSpace(p.Text), fence)
-	}
-	if lang == "zh" {
-		b.WriteString("问题：")
-	} else {
-		b.WriteString("Question: ")
-	}
-	b.WriteString(question)
-	return b.String()
-}
-
-// sourceLabel is the name a passage carries in a prompt: the last element
-// of its source path, in either slash style. A knowledge base records the
-// absolute path of each file, so printing it whole made the prompt — and
-// every RAG score computed from it (answer perplexity, BLEU, ROUGE) —
-// depend on where the files happened to lie: the same demo at the same
-// commit gave different RAG rows from different working directories. The
-// model cites passages by number, and the file name is all a reader of the
-// prompt needs; 'ragtune serve' labels its passages the same way.
-func sourceLabel(source string) string {
-	if i := strings.LastIndexAny(source, `/\`); i >= 0 && i < len(source)-1 {
-		return source[i+1:]
-	}
-	return source
-}
-
 // sameSource reports whether a retrieved passage's source (a knowledge
 // base stores absolute file paths) is the file an item names, which test
 // sets usually give relative to the corpus ("lora.md", "docs/lora.md"):
@@ -174,28 +124,6 @@ func sameSource(passage, item string) bool {
 		return false
 	}
 	return p == it || strings.HasSuffix(p, "/"+it)
-}
-
-var citationRe = regexp.MustCompile(`[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]`)
-
-// ParseCitations returns the passage numbers cited in text as [n], [n, m]
-// or 【n】, in order of appearance.
-func ParseCitations(text string) []int {
-	var out []int
-	for _, m := range citationRe.FindAllStringSubmatch(text, -1) {
-		for _, f := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == '，' || r == '、' || unicode.IsSpace(r) }) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
-// stripCitations removes [n] markers, so that answers are scored against
-// references on their content.
-func stripCitations(s string) string {
-	return strings.TrimSpace(citationRe.ReplaceAllString(s, ""))
 }
 
 // SplitSentences cuts text after 。！？!?； and newlines, and after a
@@ -220,7 +148,7 @@ func SplitSentences(text string) []string {
 		case strings.ContainsRune("。！？!?；;", r), r == '.' && (i+1 == len(rs) || unicode.IsSpace(rs[i+1])):
 			end = i + 1
 			// Keep a trailing citation such as "…。[2]" with this sentence.
-			if loc := citationRe.FindStringIndex(string(rs[end:])); loc != nil && strings.TrimSpace(string(rs[end:])[:loc[0]]) == "" {
+			if loc := rag.CitationIndex(string(rs[end:])); loc != nil && strings.TrimSpace(string(rs[end:])[:loc[0]]) == "" {
 				end += len([]rune(string(rs[end:])[:loc[1]]))
 			}
 		}
@@ -240,7 +168,7 @@ func SplitSentences(text string) []string {
 // words are not delimited; whole words suit other scripts, where letter
 // pairs such as "th" occur in any passage.
 func supportTerms(s string) []string {
-	s = strings.ToLower(swapWidthToHalf(citationRe.ReplaceAllString(s, "")))
+	s = strings.ToLower(swapWidthToHalf(rag.StripCitations(s)))
 	var out []string
 	var han, word []rune
 	flush := func() {
@@ -361,7 +289,7 @@ type grounding struct {
 func judgeGrounding(ans string, ps []Passage, th Thresholds) grounding {
 	var g grounding
 	for _, s := range SplitSentences(ans) {
-		cites := ParseCitations(s)
+		cites := rag.ParseCitations(s)
 		g.cited = append(g.cited, cites...)
 		best := -1.0
 		for _, p := range ps {
@@ -417,11 +345,11 @@ func RunHallucination(ctx context.Context, m *Model, items []Item, r Retriever, 
 				return nil, fmt.Errorf("retrieve for item %s: %w", it.ID, err)
 			}
 			retrMs = append(retrMs, float64(time.Since(t0).Microseconds())/1000)
-			ra, _, err := answer(ctx, m, g, RAGPrompt(it.Question, ps, it.Lang))
+			ra, _, err := answer(ctx, m, g, rag.Prompt(it.Question, ps, rag.PromptOptions{Lang: it.Lang}))
 			if err != nil {
 				return nil, err
 			}
-			ragAns[i] = stripCitations(ra)
+			ragAns[i] = rag.StripCitations(ra)
 			gr := judgeGrounding(ra, ps, th)
 			tot.citations += gr.citations
 			tot.valid += gr.valid

@@ -2,10 +2,8 @@ package eval
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strings"
 
 	"ragtune/llm"
 	"ragtune/llm/chat"
@@ -27,10 +25,10 @@ type Model struct {
 	Net     *qwen2.Model
 	Tok     *tokenizer.BPE
 	// Template renders chat messages for answer-only perplexity and
-	// generation; nil when the model has none, and then PlainChat is used
+	// generation; nil when the model has none, and then chat.Plain is used
 	// and prompts go to the engine as raw text.
 	Template *chat.Template
-	// RawPrompts sends PlainChat text instead of chat messages, for
+	// RawPrompts sends chat.Plain text instead of chat messages, for
 	// engines without a chat template.
 	RawPrompts bool
 	// FileBytes is the size of the weights on disk (model file or
@@ -106,35 +104,17 @@ func pathBytes(path string) int64 {
 	return n
 }
 
-// renderer adapts a chat template (PlainChat after bos when nil) to
+// renderer adapts a chat template (chat.Plain after bos when nil) to
 // train/data's Renderer. bos is the BOS token's text: chat templates write
-// it themselves, PlainChat does not, and a raw prompt gets it from the
+// it themselves, chat.Plain does not, and a raw prompt gets it from the
 // tokenizer when generating.
 func renderer(t *chat.Template, bos string) data.Renderer {
 	return func(msgs []data.Message, gen bool) (string, error) {
 		if t == nil {
-			return bos + PlainChat(msgs, gen), nil
+			return bos + chat.Plain(msgs, gen), nil
 		}
 		return t.Render(msgs, gen)
 	}
-}
-
-// PlainChat renders messages for a model without a chat template (a base
-// model, a test model): "User: …" / "Assistant: …" lines, ending with
-// "Assistant:" when a reply is wanted.
-func PlainChat(msgs []chat.Message, gen bool) string {
-	var b strings.Builder
-	for _, m := range msgs {
-		role := m.Role
-		if role != "" {
-			role = strings.ToUpper(role[:1]) + role[1:]
-		}
-		fmt.Fprintf(&b, "%s: %s\n", role, m.Content)
-	}
-	if gen {
-		b.WriteString("Assistant:")
-	}
-	return b.String()
 }
 
 var errNoNet = errors.New("perplexity needs the model's weights in this process")

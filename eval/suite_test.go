@@ -9,6 +9,7 @@ import (
 
 	"ragtune/guard"
 	"ragtune/llm"
+	"ragtune/rag"
 )
 
 // scripted is an llm.Engine whose answers are known: answer(prompt), where
@@ -196,10 +197,10 @@ func TestHallucinationRates(t *testing.T) {
 		{ID: "2", Lang: "zh", Question: "Q8_0 每块多少权重？", Answers: []string{"32 个"}, Source: "other.md"},
 	}
 	answers := map[string]string{
-		"LoRA 训练什么？":                           "两个低秩矩阵",
-		"Q8_0 每块多少权重？":                         "不知道",
-		RAGPrompt(items[0].Question, ps, "zh"): "LoRA 只训练两个低秩矩阵。[1] 月亮是用奶酪做成的。[3] 好的。",
-		RAGPrompt(items[1].Question, ps, "zh"): "每块有 32 个权重",
+		"LoRA 训练什么？":   "两个低秩矩阵",
+		"Q8_0 每块多少权重？": "不知道",
+		rag.Prompt(items[0].Question, ps, rag.PromptOptions{Lang: "zh"}): "LoRA 只训练两个低秩矩阵。[1] 月亮是用奶酪做成的。[3] 好的。",
+		rag.Prompt(items[1].Question, ps, rag.PromptOptions{Lang: "zh"}): "每块有 32 个权重",
 	}
 	r, err := RunHallucination(context.Background(), fake("m", answers), items, ps, 2, GenOptions{}, Thresholds{}, nil)
 	if err != nil {
@@ -234,19 +235,7 @@ func TestHallucinationRates(t *testing.T) {
 	}
 }
 
-func TestCitationsAndSentences(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []int
-	}{
-		{"见 [1] 与【2】。", []int{1, 2}},
-		{"both [1, 3] and [2，4]", []int{1, 3, 2, 4}},
-		{"no citation [a]", nil},
-	} {
-		if got := ParseCitations(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("ParseCitations(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
+func TestSentences(t *testing.T) {
 	got := SplitSentences("第一句。[1]第二句！Third one. Fourth? e.g.x\n最后")
 	want := []string{"第一句。[1]", "第二句！", "Third one.", "Fourth?", "e.g.x", "最后"}
 	if !reflect.DeepEqual(got, want) {

@@ -13,6 +13,12 @@
 // ErrClosed, ErrTooLarge, ...; see errors.go) and carry a message free of
 // server paths (PublicMessage).
 //
-// It is not an index implementation (see package index) and it does not
-// generate answers; a language model consumes the retrieved chunks.
+// Answer is the one grounded answer path: retrieve (with the query's
+// reranker), Prompt (one prompt builder, QuestionLang its language rule,
+// passages fenced against injection), generate through an llm.Engine,
+// and ParseCitations (the one citation parser). 'ragtune ask', the demo,
+// the eval suites and the server's knowledge-base chat all build their
+// prompts and read their citations here.
+//
+// It is not an index implementation (see package index).
 package rag

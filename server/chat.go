@@ -8,6 +8,7 @@ import (
 
 	"ragtune/llm"
 	"ragtune/openai"
+	"ragtune/rag"
 )
 
 // checkModel accepts the served model, an empty name, or "rag:<kb>", and
@@ -87,7 +88,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		// What the client sees is what passed the output guard.
 		resp.Choices[0].Message.Content = answer.String()
 		resp.Choices[0].Message.ReasoningContent = reasoning.String()
-		markCited(cites, answer.String())
+		for i, c := range rag.Cited(answer.String(), len(cites)) {
+			cites[i].Cited = c
+		}
 		resp.Citations = cites
 		writeJSON(w, http.StatusOK, resp)
 		return
@@ -141,7 +144,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	last := chunk(openai.Delta{}, &finish)
 	if len(cites) > 0 {
-		markCited(cites, answer.String())
+		for i, c := range rag.Cited(answer.String(), len(cites)) {
+			cites[i].Cited = c
+		}
 		last.Citations = cites
 	}
 	stream.send(last)

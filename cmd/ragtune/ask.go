@@ -124,7 +124,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	defer m.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	opts := ragAnswerOptions{MaxTokens: *maxTokens, RawPrompt: m.RawPrompts}
+	opts := rag.AnswerOptions{MaxTokens: *maxTokens, RawPrompt: m.RawPrompts}
 	if *asJSON {
 		ra, err := askAnswer(ctx, s, q, m.Engine, opts)
 		if err != nil {
@@ -161,9 +161,9 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// askAnswer runs answerFromKB and turns its errors into advice.
-func askAnswer(ctx context.Context, s *rag.Store, q rag.Query, eng llm.Engine, o ragAnswerOptions) (*ragAnswer, error) {
-	ra, err := answerFromKB(ctx, s, q, eng, o)
+// askAnswer runs rag.Answer and turns its errors into advice.
+func askAnswer(ctx context.Context, s *rag.Store, q rag.Query, eng llm.Engine, o rag.AnswerOptions) (*rag.AnswerResult, error) {
+	ra, err := rag.Answer(ctx, s, q, eng, o)
 	switch {
 	case errors.Is(err, context.Canceled):
 		return nil, cli.Interruptedf("interrupted")
@@ -216,7 +216,7 @@ type askJSON struct {
 	Note             string      `json:"note,omitempty"`
 }
 
-func askJSONOutput(question, modelPath, adapter string, ra *ragAnswer) askJSON {
+func askJSONOutput(question, modelPath, adapter string, ra *rag.AnswerResult) askJSON {
 	out := askJSON{Question: question, Lang: ra.Lang, Model: modelPath, Adapter: adapter, Results: askRows(ra.Results),
 		Answered: ra.Answered, Answer: ra.Answer, Citations: []int{}, InvalidCitations: []int{}, Sources: []askSource{}}
 	out.Citations = append(out.Citations, ra.Cited...)
@@ -269,7 +269,7 @@ func printAskResults(w io.Writer, res []rag.Result) {
 // printAskSources lists what the answer's citations point at, and says
 // plainly when they point at nothing: an answer without a valid citation
 // is not shown to come from the knowledge base.
-func printAskSources(w io.Writer, ra *ragAnswer) {
+func printAskSources(w io.Writer, ra *rag.AnswerResult) {
 	switch {
 	case len(ra.Citations) == 0:
 		fmt.Fprintln(w, "sources: none — the answer cites no passage, so nothing ties it to the knowledge base; check it against the passages above")
@@ -296,7 +296,7 @@ func printAskSources(w io.Writer, ra *ragAnswer) {
 	}
 }
 
-// answerStream writes the streamed answer as answerFromKB later returns
+// answerStream writes the streamed answer as rag.Answer later returns
 // it: leading white space dropped, reasoning (which DisableThinking should
 // prevent) left out, and a final newline. The header goes out with the
 // first text, so a generation that fails at once (a prompt too long for

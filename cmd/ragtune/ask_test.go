@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"ragtune/eval"
 	"ragtune/llm"
 	"ragtune/rag"
 )
@@ -35,21 +34,6 @@ func askTestKB(t *testing.T) string {
 	return root
 }
 
-func TestQuestionLang(t *testing.T) {
-	for q, want := range map[string]string{
-		"什么是灾难性遗忘？":             "zh",
-		"What does Q8_0 store?": "en",
-		"Q8_0 和 Q4_0 的区别":       "zh", // one ideograph is enough
-		"㐀 (CJK extension A)":   "zh", // outside the basic block the demo once checked
-		"これはペンです":               "en", // kana only: no Han ideograph
-		"":                      "en",
-	} {
-		if got := eval.QuestionLang(q); got != want {
-			t.Errorf("QuestionLang(%q) = %q, want %q", q, got, want)
-		}
-	}
-}
-
 // scriptedEngine answers every request with a fixed text, streamed in
 // pieces, and keeps the request it got.
 type scriptedEngine struct {
@@ -69,10 +53,11 @@ func (e *scriptedEngine) Generate(_ context.Context, req llm.Request, onToken fu
 	return &llm.Result{Text: strings.Join(e.pieces, ""), CompletionTokens: len(e.pieces)}, nil
 }
 
-// TestAnswerFromKBCitations checks the grounded request answerFromKB sends
-// and how it sorts the answer's citations into passages and numbers that
-// name none, and that ask says so in its sources list and JSON.
-func TestAnswerFromKBCitations(t *testing.T) {
+// TestAskSourcesCitations answers from a real knowledge base through
+// rag.Answer (the code of 'ask --model') and checks that ask says in its
+// sources list and JSON which cited numbers name a passage and which do
+// not. The grounded request itself is rag's to test (rag/answer_test.go).
+func TestAskSourcesCitations(t *testing.T) {
 	root := askTestKB(t)
 	s, err := rag.OpenStore(filepath.Join(root, "t"), nil, true)
 	if err != nil {
@@ -82,34 +67,13 @@ func TestAnswerFromKBCitations(t *testing.T) {
 	ctx := context.Background()
 	q := rag.Query{Text: "什么是灾难性遗忘 Q8_0", K: 5, Mode: rag.ModeBM25}
 
-	ra, err := answerFromKB(ctx, s, q, nil, ragAnswerOptions{MaxTokens: 9})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ra.Answered || ra.Gen != nil || ra.Lang != "zh" || len(ra.Results) != 2 {
-		t.Fatalf("without an engine: answered %v, lang %q, %d results", ra.Answered, ra.Lang, len(ra.Results))
-	}
-
 	eng := &scriptedEngine{pieces: []string{"\n ", "遗忘会丢失原有能力 [1]。", "量化见 [7]，", "另见 [1, 0]。"}}
-	var seen []rag.Result
-	ra, err = answerFromKB(ctx, s, q, eng, ragAnswerOptions{MaxTokens: 9, OnRetrieved: func(r []rag.Result) error { seen = r; return nil }})
+	ra, err := askAnswer(ctx, s, q, eng, rag.AnswerOptions{MaxTokens: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := make([]eval.Passage, len(ra.Results))
-	for i, r := range ra.Results {
-		ps[i] = eval.Passage{ID: r.ID, Source: r.Chunk.Source, Text: r.Chunk.Text, Score: r.Score}
-	}
-	req := eng.got
-	if len(req.Messages) != 1 || req.Messages[0].Content != eval.RAGPrompt(q.Text, ps, "zh") || req.MaxTokens != 9 ||
-		!req.DisableThinking || req.Sampling == nil || req.Sampling.Temperature != 0 || req.Prompt != "" {
-		t.Errorf("request %+v is not the greedy, no-thinking eval.RAGPrompt request", req)
-	}
-	if len(seen) != len(ra.Results) {
-		t.Errorf("OnRetrieved saw %d results, the answer has %d", len(seen), len(ra.Results))
-	}
-	if !ra.Answered || ra.Answer != "遗忘会丢失原有能力 [1]。量化见 [7]，另见 [1, 0]。" {
-		t.Errorf("answer %q (answered %v)", ra.Answer, ra.Answered)
+	if len(ra.Results) != 2 || ra.Lang != "zh" || !ra.Answered || eng.got.MaxTokens != 9 {
+		t.Fatalf("answered %v, lang %q, %d results, request %+v", ra.Answered, ra.Lang, len(ra.Results), eng.got)
 	}
 	if !slices.Equal(ra.Citations, []int{1, 7, 1, 0}) || !slices.Equal(ra.Cited, []int{1}) || !slices.Equal(ra.Invalid, []int{0, 7}) {
 		t.Errorf("citations %v, cited %v, invalid %v", ra.Citations, ra.Cited, ra.Invalid)
@@ -130,27 +94,19 @@ func TestAnswerFromKBCitations(t *testing.T) {
 
 	// Only invalid numbers, and none at all, are both said plainly.
 	b.Reset()
-	printAskSources(&b, &ragAnswer{Results: ra.Results, Answered: true, Citations: []int{3}, Invalid: []int{3}})
+	printAskSources(&b, &rag.AnswerResult{Results: ra.Results, Answered: true, Citations: []int{3}, Invalid: []int{3}})
 	if out := b.String(); !strings.Contains(out, "no number the answer cites is one of the passages") || !strings.Contains(out, "[3], which is not a passage") {
 		t.Errorf("invalid only:\n%s", out)
 	}
 	b.Reset()
-	printAskSources(&b, &ragAnswer{Results: ra.Results, Answered: true})
+	printAskSources(&b, &rag.AnswerResult{Results: ra.Results, Answered: true})
 	if !strings.Contains(b.String(), "the answer cites no passage") {
 		t.Errorf("no citation:\n%s", b.String())
 	}
 
-	// A model without a chat template gets the eval suites' plain format.
-	if _, err := answerFromKB(ctx, s, q, eng, ragAnswerOptions{RawPrompt: true}); err != nil {
-		t.Fatal(err)
-	}
-	if eng.got.Messages != nil || !strings.HasSuffix(eng.got.Prompt, "Assistant:") || !slices.Equal(eng.got.Stop, []string{"\n"}) {
-		t.Errorf("raw request %+v", eng.got)
-	}
-
 	// Nothing retrieved: the model is not asked.
 	eng.got = llm.Request{}
-	ra, err = answerFromKB(ctx, s, rag.Query{Text: "zzzz", K: 3}, eng, ragAnswerOptions{})
+	ra, err = askAnswer(ctx, s, rag.Query{Text: "zzzz", K: 3}, eng, rag.AnswerOptions{})
 	if err != nil || ra.Answered || len(eng.got.Messages) != 0 {
 		t.Errorf("no results: answered %v, request %+v, %v", ra.Answered, eng.got, err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"ragtune/demo"
 	"ragtune/eval"
+	"ragtune/rag"
 )
 
 // TestDemoRAGPromptsIndependentOfWorkdir builds the demo's knowledge base
@@ -46,7 +47,7 @@ func TestDemoRAGPromptsIndependentOfWorkdir(t *testing.T) {
 			if len(ps) == 0 {
 				t.Fatalf("no passage for %q", it.Question)
 			}
-			prompts = append(prompts, eval.RAGPrompt(it.Question, ps, it.Lang))
+			prompts = append(prompts, rag.Prompt(it.Question, ps, rag.PromptOptions{Lang: it.Lang}))
 		}
 		return prompts
 	}
