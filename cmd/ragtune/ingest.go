@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -102,53 +101,23 @@ Examples:
 	if _, err := rr.config(); err != nil {
 		return err
 	}
-	cfg, err := rag.ReadStoreConfig(dir)
-	var s *rag.Store
-	created := false
-	switch {
-	case errors.Is(err, rag.ErrNoKB):
-		cfg = rag.StoreConfig{Name: *name, ChunkSize: 512, Overlap: 64, VectorIndex: *vectorIndex}
-		if *chunkSize > 0 {
-			cfg.ChunkSize = *chunkSize
-		}
-		if *overlap >= 0 {
-			cfg.Overlap = *overlap
-		}
-		if cfg.Overlap >= cfg.ChunkSize {
-			return usageErrorf("--overlap (%d) must be smaller than --chunk-size (%d)", cfg.Overlap, cfg.ChunkSize)
-		}
-		if *embedURL != "" && *embedPath != "" {
-			return usageErrorf("--embed-url and --embed-path exclude each other")
-		}
-		if *embedURL != "" {
-			cfg.Embedding = &rag.EmbeddingConfig{URL: *embedURL, Model: *embedModel}
-		}
-		if *embedPath != "" {
-			abs, err := filepath.Abs(*embedPath)
-			if err != nil {
-				return err
-			}
-			cfg.Embedding = &rag.EmbeddingConfig{Path: abs}
-		}
-		s, err = rag.CreateStore(dir, cfg)
+	if *embedURL != "" && *embedPath != "" {
+		return usageErrorf("--embed-url and --embed-path exclude each other")
+	}
+	set := rag.KBSettings{Name: *name, ChunkSize: *chunkSize, Overlap: *overlap, VectorIndex: *vectorIndex}
+	if *embedURL != "" {
+		set.Embedding = &rag.EmbeddingConfig{URL: *embedURL, Model: *embedModel}
+	}
+	if *embedPath != "" {
+		abs, err := filepath.Abs(*embedPath)
 		if err != nil {
 			return err
 		}
-		created = true
-	case err != nil:
+		set.Embedding = &rag.EmbeddingConfig{Path: abs}
+	}
+	s, created, err := rag.OpenOrCreate(dir, set)
+	if err != nil {
 		return err
-	default:
-		if (*chunkSize > 0 && *chunkSize != cfg.ChunkSize) || (*overlap >= 0 && *overlap != cfg.Overlap) {
-			return usageErrorf("knowledge base %s chunks at %d/%d characters; to change that, 'ragtune kb delete --kb %s' and ingest again", *name, cfg.ChunkSize, cfg.Overlap, *name)
-		}
-		if (*embedURL != "" && (cfg.Embedding == nil || cfg.Embedding.URL != *embedURL)) ||
-			(*embedPath != "" && (cfg.Embedding == nil || !samePath(cfg.Embedding.Path, *embedPath))) {
-			return usageErrorf("knowledge base %s was created with a different embedding setting; delete it to change embeddings", *name)
-		}
-		s, err = rag.OpenStore(dir, nil, false)
-		if err != nil {
-			return err
-		}
 	}
 	closed := false
 	defer func() {
@@ -220,35 +189,13 @@ Examples:
 		}
 		removed = fmt.Sprintf("; the empty knowledge base %s was removed", *name)
 	}
-	if failed := namedFailures(fs.Args(), rep.Problems); len(failed) > 0 {
+	if failed := rep.Failures(fs.Args()); len(failed) > 0 {
 		return fmt.Errorf("ingest into %s: %s failed: %s%s", *name, plural.Count(len(failed), "input"), problemList(failed), removed)
 	}
 	if created && st.Docs == 0 {
 		return fmt.Errorf("ingest into %s: no document could be read from %s (%d skipped: unsupported types or excluded)%s", *name, strings.Join(fs.Args(), ", "), rep.Skipped, removed)
 	}
 	return nil
-}
-
-// namedFailures are the inputs that failed: every file that could not be
-// read, and a file named on the command line that was skipped (its type is
-// not supported). Files skipped inside a folder are the folder's business.
-func namedFailures(args []string, ps []rag.IngestEvent) []rag.IngestEvent {
-	named := map[string]bool{}
-	for _, a := range args {
-		if st, err := os.Stat(a); err == nil && !st.IsDir() {
-			if abs, err := filepath.Abs(a); err == nil {
-				named[abs] = true
-			}
-		}
-	}
-	var out []rag.IngestEvent
-	for _, p := range ps {
-		abs, _ := filepath.Abs(p.Path)
-		if p.Action == "failed" || (p.Action == "skipped" && named[abs]) {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // problemList names the failed inputs, up to five, with their reasons.
@@ -262,12 +209,4 @@ func problemList(ps []rag.IngestEvent) string {
 		parts = append(parts, fmt.Sprintf("%s (%v)", p.Path, p.Err))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// samePath reports whether two paths name the same file after making
-// them absolute.
-func samePath(a, b string) bool {
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
 }
