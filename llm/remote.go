@@ -1,16 +1,15 @@
 package llm
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"ragtune/openai"
 )
 
 // RemoteOptions configure a Remote engine.
@@ -46,9 +45,8 @@ type RemoteOptions struct {
 // handling as the local engine's tokens, so callers cannot tell the two
 // apart except by Token.ID, which is -1 (the server sends text, not ids).
 type Remote struct {
-	base string
-	opts RemoteOptions
-	hc   *http.Client
+	opts   RemoteOptions
+	client *openai.Client
 }
 
 // NewRemote returns an engine for the server at opts.BaseURL.
@@ -57,20 +55,17 @@ func NewRemote(opts RemoteOptions) (*Remote, error) {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return nil, fmt.Errorf("remote backend %q: the URL must start with http:// or https://", opts.BaseURL)
 	}
-	base = strings.TrimSuffix(base, "/v1")
 	hc := opts.Client
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Remote{base: base, opts: opts, hc: hc}, nil
+	return &Remote{opts: opts, client: openai.NewClient(base, opts.APIKey, hc)}, nil
 }
 
-// RemoteError is an error answer of the server.
+// RemoteError is an error answer of the server (its fields are
+// openai.APIError's: Status, Message, Type, Code).
 type RemoteError struct {
-	Status  int
-	Message string
-	Type    string
-	Code    string
+	*openai.APIError
 }
 
 func (e *RemoteError) Error() string {
@@ -84,78 +79,66 @@ func (e *RemoteError) Error() string {
 // Is lets errors.Is(err, ErrContextLength) see a server's context-length
 // refusal.
 func (e *RemoteError) Is(target error) bool {
-	return target == ErrContextLength && (e.Code == "context_length_exceeded" ||
-		strings.Contains(e.Message, "maximum context length"))
+	return target == ErrContextLength && e.ContextLengthExceeded()
 }
 
-// wire types of the requests and stream chunks, kept private: package
-// server/openai has the full API and imports llm, so llm cannot import it.
-type remoteMessage struct {
-	Role             string `json:"role"`
-	Content          string `json:"content"`
-	ReasoningContent string `json:"reasoning_content,omitempty"`
-}
+// Unwrap gives the wire error.
+func (e *RemoteError) Unwrap() error { return e.APIError }
 
-type remoteRequest struct {
-	Model             string          `json:"model"`
-	Messages          []remoteMessage `json:"messages,omitempty"`
-	Prompt            any             `json:"prompt,omitempty"`
-	Stream            bool            `json:"stream"`
-	StreamOptions     map[string]bool `json:"stream_options,omitempty"`
-	MaxTokens         int             `json:"max_tokens,omitempty"`
-	Temperature       *float64        `json:"temperature,omitempty"`
-	TopP              *float64        `json:"top_p,omitempty"`
-	TopK              *int            `json:"top_k,omitempty"`
-	MinP              *float64        `json:"min_p,omitempty"`
-	RepetitionPenalty *float64        `json:"repetition_penalty,omitempty"`
-	FrequencyPenalty  *float64        `json:"frequency_penalty,omitempty"`
-	PresencePenalty   *float64        `json:"presence_penalty,omitempty"`
-	Seed              *int64          `json:"seed,omitempty"`
-	ChatTemplateKw    map[string]any  `json:"chat_template_kwargs,omitempty"`
-}
-
-type remoteChunk struct {
-	Choices []struct {
-		Text  string `json:"text"` // completions
-		Delta struct {
-			Content          string `json:"content"`
-			ReasoningContent string `json:"reasoning_content"`
-			Reasoning        string `json:"reasoning"`
-		} `json:"delta"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *struct {
-		PromptTokens        int `json:"prompt_tokens"`
-		CompletionTokens    int `json:"completion_tokens"`
-		PromptTokensDetails *struct {
-			CachedTokens int `json:"cached_tokens"`
-		} `json:"prompt_tokens_details"`
-	} `json:"usage"`
-	Error *struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Code    *string `json:"code"`
-	} `json:"error"`
-}
-
-func (r *Remote) body(req Request) (path string, rr remoteRequest, err error) {
-	rr = remoteRequest{Model: r.opts.Model, Stream: true, StreamOptions: map[string]bool{"include_usage": true}, MaxTokens: req.MaxTokens}
-	switch {
-	case len(req.Messages) > 0:
-		path = "/v1/chat/completions"
-		for _, m := range req.Messages {
-			rr.Messages = append(rr.Messages, remoteMessage{Role: m.Role, Content: m.Content, ReasoningContent: m.ReasoningContent})
-		}
-		if req.DisableThinking {
-			rr.ChatTemplateKw = map[string]any{"enable_thinking": false}
-		}
-	case req.Prompt != "":
-		path, rr.Prompt = "/v1/completions", req.Prompt
-	case len(req.PromptTokens) > 0:
-		path, rr.Prompt = "/v1/completions", req.PromptTokens
+// remoteErr turns the client's error answers into RemoteErrors and names
+// the backend in the others.
+func remoteErr(err error) error {
+	var ae *openai.APIError
+	if errors.As(err, &ae) {
+		return &RemoteError{ae}
 	}
+	return fmt.Errorf("remote backend: %w", err)
+}
+
+// wireSampling fills a request's sampling parameters from p, sending only
+// what differs from the parameter's neutral value so that servers which
+// do not know vLLM's extensions (top_k, min_p, repetition_penalty) are
+// not sent them needlessly.
+func wireSampling(p *Sampling, maxTokens int) openai.SamplingParams {
+	var w openai.SamplingParams
+	if maxTokens > 0 {
+		w.MaxTokens = &maxTokens
+	}
+	if p == nil {
+		return w
+	}
+	t := p.Temperature
+	w.Temperature = &t
+	if p.TopP > 0 && p.TopP < 1 {
+		w.TopP = &p.TopP
+	}
+	if p.TopK > 0 {
+		w.TopK = &p.TopK
+	}
+	if p.MinP > 0 {
+		w.MinP = &p.MinP
+	}
+	if p.RepetitionPenalty > 0 && p.RepetitionPenalty != 1 {
+		w.RepetitionPenalty = &p.RepetitionPenalty
+	}
+	if p.FrequencyPenalty != 0 {
+		w.FrequencyPenalty = &p.FrequencyPenalty
+	}
+	if p.PresencePenalty != 0 {
+		w.PresencePenalty = &p.PresencePenalty
+	}
+	if p.Seed >= 0 {
+		w.Seed = &p.Seed
+	}
+	return w
+}
+
+// open validates req and starts its stream: chat requests go to
+// /v1/chat/completions, prompts to /v1/completions. Invalid requests are
+// refused before anything is sent.
+func (r *Remote) open(ctx context.Context, req Request) (*openai.Stream, bool, error) {
 	if err := req.validate(); err != nil {
-		return "", rr, err
+		return nil, false, err
 	}
 	p := r.opts.Sampling
 	if req.Sampling != nil {
@@ -163,99 +146,48 @@ func (r *Remote) body(req Request) (path string, rr remoteRequest, err error) {
 	}
 	if p != nil {
 		if err := p.Validate(); err != nil {
-			return "", rr, err
-		}
-		t := p.Temperature
-		rr.Temperature = &t
-		if p.TopP > 0 && p.TopP < 1 {
-			rr.TopP = &p.TopP
-		}
-		if p.TopK > 0 {
-			rr.TopK = &p.TopK
-		}
-		if p.MinP > 0 {
-			rr.MinP = &p.MinP
-		}
-		if p.RepetitionPenalty > 0 && p.RepetitionPenalty != 1 {
-			rr.RepetitionPenalty = &p.RepetitionPenalty
-		}
-		if p.FrequencyPenalty != 0 {
-			rr.FrequencyPenalty = &p.FrequencyPenalty
-		}
-		if p.PresencePenalty != 0 {
-			rr.PresencePenalty = &p.PresencePenalty
-		}
-		if p.Seed >= 0 {
-			rr.Seed = &p.Seed
+			return nil, false, err
 		}
 	}
-	return path, rr, nil
-}
-
-func (r *Remote) post(ctx context.Context, path string, v any) (*http.Response, error) {
-	b, err := json.Marshal(v)
+	// A copy: wireSampling points into it, and the caller's p stays put.
+	var sp Sampling
+	if p != nil {
+		sp = *p
+		p = &sp
+	}
+	params := wireSampling(p, req.MaxTokens)
+	if len(req.Messages) > 0 {
+		cr := openai.ChatRequest{Model: r.opts.Model, SamplingParams: params}
+		for _, m := range req.Messages {
+			cr.Messages = append(cr.Messages, openai.Message{Role: m.Role, Content: openai.Content(m.Content), ReasoningContent: m.ReasoningContent})
+		}
+		if req.DisableThinking {
+			off := false
+			cr.ChatTemplateKwargs = &openai.ChatTemplateKwargs{EnableThinking: &off}
+		}
+		s, err := r.client.StreamChat(ctx, &cr)
+		if err != nil {
+			return nil, true, remoteErr(err)
+		}
+		return s, true, nil
+	}
+	cr := openai.CompletionRequest{Model: r.opts.Model, SamplingParams: params}
+	if req.Prompt != "" {
+		cr.Prompt.Text = req.Prompt
+	} else {
+		cr.Prompt.Tokens = req.PromptTokens
+	}
+	s, err := r.client.StreamCompletion(ctx, &cr)
 	if err != nil {
-		return nil, err
+		return nil, false, remoteErr(err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+path, bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("remote backend: %w", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "text/event-stream, application/json")
-	if r.opts.APIKey != "" {
-		hreq.Header.Set("Authorization", "Bearer "+r.opts.APIKey)
-	}
-	resp, err := r.hc.Do(hreq)
-	if err != nil {
-		return nil, fmt.Errorf("remote backend %s: %w", r.base, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		return nil, readRemoteError(resp)
-	}
-	return resp, nil
-}
-
-func readRemoteError(resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	e := &RemoteError{Status: resp.StatusCode}
-	var body struct {
-		Error json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(b, &body) == nil && len(body.Error) > 0 {
-		var obj struct {
-			Message string  `json:"message"`
-			Type    string  `json:"type"`
-			Code    any     `json:"code"`
-			Param   *string `json:"param"`
-		}
-		if json.Unmarshal(body.Error, &obj) == nil {
-			e.Message, e.Type = obj.Message, obj.Type
-			if obj.Code != nil {
-				e.Code = fmt.Sprint(obj.Code)
-			}
-		} else {
-			json.Unmarshal(body.Error, &e.Message) // Ollama: {"error": "text"}
-		}
-	}
-	if e.Message == "" {
-		e.Message = strings.TrimSpace(string(b))
-		if len(e.Message) > 300 {
-			e.Message = e.Message[:300] + "…"
-		}
-	}
-	return e
+	return s, false, nil
 }
 
 // Generate implements Engine.
 func (r *Remote) Generate(ctx context.Context, req Request, onToken func(Token) error) (*Result, error) {
-	path, rr, err := r.body(req)
-	if err != nil {
-		return nil, err
-	}
 	t0 := time.Now()
-	resp, err := r.post(ctx, path, rr)
+	stream, chat, err := r.open(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &Result{FinishReason: FinishCancelled}, ctx.Err()
@@ -263,10 +195,10 @@ func (r *Remote) Generate(ctx context.Context, req Request, onToken func(Token) 
 		return nil, err
 	}
 	// Closing the body ends the stream, which tells the server to stop.
-	defer resp.Body.Close()
+	defer stream.Close()
 
 	start := phaseStart
-	if r.opts.StartInReasoning && path == "/v1/chat/completions" && !req.DisableThinking {
+	if r.opts.StartInReasoning && chat && !req.DisableThinking {
 		start = phaseThink
 	}
 	out := newOutput(start, req.Stop, onToken)
@@ -298,80 +230,75 @@ func (r *Remote) Generate(ctx context.Context, req Request, onToken func(Token) 
 		return res, err
 	}
 
-	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if !stream.Events() {
 		// A server that ignores stream:true answers with one object.
-		return finish(r.whole(resp.Body, out, res))
+		return finish(r.whole(stream, out, res))
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 8<<20)
 	var reason FinishReason
 	contentSeen := false
-	for sc.Scan() {
-		line := sc.Text()
-		data, ok := strings.CutPrefix(line, "data:")
-		if !ok {
-			continue // comments, event names, blank separators
+	// delta handles one choice's increment, whichever endpoint sent it.
+	delta := func(think, text string, finishReason *string) error {
+		if (think != "" || text != "") && first.IsZero() {
+			first = time.Now()
 		}
-		data = strings.TrimSpace(data)
-		if data == "[DONE]" {
-			break
-		}
-		var c remoteChunk
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			return finish(FinishError, fmt.Errorf("remote backend: bad stream event %.200q: %w", data, err))
-		}
-		if c.Error != nil {
-			e := &RemoteError{Status: resp.StatusCode, Message: c.Error.Message, Type: c.Error.Type}
-			if c.Error.Code != nil {
-				e.Code = *c.Error.Code
+		if think != "" {
+			if !contentSeen && out.think.phase == phaseThink {
+				// The server splits reasoning itself: its content is
+				// the answer, whatever StartInReasoning assumed.
+				out.think.phase = phaseStart
 			}
-			return finish(FinishError, e)
+			if reasoningLead {
+				think = strings.TrimLeft(think, " \t\r\n")
+				reasoningLead = think == ""
+			}
+			if err := out.emit(-1, think, ""); err != nil {
+				return err
+			}
 		}
-		if c.Usage != nil {
-			res.PromptTokens, res.CompletionTokens = c.Usage.PromptTokens, c.Usage.CompletionTokens
-			if d := c.Usage.PromptTokensDetails; d != nil {
+		if text != "" {
+			contentSeen = true
+			if err := out.push(-1, text); err != nil {
+				return err
+			}
+		}
+		if finishReason != nil && *finishReason != "" {
+			reason = remoteFinish(*finishReason)
+		}
+		return nil
+	}
+	usage := func(u *openai.Usage) {
+		if u != nil {
+			res.PromptTokens, res.CompletionTokens = u.PromptTokens, u.CompletionTokens
+			if d := u.PromptTokensDetails; d != nil {
 				res.CachedTokens = d.CachedTokens
 			}
 		}
+	}
+read:
+	for {
+		var c openai.ChatChunk
+		err := stream.Next(&c)
+		var ae *openai.APIError
+		switch {
+		case err == io.EOF:
+			break read
+		case errors.As(err, &ae):
+			return finish(FinishError, &RemoteError{ae})
+		case err != nil && ctx.Err() != nil:
+			return finish(FinishCancelled, ctx.Err())
+		case err != nil:
+			return finish(FinishError, remoteErr(err))
+		}
+		usage(c.Usage)
 		for _, ch := range c.Choices {
-			think := ch.Delta.ReasoningContent + ch.Delta.Reasoning
-			text := ch.Delta.Content + ch.Text
-			if (think != "" || text != "") && first.IsZero() {
-				first = time.Now()
-			}
-			if think != "" {
-				if !contentSeen && out.think.phase == phaseThink {
-					// The server splits reasoning itself: its content is
-					// the answer, whatever StartInReasoning assumed.
-					out.think.phase = phaseStart
-				}
-				if reasoningLead {
-					think = strings.TrimLeft(think, " \t\r\n")
-					reasoningLead = think == ""
-				}
-				if err := out.emit(-1, think, ""); err != nil {
-					return finish(FinishError, err)
-				}
-			}
-			if text != "" {
-				contentSeen = true
-				if err := out.push(-1, text); err != nil {
-					return finish(FinishError, err)
-				}
-			}
-			if ch.FinishReason != nil && *ch.FinishReason != "" {
-				reason = remoteFinish(*ch.FinishReason)
+			// Completion streams send the increment as text.
+			if err := delta(ch.Delta.ReasoningContent+ch.Delta.Reasoning, ch.Delta.Content+ch.Text, ch.FinishReason); err != nil {
+				return finish(FinishError, err)
 			}
 			if out.stopped {
 				return finish(FinishStop, nil)
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		if ctx.Err() != nil {
-			return finish(FinishCancelled, ctx.Err())
-		}
-		return finish(FinishError, fmt.Errorf("remote backend: read stream: %w", err))
 	}
 	if ctx.Err() != nil {
 		return finish(FinishCancelled, ctx.Err())
@@ -382,30 +309,18 @@ func (r *Remote) Generate(ctx context.Context, req Request, onToken func(Token) 
 	return finish(reason, nil)
 }
 
-// whole reads a non-streamed answer.
-func (r *Remote) whole(body io.Reader, out *output, res *Result) (FinishReason, error) {
-	var v struct {
-		Choices []struct {
-			Text    string `json:"text"`
-			Message struct {
-				Content          string `json:"content"`
-				ReasoningContent string `json:"reasoning_content"`
-				Reasoning        string `json:"reasoning"`
-			} `json:"message"`
-			FinishReason string `json:"finish_reason"`
-		} `json:"choices"`
-		Usage struct {
-			PromptTokens     int `json:"prompt_tokens"`
-			CompletionTokens int `json:"completion_tokens"`
-		} `json:"usage"`
-	}
-	if err := json.NewDecoder(io.LimitReader(body, 64<<20)).Decode(&v); err != nil {
-		return FinishError, fmt.Errorf("remote backend: bad response: %w", err)
+// whole reads a non-streamed answer (a chat response or a completion).
+func (r *Remote) whole(stream *openai.Stream, out *output, res *Result) (FinishReason, error) {
+	var v openai.ChatResponse
+	if err := stream.Whole(&v); err != nil {
+		return FinishError, remoteErr(err)
 	}
 	if len(v.Choices) == 0 {
 		return FinishError, errors.New("remote backend: response without choices")
 	}
-	res.PromptTokens, res.CompletionTokens = v.Usage.PromptTokens, v.Usage.CompletionTokens
+	if v.Usage != nil {
+		res.PromptTokens, res.CompletionTokens = v.Usage.PromptTokens, v.Usage.CompletionTokens
+	}
 	c := v.Choices[0]
 	if t := strings.TrimSpace(c.Message.ReasoningContent + c.Message.Reasoning); t != "" {
 		if err := out.emit(-1, t, ""); err != nil {
@@ -422,9 +337,9 @@ func (r *Remote) whole(body io.Reader, out *output, res *Result) (FinishReason, 
 // ended (our stop strings are matched here, not sent).
 func remoteFinish(s string) FinishReason {
 	switch s {
-	case "length":
+	case openai.FinishLength:
 		return FinishLength
-	case "content_filter":
+	case openai.FinishContentFilter:
 		return FinishStop
 	}
 	return FinishEOS
@@ -437,67 +352,18 @@ func (r *Remote) Embed(ctx context.Context, texts []string) ([][]float32, error)
 	if model == "" {
 		model = r.opts.Model
 	}
-	req := struct {
-		Model string   `json:"model"`
-		Input []string `json:"input"`
-	}{model, texts}
-	resp, err := r.post(ctx, "/v1/embeddings", req)
+	vecs, err := r.client.Embeddings(ctx, model, texts)
 	if err != nil {
-		return nil, err
+		return nil, remoteErr(err)
 	}
-	defer resp.Body.Close()
-	var v struct {
-		Data []struct {
-			Index     int       `json:"index"`
-			Embedding []float32 `json:"embedding"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&v); err != nil {
-		return nil, fmt.Errorf("remote embeddings: bad response: %w", err)
-	}
-	out := make([][]float32, len(texts))
-	for _, d := range v.Data {
-		if d.Index < 0 || d.Index >= len(out) {
-			return nil, fmt.Errorf("remote embeddings: index %d out of range for %d inputs", d.Index, len(texts))
-		}
-		out[d.Index] = d.Embedding
-	}
-	for i, e := range out {
-		if e == nil {
-			return nil, fmt.Errorf("remote embeddings: no vector for input %d", i)
-		}
-	}
-	return out, nil
+	return vecs, nil
 }
 
 // Models lists the model ids the server offers.
 func (r *Remote) Models(ctx context.Context) ([]string, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+"/v1/models", nil)
+	ids, err := r.client.Models(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if r.opts.APIKey != "" {
-		hreq.Header.Set("Authorization", "Bearer "+r.opts.APIKey)
-	}
-	resp, err := r.hc.Do(hreq)
-	if err != nil {
-		return nil, fmt.Errorf("remote backend %s: %w", r.base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return nil, readRemoteError(resp)
-	}
-	var v struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&v); err != nil {
-		return nil, fmt.Errorf("remote models: %w", err)
-	}
-	var ids []string
-	for _, d := range v.Data {
-		ids = append(ids, d.ID)
+		return nil, remoteErr(err)
 	}
 	return ids, nil
 }

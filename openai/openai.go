@@ -15,9 +15,12 @@ package openai
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -311,18 +314,23 @@ type Citation struct {
 
 // ResponseMessage is the assistant message of a chat response.
 type ResponseMessage struct {
-	Role             string  `json:"role"`
-	Content          string  `json:"content"`
-	ReasoningContent string  `json:"reasoning_content,omitempty"`
-	Refusal          *string `json:"refusal"`
+	Role             string `json:"role"`
+	Content          string `json:"content"`
+	ReasoningContent string `json:"reasoning_content,omitempty"`
+	// Reasoning is vLLM's and Ollama's name for ReasoningContent; read only.
+	Reasoning string  `json:"reasoning,omitempty"`
+	Refusal   *string `json:"refusal"`
 }
 
 // ChatChoice is one choice of a chat response.
 type ChatChoice struct {
-	Index        int             `json:"index"`
-	Message      ResponseMessage `json:"message"`
-	FinishReason string          `json:"finish_reason"`
-	Logprobs     *struct{}       `json:"logprobs"`
+	Index   int             `json:"index"`
+	Message ResponseMessage `json:"message"`
+	// Text is a completion's answer; read only, so that a client reads
+	// an answer of either endpoint as one type.
+	Text         string    `json:"text,omitempty"`
+	FinishReason string    `json:"finish_reason"`
+	Logprobs     *struct{} `json:"logprobs"`
 }
 
 // ChatResponse is a non-streaming chat completion.
@@ -347,8 +355,11 @@ type Delta struct {
 
 // ChunkChoice is one choice of a stream chunk.
 type ChunkChoice struct {
-	Index        int       `json:"index"`
-	Delta        Delta     `json:"delta"`
+	Index int   `json:"index"`
+	Delta Delta `json:"delta"`
+	// Text is a completion stream's increment; read only, so that a
+	// client reads a stream of either endpoint as one type.
+	Text         string    `json:"text,omitempty"`
 	FinishReason *string   `json:"finish_reason"`
 	Logprobs     *struct{} `json:"logprobs"`
 }
@@ -392,12 +403,57 @@ type EmbeddingRequest struct {
 	User           string     `json:"user,omitempty"`
 }
 
-// Embedding is one vector. Embedding holds []float32, or a base64 string
-// when encoding_format is "base64".
+// Embedding is one vector.
 type Embedding struct {
 	Object    string `json:"object"` // embedding
 	Index     int    `json:"index"`
-	Embedding any    `json:"embedding"`
+	Embedding Vector `json:"embedding"`
+}
+
+// Vector is an embedding on the wire: a list of numbers, or with
+// encoding_format "base64" a base64 string of little-endian float32s (as
+// OpenAI sends it, a quarter of the text a list takes).
+type Vector struct {
+	Floats []float32
+	// Base64 writes the vector as base64; reading accepts either form.
+	Base64 bool
+}
+
+// MarshalJSON writes the list, or the base64 string.
+func (v Vector) MarshalJSON() ([]byte, error) {
+	if !v.Base64 {
+		return json.Marshal(v.Floats)
+	}
+	b := make([]byte, 4*len(v.Floats))
+	for i, x := range v.Floats {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return json.Marshal(base64.StdEncoding.EncodeToString(b))
+}
+
+// UnmarshalJSON reads [0.1, …] or "base64…".
+func (v *Vector) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '"' {
+		v.Base64 = false
+		return json.Unmarshal(b, &v.Floats)
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return fmt.Errorf("base64 embedding: %w", err)
+	}
+	if len(raw)%4 != 0 {
+		return fmt.Errorf("base64 embedding of %d bytes is not a list of float32s", len(raw))
+	}
+	v.Floats, v.Base64 = make([]float32, len(raw)/4), true
+	for i := range v.Floats {
+		v.Floats[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return nil
 }
 
 // EmbeddingResponse is the embeddings result.
@@ -408,30 +464,67 @@ type EmbeddingResponse struct {
 	Usage  Usage       `json:"usage"`
 }
 
-// EmbeddingVectors reads a response's vectors back in input order (for
-// clients); base64 data is little-endian float32 as OpenAI sends it.
+// EmbeddingVectors reads a response to n inputs back in input order (for
+// clients): exactly one non-empty vector per input, whatever order the
+// server listed them in.
 func (r *EmbeddingResponse) EmbeddingVectors(n int) ([][]float32, error) {
+	if len(r.Data) != n {
+		return nil, fmt.Errorf("%d vectors for %d inputs", len(r.Data), n)
+	}
 	out := make([][]float32, n)
 	for _, d := range r.Data {
 		if d.Index < 0 || d.Index >= n {
 			return nil, fmt.Errorf("embedding index %d out of range for %d inputs", d.Index, n)
 		}
-		raw, err := json.Marshal(d.Embedding)
-		if err != nil {
-			return nil, err
+		if out[d.Index] != nil {
+			return nil, fmt.Errorf("two embeddings for input %d", d.Index)
 		}
-		var v []float32
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("embedding %d: %w", d.Index, err)
+		if len(d.Embedding.Floats) == 0 {
+			return nil, fmt.Errorf("empty embedding for input %d", d.Index)
 		}
-		out[d.Index] = v
-	}
-	for i, v := range out {
-		if v == nil {
-			return nil, fmt.Errorf("no embedding for input %d", i)
-		}
+		out[d.Index] = d.Embedding.Floats
 	}
 	return out, nil
+}
+
+// RerankRequest is POST /v1/rerank in the Jina/Cohere form that
+// llama.cpp's server, TEI and Xinference accept.
+type RerankRequest struct {
+	Model     string   `json:"model,omitempty"`
+	Query     string   `json:"query"`
+	Documents []string `json:"documents"`
+	TopN      int      `json:"top_n"`
+}
+
+// RerankResult scores one document, named by its index in the request.
+type RerankResult struct {
+	Index          int      `json:"index"`
+	RelevanceScore *float64 `json:"relevance_score"`
+}
+
+// RerankResponse is the rerank result.
+type RerankResponse struct {
+	Results []RerankResult `json:"results"`
+}
+
+// Scores reads a response to n documents back in document order: exactly
+// one finite score per document. A server that caps top_n below n leaves
+// documents out, which is an error here rather than a score of zero.
+func (r *RerankResponse) Scores(n int) ([]float64, error) {
+	scores := make([]float64, n)
+	got := make([]bool, n)
+	for _, x := range r.Results {
+		if x.Index < 0 || x.Index >= n || got[x.Index] || x.RelevanceScore == nil || math.IsNaN(*x.RelevanceScore) {
+			return nil, fmt.Errorf("bad result for document index %d", x.Index)
+		}
+		scores[x.Index], got[x.Index] = *x.RelevanceScore, true
+	}
+	for i, ok := range got {
+		if !ok {
+			return nil, fmt.Errorf("no score for document %d of %d (the server may cap top_n)", i, n)
+		}
+	}
+	return scores, nil
 }
 
 // Model is one entry of GET /v1/models.

@@ -86,7 +86,7 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestEmbeddingVectors(t *testing.T) {
-	r := EmbeddingResponse{Data: []Embedding{{Index: 1, Embedding: []float32{2}}, {Index: 0, Embedding: []float32{1}}}}
+	r := EmbeddingResponse{Data: []Embedding{{Index: 1, Embedding: Vector{Floats: []float32{2}}}, {Index: 0, Embedding: Vector{Floats: []float32{1}}}}}
 	v, err := r.EmbeddingVectors(2)
 	if err != nil || fmt.Sprint(v) != "[[1] [2]]" {
 		t.Errorf("vectors %v, %v", v, err)

@@ -1,14 +1,11 @@
 package rag
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"sort"
-	"strings"
+
+	"ragtune/openai"
 )
 
 // Embedder maps texts to vectors, one per text, in order. The local BERT
@@ -42,59 +39,12 @@ func RemoteEmbedder(baseURL, model, apiKey string, client *http.Client) Embedder
 }
 
 func remoteEmbedder(baseURL, model, apiKey string, client *http.Client) Embedder {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	url := strings.TrimRight(baseURL, "/")
-	if !strings.HasSuffix(url, "/v1") {
-		url += "/v1"
-	}
-	url += "/embeddings"
+	c := openai.NewClient(baseURL, apiKey, client)
 	return Batched(func(ctx context.Context, texts []string) ([][]float32, error) {
-		body, err := json.Marshal(map[string]any{"model": model, "input": texts, "encoding_format": "float"})
+		vecs, err := c.Embeddings(ctx, model, texts)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("embeddings: %w", err)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("embeddings request: %w", err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if apiKey != "" {
-			req.Header.Set("Authorization", "Bearer "+apiKey)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("embeddings request to %s: %w", url, err)
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<30))
-		if err != nil {
-			return nil, fmt.Errorf("embeddings response from %s: %w", url, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("embeddings request to %s: %s: %s", url, resp.Status, strings.TrimSpace(string(data[:min(len(data), 300)])))
-		}
-		var r struct {
-			Data []struct {
-				Index     int       `json:"index"`
-				Embedding []float32 `json:"embedding"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(data, &r); err != nil {
-			return nil, fmt.Errorf("embeddings response from %s is not the OpenAI format: %w", url, err)
-		}
-		if len(r.Data) != len(texts) {
-			return nil, fmt.Errorf("embeddings response from %s has %d vectors for %d texts", url, len(r.Data), len(texts))
-		}
-		sort.Slice(r.Data, func(i, j int) bool { return r.Data[i].Index < r.Data[j].Index })
-		out := make([][]float32, len(texts))
-		for i, d := range r.Data {
-			if d.Index != i || len(d.Embedding) == 0 {
-				return nil, fmt.Errorf("embeddings response from %s: bad or missing vector %d", url, i)
-			}
-			out[i] = d.Embedding
-		}
-		return out, nil
+		return vecs, nil
 	}, 64)
 }

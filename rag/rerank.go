@@ -1,18 +1,15 @@
 package rag
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 
 	"ragtune/index"
+	"ragtune/openai"
 )
 
 // RerankScorer scores (query, document) pairs, one score per document in
@@ -101,74 +98,13 @@ const rerankBatch = 64
 // relevance_score}]}. baseURL may end in /v1 or not; apiKey may be empty;
 // client nil uses http.DefaultClient.
 func RemoteReranker(baseURL, model, apiKey string, client *http.Client) RerankScorer {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	url := strings.TrimRight(baseURL, "/")
-	url = strings.TrimSuffix(url, "/rerank")
-	if !strings.HasSuffix(url, "/v1") {
-		url += "/v1"
-	}
-	url += "/rerank"
-	call := func(ctx context.Context, query string, docs []string) ([]float64, error) {
-		req := map[string]any{"query": query, "documents": docs, "top_n": len(docs)}
-		if model != "" {
-			req["model"] = model
-		}
-		body, err := json.Marshal(req)
-		if err != nil {
-			return nil, err
-		}
-		hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("rerank request: %w", err)
-		}
-		hreq.Header.Set("Content-Type", "application/json")
-		if apiKey != "" {
-			hreq.Header.Set("Authorization", "Bearer "+apiKey)
-		}
-		resp, err := client.Do(hreq)
-		if err != nil {
-			return nil, fmt.Errorf("rerank request to %s: %w", url, err)
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		if err != nil {
-			return nil, fmt.Errorf("rerank response from %s: %w", url, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("rerank request to %s: %s: %s", url, resp.Status, strings.TrimSpace(string(data[:min(len(data), 300)])))
-		}
-		var r struct {
-			Results []struct {
-				Index int      `json:"index"`
-				Score *float64 `json:"relevance_score"`
-			} `json:"results"`
-		}
-		if err := json.Unmarshal(data, &r); err != nil {
-			return nil, fmt.Errorf("rerank response from %s is not the /v1/rerank format: %w", url, err)
-		}
-		scores := make([]float64, len(docs))
-		got := make([]bool, len(docs))
-		for _, x := range r.Results {
-			if x.Index < 0 || x.Index >= len(docs) || got[x.Index] || x.Score == nil || math.IsNaN(*x.Score) {
-				return nil, fmt.Errorf("rerank response from %s: bad result for document index %d", url, x.Index)
-			}
-			scores[x.Index], got[x.Index] = *x.Score, true
-		}
-		for i, ok := range got {
-			if !ok {
-				return nil, fmt.Errorf("rerank response from %s has no score for document %d of %d (the server may cap top_n)", url, i, len(docs))
-			}
-		}
-		return scores, nil
-	}
+	c := openai.NewClient(strings.TrimSuffix(strings.TrimRight(baseURL, "/"), "/rerank"), apiKey, client)
 	return func(ctx context.Context, query string, docs []string) ([]float64, error) {
 		out := make([]float64, 0, len(docs))
 		for start := 0; start < len(docs); start += rerankBatch {
-			s, err := call(ctx, query, docs[start:min(start+rerankBatch, len(docs))])
+			s, err := c.Rerank(ctx, model, query, docs[start:min(start+rerankBatch, len(docs))])
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("rerank: %w", err)
 			}
 			out = append(out, s...)
 		}

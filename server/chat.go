@@ -96,7 +96,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var stream *sse
+	var stream *openai.EventWriter
 	chunk := func(d openai.Delta, finish *string) openai.ChatChunk {
 		return openai.ChatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
 			Choices: []openai.ChunkChoice{{Index: 0, Delta: d, FinishReason: finish}}}
@@ -109,20 +109,20 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		if stream != nil {
 			return nil
 		}
-		stream = newSSE(w)
+		stream = openai.NewEventWriter(w)
 		first := chunk(openai.Delta{Role: "assistant"}, nil)
 		first.Citations = cites
-		return stream.send(first)
+		return stream.Send(first)
 	}
 	res, filtered, he := s.run(r.Context(), req, func(text string, think bool) error {
 		if err := begin(); err != nil {
 			return err
 		}
 		if think {
-			return stream.send(chunk(openai.Delta{ReasoningContent: text}, nil))
+			return stream.Send(chunk(openai.Delta{ReasoningContent: text}, nil))
 		}
 		answer.WriteString(text)
-		return stream.send(chunk(openai.Delta{Content: text}, nil))
+		return stream.Send(chunk(openai.Delta{Content: text}, nil))
 	})
 	if he != nil {
 		if stream == nil {
@@ -130,8 +130,8 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if he.status != 499 {
-			stream.send(openai.NewError(he.typ, he.msg, "", he.code))
-			stream.done()
+			stream.Send(openai.NewError(he.typ, he.msg, "", he.code))
+			stream.Done()
 		}
 		return
 	}
@@ -149,13 +149,13 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 		last.Citations = cites
 	}
-	stream.send(last)
+	stream.Send(last)
 	if cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage {
 		u := openai.ChatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
 			Choices: []openai.ChunkChoice{}, Usage: usageFrom(res)}
-		stream.send(u)
+		stream.Send(u)
 	}
-	stream.done()
+	stream.Done()
 }
 
 func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
@@ -248,36 +248,36 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	var stream *sse
+	var stream *openai.EventWriter
 	res, filtered, he := s.run(r.Context(), req, func(text string, think bool) error {
 		if stream == nil {
-			stream = newSSE(w)
+			stream = openai.NewEventWriter(w)
 		}
-		return stream.send(completion(wrap(text, think), nil))
+		return stream.Send(completion(wrap(text, think), nil))
 	})
 	if he != nil {
 		if stream == nil {
 			he.write(w)
 		} else if he.status != 499 {
-			stream.send(openai.NewError(he.typ, he.msg, "", he.code))
-			stream.done()
+			stream.Send(openai.NewError(he.typ, he.msg, "", he.code))
+			stream.Done()
 		}
 		return
 	}
 	if stream == nil {
-		stream = newSSE(w)
+		stream = openai.NewEventWriter(w)
 	}
 	finish := finishReasonFrom(res.FinishReason)
 	if filtered {
 		finish = openai.FinishContentFilter
 	}
-	stream.send(completion("", &finish))
+	stream.Send(completion("", &finish))
 	if cr.StreamOptions != nil && cr.StreamOptions.IncludeUsage {
 		u := openai.CompletionResponse{ID: id, Object: "text_completion", Created: created, Model: model,
 			Choices: []openai.CompletionChoice{}, Usage: usageFrom(res)}
-		stream.send(u)
+		stream.Send(u)
 	}
-	stream.done()
+	stream.Done()
 }
 
 // tokenizerEngine is an engine that can say what token ids spell (a local

@@ -2,11 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -204,43 +200,6 @@ func findingSummary(fs []guard.Finding) string {
 	return strings.Join(parts, ", ")
 }
 
-// sse writes server-sent events.
-type sse struct {
-	w http.ResponseWriter
-	f http.Flusher
-}
-
-func newSSE(w http.ResponseWriter) *sse {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	f, _ := w.(http.Flusher)
-	return &sse{w: w, f: f}
-}
-
-func (e *sse) send(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
-		return err
-	}
-	if e.f != nil {
-		e.f.Flush()
-	}
-	return nil
-}
-
-func (e *sse) done() {
-	fmt.Fprint(e.w, "data: [DONE]\n\n")
-	if e.f != nil {
-		e.f.Flush()
-	}
-}
-
 // truncateNormalize shortens a vector to d dimensions and rescales it to
 // unit length (what OpenAI's dimensions parameter does for its models).
 func truncateNormalize(v []float32, d int) []float32 {
@@ -256,14 +215,4 @@ func truncateNormalize(v []float32, d int) []float32 {
 		}
 	}
 	return out
-}
-
-// encodeBase64Floats is OpenAI's base64 embedding format: little-endian
-// float32s.
-func encodeBase64Floats(v []float32) string {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return base64.StdEncoding.EncodeToString(b)
 }

@@ -23,8 +23,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"ragtune/rag"
 	"ragtune/openai"
+	"ragtune/rag"
 )
 
 // kbNameRe is the knowledge-base name rule of the CLI (cmd/ragtune/kb.go):

@@ -31,8 +31,8 @@ import (
 
 	"ragtune/guard"
 	"ragtune/llm"
-	"ragtune/rag"
 	"ragtune/openai"
+	"ragtune/rag"
 	"ragtune/server/web"
 )
 
@@ -538,10 +538,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 		if req.Dimensions != nil && *req.Dimensions > 0 && *req.Dimensions < len(v) {
 			v = truncateNormalize(v, *req.Dimensions)
 		}
-		var e any = v
-		if req.EncodingFormat == "base64" {
-			e = encodeBase64Floats(v)
-		}
+		e := openai.Vector{Floats: v, Base64: req.EncodingFormat == "base64"}
 		resp.Data = append(resp.Data, openai.Embedding{Object: "embedding", Index: i, Embedding: e})
 		chars += len([]rune(req.Input[i]))
 	}
