@@ -19,8 +19,6 @@ type RemoteOptions struct {
 	BaseURL string
 	// Model is the model name sent with each request.
 	Model string
-	// EmbedModel is the model name for Embed; empty uses Model.
-	EmbedModel string
 	// APIKey is sent as a bearer token when set.
 	APIKey string
 	// Client makes the requests; nil uses a client without a timeout
@@ -343,20 +341,6 @@ func remoteFinish(s string) FinishReason {
 		return FinishStop
 	}
 	return FinishEOS
-}
-
-// Embed returns one vector per text from the server's /v1/embeddings; its
-// signature is rag.Embedder's, so r.Embed plugs into a knowledge base.
-func (r *Remote) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	model := r.opts.EmbedModel
-	if model == "" {
-		model = r.opts.Model
-	}
-	vecs, err := r.client.Embeddings(ctx, model, texts)
-	if err != nil {
-		return nil, remoteErr(err)
-	}
-	return vecs, nil
 }
 
 // Models lists the model ids the server offers.

@@ -17,6 +17,7 @@ import (
 	"ragtune/llm/chat"
 	"ragtune/model"
 	"ragtune/model/qwen2"
+	"ragtune/openai"
 	"ragtune/server"
 	"ragtune/tokenizer"
 )
@@ -287,8 +288,8 @@ func TestRemoteEmbedAndModels(t *testing.T) {
 		return out, nil
 	}
 	url := serveLocal(t, &llm.Remote{}, server.Config{Embed: embed, EmbedModel: "emb"})
-	r, _ := llm.NewRemote(llm.RemoteOptions{BaseURL: url, Model: "tiny", EmbedModel: "emb"})
-	vecs, err := r.Embed(context.Background(), []string{"a", "abc"})
+	r, _ := llm.NewRemote(llm.RemoteOptions{BaseURL: url, Model: "tiny"})
+	vecs, err := openai.NewClient(url, "", nil).Embeddings(context.Background(), "emb", []string{"a", "abc"})
 	if err != nil {
 		t.Fatal(err)
 	}
