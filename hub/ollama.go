@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"ragtune/internal/atomicfile"
 	"regexp"
 	"sort"
 	"strings"
@@ -301,12 +302,8 @@ func PullOllama(ctx context.Context, name OllamaName, o OllamaOptions) (*OllamaM
 	if err := os.MkdirAll(filepath.Dir(mp), 0o755); err != nil {
 		return nil, res, err
 	}
-	tmp := mp + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
-		return nil, res, err
-	}
-	if err := os.Rename(tmp, mp); err != nil {
-		return nil, res, err
+	if err := atomicfile.WriteFile(mp, raw); err != nil {
+		return nil, res, fmt.Errorf("write Ollama manifest: %w", err)
 	}
 	om, err := ollamaModelFrom(o.Store, name, m)
 	return om, res, err

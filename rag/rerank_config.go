@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"ragtune/internal/atomicfile"
 )
 
 // RerankConfig names a knowledge base's reranker, the way EmbeddingConfig
@@ -61,11 +62,7 @@ func WriteRerankConfig(dir string, c *RerankConfig) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write reranker config: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteFile(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("write reranker config: %w", err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"ragtune/internal/atomicfile"
 	"regexp"
 	"slices"
 	"sort"
@@ -143,7 +144,7 @@ func (m *kbManager) open(name string, create bool, owner ...kbAccess) (*kbHandle
 		// crash in between never leaves an unowned one behind.
 		if access != (kbAccess{}) {
 			b, _ := json.Marshal(access)
-			if err := writeFileSync(filepath.Join(dir, accessFile), b); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dir, accessFile), b); err != nil {
 				return nil, fmt.Errorf("create knowledge base: %w", err)
 			}
 		}
@@ -192,7 +193,7 @@ func (m *kbManager) setShared(h *kbHandle, shared bool) error {
 	a := h.access
 	a.Shared = shared
 	b, _ := json.Marshal(a)
-	if err := writeFileSync(filepath.Join(h.store.Dir(), accessFile), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(h.store.Dir(), accessFile), b); err != nil {
 		return fmt.Errorf("record sharing: %w", err)
 	}
 	h.access = a
@@ -810,12 +811,12 @@ func (s *Server) storeUploads(ctx context.Context, h *kbHandle, files []pendingU
 		meta := uploadMeta{ID: f.id, Name: f.name, Bytes: int64(len(f.data)), SHA256: hex.EncodeToString(sum[:]), Uploaded: now}
 		mj, _ := json.Marshal(meta)
 		side := filepath.Join(up, f.id+".json")
-		if err := writeFileSync(side, mj); err != nil {
+		if err := atomicfile.WriteFile(side, mj); err != nil {
 			cleanup(written)
 			return nil, s.kbError("store upload", err)
 		}
 		written = append(written, side)
-		if err := writeFileSync(path, f.data); err != nil {
+		if err := atomicfile.WriteFile(path, f.data); err != nil {
 			cleanup(written)
 			return nil, s.kbError("store upload", err)
 		}
@@ -852,31 +853,6 @@ func (s *Server) storeUploads(ctx context.Context, h *kbHandle, files []pendingU
 		out[i] = res
 	}
 	return out, nil
-}
-
-// writeFileSync writes a file through a temporary name, fsynced, so a
-// crash leaves either the whole file or none.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
