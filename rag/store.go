@@ -67,9 +67,9 @@ type StoreConfig struct {
 	BM25      index.BM25Params `json:"bm25"`
 	Analyzer  string           `json:"analyzer"` // documents which tokenizer built the BM25 index
 
-	// Embedding, when set, means every chunk is embedded at ingest by an
-	// OpenAI-compatible server (or, later, a local encoder) and dense and
-	// hybrid retrieval are available.
+	// Embedding, when set, means every chunk is embedded at ingest (by a
+	// local encoder or an OpenAI-compatible server) and dense and hybrid
+	// retrieval are available.
 	Embedding   *EmbeddingConfig `json:"embedding,omitempty"`
 	VectorIndex string           `json:"vector_index,omitempty"` // "flat" (default) or "hnsw"
 }
