@@ -238,6 +238,8 @@ type ChatRequest struct {
 	TopKChunks int `json:"kb_top_k,omitempty"`
 	// KBMode is bm25, dense or hybrid (default bm25).
 	KBMode string `json:"kb_mode,omitempty"`
+	// KBRerank false skips the reranker the knowledge base records.
+	KBRerank *bool `json:"kb_rerank,omitempty"`
 }
 
 // CompletionRequest is POST /v1/completions.
@@ -494,16 +496,25 @@ type RerankRequest struct {
 	Query     string   `json:"query"`
 	Documents []string `json:"documents"`
 	TopN      int      `json:"top_n"`
+	// ReturnDocuments asks for each result's text back (Jina/Cohere).
+	ReturnDocuments bool `json:"return_documents,omitempty"`
 }
 
 // RerankResult scores one document, named by its index in the request.
 type RerankResult struct {
-	Index          int      `json:"index"`
-	RelevanceScore *float64 `json:"relevance_score"`
+	Index          int             `json:"index"`
+	RelevanceScore *float64        `json:"relevance_score"`
+	Document       *RerankDocument `json:"document,omitempty"`
+}
+
+// RerankDocument is a result's text, sent back on return_documents.
+type RerankDocument struct {
+	Text string `json:"text"`
 }
 
 // RerankResponse is the rerank result.
 type RerankResponse struct {
+	Model   string         `json:"model,omitempty"`
 	Results []RerankResult `json:"results"`
 }
 

@@ -54,7 +54,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	var cites []openai.Citation
 	if kbName != "" {
 		var he *httpError
-		req.Messages, cites, he = s.ragMessages(r.Context(), kbName, req.Messages, cr.TopKChunks, cr.KBMode)
+		req.Messages, cites, he = s.ragMessages(r.Context(), kbName, req.Messages, cr.TopKChunks, cr.KBMode, cr.KBRerank != nil && !*cr.KBRerank)
 		if he != nil {
 			he.write(w)
 			return

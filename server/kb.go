@@ -900,6 +900,8 @@ func (s *Server) handleKBQuery(w http.ResponseWriter, r *http.Request) {
 		Query string `json:"query"`
 		TopK  int    `json:"top_k"`
 		Mode  string `json:"mode"`
+		// Rerank false skips the reranker the knowledge base records.
+		Rerank *bool `json:"rerank"`
 	}
 	if err := openai.Decode(body, &req); err != nil {
 		writeRequestError(w, err)
@@ -914,7 +916,7 @@ func (s *Server) handleKBQuery(w http.ResponseWriter, r *http.Request) {
 		he.write(w)
 		return
 	}
-	cites, he := s.retrieve(r.Context(), h, q, req.TopK, req.Mode)
+	cites, he := s.retrieve(r.Context(), h, q, req.TopK, req.Mode, req.Rerank != nil && !*req.Rerank)
 	if he != nil {
 		he.write(w)
 		return

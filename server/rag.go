@@ -131,10 +131,11 @@ func (s *Server) screenQuery(q string) (string, *httpError) {
 	return b.String(), nil
 }
 
-// retrieve searches a knowledge base and returns the hits as citations,
-// screened: chunk text by the retrieved-text policy, and every field the
-// client sees by the output policy.
-func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int, mode string) ([]openai.Citation, *httpError) {
+// retrieve searches a knowledge base, reranked by the reranker it records
+// unless noRerank, and returns the hits as citations, screened: chunk
+// text by the retrieved-text policy, and every field the client sees by
+// the output policy.
+func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int, mode string, noRerank bool) ([]openai.Citation, *httpError) {
 	if k <= 0 {
 		k = 4
 	}
@@ -150,7 +151,7 @@ func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int,
 	if strings.TrimSpace(query) == "" {
 		return cites, nil // nothing left after screening
 	}
-	results, err := h.store.Search(ctx, rag.Query{Text: query, K: k, Mode: m})
+	results, err := h.store.Search(ctx, rag.Query{Text: query, K: k, Mode: m, Rerank: s.kbReranker(h, noRerank)})
 	if err != nil {
 		if errors.Is(err, rag.ErrNoVectors) {
 			return nil, &httpError{http.StatusBadRequest, openai.TypeInvalidRequest, err.Error(), "kb_no_vectors"}
@@ -185,7 +186,7 @@ func (s *Server) retrieve(ctx context.Context, h *kbHandle, query string, k int,
 // document cannot close its own fence and pose as the user, and the
 // prompt says that text inside the fences is data. Earlier turns are kept
 // as they were.
-func (s *Server) ragMessages(ctx context.Context, kb string, msgs []llm.Message, k int, mode string) ([]llm.Message, []openai.Citation, *httpError) {
+func (s *Server) ragMessages(ctx context.Context, kb string, msgs []llm.Message, k int, mode string, noRerank bool) ([]llm.Message, []openai.Citation, *httpError) {
 	h, he := s.openKB(ctx, kb, ScopeRead)
 	if he != nil {
 		return nil, nil, he
@@ -205,7 +206,7 @@ func (s *Server) ragMessages(ctx context.Context, kb string, msgs []llm.Message,
 	if he != nil {
 		return nil, nil, he
 	}
-	cites, he := s.retrieve(ctx, h, q, k, mode)
+	cites, he := s.retrieve(ctx, h, q, k, mode, noRerank)
 	if he != nil {
 		return nil, nil, he
 	}

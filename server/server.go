@@ -61,6 +61,12 @@ type Config struct {
 	// way when Embed is a local BERT/bge model.
 	EmbedPath string
 
+	// Rerank serves /v1/rerank (a local cross-encoder); nil answers it
+	// with an error that says how to configure one. Knowledge bases
+	// rerank with the reranker they record, not this one.
+	Rerank      rag.RerankScorer
+	RerankModel string
+
 	// KBDir holds the knowledge bases (one directory each).
 	KBDir string
 
@@ -122,6 +128,7 @@ type Server struct {
 	authFails *rateLimiter // failed authentications per client address
 	metrics   *metrics
 	kbs       *kbManager
+	rerankers rerankers
 	log       *slog.Logger
 	mux       *http.ServeMux
 	created   int64
@@ -217,6 +224,7 @@ func (s *Server) routes() {
 		{"POST /v1/chat/completions", s.handleChat, false, ScopeRead, bodyJSON},
 		{"POST /v1/completions", s.handleCompletion, false, ScopeRead, bodyJSON},
 		{"POST /v1/embeddings", s.handleEmbeddings, false, ScopeRead, bodyJSON},
+		{"POST /v1/rerank", s.handleRerank, false, ScopeRead, bodyJSON},
 		{"GET /v1/models", s.handleModels, false, ScopeRead, bodyNone},
 		{"GET /v1/models/{id}", s.handleModel, false, ScopeRead, bodyNone},
 		{"GET /v1/kb", s.handleKBList, false, ScopeRead, bodyNone},
