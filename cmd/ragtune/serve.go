@@ -31,9 +31,11 @@ func init() {
 const serveDescription = `
 Serves a model over HTTP: the OpenAI-compatible API (/v1/chat/completions
 with streaming and reasoning_content, /v1/completions, /v1/embeddings,
-/v1/models), the knowledge-base API (/v1/kb: create, upload, list, delete,
-query; chat with "kb": NAME or model "rag:NAME" answers with citations),
-a web page at /, /healthz and Prometheus /metrics.
+/v1/rerank with --rerank-path, /v1/models), the knowledge-base API (/v1/kb:
+create, upload, list, delete, query; chat with "kb": NAME or model
+"rag:NAME" answers with citations, reranked by the reranker the knowledge
+base records unless the request sends "rerank": false / "kb_rerank":
+false), a web page at /, /healthz and Prometheus /metrics.
 
 It listens on loopback by default. Binding any other address requires API
 keys (--api-keys FILE, or RAGTUNE_API_KEYS=k1,k2); clients send
@@ -86,6 +88,7 @@ func runServe(args []string) error {
 	fs.Var(&kbs, "kb", "knowledge base `NAME` to open at startup (repeatable; others open on first use)")
 	kbRoot := fs.String("kb-dir", defaultKBRoot(), "`DIR` holding knowledge bases")
 	embedURL := fs.String("embed-url", "", "OpenAI-compatible embeddings server `URL` for /v1/embeddings and new knowledge bases")
+	rerankPath := fs.String("rerank-path", "", "serve /v1/rerank with a local cross-encoder: HF `DIR` of a bge-reranker style model or a Qwen3-Reranker (loaded on first use)")
 	embedModel := fs.String("embed-model", "", "embedding model: a `name` sent to --embed-url, or without --embed-url a local BERT/bge model (HF DIR or GGUF) for /v1/embeddings")
 	policyFile := fs.String("policy", "", "guard policy JSON `file` (default: the built-in policy)")
 	noGuard := fs.Bool("no-guard", false, "turn off input/output/retrieved-text screening")
@@ -181,6 +184,13 @@ func runServe(args []string) error {
 		if abs, err := filepath.Abs(*embedModel); err == nil {
 			cfg.EmbedPath = abs
 		}
+	}
+
+	if *rerankPath != "" {
+		if _, err := os.Stat(*rerankPath); err != nil {
+			return usageErrorf("--rerank-path %s: %v (give the HF directory of a cross-encoder)", *rerankPath, err)
+		}
+		cfg.Rerank, cfg.RerankModel = rag.LocalCrossEncoder(*rerankPath), modelID(*rerankPath)
 	}
 
 	var closeEngine func() error
