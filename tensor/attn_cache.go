@@ -271,3 +271,35 @@ func q8ToF32(dst []float32, q []int8, d []float32) {
 		}
 	}
 }
+
+// CopyFrom replaces this cache's first n rows of every layer with src's,
+// which must have the same type and row size; rows past n are left as
+// they are (a caller continues writing at n).
+func (c *KVCache) CopyFrom(src *KVCache, n int) error {
+	if src.typ != c.typ || src.kvd != c.kvd || src.layers != c.layers {
+		return fmt.Errorf("KV caches differ: %s %d×%d rows against %s %d×%d", src.typ, src.layers, src.kvd, c.typ, c.layers, c.kvd)
+	}
+	if n > src.rows || n > c.maxSeq {
+		return fmt.Errorf("KV cache: cannot copy %d rows (source has %d, room for %d)", n, src.rows, c.maxSeq)
+	}
+	if n <= 0 {
+		return nil
+	}
+	c.reserve(n)
+	e := n * c.kvd
+	for l := range c.k32 {
+		copy(c.k32[l][:e], src.k32[l][:e])
+		copy(c.v32[l][:e], src.v32[l][:e])
+	}
+	for l := range c.k16 {
+		copy(c.k16[l][:e], src.k16[l][:e])
+		copy(c.v16[l][:e], src.v16[l][:e])
+	}
+	for l := range c.k8 {
+		copy(c.k8[l][:e], src.k8[l][:e])
+		copy(c.v8[l][:e], src.v8[l][:e])
+		copy(c.ks8[l][:e/q8Block], src.ks8[l][:e/q8Block])
+		copy(c.vs8[l][:e/q8Block], src.vs8[l][:e/q8Block])
+	}
+	return nil
+}

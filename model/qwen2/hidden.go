@@ -17,6 +17,6 @@ func (s *State) Hidden(tokens []int) ([]float32, error) {
 	C := m.dim
 	r := (len(tokens) - 1) % s.chunk
 	out := make([]float32, C)
-	tensor.RMSNorm(out, s.x[r*C:(r+1)*C], m.norm, 1, C, m.eps)
+	tensor.RMSNorm(out, s.a.x[r*C:(r+1)*C], m.norm, 1, C, m.eps)
 	return out, nil
 }

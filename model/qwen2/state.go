@@ -11,9 +11,11 @@ import (
 // the State's maximum sequence length.
 var ErrContextLength = errors.New("context length exceeded")
 
-// State is one sequence being decoded: its KV cache and the activation
-// buffers of one prefill chunk, all allocated by NewState. A State is not
-// safe for concurrent use; use one per sequence.
+// State is one sequence being decoded: its KV cache, its RoPE tables and,
+// once Forward first runs, the activation buffers of one prefill chunk. A
+// State is not safe for concurrent use; use one per sequence. A State that
+// only ever runs inside a Batch never allocates activation buffers of its
+// own: the Batch's are shared by all its sequences.
 type State struct {
 	m      *Model
 	maxSeq int
@@ -22,17 +24,44 @@ type State struct {
 
 	cos, sin []float32       // (maxSeq, HD/2) RoPE tables
 	kv       *tensor.KVCache // every layer's keys (rotated) and values, up to maxSeq
-	k, v     []float32       // (chunk, NKV*HD) the chunk's new keys and values
+	a        *acts           // Forward's activation buffers, allocated on first use
+	seg      [1]segment      // Forward's one segment, kept here so decode allocates nothing
+	logits   []float32       // (V) last token's logits
+}
 
-	x      []float32 // (chunk, C) residual stream
-	xb     []float32 // (chunk, C) normalized input / projection output
-	q      []float32 // (chunk, NH*HD)
-	att    []float32 // (chunk, NH*HD) attention output
-	hb     []float32 // (chunk, F) gate, then silu(gate)*up
-	hb2    []float32 // (chunk, F) up, unfused layers only
-	fused  []float32 // (chunk, max(NH*HD+2*NKV*HD, 2F)) fused q/k/v or gate/up outputs
-	act    swigluOp  // the SwiGLU task, kept here so decode allocates nothing
-	logits []float32 // (V) last token's logits
+// acts are the activation buffers of one pass over up to n rows (tokens of
+// one or several sequences).
+type acts struct {
+	n     int
+	k, v  []float32 // (n, NKV*HD) the rows' new keys and values
+	x     []float32 // (n, C) residual stream
+	xb    []float32 // (n, C) normalized input / projection output
+	q     []float32 // (n, NH*HD)
+	att   []float32 // (n, NH*HD) attention output
+	hb    []float32 // (n, F) gate, then silu(gate)*up
+	hb2   []float32 // (n, F) up, unfused layers only
+	fused []float32 // (n, max(NH*HD+2*NKV*HD, 2F)) fused q/k/v or gate/up outputs
+	act   swigluOp  // the SwiGLU task, kept here so decode allocates nothing
+}
+
+func (m *Model) newActs(n int) *acts {
+	C, QD, KVD := m.dim, m.nHead*m.headDim, m.nKV*m.headDim
+	a := &acts{
+		n: n,
+		k: make([]float32, n*KVD), v: make([]float32, n*KVD),
+		x: make([]float32, n*C), xb: make([]float32, n*C),
+		q: make([]float32, n*QD), att: make([]float32, n*QD),
+		hb: make([]float32, n*m.ffn),
+	}
+	for _, ly := range m.layers {
+		if ly.wgate != nil && a.hb2 == nil {
+			a.hb2 = make([]float32, n*m.ffn)
+		}
+		if (ly.wqkv != nil || ly.wgu != nil) && a.fused == nil {
+			a.fused = make([]float32, n*max(QD+2*KVD, 2*m.ffn))
+		}
+	}
+	return a
 }
 
 // NewState allocates a State for sequences of up to maxSeq tokens
@@ -54,24 +83,11 @@ func (m *Model) NewStateKV(maxSeq int, t tensor.KVType) *State {
 	}
 	maxSeq = max(maxSeq, 1)
 	chunk := min(m.chunk, maxSeq)
-	QD, KVD := m.nHead*m.headDim, m.nKV*m.headDim
 	s := &State{
 		m: m, maxSeq: maxSeq, chunk: chunk,
 		cos: make([]float32, maxSeq*m.headDim/2), sin: make([]float32, maxSeq*m.headDim/2),
-		kv: tensor.NewKVCache(t, len(m.layers), KVD, maxSeq),
-		k:  make([]float32, chunk*KVD), v: make([]float32, chunk*KVD),
-		x: make([]float32, chunk*m.dim), xb: make([]float32, chunk*m.dim),
-		q: make([]float32, chunk*QD), att: make([]float32, chunk*QD),
-		hb:     make([]float32, chunk*m.ffn),
+		kv:     tensor.NewKVCache(t, len(m.layers), m.nKV*m.headDim, maxSeq),
 		logits: make([]float32, m.vocab),
-	}
-	for _, ly := range m.layers {
-		if ly.wgate != nil && s.hb2 == nil {
-			s.hb2 = make([]float32, chunk*m.ffn)
-		}
-		if (ly.wqkv != nil || ly.wgu != nil) && s.fused == nil {
-			s.fused = make([]float32, chunk*max(QD+2*KVD, 2*m.ffn))
-		}
 	}
 	m.cfg.RoPETables(s.cos, s.sin, 0, maxSeq)
 	return s
@@ -157,36 +173,60 @@ func (s *State) head(out []float32, r0, n int) {
 	m := s.m
 	C := m.dim
 	// x = self.norm(x); logits = self.lm_head(x)
-	tensor.RMSNorm(s.xb[r0*C:(r0+n)*C], s.x[r0*C:(r0+n)*C], m.norm, n, C, m.eps)
-	m.head.MatMul(out[:n*m.vocab], s.xb[r0*C:(r0+n)*C], n)
+	tensor.RMSNorm(s.a.xb[r0*C:(r0+n)*C], s.a.x[r0*C:(r0+n)*C], m.norm, n, C, m.eps)
+	m.head.MatMul(out[:n*m.vocab], s.a.xb[r0*C:(r0+n)*C], n)
 }
 
 // step runs T ≤ chunk tokens through every layer at position s.pos,
-// leaving the final residual stream in s.x.
+// leaving the final residual stream in s.a.x.
 func (s *State) step(tokens []int) {
-	m := s.m
-	T, P := len(tokens), s.pos
+	if s.a == nil {
+		s.a = s.m.newActs(s.chunk)
+	}
+	s.seg[0] = segment{s: s, tokens: tokens}
+	s.m.pass(s.a, s.seg[:], len(tokens))
+	s.seg[0] = segment{}
+}
+
+// segment is one sequence's rows in a pass: tokens at positions
+// s.pos.. in rows row..row+len(tokens)-1 of the activation buffers.
+type segment struct {
+	s      *State
+	tokens []int
+	row    int
+}
+
+// pass runs T rows, the segments' tokens stacked in order, through every
+// layer, leaving the final residual stream in a.x. The projections see all
+// T rows as one activation panel, so each weight matrix is read once per
+// pass however many sequences share it; RoPE, the KV cache and attention
+// run per segment at its sequence's own positions. Every other operation
+// works row by row, and the int8 tile kernels quantize activations per
+// token, so a sequence's rows come out the same whatever shares its pass.
+func (m *Model) pass(a *acts, segs []segment, T int) {
 	C, F, NH, NKV, HD := m.dim, m.ffn, m.nHead, m.nKV, m.headDim
 	QD, KVD, half := NH*HD, NKV*HD, HD/2
-	x, xb := s.x[:T*C], s.xb[:T*C]
-	q, att := s.q[:T*QD], s.att[:T*QD]
-	hb := s.hb[:T*F]
-	cos, sin := s.cos[P*half:], s.sin[P*half:]
+	x, xb := a.x[:T*C], a.xb[:T*C]
+	q, att := a.q[:T*QD], a.att[:T*QD]
+	hb := a.hb[:T*F]
+	k, v := a.k[:T*KVD], a.v[:T*KVD] // stored in the caches after RoPE
 
 	// x = self.embed_tokens(tokens)
-	for t, id := range tokens {
-		m.embed.Row(x[t*C:t*C+C], id)
+	for _, g := range segs {
+		for t, id := range g.tokens {
+			r := g.row + t
+			m.embed.Row(x[r*C:r*C+C], id)
+		}
 	}
 	for l := range m.layers {
 		ly := &m.layers[l]
-		k, v := s.k[:T*KVD], s.v[:T*KVD] // stored in the cache after RoPE
 
 		// xb = self.input_layernorm(x)
 		tensor.RMSNorm(xb, x, ly.attnNorm, T, C, m.eps)
 		// q, k, v = self.q_proj(xb), self.k_proj(xb), self.v_proj(xb)
 		if ly.wqkv != nil {
 			W := QD + 2*KVD
-			qkv := s.fused[:T*W]
+			qkv := a.fused[:T*W]
 			ly.wqkv.MatMul(qkv, xb, T)
 			for t := 0; t < T; t++ {
 				row := qkv[t*W : t*W+W]
@@ -207,12 +247,17 @@ func (s *State) step(tokens []int) {
 			tensor.RMSNorm(q, q, ly.qNorm, T*NH, HD, m.eps)
 			tensor.RMSNorm(k, k, ly.kNorm, T*NKV, HD, m.eps)
 		}
-		// q, k = apply_rotary_pos_emb(q, k, cos, sin)
-		tensor.RoPEForward(q, cos, sin, T, T, NH, HD)
-		tensor.RoPEForward(k, cos, sin, T, T, NKV, HD)
-		// att = softmax(q @ repeat_kv(k).T / sqrt(HD) + causal_mask) @ repeat_kv(v)
-		s.kv.Store(l, P, k, v)
-		s.kv.Attention(l, att, q, T, P, NH, NKV, HD)
+		for _, g := range segs {
+			n, P, r := len(g.tokens), g.s.pos, g.row
+			cos, sin := g.s.cos[P*half:], g.s.sin[P*half:]
+			qg, kg, vg := q[r*QD:(r+n)*QD], k[r*KVD:(r+n)*KVD], v[r*KVD:(r+n)*KVD]
+			// q, k = apply_rotary_pos_emb(q, k, cos, sin)
+			tensor.RoPEForward(qg, cos, sin, n, n, NH, HD)
+			tensor.RoPEForward(kg, cos, sin, n, n, NKV, HD)
+			// att = softmax(q @ repeat_kv(k).T / sqrt(HD) + causal_mask) @ repeat_kv(v)
+			g.s.kv.Store(l, P, kg, vg)
+			g.s.kv.Attention(l, att[r*QD:(r+n)*QD], qg, n, P, NH, NKV, HD)
+		}
 		// x = x + self.o_proj(att)
 		ly.wo.MatMul(xb, att, T)
 		addBias(xb, ly.bo, T)
@@ -224,20 +269,22 @@ func (s *State) step(tokens []int) {
 		// The activation runs an exp per element (T×F of them); split it
 		// over the workers like the matmuls around it.
 		if ly.wgu != nil {
-			gu := s.fused[:T*2*F]
+			gu := a.fused[:T*2*F]
 			ly.wgu.MatMul(gu, xb, T)
-			s.act = swigluOp{out: hb, gate: gu, up: gu[F:], F: F, stride: 2 * F}
+			a.act = swigluOp{out: hb, gate: gu, up: gu[F:], F: F, stride: 2 * F}
 		} else {
-			hb2 := s.hb2[:T*F]
+			hb2 := a.hb2[:T*F]
 			ly.wgate.MatMul(hb, xb, T)
 			ly.wup.MatMul(hb2, xb, T)
-			s.act = swigluOp{out: hb, gate: hb, up: hb2, F: F, stride: F}
+			a.act = swigluOp{out: hb, gate: hb, up: hb2, F: F, stride: F}
 		}
-		tensor.ParallelSplit(len(hb), &s.act)
+		tensor.ParallelSplit(len(hb), &a.act)
 		ly.wdown.MatMul(xb, hb, T)
 		addInPlace(x, xb)
 	}
-	s.pos += T
+	for _, g := range segs {
+		g.s.pos += len(g.tokens)
+	}
 }
 
 // addBias adds b (N) to every row of x (T, N); nil b is no bias.
@@ -277,4 +324,23 @@ func (a *swigluOp) Run(_, lo, hi int) {
 		tensor.SwiGLU(a.out[lo:lo+n], a.gate[o:o+n], a.up[o:o+n])
 		lo += n
 	}
+}
+
+// CopyPrefix makes this State hold the first n tokens src holds (n ≤
+// src.Pos()), copying their keys and values instead of recomputing them:
+// a prompt that starts with what another sequence has already run (a
+// shared system prompt, the previous turns of a chat) runs only the rest.
+// Both States must come from the same Model with the same cache type.
+func (s *State) CopyPrefix(src *State, n int) error {
+	if src.m != s.m {
+		return errors.New("copy KV prefix: the states belong to different models")
+	}
+	if n < 0 || n > src.pos || n > s.maxSeq {
+		return fmt.Errorf("copy KV prefix: %d tokens requested, the source holds %d and this state takes %d", n, src.pos, s.maxSeq)
+	}
+	if err := s.kv.CopyFrom(src.kv, n); err != nil {
+		return fmt.Errorf("copy KV prefix: %w", err)
+	}
+	s.pos = n
+	return nil
 }
