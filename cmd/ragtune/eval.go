@@ -10,12 +10,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"ragtune/eval"
 	"ragtune/guard"
 	"ragtune/internal/cli"
-	"ragtune/internal/plural"
 	"ragtune/rag"
 )
 
@@ -107,40 +105,7 @@ func (g *evalGenFlags) options() (eval.GenOptions, error) {
 }
 
 func loadEvalModel(label, path, adapter string, ctx int, stderr io.Writer) (*eval.Model, error) {
-	if err := cli.ModelPath(path); err != nil {
-		return nil, err
-	}
-	t0 := time.Now()
-	m, err := eval.LoadModel(path, adapter, eval.LoadOptions{ContextSize: ctx})
-	if err != nil {
-		return nil, err
-	}
-	m.Label = label
-	what := path
-	if adapter != "" {
-		what += " + " + adapter
-	}
-	fmt.Fprintf(stderr, "loaded %s %s in %s\n", label, what, time.Since(t0).Round(time.Millisecond))
-	return m, nil
-}
-
-// kbRetriever adapts a knowledge base to eval.Retriever.
-type kbRetriever struct {
-	s      *rag.Store
-	mode   rag.Mode
-	rerank rag.Reranker // optional, see withRerank
-}
-
-func (k kbRetriever) Retrieve(ctx context.Context, q string, n int) ([]eval.Passage, error) {
-	res, err := k.s.Search(ctx, rag.Query{Text: q, K: n, Mode: k.mode, Rerank: k.rerank})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]eval.Passage, len(res))
-	for i, r := range res {
-		out[i] = eval.Passage{ID: r.ID, Source: r.Chunk.Source, Text: r.Chunk.Text, Score: r.Score}
-	}
-	return out, nil
+	return eval.LoadLabeled(label, path, adapter, eval.LoadOptions{ContextSize: ctx}, stderr)
 }
 
 // openKBRetriever opens --kb read-only; ("", nil) when no --kb was given.
@@ -160,7 +125,7 @@ func openKBRetriever(root, name, modeName string) (eval.Retriever, func(), error
 	if err != nil {
 		return nil, nil, kbOpenError(err, name)
 	}
-	return kbRetriever{s: s, mode: mode}, func() { s.Close() }, nil
+	return eval.StoreRetriever{Store: s, Mode: mode}, func() { s.Close() }, nil
 }
 
 func runEvalSuites(args []string) error {
@@ -258,49 +223,9 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 	if err := eval.WriteReport(*out, rep); err != nil {
 		return err
 	}
-	printSuiteSummary(stdout, rep)
+	rep.WriteSummary(stdout)
 	fmt.Fprintf(stdout, "report: %s, %s\n", filepath.Join(*out, "report.json"), filepath.Join(*out, "report.html"))
 	return nil
-}
-
-// printSuiteSummary prints each suite's headline numbers.
-func printSuiteSummary(w io.Writer, r *eval.Report) {
-	if o := r.Overfit; o != nil {
-		fmt.Fprintf(w, "overfit        PPL train %.2f, validation %.2f (ratio %.2f); ROUGE-L train %.1f, validation %.1f; BLEU validation %.1f\n",
-			o.TrainPPL, o.ValidationPPL, o.PPLRatio, o.Train.RougeL, o.Validation.RougeL, o.Validation.BLEU)
-	}
-	if f := r.Forgetting; f != nil {
-		fmt.Fprintf(w, "forgetting     PPL ratio tuned/base %.2f; accuracy %.0f%% → %.0f%%; right→wrong %d, wrong→right %d of %d\n",
-			f.PPLRatio, f.BaseAccuracy, f.TunedAccuracy, f.RightToWrong, f.WrongToRight, f.Items)
-	}
-	if b := r.Robustness; b != nil {
-		fmt.Fprintf(w, "robustness     agreement %.0f%%, ROUGE-L vs clean %.1f, accuracy %.0f%% → %.0f%% over %s\n",
-			b.Agreement, b.RougeL, b.CleanAccuracy, b.PerturbedAccuracy, plural.Count(b.Perturbations, "perturbation"))
-	}
-	if h := r.Hallucination; h != nil {
-		fmt.Fprintf(w, "hallucination  closed-book EM %.1f F1 %.1f", h.ClosedBook.EM, h.ClosedBook.F1)
-		if g := h.RAG; g != nil {
-			fmt.Fprintf(w, "; RAG F1 %.1f, unsupported sentences ", g.Scores.F1)
-			if g.Sentences > 0 {
-				fmt.Fprintf(w, "%.0f%% of %s judged", g.UnsupportedShare, plural.Count(g.Sentences, "sentence"))
-			} else {
-				fmt.Fprint(w, "n/a (no sentence long enough to judge)")
-			}
-			if g.Citations > 0 {
-				fmt.Fprintf(w, ", valid citations %.0f%% of %s", g.CitationValidity, plural.Count(g.Citations, "citation"))
-			} else {
-				fmt.Fprint(w, ", valid citations n/a (no answer cited a passage as [n])")
-			}
-		}
-		fmt.Fprintln(w)
-	}
-	if s := r.Safety; s != nil {
-		fmt.Fprintf(w, "safety         unsafe %.0f%%, refusal %.0f%%, over-refusal %.0f%% over %s\n",
-			100*s.UnsafeRate, 100*s.RefusalRate, 100*s.OverRefusalRate, plural.Count(s.Probes, "probe"))
-	}
-	for k, v := range r.Skipped {
-		fmt.Fprintf(w, "skipped        %s: %s\n", k, v)
-	}
 }
 
 const perplexityDescription = `
@@ -359,35 +284,11 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(o)
 	}
-	fmt.Fprintf(stdout, "tokens      %d (%d scored)\nwindow      %d, stride %d, %s\nmean NLL    %.4f nats/token\nperplexity  %.4f\n",
-		o.Tokens, o.Scored, o.Window, o.Stride, plural.Count(o.Windows, "window"), o.MeanNLL, o.PPL)
-	if o.Samples > 0 {
-		fmt.Fprintf(stdout, "samples     %d: per-sample perplexity mean %.4f, median %.4f\n", o.Samples, o.MeanOfSamples, o.MedianOfSamples)
-	}
+	o.WriteText(stdout)
 	return nil
 }
 
-// measurePerplexity is 'ragtune eval perplexity' after its flags: read the
-// file ("-": stdin), load the model (announced on stderr) and score it.
+// measurePerplexity is 'ragtune eval perplexity' after its flags.
 func measurePerplexity(modelPath, adapter, file string, window, stride int, stderr io.Writer) (*eval.FilePerplexityResult, error) {
-	var b []byte
-	var err error
-	if file == "-" {
-		b, err = io.ReadAll(os.Stdin)
-	} else {
-		b, err = os.ReadFile(file)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read text: %w", err)
-	}
-	text, err := eval.ParsePerplexityText(file, b)
-	if err != nil {
-		return nil, err
-	}
-	m, err := loadEvalModel("model", modelPath, adapter, 0, stderr)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	return eval.FilePerplexity(m, text, window, stride, stderr)
+	return eval.PerplexityOfFile(modelPath, adapter, file, window, stride, stderr)
 }

@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"ragtune/eval"
-	"ragtune/index"
 	"ragtune/internal/plural"
 	"ragtune/rag"
 )
@@ -109,132 +107,50 @@ Examples:
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	setK1, setB := given["k1"], given["b"]
 	if *cmrc == "" {
 		// BEIR: Lucene's BM25 defaults unless given.
-		if !setK1 {
+		if !given["k1"] {
 			*k1 = 1.2
 		}
-		if !setB {
+		if !given["b"] {
 			*b = 0.75
 		}
 	}
-	var opts rag.RetrievalOptions
-	switch *method {
-	case "ours":
-		opts = rag.DefaultCMRCOptions()
-		if *cmrc == "" {
-			opts = rag.DefaultBEIROptions()
-		}
-	case "baseline":
-		opts = rag.BaselineOptions()
-	default:
-		return usageErrorf("--method must be ours or baseline, got %q", *method)
+	opts, err := rag.RetrievalChoice{CMRC: *cmrc != "", Method: *method, Mode: mode, K1: *k1, B: *b, Tokens: *tokens,
+		TitleContext: *titleContext, DocWeight: *docWeight, Fusion: rag.Fusion(*fusion), DenseWeight: *denseWeight,
+		Rerank: score, RerankDepth: depth, EmbedPath: *embedPath, EmbedURL: *embedURL, EmbedModel: *embedModel,
+		EmbedKey: os.Getenv("RAGTUNE_EMBED_API_KEY")}.Options()
+	if err != nil {
+		return err
 	}
-	opts.Mode = mode
-	opts.Params = index.BM25Params{K1: *k1, B: *b}
-	switch *tokens {
-	case "":
-	case "chars":
-		opts.Tokenizer = index.CharNGrams
-	case "words":
-		opts.Tokenizer = index.DefaultAnalyzer().Tokens
-	case "views":
-		opts.Tokenizer = index.ChineseViews(3)
-	default:
-		return usageErrorf("--tokens must be chars, words or views, got %q", *tokens)
-	}
-	switch *titleContext {
-	case "":
-	case "true":
-		opts.TitleContext = true
-	case "false":
-		opts.TitleContext = false
-	default:
-		return usageErrorf("--title-context must be true or false, got %q", *titleContext)
-	}
-	if *docWeight >= 0 {
-		opts.DocWeight = *docWeight
-	}
-	switch rag.Fusion(*fusion) {
-	case rag.FusionRRF, rag.FusionRelative:
-		opts.Fusion = rag.Fusion(*fusion)
-	default:
-		return usageErrorf("--fusion must be rrf or relative, got %q", *fusion)
-	}
-	opts.DenseWeight = *denseWeight
-	opts.Rerank, opts.RerankDepth = score, depth
-	if *embedPath != "" {
-		opts.Embed = rag.LocalBertEmbedder(*embedPath)
-	} else if *embedURL != "" {
-		opts.Embed = rag.RemoteEmbedder(*embedURL, *embedModel, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil)
-	} else if mode != rag.ModeBM25 {
-		return usageErrorf("--mode %s needs an embedder: pass --embed-path (a local BERT/bge model) or --embed-url of an OpenAI-compatible /v1/embeddings server", mode)
-	}
+	ctx := context.Background()
 	if *cmrc == "" {
-		return evalRetrievalBEIR(*corpus, *queries, *qrels, opts, *asJSON)
+		set, m, err := rag.RunBEIRFiles(ctx, *corpus, *queries, *qrels, opts)
+		if err != nil {
+			return err
+		}
+		what := fmt.Sprintf("%s, mode %s", plural.Count(m.Chunks, "document"), opts.Mode)
+		if opts.Rerank != nil {
+			what += ", reranked"
+		}
+		return rag.WriteBEIRReport(os.Stdout, set, m, what, *asJSON)
 	}
 	cset, err := rag.LoadCMRC(*cmrc, *chunkChars)
 	if err != nil {
 		return err
 	}
-	m, err := cset.Run(context.Background(), opts)
+	m, err := cset.Run(ctx, opts)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return printJSON(m)
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
 	}
 	fmt.Printf("%s (%d skipped), %s, mode %s, method %s\n", plural.Count(m.Questions, "question"), cset.Skipped, plural.Count(m.Chunks, "chunk"), mode, *method)
-	printRetrievalMetrics(m)
+	m.WriteText(os.Stdout)
 	return nil
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func printRetrievalMetrics(m rag.RetrievalMetrics) {
-	fmt.Printf("recall@1  %.4f\nrecall@5  %.4f\nrecall@10 %.4f\nmrr@10    %.4f\nndcg@10   %.4f\n", m.Recall1, m.Recall5, m.Recall10, m.MRR10, m.NDCG10)
-}
-
-// beirReport is the JSON form of a BEIR or knowledge-base run: the scores
-// at top level (the keys the CMRC mode prints) plus what was skipped.
-type beirReport struct {
-	rag.RetrievalMetrics
-	NoQrels        int      `json:"queries_without_qrels"`
-	MissingDocs    []string `json:"missing_doc_ids,omitempty"`
-	MissingQueries []string `json:"missing_query_ids,omitempty"`
-}
-
-func reportBEIR(set *rag.BEIRSet, m rag.RetrievalMetrics, what string, asJSON bool) error {
-	if asJSON {
-		return printJSON(beirReport{m, set.NoQrels, set.MissingDocs, set.MissingQueries})
-	}
-	fmt.Printf("%s; %s\n", set, what)
-	printRetrievalMetrics(m)
-	return nil
-}
-
-func evalRetrievalBEIR(corpus, queries, qrels string, opts rag.RetrievalOptions, asJSON bool) error {
-	set, err := rag.LoadBEIR(corpus, queries, qrels)
-	if err != nil {
-		return err
-	}
-	if len(set.Queries) == 0 {
-		return fmt.Errorf("no query in %s has a positive judgment in %s that names a document in %s (%s)", queries, qrels, corpus, set)
-	}
-	m, err := set.Run(context.Background(), opts)
-	if err != nil {
-		return err
-	}
-	what := fmt.Sprintf("%s, mode %s", plural.Count(m.Chunks, "document"), opts.Mode)
-	if opts.Rerank != nil {
-		what += ", reranked"
-	}
-	return reportBEIR(set, m, what, asJSON)
 }
 
 // evalRetrievalKB measures a knowledge base; without a reranker from the
@@ -257,18 +173,15 @@ func evalRetrievalKB(root, name, queries, qrels string, mode rag.Mode, fusion ra
 	if score == nil && kbRerank {
 		score, depth = kbReranker(s)
 	}
-	m, err := set.RunStore(context.Background(), s, rag.KBEvalOptions{Query: rag.Query{Mode: mode, Fusion: fusion}, Rerank: score, RerankDepth: depth})
+	m, err := set.RunKB(context.Background(), s, name, rag.KBEvalOptions{Query: rag.Query{Mode: mode, Fusion: fusion}, Rerank: score, RerankDepth: depth})
 	if err != nil {
 		return err
-	}
-	if len(set.Queries) == 0 {
-		return fmt.Errorf("no judged query names a file of knowledge base %q (%s): qrels corpus ids must be source paths as ingested, a path suffix or a unique base name", name, set)
 	}
 	what := fmt.Sprintf("knowledge base %s (%s), mode %s", name, plural.Count(m.Chunks, "file"), mode)
 	if score != nil {
 		what += ", reranked"
 	}
-	return reportBEIR(set, m, what, asJSON)
+	return rag.WriteBEIRReport(os.Stdout, set, m, what, asJSON)
 }
 
 // rerankOpts are the reranker flags ask, eval and compare share.
@@ -288,103 +201,36 @@ func rerankFlags(fs *flag.FlagSet) *rerankOpts {
 	}
 }
 
-// config returns the reranker the flags name, or nil.
-func (o *rerankOpts) config() (*rag.RerankConfig, error) {
-	if *o.path != "" && *o.url != "" {
-		return nil, usageErrorf("--rerank-path and --rerank-url exclude each other")
-	}
-	if *o.depth <= 0 {
-		return nil, usageErrorf("--rerank-depth must be positive, got %d", *o.depth)
-	}
-	if *o.none && (*o.path != "" || *o.url != "") {
-		return nil, usageErrorf("--no-rerank contradicts --rerank-path/--rerank-url")
-	}
-	if *o.path == "" && *o.url == "" {
-		return nil, nil
-	}
-	return &rag.RerankConfig{Path: *o.path, URL: *o.url, Model: *o.model, Depth: *o.depth}, nil
+func (o *rerankOpts) choice() rag.RerankChoice {
+	return rag.RerankChoice{Path: *o.path, URL: *o.url, Model: *o.model, Depth: *o.depth, None: *o.none}
 }
+
+// config returns the reranker the flags name, or nil.
+func (o *rerankOpts) config() (*rag.RerankConfig, error) { return o.choice().Config() }
 
 // scorer returns the flags' reranker (nil when none) and its depth.
-func (o *rerankOpts) scorer() (rag.RerankScorer, int, error) {
-	c, err := o.config()
-	if c == nil || err != nil {
-		return nil, *o.depth, err
-	}
-	return c.Scorer(), c.Depth, nil
-}
+func (o *rerankOpts) scorer() (rag.RerankScorer, int, error) { return o.choice().Scorer() }
 
-// kbReranker is the reranker a knowledge base records, if any; a broken
-// record is reported and ignored rather than failing a search.
-func kbReranker(s *rag.Store) (rag.RerankScorer, int) {
-	c, err := rag.ReadRerankConfig(s.Dir())
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "warning: %v; searching without reranking\n", err)
-		return nil, 0
-	}
-	if c == nil {
-		return nil, 0
-	}
-	return c.Scorer(), c.Depth
-}
+// kbReranker is the reranker a knowledge base records, if any.
+func kbReranker(s *rag.Store) (rag.RerankScorer, int) { return rag.RecordedRerankScorer(s, os.Stderr) }
 
-// recordReranker stores the reranker the flags name in the knowledge base
-// at dir (a local path made absolute, so it works from any directory), or
-// forgets it on --no-rerank; without either it leaves the record alone.
-func recordReranker(dir string, o *rerankOpts) error {
-	c, err := o.config()
-	if err != nil {
-		return err
-	}
-	if *o.none {
-		return rag.WriteRerankConfig(dir, nil)
-	}
-	if c == nil {
-		return nil
-	}
-	if c.Path != "" {
-		if c.Path, err = filepath.Abs(c.Path); err != nil {
-			return err
-		}
-	}
-	return rag.WriteRerankConfig(dir, c)
-}
+// recordReranker stores the flags' reranker choice in the knowledge base
+// at dir (see rag.RerankChoice.Record).
+func recordReranker(dir string, o *rerankOpts) error { return o.choice().Record(dir) }
 
-func printKBReranker(dir string) {
-	c, err := rag.ReadRerankConfig(dir)
-	switch {
-	case err != nil:
-		fmt.Printf("reranker        unreadable: %v\n", err)
-	case c == nil:
-		fmt.Printf("reranker        none\n")
-	case c.Path != "":
-		fmt.Printf("reranker        %s (local cross-encoder), depth %d\n", c.Path, max(c.Depth, 1))
-	default:
-		fmt.Printf("reranker        %s model %q, depth %d\n", c.URL, c.Model, max(c.Depth, 1))
-	}
-}
+func printKBReranker(dir string) { fmt.Println(rag.DescribeReranker(dir)) }
 
 // withRerank gives a knowledge-base retriever the reranker the flags
 // name, or else the one the knowledge base records (unless --no-rerank).
-// Other retrievers (the built-in passages) are returned unchanged.
 func withRerank(retr eval.Retriever, o *rerankOpts) (eval.Retriever, error) {
 	c, err := o.config()
 	if err != nil {
 		return nil, err
 	}
-	kr, ok := retr.(kbRetriever)
-	if !ok {
-		if c != nil {
-			return nil, usageErrorf("--rerank-path/--rerank-url need --kb")
-		}
-		return retr, nil
+	if _, ok := retr.(eval.StoreRetriever); !ok && c != nil {
+		return nil, usageErrorf("--rerank-path/--rerank-url need --kb")
 	}
-	if c != nil {
-		kr.rerank = rag.StoreReranker(kr.s, c.Scorer(), c.Depth)
-	} else if score, depth := kbReranker(kr.s); score != nil && !*o.none {
-		kr.rerank = rag.StoreReranker(kr.s, score, depth)
-	}
-	return kr, nil
+	return eval.WithRerank(retr, c, *o.none, os.Stderr), nil
 }
 
 // printQueryInstruction shows the instruction queries get before they are

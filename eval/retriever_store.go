@@ -1,0 +1,46 @@
+package eval
+
+import (
+	"context"
+	"io"
+
+	"ragtune/rag"
+)
+
+// StoreRetriever adapts a knowledge base to Retriever, so the suites and
+// compare retrieve the way 'ragtune ask' does.
+type StoreRetriever struct {
+	Store  *rag.Store
+	Mode   rag.Mode
+	Rerank rag.Reranker // optional, see WithRerank
+}
+
+// Retrieve searches the knowledge base for the n best passages.
+func (k StoreRetriever) Retrieve(ctx context.Context, q string, n int) ([]Passage, error) {
+	res, err := k.Store.Search(ctx, rag.Query{Text: q, K: n, Mode: k.Mode, Rerank: k.Rerank})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Passage, len(res))
+	for i, r := range res {
+		out[i] = Passage{ID: r.ID, Source: r.Chunk.Source, Text: r.Chunk.Text, Score: r.Score}
+	}
+	return out, nil
+}
+
+// WithRerank gives a knowledge-base retriever the reranker c names, or
+// else the one the knowledge base records unless none is set (a broken
+// record is reported on warn and ignored). Other retrievers (the built-in
+// passages) are returned unchanged: there is nothing to rerank them with.
+func WithRerank(retr Retriever, c *rag.RerankConfig, none bool, warn io.Writer) Retriever {
+	kr, ok := retr.(StoreRetriever)
+	if !ok {
+		return retr
+	}
+	if c != nil {
+		kr.Rerank = rag.StoreReranker(kr.Store, c.Scorer(), c.Depth)
+	} else if score, depth := rag.RecordedRerankScorer(kr.Store, warn); score != nil && !none {
+		kr.Rerank = rag.StoreReranker(kr.Store, score, depth)
+	}
+	return kr
+}
