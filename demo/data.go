@@ -3,10 +3,11 @@
 // quantized, evaluated and augmented with retrieval, its question/answer
 // pairs, and a general-knowledge set for measuring forgetting — and the
 // files `ragtune demo` starts from (WriteFiles: the corpus, a seeded
-// train/test split of the pairs, the held-out and pre-training text). The
-// pipeline itself is the commands' own code, run in turn by
-// cmd/ragtune/demo.go. Every text here was written for ragtune; nothing is
-// downloaded.
+// train/test split of the pairs, the held-out and pre-training text) —
+// and Run, the pipeline: each step is a ragtune command line run through
+// the commands' own code (Options.Command), then retrieval is checked and
+// the reports merged into one summary. Every text here was written for
+// ragtune; nothing is downloaded.
 package demo
 
 import (

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 	"testing"
 
@@ -26,7 +25,7 @@ func TestDemoRAGPromptsIndependentOfWorkdir(t *testing.T) {
 			t.Fatal(err)
 		}
 		kbRoot := filepath.Join(workdir, "kb")
-		if err := demoCmd(io.Discard, "ingest", "--kb", "demo", "--kb-dir", kbRoot, "--chunk-size", "160", "--overlap", "24", "--quiet", files.Corpus); err != nil {
+		if err := runCommandLine([]string{"ingest", "--kb", "demo", "--kb-dir", kbRoot, "--chunk-size", "160", "--overlap", "24", "--quiet", files.Corpus}); err != nil {
 			t.Fatal(err)
 		}
 		items, err := eval.LoadItems(files.QATest)
