@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
 
 	"ragtune/gguf"
 	"ragtune/internal/bytesize"
@@ -47,56 +45,29 @@ Examples:
 		if f, gerr := gguf.Open(path); gerr == nil {
 			defer f.Close()
 			fmt.Printf("note: %v\n", err)
-			inspectRawGGUF(f, *showTensors, *showMeta)
-			return nil
+			return inspectRawGGUF(f, *showTensors, *showMeta)
 		}
 		return err
 	}
 	defer src.Close()
 
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "model\t%s\n", path)
-	b, _ := json.Marshal(cfg)
-	var fields map[string]any
-	json.Unmarshal(b, &fields)
-	for _, k := range []string{"architectures", "model_type", "torch_dtype", "hidden_size", "intermediate_size",
-		"num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",
-		"max_position_embeddings", "rms_norm_eps", "rope_theta", "tie_word_embeddings", "bos_token_id", "eos_token_id"} {
-		if v, ok := fields[k]; ok {
-			fmt.Fprintf(w, "%s\t%v\n", k, v)
-		}
+	if err := qwen2.WriteConfigTable(os.Stdout, path, cfg); err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "q/k/v bias\t%v\n", cfg.HasQKVBias())
-	w.Flush()
-
 	if gs, ok := src.(*qwen2.GGUFSource); ok && *showMeta {
-		fmt.Printf("\nGGUF v%d metadata (%d keys, alignment %d):\n", gs.File.Version, len(gs.File.Keys), gs.File.Alignment)
-		w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-		for _, k := range gs.File.Keys {
-			fmt.Fprintf(w, "  %s\t%s\n", k, summarizeValue(gs.File.Metadata[k]))
-		}
-		w.Flush()
-	}
-
-	var params, size int64
-	if *showTensors {
 		fmt.Println()
-		w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(w, "name\tdtype\tshape\tbytes\t")
-	}
-	for _, n := range src.Names() {
-		t, err := src.Tensor(n)
-		if err != nil {
+		if err := gs.File.WriteMetadata(os.Stdout); err != nil {
 			return err
 		}
-		params += int64(t.NumElements())
-		size += int64(len(t.Data))
-		if *showTensors {
-			fmt.Fprintf(w, "%s\t%s\t%v\t%d\t\n", n, gguf.TypeName(t.DType), t.Shape, len(t.Data))
-		}
 	}
+	var table io.Writer
 	if *showTensors {
-		w.Flush()
+		fmt.Println()
+		table = os.Stdout
+	}
+	params, size, err := qwen2.TensorTotals(src, table)
+	if err != nil {
+		return err
 	}
 	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(src.Names()), modelFmtCount(params), params, bytesize.Format(size))
 	if err := qwen2.ValidateTensors(src, cfg); err != nil {
@@ -107,77 +78,19 @@ Examples:
 
 // inspectRawGGUF lists a GGUF file's metadata and tensors under their
 // GGUF names, with GGUF dims (innermost first).
-func inspectRawGGUF(f *gguf.File, showTensors, showMeta bool) {
+func inspectRawGGUF(f *gguf.File, showTensors, showMeta bool) error {
 	if showMeta {
-		fmt.Printf("GGUF v%d metadata (%d keys, alignment %d):\n", f.Version, len(f.Keys), f.Alignment)
-		w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-		for _, k := range f.Keys {
-			fmt.Fprintf(w, "  %s\t%s\n", k, summarizeValue(f.Metadata[k]))
+		if err := f.WriteMetadata(os.Stdout); err != nil {
+			return err
 		}
-		w.Flush()
 	}
-	var params, size int64
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if showTensors {
 		fmt.Println()
-		fmt.Fprintln(w, "name\ttype\tdims (GGUF order)\tbytes\t")
-	}
-	for _, t := range f.Tensors {
-		params += int64(t.NumElements())
-		size += int64(len(t.Data))
-		if showTensors {
-			fmt.Fprintf(w, "%s\t%s\t%v\t%d\t\n", t.Name, gguf.TypeName(t.Type), t.Dims, len(t.Data))
+		if err := f.WriteTensorTable(os.Stdout); err != nil {
+			return err
 		}
 	}
-	w.Flush()
+	params, size := f.Totals()
 	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(f.Tensors), modelFmtCount(params), params, bytesize.Format(size))
-}
-
-// summarizeValue prints a metadata value, eliding long arrays (a vocabulary
-// has 150k entries).
-func summarizeValue(v any) string {
-	s := fmt.Sprintf("%v", v)
-	switch x := v.(type) {
-	case string:
-		if len(x) > 80 {
-			return fmt.Sprintf("%q… (%d bytes)", x[:60], len(x))
-		}
-		return fmt.Sprintf("%q", x)
-	case []string:
-		if len(x) > 6 {
-			return fmt.Sprintf("[%s …] (%d strings)", strings.Join(quoteAll(x[:5]), " "), len(x))
-		}
-		return fmt.Sprintf("%q", x)
-	case []int32, []uint32, []float32, []uint8, []int64, []any:
-		if len(s) > 80 {
-			return s[:60] + fmt.Sprintf("… (%s)", arrayLen(v))
-		}
-	}
-	return s
-}
-
-func quoteAll(xs []string) []string {
-	out := make([]string, len(xs))
-	for i, x := range xs {
-		out[i] = fmt.Sprintf("%q", x)
-	}
-	return out
-}
-
-func arrayLen(v any) string {
-	switch x := v.(type) {
-	case []int32:
-		return fmt.Sprintf("%d int32", len(x))
-	case []uint32:
-		return fmt.Sprintf("%d uint32", len(x))
-	case []float32:
-		return fmt.Sprintf("%d float32", len(x))
-	case []uint8:
-		return fmt.Sprintf("%d uint8", len(x))
-	case []int64:
-		return fmt.Sprintf("%d int64", len(x))
-	case []any:
-		return fmt.Sprintf("%d values", len(x))
-	}
-	return ""
+	return nil
 }
