@@ -102,8 +102,9 @@ type Result struct {
 	CachedTokens     int `json:"cached_tokens"` // prompt tokens whose KV cache was reused
 	CompletionTokens int `json:"completion_tokens"`
 
-	PrefillTime time.Duration `json:"prefill_ns"` // running the uncached prompt tokens
-	DecodeTime  time.Duration `json:"decode_ns"`  // sampling and running the generated tokens
+	QueueTime   time.Duration `json:"queue_ns,omitempty"` // waiting for a sequence slot
+	PrefillTime time.Duration `json:"prefill_ns"`         // running the uncached prompt tokens
+	DecodeTime  time.Duration `json:"decode_ns"`          // sampling and running the generated tokens
 }
 
 // NoAnswerReason says why a generation that reasoned produced no answer,

@@ -221,7 +221,37 @@ type qwen2Model struct {
 	kv tensor.KVType
 }
 
-func (m qwen2Model) NewState(maxSeq int) State { return m.Model.NewStateKV(maxSeq, m.kv) }
+func (m qwen2Model) NewState(maxSeq int) State {
+	return qwen2State{m.Model.NewStateKV(maxSeq, m.kv)}
+}
+
+// NewBatcher implements BatchModel with qwen2.Batch.
+func (m qwen2Model) NewBatcher(maxTokens, maxSeqs int) Batcher {
+	return qwen2Batch{m.Model.NewBatch(maxTokens, maxSeqs)}
+}
+
+// qwen2State adds PrefixCopier to *qwen2.State.
+type qwen2State struct{ *qwen2.State }
+
+func (s qwen2State) CopyPrefix(src State, n int) error {
+	o, ok := src.(qwen2State)
+	if !ok {
+		return fmt.Errorf("copy KV prefix: source state is %T, not a qwen2 state", src)
+	}
+	return s.State.CopyPrefix(o.State, n)
+}
+
+type qwen2Batch struct{ *qwen2.Batch }
+
+func (b qwen2Batch) Add(s State, tokens []int, logits bool) (int, error) {
+	q, ok := s.(qwen2State)
+	if !ok {
+		return 0, fmt.Errorf("batch: state is %T, not a qwen2 state", s)
+	}
+	return b.Batch.Add(q.State, tokens, logits)
+}
+
+func (b qwen2Batch) Logits(i int) ([]float32, error) { return b.Batch.Logits(i), nil }
 
 // Qwen2 returns the network of an engine LoadLocal built (nil for one built
 // by NewLocal over another Model), so that a caller can score text with the

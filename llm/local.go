@@ -55,6 +55,8 @@ type LocalOptions struct {
 	ContextSize int
 	// Parallel is how many generations run at once, each with its own KV
 	// cache (allocated on first use); further callers wait. 0 means 1.
+	// Their forward passes share steps: one pass per step over the next
+	// token of every decoding sequence (see BatchModel).
 	Parallel int
 	// Sampling is the default for requests without their own; nil means
 	// greedy.
@@ -62,11 +64,13 @@ type LocalOptions struct {
 	// EOS are end-of-sequence ids besides the tokenizer's EOS (for example
 	// generation_config.json's eos_token_id list).
 	EOS []int
-	// PrefillChunk is how many prompt tokens run per Forward call;
-	// cancellation is checked between calls, so this bounds how long a
-	// cancelled request keeps computing (64 tokens of a 7B model take
-	// seconds on two cores). Each call costs one extra LM-head row, under
-	// 1% of the chunk's work. 0 means 64.
+	// PrefillChunk is how many prompt tokens one step runs for a
+	// sequence, and the per-step budget of prompt tokens: a step holds
+	// every decoding sequence's token and at most this many prompt tokens
+	// besides, so decode latency stays steady while a long prompt
+	// prefills over several steps. Cancellation is checked between steps,
+	// so this also bounds how long a cancelled request keeps computing
+	// (64 tokens of a 7B model take seconds on two cores). 0 means 64.
 	PrefillChunk int
 	// NoPrefixReuse turns off KV-cache reuse between requests (for
 	// measuring what the reuse saves).
@@ -77,11 +81,16 @@ type LocalOptions struct {
 //
 // It is safe for concurrent use: each generation takes one of Parallel
 // sequence slots (a KV cache plus a sampler) and holds it until it ends;
-// callers beyond Parallel wait for a slot or for their ctx. A slot keeps
-// the tokens it last processed, and a new prompt that shares a prefix with
-// them (the previous turns of a chat) only runs the tokens after the shared
-// part; a waiting request takes the free slot with the longest shared
-// prefix.
+// callers beyond Parallel wait for a slot or for their ctx. The generations
+// holding slots share forward steps (continuous batching, see stepper):
+// sampling, stop strings and the reasoning split run in each caller's
+// goroutine, and the model runs every sequence's next token in one pass. A
+// slot keeps the tokens it last processed, and a new prompt that shares a
+// prefix with them (the previous turns of a chat) only runs the tokens
+// after the shared part; a waiting request takes the free slot with the
+// longest shared prefix, and when another slot, busy or free, shares a
+// longer one, its KV rows are copied over (a common system prompt or RAG
+// instruction block is computed once).
 type Local struct {
 	model    Model
 	tok      Tokenizer
@@ -94,9 +103,11 @@ type Local struct {
 	defaults Sampling
 	reuse    bool
 
-	sem  chan struct{} // one entry per free slot
-	mu   sync.Mutex
-	free []*slot
+	sem   chan struct{} // one entry per free slot
+	mu    sync.Mutex
+	free  []*slot
+	slots []*slot // all of them, for prefix sharing
+	steps *stepper
 }
 
 // slot is one sequence: a KV cache, the tokens in it, and a sampler.
@@ -105,6 +116,7 @@ type slot struct {
 	tokens  []int // the sequence whose keys and values state holds
 	sampler *Sampler
 	one     []int // the decode step's input, kept to avoid an allocation per token
+	job     job   // its forward work, reused
 }
 
 // NewLocal builds an engine from a model, its tokenizer and, for chat
@@ -155,9 +167,19 @@ func NewLocal(m Model, tok Tokenizer, tmpl Template, opts LocalOptions) (*Local,
 	n := max(opts.Parallel, 1)
 	l.sem = make(chan struct{}, n)
 	for range n {
-		l.free = append(l.free, &slot{one: make([]int, 1)})
+		s := &slot{one: make([]int, 1)}
+		s.job = job{s: s, ready: make(chan struct{}, 1)}
+		l.free = append(l.free, s)
+		l.slots = append(l.slots, s)
 		l.sem <- struct{}{}
 	}
+	// One step takes every sequence's decode token plus one prompt chunk.
+	budget := l.chunk + n
+	var b Batcher = &forwardBatcher{}
+	if bm, ok := m.(BatchModel); ok {
+		b = bm.NewBatcher(budget, n)
+	}
+	l.steps = newStepper(l, b, budget, n)
 	return l, nil
 }
 
@@ -265,7 +287,9 @@ func (l *Local) Generate(ctx context.Context, req Request, onToken func(Token) e
 		p = *req.Sampling
 	}
 	res := &Result{PromptTokens: len(prompt)}
+	tq := time.Now()
 	s, err := l.acquire(ctx, prompt)
+	res.QueueTime = time.Since(tq)
 	if err != nil {
 		res.FinishReason = FinishCancelled
 		return res, err
@@ -349,46 +373,37 @@ func (l *Local) decode(ctx context.Context, s *slot, req Request, p Sampling, st
 			return finish(FinishLength, nil)
 		}
 		s.one[0] = id
-		var err error
-		if logits, err = s.state.Forward(s.one); err != nil {
-			s.forget()
-			return finish(FinishError, fmt.Errorf("decode token %d: %w", res.CompletionTokens, err))
+		j := &s.job
+		j.ctx, j.prompt, j.toks = ctx, nil, s.one
+		l.steps.run(j)
+		if j.err != nil {
+			if ctx.Err() != nil {
+				res.FinishReason = FinishCancelled
+				res.Text, res.Reasoning = out.answer.String(), out.reasoning.String()
+				return ctx.Err()
+			}
+			return finish(FinishError, fmt.Errorf("decode token %d: %w", res.CompletionTokens, j.err))
 		}
-		s.tokens = append(s.tokens, id)
+		logits = j.logits
 	}
 }
 
-// prefill runs the prompt tokens the slot does not already hold and
-// returns the last prompt token's logits and how many tokens were reused.
+// prefill runs the prompt tokens not already cached (in this slot or,
+// copied, in another) through the stepper, in chunks that share steps
+// with the other sequences, and returns the last prompt token's logits and
+// how many tokens were reused.
 func (l *Local) prefill(ctx context.Context, s *slot, prompt []int) ([]float32, int, error) {
-	if s.state == nil {
-		s.state = l.model.NewState(l.ctxSize)
-	}
-	if s.state.Pos() != len(s.tokens) { // should not happen; never trust a stale cache
-		s.forget()
-	}
-	n := 0
-	if l.reuse {
-		n = commonPrefix(s.tokens, prompt)
-	}
-	// The last prompt token always runs: its logits start the generation.
-	n = min(n, len(prompt)-1)
-	s.state.Truncate(n)
-	s.tokens = s.tokens[:n]
-	var logits []float32
-	for i := n; i < len(prompt); i += l.chunk {
-		if err := ctx.Err(); err != nil {
-			return nil, n, err
+	j := &s.job
+	j.ctx, j.prompt, j.toks, j.cached = ctx, prompt, nil, 0
+	l.steps.run(j)
+	j.prompt = nil
+	if j.err != nil {
+		if ctx.Err() != nil {
+			return nil, j.cached, ctx.Err()
 		}
-		part := prompt[i:min(i+l.chunk, len(prompt))]
-		var err error
-		if logits, err = s.state.Forward(part); err != nil {
-			s.forget()
-			return nil, n, fmt.Errorf("prefill prompt tokens %d..%d: %w", i, i+len(part), err)
-		}
-		s.tokens = append(s.tokens, part...)
+		return nil, j.cached, fmt.Errorf("prefill: %w", j.err)
 	}
-	return logits, n, nil
+	return j.logits, j.cached, nil
 }
 
 // forget empties the slot's cache after an error left it in doubt.
@@ -407,6 +422,8 @@ func (l *Local) acquire(ctx context.Context, prompt []int) (*slot, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.steps.mu.Lock() // slot token lists belong to the stepper
+	defer l.steps.mu.Unlock()
 	best, bestN := 0, -1
 	for i, s := range l.free {
 		if n := commonPrefix(s.tokens, prompt); n > bestN {
@@ -415,6 +432,11 @@ func (l *Local) acquire(ctx context.Context, prompt []int) (*slot, error) {
 	}
 	s := l.free[best]
 	l.free = append(l.free[:best], l.free[best+1:]...)
+	l.steps.held++
+	if !l.steps.running {
+		l.steps.running = true
+		go l.steps.loop()
+	}
 	return s, nil
 }
 
@@ -422,6 +444,7 @@ func (l *Local) release(s *slot) {
 	l.mu.Lock()
 	l.free = append(l.free, s)
 	l.mu.Unlock()
+	l.steps.unhold()
 	l.sem <- struct{}{}
 }
 

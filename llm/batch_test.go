@@ -1,0 +1,243 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"ragtune/model/qwen2"
+	"ragtune/quant"
+	"ragtune/tokenizer"
+)
+
+// loadTinyQ8 is the tiny model as a Q8_0 GGUF: the int8 tile kernels,
+// whose per-token results do not depend on what shares a step, so batched
+// and one-by-one generations must agree token for token.
+func loadTinyQ8(t *testing.T, opts LocalOptions) *Local {
+	t.Helper()
+	if !quant.PackedAvailable() {
+		restore, err := quant.UseKernels("go-tiles")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(restore)
+	}
+	dir := tinyModelDir(t)
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny-q8_0.gguf")
+	err = qwen2.Quantize(dir, path, qwen2.QuantizeOptions{Mix: quant.MixQ8_0, Pure: true,
+		Tokenizer: func() (map[string]any, error) { return tok.GGUFMetadata(), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := LoadLocal(path, LoadOptions{LocalOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// TestBatchedGreedyMatchesSequential: eight requests decoding together,
+// prompts of different lengths prefilling while others decode, give the
+// tokens each gives alone.
+func TestBatchedGreedyMatchesSequential(t *testing.T) {
+	l := loadTinyQ8(t, LocalOptions{Parallel: 8, PrefillChunk: 8})
+	prompts := []string{"alpha", "你好世界，今天天气很好", "gamma delta", "e", "the quick brown fox jumps over the lazy dog",
+		"1 2 3 4 5 6", "zeta eta theta iota kappa", "λ"}
+	req := func(i int) Request {
+		return Request{Prompt: prompts[i], MaxTokens: 12 + 3*i, Sampling: &Sampling{}}
+	}
+	want := make([][]int, len(prompts))
+	for i := range prompts {
+		res, err := l.Generate(context.Background(), req(i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = res.TokenIDs
+	}
+	before := l.Stats()
+	got := make([][]int, len(prompts))
+	// Every request waits at its first token until all have one, so the
+	// decode steps after it hold them all whatever the goroutines' timing.
+	var wg, first sync.WaitGroup
+	first.Add(len(prompts))
+	for i := range prompts {
+		wg.Go(func() {
+			var once sync.Once
+			res, err := l.Generate(context.Background(), req(i), func(Token) error {
+				once.Do(func() { first.Done(); first.Wait() })
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = res.TokenIDs
+		})
+	}
+	wg.Wait()
+	for i := range prompts {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("%q: batched %v, alone %v", prompts[i], got[i], want[i])
+		}
+	}
+	st := l.Stats()
+	if st.MaxSeqs < 2 || st.Steps == before.Steps {
+		t.Errorf("stats %+v: no step held more than one sequence", st)
+	}
+}
+
+// TestBatchedCancellation: a request cancelled mid-flight leaves at the
+// next step with its partial output; the others finish as they would alone
+// and the freed slot serves the next request.
+func TestBatchedCancellation(t *testing.T) {
+	l := loadTinyQ8(t, LocalOptions{Parallel: 3})
+	req := func(p string) Request { return Request{Prompt: p, MaxTokens: 20, Sampling: &Sampling{}} }
+	alone := map[string][]int{}
+	for _, p := range []string{"one", "two"} {
+		res, err := l.Generate(context.Background(), req(p), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[p] = res.TokenIDs
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	results := map[string][]int{}
+	var mu sync.Mutex
+	for _, p := range []string{"one", "two"} {
+		wg.Go(func() {
+			res, err := l.Generate(context.Background(), req(p), nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			results[p] = res.TokenIDs
+			mu.Unlock()
+		})
+	}
+	n := 0
+	res, err := l.Generate(ctx, Request{Prompt: "three", MaxTokens: 1000, Sampling: &Sampling{}}, func(Token) error {
+		if n++; n == 3 {
+			cancel()
+		}
+		return nil
+	})
+	wg.Wait()
+	if !errors.Is(err, context.Canceled) || res.FinishReason != FinishCancelled || res.CompletionTokens > 4 {
+		t.Errorf("cancelled request: %d tokens, finish %q, err %v; want at most 4, cancelled, context.Canceled", res.CompletionTokens, res.FinishReason, err)
+	}
+	for p, w := range alone {
+		if !slices.Equal(results[p], w) {
+			t.Errorf("%q next to a cancelled request: %v, alone %v", p, results[p], w)
+		}
+	}
+	again, err := l.Generate(context.Background(), req("one"), nil)
+	if err != nil || !slices.Equal(again.TokenIDs, alone["one"]) {
+		t.Errorf("after the cancellation: %v, %v; want %v", again.TokenIDs, err, alone["one"])
+	}
+}
+
+// TestPrefixSharedAcrossSlots: a request whose prompt starts with what a
+// busy slot holds copies those KV rows into its own slot instead of
+// recomputing them, and generates what it generates computing them.
+func TestPrefixSharedAcrossSlots(t *testing.T) {
+	system := strings.Repeat("You answer from the passages. ", 3)
+	first := Request{Prompt: system + "Q: one?", MaxTokens: 40, Sampling: &Sampling{}}
+	second := Request{Prompt: system + "Q: two?", MaxTokens: 10, Sampling: &Sampling{}}
+
+	fresh := loadTinyQ8(t, LocalOptions{Parallel: 2})
+	want, err := fresh.Generate(context.Background(), second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l := loadTinyQ8(t, LocalOptions{Parallel: 2})
+	prompt, err := l.Prompt(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := commonPrefix(prompt, must(l.Prompt(second)))
+	// The first request holds its slot (blocked in its callback) while
+	// the second runs in the other one.
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	done := make(chan error)
+	go func() {
+		_, err := l.Generate(context.Background(), first, func(Token) error {
+			once.Do(func() { close(started); <-release })
+			return nil
+		})
+		done <- err
+	}()
+	<-started
+	got, err := l.Generate(context.Background(), second, nil)
+	close(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got.CachedTokens != shared {
+		t.Errorf("second request reused %d prompt tokens, want the %d it shares with the busy slot", got.CachedTokens, shared)
+	}
+	if !slices.Equal(got.TokenIDs, want.TokenIDs) {
+		t.Errorf("with a copied prefix %v, computed %v", got.TokenIDs, want.TokenIDs)
+	}
+
+	off := loadTinyQ8(t, LocalOptions{Parallel: 2, NoPrefixReuse: true})
+	res, err := off.Generate(context.Background(), first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err = off.Generate(context.Background(), second, nil); err != nil || res.CachedTokens != 0 {
+		t.Errorf("NoPrefixReuse: %d cached tokens, %v", res.CachedTokens, err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprint("must: ", err))
+	}
+	return v
+}
+
+// TestStepperRace runs many short generations on the fake model through
+// few slots, with cancellations, for the race detector.
+func TestStepperRace(t *testing.T) {
+	m := &fakeModel{}
+	l := newFakeEngine(t, m, LocalOptions{Parallel: 3, PrefillChunk: 3, Sampling: &Sampling{Temperature: 0.8, Seed: 3}})
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := 0
+			_, err := l.Generate(ctx, Request{Prompt: fmt.Sprintf("prompt number %d", i%4), MaxTokens: 5 + i%7}, func(Token) error {
+				if n++; i%5 == 0 && n == 2 {
+					cancel()
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if st := l.Stats(); st.Steps == 0 || st.Sequences < st.Steps {
+		t.Errorf("stats %+v", st)
+	}
+}
