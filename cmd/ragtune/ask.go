@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"unicode"
 
 	"ragtune/index"
 	"ragtune/internal/cli"
@@ -36,15 +35,17 @@ answer as it is written. A sources list follows, mapping each [n] the answer
 cites to its file and character span; ask says so when the answer cites no
 passage, or cites numbers that are not passages. With --json and --model the
 output is one object (question, results, answer, citations, sources) instead
-of the list of chunks.
+of the list of chunks. --backend URL answers with an OpenAI-compatible
+server instead of --model (see 'ragtune run --help').
 
 Examples:
   ragtune ask --kb med "二甲双胍的禁忌症有哪些？"
   ragtune ask --kb med --model ./r1-1.5b --top-k 3 "二甲双胍的禁忌症有哪些？"
-  ragtune ask --kb med --model r1-q4_0.gguf --json "What does Q8_0 store?"`
+  ragtune ask --kb med --model r1-q4_0.gguf --json "What does Q8_0 store?"
+  ragtune ask --kb med --backend http://127.0.0.1:8000 --backend-model deepseek-r1 "二甲双胍的禁忌症有哪些？"`
 
 func askCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("ask", "--kb NAME [--top-k K] [--mode bm25|dense|hybrid] [--model DIR|FILE.gguf [--adapter DIR]] QUESTION", askDescription)
+	fs := newFlagSet("ask", "--kb NAME [--top-k K] [--mode bm25|dense|hybrid] [--model DIR|FILE.gguf [--adapter DIR] | --backend URL] QUESTION", askDescription)
 	fs.SetOutput(stderr)
 	name, root := kbFlags(fs)
 	topK := fs.Int("top-k", 5, "number of chunks")
@@ -56,6 +57,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` merged into --model on load")
 	maxTokens := fs.Int("max-tokens", 512, "answer at most `N` tokens (0: until the context is full)")
 	ctxSize := fs.Int("ctx", 0, "context size in tokens `N`, prompt and answer together (default min(model maximum, 4096))")
+	backend := addBackendFlags(fs, "", "instead of --model to answer")
 	rr := rerankFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -77,6 +79,9 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *fusion != string(rag.FusionRRF) && *fusion != string(rag.FusionRelative) {
 		return usageErrorf("--fusion must be rrf or relative, got %q", *fusion)
+	}
+	if err := backend.check("model", *modelPath, "adapter", "ctx"); err != nil {
+		return err
 	}
 	if *modelPath == "" && *adapter != "" {
 		return usageErrorf("--adapter needs --model (the model the adapter was trained on)")
@@ -103,45 +108,59 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	} else if score, depth := kbReranker(s); score != nil && !*rr.none {
 		q.Rerank = rag.StoreReranker(s, score, depth)
 	}
-	if *modelPath == "" {
+	if *modelPath == "" && backend.url == "" {
 		res, err := s.Search(context.Background(), q)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
-			return writeJSON(stdout, askRows(res))
+			return writeJSON(stdout, rag.ResultRows(res))
 		}
-		printAskResults(stdout, res)
+		rag.WriteResults(stdout, res)
 		return nil
 	}
 
 	// The model loads after the knowledge base opened, so a wrong --kb
 	// fails at once instead of after seconds of loading weights.
-	m, err := loadEvalModel("model", *modelPath, *adapter, *ctxSize, stderr)
-	if err != nil {
-		return fmt.Errorf("load --model %s: %w", *modelPath, err)
-	}
-	defer m.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	opts := rag.AnswerOptions{MaxTokens: *maxTokens, RawPrompt: m.RawPrompts}
-	if *asJSON {
-		ra, err := askAnswer(ctx, s, q, m.Engine, opts)
+	var eng llm.Engine
+	opts := rag.AnswerOptions{MaxTokens: *maxTokens}
+	answeredBy := *modelPath
+	if backend.url != "" {
+		r, err := backend.open(stderr)
 		if err != nil {
 			return err
 		}
-		return writeJSON(stdout, askJSONOutput(question, *modelPath, *adapter, ra))
+		eng, answeredBy = r.Engine, backend.url
+		if name := r.Engine.(*llm.Remote).Model(); name != "" {
+			answeredBy = name + " at " + backend.url
+		}
+	} else {
+		m, err := loadEvalModel("model", *modelPath, *adapter, *ctxSize, stderr)
+		if err != nil {
+			return fmt.Errorf("load --model %s: %w", *modelPath, err)
+		}
+		defer m.Close()
+		eng, opts.RawPrompt = m.Engine, m.RawPrompts
 	}
-	sw := &answerStream{w: stdout, header: "answer:\n"}
-	opts.OnToken = sw.token
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *asJSON {
+		ra, err := askAnswer(ctx, s, q, eng, opts)
+		if err != nil {
+			return err
+		}
+		return writeJSON(stdout, ra.Report(question, answeredBy, *adapter))
+	}
+	sw := rag.NewAnswerStream(stdout, "answer:\n")
+	opts.OnToken = sw.Token
 	// The passages print before generation starts, so a reader has them
 	// while a slow model writes.
 	opts.OnRetrieved = func(res []rag.Result) error {
-		printAskResults(stdout, res)
+		rag.WriteResults(stdout, res)
 		return nil
 	}
-	ra, err := askAnswer(ctx, s, q, m.Engine, opts)
-	sw.end()
+	ra, err := askAnswer(ctx, s, q, eng, opts)
+	sw.End()
 	if err != nil {
 		return err
 	}
@@ -149,14 +168,14 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "no answer: nothing was retrieved to ground it in; try other words, --mode hybrid, or drop --source")
 		return nil
 	}
-	if !sw.started {
-		fmt.Fprint(stdout, sw.header)
+	if !sw.Started() {
+		fmt.Fprint(stdout, "answer:\n")
 		fmt.Fprintln(stdout, "(the model wrote no answer)")
 	}
 	fmt.Fprintln(stdout)
-	printAskSources(stdout, ra)
+	ra.WriteSources(stdout)
 	if ra.Gen != nil {
-		printStats(stderr, ra.Gen)
+		fmt.Fprintln(stderr, ra.Gen.Stats())
 	}
 	return nil
 }
@@ -173,163 +192,8 @@ func askAnswer(ctx context.Context, s *rag.Store, q rag.Query, eng llm.Engine, o
 	return ra, err
 }
 
-// askRow is one retrieved chunk in ask's JSON; without --model the output
-// is a list of them, as it has always been.
-type askRow struct {
-	Rank     int      `json:"rank"`
-	Score    float64  `json:"score"`
-	Source   string   `json:"source"`
-	Title    string   `json:"title,omitempty"`
-	Headings []string `json:"headings,omitempty"`
-	Chars    [2]int   `json:"chars"`
-	Text     string   `json:"text"`
-}
-
-func askRows(res []rag.Result) []askRow {
-	rows := []askRow{}
-	for i, r := range res {
-		rows = append(rows, askRow{i + 1, r.Score, r.Chunk.Source, r.Chunk.Title, r.Chunk.Headings, [2]int{r.Chunk.CharStart, r.Chunk.CharEnd}, r.Chunk.Text})
-	}
-	return rows
-}
-
-// askSource maps a cited [n] to the chunk it names.
-type askSource struct {
-	N      int    `json:"n"`
-	Source string `json:"source"`
-	Chars  [2]int `json:"chars"`
-}
-
-// askJSON is ask's output with --model. The citation lists are never
-// null, so a reader can take their length without a nil check.
-type askJSON struct {
-	Question         string      `json:"question"`
-	Lang             string      `json:"lang"`
-	Model            string      `json:"model"`
-	Adapter          string      `json:"adapter,omitempty"`
-	Results          []askRow    `json:"results"`
-	Answered         bool        `json:"answered"`
-	Answer           string      `json:"answer"`
-	Citations        []int       `json:"citations"`         // distinct [n] that name a passage
-	InvalidCitations []int       `json:"invalid_citations"` // distinct [n] that name none
-	Sources          []askSource `json:"sources"`           // one per citation
-	Note             string      `json:"note,omitempty"`
-}
-
-func askJSONOutput(question, modelPath, adapter string, ra *rag.AnswerResult) askJSON {
-	out := askJSON{Question: question, Lang: ra.Lang, Model: modelPath, Adapter: adapter, Results: askRows(ra.Results),
-		Answered: ra.Answered, Answer: ra.Answer, Citations: []int{}, InvalidCitations: []int{}, Sources: []askSource{}}
-	out.Citations = append(out.Citations, ra.Cited...)
-	out.InvalidCitations = append(out.InvalidCitations, ra.Invalid...)
-	for _, n := range ra.Cited {
-		c := ra.Results[n-1].Chunk
-		out.Sources = append(out.Sources, askSource{n, c.Source, [2]int{c.CharStart, c.CharEnd}})
-	}
-	switch {
-	case !ra.Answered:
-		out.Note = "nothing was retrieved, so the model was not asked"
-	case len(ra.Citations) == 0:
-		out.Note = "the answer cites no passage"
-	case len(ra.Invalid) > 0:
-		out.Note = fmt.Sprintf("the answer cites numbers that are not passages (there are %d)", len(ra.Results))
-	}
-	return out
-}
-
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// chunkWhere names a chunk by file and heading path, as ask prints it.
-func chunkWhere(c rag.Chunk) string {
-	where := c.Source
-	if len(c.Headings) > 0 {
-		where += " › " + strings.Join(c.Headings, " › ")
-	}
-	return where
-}
-
-func printAskResults(w io.Writer, res []rag.Result) {
-	if len(res) == 0 {
-		fmt.Fprintln(w, "no matching chunks")
-		return
-	}
-	for i, r := range res {
-		c := r.Chunk
-		fmt.Fprintf(w, "[%d] score %.4f  %s  (chars %d-%d)\n", i+1, r.Score, chunkWhere(c), c.CharStart, c.CharEnd)
-		for _, line := range strings.Split(c.Text, "\n") {
-			fmt.Fprintf(w, "    %s\n", line)
-		}
-		fmt.Fprintln(w)
-	}
-}
-
-// printAskSources lists what the answer's citations point at, and says
-// plainly when they point at nothing: an answer without a valid citation
-// is not shown to come from the knowledge base.
-func printAskSources(w io.Writer, ra *rag.AnswerResult) {
-	switch {
-	case len(ra.Citations) == 0:
-		fmt.Fprintln(w, "sources: none — the answer cites no passage, so nothing ties it to the knowledge base; check it against the passages above")
-	case len(ra.Cited) == 0:
-		fmt.Fprintln(w, "sources: none — no number the answer cites is one of the passages above")
-	default:
-		fmt.Fprintln(w, "sources:")
-		for _, n := range ra.Cited {
-			c := ra.Results[n-1].Chunk
-			fmt.Fprintf(w, "  [%d] %s  (chars %d-%d)\n", n, chunkWhere(c), c.CharStart, c.CharEnd)
-		}
-	}
-	if len(ra.Invalid) > 0 {
-		marks := make([]string, len(ra.Invalid))
-		for i, n := range ra.Invalid {
-			marks[i] = fmt.Sprintf("[%d]", n)
-		}
-		verb := "are not passages"
-		if len(marks) == 1 {
-			verb = "is not a passage"
-		}
-		fmt.Fprintf(w, "warning: the answer cites %s, which %s (there are %d: [1]-[%d]); what it attributes there has no source\n",
-			strings.Join(marks, " "), verb, len(ra.Results), len(ra.Results))
-	}
-}
-
-// answerStream writes the streamed answer as rag.Answer later returns
-// it: leading white space dropped, reasoning (which DisableThinking should
-// prevent) left out, and a final newline. The header goes out with the
-// first text, so a generation that fails at once (a prompt too long for
-// the context) leaves no dangling "answer:" above the error.
-type answerStream struct {
-	w       io.Writer
-	header  string
-	started bool
-	lastNL  bool
-}
-
-func (a *answerStream) token(t llm.Token) error {
-	if t.Reasoning {
-		return nil
-	}
-	text := t.Text
-	if !a.started {
-		text = strings.TrimLeftFunc(text, unicode.IsSpace)
-		if text == "" {
-			return nil
-		}
-		a.started = true
-		if _, err := io.WriteString(a.w, a.header); err != nil {
-			return err
-		}
-	}
-	a.lastNL = strings.HasSuffix(text, "\n")
-	_, err := io.WriteString(a.w, text)
-	return err
-}
-
-func (a *answerStream) end() {
-	if a.started && !a.lastNL {
-		io.WriteString(a.w, "\n")
-	}
 }

@@ -80,13 +80,13 @@ func TestAskSourcesCitations(t *testing.T) {
 	}
 
 	var b strings.Builder
-	printAskSources(&b, ra)
+	ra.WriteSources(&b)
 	out := b.String()
-	first := chunkWhere(ra.Results[0].Chunk)
+	first := ra.Results[0].Chunk.Where()
 	if !strings.Contains(out, "sources:\n  [1] "+first) || !strings.Contains(out, "cites [0] [7], which are not passages (there are 2") {
 		t.Errorf("sources:\n%s", out)
 	}
-	j := askJSONOutput(q.Text, "m", "", ra)
+	j := ra.Report(q.Text, "m", "")
 	if !slices.Equal(j.Citations, []int{1}) || !slices.Equal(j.InvalidCitations, []int{0, 7}) || len(j.Sources) != 1 ||
 		j.Sources[0].Source != ra.Results[0].Chunk.Source || !strings.Contains(j.Note, "not passages") {
 		t.Errorf("JSON %+v", j)
@@ -94,12 +94,12 @@ func TestAskSourcesCitations(t *testing.T) {
 
 	// Only invalid numbers, and none at all, are both said plainly.
 	b.Reset()
-	printAskSources(&b, &rag.AnswerResult{Results: ra.Results, Answered: true, Citations: []int{3}, Invalid: []int{3}})
+	(&rag.AnswerResult{Results: ra.Results, Answered: true, Citations: []int{3}, Invalid: []int{3}}).WriteSources(&b)
 	if out := b.String(); !strings.Contains(out, "no number the answer cites is one of the passages") || !strings.Contains(out, "[3], which is not a passage") {
 		t.Errorf("invalid only:\n%s", out)
 	}
 	b.Reset()
-	printAskSources(&b, &rag.AnswerResult{Results: ra.Results, Answered: true})
+	(&rag.AnswerResult{Results: ra.Results, Answered: true}).WriteSources(&b)
 	if !strings.Contains(b.String(), "the answer cites no passage") {
 		t.Errorf("no citation:\n%s", b.String())
 	}
@@ -109,20 +109,6 @@ func TestAskSourcesCitations(t *testing.T) {
 	ra, err = askAnswer(ctx, s, rag.Query{Text: "zzzz", K: 3}, eng, rag.AnswerOptions{})
 	if err != nil || ra.Answered || len(eng.got.Messages) != 0 {
 		t.Errorf("no results: answered %v, request %+v, %v", ra.Answered, eng.got, err)
-	}
-}
-
-func TestAnswerStream(t *testing.T) {
-	var b strings.Builder
-	a := &answerStream{w: &b, header: "answer:\n"}
-	for _, tk := range []llm.Token{{Text: "hmm", Reasoning: true}, {Text: " \n"}, {Text: " Yes [1]"}, {Text: ", done."}} {
-		if err := a.token(tk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a.end()
-	if got := b.String(); got != "answer:\nYes [1], done.\n" {
-		t.Errorf("streamed %q", got)
 	}
 }
 
@@ -153,7 +139,7 @@ func TestAskWithModel(t *testing.T) {
 	}
 
 	code, out, stderr = runCaptured(t, append(base, "--json", question)...)
-	var rows []askRow
+	var rows []rag.ResultRow
 	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) == 0 {
 		t.Fatalf("ask --json without a model: exit %d, %q, %s", code, out, stderr)
 	}
@@ -170,7 +156,7 @@ func TestAskWithModel(t *testing.T) {
 			t.Errorf("ask --json --model has no %q: %s", k, out)
 		}
 	}
-	var o askJSON
+	var o rag.AnswerReport
 	if err := json.Unmarshal([]byte(out), &o); err != nil || !o.Answered || o.Lang != "zh" || !reflect.DeepEqual(o.Results, rows) ||
 		o.Citations == nil || o.InvalidCitations == nil {
 		t.Errorf("ask --json --model: %+v (%v)", o, err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"ragtune/internal/lineedit"
-	"ragtune/internal/plural"
 	"ragtune/llm"
 	"ragtune/llm/conversation"
 )
@@ -46,16 +45,21 @@ Commands:
   /reset       start over
   /exit        quit
 
+With --backend URL an OpenAI-compatible server generates instead of a
+local model (see 'ragtune run --help'); the conversation is sent whole
+each turn.
+
 Lines can also come from a pipe, one turn per line (no prompt, no line
 editing, no history).
 
 Examples:
   ragtune chat --model ./r1-1.5b
   ragtune chat --model model.gguf --no-think --system "Answer in one sentence."
+  ragtune chat --backend http://gpu-box:8000 --backend-model deepseek-r1
   printf 'What is LoRA?\n/save chat.json\n' | ragtune chat --model ./r1-1.5b --quiet`
 
 func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("chat", "--model DIR|FILE.gguf [flags]", chatDescription)
+	fs := newFlagSet("chat", "--model DIR|FILE.gguf | --backend URL [flags]", chatDescription)
 	fs.SetOutput(stderr)
 	g := addGenFlags(fs)
 	system := fs.String("system", "", "system message (R1 recommends none)")
@@ -69,11 +73,11 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := g.check(); err != nil {
 		return err
 	}
-	eng, err := g.load(stderr)
+	eng, err := g.open(stderr)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
+	defer eng.close()
 	req, err := g.request(eng)
 	if err != nil {
 		return err
@@ -81,11 +85,11 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 	in := lineedit.New(stdin, stdout, stderr, lineedit.HistoryPath("chat_history"))
 	defer in.Close()
-	if isTerminal(stdin) {
-		fmt.Fprintln(stderr, "Type a message; /save FILE, /load FILE, /reset, /exit (or Ctrl-D). Ctrl-C clears the line or stops a reply.")
+	if lineedit.IsTerminal(stdin) {
+		fmt.Fprintf(stderr, "Type a message; %s (or Ctrl-D). Ctrl-C clears the line or stops a reply.\n", conversation.CommandHelp)
 	}
 	conv := &conversation.Conversation{System: *system}
-	p := newStreamPrinter(stdout, stderr, g.showThink)
+	p := llm.NewStreamPrinter(stdout, stderr, g.showThink, lineedit.IsTerminal(stderr))
 	interrupted := false // the last prompt ended in Ctrl-C
 	for {
 		line, err := in.ReadLine(">>> ")
@@ -104,31 +108,24 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		interrupted = false
 		line = strings.TrimSpace(line)
-		cmd, arg, _ := strings.Cut(line, " ")
-		arg = strings.TrimSpace(arg)
-		switch {
-		case line == "":
+		if line == "" {
 			continue
-		case line == "/exit" || line == "/quit":
-			return nil
-		case line == "/reset":
-			conv.Clear()
-			fmt.Fprintln(stderr, "(conversation cleared)")
-			continue
-		case cmd == "/save" || cmd == "/save!" || cmd == "/load":
-			chatFileCommand(stderr, conv, cmd, arg)
-			continue
-		case strings.HasPrefix(line, "/"):
-			fmt.Fprintf(stderr, "unknown command %s: /save FILE, /load FILE, /reset, /exit\n", cmd)
+		}
+		if strings.HasPrefix(line, "/") {
+			msg, quit := conv.Command(line)
+			if quit {
+				return nil
+			}
+			fmt.Fprintln(stderr, msg)
 			continue
 		}
 
 		conv.Ask(line)
 		req.Messages = conv.Messages()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		res, err := eng.Generate(ctx, req, p.token)
+		res, err := eng.Generate(ctx, req, p.Token)
 		stop()
-		p.end()
+		p.End()
 		switch {
 		case errors.Is(err, llm.ErrContextLength):
 			conv.Retract()
@@ -144,32 +141,8 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		conv.Answer(res)
 		if !*quiet {
-			printStats(stderr, res)
+			fmt.Fprintln(stderr, res.Stats())
 		}
 		warnNoAnswer(stderr, res, g.maxTokens)
 	}
-}
-
-// chatFileCommand runs /save, /save! or /load; a failure is reported and
-// the session goes on.
-func chatFileCommand(stderr io.Writer, conv *conversation.Conversation, cmd, path string) {
-	if path == "" {
-		fmt.Fprintf(stderr, "%s needs a file name: %s FILE\n", cmd, cmd)
-		return
-	}
-	if cmd == "/load" {
-		c, err := conversation.Load(path)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return
-		}
-		*conv = *c
-		fmt.Fprintf(stderr, "(loaded %s from %s)\n", plural.Count(len(conv.Turns), "message"), path)
-		return
-	}
-	if err := conversation.Save(path, conv, cmd == "/save!"); err != nil {
-		fmt.Fprintln(stderr, err)
-		return
-	}
-	fmt.Fprintf(stderr, "(saved %s to %s)\n", plural.Count(len(conv.Turns), "message"), path)
 }

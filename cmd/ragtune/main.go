@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -119,79 +118,19 @@ func suggest(name string) string {
 }
 
 // newFlagSet returns a FlagSet whose --help prints a synopsis, a
-// description and the flags, and whose parse errors become usage errors.
+// description and the flags (cli.NewFlagSet).
 func newFlagSet(name, synopsis, description string) *flag.FlagSet {
-	fs := flag.NewFlagSet("ragtune "+name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		out := fs.Output()
-		fmt.Fprintln(out, strings.TrimSpace("Usage: ragtune "+name+" "+synopsis))
-		if description != "" {
-			fmt.Fprintln(out)
-			fmt.Fprintln(out, strings.TrimSpace(description))
-		}
-		printFlags(out, fs)
-	}
-	return fs
+	return cli.NewFlagSet(name, synopsis, description)
 }
 
-// printFlags lists the flags as flag.PrintDefaults does, but with the
-// "--name" form the documentation uses, and without "(default X)" where
-// the usage text already says what the default is: flags whose zero or -1
-// stands for "decided later" would otherwise print that sentinel.
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	first := true
-	fs.VisitAll(func(f *flag.Flag) {
-		if first {
-			fmt.Fprintln(w, "\nFlags:")
-			first = false
-		}
-		arg, usage := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if arg != "" {
-			line += " " + arg
-		}
-		fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
-		if showDefault(f, usage) {
-			if v := reflect.ValueOf(f.Value); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.String {
-				fmt.Fprintf(w, " (default %q)", f.DefValue)
-			} else {
-				fmt.Fprintf(w, " (default %s)", f.DefValue)
-			}
-		}
-		fmt.Fprintln(w)
-	})
-}
-
-func showDefault(f *flag.Flag, usage string) bool {
-	switch f.DefValue {
-	case "", "0", "false", "0s", "[]":
-		return false
-	}
-	return !strings.Contains(usage, "default")
-}
+// stringList is a repeatable string flag.
+type stringList = cli.StringList
 
 // parseFlags parses args, turning flag errors into usage errors so main
 // exits 2 with the message; --help returns flag.ErrHelp (exit 0).
 // Flags may follow positional arguments, as users often type them.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	var positional []string
-	for {
-		if err := cli.Parse(fs, args, strings.TrimPrefix(fs.Name(), "ragtune ")); err != nil {
-			return err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if rest[0] == "--" {
-			positional = append(positional, rest[1:]...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
-	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
+	if err := cli.ParseInterspersed(fs, args, strings.TrimPrefix(fs.Name(), "ragtune ")); err != nil {
 		return err
 	}
 	return resolveOllamaModel(fs) // --model deepseek-r1:1.5b (model_ollama.go)

@@ -8,15 +8,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"ragtune/train"
-	"strconv"
 	"strings"
 	"time"
 
 	"ragtune/internal/cli"
-	"ragtune/internal/plural"
+	"ragtune/internal/lineedit"
 	"ragtune/llm"
 	"ragtune/tensor"
+	"ragtune/train"
 )
 
 func init() {
@@ -36,16 +35,23 @@ generated. A reasoning model's thinking (<think>…</think>) goes to stderr,
 dimmed on a terminal, or inline on stdout with --show-think; --no-think asks
 the model to answer directly. Speed figures go to stderr at the end.
 
+With --backend URL instead of --model, an OpenAI-compatible server (vLLM,
+Ollama, llama.cpp's server, another 'ragtune serve') generates, and the
+output is the same as with a local model; the server applies its chat
+template. Keep the key out of shell history with RAGTUNE_BACKEND_API_KEY.
+
 Sampling flags left unset take the model's generation_config.json values
-(DeepSeek-R1: temperature 0.6, top-p 0.95); --temperature 0 is greedy.
+(DeepSeek-R1: temperature 0.6, top-p 0.95), or the server's with
+--backend; --temperature 0 is greedy.
 
 Examples:
   ragtune run --model ./r1-1.5b --prompt "什么是灾难性遗忘？"
   echo "Why is the sky blue?" | ragtune run --model ./r1-1.5b --prompt - --no-think
-  ragtune run --model model.gguf --raw --prompt "Once upon a time" --max-tokens 64`
+  ragtune run --model model.gguf --raw --prompt "Once upon a time" --max-tokens 64
+  ragtune run --backend http://127.0.0.1:8000 --backend-model deepseek-r1 --prompt "你好"`
 
 func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", "--model DIR|FILE.gguf --prompt TEXT [flags]", runDescription)
+	fs := newFlagSet("run", "--model DIR|FILE.gguf | --backend URL --prompt TEXT [flags]", runDescription)
 	fs.SetOutput(stderr)
 	g := addGenFlags(fs)
 	prompt := fs.String("prompt", "", "the prompt (\"-\" reads stdin; words after the flags also work)")
@@ -78,11 +84,11 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	eng, err := g.load(stderr)
+	eng, err := g.open(stderr)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
+	defer eng.close()
 
 	req, err := g.request(eng)
 	if err != nil {
@@ -99,11 +105,11 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p := newStreamPrinter(stdout, stderr, g.showThink)
-	res, err := eng.Generate(ctx, req, p.token)
-	p.end()
+	p := llm.NewStreamPrinter(stdout, stderr, g.showThink, lineedit.IsTerminal(stderr))
+	res, err := eng.Generate(ctx, req, p.Token)
+	p.End()
 	if res != nil {
-		printStats(stderr, res)
+		fmt.Fprintln(stderr, res.Stats())
 		warnNoAnswer(stderr, res, g.maxTokens)
 	}
 	if errors.Is(err, context.Canceled) {
@@ -117,17 +123,18 @@ type genFlags struct {
 	fs        *flag.FlagSet
 	model     string
 	adapter   string
+	backend   *backendFlags
 	ctx       int
 	kvType    string
 	maxTokens int
-	temp      optFloat
-	topP      optFloat
-	minP      optFloat
-	repeat    optFloat
-	freq      optFloat
-	presence  optFloat
-	topK      optInt
-	seed      optInt
+	temp      cli.OptFloat
+	topP      cli.OptFloat
+	minP      cli.OptFloat
+	repeat    cli.OptFloat
+	freq      cli.OptFloat
+	presence  cli.OptFloat
+	topK      cli.OptInt
+	seed      cli.OptInt
 	stops     stringList
 	showThink bool
 	noThink   bool
@@ -135,7 +142,8 @@ type genFlags struct {
 
 func addGenFlags(fs *flag.FlagSet) *genFlags {
 	g := &genFlags{fs: fs}
-	fs.StringVar(&g.model, "model", "", "model: HF `DIR` or GGUF file (required)")
+	fs.StringVar(&g.model, "model", "", "model: HF `DIR` or GGUF file (required unless --backend)")
+	g.backend = addBackendFlags(fs, "", "instead of --model")
 	fs.IntVar(&g.ctx, "ctx", 0, "context size in tokens `N`, prompt and answer together (default min(model maximum, 4096)); KV cache per token: 2 × layers × KV heads × head dim values (1.5B model: 56 KiB at f32, 28 KiB at f16, 15.75 KiB at q8_0; allocated as the sequence grows)")
 	fs.StringVar(&g.kvType, "kv-type", llm.DefaultKVType.String(), "KV cache element `TYPE`: "+tensor.KVTypes+" (f16 halves the cache; f32 does not round it)")
 	fs.IntVar(&g.maxTokens, "max-tokens", 2048, "generate at most `N` tokens, reasoning included (0: until the context is full)")
@@ -155,8 +163,11 @@ func addGenFlags(fs *flag.FlagSet) *genFlags {
 }
 
 func (g *genFlags) check() error {
-	if g.model == "" {
-		return usageErrorf("--model is required (an HF model directory or a .gguf file; create a test model with 'ragtune model init')")
+	if err := g.backend.check("model", g.model, "adapter", "ctx", "kv-type"); err != nil {
+		return err
+	}
+	if g.model == "" && g.backend.url == "" {
+		return usageErrorf("--model is required (an HF model directory or a .gguf file; create a test model with 'ragtune model init'), or --backend URL for a remote server")
 	}
 	if g.ctx < 0 || g.maxTokens < 0 {
 		return usageErrorf("--ctx and --max-tokens must be >= 0")
@@ -170,6 +181,9 @@ func (g *genFlags) check() error {
 	if err := g.checkSampling(); err != nil {
 		return err
 	}
+	if g.backend.url != "" {
+		return nil
+	}
 	return cli.ModelPath(g.model)
 }
 
@@ -178,32 +192,36 @@ func (g *genFlags) check() error {
 // are checked again with them in request.
 func (g *genFlags) checkSampling() error {
 	var c cli.Checks
-	if g.temp.set {
-		c.NonNegative("--temperature", g.temp.v)
+	if g.temp.Given {
+		c.NonNegative("--temperature", g.temp.V)
 	}
-	if g.topP.set {
-		c.Range("--top-p", g.topP.v, 0, 1)
+	if g.topP.Given {
+		c.Range("--top-p", g.topP.V, 0, 1)
 	}
-	if g.minP.set {
-		c.Range("--min-p", g.minP.v, 0, 1)
+	if g.minP.Given {
+		c.Range("--min-p", g.minP.V, 0, 1)
 	}
-	if g.repeat.set {
+	if g.repeat.Given {
 		// 0 would divide logits by zero; 1 is off.
-		c.Positive("--repeat-penalty", g.repeat.v)
+		c.Positive("--repeat-penalty", g.repeat.V)
 	}
-	if g.freq.set {
-		c.Range("--frequency-penalty", g.freq.v, -2, 2)
+	if g.freq.Given {
+		c.Range("--frequency-penalty", g.freq.V, -2, 2)
 	}
-	if g.presence.set {
-		c.Range("--presence-penalty", g.presence.v, -2, 2)
+	if g.presence.Given {
+		c.Range("--presence-penalty", g.presence.V, -2, 2)
 	}
-	if g.topK.set {
-		c.Check(g.topK.v >= 0, "--top-k must be >= 0, not %d", g.topK.v)
+	if g.topK.Given {
+		c.Check(g.topK.V >= 0, "--top-k must be >= 0, not %d", g.topK.V)
 	}
 	return c.Err()
 }
 
-func (g *genFlags) load(stderr io.Writer) (*llm.Local, error) {
+// open loads --model (merging --adapter) or connects to --backend.
+func (g *genFlags) open(stderr io.Writer) (*openedEngine, error) {
+	if g.backend.url != "" {
+		return g.backend.open(stderr)
+	}
 	t0 := time.Now()
 	opts := llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}, KVType: g.kvType}
 	src, cfg, err := train.OpenWithAdapter(g.model, g.adapter)
@@ -218,97 +236,36 @@ func (g *genFlags) load(stderr io.Writer) (*llm.Local, error) {
 		fmt.Fprintf(stderr, "merged adapter %s\n", g.adapter)
 	}
 	fmt.Fprintf(stderr, "loaded %s in %s (context %d tokens)\n", g.model, time.Since(t0).Round(time.Millisecond), eng.ContextSize())
-	return eng, nil
+	return &openedEngine{Engine: eng, defaults: eng.DefaultSampling(), close: eng.Close}, nil
 }
 
 // request returns a Request with the flags' sampling over the model's
-// defaults.
-func (g *genFlags) request(eng *llm.Local) (llm.Request, error) {
-	s := eng.DefaultSampling()
-	g.temp.apply(&s.Temperature)
-	g.topP.apply(&s.TopP)
-	g.minP.apply(&s.MinP)
-	g.repeat.apply(&s.RepetitionPenalty)
-	g.freq.apply(&s.FrequencyPenalty)
-	g.presence.apply(&s.PresencePenalty)
-	if g.topK.set {
-		s.TopK = int(g.topK.v)
+// defaults. A remote backend given no sampling flag gets none, so the
+// server's own defaults apply.
+func (g *genFlags) request(eng *openedEngine) (llm.Request, error) {
+	req := llm.Request{MaxTokens: g.maxTokens, Stop: g.stops, DisableThinking: g.noThink}
+	if eng.remote && !g.temp.Given && !g.topP.Given && !g.minP.Given && !g.repeat.Given &&
+		!g.freq.Given && !g.presence.Given && !g.topK.Given && !g.seed.Given {
+		return req, nil
 	}
-	if g.seed.set {
-		s.Seed = g.seed.v
+	s := eng.defaults
+	g.temp.Apply(&s.Temperature)
+	g.topP.Apply(&s.TopP)
+	g.minP.Apply(&s.MinP)
+	g.repeat.Apply(&s.RepetitionPenalty)
+	g.freq.Apply(&s.FrequencyPenalty)
+	g.presence.Apply(&s.PresencePenalty)
+	if g.topK.Given {
+		s.TopK = int(g.topK.V)
+	}
+	if g.seed.Given {
+		s.Seed = g.seed.V
 	}
 	if err := s.Validate(); err != nil {
 		return llm.Request{}, usageErrorf("%v", err)
 	}
-	return llm.Request{MaxTokens: g.maxTokens, Sampling: &s, Stop: g.stops, DisableThinking: g.noThink}, nil
-}
-
-// streamPrinter writes streamed tokens: the answer to out, the reasoning
-// to errw (dim on a terminal) or inline in out with showThink.
-type streamPrinter struct {
-	out, errw   io.Writer
-	showThink   bool
-	dim         bool
-	inThink     bool
-	wroteAny    bool
-	lastNewline bool
-}
-
-func newStreamPrinter(out, errw io.Writer, showThink bool) *streamPrinter {
-	return &streamPrinter{out: out, errw: errw, showThink: showThink, dim: isTerminal(errw)}
-}
-
-func (p *streamPrinter) token(t llm.Token) error {
-	switch {
-	case t.Reasoning && !p.inThink:
-		p.inThink = true
-		if p.showThink {
-			io.WriteString(p.out, "<think>\n")
-		} else if p.dim {
-			io.WriteString(p.errw, "\x1b[2m")
-		}
-	case !t.Reasoning && p.inThink:
-		p.closeThink()
-	}
-	w := p.out
-	if t.Reasoning && !p.showThink {
-		w = p.errw
-	}
-	_, err := io.WriteString(w, t.Text)
-	if w == p.out {
-		p.wroteAny = true
-		p.lastNewline = strings.HasSuffix(t.Text, "\n")
-	}
-	return err
-}
-
-func (p *streamPrinter) closeThink() {
-	p.inThink = false
-	if p.showThink {
-		io.WriteString(p.out, "\n</think>\n\n")
-		return
-	}
-	if p.dim {
-		io.WriteString(p.errw, "\x1b[0m")
-	}
-	io.WriteString(p.errw, "\n")
-}
-
-// end finishes the output with a newline after the answer.
-func (p *streamPrinter) end() {
-	if p.inThink {
-		p.closeThink()
-	}
-	if p.wroteAny && !p.lastNewline {
-		io.WriteString(p.out, "\n")
-	}
-	p.wroteAny, p.lastNewline = false, false
-}
-
-func printStats(w io.Writer, r *llm.Result) {
-	fmt.Fprintf(w, "prompt %s (%d cached) in %s, %.1f tok/s · output %s in %s, %.1f tok/s · %s\n",
-		plural.Count(r.PromptTokens, "token"), r.CachedTokens, r.PrefillTime.Round(time.Millisecond), r.PrefillTokensPerSecond(),
-		plural.Count(r.CompletionTokens, "token"), r.DecodeTime.Round(time.Millisecond), r.DecodeTokensPerSecond(), r.FinishReason)
+	req.Sampling = &s
+	return req, nil
 }
 
 // warnNoAnswer says on stderr that a reasoning model produced no answer,
@@ -329,74 +286,67 @@ func warnNoAnswer(w io.Writer, r *llm.Result, maxTokens int) {
 	fmt.Fprintf(w, "warning: %s; %s\n", why, fix)
 }
 
-func isTerminal(s any) bool {
-	f, ok := s.(*os.File)
-	if !ok {
-		return false
+// backendFlags are --backend URL and --backend-model NAME (with a prefix
+// where a command has two models: compare's --base-backend), the remote
+// alternative to a local model, and the one --backend-key they share.
+type backendFlags struct {
+	fs                 *flag.FlagSet
+	prefix, url, model string
+}
+
+func addBackendFlags(fs *flag.FlagSet, prefix, what string) *backendFlags {
+	b := &backendFlags{fs: fs, prefix: prefix}
+	fs.StringVar(&b.url, prefix+"backend", "", "generate with an OpenAI-compatible server (vLLM, Ollama, 'ragtune serve') at `URL` "+what)
+	fs.StringVar(&b.model, prefix+"backend-model", "", "model `NAME` sent to --"+prefix+"backend (default: the server's model when it has one)")
+	if fs.Lookup("backend-key") == nil {
+		fs.String("backend-key", os.Getenv("RAGTUNE_BACKEND_API_KEY"), "API `key` for the backend (default $RAGTUNE_BACKEND_API_KEY, which keeps it out of shell history)")
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return b
 }
 
-// optFloat and optInt are flags that remember whether they were given, so
-// unset sampling flags keep the model's defaults.
-type optFloat struct {
-	v   float64
-	set bool
-}
-
-func (o *optFloat) String() string {
-	if o == nil || !o.set {
-		return ""
+// check refuses a local model and a backend together (modelFlag names
+// the local one), --backend-model without --backend, and with a backend
+// the flags that only a local model takes. model "" and no backend is
+// left to the caller, whose model flag may be optional.
+func (b *backendFlags) check(modelFlag, model string, localOnly ...string) error {
+	flagName := "--" + b.prefix + "backend"
+	given := map[string]bool{}
+	b.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch {
+	case b.url != "" && model != "":
+		return usageErrorf("give one of --%s (a local model) and %s (a remote server), not both", modelFlag, flagName)
+	case b.url == "" && given[b.prefix+"backend-model"]:
+		return usageErrorf("%s-model needs %s URL", flagName, flagName)
+	case b.url == "":
+		return nil
 	}
-	return strconv.FormatFloat(o.v, 'g', -1, 64)
+	for _, name := range localOnly {
+		if given[name] {
+			return usageErrorf("--%s applies to a local --%s; the server at %s loads its own model", name, modelFlag, flagName)
+		}
+	}
+	if _, err := llm.NewRemote(llm.RemoteOptions{BaseURL: b.url}); err != nil {
+		return usageErrorf("%s: %v", flagName, err)
+	}
+	return nil
 }
 
-func (o *optFloat) Set(s string) error {
-	v, err := strconv.ParseFloat(s, 64)
+// open connects to the backend, failing at once when it is unreachable.
+func (b *backendFlags) open(stderr io.Writer) (*openedEngine, error) {
+	key := b.fs.Lookup("backend-key").Value.String()
+	r, err := llm.ConnectRemote(context.Background(), llm.RemoteOptions{BaseURL: b.url, Model: b.model, APIKey: key})
 	if err != nil {
-		return errors.New("not a number")
+		return nil, err
 	}
-	o.v, o.set = v, true
-	return nil
+	fmt.Fprintf(stderr, "generating with %s (model %q)\n", b.url, r.Model())
+	return &openedEngine{Engine: r, defaults: r.DefaultSampling(), remote: true, close: func() error { return nil }}, nil
 }
 
-func (o *optFloat) apply(dst *float64) {
-	if o.set {
-		*dst = o.v
-	}
-}
-
-type optInt struct {
-	v   int64
-	set bool
-}
-
-func (o *optInt) String() string {
-	if o == nil || !o.set {
-		return ""
-	}
-	return strconv.FormatInt(o.v, 10)
-}
-
-func (o *optInt) Set(s string) error {
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return errors.New("not an integer")
-	}
-	o.v, o.set = v, true
-	return nil
-}
-
-type stringList []string
-
-func (l *stringList) String() string {
-	if l == nil {
-		return ""
-	}
-	return strings.Join(*l, ", ")
-}
-func (l *stringList) Set(s string) error {
-	*l = append(*l, s)
-	return nil
+// openedEngine is a loaded model or a connected backend, with the
+// sampling its requests start from.
+type openedEngine struct {
+	llm.Engine
+	defaults llm.Sampling
+	remote   bool
+	close    func() error
 }

@@ -5,23 +5,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"ragtune/internal/cli"
 	"ragtune/internal/plural"
 	"ragtune/internal/progress"
-	"ragtune/llm/chat"
-	"ragtune/model/qwen2"
 	"ragtune/tensor"
-	"ragtune/tokenizer"
 	"ragtune/train"
-	"ragtune/train/data"
 )
 
 func init() {
@@ -171,250 +165,49 @@ func runTrain(args []string) error {
 	if err := rc.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	m, _ := train.ParseMode(rc.Mode)
-	if rc.BaseDType != "f32" && m != train.ModeLoRA {
+	if m, _ := train.ParseMode(rc.Mode); rc.BaseDType != "f32" && m != train.ModeLoRA {
 		return usageErrorf("--base-dtype %s needs --mode lora (full training updates float32 weights)", rc.BaseDType)
 	}
 	if export != "" {
-		return exportLlamaFactory(rc, export)
+		n, err := train.ExportRun(rc, export, os.Stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (%s in %s, dataset_info.json, train.yaml)\n", export, plural.Count(n, "example"), filepath.Join("data", train.ExportDataset+".json"))
+		fmt.Printf("on a machine with LLaMA-Factory: cd %s && llamafactory-cli train train.yaml\n", export)
+		return nil
 	}
 	if err := cli.ModelPath(rc.Model); err != nil {
 		return err
 	}
-	if st, err := os.Stat(rc.Model); err == nil && !st.IsDir() && !strings.HasSuffix(rc.Model, ".safetensors") {
-		hf := strings.TrimSuffix(filepath.Base(rc.Model), filepath.Ext(rc.Model)) + "-hf"
-		return fmt.Errorf("train reads HF model directories, not GGUF files: convert it first with 'ragtune model convert --model %s --out %s', then pass --model %s", rc.Model, hf, hf)
-	}
-	switch {
-	case rc.Resume:
-		latest := train.LatestCheckpoint(rc.Out)
-		if latest == "" {
-			return usageErrorf("--resume: %s has no checkpoint to continue (leave out --resume to start a new run)", rc.Out)
-		}
-		if rc.ResumeFrom != "" && filepath.Base(rc.ResumeFrom) != filepath.Base(latest) {
-			return usageErrorf("resume_from_checkpoint names %s, but the latest checkpoint in %s is %s: ragtune continues only the latest (set resume_from_checkpoint: true)", rc.ResumeFrom, rc.Out, filepath.Base(latest))
-		}
-	case train.HasCheckpoint(rc.Out) && !rc.Force:
-		return usageErrorf("--out %s holds an earlier run's checkpoint: continue it with --resume, or pass --force to start over", rc.Out)
-	default:
-		if err := cli.OutputDir("--out", rc.Out, rc.Force); err != nil {
-			return err
-		}
-		if rc.Force {
-			if err := train.ClearRun(rc.Out); err != nil {
-				return fmt.Errorf("clear %s: %w", rc.Out, err)
-			}
-		}
+	if err := rc.CheckOut(); err != nil {
+		return err
 	}
 	if rc.Threads > 0 {
 		tensor.SetThreads(rc.Threads)
 	}
 
-	// Model, tokenizer and chat template.
-	start := time.Now()
-	src, cfg, err := qwen2.Open(rc.Model)
-	if err != nil {
-		return err
-	}
-	var base *train.ParamSet
-	var frozen train.Frozen
-	if rc.BaseDType == "f32" {
-		base, err = train.LoadBase(src, cfg)
-	} else {
-		base, frozen, err = train.LoadFrozenBase(src, cfg, rc.BaseDType)
-	}
-	src.Close()
-	if err != nil {
-		return err
-	}
-	tok, err := tokenizer.Load(rc.Model)
-	if err != nil {
-		return fmt.Errorf("train needs the model's tokenizer: %w", err)
-	}
-	if tok.VocabSize() > cfg.VocabSize {
-		return fmt.Errorf("the tokenizer has %d tokens but the model only %d embeddings", tok.VocabSize(), cfg.VocabSize)
-	}
-	tmpl, err := loadTrainTemplate(rc.ChatTemplate, rc.Model, tok)
-	if err != nil {
-		return err
-	}
-	render := tmpl.Render
-
-	// Data.
-	exs, st, err := rc.ReadData()
-	if err != nil {
-		return err
-	}
-	if st.Skipped > 0 {
-		fmt.Fprintf(os.Stderr, "skipped %d malformed rows of %d (first: %s)\n", st.Skipped, st.Rows, st.FirstSkip)
-	}
-	samples, tooLong, err := data.EncodeAll(exs, render, tok, rc.MaxSeq)
-	if err != nil {
-		return err
-	}
-	if tooLong > 0 {
-		fmt.Fprintf(os.Stderr, "dropped %s whose prompt alone exceeds --max-seq %d\n", plural.Count(tooLong, "example"), rc.MaxSeq)
-	}
-	trainSet, val := data.Split(samples, rc.ValSplit, rc.Seed)
-	if len(trainSet) == 0 {
-		return fmt.Errorf("no training examples left in %s", dataName(rc))
-	}
-	ntok := 0
-	for _, s := range trainSet {
-		ntok += len(s.Tokens)
-	}
-	pad := tok.Pad()
-	if pad < 0 {
-		pad = tok.EOS()
-	}
-	if pad < 0 {
-		pad = 0
-	}
-
-	var mdl *train.Model
-	if frozen != nil {
-		mdl, err = train.NewLoRAModel(cfg, base, frozen, rc.LoRA, nil, rc.Seed)
-	} else {
-		mdl, err = train.NewModel(cfg, base, m, rc.LoRA, nil, rc.Seed)
-	}
-	if err != nil {
-		return err
-	}
 	progressOut := progress.ForStderr()
-	tr, err := train.NewTrainer(mdl, trainSet, val, train.Options{
-		Mode: m, LoRA: rc.LoRA, LR: rc.LR, Epochs: rc.Epochs, MaxSteps: rc.MaxSteps, Batch: rc.Batch, GradAccum: rc.GradAccum,
-		Warmup: rc.Warmup, Schedule: rc.Schedule, Beta1: rc.Beta1, Beta2: rc.Beta2, WeightDecay: rc.WeightDecay, Clip: clipFlag(rc.Clip),
-		EvalEvery: rc.EvalEvery, EarlyStop: rc.EarlyStop, SaveEvery: rc.SaveEvery, GradCheckpoint: rc.GradCheckpoint,
-		Seed: rc.Seed, Pad: int32(pad), OutDir: rc.Out, Resume: rc.Resume, BaseModel: rc.Model, Progress: progressOut,
-	})
+	run, err := train.Prepare(rc, progressOut, os.Stderr)
 	if err != nil {
 		return err
 	}
-	tr.Opt.Warmup = rc.WarmupSteps(tr.TotalSteps())
-	nparams := len(mdl.Trainable().Data)
-	fmt.Fprintf(os.Stderr, "%s: %d layers, hidden %d; %s training of %d parameters (%.2f%% of %d)\n",
-		filepath.Base(filepath.Clean(rc.Model)), cfg.NumHiddenLayers, cfg.HiddenSize, m, nparams,
-		100*float64(nparams)/float64(train.CountParams(cfg)), train.CountParams(cfg))
-	fmt.Fprintf(os.Stderr, "data: %d training examples (%d tokens), %d validation; %d steps; loaded in %.1fs\n",
-		len(trainSet), ntok, len(val), tr.TotalSteps(), time.Since(start).Seconds())
+	run.WriteSummary(os.Stderr, rc.Model)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := tr.Run(ctx)
+	res, err := run.Trainer.Run(ctx)
 	progress.Flush(progressOut)
 	if ie := (*train.InterruptedError)(nil); errors.As(err, &ie) {
 		if ie.Checkpoint == "" {
 			return cli.Interruptedf("stopped before the first training step finished; nothing was saved")
 		}
 		return cli.Interruptedf("stopped after step %d of %d; the progress is saved in %s.\nContinue with:\n  %s",
-			ie.Step, ie.Total, ie.Checkpoint, resumeCommand(args))
+			ie.Step, ie.Total, ie.Checkpoint, train.ResumeCommand(args))
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("trained %d steps in %s: loss %.4f → %.4f", res.Steps, res.Elapsed.Round(time.Second), res.FirstLoss, res.LastLoss)
-	if !math.IsNaN(res.BestValLoss) {
-		fmt.Printf(", validation loss %.4f → %.4f (perplexity %.2f → %.2f)", res.FirstValLoss, res.BestValLoss, math.Exp(res.FirstValLoss), math.Exp(res.BestValLoss))
-	}
-	fmt.Printf("\n%d tokens, %.0f tokens/s; output in %s\n", res.Tokens, float64(res.Tokens)/res.Elapsed.Seconds(), rc.Out)
+	res.WriteSummary(os.Stdout, rc.Out)
 	return nil
-}
-
-func dataName(rc train.RunConfig) string {
-	if len(rc.Sets) == 0 {
-		return rc.Data
-	}
-	names := make([]string, len(rc.Sets))
-	for i, s := range rc.Sets {
-		names[i] = s.Name
-	}
-	return "dataset " + strings.Join(names, ",")
-}
-
-// resumeCommand is the command line that continues an interrupted run:
-// the same arguments with --resume (and without --force, which would
-// start over).
-func resumeCommand(args []string) string {
-	parts := []string{"ragtune", "train"}
-	resume := false
-	for _, a := range args {
-		switch strings.TrimLeft(a, "-") {
-		case "force", "force=true":
-			continue
-		case "resume", "resume=true":
-			resume = true
-		}
-		parts = append(parts, shellQuote(a))
-	}
-	if !resume {
-		parts = append(parts, "--resume")
-	}
-	return strings.Join(parts, " ")
-}
-
-func shellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// exportLlamaFactory writes the run for LLaMA-Factory instead of training.
-func exportLlamaFactory(rc train.RunConfig, dir string) error {
-	if err := cli.OutputDir("--export-llamafactory", dir, rc.Force); err != nil {
-		return err
-	}
-	exs, st, err := rc.ReadData()
-	if err != nil {
-		return err
-	}
-	if st.Skipped > 0 {
-		fmt.Fprintf(os.Stderr, "skipped %d malformed rows of %d (first: %s)\n", st.Skipped, st.Rows, st.FirstSkip)
-	}
-	notes, err := train.ExportLlamaFactory(dir, rc, exs, train.ModelChatTemplate(rc.Model))
-	if err != nil {
-		return err
-	}
-	for _, n := range notes {
-		fmt.Fprintln(os.Stderr, "note:", n)
-	}
-	fmt.Printf("wrote %s (%s in %s, dataset_info.json, train.yaml)\n", dir, plural.Count(len(exs), "example"), filepath.Join("data", train.ExportDataset+".json"))
-	fmt.Printf("on a machine with LLaMA-Factory: cd %s && llamafactory-cli train train.yaml\n", dir)
-	return nil
-}
-
-// clipFlag maps the CLI's "0 disables" onto Options' "negative disables".
-func clipFlag(c float64) float64 {
-	if c <= 0 {
-		return -1
-	}
-	return c
-}
-
-// loadTrainTemplate picks the chat template: a built-in by name, a .jinja
-// file, or the model's own.
-func loadTrainTemplate(flagVal, modelDir string, tok *tokenizer.BPE) (*chat.Template, error) {
-	special := func() chat.Special {
-		var sp chat.Special
-		if id := tok.BOS(); id >= 0 {
-			sp.BOS = tok.Token(id)
-		}
-		if id := tok.EOS(); id >= 0 {
-			sp.EOS = tok.Token(id)
-		}
-		return sp
-	}
-	switch flagVal {
-	case "":
-		t, err := chat.LoadTemplate(modelDir)
-		if err != nil {
-			return nil, fmt.Errorf("train needs a chat template: %w (pass --chat-template r1, qwen or a .jinja file)", err)
-		}
-		return t, nil
-	case "r1":
-		return chat.Parse(chat.R1Template, special())
-	case "qwen":
-		return chat.Parse(chat.QwenTemplate, special())
-	}
-	return chat.LoadTemplate(flagVal)
 }
