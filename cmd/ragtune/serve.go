@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,7 +17,6 @@ import (
 	"ragtune/rag"
 	"ragtune/server"
 	"ragtune/tensor"
-	"ragtune/train"
 )
 
 func init() {
@@ -120,8 +115,8 @@ func runServe(args []string) error {
 	if _, err := tensor.ParseKVType(*kvType); err != nil {
 		return usageErrorf("--kv-type: %v", err)
 	}
-	if err := checkListenAddr(*addr); err != nil {
-		return err
+	if err := server.CheckListenAddr(*addr); err != nil {
+		return usageErrorf("--addr %v", err)
 	}
 	var c cli.Checks
 	c.NonNegative("--rate-limit", *rate)
@@ -180,7 +175,7 @@ func runServe(args []string) error {
 			return usageErrorf("--embed-model %s: %v (give a local BERT/bge model, or --embed-url for a server)", *embedModel, err)
 		}
 		cfg.Embed = rag.Batched(rag.LocalBertEmbedder(*embedModel), 32)
-		cfg.EmbedModel = modelID(*embedModel)
+		cfg.EmbedModel = server.ModelID(*embedModel)
 		if abs, err := filepath.Abs(*embedModel); err == nil {
 			cfg.EmbedPath = abs
 		}
@@ -190,40 +185,30 @@ func runServe(args []string) error {
 		if _, err := os.Stat(*rerankPath); err != nil {
 			return usageErrorf("--rerank-path %s: %v (give the HF directory of a cross-encoder)", *rerankPath, err)
 		}
-		cfg.Rerank, cfg.RerankModel = rag.LocalCrossEncoder(*rerankPath), modelID(*rerankPath)
+		cfg.Rerank, cfg.RerankModel = rag.LocalCrossEncoder(*rerankPath), server.ModelID(*rerankPath)
 	}
 
-	var closeEngine func() error
+	closeEngine := func() error { return nil }
 	if *backend != "" {
 		r, err := llm.NewRemote(llm.RemoteOptions{BaseURL: *backend, Model: *backendModel, APIKey: *backendKey})
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
 		cfg.Engine, cfg.DefaultSampling, cfg.ModelName = r, r.DefaultSampling(), *backendModel
-		closeEngine = func() error { return nil }
 	} else {
-		path := *modelPath
 		if *adapter != "" {
-			tmp, err := os.MkdirTemp("", "ragtune-merged-")
-			if err != nil {
-				return fmt.Errorf("merge adapter: %w", err)
-			}
-			defer os.RemoveAll(tmp)
-			log.Info("merging adapter", "model", path, "adapter", *adapter)
-			if err := train.MergeLoRA(path, *adapter, tmp, nil); err != nil {
-				return err
-			}
-			path = tmp
+			log.Info("merging adapter", "model", *modelPath, "adapter", *adapter)
 		}
 		t0 := time.Now()
-		eng, err := llm.LoadLocal(path, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: *ctxSize, Parallel: *parallel}, KVType: *kvType})
+		eng, err := openLocal(*modelPath, *adapter, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: *ctxSize, Parallel: *parallel}, KVType: *kvType})
 		if err != nil {
 			return err
 		}
 		log.Info("model loaded", "model", *modelPath, "context", eng.ContextSize(), "parallel", *parallel, "seconds", time.Since(t0).Seconds())
-		cfg.Engine, cfg.DefaultSampling, cfg.ModelName = eng, eng.DefaultSampling(), modelID(*modelPath)
+		cfg.Engine, cfg.DefaultSampling, cfg.ModelName = eng, eng.DefaultSampling(), server.ModelID(*modelPath)
 		closeEngine = eng.Close
 	}
+	defer closeEngine()
 	if *name != "" {
 		cfg.ModelName = *name
 	}
@@ -237,64 +222,12 @@ func runServe(args []string) error {
 		}
 	}
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "model", cfg.ModelName, "api_keys", keys.Len(), "kb_dir", *kbRoot)
-
-	select {
-	case err := <-errc:
-		srv.Close()
-		closeEngine()
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	context.AfterFunc(ctx, stop) // a second signal kills the process the default way
+	if err := srv.Serve(ctx, ln, *grace); err != nil {
+		return err
 	}
-	stop() // a second signal kills the process the default way
-	log.Info("shutting down: finishing requests in flight", "grace", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
-	defer cancel()
-	err = hs.Shutdown(sctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		log.Warn("grace period over: closing remaining connections")
-		hs.Close()
-	}
-	if cerr := srv.Close(); cerr != nil {
-		log.Error("close knowledge bases", "err", cerr)
-	}
-	closeEngine()
 	log.Info("stopped")
-	return nil
-}
-
-// modelID is the name clients see for a model path: its base name.
-func modelID(path string) string {
-	for len(path) > 1 && (path[len(path)-1] == '/' || path[len(path)-1] == os.PathSeparator) {
-		path = path[:len(path)-1]
-	}
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '/' || path[i] == os.PathSeparator {
-			return path[i+1:]
-		}
-	}
-	return path
-}
-
-// checkListenAddr rejects an --addr that is not HOST:PORT before anything
-// else is said about it (such as whether it is loopback).
-func checkListenAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return usageErrorf("--addr %q is an invalid address: want HOST:PORT, e.g. 127.0.0.1:8080 or :8080", addr)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return usageErrorf("--addr %q is an invalid address: port %q is not a number from 0 to 65535", addr, port)
-	}
-	if strings.ContainsAny(host, " /") {
-		return usageErrorf("--addr %q is an invalid address: host %q", addr, host)
-	}
 	return nil
 }

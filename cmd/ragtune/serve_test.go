@@ -28,11 +28,3 @@ func TestServeFlagErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestModelID(t *testing.T) {
-	for in, want := range map[string]string{"./r1-1.5b/": "r1-1.5b", "/a/b/model.gguf": "model.gguf", "m": "m"} {
-		if got := modelID(in); got != want {
-			t.Errorf("modelID(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
