@@ -145,6 +145,7 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "at most `N` items per suite (0: all)")
 	topK := fs.Int("top-k", 3, "`N` passages retrieved per question (hallucination)")
 	modeName := fs.String("mode", "bm25", "retrieval `MODE` for --kb: bm25, dense or hybrid")
+	rr := rerankFlags(fs)
 	trainLog := fs.String("train-log", "", "training log `FILE` (train_log.jsonl) to plot the loss curve from")
 	policy := fs.String("policy", "", "guard policy JSON `FILE` for the safety suite (default: built-in)")
 	rightF1 := fs.Float64("right-f1", 50, "an answer is right when its F1 (0-100) against the references reaches `X`")
@@ -184,6 +185,9 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	retr, closeKB, err := openKBRetriever(*kbRoot, *kbName, *modeName)
+	if err == nil {
+		retr, err = withRerank(retr, rr)
+	}
 	if err != nil {
 		return err
 	}

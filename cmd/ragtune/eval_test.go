@@ -204,6 +204,34 @@ func TestEvalWithKnowledgeBase(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "base+RAG") {
 		t.Fatalf("compare exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
+
+	// eval run and compare take the reranker flags as ask does (the
+	// reranking itself is tested in packages eval and rag): the /v1/rerank
+	// server is called for the questions.
+	calls := 0
+	srv := rerankByWord("Q8_0", &calls)
+	defer srv.Close()
+	out = t.TempDir()
+	code, stdout, stderr = runCaptured(t, "eval", "run", "--model", dir, "--kb", "k", "--kb-dir", root, "--suite", "hallucination",
+		"--data", "hallucination="+data, "--max-tokens", "4", "--top-k", "1", "--rerank-url", srv.URL, "--out", out)
+	if code != 0 || calls == 0 {
+		t.Fatalf("eval run --rerank-url: exit %d after %d rerank calls\nstdout %s\nstderr %s", code, calls, stdout, stderr)
+	}
+	b, err = os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if cs := rep.Hallucination.Cases; len(cs) != 2 || len(cs[1].Retrieved) != 1 || !strings.Contains(cs[1].Retrieved[0], "a.md") {
+		t.Errorf("after reranking the cases retrieved %+v, want the a.md passage for the Q8_0 question", cs)
+	}
+	before := calls
+	code, _, stderr = runCaptured(t, "compare", "--base", dir, "--kb", "k", "--kb-dir", root, "--data", data, "--max-tokens", "4", "--rerank-url", srv.URL, "--out", t.TempDir())
+	if code != 0 || calls == before {
+		t.Errorf("compare --rerank-url: exit %d, %d rerank calls: %s", code, calls-before, stderr)
+	}
 }
 
 // TestEvalDetectsMemorization trains the tiny model until it memorizes the
