@@ -4,7 +4,7 @@
 // Goldens (from the repository root; needs Go, node, and ../shared/data for
 // the Qwen2.5 tokenizer):
 //
-//   node scripts/qwen2_llamacpp.mjs golden [--arch llama3|qwen3]
+//   node scripts/qwen2_llamacpp.mjs golden [--arch llama3|qwen3|qwen3-yarn]
 //
 // asks the Go test TestWriteGoldenModels to write the tiny model with R1's
 // vocabulary and its F32 GGUF export (package gguf, as `ragtune model convert`
@@ -17,6 +17,9 @@
 // Qwen3 model with Qwen3's, into llamacpp_tiny-ARCH.json; Qwen3 needs a
 // node-llama-cpp whose llama.cpp knows qwen3 (3.22.1 does; 3.21.1 was used
 // for the Qwen2 golden): RAGTUNE_NODE_MODULES=/path/to/node_modules.
+// --arch qwen3-yarn is the tiny Qwen3 with DeepSeek-R1-0528-Qwen3's YaRN
+// rope_scaling (preset tiny-qwen3-yarn), which llama.cpp reads from the
+// qwen3.rope.scaling.* keys WriteGGUF writes.
 // `golden --model FILE.gguf --out FILE [--prompts llama3|qwen3]` runs on a
 // GGUF you already have (default prompts: R1's format).
 //
@@ -183,11 +186,13 @@ if (opts.mode === "golden") {
         stdio: "inherit", env: {...process.env, RAGTUNE_GOLDEN_MODELS: tmp},
       });
       const arch = opts.arch || "";
-      if (arch && !ARCH_PROMPTS[arch]) throw new Error(`--arch ${arch}: use llama3 or qwen3`);
+      // qwen3-yarn: the Qwen3 model with R1-0528's YaRN scaling, on Qwen3's prompts.
+      const prompts = ARCH_PROMPTS[arch.replace(/-yarn$/, "")];
+      if (arch && !prompts) throw new Error(`--arch ${arch}: use llama3, qwen3 or qwen3-yarn`);
       const sfx = arch ? "-" + arch : "";
       const name = arch ? "tiny-" + arch : "tiny-qwen";
       const recipe = JSON.parse(fs.readFileSync(path.join(tmp, `llamacpp-recipe${sfx}.json`), "utf8"));
-      await golden(path.join(tmp, name + ".gguf"), path.join("model", "qwen2", "testdata", `llamacpp_${name}.json`), recipe, arch ? ARCH_PROMPTS[arch] : PROMPTS);
+      await golden(path.join(tmp, name + ".gguf"), path.join("model", "qwen2", "testdata", `llamacpp_${name}.json`), recipe, arch ? prompts : PROMPTS);
     } finally {
       fs.rmSync(tmp, {recursive: true, force: true});
     }

@@ -17,7 +17,8 @@ here from HF transformers' Qwen2 semantics (RMSNorm, q/k/v bias, rotate-half
 RoPE, GQA via repeat_kv, causal softmax attention, SwiGLU MLP, tied or untied
 head), with what Llama 3 adds (no biases by default, rope_scaling "llama3":
 long wavelengths' frequencies divided by `factor`, a smooth blend between
-original/high_freq_factor and original/low_freq_factor) and what Qwen3 adds
+original/high_freq_factor and original/low_freq_factor), rope_scaling "yarn"
+(DeepSeek-R1-0528-Qwen3's context extension) and what Qwen3 adds
 (an RMSNorm over each q and k head, q_norm/k_norm, before RoPE; head_dim from
 the config), and runs in float64, so each golden (every position's logits for a few
 deterministic token sequences) is the exact answer the Go float32 engine is
@@ -111,13 +112,54 @@ class Qwen2Reference:
         # HF default rotary embedding: inv_freq from float32 powers of theta.
         inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.HD, 2, dtype=torch.int64).float() / self.HD))
         kind = self.scaling.get("rope_type", self.scaling.get("type", "default"))
+        scale = 1.0
         if kind == "llama3":
             inv_freq = self.llama3_scale(inv_freq)
+        elif kind == "yarn":
+            inv_freq, scale = self.yarn_scale()
         elif kind != "default":
             raise SystemExit(f"rope_scaling {kind!r} is not in this reference")
         freqs = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
         emb = torch.cat((freqs, freqs), dim=-1)
-        return emb.cos().to(self.dtype), emb.sin().to(self.dtype)
+        return (emb.cos() * scale).to(self.dtype), (emb.sin() * scale).to(self.dtype)
+
+    def yarn_scale(self):
+        # YaRN (static, HF semantics): frequency index j is kept where it
+        # turns more than beta_fast times over the original context,
+        # divided by factor where it turns fewer than beta_slow times, and
+        # mixed linearly in j between those two indices (rounded outwards
+        # unless "truncate" is false, clamped to the head). cos and sin are
+        # multiplied by attention_factor, default 1 + 0.1 ln(factor), or
+        # the mscale/mscale_all_dim ratio. DeepSeek's "attn_factor" is not
+        # an HF key and is ignored, as HF does.
+        sc, HD = self.scaling, self.HD
+        factor = sc["factor"]
+        orig = sc.get("original_max_position_embeddings") or self.cfg["max_position_embeddings"]
+        fast, slow = sc.get("beta_fast") or 32, sc.get("beta_slow") or 1
+
+        def turns_index(turns):
+            return HD * math.log(orig / (turns * 2 * math.pi)) / (2 * math.log(self.theta))
+
+        lo, hi = turns_index(fast), turns_index(slow)
+        if sc.get("truncate", True):
+            lo, hi = math.floor(lo), math.ceil(hi)
+        lo, hi = max(lo, 0), min(hi, HD - 1)
+        if lo == hi:
+            hi += 0.001
+        mix = ((torch.arange(HD // 2, dtype=torch.float32) - lo) / (hi - lo)).clamp(0, 1)
+        base = self.theta ** (torch.arange(0, HD, 2).float() / HD)
+        inv_freq = (1.0 / (factor * base)) * mix + (1.0 / base) * (1 - mix)
+
+        def mscale(s, m=1.0):
+            return 1.0 if s <= 1 else 0.1 * m * math.log(s) + 1.0
+
+        attn = sc.get("attention_factor")
+        if attn is None:
+            if sc.get("mscale") and sc.get("mscale_all_dim"):
+                attn = mscale(factor, sc["mscale"]) / mscale(factor, sc["mscale_all_dim"])
+            else:
+                attn = mscale(factor)
+        return inv_freq, attn
 
     def llama3_scale(self, inv_freq):
         # Wavelengths longer than original/low_freq_factor: frequency / factor;
@@ -204,6 +246,7 @@ def main():
     ap.add_argument("--testdata", default="model/qwen2/testdata", help="where the default goldens go")
     ap.add_argument("--seed", type=int, default=7, help="seed of the token sequences")
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    ap.add_argument("--only", action="append", metavar="NAME", help="regenerate only this golden model's file (repeatable)")
     args = ap.parse_args()
     dtype = getattr(torch, args.dtype)
 
@@ -220,6 +263,8 @@ def main():
             recipes = json.load(f)
         os.makedirs(args.testdata, exist_ok=True)
         for name, recipe in sorted(recipes.items()):
+            if args.only and name not in args.only:
+                continue
             golden = make_golden(os.path.join(tmp, name), args.seed, dtype)
             golden["recipe"] = recipe
             write_json(os.path.join(args.testdata, f"pytorch_{name}.json"), golden)

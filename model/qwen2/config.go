@@ -26,7 +26,8 @@ type Config struct {
 	RMSNormEps            float64  `json:"rms_norm_eps"`
 	RopeTheta             float64  `json:"rope_theta"`
 	// RopeScaling is HF's rope_scaling; nil (or rope_type "default"):
-	// plain RoPE. ragtune runs rope_type "llama3" (Llama 3.1+).
+	// plain RoPE. ragtune runs rope_type "llama3" (Llama 3.1+) and "yarn"
+	// (DeepSeek-R1-0528-Qwen3, Qwen3 beyond 32k).
 	RopeScaling *RopeScaling `json:"rope_scaling,omitempty"`
 	// RopeFreqFactors divides each RoPE frequency (HeadDim/2 values), as
 	// llama.cpp's rope_freqs.weight does; set from a GGUF file that has

@@ -102,13 +102,7 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	}
 	c.RopeTheta = 10000
 	if v, ok := f.Float(arch + ".rope.freq_base"); ok {
-		c.RopeTheta, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
-	}
-	if kind, ok := f.String(arch + ".rope.scaling.type"); ok && kind != "none" {
-		// llama.cpp's YaRN or linear scaling changes every position's
-		// rotation (and YaRN the attention scale); running without it
-		// would be silently wrong.
-		return nil, fmt.Errorf("GGUF %q: %s.rope.scaling.type %q is not supported (ragtune runs plain RoPE and Llama 3's rope_freqs scaling)", f.Path, arch, kind)
+		c.RopeTheta = shortestF32(v)
 	}
 	if err := ropeScalingFromGGUF(f, c); err != nil {
 		return nil, err
@@ -152,32 +146,172 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 	return c, nil
 }
 
-// ggufRopeScaling is where WriteGGUF records HF's llama3 rope_scaling.
-// llama.cpp reads the frequency divisors from the rope_freqs.weight tensor
-// and has no keys for the parameters they come from (its rope.scaling.*
-// keys mean other schemes and would change what it runs), so they are kept
-// under ragtune's own prefix, for converting the file back to HF.
+// ggufRopeScaling is where WriteGGUF records HF's rope_scaling as
+// config.json has it, for converting the file back to HF exactly. For
+// llama3, llama.cpp reads the frequency divisors from the rope_freqs.weight
+// tensor and has no keys for the parameters they come from (its
+// rope.scaling.* keys mean other schemes and would change what it runs);
+// for yarn, llama.cpp's own keys (ggufYaRNKeys) are written too, and these
+// keep what they cannot say (mscale, DeepSeek's attn_factor).
 const ggufRopeScaling = "ragtune.rope_scaling."
 
 // ropeFreqsName is llama.cpp's tensor of RoPE frequency divisors.
 const ropeFreqsName = "rope_freqs.weight"
 
-// ropeScalingFromGGUF sets c's RoPE scaling from ragtune's keys or, for a
-// file written by llama.cpp's converter, from rope_freqs.weight.
+// ropeScalingFromGGUF sets c's RoPE scaling from ragtune's keys, else from
+// llama.cpp's YaRN keys, else (a llama.cpp-converted Llama 3) from
+// rope_freqs.weight.
 func ropeScalingFromGGUF(f *gguf.File, c *Config) error {
 	if kind, ok := f.String(ggufRopeScaling + "type"); ok {
 		r := &RopeScaling{RopeType: kind}
-		r.Factor, _ = f.Float(ggufRopeScaling + "factor")
-		r.LowFreqFactor, _ = f.Float(ggufRopeScaling + "low_freq_factor")
-		r.HighFreqFactor, _ = f.Float(ggufRopeScaling + "high_freq_factor")
+		float := func(key string) float64 {
+			if v, ok := f.Metadata[ggufRopeScaling+key].(float64); ok {
+				return v
+			}
+			v, _ := f.Float(ggufRopeScaling + key)
+			return shortestF32(v)
+		}
+		r.Factor = float("factor")
+		r.LowFreqFactor = float("low_freq_factor")
+		r.HighFreqFactor = float("high_freq_factor")
 		n, _ := f.Uint(ggufRopeScaling + "original_max_position_embeddings")
 		r.OriginalMaxPositionEmbeddings = int(n)
+		r.AttentionFactor = float("attention_factor")
+		r.BetaFast, r.BetaSlow = float("beta_fast"), float("beta_slow")
+		r.Mscale, r.MscaleAllDim = float("mscale"), float("mscale_all_dim")
+		r.AttnFactor = float("attn_factor")
+		if v, ok := f.Metadata[ggufRopeScaling+"truncate"].(bool); ok {
+			r.Truncate = &v
+		}
 		c.RopeScaling = r
 		return nil
+	}
+	arch := c.ModelType
+	switch kind, _ := f.String(arch + ".rope.scaling.type"); kind {
+	case "", "none":
+	case "yarn":
+		r, err := yarnFromGGUF(f, arch)
+		if err != nil {
+			return err
+		}
+		c.RopeScaling = r
+		return nil
+	default:
+		// llama.cpp's linear scaling changes every position's rotation;
+		// running without it would be silently wrong.
+		return fmt.Errorf("GGUF %q: %s.rope.scaling.type %q is not supported (ragtune runs plain RoPE, YaRN and Llama 3's rope_freqs scaling)", f.Path, arch, kind)
 	}
 	ff, err := ropeFreqsFromGGUF(f)
 	c.RopeFreqFactors = ff
 	return err
+}
+
+// llama.cpp's YaRN metadata, under "<arch>.". Its attn_factor multiplies
+// the YaRN scale 1+0.1·ln(factor) (llama.cpp's mscale), where HF's
+// attention_factor replaces it; yarn_attn_factor (newer llama.cpp) is a
+// second multiplier; the beta keys are newer llama.cpp's too (older
+// builds always use 32 and 1).
+const (
+	ggufYaRNFactor   = ".rope.scaling.factor"
+	ggufYaRNOrigCtx  = ".rope.scaling.original_context_length"
+	ggufYaRNAttn     = ".rope.scaling.attn_factor"
+	ggufYaRNAttn2    = ".rope.scaling.yarn_attn_factor"
+	ggufYaRNBetaFast = ".rope.scaling.yarn_beta_fast"
+	ggufYaRNBetaSlow = ".rope.scaling.yarn_beta_slow"
+)
+
+// yarnFromGGUF reads the YaRN scaling of a file converted by llama.cpp,
+// as HF's rope_scaling that runs the same.
+func yarnFromGGUF(f *gguf.File, arch string) (*RopeScaling, error) {
+	r := &RopeScaling{RopeType: "yarn"}
+	v, ok := f.Float(arch + ggufYaRNFactor)
+	if !ok || v <= 0 {
+		return nil, fmt.Errorf("GGUF %q: %s.rope.scaling.type \"yarn\" needs a positive %s%s; reconvert the model from its HF checkpoint", f.Path, arch, arch, ggufYaRNFactor)
+	}
+	r.Factor = shortestF32(v)
+	if n, ok := f.Uint(arch + ggufYaRNOrigCtx); ok {
+		r.OriginalMaxPositionEmbeddings = int(n)
+	}
+	if v, ok := f.Float(arch + ggufYaRNBetaFast); ok {
+		r.BetaFast = shortestF32(v)
+	}
+	if v, ok := f.Float(arch + ggufYaRNBetaSlow); ok {
+		r.BetaSlow = shortestF32(v)
+	}
+	mul := 1.0
+	for _, k := range []string{ggufYaRNAttn, ggufYaRNAttn2} {
+		if v, ok := f.Float(arch + k); ok {
+			mul *= v
+		}
+	}
+	if mul != 1 {
+		r.AttentionFactor = mul * yarnMscale(r.Factor, 1)
+	}
+	return r, nil
+}
+
+// shortestF32 returns the shortest decimal of a float32-stored value, so
+// 0.1 stored as float32 comes back as 0.1 in config.json.
+func shortestF32(v float64) float64 {
+	x, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', -1, 32), 64)
+	return x
+}
+
+// addRopeScaling writes cfg's rope_scaling: ragtune's exact record and,
+// for YaRN, the llama.cpp keys that make llama.cpp run what HF runs.
+func addRopeScaling(add func(string, any), cfg *Config) error {
+	r := cfg.RopeScaling
+	kind := r.Kind()
+	if kind == "default" {
+		return nil
+	}
+	add(ggufRopeScaling+"type", kind)
+	// float64, so config.json comes back digit for digit.
+	add(ggufRopeScaling+"factor", r.Factor)
+	add(ggufRopeScaling+"original_max_position_embeddings", uint32(r.OriginalMaxPositionEmbeddings))
+	optional := func(key string, v float64) {
+		if v != 0 {
+			add(ggufRopeScaling+key, v)
+		}
+	}
+	optional("low_freq_factor", r.LowFreqFactor)
+	optional("high_freq_factor", r.HighFreqFactor)
+	if kind != "yarn" {
+		return nil
+	}
+	optional("attention_factor", r.AttentionFactor)
+	optional("beta_fast", r.BetaFast)
+	optional("beta_slow", r.BetaSlow)
+	optional("mscale", r.Mscale)
+	optional("mscale_all_dim", r.MscaleAllDim)
+	optional("attn_factor", r.AttnFactor)
+	if r.Truncate != nil {
+		add(ggufRopeScaling+"truncate", *r.Truncate)
+		if !*r.Truncate {
+			return fmt.Errorf("rope_scaling yarn with truncate false has no llama.cpp form (llama.cpp rounds the correction range outwards); llama.cpp would run it differently")
+		}
+	}
+	arch := cfg.ModelType
+	add(arch+".rope.scaling.type", "yarn")
+	add(arch+ggufYaRNFactor, float32(r.Factor))
+	orig := r.OriginalMaxPositionEmbeddings
+	if orig == 0 {
+		orig = cfg.MaxPositionEmbeddings
+	}
+	add(arch+ggufYaRNOrigCtx, uint32(orig))
+	if r.BetaFast != 0 {
+		add(arch+ggufYaRNBetaFast, float32(r.BetaFast))
+	}
+	if r.BetaSlow != 0 {
+		add(arch+ggufYaRNBetaSlow, float32(r.BetaSlow))
+	}
+	// llama.cpp scales by attn_factor·(1+0.1·ln factor); HF by
+	// RopeAttentionFactor. DeepSeek's attn_factor is not written here:
+	// HF ignores it, so the file runs as HF runs the config.
+	if mul := cfg.RopeAttentionFactor() / yarnMscale(r.Factor, 1); mul != 1 {
+		add(arch+ggufYaRNAttn, float32(mul))
+	}
+	return nil
 }
 
 // ropeFreqsFromGGUF reads rope_freqs.weight (nil when absent).
@@ -396,12 +530,8 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 		add(arch+".rope.dimension_count", uint32(cfg.HeadDimension()))
 		add(arch+".vocab_size", uint32(cfg.VocabSize))
 	}
-	if r := cfg.RopeScaling; r.Kind() == "llama3" {
-		add(ggufRopeScaling+"type", r.Kind())
-		add(ggufRopeScaling+"factor", float32(r.Factor))
-		add(ggufRopeScaling+"low_freq_factor", float32(r.LowFreqFactor))
-		add(ggufRopeScaling+"high_freq_factor", float32(r.HighFreqFactor))
-		add(ggufRopeScaling+"original_max_position_embeddings", uint32(r.OriginalMaxPositionEmbeddings))
+	if err := addRopeScaling(add, cfg); err != nil {
+		return fmt.Errorf("write GGUF %q: %w", path, err)
 	}
 
 	specs := Tensors(cfg)

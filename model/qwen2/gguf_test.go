@@ -204,9 +204,9 @@ func TestTableNames(t *testing.T) {
 	}
 }
 
-// A GGUF with llama.cpp RoPE scaling ragtune does not run (YaRN, as the
-// R1-0528-Qwen3 conversions carry, or linear) is refused by name instead
-// of run with plain RoPE; "none" and an absent key are plain RoPE.
+// A GGUF with llama.cpp RoPE scaling ragtune does not run (linear), or
+// YaRN without its factor, is refused by name instead of run with plain
+// RoPE; "none" and an absent key are plain RoPE (YaRN: yarn_test.go).
 func TestGGUFRopeScalingType(t *testing.T) {
 	for _, kind := range []string{"", "none", "yarn", "linear"} {
 		path := filepath.Join(t.TempDir(), "m.gguf")

@@ -55,6 +55,8 @@ var goldenModels = map[string]goldenModel{
 	"tiny-qwen3":     {Preset: "tiny", Arch: "qwen3", Seed: 6, VocabSize: 320, InitRange: 0.15},
 	"tiny-llama-odd": {Preset: "tiny", Arch: "llama", Seed: 7, VocabSize: 301, InitRange: 0.15, Shape: &goldenShape{Hidden: 72, Intermediate: 100, Layers: 3, Heads: 6, KVHeads: 2}},
 	"tiny-qwen3-odd": {Preset: "tiny", Arch: "qwen3", Seed: 8, VocabSize: 301, InitRange: 0.15, Shape: &goldenShape{Hidden: 60, Intermediate: 90, Layers: 3, Heads: 5, KVHeads: 1, HeadDim: 14}},
+	// Qwen3 with R1-0528's YaRN rope_scaling (see the preset).
+	"tiny-yarn": {Preset: "tiny-qwen3-yarn", Seed: 11, VocabSize: 320, InitRange: 0.15},
 }
 
 // build writes the model into dir and returns the SHA-256 of its weights.
@@ -113,6 +115,8 @@ var llamaCppArchModels = map[string]struct {
 }{
 	"llama3": {goldenModel{Preset: "tiny", Arch: "llama", Seed: 9, InitRange: 0.5}, "llama3-tokenizer"},
 	"qwen3":  {goldenModel{Preset: "tiny", Arch: "qwen3", Seed: 10, InitRange: 0.5}, "qwen3-tokenizer"},
+	// YaRN as llama.cpp reads it from WriteGGUF's rope.scaling.* keys.
+	"qwen3-yarn": {goldenModel{Preset: "tiny-qwen3-yarn", Seed: 12, InitRange: 0.5}, "qwen3-tokenizer"},
 }
 
 // TestWriteGoldenModels writes every golden model under
@@ -232,7 +236,7 @@ func loadGoldenModel(t *testing.T, g goldenModel, opts ...[]Option) []*Model {
 // PyTorch reference (scripts/qwen2_reference.py, float64), for prefill and
 // for token-by-token decode with the KV cache.
 func TestPyTorchGolden(t *testing.T) {
-	for _, name := range []string{"tiny", "tiny-sharp", "tiny-llama", "tiny-qwen3", "tiny-llama-odd", "tiny-qwen3-odd"} {
+	for _, name := range []string{"tiny", "tiny-sharp", "tiny-llama", "tiny-qwen3", "tiny-llama-odd", "tiny-qwen3-odd", "tiny-yarn"} {
 		t.Run(name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("testdata", "pytorch_"+name+".json"))
 			if err != nil {
@@ -337,7 +341,7 @@ func argmax(p []float64) int {
 // relative for every token above 1e-4, a far stricter test on a 151k-way
 // distribution), and the 32-token greedy continuation is identical.
 func TestLlamaCppGolden(t *testing.T) {
-	for _, name := range []string{"tiny-qwen", "tiny-llama3", "tiny-qwen3"} {
+	for _, name := range []string{"tiny-qwen", "tiny-llama3", "tiny-qwen3", "tiny-qwen3-yarn"} {
 		t.Run(name, func(t *testing.T) { checkLlamaCppGolden(t, name) })
 	}
 }

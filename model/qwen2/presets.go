@@ -41,6 +41,19 @@ var Presets = map[string]Config{
 		AttentionBias: new(bool),
 		HiddenAct:     "silu", TorchDtype: "float32", UseCache: true, InitializerRange: 0.02, MaxWindowLayers: 2,
 	},
+	// "tiny-qwen3" with R1-0528-Qwen3's rope_scaling (YaRN, factor 4 over
+	// 32768 positions, DeepSeek's attn_factor): with head dimension 32 and
+	// θ 10⁶, YaRN keeps frequencies 0-5, divides 10-15 by 4 and blends
+	// 6-9, so the goldens see all three bands and the attention factor.
+	"tiny-qwen3-yarn": {
+		Architectures: []string{"Qwen3ForCausalLM"}, ModelType: "qwen3",
+		HiddenSize: 96, IntermediateSize: 224, NumHiddenLayers: 2,
+		NumAttentionHeads: 4, NumKeyValueHeads: 1, HeadDim: 32, VocabSize: 512,
+		MaxPositionEmbeddings: 131072, RMSNormEps: 1e-6, RopeTheta: 1000000, TieWordEmbeddings: true,
+		RopeScaling:   &RopeScaling{RopeType: "yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32768, AttnFactor: 0.8782488562869419},
+		AttentionBias: new(bool),
+		HiddenAct:     "silu", TorchDtype: "float32", UseCache: true, InitializerRange: 0.02, MaxWindowLayers: 2,
+	},
 	// DeepSeek-R1-Distill-Llama-8B is Llama-3.1-8B's shape.
 	"r1-distill-llama-8b": {
 		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
@@ -63,14 +76,17 @@ var Presets = map[string]Config{
 		HiddenAct:     "silu", TorchDtype: "bfloat16", BOSTokenID: 128000, EOSTokenID: 128001,
 		UseCache: true, InitializerRange: 0.02,
 	},
-	// DeepSeek-R1-0528-Qwen3-8B is Qwen3-8B's shape. Its context as
-	// Qwen3-8B ships it (40960, no rope_scaling): the published R1-0528
-	// config's longer context with YaRN scaling is not run by ragtune.
+	// DeepSeek-R1-0528-Qwen3-8B is Qwen3-8B's shape with the published
+	// config's context: 131072 positions by YaRN over Qwen3's 32768.
+	// attn_factor is DeepSeek's key, kept as published and not applied:
+	// ragtune scales attention as HF transformers does, by YaRN's default
+	// 1+0.1·ln 4 (see RopeScaling.AttnFactor).
 	"r1-0528-qwen3-8b": {
 		Architectures: []string{"Qwen3ForCausalLM"}, ModelType: "qwen3",
 		HiddenSize: 4096, IntermediateSize: 12288, NumHiddenLayers: 36,
 		NumAttentionHeads: 32, NumKeyValueHeads: 8, HeadDim: 128, VocabSize: 151936,
-		MaxPositionEmbeddings: 40960, RMSNormEps: 1e-6, RopeTheta: 1000000,
+		MaxPositionEmbeddings: 131072, RMSNormEps: 1e-6, RopeTheta: 1000000,
+		RopeScaling:   &RopeScaling{RopeType: "yarn", Factor: 4, OriginalMaxPositionEmbeddings: 32768, AttnFactor: 0.8782488562869419},
 		AttentionBias: new(bool),
 		HiddenAct:     "silu", TorchDtype: "bfloat16", BOSTokenID: 151643, EOSTokenID: 151645,
 		UseCache: true, InitializerRange: 0.02, MaxWindowLayers: 36,
@@ -129,6 +145,10 @@ func Preset(name string) (Config, error) {
 	c.Architectures = append([]string(nil), c.Architectures...)
 	if c.RopeScaling != nil {
 		r := *c.RopeScaling
+		if r.Truncate != nil {
+			t := *r.Truncate
+			r.Truncate = &t
+		}
 		c.RopeScaling = &r
 	}
 	if c.AttentionBias != nil {
