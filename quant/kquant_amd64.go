@@ -33,6 +33,12 @@ func q4KRowAVX2(w *byte, y *int8, yd *float32, ps *int16, nb int) float32
 //go:noescape
 func q6KRowAVX2(w *byte, y *int8, yd *float32, bs *int16, nb int) float32
 
+//go:noescape
+func q4KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, ps *int16, nb int, out *float32)
+
+//go:noescape
+func q6KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, bs *int16, nb int, out *float32)
+
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
 // factors are read once per block per token, where the branchy
 // conversion showed in profiles.
@@ -60,6 +66,7 @@ func init() {
 			name: "avx2"}
 		if cpu.X86.HasF16C {
 			kDots.q4K, kDots.q6K = dotQ4_KRowAVX2, dotQ6_KRowAVX2
+			kDots.q4K4, kDots.q6K4 = dotQ4_K4AVX2, dotQ6_K4AVX2
 		}
 	}
 }
@@ -220,4 +227,30 @@ func dotQ6_KRowAVX2(w []byte, a *q8KActs, nb int) float32 {
 	_ = a.qs[nb*QK_K-1]
 	_ = a.bs16[nb*16-1]
 	return q6KRowAVX2(&w[0], &a.qs[0], &a.d[0], &a.bs16[0], nb)
+}
+
+// dotQ4_K4AVX2 is dotQ4_KRowAVX2 for the four tokens of g (needs F16C).
+func dotQ4_K4AVX2(w []byte, g *kActGroup, nb int, out *[4]float32) {
+	if nb == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = w[nb*Q4_KBlockBytes-1]
+	_ = g.qs[4*nb*QK_K-1]
+	_ = g.yd[nb*4-1]
+	_ = g.ps[nb*32-1]
+	q4KDots4AVX2(&w[0], &g.qs[0], nb*QK_K, &g.yd[0], &g.ps[0], nb, &out[0])
+}
+
+// dotQ6_K4AVX2 is dotQ6_KRowAVX2 for the four tokens of g (needs F16C).
+func dotQ6_K4AVX2(w []byte, g *kActGroup, nb int, out *[4]float32) {
+	if nb == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = w[nb*Q6_KBlockBytes-1]
+	_ = g.qs[4*nb*QK_K-1]
+	_ = g.yd[nb*4-1]
+	_ = g.bs[nb*64-1]
+	q6KDots4AVX2(&w[0], &g.qs[0], nb*QK_K, &g.yd[0], &g.bs[0], nb, &out[0])
 }

@@ -462,3 +462,239 @@ row6done:
 	VZEROUPPER
 	MOVSS X10, ret+40(FP)
 	RET
+
+// The four-token kernels below serve prefill: one weight row against
+// four activation rows (y, y+ystride, y+2·ystride, y+3·ystride), so the
+// weights are loaded, unpacked and their scales decoded once for four
+// tokens. Each token keeps its own int32 accumulator; the four are
+// reduced together (REDUCE4) into the lanes of one xmm, and the float
+// combination runs lane-wise in the pure-Go dot's order, so every lane is
+// bit-identical to dotQ4_K/dotQ6_K of its token. Per block, yd holds the
+// four tokens' Q8_K factors and ps/bs their activation sums interleaved
+// (token after token), as kActGroup lays them out.
+
+// REDUCE4 sums the eight int32 lanes of each of a, b, c, d into lanes 0–3
+// of ax (a's xmm); tx is scratch.
+#define REDUCE4(a, b, c, d, ax, tx) \
+	VPHADDD      b, a, a \
+	VPHADDD      d, c, c \
+	VPHADDD      c, a, a \
+	VEXTRACTI128 $1, a, tx \
+	VPADDD       tx, ax, ax
+
+// One token's share of a Q4_K pair: low nibbles (Y5) against ylo, high
+// (Y4) against yhi, scales in Y6/Y7, into acc.
+#define Q4K4_TOK(ylo, yhi, acc) \
+	VPMADDUBSW ylo, Y5, Y8 \
+	VPMADDUBSW yhi, Y4, Y9 \
+	VPMADDWD   Y6, Y8, Y8 \
+	VPMADDWD   Y7, Y9, Y9 \
+	VPADDD     Y8, acc, acc \
+	VPADDD     Y9, acc, acc
+
+#define Q4K4_PAIR(qoff, yoff, soff) \
+	VMOVDQU      qoff(SI), Y4 \
+	VPAND        Y15, Y4, Y5 \
+	VPSRLW       $4, Y4, Y4 \
+	VPAND        Y15, Y4, Y4 \
+	VPBROADCASTW soff(BX), Y6 \
+	VPBROADCASTW soff+2(BX), Y7 \
+	Q4K4_TOK(yoff(DI), yoff+32(DI), Y0) \
+	Q4K4_TOK(yoff(DI)(R8*1), yoff+32(DI)(R8*1), Y1) \
+	Q4K4_TOK(yoff(DI)(R8*2), yoff+32(DI)(R8*2), Y2) \
+	Q4K4_TOK(yoff(DI)(R9*1), yoff+32(DI)(R9*1), Y3)
+
+// func q4KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, ps *int16, nb int, out *float32)
+// yd: 4 float32 per block; ps: 4×8 int16 pair sums per block; out: 4 float32.
+TEXT ·q4KDots4AVX2(SB), NOSPLIT, $32-56
+	MOVQ    w+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    ystride+16(FP), R8
+	MOVQ    yd+24(FP), R12
+	MOVQ    ps+32(FP), R11
+	MOVQ    nb+40(FP), CX
+	LEAQ    (R8)(R8*2), R9
+	VMOVDQU nibble<>(SB), Y15
+	VXORPS  X13, X13, X13
+	LEAQ    0(SP), BX
+	TESTQ   CX, CX
+	JEQ     q44done
+
+q44loop:
+	// Scales (8 bytes) to 0(SP) as int16, mins to X4 (as q4KRowAVX2).
+	MOVL    4(SI), AX
+	MOVL    8(SI), DX
+	MOVL    12(SI), R13
+	MOVL    AX, R10
+	ANDL    $0x3f3f3f3f, R10
+	VMOVD   R10, X3
+	MOVL    DX, R10
+	ANDL    $0x3f3f3f3f, R10
+	VMOVD   R10, X4
+	MOVL    R13, R10
+	ANDL    $0x0f0f0f0f, R10
+	SHRL    $6, AX
+	ANDL    $0x03030303, AX
+	SHLL    $4, AX
+	ORL     AX, R10
+	VPINSRD $1, R10, X3, X3
+	MOVL    R13, R10
+	SHRL    $4, R10
+	ANDL    $0x0f0f0f0f, R10
+	SHRL    $6, DX
+	ANDL    $0x03030303, DX
+	SHLL    $4, DX
+	ORL     DX, R10
+	VPINSRD $1, R10, X4, X4
+	VPMOVZXBW X3, X3
+	VPMOVZXBW X4, X4
+	VMOVDQU X3, 0(BX)
+	// msum of the four tokens = Σ min_j · ps_j into X12 (float).
+	VINSERTI128  $1, X4, Y4, Y4
+	VPMADDWD     (R11), Y4, Y5
+	VPMADDWD     32(R11), Y4, Y6
+	VPHADDD      Y6, Y5, Y5
+	VPHADDD      Y5, Y5, Y5
+	VEXTRACTI128 $1, Y5, X6
+	VPUNPCKLDQ   X6, X5, X5
+	VCVTDQ2PS    X5, X12
+	// isum of the four tokens into X0.
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	Q4K4_PAIR(16, 0, 0)
+	Q4K4_PAIR(48, 64, 4)
+	Q4K4_PAIR(80, 128, 8)
+	Q4K4_PAIR(112, 192, 12)
+	REDUCE4(Y0, Y1, Y2, Y3, X0, X1)
+	VCVTDQ2PS X0, X0
+	// d = f16(d)·yd, dmin = f16(dmin)·yd; sum += d·isum − dmin·msum
+	VPBROADCASTW 0(SI), X5
+	VCVTPH2PS    X5, X5
+	VPBROADCASTW 2(SI), X6
+	VCVTPH2PS    X6, X6
+	VMOVUPS      (R12), X7
+	VMULPS       X7, X5, X5
+	VMULPS       X7, X6, X6
+	VMULPS       X0, X5, X5
+	VMULPS       X12, X6, X6
+	VSUBPS       X6, X5, X5
+	VADDPS       X5, X13, X13
+	ADDQ  $144, SI
+	ADDQ  $256, DI
+	ADDQ  $16, R12
+	ADDQ  $64, R11
+	DECQ  CX
+	JNZ   q44loop
+
+q44done:
+	MOVQ    out+48(FP), AX
+	VMOVUPS X13, (AX)
+	VZEROUPPER
+	RET
+
+// Q6K4_MUL multiplies the levels in Y7 (two 16-value sub-blocks, scales
+// at soff and soff+2) with the four tokens' activations at yoff.
+#define Q6K4_MUL(yoff, soff) \
+	VPBROADCASTW soff(BX), X9 \
+	VPBROADCASTW soff+2(BX), X10 \
+	VINSERTI128  $1, X10, Y9, Y9 \
+	VPMADDUBSW   yoff(DI), Y7, Y10 \
+	VPMADDWD     Y9, Y10, Y10 \
+	VPADDD       Y10, Y0, Y0 \
+	VPMADDUBSW   yoff(DI)(R8*1), Y7, Y10 \
+	VPMADDWD     Y9, Y10, Y10 \
+	VPADDD       Y10, Y1, Y1 \
+	VPMADDUBSW   yoff(DI)(R8*2), Y7, Y10 \
+	VPMADDWD     Y9, Y10, Y10 \
+	VPADDD       Y10, Y2, Y2 \
+	VPMADDUBSW   yoff(DI)(R9*1), Y7, Y10 \
+	VPMADDWD     Y9, Y10, Y10 \
+	VPADDD       Y10, Y3, Y3
+
+// One half (128 values) of a Q6_K block for four tokens (as Q6K_HALF).
+#define Q6K4_HALF(qloff, qhoff, yoff, soff) \
+	VMOVDQU qloff(SI), Y4 \
+	VMOVDQU qloff+32(SI), Y5 \
+	VMOVDQU qhoff(SI), Y6 \
+	VPAND   Y15, Y4, Y7 \
+	VPAND   Y14, Y6, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6K4_MUL(yoff, soff) \
+	VPAND   Y15, Y5, Y7 \
+	VPSRLW  $2, Y6, Y8 \
+	VPAND   Y14, Y8, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6K4_MUL(yoff+32, soff+4) \
+	VPSRLW  $4, Y4, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPSRLW  $4, Y6, Y8 \
+	VPAND   Y14, Y8, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6K4_MUL(yoff+64, soff+8) \
+	VPSRLW  $4, Y5, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPSRLW  $6, Y6, Y8 \
+	VPAND   Y14, Y8, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6K4_MUL(yoff+96, soff+12)
+
+// func q6KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, bs *int16, nb int, out *float32)
+// yd: 4 float32 per block; bs: 4×16 int16 per-16 sums per block; out: 4 float32.
+TEXT ·q6KDots4AVX2(SB), NOSPLIT, $32-56
+	MOVQ    w+0(FP), SI
+	MOVQ    y+8(FP), DI
+	MOVQ    ystride+16(FP), R8
+	MOVQ    yd+24(FP), R12
+	MOVQ    bs+32(FP), R11
+	MOVQ    nb+40(FP), CX
+	LEAQ    (R8)(R8*2), R9
+	VMOVDQU nibble<>(SB), Y15
+	VMOVDQU twobits<>(SB), Y14
+	VXORPS  X13, X13, X13
+	LEAQ    0(SP), BX
+	TESTQ   CX, CX
+	JEQ     q64done
+
+q64loop:
+	VPMOVSXBW 192(SI), Y9
+	VMOVDQU   Y9, 0(BX)
+	// o = Σ scale_j · bs_j per token, ×32, into X12.
+	VPMADDWD (R11), Y9, Y4
+	VPMADDWD 32(R11), Y9, Y5
+	VPMADDWD 64(R11), Y9, Y6
+	VPMADDWD 96(R11), Y9, Y7
+	REDUCE4(Y4, Y5, Y6, Y7, X4, X5)
+	VPSLLD $5, X4, X12
+	VPXOR  Y0, Y0, Y0
+	VPXOR  Y1, Y1, Y1
+	VPXOR  Y2, Y2, Y2
+	VPXOR  Y3, Y3, Y3
+	Q6K4_HALF(0, 128, 0, 0)
+	Q6K4_HALF(64, 160, 128, 16)
+	REDUCE4(Y0, Y1, Y2, Y3, X0, X1)
+	VPSUBD    X12, X0, X0
+	VCVTDQ2PS X0, X0
+	// sum += (f16(d)·yd)·isum
+	VPBROADCASTW 208(SI), X5
+	VCVTPH2PS    X5, X5
+	VMULPS       (R12), X5, X5
+	VMULPS       X0, X5, X5
+	VADDPS       X5, X13, X13
+	ADDQ  $210, SI
+	ADDQ  $256, DI
+	ADDQ  $16, R12
+	ADDQ  $128, R11
+	DECQ  CX
+	JNZ   q64loop
+
+q64done:
+	MOVQ    out+48(FP), AX
+	VMOVUPS X13, (AX)
+	VZEROUPPER
+	RET

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/cpu"
+
+	"ragtune/weights"
 )
 
 // TestKDotsAVX2MatchGo: the AVX2 K-quant dot products give exactly
@@ -72,6 +74,82 @@ func TestQ4KScales(t *testing.T) {
 		b := []byte{byte(h), byte(h >> 8)}
 		if got, want := kHalf(b), getHalf(b); math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
 			t.Fatalf("f16 %#04x: table %g, HalfToFloat %g", h, got, want)
+		}
+	}
+}
+
+// TestKDots4AVX2MatchGo: each lane of the four-token Q4_K/Q6_K kernels is
+// bit-identical to the pure-Go dot of its token, with one token's block
+// saturated and another's all zero, and whole products through MatMul
+// (groups of four plus leftover tokens) equal the Go dots token by token.
+func TestKDots4AVX2MatchGo(t *testing.T) {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasF16C {
+		t.Skip("no AVX2+F16C")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, nb := range []int{1, 2, 3, kChunk + 5} {
+		n := nb * QK_K
+		qs := make([]int8, 4*n)
+		acts := make([]q8KActs, 4)
+		for k := range acts {
+			x := randVec(r, n, float32(k+1))
+			switch k {
+			case 1:
+				x[5], x[6] = 1e3, -1e3
+			case 2:
+				clear(x[:QK_K]) // a block with d = 0
+			}
+			acts[k].qs = qs[k*n : (k+1)*n : (k+1)*n]
+			acts[k].quantize(x, nb)
+		}
+		var g kActGroup
+		g.fill(qs, acts, nb)
+		w := randVec(r, n, 0.05)
+		for i := 0; i < QK_K; i++ {
+			w[i] = float32(i%9) - 4
+		}
+		for _, tc := range []struct {
+			name     string
+			bytes    int
+			quantize func([]byte, []float32)
+			simd     func([]byte, *kActGroup, int, *[4]float32)
+			go_      func([]byte, *q8KActs, int) float32
+		}{
+			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_K4AVX2, dotQ4_K},
+			{"Q6_K", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_K4AVX2, dotQ6_K},
+		} {
+			data := make([]byte, nb*tc.bytes)
+			tc.quantize(data, w)
+			var got [4]float32
+			tc.simd(data, &g, nb, &got)
+			for k := range 4 {
+				if want := tc.go_(data, &acts[k], nb); math.Float32bits(got[k]) != math.Float32bits(want) {
+					t.Errorf("%s nb=%d token %d: AVX2 %g, Go %g", tc.name, nb, k, got[k], want)
+				}
+			}
+		}
+	}
+
+	const R, C = 21, 512
+	for _, d := range []struct {
+		dt  weights.DType
+		go_ func([]byte, *q8KActs, int) float32
+	}{{weights.Q4_K, dotQ4_K}, {weights.Q6_K, dotQ6_K}} {
+		m, _ := kTestMatrix(t, r, d.dt, R, C)
+		for _, T := range []int{4, 5, 8, 11} {
+			inp := randVec(r, T*C, 1)
+			out := make([]float32, T*R)
+			m.MatMul(out, inp, T)
+			for tk := 0; tk < T; tk++ {
+				var a q8KActs
+				a.quantize(inp[tk*C:(tk+1)*C], C/QK_K)
+				for row := 0; row < R; row++ {
+					want := d.go_(m.data[row*m.rowBytes:(row+1)*m.rowBytes], &a, C/QK_K)
+					if got := out[tk*R+row]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%s T=%d token %d row %d: MatMul %g, Go dot %g", d.dt, T, tk, row, got, want)
+					}
+				}
+			}
 		}
 	}
 }

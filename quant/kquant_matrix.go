@@ -17,20 +17,25 @@ type kType struct {
 	// Q8_K activations: exact integer sums per sub-block, scaled by the
 	// block factors in float32, as llama.cpp's vec_dot_qX_K_q8_K.
 	dot func(w []byte, a *q8KActs, nb int) float32
+	// dot4, where the CPU has one, is dot for four tokens at once (one
+	// weight row against a kActGroup), each result bit-identical to dot's
+	// for its token: prefill loads and unpacks each row once per four
+	// tokens instead of once per token.
+	dot4 func(w []byte, g *kActGroup, nb int, out *[4]float32)
 }
 
 func kTypeOf(d weights.DType) (kType, bool) {
 	switch d {
 	case weights.Q2_K:
-		return kType{Q2_KBlockBytes, DequantizeQ2_K, QuantizeQ2_K, kDots.q2K}, true
+		return kType{Q2_KBlockBytes, DequantizeQ2_K, QuantizeQ2_K, kDots.q2K, nil}, true
 	case weights.Q3_K:
-		return kType{Q3_KBlockBytes, DequantizeQ3_K, QuantizeQ3_K, kDots.q3K}, true
+		return kType{Q3_KBlockBytes, DequantizeQ3_K, QuantizeQ3_K, kDots.q3K, nil}, true
 	case weights.Q4_K:
-		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, kDots.q4K}, true
+		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, kDots.q4K, kDots.q4K4}, true
 	case weights.Q5_K:
-		return kType{Q5_KBlockBytes, DequantizeQ5_K, QuantizeQ5_K, kDots.q5K}, true
+		return kType{Q5_KBlockBytes, DequantizeQ5_K, QuantizeQ5_K, kDots.q5K, nil}, true
 	case weights.Q6_K:
-		return kType{Q6_KBlockBytes, DequantizeQ6_K, QuantizeQ6_K, kDots.q6K}, true
+		return kType{Q6_KBlockBytes, DequantizeQ6_K, QuantizeQ6_K, kDots.q6K, kDots.q6K4}, true
 	}
 	return kType{}, false
 }
@@ -39,6 +44,7 @@ func kTypeOf(d weights.DType) (kType, bool) {
 // them; the pure-Go ones elsewhere and as twins.
 type kDotImpls struct {
 	q2K, q3K, q4K, q5K, q6K func(w []byte, a *q8KActs, nb int) float32
+	q4K4, q6K4              func(w []byte, g *kActGroup, nb int, out *[4]float32)
 	name                    string
 }
 
@@ -107,8 +113,26 @@ func (m *KMatrix) MatMul(out, inp []float32, T int) {
 	op.m, op.out, op.T = m, out, T
 	op.acts = growActs(op.acts, T)
 	nb := m.cols / QK_K
+	n := nb * QK_K
+	if cap(op.qs) < T*n {
+		op.qs = make([]int8, T*n)
+	}
 	for t := 0; t < T; t++ {
+		// All tokens' quantized values in one array, so four of them
+		// are one pointer and a stride for the four-token kernels.
+		op.acts[t].qs = op.qs[t*n : (t+1)*n : (t+1)*n]
 		op.acts[t].quantize(inp[t*m.cols:(t+1)*m.cols], nb)
+	}
+	op.groups = op.groups[:0]
+	if m.k.dot4 != nil {
+		for t := 0; t+4 <= T; t += 4 {
+			if len(op.groups) < cap(op.groups) {
+				op.groups = op.groups[:len(op.groups)+1]
+			} else {
+				op.groups = append(op.groups, kActGroup{})
+			}
+			op.groups[len(op.groups)-1].fill(op.qs[t*n:(t+4)*n], op.acts[t:t+4], nb)
+		}
 	}
 	tensor.Parallel(tensor.Threads(), m.rows, 16, op)
 	op.m, op.out = nil, nil
@@ -116,10 +140,12 @@ func (m *KMatrix) MatMul(out, inp []float32, T int) {
 }
 
 type kMatOp struct {
-	m    *KMatrix
-	out  []float32
-	acts []q8KActs
-	T    int
+	m      *KMatrix
+	out    []float32
+	acts   []q8KActs
+	qs     []int8 // every token's Q8_K values, acts[t].qs are its parts
+	groups []kActGroup
+	T      int
 }
 
 var kOpPool = sync.Pool{New: func() any { return new(kMatOp) }}
@@ -136,11 +162,49 @@ func growActs(a []q8KActs, T int) []q8KActs {
 func (o *kMatOp) Run(_, lo, hi int) {
 	m := o.m
 	nb := m.cols / QK_K
-	for t := 0; t < o.T; t++ {
+	for g := range o.groups {
+		grp := &o.groups[g]
+		var res [4]float32
+		for r := lo; r < hi; r++ {
+			m.k.dot4(m.data[r*m.rowBytes:(r+1)*m.rowBytes], grp, nb, &res)
+			for k, v := range res {
+				o.out[(4*g+k)*m.rows+r] = v
+			}
+		}
+	}
+	for t := 4 * len(o.groups); t < o.T; t++ {
 		a := &o.acts[t]
 		row := o.out[t*m.rows : (t+1)*m.rows]
 		for r := lo; r < hi; r++ {
 			row[r] = m.k.dot(m.data[r*m.rowBytes:(r+1)*m.rowBytes], a, nb)
+		}
+	}
+}
+
+// kActGroup is four consecutive tokens' Q8_K activations laid out for the
+// four-token kernels: their values one after another (qs, stride nb·256)
+// and, per super-block, the four factors, pair sums and per-16 sums
+// side by side, so a kernel reads each block's with one pointer.
+type kActGroup struct {
+	qs []int8
+	yd []float32 // per block: d of tokens 0..3
+	ps []int16   // per block: 4×8 pair sums
+	bs []int16   // per block: 4×16 per-16 sums
+}
+
+func (g *kActGroup) fill(qs []int8, a []q8KActs, nb int) {
+	g.qs = qs
+	if cap(g.yd) < nb*4 {
+		g.yd = make([]float32, nb*4)
+		g.ps = make([]int16, nb*32)
+		g.bs = make([]int16, nb*64)
+	}
+	g.yd, g.ps, g.bs = g.yd[:nb*4], g.ps[:nb*32], g.bs[:nb*64]
+	for i := 0; i < nb; i++ {
+		for k := range 4 {
+			g.yd[i*4+k] = a[k].d[i]
+			copy(g.ps[(i*4+k)*8:(i*4+k+1)*8], a[k].ps16[i*8:])
+			copy(g.bs[(i*4+k)*16:(i*4+k+1)*16], a[k].bs16[i*16:])
 		}
 	}
 }
@@ -162,6 +226,8 @@ type q8KActs struct {
 func (a *q8KActs) quantize(x []float32, nb int) {
 	if cap(a.qs) < nb*QK_K {
 		a.qs = make([]int8, nb*QK_K)
+	}
+	if cap(a.d) < nb {
 		a.d = make([]float32, nb)
 		a.bsums = make([]int32, nb*16)
 		a.psums = make([]int32, nb*8)
