@@ -130,10 +130,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		eng, answeredBy = r.Engine, backend.url
-		if name := r.Engine.(*llm.Remote).Model(); name != "" {
-			answeredBy = name + " at " + backend.url
-		}
+		eng, answeredBy = r.Engine, backend.name(r)
 	} else {
 		m, err := loadEvalModel("model", *modelPath, *adapter, *ctxSize, stderr)
 		if err != nil {

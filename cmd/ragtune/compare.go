@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"ragtune/eval"
 	"ragtune/internal/cli"
@@ -34,14 +35,21 @@ to cite them as [n].
 "output" also work). Writes DIR/report.json, DIR/report.html and prints the
 table.
 
+Either side may be an OpenAI-compatible server instead of a local model
+(vLLM, Ollama, another 'ragtune serve'): --base-backend URL and
+--tuned-backend URL, each with its --…-backend-model NAME; --backend-key
+(or RAGTUNE_BACKEND_API_KEY) is sent to both. A remote side is scored on
+its answers only: perplexity needs local weights.
+
 Examples:
   ragtune compare --base ./r1-1.5b --adapter ./lora --kb docs --data qa.jsonl --out cmp/
-  ragtune compare --base ./r1-1.5b --tuned ./merged --kb docs --data qa.jsonl --out cmp/ --no-think`
+  ragtune compare --base ./r1-1.5b --tuned ./merged --kb docs --data qa.jsonl --out cmp/ --no-think
+  ragtune compare --base ./r1-1.5b --tuned-backend http://gpu-box:8000 --tuned-backend-model my-sft --kb docs --out cmp/`
 
 func runCompare(args []string) error { return compare(args, os.Stdout, os.Stderr) }
 
 func compare(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("compare", "--base M [--tuned M] [--adapter A] [--kb NAME] [--data FILE] --out DIR [flags]", compareDescription)
+	fs := newFlagSet("compare", "--base M|--base-backend URL [--tuned M|--tuned-backend URL] [--adapter A] [--kb NAME] [--data FILE] --out DIR [flags]", compareDescription)
 	fs.SetOutput(stderr)
 	base := fs.String("base", "", "base model: HF `DIR` or GGUF file (required)")
 	tuned := fs.String("tuned", "", "fine-tuned model `DIR` or GGUF (default: --base with --adapter)")
@@ -54,14 +62,33 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	kbName, kbRoot := kbFlags(fs)
 	rr := rerankFlags(fs)
 	g := addEvalGenFlags(fs)
+	baseBackend := addBackendFlags(fs, "base-", "instead of --base")
+	tunedBackend := addBackendFlags(fs, "tuned-", "instead of --tuned")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments %q (flags only)", fs.Args())
 	}
-	if *base == "" || *out == "" {
-		return usageErrorf("--base and --out are required")
+	if (*base == "" && baseBackend.url == "") || *out == "" {
+		return usageErrorf("--base (or --base-backend) and --out are required")
+	}
+	// --adapter tunes --tuned, or without it --base: a backend takes none.
+	adapterOn := baseBackend
+	if *tuned != "" || tunedBackend.url != "" {
+		adapterOn = tunedBackend
+	}
+	for _, b := range []*backendFlags{baseBackend, tunedBackend} {
+		model, localOnly := *base, []string{}
+		if b == tunedBackend {
+			model = *tuned
+		}
+		if b == adapterOn {
+			localOnly = append(localOnly, "adapter")
+		}
+		if err := b.check(strings.TrimSuffix(b.prefix, "-"), model, localOnly...); err != nil {
+			return err
+		}
 	}
 	if *limit < 0 || *topK <= 0 {
 		return usageErrorf("--limit must be >= 0 and --top-k positive")
@@ -109,17 +136,17 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	if retr == nil {
 		fmt.Fprintln(stderr, "no --kb: only the closed-book variants run")
 	}
-	open := func(label, path, adapter string) eval.CompareModel {
+	open := func(label, path, adapter string, b *backendFlags) eval.CompareModel {
 		return eval.CompareModel{Label: label, Open: func() (*eval.Model, error) {
-			return loadEvalModel(label, path, adapter, g.ctx, stderr)
+			return b.evalModelOr(label, path, adapter, g.ctx, stderr)
 		}}
 	}
-	models := []eval.CompareModel{open("base", *base, "")}
+	models := []eval.CompareModel{open("base", *base, "", baseBackend)}
 	switch {
-	case *tuned != "":
-		models = append(models, open("tuned", *tuned, *adapter))
+	case *tuned != "" || tunedBackend.url != "":
+		models = append(models, open("tuned", *tuned, *adapter, tunedBackend))
 	case *adapter != "":
-		models = append(models, open("tuned", *base, *adapter))
+		models = append(models, open("tuned", *base, *adapter, baseBackend))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

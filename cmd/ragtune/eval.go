@@ -54,7 +54,8 @@ Examples:
   ragtune eval run --model ./tuned --base ./r1-1.5b --suite all --out report/
   ragtune eval run --model ./r1-1.5b --adapter ./lora --suite overfit,robustness \
       --data overfit=my_sft.jsonl --limit 20 --no-think --out report/
-  ragtune eval run --model ./tuned --kb docs --suite hallucination --data hallucination=qa.jsonl --out r/`
+  ragtune eval run --model ./tuned --kb docs --suite hallucination --data hallucination=qa.jsonl --out r/
+  ragtune eval run --backend http://gpu-box:8000 --backend-model my-sft --suite robustness,hallucination --out r/`
 
 // dataFlags collects suite=FILE pairs.
 type dataFlags map[string]string
@@ -152,14 +153,22 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 	support := fs.Float64("support", 0.5, "a sentence is supported when this `FRACTION` of its terms (Chinese character pairs, other words) is in a passage")
 	kbName, kbRoot := kbFlags(fs)
 	g := addEvalGenFlags(fs)
+	backend := addBackendFlags(fs, "", "instead of --model (the model under test; scored on its answers, perplexity needs local weights)")
+	baseBackend := addBackendFlags(fs, "base-", "instead of --base")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected arguments %q (flags only)", fs.Args())
 	}
-	if *modelPath == "" {
-		return usageErrorf("--model is required (an HF model directory or a .gguf file)")
+	if err := backend.check("model", *modelPath, "adapter"); err != nil {
+		return err
+	}
+	if err := baseBackend.check("base", *base); err != nil {
+		return err
+	}
+	if *modelPath == "" && backend.url == "" {
+		return usageErrorf("--model is required (an HF model directory or a .gguf file), or --backend URL for a remote server")
 	}
 	if *out == "" {
 		return usageErrorf("--out DIR is required: the report is written there")
@@ -195,19 +204,19 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 
 	// "tuned" only when there is something it was tuned from.
 	label := "model"
-	if *adapter != "" || *base != "" {
+	if *adapter != "" || *base != "" || baseBackend.url != "" {
 		label = "tuned"
 	}
-	m, err := loadEvalModel(label, *modelPath, *adapter, g.ctx, stderr)
+	m, err := backend.evalModelOr(label, *modelPath, *adapter, g.ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	var bm *eval.Model
-	if *base != "" {
+	if *base != "" || baseBackend.url != "" {
 		for _, s := range suites {
 			if s == eval.SuiteForgetting {
-				if bm, err = loadEvalModel("base", *base, "", g.ctx, stderr); err != nil {
+				if bm, err = baseBackend.evalModelOr("base", *base, "", g.ctx, stderr); err != nil {
 					return err
 				}
 				defer bm.Close()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"ragtune/eval"
 	"ragtune/internal/cli"
 	"ragtune/internal/lineedit"
 	"ragtune/llm"
@@ -345,6 +346,28 @@ func (b *backendFlags) open(stderr io.Writer) (*openedEngine, error) {
 	}
 	fmt.Fprintf(stderr, "generating with %s (model %q)\n", b.url, r.Model())
 	return &openedEngine{Engine: r, defaults: r.DefaultSampling(), remote: true, close: func() error { return nil }}, nil
+}
+
+// name says what answers in reports: the backend's model and its URL.
+func (b *backendFlags) name(e *openedEngine) string {
+	if m := e.Engine.(*llm.Remote).Model(); m != "" {
+		return m + " at " + b.url
+	}
+	return b.url
+}
+
+// evalModelOr connects the backend as an eval model or, without one,
+// loads the local model at path. A backend only generates: the scores
+// that need the weights (perplexity) are left out for it.
+func (b *backendFlags) evalModelOr(label, path, adapter string, ctx int, stderr io.Writer) (*eval.Model, error) {
+	if b.url == "" {
+		return eval.LoadLabeled(label, path, adapter, eval.LoadOptions{ContextSize: ctx}, stderr)
+	}
+	e, err := b.open(stderr)
+	if err != nil {
+		return nil, err
+	}
+	return &eval.Model{Label: label, Path: b.name(e), Engine: e.Engine}, nil
 }
 
 // openedEngine is a loaded model or a connected backend, with the
