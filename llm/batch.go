@@ -132,6 +132,9 @@ type BatchStats struct {
 	Sequences uint64 // sequences over all steps (Sequences/Steps is the mean batch size)
 	Tokens    uint64 // tokens over all steps
 	MaxSeqs   int    // the most sequences one step held
+	// BySize[k] is how many steps held k sequences (a histogram of the
+	// batch size).
+	BySize []uint64
 }
 
 func newStepper(l *Local, b Batcher, budget, maxSeqs int) *stepper {
@@ -295,6 +298,10 @@ func (st *stepper) runStep() {
 	st.stats.Sequences += uint64(len(st.step))
 	st.stats.Tokens += uint64(used)
 	st.stats.MaxSeqs = max(st.stats.MaxSeqs, len(st.step))
+	for len(st.stats.BySize) <= len(st.step) {
+		st.stats.BySize = append(st.stats.BySize, 0) // grows to Parallel+1 once
+	}
+	st.stats.BySize[len(st.step)]++
 	for i, j := range st.step {
 		n := st.chunk[i]
 		if st.idx[i] >= 0 {
@@ -396,5 +403,7 @@ const copyMin = 8
 func (l *Local) Stats() BatchStats {
 	l.steps.mu.Lock()
 	defer l.steps.mu.Unlock()
-	return l.steps.stats
+	st := l.steps.stats
+	st.BySize = append([]uint64(nil), st.BySize...)
+	return st
 }

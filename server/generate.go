@@ -80,7 +80,11 @@ func (s *Server) run(ctx context.Context, req llm.Request, onText func(string, b
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	queued := time.Now()
 	release, err := s.sched.acquire(ctx)
+	if err == nil {
+		s.metrics.observeQueueWait(time.Since(queued))
+	}
 	if err != nil {
 		if errors.Is(err, errQueueFull) {
 			s.metrics.rejected.Add(1)

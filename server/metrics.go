@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"ragtune/llm"
 )
 
 // metrics are kept in plain counters and written in the Prometheus text
@@ -20,6 +22,7 @@ type metrics struct {
 	requests map[[2]string]uint64 // route, status → count
 	latency  map[string]*histogram
 	ttft     *histogram // seconds to the first streamed token
+	wait     *histogram // seconds waiting in the admission queue
 	decode   *histogram // decode tokens per second per request
 
 	promptTokens    atomic.Uint64
@@ -35,7 +38,7 @@ var speedBuckets = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}
 
 func newMetrics() *metrics {
 	return &metrics{requests: map[[2]string]uint64{}, latency: map[string]*histogram{},
-		ttft: newHistogram(latencyBuckets), decode: newHistogram(speedBuckets), start: time.Now()}
+		ttft: newHistogram(latencyBuckets), wait: newHistogram(latencyBuckets), decode: newHistogram(speedBuckets), start: time.Now()}
 }
 
 func (m *metrics) observeRequest(route string, status int, d time.Duration) {
@@ -54,6 +57,40 @@ func (m *metrics) observeFirstToken(d time.Duration) {
 	m.mu.Lock()
 	m.ttft.observe(d.Seconds())
 	m.mu.Unlock()
+}
+
+func (m *metrics) observeQueueWait(d time.Duration) {
+	m.mu.Lock()
+	m.wait.observe(d.Seconds())
+	m.mu.Unlock()
+}
+
+// batchSizeBuckets bound the sequences one forward step held.
+var batchSizeBuckets = []float64{1, 2, 4, 8, 16, 32, 64}
+
+// batchStater is an engine that batches its forward steps (llm.Local).
+type batchStater interface{ Stats() llm.BatchStats }
+
+// writeBatch renders the engine's step statistics, when it has them.
+func writeBatch(w io.Writer, eng any) {
+	b, ok := eng.(batchStater)
+	if !ok {
+		return
+	}
+	st := b.Stats()
+	h := newHistogram(batchSizeBuckets)
+	for k, n := range st.BySize {
+		if n == 0 {
+			continue
+		}
+		h.counts[sort.SearchFloat64s(h.bounds, float64(k))] += n
+		h.sum += float64(k) * float64(n)
+		h.n += n
+	}
+	fmt.Fprintln(w, "# HELP ragtune_batch_sequences Sequences in each forward step of the engine (one pass for all of them).")
+	fmt.Fprintln(w, "# TYPE ragtune_batch_sequences histogram")
+	h.write(w, "ragtune_batch_sequences", "")
+	fmt.Fprintf(w, "# HELP ragtune_batch_tokens_total Tokens run in forward steps, prompt chunks included.\n# TYPE ragtune_batch_tokens_total counter\nragtune_batch_tokens_total %d\n", st.Tokens)
 }
 
 func (m *metrics) observeSpeed(tokPerSec float64) {
@@ -109,7 +146,7 @@ func labelValue(s string) string {
 }
 
 // write renders every series; gauges come from the scheduler.
-func (m *metrics) write(w io.Writer, q *scheduler, kbs int) {
+func (m *metrics) write(w io.Writer, q *scheduler, kbs int, engine any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fmt.Fprintln(w, "# HELP ragtune_http_requests_total HTTP requests by route and status code.")
@@ -140,6 +177,10 @@ func (m *metrics) write(w io.Writer, q *scheduler, kbs int) {
 	fmt.Fprintln(w, "# HELP ragtune_time_to_first_token_seconds Time from admission to the first generated text.")
 	fmt.Fprintln(w, "# TYPE ragtune_time_to_first_token_seconds histogram")
 	m.ttft.write(w, "ragtune_time_to_first_token_seconds", "")
+	fmt.Fprintln(w, "# HELP ragtune_queue_wait_seconds Time generations waited for admission (a free slot).")
+	fmt.Fprintln(w, "# TYPE ragtune_queue_wait_seconds histogram")
+	m.wait.write(w, "ragtune_queue_wait_seconds", "")
+	writeBatch(w, engine)
 	fmt.Fprintln(w, "# HELP ragtune_decode_tokens_per_second Decode speed of each finished generation.")
 	fmt.Fprintln(w, "# TYPE ragtune_decode_tokens_per_second histogram")
 	m.decode.write(w, "ragtune_decode_tokens_per_second", "")

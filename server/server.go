@@ -460,7 +460,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	if s.kbs != nil {
 		n = s.kbs.openCount()
 	}
-	s.metrics.write(w, s.sched, n)
+	s.metrics.write(w, s.sched, n, s.cfg.Engine)
 }
 
 func (s *Server) models(c caller) []openai.Model {

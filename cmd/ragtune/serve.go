@@ -74,7 +74,7 @@ func runServe(args []string) error {
 	keysFile := fs.String("api-keys", "", "`file` of API keys: KEY or NAME KEY read|write|admin per line (also $RAGTUNE_API_KEYS, comma-separated plain keys)")
 	ctxSize := fs.Int("ctx", 0, "context size in tokens `N` per sequence (default min(model maximum, 4096)); KV cache per token: 2 × layers × KV heads × head dim values (1.5B model: 56 KiB at f32, 28 KiB at f16, 15.75 KiB at q8_0; allocated as the sequence grows)")
 	kvType := fs.String("kv-type", llm.DefaultKVType.String(), "KV cache element `TYPE`: "+tensor.KVTypes+" (f16 halves the cache; f32 does not round it)")
-	parallel := fs.Int("parallel", 2, "generations running at once `N` (each holds a KV cache)")
+	parallel := fs.Int("parallel", 0, "generations running at once `N`, each with its own KV cache, all sharing one forward pass per decode step (default with --model: 4 per CPU core, 2 to 16, fewer where that many KV caches of --ctx tokens would not fit in half the memory the weights leave free; with --backend: 2)")
 	maxQueue := fs.Int("max-queue", 16, "generations that may wait `N`; more get 429")
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest one generation may take")
 	maxTokens := fs.Int("max-tokens", 2048, "default cap on generated tokens per request `N` (0: until the context is full)")
@@ -109,8 +109,14 @@ func runServe(args []string) error {
 	if *maxExtract < 0 || *maxUpload <= 0 {
 		return usageErrorf("--max-upload must be > 0 and --max-extract >= 0")
 	}
-	if *parallel < 1 || *maxQueue < 0 || *ctxSize < 0 || *maxTokens < 0 {
-		return usageErrorf("--parallel must be >= 1; --max-queue, --ctx and --max-tokens >= 0")
+	if *parallel < 0 || *maxQueue < 0 || *ctxSize < 0 || *maxTokens < 0 {
+		return usageErrorf("--parallel, --max-queue, --ctx and --max-tokens must be >= 0")
+	}
+	if *parallel == 0 {
+		*parallel = 2
+		if *modelPath != "" {
+			*parallel = llm.DefaultParallel(*modelPath, *ctxSize, *kvType)
+		}
 	}
 	if _, err := tensor.ParseKVType(*kvType); err != nil {
 		return usageErrorf("--kv-type: %v", err)

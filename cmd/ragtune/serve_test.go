@@ -18,7 +18,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--backend", "http://127.0.0.1:1", "--addr", "0.0.0.0:0"}, "give API keys"},
 		{[]string{"--backend", "http://127.0.0.1:1", "--addr", ":0"}, "give API keys"},
 		{[]string{"--backend", "127.0.0.1:1"}, "http://"},
-		{[]string{"--model", "m", "--parallel", "0"}, "--parallel"},
+		{[]string{"--model", "m", "--parallel", "-1"}, "--parallel"},
 		{[]string{"--backend", "http://127.0.0.1:1", "--max-extract", "-1"}, "--max-extract"},
 	}
 	for _, tc := range cases {
