@@ -118,7 +118,7 @@ func (s *Store) AddDocuments(ctx context.Context, docs []NewDocument, o IngestOp
 // or among the earlier documents of the call (AddedDuplicate).
 func (s *Store) duplicate(earlier []Added, a *Added) bool {
 	if d, ok := s.Doc(a.Path); ok && d.Hash == a.Hash {
-		a.Status, a.Title, a.Chunks = AddedUnchanged, d.Title, len(d.Chunks)
+		a.Status, a.Title, a.Chunks = AddedUnchanged, d.Title, d.NumChunks()
 		return true
 	}
 	for _, e := range earlier {
@@ -128,7 +128,7 @@ func (s *Store) duplicate(earlier []Added, a *Added) bool {
 		}
 	}
 	if d, ok := s.DocByHash(a.Hash); ok && d.Path != a.Path {
-		a.Status, a.DuplicateOf, a.Title, a.Chunks = AddedDuplicate, d.Path, d.Title, len(d.Chunks)
+		a.Status, a.DuplicateOf, a.Title, a.Chunks = AddedDuplicate, d.Path, d.Title, d.NumChunks()
 		return true
 	}
 	return false

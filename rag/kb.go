@@ -24,17 +24,31 @@ type KBSettings struct {
 	Overlap     int
 	VectorIndex string           // "flat" (or empty) or "hnsw", for a new knowledge base
 	Embedding   *EmbeddingConfig // nil: BM25 only; Path should be absolute
+	// Store is where a new knowledge base keeps its chunks: nil for this
+	// directory, or a Weaviate collection. For an existing knowledge base
+	// nil means "as recorded"; a stated one must agree with the record.
+	Store *RemoteConfig
 }
 
 // Config is the StoreConfig of a new knowledge base with these settings,
 // the defaults filled in.
 func (s KBSettings) Config() StoreConfig {
-	cfg := StoreConfig{Name: s.Name, ChunkSize: DefaultChunkSize, Overlap: DefaultOverlap, VectorIndex: s.VectorIndex, Embedding: s.Embedding}
+	cfg := StoreConfig{Name: s.Name, ChunkSize: DefaultChunkSize, Overlap: DefaultOverlap, VectorIndex: s.VectorIndex, Embedding: s.Embedding, Store: s.Store}
 	if s.ChunkSize > 0 {
 		cfg.ChunkSize = s.ChunkSize
 	}
 	if s.Overlap >= 0 {
 		cfg.Overlap = s.Overlap
+	}
+	if st := s.Store; st != nil {
+		cfg.Store = nil
+		if st.Kind != StoreEmbedded {
+			rc := *st
+			if rc.Class == "" {
+				rc.Class = WeaviateClassFor(s.Name)
+			}
+			cfg.Store = &rc
+		}
 	}
 	return cfg
 }
@@ -63,6 +77,9 @@ func OpenOrCreate(dir string, s KBSettings) (st *Store, created bool, err error)
 	if e := s.Embedding; e != nil && (cfg.Embedding == nil ||
 		(e.URL != "" && cfg.Embedding.URL != e.URL) || (e.Path != "" && !samePath(cfg.Embedding.Path, e.Path))) {
 		return nil, false, cli.Usagef("knowledge base %s was created with a different embedding setting; delete it to change embeddings", s.Name)
+	}
+	if err := sameStore(s.Name, s.Store, cfg.Store); err != nil {
+		return nil, false, err
 	}
 	st, err = OpenStore(dir, nil, false)
 	return st, false, err
@@ -96,4 +113,28 @@ func samePath(a, b string) bool {
 	aa, err1 := filepath.Abs(a)
 	bb, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && aa == bb
+}
+
+// sameStore checks a stated store against a knowledge base's record. An
+// existing knowledge base cannot move between stores (its chunks would
+// stay behind), and a different address or replication factor is refused
+// rather than silently ignored.
+func sameStore(name string, stated, recorded *RemoteConfig) error {
+	switch {
+	case stated == nil:
+		return nil
+	case stated.Kind == StoreEmbedded && recorded == nil:
+		return nil
+	case stated.Kind == StoreEmbedded:
+		return cli.Usagef("knowledge base %s is stored in Weaviate (%s); leave out --store, or ingest into a new knowledge base", name, recorded.URL)
+	case recorded == nil:
+		return cli.Usagef("knowledge base %s is embedded (stored in its directory); to move it to Weaviate, ingest into a new knowledge base with --store weaviate", name)
+	case stated.Class != "" && stated.Class != recorded.Class:
+		return cli.Usagef("knowledge base %s is stored in Weaviate class %s, not %s", name, recorded.Class, stated.Class)
+	case stated.URL != "" && stated.URL != recorded.URL:
+		return cli.Usagef("knowledge base %s is stored in Weaviate at %s; leave out --weaviate-url (or, when the cluster moved, edit \"store\".\"url\" in its kb.json)", name, recorded.URL)
+	case stated.Replication > 0 && stated.Replication != max(recorded.Replication, 1):
+		return cli.Usagef("knowledge base %s was created with replication %d; Weaviate changes a collection's replication factor through its own schema API, not through ingest", name, max(recorded.Replication, 1))
+	}
+	return nil
 }

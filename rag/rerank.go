@@ -114,21 +114,32 @@ func RemoteReranker(baseURL, model, apiKey string, client *http.Client) RerankSc
 
 // StoreReranker is a Retriever stage over a knowledge base's chunks: it
 // reads each candidate's context text (title or headings, then the chunk,
-// as the chunk was indexed) from s by chunk ID.
+// as the chunk was indexed) from s by chunk ID, or for a knowledge base
+// stored in Weaviate, from the candidates the search returned.
 func StoreReranker(s *Store, score RerankScorer, depth int) Reranker {
-	return NewReranker(score, func(id string) (string, bool) {
-		i := strings.LastIndexByte(id, '#')
-		if i < 0 {
-			return "", false
-		}
-		n, err := strconv.Atoi(id[i+1:])
-		if err != nil {
-			return "", false
-		}
-		d, ok := s.Doc(id[:i])
-		if !ok || n < 0 || n >= len(d.Chunks) {
-			return "", false
-		}
-		return d.Chunks[n].ContextText(), true
-	}, depth)
+	return func(ctx context.Context, query string, hits []index.Hit) ([]index.Hit, error) {
+		return NewReranker(score, func(id string) (string, bool) {
+			if t, ok := candidateText(ctx, id); ok {
+				return t, true
+			}
+			return storeChunkText(s, id)
+		}, depth)(ctx, query, hits)
+	}
+}
+
+// storeChunkText reads a chunk's context text from s's local records.
+func storeChunkText(s *Store, id string) (string, bool) {
+	i := strings.LastIndexByte(id, '#')
+	if i < 0 {
+		return "", false
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	if err != nil {
+		return "", false
+	}
+	d, ok := s.Doc(id[:i])
+	if !ok || n < 0 || n >= len(d.Chunks) {
+		return "", false
+	}
+	return d.Chunks[n].ContextText(), true
 }

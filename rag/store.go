@@ -72,6 +72,10 @@ type StoreConfig struct {
 	// retrieval are available.
 	Embedding   *EmbeddingConfig `json:"embedding,omitempty"`
 	VectorIndex string           `json:"vector_index,omitempty"` // "flat" (default) or "hnsw"
+
+	// Store, when set, keeps the chunks, vectors and indexes in an
+	// external store (Weaviate) instead of this directory; see remote.go.
+	Store *RemoteConfig `json:"store,omitempty"`
 }
 
 // EmbeddingConfig records where a knowledge base's vectors come from, so
@@ -96,6 +100,11 @@ type DocRecord struct {
 	Title   string
 	Chunks  []Chunk
 	Vectors [][]float32 // one per chunk when the KB has embeddings
+
+	// A knowledge base stored in Weaviate records no Chunks or Vectors
+	// locally, only their count and characters (see NumChunks).
+	ChunkCount int
+	Chars      int64
 }
 
 // Result is one retrieved chunk.
@@ -119,6 +128,7 @@ type Store struct {
 	seq    uint64
 	lex    *index.BM25
 	vec    VectorIndex
+	remote *Weaviate // the chunks' store when cfg.Store is set; lex and vec then stay empty
 
 	following atomic.Bool // read-only and shared: reads catch up first
 
@@ -161,6 +171,16 @@ func CreateStore(dir string, cfg StoreConfig) (*Store, error) {
 		cfg.BM25 = index.BM25Params{K1: 0.9, B: 0.4}
 	}
 	cfg.Analyzer = analyzerName
+	if cfg.Store != nil {
+		cfg.Analyzer = "weaviate gse"
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := createRemote(ctx, cfg)
+		cancel()
+		if err != nil {
+			unlock()
+			return nil, fmt.Errorf("create knowledge base %s: %w", cfg.Name, err)
+		}
+	}
 	if err := writeConfig(dir, cfg); err != nil {
 		unlock()
 		return nil, storeError(err)
@@ -256,6 +276,14 @@ func openStore(dir string, embed Embedder, readOnly, shared bool, unlock func())
 		embed = embedderFor(cfg)
 	}
 	s := &Store{dir: dir, cfg: cfg, readOnly: true, embed: embed, shared: shared, unlock: unlock}
+	if cfg.Store != nil {
+		if s.remote, err = openRemote(cfg); err != nil {
+			if unlock != nil {
+				unlock()
+			}
+			return nil, err
+		}
+	}
 	if !readOnly && s.unlock == nil {
 		s.unlock, err = lockStore(dir)
 		if err != nil && !(shared && errors.Is(err, ErrLocked)) {
@@ -558,6 +586,16 @@ func (s *Store) apply(rec *walRecord) error {
 }
 
 func (s *Store) applyOne(rec *walRecord) error {
+	if s.remote != nil {
+		// The record is all there is locally: the chunks live remotely.
+		s.mu.Lock()
+		delete(s.docs, rec.Path)
+		if !rec.Delete && rec.Doc != nil {
+			s.docs[rec.Path] = rec.Doc
+		}
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Lock()
 	old := s.docs[rec.Path]
 	s.mu.Unlock()
@@ -692,6 +730,17 @@ func (s *Store) commit(recs []*walRecord) error {
 	}
 	if err := s.validate(recs); err != nil {
 		return &Error{Public: "the embedder returned vectors the knowledge base cannot store (details are in the server log)", Err: err}
+	}
+	if s.remote != nil {
+		// Remote first: the local log must never hold a document the
+		// remote store has not acknowledged.
+		ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
+		var err error
+		recs, err = s.pushRemote(ctx, recs)
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
 	rec := recs[0]
 	if len(recs) > 1 {
@@ -840,7 +889,7 @@ func (s *Store) refreshLocked() error {
 // reload reads the whole state again into a fresh store and swaps it in,
 // so concurrent searches see either the old state or the new one.
 func (s *Store) reload() error {
-	fresh := &Store{dir: s.dir, cfg: s.cfg, embed: s.embed, readOnly: true}
+	fresh := &Store{dir: s.dir, cfg: s.cfg, embed: s.embed, readOnly: true, remote: s.remote}
 	if err := fresh.loadConsistent(); err != nil {
 		return err
 	}
@@ -1015,6 +1064,7 @@ type StoreStats struct {
 	VectorIndex  string
 	WALBytes     int64 // log bytes not yet compacted into the snapshot
 	Seq          uint64
+	Store        string // StoreEmbedded or StoreWeaviate (Config().Store says where)
 }
 
 // Stats returns counts and sizes.
@@ -1025,9 +1075,20 @@ func (s *Store) Stats() StoreStats {
 	s.walMu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := StoreStats{Docs: len(s.docs), Chunks: len(s.chunks), Seq: s.seq, WALBytes: walBytes}
+	st := StoreStats{Docs: len(s.docs), Chunks: len(s.chunks), Seq: s.seq, WALBytes: walBytes, Store: StoreEmbedded}
 	for _, c := range s.chunks {
 		st.Chars += int64(c.CharEnd - c.CharStart)
+	}
+	if s.remote != nil {
+		st.Store = StoreWeaviate
+		for _, d := range s.docs {
+			st.Chunks += d.ChunkCount
+			st.Chars += d.Chars
+		}
+		st.VectorDim = s.remote.Dim()
+		if s.cfg.Embedding != nil {
+			st.VectorIndex = "weaviate hnsw"
+		}
 	}
 	if s.vec != nil {
 		st.VectorDim = s.vec.Dim()
@@ -1058,6 +1119,9 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Result, error) {
 		q.Mode = ModeBM25
 	}
 	s.follow()
+	if s.remote != nil {
+		return s.searchRemote(ctx, q)
+	}
 	s.mu.RLock()
 	lex, vec := s.lex, s.vec
 	s.mu.RUnlock()

@@ -11,11 +11,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/go-openapi/strfmt"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate"
-	"github.com/weaviate/weaviate-go-client/v5/weaviate/auth"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/filters"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/graphql"
 	"github.com/weaviate/weaviate/entities/models"
@@ -43,6 +44,9 @@ type IndexedChunk struct {
 	Text   string            // the text BM25 sees (Chunk.ContextText)
 	Meta   map[string]string // MetaSource and MetaTitle are stored
 	Vector []float32         // nil for a lexical-only knowledge base
+	// Chunk, when set, is stored whole (its text, headings and spans), so
+	// a search returns it without a local copy.
+	Chunk *Chunk
 }
 
 // BackendQuery is one backend search.
@@ -68,7 +72,27 @@ type WeaviateConfig struct {
 	// Timeout bounds each request made without a caller's context (the
 	// VectorIndex methods); default 30 s.
 	Timeout time.Duration
+	// Replication is the collection's replication factor when this call
+	// creates it (0: 1); an existing collection keeps its own.
+	Replication int
+	// Consistency is the level of every read and write: "ONE", "QUORUM"
+	// or "ALL"; empty means QUORUM (see DefaultConsistency).
+	Consistency string
+	// BM25 sets the collection's k1 and b when this call creates it (zero:
+	// Weaviate's defaults), so a Weaviate knowledge base ranks with the
+	// same parameters as an embedded one.
+	BM25 index.BM25Params
 }
+
+// DefaultConsistency is the consistency level of reads and writes. With
+// QUORUM on both sides a write is acknowledged only once a majority of the
+// replicas hold it, and a read consults a majority, so every read overlaps
+// every acknowledged write (R + W > N): with replication 3 one node may be
+// down without losing an acknowledged chunk or failing a query. ONE would
+// let a write be acknowledged by a node that then dies before the others
+// have it; ALL would stop every write while any replica is down. With
+// replication 1 all three levels are the same.
+const DefaultConsistency = "QUORUM"
 
 // Weaviate stores chunks in a Weaviate collection through the official
 // client: text in a property tokenized with "gse" (so Weaviate's BM25
@@ -78,10 +102,12 @@ type WeaviateConfig struct {
 // it. It implements ChunkBackend and VectorIndex, so a Retriever can use
 // it as its dense index.
 type Weaviate struct {
-	client  *weaviate.Client
+	clients []*weaviate.Client // one per node URL
+	cur     atomic.Int32       // the node requests go to; moves on when one fails
 	cfg     WeaviateConfig
 	dim     int
 	timeout time.Duration
+	cl      string // consistency level
 }
 
 var _ ChunkBackend = (*Weaviate)(nil)
@@ -89,59 +115,134 @@ var _ VectorIndex = (*Weaviate)(nil)
 
 var className = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*$`)
 
-// Weaviate property names.
+// Weaviate property names. text is what BM25 sees (the chunk's context
+// text); the others give a hit back as the Chunk the embedded store would
+// return, so a client keeps no copy of the chunks.
 const (
-	wvText    = "text"
-	wvChunkID = "chunkId"
-	wvSource  = "source"
-	wvTitle   = "title"
+	wvText      = "text"  // the text's Han runs, tokenized by gse
+	wvWords     = "words" // the whole text tokenized as lower-cased words: BM25 for other scripts
+	wvChunkID   = "chunkId"
+	wvSource    = "source"
+	wvTitle     = "title"
+	wvBody      = "body"     // Chunk.Text
+	wvHeadings  = "headings" // Chunk.Headings
+	wvIndex     = "chunkIndex"
+	wvByteStart = "byteStart"
+	wvByteEnd   = "byteEnd"
+	wvCharStart = "charStart"
+	wvCharEnd   = "charEnd"
 )
 
 // OpenWeaviate connects to the server and creates the collection when it
 // does not exist yet.
 func OpenWeaviate(ctx context.Context, cfg WeaviateConfig) (*Weaviate, error) {
+	w, err := newWeaviate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.ensureClass(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// newWeaviate makes a handle without contacting the server, so a
+// knowledge base whose server is down still opens (its local record
+// answers stats and listings; searches then fail with the reason).
+func newWeaviate(cfg WeaviateConfig) (*Weaviate, error) {
 	if !className.MatchString(cfg.Class) {
 		return nil, fmt.Errorf("weaviate: class name %q must start with an upper-case letter and hold only letters, digits and _", cfg.Class)
 	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("weaviate: URL %q is not http(s)://host:port", cfg.URL)
+	w := &Weaviate{cfg: cfg, timeout: cfg.Timeout, cl: strings.ToUpper(cfg.Consistency)}
+	for _, raw := range strings.Split(cfg.URL, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("weaviate: URL %q is not http(s)://host:port (several nodes: comma-separated)", raw)
+		}
+		// The key goes as a bearer header rather than the client's
+		// AuthConfig, which would contact the server here already.
+		wc := weaviate.Config{Host: u.Host, Scheme: u.Scheme}
+		if cfg.APIKey != "" {
+			wc.Headers = map[string]string{"Authorization": "Bearer " + cfg.APIKey}
+		}
+		client, err := weaviate.NewClient(wc)
+		if err != nil {
+			return nil, fmt.Errorf("weaviate at %s: %w", raw, err)
+		}
+		w.clients = append(w.clients, client)
 	}
-	wc := weaviate.Config{Host: u.Host, Scheme: u.Scheme, StartupTimeout: 5 * time.Second}
-	if cfg.APIKey != "" {
-		wc.AuthConfig = auth.ApiKey{Value: cfg.APIKey}
-	}
-	client, err := weaviate.NewClient(wc)
-	if err != nil {
-		return nil, fmt.Errorf("weaviate at %s: %w (is the server running?)", cfg.URL, err)
-	}
-	w := &Weaviate{client: client, cfg: cfg, timeout: cfg.Timeout}
 	if w.timeout <= 0 {
 		w.timeout = 30 * time.Second
 	}
-	exists, err := client.Schema().ClassExistenceChecker().WithClassName(cfg.Class).Do(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("weaviate at %s: check class %s: %w", cfg.URL, cfg.Class, err)
-	}
-	if !exists {
-		no := false
-		class := &models.Class{
-			Class:             cfg.Class,
-			Description:       "ragtune knowledge-base chunks",
-			Vectorizer:        "none",
-			VectorIndexConfig: map[string]any{"distance": "cosine"},
-			Properties: []*models.Property{
-				{Name: wvText, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationGse},
-				{Name: wvChunkID, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationField, IndexSearchable: &no},
-				{Name: wvSource, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationField, IndexSearchable: &no},
-				{Name: wvTitle, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationField, IndexSearchable: &no},
-			},
-		}
-		if err := client.Schema().ClassCreator().WithClass(class).Do(ctx); err != nil {
-			return nil, fmt.Errorf("weaviate at %s: create class %s: %w (gse tokenization needs ENABLE_TOKENIZER_GSE=true on the server)", cfg.URL, cfg.Class, err)
-		}
+	switch w.cl {
+	case "":
+		w.cl = DefaultConsistency
+	case "ONE", "QUORUM", "ALL":
+	default:
+		return nil, fmt.Errorf("weaviate: consistency level %q is not ONE, QUORUM or ALL", cfg.Consistency)
 	}
 	return w, nil
+}
+
+// ensureClass creates the collection unless it exists.
+func (w *Weaviate) ensureClass(ctx context.Context) error {
+	cfg := w.cfg
+	exists, err := w.client().Schema().ClassExistenceChecker().WithClassName(cfg.Class).Do(ctx)
+	if err != nil {
+		return fmt.Errorf("weaviate at %s: check class %s: %w (is the server running? start it as the guide's \"Beyond one machine\" section shows)", cfg.URL, cfg.Class, err)
+	}
+	if exists {
+		return nil
+	}
+	no := false
+	meta := func(name, typ string) *models.Property {
+		p := &models.Property{Name: name, DataType: []string{typ}, IndexSearchable: &no}
+		if typ == "text" || typ == "text[]" {
+			p.Tokenization = models.PropertyTokenizationField
+		}
+		return p
+	}
+	class := &models.Class{
+		Class:             cfg.Class,
+		Description:       "ragtune knowledge-base chunks",
+		Vectorizer:        "none",
+		VectorIndexConfig: map[string]any{"distance": "cosine"},
+		Properties: []*models.Property{
+			{Name: wvText, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationGse},
+			{Name: wvWords, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationWord},
+			meta(wvChunkID, "text"), meta(wvSource, "text"), meta(wvTitle, "text"),
+			meta(wvBody, "text"), meta(wvHeadings, "text[]"),
+			meta(wvIndex, "int"), meta(wvByteStart, "int"), meta(wvByteEnd, "int"), meta(wvCharStart, "int"), meta(wvCharEnd, "int"),
+		},
+	}
+	if cfg.BM25.K1 > 0 || cfg.BM25.B > 0 {
+		class.InvertedIndexConfig = &models.InvertedIndexConfig{Bm25: &models.BM25Config{K1: float32(cfg.BM25.K1), B: float32(cfg.BM25.B)}}
+	}
+	if cfg.Replication > 1 {
+		// Async replication repairs, in the background, what a replica
+		// missed while it was down; QUORUM reads cover the meantime.
+		class.ReplicationConfig = &models.ReplicationConfig{Factor: int64(cfg.Replication), AsyncEnabled: true}
+	}
+	if err := w.client().Schema().ClassCreator().WithClass(class).Do(ctx); err != nil {
+		return fmt.Errorf("weaviate at %s: create class %s: %w (gse tokenization needs ENABLE_TOKENIZER_GSE=true on the server; replication %d needs that many nodes)", cfg.URL, cfg.Class, err, max(cfg.Replication, 1))
+	}
+	return nil
+}
+
+// Drop deletes the collection and every chunk in it.
+func (w *Weaviate) Drop(ctx context.Context) error {
+	exists, err := w.client().Schema().ClassExistenceChecker().WithClassName(w.cfg.Class).Do(ctx)
+	if err != nil {
+		return fmt.Errorf("weaviate at %s: check class %s: %w", w.cfg.URL, w.cfg.Class, err)
+	}
+	if !exists {
+		return nil
+	}
+	if err := w.client().Schema().ClassDeleter().WithClassName(w.cfg.Class).Do(ctx); err != nil {
+		return fmt.Errorf("weaviate at %s: delete class %s: %w", w.cfg.URL, w.cfg.Class, err)
+	}
+	return nil
 }
 
 // objectID maps a chunk ID to a stable name-based (version 5 style) UUID.
@@ -155,7 +256,11 @@ func objectID(class, id string) strfmt.UUID {
 // weaviateBatch bounds objects per batch request.
 const weaviateBatch = 200
 
-// PutChunks implements ChunkBackend.
+// PutChunks implements ChunkBackend. Each batch request waits for the
+// consistency level's acknowledgements; a request that fails as a whole
+// (a connection reset, a coordinator timing out on a replica that just
+// died) is retried a few times, which is safe because objects are keyed
+// by chunk ID.
 func (w *Weaviate) PutChunks(ctx context.Context, chunks []IndexedChunk) error {
 	for start := 0; start < len(chunks); start += weaviateBatch {
 		part := chunks[start:min(start+weaviateBatch, len(chunks))]
@@ -167,52 +272,171 @@ func (w *Weaviate) PutChunks(ctx context.Context, chunks []IndexedChunk) error {
 			if len(c.Vector) != w.dim {
 				return fmt.Errorf("weaviate: chunk %s has a %d-d vector, others are %d-d", c.ID, len(c.Vector), w.dim)
 			}
-			objs[i] = &models.Object{
-				Class: w.cfg.Class,
-				ID:    objectID(w.cfg.Class, c.ID),
-				Properties: map[string]any{
-					wvText: c.Text, wvChunkID: c.ID, wvSource: c.Meta[MetaSource], wvTitle: c.Meta[MetaTitle],
-				},
+			props := map[string]any{wvText: hanRuns(c.Text), wvWords: c.Text, wvChunkID: c.ID, wvSource: c.Meta[MetaSource], wvTitle: c.Meta[MetaTitle]}
+			if ch := c.Chunk; ch != nil {
+				props[wvBody], props[wvIndex] = ch.Text, ch.Index
+				props[wvByteStart], props[wvByteEnd], props[wvCharStart], props[wvCharEnd] = ch.ByteStart, ch.ByteEnd, ch.CharStart, ch.CharEnd
+				if len(ch.Headings) > 0 {
+					props[wvHeadings] = ch.Headings
+				}
+			} else if n, ok := chunkIndexOf(c.ID); ok {
+				props[wvIndex] = n
 			}
+			objs[i] = &models.Object{Class: w.cfg.Class, ID: objectID(w.cfg.Class, c.ID), Properties: props}
 			if len(c.Vector) > 0 {
 				objs[i].Vector = models.C11yVector(c.Vector)
 			}
 		}
-		resp, err := w.client.Batch().ObjectsBatcher().WithObjects(objs...).Do(ctx)
+		var resp []models.ObjectsGetResponse
+		err := w.retry(ctx, func(c *weaviate.Client) error {
+			var err error
+			resp, err = c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(w.cl).Do(ctx)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("weaviate: batch import: %w", err)
+			return fmt.Errorf("weaviate at %s: batch import: %w", w.cfg.URL, err)
 		}
 		for i, r := range resp {
 			if r.Result != nil && r.Result.Errors != nil && len(r.Result.Errors.Error) > 0 {
-				return fmt.Errorf("weaviate: import chunk %s: %s", part[i].ID, r.Result.Errors.Error[0].Message)
+				return fmt.Errorf("weaviate at %s: import chunk %s: %s", w.cfg.URL, part[i].ID, r.Result.Errors.Error[0].Message)
 			}
 		}
 	}
 	return nil
 }
 
-// PutDoc mirrors one document of the embedded store: its old chunks are
-// deleted, its current chunks (with their vectors) imported.
-func (w *Weaviate) PutDoc(ctx context.Context, d *DocRecord) error {
-	if err := w.DeleteSource(ctx, d.Path); err != nil {
-		return err
+// client is the client of the node requests go to now.
+func (w *Weaviate) client() *weaviate.Client {
+	return w.clients[int(w.cur.Load())%len(w.clients)]
+}
+
+// retry runs op, and after a failure runs it again on the next node (when
+// several are configured), up to four times in all, backing off, while
+// ctx allows.
+func (w *Weaviate) retry(ctx context.Context, op func(c *weaviate.Client) error) error {
+	var err error
+	for attempt := range 4 {
+		if attempt > 0 {
+			if len(w.clients) > 1 {
+				w.cur.Add(1)
+			}
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(attempt*attempt) * 200 * time.Millisecond):
+			}
+		}
+		if err = op(w.client()); err == nil {
+			return nil
+		}
 	}
+	return err
+}
+
+// hanRuns keeps the Han characters of s (and the punctuation that
+// separates Chinese sentences), blanking everything else. Weaviate's gse
+// tokenizer cuts Latin words into fragments that match unrelated words,
+// so other scripts are left to the word-tokenized property; the embedded
+// analyzer likewise segments only Chinese with gse.
+func hanRuns(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r) || strings.ContainsRune("，。！？；：、", r) {
+			return r
+		}
+		return ' '
+	}, s)
+}
+
+// chunkIndexOf reads the index from a "path#index" chunk ID.
+func chunkIndexOf(id string) (int, bool) {
+	i := strings.LastIndexByte(id, '#')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	return n, err == nil && n >= 0
+}
+
+// indexedChunks is d's chunks as a backend stores them.
+func indexedChunks(d *DocRecord) []IndexedChunk {
 	chunks := make([]IndexedChunk, len(d.Chunks))
-	for i, c := range d.Chunks {
-		chunks[i] = IndexedChunk{ID: chunkID(d.Path, c.Index), Text: c.ContextText(), Meta: map[string]string{MetaSource: d.Path, MetaTitle: d.Title}}
+	for i := range d.Chunks {
+		c := &d.Chunks[i]
+		chunks[i] = IndexedChunk{ID: chunkID(d.Path, c.Index), Text: c.ContextText(), Meta: map[string]string{MetaSource: d.Path, MetaTitle: d.Title}, Chunk: c}
 		if len(d.Vectors) == len(d.Chunks) {
 			chunks[i].Vector = d.Vectors[i]
 		}
 	}
-	return w.PutChunks(ctx, chunks)
+	return chunks
+}
+
+// PutDocs writes documents: their current chunks are imported (replacing
+// chunks of the same ID), then every chunk of theirs beyond the current
+// count is deleted, in one request for all of them. Putting before
+// deleting keeps a re-ingested document searchable throughout; the delete
+// also clears what an earlier run that crashed before committing left.
+func (w *Weaviate) PutDocs(ctx context.Context, docs []*DocRecord) error {
+	var chunks []IndexedChunk
+	for _, d := range docs {
+		chunks = append(chunks, indexedChunks(d)...)
+		if len(chunks) >= weaviateBatch {
+			if err := w.PutChunks(ctx, chunks); err != nil {
+				return err
+			}
+			chunks = chunks[:0]
+		}
+	}
+	if err := w.PutChunks(ctx, chunks); err != nil {
+		return err
+	}
+	for start := 0; start < len(docs); start += staleDeleteDocs {
+		part := docs[start:min(start+staleDeleteDocs, len(docs))]
+		stale := make([]*filters.WhereBuilder, len(part))
+		for i, d := range part {
+			stale[i] = filters.Where().WithOperator(filters.And).WithOperands([]*filters.WhereBuilder{
+				filters.Where().WithPath([]string{wvSource}).WithOperator(filters.Equal).WithValueText(d.Path),
+				filters.Where().WithPath([]string{wvIndex}).WithOperator(filters.GreaterThanEqual).WithValueInt(int64(len(d.Chunks))),
+			})
+		}
+		where := stale[0]
+		if len(stale) > 1 {
+			where = filters.Where().WithOperator(filters.Or).WithOperands(stale)
+		}
+		if err := w.deleteWhere(ctx, where); err != nil {
+			return fmt.Errorf("weaviate at %s: delete stale chunks of %s: %w", w.cfg.URL, part[0].Path, err)
+		}
+	}
+	return nil
+}
+
+// staleDeleteDocs bounds the documents one stale-chunk delete names.
+const staleDeleteDocs = 64
+
+// PutDoc writes one document (see PutDocs).
+func (w *Weaviate) PutDoc(ctx context.Context, d *DocRecord) error {
+	return w.PutDocs(ctx, []*DocRecord{d})
+}
+
+// deleteWhere deletes the matching objects, at the consistency level.
+func (w *Weaviate) deleteWhere(ctx context.Context, where *filters.WhereBuilder) error {
+	return w.retry(ctx, func(c *weaviate.Client) error {
+		resp, err := c.Batch().ObjectsBatchDeleter().WithClassName(w.cfg.Class).WithWhere(where).
+			WithConsistencyLevel(w.cl).WithOutput("minimal").Do(ctx)
+		if err != nil {
+			return err
+		}
+		if resp != nil && resp.Results != nil && resp.Results.Failed > 0 {
+			return fmt.Errorf("%d of %d objects not deleted", resp.Results.Failed, resp.Results.Matches)
+		}
+		return nil
+	})
 }
 
 // DeleteSource implements ChunkBackend.
 func (w *Weaviate) DeleteSource(ctx context.Context, source string) error {
 	where := filters.Where().WithPath([]string{wvSource}).WithOperator(filters.Equal).WithValueText(source)
-	_, err := w.client.Batch().ObjectsBatchDeleter().WithClassName(w.cfg.Class).WithWhere(where).Do(ctx)
-	if err != nil {
-		return fmt.Errorf("weaviate: delete chunks of %s: %w", source, err)
+	if err := w.deleteWhere(ctx, where); err != nil {
+		return fmt.Errorf("weaviate at %s: delete chunks of %s: %w", w.cfg.URL, source, err)
 	}
 	return nil
 }
@@ -221,6 +445,19 @@ func (w *Weaviate) DeleteSource(ctx context.Context, source string) error {
 // and hybrid queries. Scores are Weaviate's: BM25 scores, cosine
 // similarity (1 - distance) for dense, fused scores for hybrid.
 func (w *Weaviate) SearchChunks(ctx context.Context, q BackendQuery) ([]index.Hit, error) {
+	res, err := w.search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]index.Hit, len(res))
+	for i, r := range res {
+		hits[i] = index.Hit{ID: r.ID, Score: r.Score, Meta: map[string]string{MetaSource: r.Chunk.Source, MetaTitle: r.Chunk.Title}}
+	}
+	return hits, nil
+}
+
+// search runs q and returns the hits with their chunks as stored.
+func (w *Weaviate) search(ctx context.Context, q BackendQuery) ([]Result, error) {
 	k := q.K
 	if k <= 0 {
 		k = 5
@@ -229,18 +466,23 @@ func (w *Weaviate) SearchChunks(ctx context.Context, q BackendQuery) ([]index.Hi
 	if q.Filter != nil {
 		limit = max(10*k, 100)
 	}
-	fields := []graphql.Field{{Name: wvChunkID}, {Name: wvSource}, {Name: wvTitle},
+	fields := []graphql.Field{{Name: wvChunkID}, {Name: wvSource}, {Name: wvTitle}, {Name: wvBody}, {Name: wvHeadings},
+		{Name: wvIndex}, {Name: wvByteStart}, {Name: wvByteEnd}, {Name: wvCharStart}, {Name: wvCharEnd},
 		{Name: "_additional", Fields: []graphql.Field{{Name: "score"}, {Name: "distance"}}}}
-	get := w.client.GraphQL().Get().WithClassName(w.cfg.Class).WithFields(fields...).WithLimit(limit)
-	gq := w.client.GraphQL()
+	// The search argument is built once; the request itself is built per
+	// node, since a builder is bound to its client's connection.
+	var with func(*graphql.GetBuilder) *graphql.GetBuilder
+	gq := w.client().GraphQL()
 	switch q.Mode {
 	case ModeBM25, "":
-		get = get.WithBM25(gq.Bm25ArgBuilder().WithQuery(q.Text).WithProperties(wvText))
+		arg := gq.Bm25ArgBuilder().WithQuery(q.Text).WithProperties(wvText, wvWords)
+		with = func(g *graphql.GetBuilder) *graphql.GetBuilder { return g.WithBM25(arg) }
 	case ModeDense:
 		if len(q.Vector) == 0 {
 			return nil, fmt.Errorf("weaviate dense search: %w", ErrNoVectors)
 		}
-		get = get.WithNearVector(gq.NearVectorArgBuilder().WithVector(q.Vector))
+		arg := gq.NearVectorArgBuilder().WithVector(q.Vector)
+		with = func(g *graphql.GetBuilder) *graphql.GetBuilder { return g.WithNearVector(arg) }
 	case ModeHybrid:
 		if len(q.Vector) == 0 {
 			return nil, fmt.Errorf("weaviate hybrid search: %w", ErrNoVectors)
@@ -253,41 +495,47 @@ func (w *Weaviate) SearchChunks(ctx context.Context, q BackendQuery) ([]index.Hi
 		if q.Fusion == FusionRRF {
 			fusion = graphql.Ranked
 		}
-		get = get.WithHybrid(gq.HybridArgumentBuilder().WithQuery(q.Text).WithVector(q.Vector).
-			WithAlpha(float32(alpha)).WithFusionType(fusion).WithProperties([]string{wvText}))
+		arg := gq.HybridArgumentBuilder().WithQuery(q.Text).WithVector(q.Vector).
+			WithAlpha(float32(alpha)).WithFusionType(fusion).WithProperties([]string{wvText, wvWords})
+		with = func(g *graphql.GetBuilder) *graphql.GetBuilder { return g.WithHybrid(arg) }
 	default:
 		return nil, fmt.Errorf("unknown retrieval mode %q", q.Mode)
 	}
-	resp, err := get.Do(ctx)
+	var resp *models.GraphQLResponse
+	err := w.retry(ctx, func(c *weaviate.Client) error {
+		var err error
+		resp, err = w.readLevel(with(c.GraphQL().Get().WithClassName(w.cfg.Class).WithFields(fields...).WithLimit(limit))).Do(ctx)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("weaviate %s search: %w", q.Mode, err)
+		return nil, fmt.Errorf("weaviate at %s: %s search: %w", w.cfg.URL, q.Mode, err)
 	}
 	if len(resp.Errors) > 0 {
 		msgs := make([]string, len(resp.Errors))
 		for i, e := range resp.Errors {
 			msgs[i] = e.Message
 		}
-		return nil, fmt.Errorf("weaviate %s search: %s", q.Mode, strings.Join(msgs, "; "))
+		return nil, fmt.Errorf("weaviate at %s: %s search: %s", w.cfg.URL, q.Mode, strings.Join(msgs, "; "))
 	}
-	hits, err := parseHits(resp.Data, w.cfg.Class, q.Mode == ModeDense)
+	res, err := parseHits(resp.Data, w.cfg.Class, q.Mode == ModeDense)
 	if err != nil {
 		return nil, fmt.Errorf("weaviate %s search: %w", q.Mode, err)
 	}
 	if q.Filter != nil {
-		kept := hits[:0]
-		for _, h := range hits {
-			if q.Filter(h.Meta) {
-				kept = append(kept, h)
+		kept := res[:0]
+		for _, r := range res {
+			if q.Filter(map[string]string{MetaSource: r.Chunk.Source, MetaTitle: r.Chunk.Title}) {
+				kept = append(kept, r)
 			}
 		}
-		hits = kept
+		res = kept
 	}
-	return cut(hits, k), nil
+	return res[:min(k, len(res))], nil
 }
 
-// parseHits reads Get{Class{chunkId source title _additional{score
+// parseHits reads Get{Class{chunkId source ... _additional{score
 // distance}}} from a GraphQL response.
-func parseHits(data map[string]models.JSONObject, class string, byDistance bool) ([]index.Hit, error) {
+func parseHits(data map[string]models.JSONObject, class string, byDistance bool) ([]Result, error) {
 	get, _ := data["Get"].(map[string]any)
 	rows, ok := get[class].([]any)
 	if !ok {
@@ -296,15 +544,31 @@ func parseHits(data map[string]models.JSONObject, class string, byDistance bool)
 		}
 		return nil, errors.New("response has no Get." + class + " list")
 	}
-	hits := make([]index.Hit, 0, len(rows))
+	out := make([]Result, 0, len(rows))
 	for _, r := range rows {
 		obj, _ := r.(map[string]any)
 		id, _ := obj[wvChunkID].(string)
-		src, _ := obj[wvSource].(string)
-		title, _ := obj[wvTitle].(string)
+		c := Chunk{}
+		c.Source, _ = obj[wvSource].(string)
+		c.Title, _ = obj[wvTitle].(string)
+		c.Text, _ = obj[wvBody].(string)
+		if hs, ok := obj[wvHeadings].([]any); ok {
+			for _, h := range hs {
+				if s, ok := h.(string); ok {
+					c.Headings = append(c.Headings, s)
+				}
+			}
+		}
+		for name, dst := range map[string]*int{wvIndex: &c.Index, wvByteStart: &c.ByteStart, wvByteEnd: &c.ByteEnd, wvCharStart: &c.CharStart, wvCharEnd: &c.CharEnd} {
+			if v, err := number(obj[name]); err == nil {
+				*dst = int(v)
+			}
+		}
 		add, _ := obj["_additional"].(map[string]any)
 		var score float64
-		if byDistance {
+		if add == nil {
+			// a plain Get (chunkByID): no score asked for
+		} else if byDistance {
 			d, err := number(add["distance"])
 			if err != nil {
 				return nil, fmt.Errorf("chunk %s: distance: %w", id, err)
@@ -317,9 +581,43 @@ func parseHits(data map[string]models.JSONObject, class string, byDistance bool)
 			}
 			score = s
 		}
-		hits = append(hits, index.Hit{ID: id, Score: score, Meta: map[string]string{MetaSource: src, MetaTitle: title}})
+		out = append(out, Result{ID: id, Score: score, Chunk: c})
 	}
-	return hits, nil
+	return out, nil
+}
+
+// readLevel sets a query's consistency level. Weaviate's GraphQL schema
+// has the argument only on replicated collections (and rejects it on
+// others, where every level would mean ONE anyway).
+func (w *Weaviate) readLevel(g *graphql.GetBuilder) *graphql.GetBuilder {
+	if w.cfg.Replication > 1 {
+		return g.WithConsistencyLevel(w.cl)
+	}
+	return g
+}
+
+// chunkByID fetches one stored chunk by its chunk ID.
+func (w *Weaviate) chunkByID(ctx context.Context, id string) (Chunk, bool, error) {
+	fields := []graphql.Field{{Name: wvChunkID}, {Name: wvSource}, {Name: wvTitle}, {Name: wvBody}, {Name: wvHeadings},
+		{Name: wvIndex}, {Name: wvByteStart}, {Name: wvByteEnd}, {Name: wvCharStart}, {Name: wvCharEnd}}
+	where := filters.Where().WithPath([]string{"id"}).WithOperator(filters.Equal).WithValueText(string(objectID(w.cfg.Class, id)))
+	var resp *models.GraphQLResponse
+	err := w.retry(ctx, func(c *weaviate.Client) error {
+		var err error
+		resp, err = w.readLevel(c.GraphQL().Get().WithClassName(w.cfg.Class).WithFields(fields...).WithWhere(where).WithLimit(1)).Do(ctx)
+		return err
+	})
+	if err == nil && len(resp.Errors) > 0 {
+		err = errors.New(resp.Errors[0].Message)
+	}
+	if err != nil {
+		return Chunk{}, false, fmt.Errorf("weaviate at %s: get chunk %s: %w", w.cfg.URL, id, err)
+	}
+	res, err := parseHits(resp.Data, w.cfg.Class, false)
+	if err != nil || len(res) == 0 {
+		return Chunk{}, false, err
+	}
+	return res[0].Chunk, true, nil
 }
 
 // number reads a GraphQL number, which Weaviate sends as a JSON number
@@ -353,7 +651,7 @@ func (w *Weaviate) Add(id string, vec []float32, meta map[string]string) error {
 func (w *Weaviate) Delete(id string) bool {
 	ctx, cancel := w.ctx()
 	defer cancel()
-	err := w.client.Data().Deleter().WithClassName(w.cfg.Class).WithID(string(objectID(w.cfg.Class, id))).Do(ctx)
+	err := w.client().Data().Deleter().WithClassName(w.cfg.Class).WithID(string(objectID(w.cfg.Class, id))).WithConsistencyLevel(w.cl).Do(ctx)
 	return err == nil
 }
 
@@ -369,23 +667,35 @@ func (w *Weaviate) Search(query []float32, k int, filter index.Filter) ([]index.
 func (w *Weaviate) Len() int {
 	ctx, cancel := w.ctx()
 	defer cancel()
-	resp, err := w.client.GraphQL().Aggregate().WithClassName(w.cfg.Class).
-		WithFields(graphql.Field{Name: "meta", Fields: []graphql.Field{{Name: "count"}}}).Do(ctx)
-	if err != nil || len(resp.Errors) > 0 {
+	n, err := w.Count(ctx)
+	if err != nil {
 		return -1
+	}
+	return n
+}
+
+// Count returns the collection's object count.
+func (w *Weaviate) Count(ctx context.Context) (int, error) {
+	resp, err := w.client().GraphQL().Aggregate().WithClassName(w.cfg.Class).
+		WithFields(graphql.Field{Name: "meta", Fields: []graphql.Field{{Name: "count"}}}).Do(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("weaviate at %s: count %s: %w", w.cfg.URL, w.cfg.Class, err)
+	}
+	if len(resp.Errors) > 0 {
+		return 0, fmt.Errorf("weaviate at %s: count %s: %s", w.cfg.URL, w.cfg.Class, resp.Errors[0].Message)
 	}
 	agg, _ := resp.Data["Aggregate"].(map[string]any)
 	rows, _ := agg[w.cfg.Class].([]any)
 	if len(rows) == 0 {
-		return 0
+		return 0, nil
 	}
 	row, _ := rows[0].(map[string]any)
 	meta, _ := row["meta"].(map[string]any)
 	n, err := number(meta["count"])
 	if err != nil {
-		return -1
+		return 0, fmt.Errorf("weaviate at %s: count %s: %w", w.cfg.URL, w.cfg.Class, err)
 	}
-	return int(n)
+	return int(n), nil
 }
 
 // Dim implements VectorIndex: the size of the vectors put through this

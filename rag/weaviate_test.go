@@ -36,6 +36,17 @@ func weaviateBinary() string {
 	return ""
 }
 
+// requireWeaviate returns the weaviate-server binary or skips the test.
+func requireWeaviate(t *testing.T) string {
+	t.Helper()
+	bin := weaviateBinary()
+	if bin == "" {
+		t.Skip("weaviate-server not found (set RAGTUNE_WEAVIATE_BIN, put it on PATH, or install it with " +
+			"GOBIN=$HOME/.cache/ragtune-bin go install github.com/weaviate/weaviate/cmd/weaviate-server@v1.35.2)")
+	}
+	return bin
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -51,19 +62,34 @@ func freePort(t *testing.T) int {
 // test ends.
 func startWeaviate(t *testing.T) string {
 	t.Helper()
-	bin := weaviateBinary()
-	if bin == "" {
-		t.Skip("weaviate-server not found (set RAGTUNE_WEAVIATE_BIN, put it on PATH, or install it with " +
-			"GOBIN=$HOME/.cache/ragtune-bin go install github.com/weaviate/weaviate/cmd/weaviate-server@v1.35.2)")
-	}
-	dir := t.TempDir()
+	n := newWeaviateNode(t, "node1", t.TempDir(), nil)
+	n.start(t)
+	return n.url
+}
+
+// weaviateNode is one weaviate-server process that a test can kill and
+// start again on the same ports and data directory.
+type weaviateNode struct {
+	bin, dir, url string
+	env           []string
+	cmd           *exec.Cmd
+	done          chan struct{}
+	logFile       *os.File
+}
+
+// newWeaviateNode prepares a node named name with its data in dir; extra
+// environment variables (cluster settings) override the single-node
+// defaults. It skips the test when the binary is absent.
+func newWeaviateNode(t *testing.T, name, dir string, extra map[string]string) *weaviateNode {
+	t.Helper()
+	bin := requireWeaviate(t)
 	port := freePort(t)
 	env := map[string]string{
 		"PERSISTENCE_DATA_PATH":                   filepath.Join(dir, "data"),
 		"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
 		"DEFAULT_VECTORIZER_MODULE":               "none",
 		"ENABLE_TOKENIZER_GSE":                    "true",
-		"CLUSTER_HOSTNAME":                        "node1",
+		"CLUSTER_HOSTNAME":                        name,
 		"CLUSTER_ADVERTISE_ADDR":                  "127.0.0.1",
 		"RAFT_BOOTSTRAP_EXPECT":                   "1",
 		"DISABLE_TELEMETRY":                       "true",
@@ -77,53 +103,92 @@ func startWeaviate(t *testing.T) string {
 		"RAFT_INTERNAL_RPC_PORT":     strconv.Itoa(freePort(t)),
 		"PROMETHEUS_MONITORING_PORT": strconv.Itoa(freePort(t)),
 	}
-	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--scheme", "http")
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	for k, v := range extra {
+		env[k] = v
 	}
-	logPath := filepath.Join(dir, "weaviate.log")
-	logFile, err := os.Create(logPath)
+	n := &weaviateNode{bin: bin, dir: dir, url: fmt.Sprintf("http://127.0.0.1:%d", port), env: os.Environ()}
+	for k, v := range env {
+		n.env = append(n.env, k+"="+v)
+	}
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+// launch starts the process without waiting for it to be ready.
+func (n *weaviateNode) launch(t *testing.T) {
+	t.Helper()
+	_, port, _ := strings.Cut(strings.TrimPrefix(n.url, "http://"), ":")
+	cmd := exec.Command(n.bin, "--host", "127.0.0.1", "--port", port, "--scheme", "http")
+	cmd.Env = n.env
+	logFile, err := os.OpenFile(filepath.Join(n.dir, "weaviate.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
+		t.Fatalf("start %s: %v", n.bin, err)
 	}
-	done := make(chan struct{})
+	n.cmd, n.logFile, n.done = cmd, logFile, make(chan struct{})
+	done := n.done
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logFile.Close()
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(90 * time.Second)
+}
+
+// waitReady waits until the node answers its readiness probe.
+func (n *weaviateNode) waitReady(t *testing.T, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
-		resp, err := http.Get(base + "/v1/.well-known/ready")
+		resp, err := http.Get(n.url + "/v1/.well-known/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return
 			}
 		}
 		select {
-		case <-done:
-			log, _ := os.ReadFile(logPath)
+		case <-n.done:
+			log, _ := os.ReadFile(filepath.Join(n.dir, "weaviate.log"))
 			t.Fatalf("weaviate-server exited before becoming ready:\n%s", tail(string(log), 3000))
 		case <-time.After(250 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("weaviate-server not ready after 90 s:\n%s", tail(string(log), 3000))
+			log, _ := os.ReadFile(filepath.Join(n.dir, "weaviate.log"))
+			t.Fatalf("weaviate-server %s not ready after %s:\n%s", n.url, limit, tail(string(log), 3000))
 		}
 	}
+}
+
+func (n *weaviateNode) start(t *testing.T) {
+	t.Helper()
+	n.launch(t)
+	n.waitReady(t, 90*time.Second)
+}
+
+// kill ends the process at once (SIGKILL: no shutdown, as in a crash).
+func (n *weaviateNode) kill() {
+	if n.cmd == nil {
+		return
+	}
+	n.cmd.Process.Kill()
+	<-n.done
+	n.logFile.Close()
+	n.cmd = nil
+}
+
+// stop ends the process gracefully, killing it after 15 s.
+func (n *weaviateNode) stop() {
+	if n.cmd == nil {
+		return
+	}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(15 * time.Second):
+		n.cmd.Process.Kill()
+		<-n.done
+	}
+	n.logFile.Close()
+	n.cmd = nil
 }
 
 func tail(s string, n int) string {
