@@ -2,22 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"ragtune/gguf"
 	"ragtune/hub"
 	"ragtune/internal/bytesize"
 	"ragtune/internal/progress"
-	"ragtune/quant"
-	"ragtune/weights"
 )
 
 func init() {
@@ -108,50 +103,26 @@ func runModelList(args []string) error {
 	}
 	if len(dirs) == 0 {
 		dirs = globList{"."}
-		if d := ragtuneModelsDir(); d != "" {
+		if d := hub.ModelsDir(); d != "" {
 			dirs = append(dirs, d)
 		}
 	}
 	type row struct{ name, size, typ, arch, where string }
 	var rows []row
-	seen := map[string]bool{}
-	for _, d := range dirs {
-		ents, err := os.ReadDir(d)
-		if err != nil {
-			if os.IsNotExist(err) {
-				continue
-			}
-			return fmt.Errorf("model list: %w", err)
-		}
-		for _, e := range ents {
-			p := filepath.Join(d, e.Name())
-			abs, _ := filepath.Abs(p)
-			if seen[abs] {
-				continue
-			}
-			var info modelInfo
-			switch {
-			case e.IsDir():
-				if _, err := os.Stat(filepath.Join(p, "config.json")); err != nil {
-					continue
-				}
-				info = hfDirInfo(p)
-			case strings.HasSuffix(strings.ToLower(e.Name()), ".gguf"):
-				info = ggufInfo(p)
-			default:
-				continue
-			}
-			seen[abs] = true
-			rows = append(rows, row{p, bytesize.Format(info.size), info.typ, info.arch, "local"})
-		}
+	local, err := hub.ListLocal(dirs)
+	if err != nil {
+		return err
+	}
+	for _, info := range local {
+		rows = append(rows, row{info.Path, bytesize.Format(info.Size), info.Type, info.Arch, "local"})
 	}
 	oms, err := hub.ListOllama(*ollamaDir)
 	if err != nil {
 		return err
 	}
 	for _, m := range oms {
-		info := ggufInfo(m.GGUF)
-		rows = append(rows, row{m.Name.String(), bytesize.Format(m.Size), info.typ, info.arch, "ollama"})
+		info := hub.GGUFInfo(m.GGUF)
+		rows = append(rows, row{m.Name.String(), bytesize.Format(m.Size), info.Type, info.Arch, "ollama"})
 	}
 	if len(rows) == 0 {
 		fmt.Println("no models found; 'ragtune model pull REPO', 'ragtune model pull ollama:NAME' or 'ragtune model init' make one")
@@ -163,101 +134,4 @@ func runModelList(args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, r.size, r.typ, r.arch, r.where)
 	}
 	return tw.Flush()
-}
-
-// ragtuneModelsDir is $RAGTUNE_HOME/models, else ~/.ragtune/models.
-func ragtuneModelsDir() string {
-	if h := os.Getenv("RAGTUNE_HOME"); h != "" {
-		return filepath.Join(h, "models")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".ragtune", "models")
-	}
-	return ""
-}
-
-type modelInfo struct {
-	size      int64
-	typ, arch string
-}
-
-// ggufInfo reads a GGUF file's architecture and weight type: the file type
-// it records (Q4_K_M), else its most common 2-D tensor type.
-func ggufInfo(p string) modelInfo {
-	info := modelInfo{typ: "?", arch: "?"}
-	if st, err := os.Stat(p); err == nil {
-		info.size = st.Size()
-	}
-	f, err := gguf.Open(p)
-	if err != nil {
-		info.typ = "unreadable"
-		return info
-	}
-	defer f.Close()
-	if a, ok := f.String("general.architecture"); ok {
-		info.arch = a
-	}
-	if ft, ok := f.Uint("general.file_type"); ok {
-		if s := fileTypeName(ft); s != "" {
-			info.typ = s
-			return info
-		}
-	}
-	counts := map[weights.DType]uint64{}
-	var best weights.DType
-	for _, ti := range f.Tensors {
-		if len(ti.Shape()) == 2 {
-			counts[ti.Type]++
-			if counts[ti.Type] > counts[best] {
-				best = ti.Type
-			}
-		}
-	}
-	if len(counts) > 0 {
-		info.typ = best.String()
-	}
-	return info
-}
-
-// fileTypeName names a general.file_type (llama_ftype) value.
-func fileTypeName(ft uint64) string {
-	switch ft {
-	case 0:
-		return "F32"
-	case 1:
-		return "F16"
-	case 32:
-		return "BF16"
-	}
-	if m := quant.Mix(ft); strings.HasPrefix(m.String(), "q") {
-		return strings.ToUpper(m.String())
-	}
-	return ""
-}
-
-// hfDirInfo reads an HF model directory's config.json and sums its
-// safetensors files.
-func hfDirInfo(p string) modelInfo {
-	info := modelInfo{typ: "?", arch: "?"}
-	if raw, err := os.ReadFile(filepath.Join(p, "config.json")); err == nil {
-		var c struct {
-			ModelType  string `json:"model_type"`
-			TorchDtype string `json:"torch_dtype"`
-		}
-		if json.Unmarshal(raw, &c) == nil {
-			if c.ModelType != "" {
-				info.arch = c.ModelType
-			}
-			if d, err := weights.FromTorchDtype(c.TorchDtype); err == nil {
-				info.typ = d.String()
-			}
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(p, "*.safetensors"))
-	for _, f := range files {
-		if st, err := os.Stat(f); err == nil {
-			info.size += st.Size()
-		}
-	}
-	return info
 }
