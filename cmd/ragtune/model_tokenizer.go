@@ -1,16 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"ragtune/internal/bytesize"
-	"ragtune/internal/plural"
 	"ragtune/llm/chat"
 	"ragtune/tokenizer"
 	"ragtune/train/data"
@@ -83,7 +78,7 @@ func runModelTrainTokenizer(args []string) error {
 	}
 
 	start := time.Now()
-	texts, err := readTokenizerTexts(inputs, *skipBad)
+	texts, err := data.ReadTexts(inputs, *skipBad, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -112,99 +107,4 @@ func runModelTrainTokenizer(args []string) error {
 		fmt.Fprintf(os.Stderr, "stopped below --vocab %d: no pair of adjacent symbols occurs twice any more (more text would give more merges)\n", *vocab)
 	}
 	return nil
-}
-
-// readTokenizerTexts returns the texts of every input, each document or
-// chat turn a text of its own so no merge spans two of them. Files are
-// read with train/data's readers, so the tokenizer sees the same forms
-// 'ragtune train' accepts.
-func readTokenizerTexts(inputs []string, skipBad bool) ([]string, error) {
-	var files []string
-	otherTypes := 0
-	for _, in := range inputs {
-		st, err := os.Stat(in)
-		if err != nil {
-			return nil, fmt.Errorf("--data: %w", err)
-		}
-		if !st.IsDir() {
-			if !isTokenizerInput(in) {
-				return nil, usageErrorf("--data %s: not a .txt, .md, .json or .jsonl file", in)
-			}
-			files = append(files, in)
-			continue
-		}
-		found := 0
-		// WalkDir visits entries in lexical order, so the file list (and
-		// the progress it prints) is the same on every run.
-		err = filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if p != in && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				return nil
-			}
-			if !isTokenizerInput(p) {
-				otherTypes++
-				return nil
-			}
-			files = append(files, p)
-			found++
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("--data %s: %w", in, err)
-		}
-		if found == 0 {
-			return nil, fmt.Errorf("--data %s: the folder holds no .txt, .md, .json or .jsonl files", in)
-		}
-	}
-
-	var texts []string
-	var size int64
-	add := func(s string) {
-		if strings.TrimSpace(s) != "" {
-			texts = append(texts, s)
-			size += int64(len(s))
-		}
-	}
-	for _, f := range files {
-		exs, st, err := data.ReadFile(f, skipBad)
-		if err != nil {
-			return nil, fmt.Errorf("train tokenizer: %w", err)
-		}
-		if st.Skipped > 0 {
-			fmt.Fprintf(os.Stderr, "%s: skipped %d malformed rows of %d (first: %s)\n", f, st.Skipped, st.Rows, st.FirstSkip)
-		}
-		for _, ex := range exs {
-			add(ex.Text)
-			for _, m := range ex.Messages {
-				add(m.Content)
-				add(m.ReasoningContent)
-			}
-		}
-	}
-	if len(texts) == 0 {
-		return nil, errors.New("train tokenizer: the inputs hold no text")
-	}
-	fmt.Fprintf(os.Stderr, "read %s (%s) from %s", plural.Count(len(texts), "text"), bytesize.Format(size), plural.Count(len(files), "file"))
-	if otherTypes > 0 {
-		fmt.Fprintf(os.Stderr, "; skipped %s of other types", plural.Count(otherTypes, "file"))
-	}
-	fmt.Fprintln(os.Stderr)
-	return texts, nil
-}
-
-// isTokenizerInput reports whether path has a type train-tokenizer reads.
-func isTokenizerInput(path string) bool {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".json", ".jsonl":
-		return true
-	}
-	return data.IsTextFile(path)
 }
