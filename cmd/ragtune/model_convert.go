@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"ragtune/internal/cli"
 	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
-	"ragtune/tokenizer"
 	"ragtune/weights"
 )
 
@@ -78,12 +76,12 @@ Examples:
 		if keep {
 			target = qwen2.KeepType
 		}
-		err = convertToGGUF(*src, *out, target)
+		err = qwen2.ConvertToGGUF(*src, *out, target, convertProgress("writing GGUF"), os.Stderr)
 	} else {
 		if keep {
 			target = qwen2.KeepDType
 		}
-		err = convertToHF(*src, *out, target)
+		err = qwen2.ConvertToHF(*src, *out, target, convertProgress("writing safetensors"), os.Stderr)
 	}
 	if err != nil {
 		return err
@@ -117,57 +115,4 @@ func convertProgress(what string) func(done, total int64) {
 			progress.Flush(w)
 		}
 	}
-}
-
-func convertToGGUF(srcPath, out string, target weights.DType) error {
-	src, cfg, err := qwen2.Open(srcPath)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dir := srcPath
-	if st, err := os.Stat(srcPath); err == nil && !st.IsDir() {
-		dir = filepath.Dir(srcPath)
-	}
-	opts := qwen2.GGUFOptions{Type: target, Name: filepath.Base(filepath.Clean(dir)), Progress: convertProgress("writing GGUF")}
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err == nil {
-		tok, err := tokenizer.Load(dir)
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-		opts.Tokenizer = tok.GGUFMetadata()
-	} else {
-		fmt.Fprintf(os.Stderr, "ragtune: warning: %s has no tokenizer.json; the GGUF carries no vocabulary and llama.cpp will not load it\n", dir)
-	}
-	return qwen2.WriteGGUF(out, src, cfg, opts)
-}
-
-func convertToHF(srcPath, out string, target weights.DType) error {
-	gs, err := qwen2.OpenGGUF(srcPath)
-	if err != nil {
-		return err
-	}
-	defer gs.Close()
-	if err := qwen2.ValidateTensors(gs, gs.Config); err != nil {
-		return fmt.Errorf("convert %q: %w", srcPath, err)
-	}
-	if err := qwen2.SaveHF(out, gs, *gs.Config, qwen2.SaveOptions{DType: target, Progress: convertProgress("writing safetensors")}); err != nil {
-		return err
-	}
-	if _, ok := gs.File.Metadata["tokenizer.ggml.tokens"]; !ok {
-		fmt.Fprintf(os.Stderr, "ragtune: warning: %s has no vocabulary; %s has no tokenizer files\n", srcPath, out)
-		return nil
-	}
-	tok, err := tokenizer.FromGGUFMetadata(gs.File.Metadata)
-	if err != nil {
-		return fmt.Errorf("convert %q: tokenizer: %w", srcPath, err)
-	}
-	mt, err := asModelTokenizer(tok)
-	if err != nil {
-		return fmt.Errorf("convert %q: %w", srcPath, err)
-	}
-	if err := mt.WriteJSON(filepath.Join(out, "tokenizer.json")); err != nil {
-		return err
-	}
-	return mt.WriteConfig(out)
 }

@@ -64,18 +64,20 @@ Examples:
 	dtype := fs.String("dtype", "", "weight `DTYPE`: f32, bf16 or f16 (default: the preset's, f32 for tiny, bf16 for the R1 shapes)")
 	force := fs.Bool("force", false, "overwrite an existing model in --out")
 	// Shape overrides: each flag replaces one size of the preset.
-	over := func(name, usage string) *int { return fs.Int(name, 0, "override the preset's "+usage) }
+	var sh qwen2.Shape
 	shape := []struct {
-		flag  string
-		val   *int
-		field func(*qwen2.Config) *int
+		flag, usage string
+		val         *int
 	}{
-		{"hidden-size", over("hidden-size", "hidden size (hidden_size)"), func(c *qwen2.Config) *int { return &c.HiddenSize }},
-		{"intermediate-size", over("intermediate-size", "MLP width (intermediate_size)"), func(c *qwen2.Config) *int { return &c.IntermediateSize }},
-		{"layers", over("layers", "number of decoder layers (num_hidden_layers)"), func(c *qwen2.Config) *int { return &c.NumHiddenLayers }},
-		{"heads", over("heads", "attention heads (num_attention_heads); must divide the hidden size"), func(c *qwen2.Config) *int { return &c.NumAttentionHeads }},
-		{"kv-heads", over("kv-heads", "key/value heads (num_key_value_heads); must divide the heads"), func(c *qwen2.Config) *int { return &c.NumKeyValueHeads }},
-		{"max-position", over("max-position", "longest context in tokens (max_position_embeddings)"), func(c *qwen2.Config) *int { return &c.MaxPositionEmbeddings }},
+		{"hidden-size", "hidden size (hidden_size)", &sh.HiddenSize},
+		{"intermediate-size", "MLP width (intermediate_size)", &sh.IntermediateSize},
+		{"layers", "number of decoder layers (num_hidden_layers)", &sh.Layers},
+		{"heads", "attention heads (num_attention_heads); must divide the hidden size", &sh.Heads},
+		{"kv-heads", "key/value heads (num_key_value_heads); must divide the heads", &sh.KVHeads},
+		{"max-position", "longest context in tokens (max_position_embeddings)", &sh.MaxPosition},
+	}
+	for _, o := range shape {
+		fs.IntVar(o.val, o.flag, 0, "override the preset's "+o.usage)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -92,26 +94,13 @@ Examples:
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	presetLayers := cfg.NumHiddenLayers
 	for _, o := range shape {
-		if !given[o.flag] {
-			continue
-		}
 		// Zero would silently mean "the preset's"; say so instead.
-		if *o.val <= 0 {
+		if given[o.flag] && *o.val <= 0 {
 			return usageErrorf("--%s must be > 0 (got %d)", o.flag, *o.val)
 		}
-		*o.field(&cfg) = *o.val
 	}
-	// max_window_layers counts the layers below which attention is full
-	// when sliding-window attention is on: a preset whose every layer is
-	// full keeps that, and no shape counts more layers than it has. A
-	// window longer than the context means nothing, so it shrinks with it.
-	if cfg.MaxWindowLayers >= presetLayers || cfg.MaxWindowLayers > cfg.NumHiddenLayers {
-		cfg.MaxWindowLayers = cfg.NumHiddenLayers
-	}
-	cfg.SlidingWindow = min(cfg.SlidingWindow, cfg.MaxPositionEmbeddings)
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Reshape(sh); err != nil {
 		return usageErrorf("invalid model shape: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if *dtype != "" {
@@ -129,47 +118,24 @@ Examples:
 
 	var bpe *tokenizer.BPE
 	if *tokPath == "" {
-		// Each family's byte-level vocabulary in its real format:
-		// R1-Distill-Llama's special tokens with Llama 3's pre-tokenizer,
-		// Qwen3's ChatML tokens, R1-Distill-Qwen's.
-		switch cfg.ModelType {
-		case "llama":
-			bpe = tokenizer.ByteLevelLlama3R1()
-		case "qwen3":
-			bpe = tokenizer.ByteLevelQwen3()
-		default:
-			bpe = tokenizer.ByteLevelR1()
-		}
+		bpe = tokenizer.ByteLevelFor(cfg.ModelType)
 	} else {
 		if bpe, err = tokenizer.Load(*tokPath); err != nil {
 			return err
 		}
-		if _, ok := bpe.TokenID("<｜begin▁of▁sentence｜>"); !ok {
-			if _, isQwen := bpe.TokenID("<|endoftext|>"); isQwen && cfg.ModelType != "qwen3" {
-				fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the Qwen tokenizer")
-				bpe = tokenizer.R1FromQwen(bpe)
-			}
+		var substituted bool
+		if bpe, substituted = tokenizer.ForModelType(bpe, cfg.ModelType); substituted {
+			fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the Qwen tokenizer")
 		}
 	}
-	// A model directory without a chat template cannot chat; give R1
-	// vocabularies R1's template and Qwen ones Qwen's, as the real models ship.
+	// A model directory without a chat template cannot chat; give each
+	// vocabulary the template its real models ship with.
 	if bpe.ChatTemplate == "" {
-		if _, ok := bpe.TokenID("<｜Assistant｜>"); ok {
-			bpe.ChatTemplate = chat.R1Template
-		} else if _, ok := bpe.TokenID("<|im_start|>"); ok {
-			bpe.ChatTemplate = chat.QwenTemplate
-			if _, think := bpe.TokenID("<think>"); think {
-				bpe.ChatTemplate = chat.Qwen3Template
-			}
-		}
-	}
-	tok, err := asModelTokenizer(bpe)
-	if err != nil {
-		return err
+		bpe.ChatTemplate = chat.TemplateForVocab(bpe)
 	}
 
 	tiny := strings.HasPrefix(*preset, "tiny")
-	opts := qwen2.InitOptions{Tokenizer: tok, KeepVocab: !tiny}
+	opts := qwen2.InitOptions{Tokenizer: bpe, KeepVocab: !tiny}
 	if !tiny {
 		// The same byte bar as model convert: periodic lines in a log.
 		opts.Progress = convertProgress("writing weights")
@@ -186,29 +152,12 @@ Examples:
 	if err != nil {
 		return err
 	}
-	var params int64
-	for _, s := range qwen2.Tensors(written) {
-		n := int64(1)
-		for _, d := range s.Shape {
-			n *= int64(d)
-		}
-		params += n
-	}
+	params := qwen2.NumParams(written)
 	fmt.Printf("wrote %s: preset %s (hidden %d, %d layers, %d heads over %d KV heads), seed %d, %s params, %s, vocab %d (tokenizer %d), %s in %.2fs\n",
 		*out, *preset, written.HiddenSize, written.NumHiddenLayers, written.NumAttentionHeads, written.NumKeyValueHeads,
 		*seed, modelFmtCount(params), written.TorchDtype, written.VocabSize, bpe.VocabSize(),
 		bytesize.Format(st.Size()), time.Since(start).Seconds())
 	return nil
-}
-
-// asModelTokenizer checks that the tokenizer can write its files, which
-// qwen2.Init needs.
-func asModelTokenizer(tok any) (qwen2.Tokenizer, error) {
-	t, ok := tok.(qwen2.Tokenizer)
-	if !ok {
-		return nil, fmt.Errorf("this build's tokenizer package cannot write tokenizer.json/tokenizer_config.json (needs WriteJSON and WriteConfig)")
-	}
-	return t, nil
 }
 
 func modelFmtCount(n int64) string {
