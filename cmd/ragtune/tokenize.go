@@ -75,7 +75,7 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return w.Flush()
 	}
 	for _, id := range ids {
-		fmt.Fprintf(w, "%7d  %s\n", id, tokenText(tok, id))
+		fmt.Fprintf(w, "%7d  %s\n", id, tokenizer.TokenText(tok, id))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -102,16 +102,4 @@ func openTokenizer(path string) (tokenizer.Tokenizer, error) {
 		return tok, nil
 	}
 	return tokenizer.LoadAny(path)
-}
-
-// tokenText is a token's text for people: quoted, so spaces, newlines and
-// partial UTF-8 bytes are visible.
-func tokenText(tok tokenizer.Tokenizer, id int) string {
-	switch t := tok.(type) {
-	case *tokenizer.BPE:
-		return strconv.Quote(t.DecodeToken(id))
-	case *tokenizer.WordPiece:
-		return strconv.Quote(t.Token(id))
-	}
-	return strconv.Quote(tok.Decode([]int{id}))
 }
