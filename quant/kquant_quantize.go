@@ -18,7 +18,17 @@ import (
 // -nmax..nmax-1 weighted by x² (ggml's make_qx_quants with rmse_type 1):
 // the plain amax scale, then 18 nearby scales, keeping the one with the
 // least weighted squared error. L receives level+nmax.
-func makeQXQuants(nmax int, x []float32, L []int8) float32 {
+func makeQXQuants(nmax int, x []float32, L []int8) float32 { return makeQXQuantsW(nmax, x, L, nil) }
+
+// makeQXQuantsW is makeQXQuants with the weights qw instead of x² where
+// qw is not nil (make_qx_quants given quant weights).
+func makeQXQuantsW(nmax int, x []float32, L []int8, qw []float32) float32 {
+	weight := func(i int, v float32) float32 {
+		if qw != nil {
+			return qw[i]
+		}
+		return float32(v * v)
+	}
 	var max, amax float32
 	for _, v := range x {
 		if a := abs32(v); a > amax {
@@ -36,7 +46,7 @@ func makeQXQuants(nmax int, x []float32, L []int8) float32 {
 	for i, v := range x {
 		l := clampL(nearestInt(iscale * v))
 		L[i] = int8(l + int32(nmax))
-		w := float32(v * v)
+		w := weight(i, v)
 		fl := float32(l)
 		sumlx += float32(w * v * fl)
 		suml2 += float32(w * fl * fl)
@@ -52,9 +62,9 @@ func makeQXQuants(nmax int, x []float32, L []int8) float32 {
 		}
 		iscale = -(fn + float32(0.1*float32(is))) / max
 		sumlx, suml2 = 0, 0
-		for _, v := range x {
+		for i, v := range x {
 			fl := float32(clampL(nearestInt(iscale * v)))
-			w := float32(v * v)
+			w := weight(i, v)
 			sumlx += float32(w * v * fl)
 			suml2 += float32(w * fl * fl)
 		}
@@ -441,7 +451,12 @@ func QuantizeQ5_K(dst []byte, src []float32) {
 }
 
 // QuantizeQ6_K writes len(src)/256 Q6_K blocks (quantize_row_q6_K_ref).
-func QuantizeQ6_K(dst []byte, src []float32) {
+func QuantizeQ6_K(dst []byte, src []float32) { quantizeQ6K(dst, src, nil) }
+
+// quantizeQ6K is QuantizeQ6_K, or with qw (one row's importance weights,
+// len(src) of them) quantize_row_q6_K_impl, whose only difference is
+// that each group's scale search weighs its values by qw instead of x².
+func quantizeQ6K(dst []byte, src, qw []float32) {
 	var L [QK_K]int8
 	var scales [16]float32
 	for i := 0; i < len(src)/QK_K; i++ {
@@ -449,7 +464,11 @@ func QuantizeQ6_K(dst []byte, src []float32) {
 		y := dst[i*Q6_KBlockBytes : (i+1)*Q6_KBlockBytes]
 		var maxScale, maxAbs float32
 		for j := 0; j < 16; j++ {
-			scales[j] = makeQXQuants(32, x[16*j:16*j+16], L[16*j:16*j+16])
+			var w []float32
+			if qw != nil {
+				w = qw[QK_K*i+16*j : QK_K*i+16*j+16]
+			}
+			scales[j] = makeQXQuantsW(32, x[16*j:16*j+16], L[16*j:16*j+16], w)
 			if a := abs32(scales[j]); a > maxAbs {
 				maxAbs, maxScale = a, scales[j]
 			}

@@ -20,6 +20,15 @@ var slabValues = 4 << 20 // a variable so tests can cross slab edges on small te
 // Blocks are those Encoder writes, so the bytes do not depend on the slab
 // size or the number of workers.
 func QuantizeTensor(t *weights.Tensor, to weights.DType, progress func(n int)) ([]byte, error) {
+	return QuantizeTensorWeighted(t, to, nil, progress)
+}
+
+// QuantizeTensorWeighted is QuantizeTensor with importance weights qw (one
+// per column, from IMatrix.Weights): the block types llama-quantize
+// quantizes differently with an importance matrix use WeightedEncoder,
+// the others (Q8_0, F16) ignore qw, as llama-quantize does. qw nil is
+// QuantizeTensor.
+func QuantizeTensorWeighted(t *weights.Tensor, to weights.DType, qw []float32, progress func(n int)) ([]byte, error) {
 	if progress == nil {
 		progress = func(int) {}
 	}
@@ -42,6 +51,14 @@ func QuantizeTensor(t *weights.Tensor, to weights.DType, progress func(n int)) (
 	enc, _, _, ok := Encoder(to)
 	if !ok {
 		return nil, fmt.Errorf("quantize %q: no encoder for %s", t.Name, to)
+	}
+	if qw != nil {
+		if len(qw) != cols {
+			return nil, fmt.Errorf("quantize %q: %d importance weights for %d columns", t.Name, len(qw), cols)
+		}
+		if wenc, ok := WeightedEncoder(to); ok {
+			enc = func(dst []byte, src []float32) { wenc(dst, src, qw) }
+		}
 	}
 	if rows == 0 {
 		return nil, nil

@@ -6,8 +6,12 @@
 // streaming the quantized blocks against activations quantized on the fly,
 // so a model runs straight from a memory-mapped GGUF file.
 //
-// It is not a general quantization library: no importance matrices (yet),
-// no IQ/TQ types, no quantized activations outside a matrix product.
+// Importance matrices (IMatrix, llama-imatrix's imatrix.dat file, and the
+// IMatrixCollector that gathers one) weigh the quantizers' error as
+// llama-quantize --imatrix does (WeightedEncoder), byte for byte.
+//
+// It is not a general quantization library: no IQ/TQ types, no quantized
+// activations outside a matrix product.
 package quant
 
 import (

@@ -42,6 +42,9 @@ type QuantizeOptions struct {
 	// Progress, if not nil, is called once with the number of weight values
 	// to quantize and returns the function told of each slab done.
 	Progress func(total int64) func(n int)
+	// IMatrix, if not nil, weighs the quantization error of every tensor
+	// it has an entry for, as llama-quantize --imatrix does.
+	IMatrix *quant.IMatrix
 }
 
 // Quantize writes the model at srcPath (an HF directory or a GGUF file) as
@@ -58,6 +61,9 @@ func Quantize(srcPath, out string, opts QuantizeOptions) error {
 		if tok, err = opts.Tokenizer(); err != nil {
 			return err
 		}
+	}
+	if err := checkIMatrix(cfg, opts); err != nil {
+		return err
 	}
 	var total int64
 	for _, s := range Tensors(cfg) {
@@ -103,9 +109,26 @@ func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
 	if !ok || to == t.DType {
 		return t, nil
 	}
-	data, err := quant.QuantizeTensor(t, to, q.progress)
+	var qw []float32
+	if q.opts.IMatrix != nil && len(t.Shape) == 2 {
+		gname, _ := GGUFName(name)
+		if qw, err = q.opts.IMatrix.Weights(gname, t.Shape[1]); err != nil {
+			return nil, err
+		}
+	}
+	data, err := quant.QuantizeTensorWeighted(t, to, qw, q.progress)
 	if err != nil {
 		return nil, err
 	}
 	return &weights.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data}, nil
+}
+
+// checkIMatrix refuses what ragtune cannot write as llama-quantize would
+// with an importance matrix: its q4_0 mix then gives the ffn_down of the
+// first eighth of the layers Q4_1, a type ragtune does not write.
+func checkIMatrix(cfg *Config, opts QuantizeOptions) error {
+	if opts.IMatrix == nil || opts.Pure || opts.Mix != quant.MixQ4_0 || cfg.NumHiddenLayers/8 == 0 {
+		return nil
+	}
+	return fmt.Errorf("quantize: with an importance matrix llama-quantize stores the first layers' ffn_down of a q4_0 model as Q4_1, which ragtune does not write; use --type q4_k_m (better at the same size) or drop the importance matrix")
 }
