@@ -66,5 +66,5 @@ func runCommandLine(args []string) error {
 	if !ok {
 		return fmt.Errorf("demo: command %q is not in this build", args[0])
 	}
-	return c.run(args[1:])
+	return c.Run(args[1:])
 }

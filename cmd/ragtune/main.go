@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"ragtune/internal/buildinfo"
@@ -26,14 +25,40 @@ type command struct {
 	run     func(args []string) error
 }
 
-var commands = map[string]*command{}
+// table holds every subcommand; each registers itself from its own file's
+// init. Group summaries describe groups whose subcommands live in several
+// files (for example "model init" and "model convert").
+var table = func() *cli.Commands {
+	t := cli.NewCommands("ragtune")
+	t.GroupSummaries = map[string]string{
+		"model": "create, inspect, convert and download model directories; train tokenizers",
+		"eval":  "evaluate models and retrieval (perplexity, BLEU, ROUGE, ...)",
+		"kb":    "list, inspect and delete knowledge bases",
+		"lora":  "work with LoRA adapters (merge)",
+	}
+	return t
+}()
+
+var (
+	commands = table.Top
+	groups   = table.Groups
+	// groupDefault names the subcommand a group runs when its first
+	// argument is a flag ("ragtune eval --model M" is "ragtune eval run
+	// --model M").
+	groupDefault = table.GroupDefault
+)
 
 func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("ragtune: duplicate command " + c.name)
-	}
-	commands[c.name] = c
+	table.Add(&cli.Command{Name: c.name, Summary: c.summary, Run: c.run})
 }
+
+// registerSub adds "group name" as a subcommand, creating the group's
+// top-level command on first use, so each subcommand keeps its own file.
+func registerSub(group, name, summary string, run func(args []string) error) {
+	table.AddSub(group, name, summary, run)
+}
+
+func dispatchGroup(group string, args []string) error { return table.RunGroup(group, args) }
 
 // errUsage marks an error caused by bad command-line input; main prints it
 // with a hint instead of as a failure of the work itself.
@@ -47,14 +72,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: ragtune <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
-	}
+	table.WriteList(w)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'ragtune <command> --help' for the flags of one command.")
 	fmt.Fprintln(w)
@@ -72,49 +90,7 @@ func main() {
 }
 
 func runMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		printUsage(stderr)
-		return 2
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				return exitCode(c.run([]string{"--help"}), stderr)
-			}
-		}
-		printUsage(stdout)
-		return 0
-	case "-version", "--version":
-		fmt.Fprintln(stdout, "ragtune", buildinfo.Version())
-		return 0
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "ragtune: unknown command %q\n", args[0])
-		if s := suggest(args[0]); s != "" {
-			fmt.Fprintf(stderr, "Did you mean %q?\n", s)
-		}
-		fmt.Fprintln(stderr, "Run 'ragtune help' for the list of commands.")
-		return 2
-	}
-	return exitCode(c.run(args[1:]), stderr)
-}
-
-// exitCode prints err and maps it to the one exit-code convention
-// (internal/cli): 0 done, 1 the work failed, 2 a usage error, 130
-// interrupted.
-func exitCode(err error, stderr io.Writer) int { return cli.ExitCode(err, stderr) }
-
-// suggest returns the registered command closest to name, if any is close.
-func suggest(name string) string {
-	best, bestD := "", 3
-	for n := range commands {
-		if d := cli.EditDistance(name, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
+	return table.Main(args, stdout, stderr, printUsage, buildinfo.Version())
 }
 
 // newFlagSet returns a FlagSet whose --help prints a synopsis, a
@@ -134,82 +110,4 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	return resolveOllamaModel(fs) // --model deepseek-r1:1.5b (model_ollama.go)
-}
-
-// groupSummaries describes command groups whose subcommands live in
-// several files (for example "model init" and "model convert").
-var groupSummaries = map[string]string{
-	"model": "create, inspect, convert and download model directories; train tokenizers",
-	"eval":  "evaluate models and retrieval (perplexity, BLEU, ROUGE, ...)",
-	"kb":    "list, inspect and delete knowledge bases",
-	"lora":  "work with LoRA adapters (merge)",
-}
-
-type subcommand struct {
-	summary string
-	run     func(args []string) error
-}
-
-var groups = map[string]map[string]subcommand{}
-
-// registerSub adds "group name" as a subcommand, creating the group's
-// top-level command on first use, so each subcommand keeps its own file.
-func registerSub(group, name, summary string, run func(args []string) error) {
-	subs, ok := groups[group]
-	if !ok {
-		subs = map[string]subcommand{}
-		groups[group] = subs
-		sum := groupSummaries[group]
-		if sum == "" {
-			sum = group + " subcommands"
-		}
-		register(&command{name: group, summary: sum, run: func(args []string) error {
-			return dispatchGroup(group, args)
-		}})
-	}
-	if _, dup := subs[name]; dup {
-		panic("ragtune: duplicate subcommand " + group + " " + name)
-	}
-	subs[name] = subcommand{summary: summary, run: run}
-}
-
-// groupDefault names the subcommand a group runs when its first argument
-// is a flag ("ragtune eval --model M" is "ragtune eval run --model M").
-var groupDefault = map[string]string{}
-
-func dispatchGroup(group string, args []string) error {
-	subs := groups[group]
-	if def, ok := groupDefault[group]; ok && len(args) > 0 && strings.HasPrefix(args[0], "-") &&
-		args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
-		return subs[def].run(args)
-	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(os.Stderr, "Usage: ragtune %s <subcommand> [flags]\n\nSubcommands:\n", group)
-		names := make([]string, 0, len(subs))
-		width := 12 // the top-level list's column, unless a name is longer
-		for n := range subs {
-			names = append(names, n)
-			width = max(width, len(n))
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(os.Stderr, "  %-*s %s\n", width, n, subs[n].summary)
-		}
-		if len(args) == 0 {
-			return usageErrorf("%s needs a subcommand", group)
-		}
-		return flag.ErrHelp
-	}
-	sc, ok := subs[args[0]]
-	if !ok {
-		names := make([]string, 0, len(subs))
-		for n := range subs {
-			names = append(names, n)
-		}
-		if s := cli.Suggest(args[0], names); s != "" {
-			return usageErrorf("unknown subcommand %q for %q; did you mean %q? (see 'ragtune %s --help')", args[0], group, s, group)
-		}
-		return usageErrorf("unknown subcommand %q for %q (see 'ragtune %s --help')", args[0], group, group)
-	}
-	return sc.run(args[1:])
 }

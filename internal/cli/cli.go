@@ -2,9 +2,9 @@
 // errors are usage errors (exit 2) and which are failures (exit 1), how a
 // flag-parsing error becomes one line with a "did you mean", how output
 // paths and model paths are checked before long work starts, how numeric
-// flags are validated, and how progress is printed to a terminal or a log
-// file. It is not a command framework: commands still parse their own
-// flags with the standard flag package.
+// flags are validated, how --help lists the flags, and the table of
+// subcommands that dispatches to them. It is not a command framework:
+// commands still parse their own flags with the standard flag package.
 package cli
 
 import (
