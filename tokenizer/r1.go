@@ -1,5 +1,7 @@
 package tokenizer
 
+import "fmt"
+
 // The DeepSeek-R1-Distill-Qwen added tokens that replace Qwen2.5's
 // 151643–151649 (see DESIGN.md).
 const (
@@ -111,4 +113,58 @@ func (b *BPE) withAdded(added []AddedToken) *BPE {
 	}
 	r.cache.init()
 	return r
+}
+
+// r1Pad is R1-Distill-Llama's padding token (its config pads with EOS).
+const r1Pad = "<｜▁pad▁｜>"
+
+// llama3BOS is the first added token of Meta's Llama 3 vocabulary, which
+// R1-Distill-Llama's tokenizer renames.
+const llama3BOS = "<|begin_of_text|>"
+
+// r1LlamaAdded are the tokens DeepSeek-R1-Distill-Llama (8B, on Llama 3.1,
+// and 70B, on Llama 3.3) writes over Llama 3's special and reserved
+// tokens: BOS 128000 and EOS 128001 (its config.json's bos/eos_token_id),
+// and the chat and reasoning tokens in the reserved run from 128011. As in
+// R1-Distill-Qwen, only BOS, EOS (and padding) are special; <｜User｜>,
+// <think> and friends are plain added tokens. Llama's other specials
+// (<|start_header_id|>, <|eot_id|>, the remaining reserved tokens) stay as
+// the Llama 3 vocabulary has them.
+var r1LlamaAdded = []AddedToken{
+	{ID: 128000, Content: r1BOS, Special: true, Normalized: true},
+	{ID: 128001, Content: r1EOS, Special: true},
+	{ID: 128011, Content: r1User, Normalized: true},
+	{ID: 128012, Content: r1Assistant, Normalized: true},
+	{ID: 128013, Content: r1Think, Normalized: true},
+	{ID: 128014, Content: r1EndThink, Normalized: true},
+	{ID: 128015, Content: r1Pad, Special: true, Normalized: true},
+}
+
+// R1FromLlama3 returns the DeepSeek-R1-Distill-Llama tokenizer built from
+// Meta's Llama 3 one: the same vocabulary, merges and pre-tokenizer, the
+// added tokens of r1LlamaAdded written over Llama's at those ids, BOS
+// prepended when encoding with special tokens, EOS and padding
+// <｜end▁of▁sentence｜>, and no chat template (R1's goes with it; see
+// llm/chat.TemplateForVocab). It fails on a vocabulary that is not Llama
+// 3's (no <|begin_of_text|> at 128000).
+func R1FromLlama3(l *BPE) (*BPE, error) {
+	if id, ok := l.TokenID(llama3BOS); !ok || id != r1LlamaAdded[0].ID {
+		return nil, fmt.Errorf("R1-Distill-Llama's special tokens go over Llama 3's: this vocabulary has no %s at id %d (got %d, %v)", llama3BOS, r1LlamaAdded[0].ID, id, ok)
+	}
+	replaced := map[int]bool{}
+	added := append([]AddedToken(nil), r1LlamaAdded...)
+	for _, a := range r1LlamaAdded {
+		replaced[a.ID] = true
+	}
+	for _, a := range l.added {
+		if !replaced[a.ID] {
+			added = append(added, *a)
+		}
+	}
+	r := l.withAdded(added)
+	r.bos, r.eos, r.pad = r1LlamaAdded[0].ID, r1LlamaAdded[1].ID, r1LlamaAdded[1].ID
+	r.addBOS, r.addEOS = true, false
+	r.pre = "llama-bpe"
+	r.ChatTemplate = ""
+	return r, nil
 }
