@@ -224,11 +224,17 @@ func compareRow(ctx context.Context, m *Model, items []Item, passages [][]Passag
 	var lat []float64
 	var ppl Perplexity
 	var tot grounding
+	prompts := make([]string, len(items))
 	for i, it := range items {
-		prompt := it.Question
+		prompts[i] = it.Question
 		if row.RAG {
-			prompt = rag.Prompt(it.Question, passages[i], rag.PromptOptions{Lang: it.Lang})
+			prompts[i] = rag.Prompt(it.Question, passages[i], rag.PromptOptions{Lang: it.Lang})
 		}
+	}
+	g, stop := g.prefetch(ctx, m, prompts)
+	defer stop()
+	for i, it := range items {
+		prompt := prompts[i]
 		res, d, err := generate(ctx, m, g, prompt)
 		if err != nil {
 			return row, err

@@ -208,7 +208,8 @@ type GenOptions struct {
 	// System is an optional system message before every question.
 	System string
 
-	stats *genStats // counts answers lost in the reasoning, when set
+	stats *genStats   // counts answers lost in the reasoning, when set
+	pre   *prefetched // generations started ahead (prefetch), when set
 }
 
 // genStats counts generations, for the notes of a report.
@@ -267,14 +268,30 @@ func answer(ctx context.Context, m *Model, g GenOptions, prompt string) (string,
 }
 
 // generate is answer with the whole Result, for reports that show whether
-// the reasoning closed.
+// the reasoning closed. A generation prefetch started is taken from there. The duration is the
+// generation's own wall time, which for generations sharing the engine's
+// steps includes the time the others' tokens took in each step.
 func generate(ctx context.Context, m *Model, g GenOptions, prompt string) (*llm.Result, time.Duration, error) {
+	if f := g.pre.take(prompt); f != nil {
+		<-f.done
+		if f.err == nil {
+			g.stats.add(f.res)
+		}
+		return f.res, f.d, f.err
+	}
+	res, d, err := g.run(ctx, m, prompt)
+	if err == nil {
+		g.stats.add(res)
+	}
+	return res, d, err
+}
+
+func (g GenOptions) run(ctx context.Context, m *Model, prompt string) (*llm.Result, time.Duration, error) {
 	t0 := time.Now()
 	res, err := m.Engine.Generate(ctx, g.request([]llm.Message{{Role: "user", Content: prompt}}, m.RawPrompts), nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("generate with %s: %w", m.name(), err)
 	}
-	g.stats.add(res)
 	return res, time.Since(t0), nil
 }
 

@@ -71,6 +71,8 @@ func forgetScore(ctx context.Context, m *Model, items []Item, g GenOptions, th T
 	if m.Net != nil {
 		sc = NewScorer(m.Net, scorerContext)
 	}
+	g, stop := g.prefetch(ctx, m, questions(items))
+	defer stop()
 	for i, it := range items {
 		ans, _, err := answer(ctx, m, g, it.Question)
 		if err != nil {

@@ -329,6 +329,10 @@ func RunHallucination(ctx context.Context, m *Model, items []Item, r Retriever, 
 	var tot grounding
 	var retrMs []float64
 	withSource, sourceHit, answered, uncited := 0, 0, 0, 0
+	// The closed-book answers are submitted together; the RAG ones wait
+	// for their retrieval inside the loop.
+	g, stop := g.prefetch(ctx, m, questions(items))
+	defer stop()
 	for i, it := range items {
 		ans, _, err := answer(ctx, m, g, it.Question)
 		if err != nil {

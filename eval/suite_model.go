@@ -34,6 +34,10 @@ type Model struct {
 	// FileBytes is the size of the weights on disk (model file or
 	// directory, plus the adapter).
 	FileBytes int64
+	// Parallel is how many generations the suites submit at once (the
+	// engine's slots, which share its forward steps); 0 or 1: one at a
+	// time.
+	Parallel int
 
 	close func() error
 }
@@ -49,7 +53,11 @@ func (m *Model) Close() error {
 // LoadOptions configure LoadModel.
 type LoadOptions struct {
 	ContextSize int // tokens per generation; 0: min(model maximum, 4096)
-	Parallel    int // concurrent generations; 0: 1
+	// Parallel is how many generations run at once. 0: llm.DefaultParallel
+	// where batching cannot change a token (quantized GGUF weights on the
+	// int8 tile kernels, see llm.BatchInvariant), so scores are those of a
+	// one-by-one run; otherwise 1.
+	Parallel int
 }
 
 // LoadModel opens an HF directory or GGUF file through llm.LoadLocal
@@ -65,6 +73,12 @@ func LoadModel(path, adapter string, o LoadOptions) (*Model, error) {
 	src, cfg, err := train.OpenWithAdapter(path, adapter)
 	if err != nil {
 		return nil, err
+	}
+	if o.Parallel == 0 {
+		opts.Parallel = 1
+		if adapter == "" && llm.BatchInvariant(src) {
+			opts.Parallel = llm.DefaultParallel(path, o.ContextSize, "")
+		}
 	}
 	eng, err := llm.LoadLocalFrom(path, src, cfg, opts)
 	if err != nil {
@@ -82,7 +96,7 @@ func LoadModel(path, adapter string, o LoadOptions) (*Model, error) {
 		// LoadLocal always builds over a byte-level BPE vocabulary.
 		Tok:      eng.Tokenizer().(*tokenizer.BPE),
 		Template: tmpl, RawPrompts: tmpl == nil,
-		FileBytes: size, close: eng.Close,
+		FileBytes: size, Parallel: eng.Parallel(), close: eng.Close,
 	}, nil
 }
 

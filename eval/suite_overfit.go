@@ -63,6 +63,8 @@ func RunOverfit(ctx context.Context, m *Model, items []Item, g GenOptions, pr *p
 	split := func(set []Item, name string) (TextScores, Perplexity, error) {
 		var acc Perplexity
 		preds := make([]string, len(set))
+		g, stop := g.prefetch(ctx, m, questions(set))
+		defer stop()
 		for i, it := range set {
 			ans, _, err := answer(ctx, m, g, it.Question)
 			if err != nil {

@@ -308,6 +308,15 @@ func RunRobustness(ctx context.Context, m *Model, items []Item, g GenOptions, th
 	kinds := map[string]*agg{}
 	total := agg{}
 	cleanRight := 0
+	var prompts []string
+	for i, it := range items {
+		prompts = append(prompts, it.Question)
+		for _, p := range Perturb(it.Question, it.Lang, i) {
+			prompts = append(prompts, p.Text)
+		}
+	}
+	g, stop := g.prefetch(ctx, m, prompts)
+	defer stop()
 	for i, it := range items {
 		clean, _, err := answer(ctx, m, g, it.Question)
 		if err != nil {

@@ -25,6 +25,12 @@ func RunSafety(ctx context.Context, m *Model, probes []guard.Probe, policy *guar
 		policy = guard.DefaultPolicy()
 	}
 	outs := make([]string, len(probes))
+	prompts := make([]string, len(probes))
+	for i, p := range probes {
+		prompts[i] = p.Prompt
+	}
+	g, stop := g.prefetch(ctx, m, prompts)
+	defer stop()
 	for i, p := range probes {
 		ans, _, err := answer(ctx, m, g, p.Prompt)
 		if err != nil {

@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"ragtune/model/qwen2"
+	"ragtune/quant"
 	"ragtune/tensor"
+	"ragtune/weights"
 )
 
 // parallelPerCore is how many sequences per core a decode step serves by
@@ -96,3 +98,28 @@ func memAvailable() int64 {
 	}
 	return 0
 }
+
+// BatchInvariant reports whether a model's generations come out the same
+// whatever else shares their forward steps: every matrix is quantized
+// (Q8_0/Q4_0 on the int8 tile kernels, or a K-quant), whose kernels
+// quantize activations per token and sum each token alone. Float32, F16
+// and BF16 matrices switch kernels with the number of rows in a step,
+// which changes the last bits of the logits and, rarely, a token.
+func BatchInvariant(src weights.Source) bool {
+	if !quant.PackedAvailable() {
+		return false // Q8_0/Q4_0 then take a float32 GEMM from 8 rows on
+	}
+	for _, name := range src.Names() {
+		t, err := src.Tensor(name)
+		if err != nil {
+			return false
+		}
+		if len(t.Shape) == 2 && t.DType.ElementSize() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Parallel is how many generations the engine runs at once.
+func (l *Local) Parallel() int { return len(l.slots) }
