@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,5 +198,82 @@ func TestIMatrixCollectMatchesLlamaCpp(t *testing.T) {
 				t.Errorf("collected values differ from llama-imatrix's by up to %.3g (at %s), more than %g", worst, where, imatrixTolerance)
 			}
 		})
+	}
+}
+
+// TestQuantizeIMatrixReport: --imatrix-data on fine-tuning data (.jsonl
+// conversations, rendered with the model's chat template) collects a
+// matrix, and with --ppl-file the report gives the held-out perplexity
+// with the matrix (the quantized file's) and without it (the same type
+// quantized again without it), both plausible.
+func TestQuantizeIMatrixReport(t *testing.T) {
+	dir := genTestModel(t)
+	tmp := t.TempDir()
+	var rows strings.Builder
+	for i := range 40 {
+		rows.WriteString(`{"instruction": "What does an importance matrix record? (` + strconv.Itoa(i) + `)", "output": "The mean squared input of each column of every weight matrix, over calibration text."}` + "\n")
+	}
+	calib := filepath.Join(tmp, "calib.jsonl")
+	held := filepath.Join(tmp, "held.txt")
+	if err := os.WriteFile(calib, []byte(rows.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(held, []byte(strings.Repeat("Rounding error matters in proportion to the input it multiplies. ", 10)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "q.gguf")
+	saved := filepath.Join(tmp, "calib.imatrix")
+	code, stdout, stderr := runCaptured(t, "quantize", "--model", dir, "--type", "q4_k_m", "--out", out,
+		"--imatrix-data", calib, "--imatrix-ctx", "64", "--imatrix-out", saved, "--ppl-file", held, "--ppl-window", "64")
+	if code != 0 {
+		t.Fatalf("quantize exit %d: %s", code, stderr)
+	}
+	m := regexp.MustCompile(`quantized ([\d.]+) .*\n.*with the importance matrix ([\d.]+) \(([-+][\d.]+)%\), without it ([\d.]+) \(([-+][\d.]+)%\)`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no with/without report in %q", stdout)
+	}
+	quantized, _ := strconv.ParseFloat(m[1], 64)
+	with, _ := strconv.ParseFloat(m[2], 64)
+	without, _ := strconv.ParseFloat(m[4], 64)
+	if with != quantized || with <= 1 || without <= 1 {
+		t.Errorf("report: quantized %v, with %v, without %v", quantized, with, without)
+	}
+	imx, err := quant.LoadIMatrix(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imx.Dataset != calib || len(imx.Entries) != 14 { // 2 layers × 7 projections
+		t.Errorf("saved matrix: dataset %q, %d entries", imx.Dataset, len(imx.Entries))
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "q.gguf")); err != nil {
+		t.Error(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, ".ragtune-no-imatrix-*"))
+	if len(left) != 0 {
+		t.Errorf("the comparison file was left behind: %v", left)
+	}
+}
+
+// Usage errors: the two matrix sources exclude each other, --imatrix-out
+// needs --imatrix-data, and a text shorter than two windows says so.
+func TestQuantizeIMatrixUsage(t *testing.T) {
+	dir := genTestModel(t)
+	tmp := t.TempDir()
+	short := filepath.Join(tmp, "short.txt")
+	os.WriteFile(short, []byte("too short"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--imatrix", "a.dat", "--imatrix-data", short}, "exclude each other"},
+		{[]string{"--imatrix-out", "a.dat"}, "add --imatrix-data"},
+		{[]string{"--imatrix-data", short}, "needs at least"},
+		{[]string{"--imatrix-data", short, "--imatrix-ctx", "8"}, "--imatrix-ctx must be"},
+	} {
+		args := append([]string{"quantize", "--model", dir, "--type", "q4_k_m", "--out", filepath.Join(tmp, "x.gguf")}, c.args...)
+		code, _, stderr := runCaptured(t, args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
 	}
 }
