@@ -245,6 +245,28 @@ func ExportRun(rc RunConfig, dir string, log io.Writer) (int, error) {
 	return len(exs), nil
 }
 
+// TargetList is a flag.Value over LoRAConfig.Targets: a comma-separated
+// list of projections (q,k,v,o,gate,up,down or all; q_proj also works),
+// checked by ParseTargets when the flag is parsed.
+type TargetList []string
+
+func (l *TargetList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+// Set implements flag.Value.
+func (l *TargetList) Set(s string) error {
+	t, err := ParseTargets(s)
+	if err != nil {
+		return err
+	}
+	*l = t
+	return nil
+}
+
 // ResumeCommand is the command line that continues an interrupted run
 // started with args: the same arguments with --resume (and without
 // --force, which would start over), quoted for a shell.

@@ -32,6 +32,20 @@ func TestResumeCommand(t *testing.T) {
 	}
 }
 
+func TestTargetList(t *testing.T) {
+	var l TargetList
+	if err := l.Set("q_proj,v"); err != nil || l.String() != "q,v" {
+		t.Errorf("Set(q_proj,v): %v, %q", err, l.String())
+	}
+	want, _ := ParseTargets("all")
+	if err := l.Set("all"); err != nil || strings.Join(l, ",") != strings.Join(want, ",") {
+		t.Errorf("Set(all): %v, %q", err, l)
+	}
+	if err := l.Set("q,bogus"); err == nil {
+		t.Error("an unknown projection was accepted")
+	}
+}
+
 func TestCheckOut(t *testing.T) {
 	dir := t.TempDir()
 	gguf := filepath.Join(dir, "m.gguf")

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
 	"ragtune/eval"
@@ -61,19 +60,9 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	text := *prompt
-	if rest := strings.Join(fs.Args(), " "); rest != "" {
-		if text != "" {
-			return usageErrorf("give the prompt once: --prompt or words after the flags, not both")
-		}
-		text = rest
-	}
-	if text == "-" {
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			return fmt.Errorf("read prompt from stdin: %w", err)
-		}
-		text = strings.TrimRight(string(b), "\r\n")
+	text, err := cli.Text("prompt", *prompt, fs.Args(), stdin)
+	if err != nil {
+		return err
 	}
 	if text == "" {
 		return usageErrorf("no prompt: pass --prompt TEXT (or --prompt - to read stdin)")
@@ -90,7 +79,6 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer eng.close()
-
 	req, err := g.request(eng)
 	if err != nil {
 		return err
@@ -250,24 +238,13 @@ func openLocal(path, adapter string, opts llm.LoadOptions) (*llm.Local, error) {
 // server's own defaults apply.
 func (g *genFlags) request(eng *openedEngine) (llm.Request, error) {
 	req := llm.Request{MaxTokens: g.maxTokens, Stop: g.stops, DisableThinking: g.noThink}
-	if eng.remote && !g.temp.Given && !g.topP.Given && !g.minP.Given && !g.repeat.Given &&
-		!g.freq.Given && !g.presence.Given && !g.topK.Given && !g.seed.Given {
+	o := llm.SamplingOverride{Temperature: g.temp.Ptr(), TopP: g.topP.Ptr(), MinP: g.minP.Ptr(), RepetitionPenalty: g.repeat.Ptr(),
+		FrequencyPenalty: g.freq.Ptr(), PresencePenalty: g.presence.Ptr(), TopK: g.topK.Ptr(), Seed: g.seed.Ptr()}
+	if eng.remote && o.Empty() {
 		return req, nil
 	}
-	s := eng.defaults
-	g.temp.Apply(&s.Temperature)
-	g.topP.Apply(&s.TopP)
-	g.minP.Apply(&s.MinP)
-	g.repeat.Apply(&s.RepetitionPenalty)
-	g.freq.Apply(&s.FrequencyPenalty)
-	g.presence.Apply(&s.PresencePenalty)
-	if g.topK.Given {
-		s.TopK = int(g.topK.V)
-	}
-	if g.seed.Given {
-		s.Seed = g.seed.V
-	}
-	if err := s.Validate(); err != nil {
+	s, err := o.Apply(eng.defaults)
+	if err != nil {
 		return llm.Request{}, usageErrorf("%v", err)
 	}
 	req.Sampling = &s

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"ragtune/internal/cli"
@@ -76,7 +75,7 @@ func trainFlags(rc *train.RunConfig, config, export *string) *flag.FlagSet {
 	fs.IntVar(&rc.LoRA.R, "lora-r", rc.LoRA.R, "LoRA rank")
 	fs.Float64Var(&rc.LoRA.Alpha, "lora-alpha", rc.LoRA.Alpha, "LoRA alpha (scale = alpha/r)")
 	fs.Float64Var(&rc.LoRA.Dropout, "lora-dropout", rc.LoRA.Dropout, "dropout on the LoRA input path")
-	fs.Var((*targetList)(&rc.LoRA.Targets), "target", "LoRA target projections: a comma-separated `LIST` of q,k,v,o,gate,up,down (or all; q_proj also works)")
+	fs.Var((*train.TargetList)(&rc.LoRA.Targets), "target", "LoRA target projections: a comma-separated `LIST` of q,k,v,o,gate,up,down (or all; q_proj also works)")
 	fs.BoolVar(&rc.LoRA.RSLoRA, "rslora", rc.LoRA.RSLoRA, "rank-stabilized LoRA: scale = alpha/sqrt(r)")
 	fs.Float64Var(&rc.LR, "lr", rc.LR, "peak learning rate")
 	fs.IntVar(&rc.Epochs, "epochs", rc.Epochs, "passes over the training data")
@@ -102,26 +101,6 @@ func trainFlags(rc *train.RunConfig, config, export *string) *flag.FlagSet {
 	fs.StringVar(&rc.BaseDType, "base-dtype", rc.BaseDType, "LoRA: keep the frozen projections as `TYPE` f32, bf16, q8_0 or q4_0 (QLoRA-style; less memory)")
 	fs.StringVar(&rc.ChatTemplate, "chat-template", rc.ChatTemplate, "chat template: a .jinja `FILE`, or r1 / qwen for the built-in ones (default: the model's tokenizer_config.json)")
 	return fs
-}
-
-// targetList is the --target flag: a comma list parsed by
-// train.ParseTargets.
-type targetList []string
-
-func (l *targetList) String() string {
-	if l == nil {
-		return ""
-	}
-	return strings.Join(*l, ",")
-}
-
-func (l *targetList) Set(s string) error {
-	t, err := train.ParseTargets(s)
-	if err != nil {
-		return err
-	}
-	*l = t
-	return nil
 }
 
 // parseTrainFlags reads the command line over the defaults or, with

@@ -35,11 +35,12 @@ func (o *OptFloat) Set(s string) error {
 	return nil
 }
 
-// Apply stores the value in dst when the flag was given.
-func (o *OptFloat) Apply(dst *float64) {
-	if o.Given {
-		*dst = o.V
+// Ptr is the value, or nil when the flag was not given.
+func (o *OptFloat) Ptr() *float64 {
+	if !o.Given {
+		return nil
 	}
+	return &o.V
 }
 
 // OptInt is OptFloat for integers.
@@ -63,6 +64,14 @@ func (o *OptInt) Set(s string) error {
 	}
 	o.V, o.Given = v, true
 	return nil
+}
+
+// Ptr is the value, or nil when the flag was not given.
+func (o *OptInt) Ptr() *int64 {
+	if !o.Given {
+		return nil
+	}
+	return &o.V
 }
 
 // StringList is a repeatable string flag: each use appends one value.
@@ -157,6 +166,27 @@ func ParseInterspersed(fs *flag.FlagSet, args []string, command string) error {
 		args = rest[1:]
 	}
 	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// Text reads a command's text input, given either as --NAME TEXT or as
+// the words after the flags (not both); "-" reads standard input, without
+// its final line break. It returns "" when neither was given.
+func Text(name, flagValue string, words []string, stdin io.Reader) (string, error) {
+	text := flagValue
+	if rest := strings.Join(words, " "); rest != "" {
+		if text != "" {
+			return "", Usagef("give the %s once: --%s or words after the flags, not both", name, name)
+		}
+		text = rest
+	}
+	if text == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return "", fmt.Errorf("read %s from stdin: %w", name, err)
+		}
+		text = strings.TrimRight(string(b), "\r\n")
+	}
+	return text, nil
 }
 
 // ShellQuote quotes s for a POSIX shell when it needs quoting, so a
