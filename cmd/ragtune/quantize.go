@@ -188,11 +188,13 @@ func collectIMatrix(src, file string, ctx, chunks int) (*quant.IMatrix, error) {
 	if tmpl != nil {
 		render = tmpl.Render
 	}
-	text, err := calibrationText(file, render)
+	text, rendered, err := calibrationText(file, render)
 	if err != nil {
 		return nil, err
 	}
-	toks := tok.Encode(text, true)
+	// Plain text is tokenized as llama-imatrix does (special-token text
+	// stays text); rendered conversations need their turn markers.
+	toks := tok.EncodeWith(text, tokenizer.EncodeOptions{AddSpecial: true, ParseSpecial: rendered})
 	o := qwen2.IMatrixOptions{Context: ctx, Chunks: chunks, BOS: -1}
 	if tok.AddsBOS() {
 		o.BOS = tok.BOS()
@@ -218,35 +220,37 @@ func collectIMatrix(src, file string, ctx, chunks int) (*quant.IMatrix, error) {
 // plain-text file as it is (any extension but .json/.jsonl), or the rows
 // of training data read as 'ragtune train --data' reads them, documents as
 // they are and conversations rendered with the model's chat template
-// (render; chat.Plain without one), one after another.
-func calibrationText(file string, render func([]data.Message, bool) (string, error)) (string, error) {
+// (render; chat.Plain without one), one after another. rendered reports
+// whether it holds rendered conversations.
+func calibrationText(file string, render func([]data.Message, bool) (string, error)) (text string, rendered bool, err error) {
 	if ext := strings.ToLower(filepath.Ext(file)); ext != ".json" && ext != ".jsonl" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("--imatrix-data: %w", err)
+			return "", false, fmt.Errorf("--imatrix-data: %w", err)
 		}
 		// llama-imatrix -f drops one final newline; so do we, so that
 		// both tools see the same tokens.
-		return strings.TrimSuffix(string(b), "\n"), nil
+		return strings.TrimSuffix(string(b), "\n"), false, nil
 	}
 	exs, _, err := data.ReadFile(file, false)
 	if err != nil {
-		return "", fmt.Errorf("--imatrix-data: %w", err)
+		return "", false, fmt.Errorf("--imatrix-data: %w", err)
 	}
 	var b strings.Builder
 	for _, ex := range exs {
 		t := ex.Text
 		if len(ex.Messages) > 0 {
+			rendered = true
 			if render == nil {
 				t = chat.Plain(ex.Messages, false)
 			} else if t, err = render(ex.Messages, false); err != nil {
-				return "", fmt.Errorf("--imatrix-data %s: render %s: %w", file, ex.Source, err)
+				return "", false, fmt.Errorf("--imatrix-data %s: render %s: %w", file, ex.Source, err)
 			}
 		}
 		b.WriteString(t)
 		b.WriteString("\n\n")
 	}
-	return b.String(), nil
+	return b.String(), rendered, nil
 }
 
 // modelVocab is the model's tokenizer and chat template (nil when it has
