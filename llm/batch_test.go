@@ -241,3 +241,87 @@ func TestStepperRace(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestPrefillInterleavesWithDecode: a long prompt prefills in chunks of
+// PrefillChunk tokens, one chunk per step, while a sequence already
+// decoding keeps getting its token in the steps between.
+func TestPrefillInterleavesWithDecode(t *testing.T) {
+	m := &fakeModel{replies: [][]int{tokens(strings.Repeat("x", 500))}}
+	type call struct {
+		st *fakeState
+		n  int
+	}
+	var mu sync.Mutex
+	var calls []call
+	m.forward = func(st *fakeState, toks []int) error {
+		mu.Lock()
+		calls = append(calls, call{st, len(toks)})
+		mu.Unlock()
+		return nil
+	}
+	l := newFakeEngine(t, m, LocalOptions{Parallel: 2, PrefillChunk: 4})
+	decoding, prefilled := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		n := 0
+		_, err := l.Generate(context.Background(), Request{Messages: user("q"), MaxTokens: 400}, func(Token) error {
+			once.Do(func() { close(decoding) })
+			n++
+			select {
+			case <-prefilled:
+				return ErrStop
+			default:
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	<-decoding
+	long := strings.Repeat("p", 60)
+	if _, err := l.Generate(context.Background(), Request{Prompt: long, MaxTokens: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(prefilled)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	// The long prompt's state is the one that ran the most tokens in
+	// chunks.
+	inChunks := map[*fakeState]int{}
+	var longSt *fakeState
+	for _, c := range calls {
+		if c.n > 1 {
+			inChunks[c.st] += c.n
+			if longSt == nil || inChunks[c.st] > inChunks[longSt] {
+				longSt = c.st
+			}
+		}
+	}
+	first, last, chunks, between := -1, -1, 0, 0
+	for i, c := range calls {
+		if c.st == longSt && c.n > 1 {
+			if c.n > 4 {
+				t.Errorf("a prompt chunk of %d tokens, want at most 4", c.n)
+			}
+			if first < 0 {
+				first = i
+			}
+			last = i
+			chunks++
+		}
+	}
+	for _, c := range calls[first:last] {
+		if c.st != longSt {
+			between++
+		}
+	}
+	// 61 prompt tokens (BOS included) in chunks of 4: 16 steps, the last
+	// one a single token.
+	if chunks != 15 || between < chunks/2 {
+		t.Errorf("%d prompt chunks with %d decode tokens of the other sequence between them; want 15 chunks interleaved with decoding", chunks, between)
+	}
+}

@@ -13,7 +13,9 @@ import (
 
 // quantModel is the tiny model with Q8_0 projections in the tile layout
 // (through the Go reference tiles where this CPU has no tile kernels).
-func quantModel(t *testing.T, seed uint64) *Model {
+func quantModel(t *testing.T, seed uint64) *Model { return quantModelType(t, seed, weights.Q8_0) }
+
+func quantModelType(t *testing.T, seed uint64, dt weights.DType) *Model {
 	t.Helper()
 	if !quant.PackedAvailable() {
 		restore, err := quant.UseKernels("go-tiles")
@@ -34,15 +36,15 @@ func quantModel(t *testing.T, seed uint64) *Model {
 		for i := range vals {
 			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(tn.Data[4*i:]))
 		}
-		rb, err := quant.RowBytes(weights.Q8_0, tn.Shape[1])
+		rb, err := quant.RowBytes(dt, tn.Shape[1])
 		if err != nil {
 			t.Fatal(err)
 		}
 		buf := make([]byte, tn.Shape[0]*rb)
-		if _, err := quant.Quantize(weights.Q8_0, buf, vals); err != nil {
+		if _, err := quant.Quantize(dt, buf, vals); err != nil {
 			t.Fatal(err)
 		}
-		src[name] = &weights.Tensor{Name: name, DType: weights.Q8_0, Shape: tn.Shape, Data: buf}
+		src[name] = &weights.Tensor{Name: name, DType: dt, Shape: tn.Shape, Data: buf}
 	}
 	m := newTestModel(t, cfg, src, WithMatrixLoader(quant.Loader(DefaultMatrix)))
 	if _, ok := m.layers[0].wo.(*quant.Packed); !ok {
@@ -61,7 +63,12 @@ type batchScript [][]int
 // vector bit for bit against the same sequence run alone through
 // State.Forward with the same chunks.
 func TestBatchMatchesAlone(t *testing.T) {
-	m := quantModel(t, 41)
+	for _, dt := range []weights.DType{weights.Q8_0, weights.Q4_0} {
+		t.Run(dt.String(), func(t *testing.T) { testBatchMatchesAlone(t, quantModelType(t, 41, dt)) })
+	}
+}
+
+func testBatchMatchesAlone(t *testing.T, m *Model) {
 	V := m.VocabSize()
 	tok := func(seed uint64, n int) []int { return testTokens(n, V, seed) }
 	// Each decode step feeds a fixed token (sampling is not under test);
