@@ -16,16 +16,22 @@ func ByteLevelFor(modelType string) *BPE {
 	}
 }
 
-// ForModelType adapts a loaded vocabulary to a model family: a Qwen
-// vocabulary without R1's special tokens gets them (R1FromQwen) unless
-// the model is a Qwen3, which keeps Qwen's own. It reports whether it
-// substituted them.
+// ForModelType adapts a loaded vocabulary to a model family, as the R1
+// distills ship it: a Qwen vocabulary without R1's special tokens gets
+// them (R1FromQwen) unless the model is a Qwen3, which keeps Qwen's own;
+// Meta's Llama 3 vocabulary gets R1-Distill-Llama's (R1FromLlama3) for a
+// Llama model. It reports whether it substituted them.
 func ForModelType(b *BPE, modelType string) (*BPE, bool) {
 	if _, ok := b.TokenID(r1BOS); ok {
 		return b, false
 	}
 	if _, isQwen := b.TokenID(qwenEndOfText); isQwen && modelType != "qwen3" {
 		return R1FromQwen(b), true
+	}
+	if modelType == "llama" {
+		if r, err := R1FromLlama3(b); err == nil {
+			return r, true
+		}
 	}
 	return b, false
 }

@@ -99,6 +99,23 @@ func TestR1FromLlama3(t *testing.T) {
 
 }
 
+// ForModelType gives a Llama model R1-Distill-Llama's tokens (what `model
+// init --arch llama --tokenizer llama3` writes), leaves a Qwen3 alone,
+// and does nothing twice.
+func TestForModelTypeLlama3(t *testing.T) {
+	llama := loadLlama3(t)
+	got, sub := ForModelType(llama, "llama")
+	if id, _ := got.TokenID(r1Think); !sub || got.BOS() != 128000 || got.EOS() != 128001 || id != 128013 {
+		t.Fatalf("ForModelType(llama 3, llama): substituted %v, bos %d eos %d <think> %d", sub, got.BOS(), got.EOS(), id)
+	}
+	if again, sub := ForModelType(got, "llama"); sub || again != got {
+		t.Error("ForModelType substituted R1's tokens into a vocabulary that has them")
+	}
+	if _, sub := ForModelType(llama, "qwen3"); sub {
+		t.Error("ForModelType substituted R1-Distill-Llama's tokens for a qwen3 model")
+	}
+}
+
 func TestR1FromLlama3RefusesOtherVocabularies(t *testing.T) {
 	_, err := R1FromLlama3(ByteLevelR1())
 	if err == nil || !strings.Contains(err.Error(), llama3BOS) {

@@ -6,10 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"ragtune/internal/bytesize"
+	"ragtune/internal/progress"
 	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
 	"ragtune/weights"
-	"sort"
 	"strings"
 	"time"
 
@@ -21,11 +21,7 @@ func init() {
 }
 
 func runModelInit(args []string) error {
-	presets := make([]string, 0, len(qwen2.Presets))
-	for n := range qwen2.Presets {
-		presets = append(presets, n)
-	}
-	sort.Strings(presets)
+	presets := qwen2.PresetNames()
 	fs := newFlagSet("model init", "--out DIR [--preset NAME] [--hidden-size N --layers N ...] [--seed N] [--tokenizer FILE] [--dtype f32|bf16|f16]", `
 Write a complete Hugging Face model directory (config.json,
 generation_config.json, model.safetensors, tokenizer.json,
@@ -47,7 +43,8 @@ Without --tokenizer the model gets a byte-level vocabulary (256 bytes plus
 the family's special tokens: R1's for qwen2, R1's with Llama 3's
 pre-tokenizer for llama, Qwen3's ChatML and <think> tokens for qwen3), so
 it works on a fresh clone. With a
-Qwen2.5 tokenizer.json, R1's special tokens are substituted; 'ragtune model
+Qwen2.5 tokenizer.json (qwen2), or Meta's Llama 3 one (llama), the R1
+distill's special tokens are substituted at its ids; 'ragtune model
 train-tokenizer' makes a vocabulary from your own texts.
 
 Examples:
@@ -125,7 +122,7 @@ Examples:
 		}
 		var substituted bool
 		if bpe, substituted = tokenizer.ForModelType(bpe, cfg.ModelType); substituted {
-			fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the Qwen tokenizer")
+			fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the tokenizer (as the R1 distill of this architecture ships it)")
 		}
 	}
 	// A model directory without a chat template cannot chat; give each
@@ -138,7 +135,7 @@ Examples:
 	opts := qwen2.InitOptions{Tokenizer: bpe, KeepVocab: !tiny}
 	if !tiny {
 		// The same byte bar as model convert: periodic lines in a log.
-		opts.Progress = convertProgress("writing weights")
+		opts.Progress = progress.ByteBar("writing weights")
 	}
 	start := time.Now()
 	if err := qwen2.InitWith(*out, cfg, *seed, opts); err != nil {
