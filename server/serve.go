@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"ragtune/rag"
 )
 
 // Serve answers HTTP on ln until ctx is done, then stops accepting
@@ -44,6 +47,47 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	if err := s.Close(); err != nil {
 		s.log.Error("close knowledge bases", "err", err)
 	}
+	return nil
+}
+
+// UseEmbeddings sets what answers /v1/embeddings and embeds new
+// knowledge bases: the OpenAI-compatible server at url (sent model, named
+// "embedding" when empty; key from RAGTUNE_EMBED_API_KEY), or without url
+// the local BERT/bge encoder at model (an HF directory or GGUF, loaded on
+// first use). With neither, embeddings stay off. A local model that is
+// not there is an error.
+func (c *Config) UseEmbeddings(url, model string) error {
+	switch {
+	case url != "":
+		c.Embed = rag.Batched(rag.RemoteEmbedder(url, model, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil), 64)
+		c.EmbedURL, c.EmbedModel = url, model
+		if c.EmbedModel == "" {
+			c.EmbedModel = "embedding"
+		}
+	case model != "":
+		if _, err := os.Stat(model); err != nil {
+			return err
+		}
+		c.Embed = rag.Batched(rag.LocalBertEmbedder(model), 32)
+		c.EmbedModel = ModelID(model)
+		if abs, err := filepath.Abs(model); err == nil {
+			c.EmbedPath = abs
+		}
+	}
+	return nil
+}
+
+// UseReranker serves /v1/rerank with the local cross-encoder at path
+// (loaded on first use); "" leaves it off. A path that is not there is an
+// error.
+func (c *Config) UseReranker(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	c.Rerank, c.RerankModel = rag.LocalCrossEncoder(path), ModelID(path)
 	return nil
 }
 

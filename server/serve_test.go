@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +77,33 @@ func TestCheckListenAddr(t *testing.T) {
 		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
 			t.Errorf("CheckListenAddr(%q) = %v, want %q", addr, err, want)
 		}
+	}
+}
+
+func TestUseEmbeddingsAndReranker(t *testing.T) {
+	var c Config
+	if err := c.UseEmbeddings("", ""); err != nil || c.Embed != nil {
+		t.Errorf("neither: %v, embed %v", err, c.Embed != nil)
+	}
+	if err := c.UseEmbeddings("http://127.0.0.1:1", ""); err != nil || c.Embed == nil || c.EmbedURL != "http://127.0.0.1:1" || c.EmbedModel != "embedding" {
+		t.Errorf("remote: %v, %+v", err, c)
+	}
+	dir := filepath.Join(t.TempDir(), "bge-small")
+	os.Mkdir(dir, 0o755)
+	c = Config{}
+	if err := c.UseEmbeddings("", dir+"/"); err != nil || c.Embed == nil || c.EmbedModel != "bge-small" || c.EmbedPath != dir || c.EmbedURL != "" {
+		t.Errorf("local: %v, %+v", err, c)
+	}
+	if err := c.UseEmbeddings("", dir+"-missing"); err == nil {
+		t.Error("a missing local encoder was accepted")
+	}
+	if err := c.UseReranker(""); err != nil || c.Rerank != nil {
+		t.Errorf("no reranker: %v", err)
+	}
+	if err := c.UseReranker(dir); err != nil || c.Rerank == nil || c.RerankModel != "bge-small" {
+		t.Errorf("reranker: %v, %q", err, c.RerankModel)
+	}
+	if err := c.UseReranker(dir + "-missing"); err == nil {
+		t.Error("a missing reranker was accepted")
 	}
 }

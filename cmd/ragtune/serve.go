@@ -7,14 +7,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"ragtune/guard"
 	"ragtune/internal/cli"
 	"ragtune/llm"
-	"ragtune/rag"
 	"ragtune/server"
 	"ragtune/tensor"
 )
@@ -168,30 +166,11 @@ func runServe(args []string) error {
 		RateLimit: *rate, Burst: *burst, Parallel: *parallel, MaxQueue: *maxQueue, Timeout: *timeout,
 		DefaultMaxTokens: *maxTokens, MaxBodyBytes: *maxBody, MaxUploadBytes: *maxUpload,
 		MaxExtractBytes: *maxExtract, ListenAddr: *addr, AllowedHosts: allowedHosts, AllowedOrigins: allowedOrigins, ReportsDir: *reports, Logger: log}
-	switch {
-	case *embedURL != "":
-		cfg.Embed = rag.Batched(rag.RemoteEmbedder(*embedURL, *embedModel, os.Getenv("RAGTUNE_EMBED_API_KEY"), nil), 64)
-		cfg.EmbedURL, cfg.EmbedModel = *embedURL, *embedModel
-		if cfg.EmbedModel == "" {
-			cfg.EmbedModel = "embedding"
-		}
-	case *embedModel != "":
-		// A local encoder serves /v1/embeddings; it loads on first use.
-		if _, err := os.Stat(*embedModel); err != nil {
-			return usageErrorf("--embed-model %s: %v (give a local BERT/bge model, or --embed-url for a server)", *embedModel, err)
-		}
-		cfg.Embed = rag.Batched(rag.LocalBertEmbedder(*embedModel), 32)
-		cfg.EmbedModel = server.ModelID(*embedModel)
-		if abs, err := filepath.Abs(*embedModel); err == nil {
-			cfg.EmbedPath = abs
-		}
+	if err := cfg.UseEmbeddings(*embedURL, *embedModel); err != nil {
+		return usageErrorf("--embed-model %s: %v (give a local BERT/bge model, or --embed-url for a server)", *embedModel, err)
 	}
-
-	if *rerankPath != "" {
-		if _, err := os.Stat(*rerankPath); err != nil {
-			return usageErrorf("--rerank-path %s: %v (give the HF directory of a cross-encoder)", *rerankPath, err)
-		}
-		cfg.Rerank, cfg.RerankModel = rag.LocalCrossEncoder(*rerankPath), server.ModelID(*rerankPath)
+	if err := cfg.UseReranker(*rerankPath); err != nil {
+		return usageErrorf("--rerank-path %s: %v (give the HF directory of a cross-encoder)", *rerankPath, err)
 	}
 
 	closeEngine := func() error { return nil }
