@@ -120,26 +120,20 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			continue
 		}
 
-		conv.Ask(line)
-		req.Messages = conv.Messages()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		res, err := eng.Generate(ctx, req, p.Token)
+		res, err := conv.Reply(ctx, eng, req, line, p.Token)
 		stop()
 		p.End()
 		switch {
 		case errors.Is(err, llm.ErrContextLength):
-			conv.Retract()
 			fmt.Fprintf(stderr, "%v\nThe conversation no longer fits; /save FILE keeps it, /reset starts a new one.\n", err)
 			continue
 		case errors.Is(err, context.Canceled):
-			// Forget the interrupted turn, so the next one starts clean.
-			conv.Retract()
 			fmt.Fprintln(stderr, "(stopped)")
 			continue
 		case err != nil:
 			return err
 		}
-		conv.Answer(res)
 		if !*quiet {
 			fmt.Fprintln(stderr, res.Stats())
 		}

@@ -1,10 +1,12 @@
 package conversation
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"ragtune/internal/plural"
+	"ragtune/llm"
 )
 
 // CommandHelp lists the commands Command runs, for a chat's greeting and
@@ -42,4 +44,21 @@ func (c *Conversation) Command(line string) (msg string, quit bool) {
 		return err.Error(), false
 	}
 	return fmt.Sprintf("(saved %s to %s)", plural.Count(len(c.Turns), "message"), arg), false
+}
+
+// Reply sends text as the next user turn with the conversation so far
+// (req's messages are replaced) and records the reply. A turn whose reply
+// did not fit the context (llm.ErrContextLength) or was interrupted
+// (context.Canceled) is taken back, so the next one starts clean; the
+// error says which.
+func (c *Conversation) Reply(ctx context.Context, eng llm.Engine, req llm.Request, text string, onToken func(llm.Token) error) (*llm.Result, error) {
+	c.Ask(text)
+	req.Messages = c.Messages()
+	res, err := eng.Generate(ctx, req, onToken)
+	if err != nil {
+		c.Retract()
+		return res, err
+	}
+	c.Answer(res)
+	return res, nil
 }

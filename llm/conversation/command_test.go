@@ -1,6 +1,8 @@
 package conversation
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,5 +41,45 @@ func TestCommand(t *testing.T) {
 	}
 	if b, err := os.ReadFile(path); err != nil || !strings.Contains(string(b), `"hello"`) {
 		t.Errorf("saved file: %v %s", err, b)
+	}
+}
+
+// fakeEngine answers with text, or fails with err, and keeps the request.
+type fakeEngine struct {
+	text string
+	err  error
+	got  llm.Request
+}
+
+func (e *fakeEngine) Generate(_ context.Context, req llm.Request, onToken func(llm.Token) error) (*llm.Result, error) {
+	e.got = req
+	if e.err != nil {
+		return nil, e.err
+	}
+	if onToken != nil {
+		onToken(llm.Token{Text: e.text})
+	}
+	return &llm.Result{Text: e.text, Reasoning: "r"}, nil
+}
+
+func TestReply(t *testing.T) {
+	c := &Conversation{System: "Be brief."}
+	eng := &fakeEngine{text: "hello"}
+	var streamed strings.Builder
+	res, err := c.Reply(context.Background(), eng, llm.Request{MaxTokens: 9}, "hi", func(tk llm.Token) error { streamed.WriteString(tk.Text); return nil })
+	if err != nil || res.Text != "hello" || streamed.String() != "hello" || len(c.Turns) != 2 || c.Turns[1].ReasoningContent != "r" {
+		t.Fatalf("reply: %v %+v, turns %+v", err, res, c.Turns)
+	}
+	if len(eng.got.Messages) != 2 || eng.got.Messages[0].Role != "system" || eng.got.MaxTokens != 9 {
+		t.Errorf("request %+v", eng.got)
+	}
+	for _, fail := range []error{llm.ErrContextLength, context.Canceled, errors.New("boom")} {
+		eng.err = fail
+		if _, err := c.Reply(context.Background(), eng, llm.Request{}, "again", nil); !errors.Is(err, fail) {
+			t.Errorf("%v: got %v", fail, err)
+		}
+		if len(c.Turns) != 2 {
+			t.Errorf("%v: %d turns, want the failed one taken back", fail, len(c.Turns))
+		}
 	}
 }
