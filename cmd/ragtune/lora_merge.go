@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"ragtune/internal/cli"
+	"ragtune/internal/progress"
 	"ragtune/train"
 )
 
@@ -41,13 +42,9 @@ Examples:
 		return err
 	}
 	start := time.Now()
-	if err := train.MergeLoRA(*modelPath, *adapter, *out, mergeProgress()); err != nil {
+	if err := train.MergeLoRA(*modelPath, *adapter, *out, progress.ByteBar("writing merged weights")); err != nil {
 		return err
 	}
 	fmt.Printf("merged %s into %s → %s in %.2fs\n", *adapter, *modelPath, *out, time.Since(start).Seconds())
 	return nil
 }
-
-// mergeProgress draws a byte bar on stderr for outputs large enough to
-// take a while.
-func mergeProgress() func(done, total int64) { return convertProgress("writing merged weights") }

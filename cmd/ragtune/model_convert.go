@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"ragtune/internal/cli"
 	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
@@ -76,43 +74,16 @@ Examples:
 		if keep {
 			target = qwen2.KeepType
 		}
-		err = qwen2.ConvertToGGUF(*src, *out, target, convertProgress("writing GGUF"), os.Stderr)
+		err = qwen2.ConvertToGGUF(*src, *out, target, progress.ByteBar("writing GGUF"), os.Stderr)
 	} else {
 		if keep {
 			target = qwen2.KeepDType
 		}
-		err = qwen2.ConvertToHF(*src, *out, target, convertProgress("writing safetensors"), os.Stderr)
+		err = qwen2.ConvertToHF(*src, *out, target, progress.ByteBar("writing safetensors"), os.Stderr)
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s in %.2fs\n", *out, time.Since(start).Seconds())
 	return nil
-}
-
-// convertProgress returns a progress callback drawing a byte bar on
-// stderr once the output is large enough to be worth one (periodic lines
-// when stderr is not a terminal).
-func convertProgress(what string) func(done, total int64) {
-	var bar *progressbar.ProgressBar
-	w := progress.ForStderr()
-	return func(done, total int64) {
-		if total < 64<<20 {
-			return
-		}
-		if bar == nil {
-			bar = progressbar.NewOptions64(total,
-				progressbar.OptionSetWriter(w),
-				progressbar.OptionSetDescription(what),
-				progressbar.OptionShowBytes(true),
-				progressbar.OptionSetWidth(30),
-				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-			)
-		}
-		bar.Set64(done)
-		if done >= total {
-			progress.Flush(w)
-		}
-	}
 }

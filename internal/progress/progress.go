@@ -2,7 +2,8 @@
 // terminal. Progress bars and status lines redraw themselves with '\r';
 // in a log file or a CI log those redraws become one endless line. Writer
 // turns them into whole lines, at most one per interval, and keeps every
-// line that a terminal would have kept. It does not draw bars itself.
+// line that a terminal would have kept. ByteBar is the byte bar the
+// commands that write large files share.
 package progress
 
 import (

@@ -1,5 +1,7 @@
 package qwen2
 
+import "sort"
+
 // Shape holds the sizes that replace a preset's for a custom model (a
 // small one to pre-train from scratch, say); a zero keeps the preset's.
 type Shape struct {
@@ -49,4 +51,14 @@ func NumParams(c *Config) int64 {
 		params += n
 	}
 	return params
+}
+
+// PresetNames lists the presets' names in order, for help texts.
+func PresetNames() []string {
+	names := make([]string, 0, len(Presets))
+	for n := range Presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

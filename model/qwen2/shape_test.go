@@ -1,6 +1,7 @@
 package qwen2_test
 
 import (
+	"sort"
 	"testing"
 
 	"ragtune/model/qwen2"
@@ -46,5 +47,17 @@ func TestNumParams(t *testing.T) {
 	}
 	if got := qwen2.NumParams(&cfg); got != want {
 		t.Errorf("NumParams = %d, want %d", got, want)
+	}
+}
+
+func TestPresetNames(t *testing.T) {
+	names := qwen2.PresetNames()
+	if len(names) != len(qwen2.Presets) || !sort.StringsAreSorted(names) {
+		t.Fatalf("names %v: want all %d presets, sorted", names, len(qwen2.Presets))
+	}
+	for _, n := range names {
+		if _, err := qwen2.Preset(n); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
 	}
 }
