@@ -3,12 +3,14 @@ package eval
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"ragtune/internal/cli"
 	"ragtune/rag"
 )
 
@@ -122,6 +124,12 @@ func TestStoreRetrieverWithRerank(t *testing.T) {
 	defer s.Close()
 	if _, err := s.Ingest(context.Background(), []string{src}, rag.IngestOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := OpenStoreRetriever(dir, "fuzzy"); !errors.Is(err, cli.ErrUsage) {
+		t.Errorf("an unknown mode: %v, want a usage error", err)
+	}
+	if _, err := OpenStoreRetriever(filepath.Join(t.TempDir(), "none"), "bm25"); !errors.Is(err, rag.ErrNoKB) {
+		t.Errorf("a missing knowledge base: %v, want rag.ErrNoKB", err)
 	}
 	var r Retriever = StoreRetriever{Store: s, Mode: rag.ModeBM25}
 	ps, err := r.Retrieve(context.Background(), "kidney stones", 2)

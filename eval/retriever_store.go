@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"ragtune/internal/cli"
 	"ragtune/rag"
 )
 
@@ -43,4 +44,19 @@ func WithRerank(retr Retriever, c *rag.RerankConfig, none bool, warn io.Writer) 
 		kr.Rerank = rag.StoreReranker(kr.Store, score, depth)
 	}
 	return kr
+}
+
+// OpenStoreRetriever opens the knowledge base at dir read-only and
+// searches it in the mode named by modeName (bm25, dense or hybrid; any
+// other name is a usage error). Close its Store when done.
+func OpenStoreRetriever(dir, modeName string) (StoreRetriever, error) {
+	mode, err := rag.ParseMode(modeName)
+	if err != nil {
+		return StoreRetriever{}, cli.Usagef("%v", err)
+	}
+	s, err := rag.OpenStore(dir, nil, true)
+	if err != nil {
+		return StoreRetriever{}, err
+	}
+	return StoreRetriever{Store: s, Mode: mode}, nil
 }

@@ -104,17 +104,9 @@ func compare(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	var items []eval.Item
-	if *dataPath != "" {
-		items, err = eval.LoadItems(*dataPath)
-	} else {
-		items, err = eval.DefaultItems(eval.SuiteHallucination)
-	}
+	items, err := eval.CompareItems(*dataPath, *limit)
 	if err != nil {
 		return err
-	}
-	if *limit > 0 && len(items) > *limit {
-		items = items[:*limit]
 	}
 	retr, closeKB, err := openKBRetriever(*kbRoot, *kbName, *modeName)
 	if err == nil {
@@ -125,11 +117,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeKB()
 	if retr == nil && *dataPath == "" {
-		ps, err := eval.DefaultPassages()
-		if err != nil {
-			return err
-		}
-		if retr, err = eval.NewMemoryRetriever(ps); err != nil {
+		if retr, err = eval.DefaultRetriever(); err != nil {
 			return err
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"ragtune/eval"
 	"ragtune/guard"
 	"ragtune/internal/cli"
-	"ragtune/rag"
 )
 
 func init() {
@@ -118,15 +117,11 @@ func openKBRetriever(root, name, modeName string) (eval.Retriever, func(), error
 	if err != nil {
 		return nil, nil, err
 	}
-	mode, err := rag.ParseMode(modeName)
-	if err != nil {
-		return nil, nil, usageErrorf("%v", err)
-	}
-	s, err := rag.OpenStore(dir, nil, true)
+	r, err := eval.OpenStoreRetriever(dir, modeName)
 	if err != nil {
 		return nil, nil, kbOpenError(err, name)
 	}
-	return eval.StoreRetriever{Store: s, Mode: mode}, func() { s.Close() }, nil
+	return r, func() { r.Store.Close() }, nil
 }
 
 func runEvalSuites(args []string) error {
