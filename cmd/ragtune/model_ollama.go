@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,34 +18,19 @@ func init() {
 	registerSub("model", "list", "list the models ragtune can find (model directories, GGUF files, Ollama's store)", runModelList)
 }
 
-// resolveOllamaModel lets --model name an Ollama model: "ollama:NAME"
-// always, and "NAME:TAG" (deepseek-r1:1.5b) when no file of that name
-// exists. The flag is rewritten to the model's GGUF blob in the Ollama
-// store, which every command then loads like any GGUF file.
+// resolveOllamaModel rewrites a --model that names an Ollama model
+// ("ollama:NAME", or "NAME:TAG" when no such file exists) to the model's
+// GGUF blob in the Ollama store (see hub.ResolveModelArg).
 func resolveOllamaModel(fs *flag.FlagSet) error {
 	f := fs.Lookup("model")
 	if f == nil || f.Value.String() == "" {
 		return nil
 	}
-	v := f.Value.String()
-	explicit := strings.HasPrefix(v, "ollama:")
-	if !explicit {
-		if _, err := os.Stat(v); err == nil || !strings.Contains(v, ":") || strings.ContainsAny(v, `\`) || strings.HasPrefix(v, ".") || strings.HasPrefix(v, "/") {
-			return nil
-		}
-	}
-	name, err := hub.ParseOllamaName(v)
-	if err != nil {
-		if explicit {
-			return usageErrorf("--model: %v", err)
-		}
-		return nil
-	}
-	m, err := hub.ResolveOllama("", name)
-	if err != nil {
+	p, err := hub.ResolveModelArg(f.Value.String())
+	if err != nil || p == f.Value.String() {
 		return err
 	}
-	return fs.Set("model", m.GGUF)
+	return fs.Set("model", p)
 }
 
 // runOllamaPull is 'model pull ollama:NAME'.

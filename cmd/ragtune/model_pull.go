@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"ragtune/hub"
-	"ragtune/internal/bytesize"
 	"ragtune/internal/plural"
 	"ragtune/internal/progress"
 	"ragtune/model/qwen2"
@@ -101,16 +100,7 @@ func runModelPull(args []string) error {
 		if err != nil {
 			return err
 		}
-		var total int64
-		for _, f := range files {
-			sum := ""
-			if f.SHA256 != "" {
-				sum = "  sha256 " + f.SHA256[:min(12, len(f.SHA256))] + "…"
-			}
-			fmt.Printf("%12s  %s%s\n", bytesize.Format(max(f.Size, 0)), f.Path, sum)
-			total += max(f.Size, 0)
-		}
-		fmt.Printf("%s, %s\n", plural.Count(len(files), "file"), bytesize.Format(total))
+		hub.WriteFileList(os.Stdout, files)
 		return nil
 	}
 	start := time.Now()
@@ -121,23 +111,7 @@ func runModelPull(args []string) error {
 		}
 		return err
 	}
-	var total int64
-	for _, f := range res.Files {
-		if f.Size > 0 {
-			total += f.Size
-		}
-	}
-	el := time.Since(start)
-	commit := ""
-	if res.Commit != "" {
-		commit = " at commit " + res.Commit
-	}
-	fmt.Printf("pulled %s%s into %s: %s (%s), %d downloaded, %d already present; %s transferred in %s",
-		repo, commit, *out, plural.Count(len(res.Files), "file"), bytesize.Format(total), res.Downloaded, res.Skipped, bytesize.Format(res.Bytes), el.Round(time.Second))
-	if s := el.Seconds(); s > 0 && res.Bytes > 0 {
-		fmt.Printf(" (%s/s)", bytesize.Format(int64(float64(res.Bytes)/s)))
-	}
-	fmt.Println()
+	res.WriteSummary(os.Stdout, repo, time.Since(start))
 	if cfg, err := qwen2.LoadConfig(*out); err == nil {
 		fmt.Printf("%s: %s, hidden %d, %d layers, vocab %d, %s\n", *out, strings.Join(cfg.Architectures, ","),
 			cfg.HiddenSize, cfg.NumHiddenLayers, cfg.VocabSize, cfg.TorchDtype)
