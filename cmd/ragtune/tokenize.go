@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"ragtune/gguf"
@@ -63,21 +61,10 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		text = string(data)
 	}
 	ids := tok.Encode(text, *addSpecial)
-	w := bufio.NewWriter(stdout)
 	if *idsOnly {
-		for i, id := range ids {
-			if i > 0 {
-				w.WriteByte(' ')
-			}
-			w.WriteString(strconv.Itoa(id))
-		}
-		w.WriteByte('\n')
-		return w.Flush()
+		return tokenizer.WriteIDs(stdout, ids)
 	}
-	for _, id := range ids {
-		fmt.Fprintf(w, "%7d  %s\n", id, tokenizer.TokenText(tok, id))
-	}
-	if err := w.Flush(); err != nil {
+	if err := tokenizer.WriteTokenTable(stdout, tok, ids); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "%d tokens, %d bytes\n", len(ids), len(text))
