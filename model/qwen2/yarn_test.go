@@ -2,6 +2,7 @@ package qwen2
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"ragtune/gguf"
+	"ragtune/quant"
 	"ragtune/weights"
 )
 
@@ -289,5 +291,51 @@ func TestRopeScalingRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), r.Kind()) {
 			t.Errorf("rope_scaling %s: error %v", cfg, err)
 		}
+	}
+}
+
+// `ragtune quantize` (Quantize) and `model convert` back to HF
+// (ConvertToHF) keep the YaRN scaling: the quantized file carries
+// llama.cpp's keys, and the HF directory converted from it has the
+// original rope_scaling.
+func TestYaRNQuantizeAndConvertBack(t *testing.T) {
+	cfg, err := Preset("tiny-qwen3-yarn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.VocabSize = 320
+	dir := t.TempDir()
+	hf := filepath.Join(dir, "hf")
+	if err := InitWith(hf, cfg, 4, InitOptions{KeepVocab: true}); err != nil {
+		t.Fatal(err)
+	}
+	mix, err := quant.ParseMix("q8_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(dir, "q8.gguf")
+	if err := Quantize(hf, q, QuantizeOptions{Mix: mix}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind, _ := f.String("qwen3.rope.scaling.type")
+	orig, _ := f.Uint("qwen3.rope.scaling.original_context_length")
+	f.Close()
+	if kind != "yarn" || orig != 32768 {
+		t.Errorf("quantized file: rope.scaling.type %q, original_context_length %d", kind, orig)
+	}
+	back := filepath.Join(dir, "back")
+	if err := ConvertToHF(q, back, weights.F32, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.RopeScaling != *cfg.RopeScaling {
+		t.Errorf("converted back: rope_scaling %+v, want %+v", *c.RopeScaling, *cfg.RopeScaling)
 	}
 }
