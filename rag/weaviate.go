@@ -95,8 +95,10 @@ type WeaviateConfig struct {
 const DefaultConsistency = "QUORUM"
 
 // Weaviate stores chunks in a Weaviate collection through the official
-// client: text in a property tokenized with "gse" (so Weaviate's BM25
-// segments Chinese; the server needs ENABLE_TOKENIZER_GSE=true), our
+// client: Han text in a property tokenized with "gse_ch" (gse with its
+// Chinese dictionary, so Weaviate's BM25 segments Chinese; the server
+// needs ENABLE_TOKENIZER_GSE_CH=true; plain "gse" loads gse's Japanese
+// dictionary), the whole text in a word-tokenized one, our
 // vectors as the objects' vectors (vectorizer "none", cosine distance).
 // Object UUIDs are derived from chunk IDs, so re-putting a chunk replaces
 // it. It implements ChunkBackend and VectorIndex, so a Retriever can use
@@ -119,7 +121,7 @@ var className = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*$`)
 // text); the others give a hit back as the Chunk the embedded store would
 // return, so a client keeps no copy of the chunks.
 const (
-	wvText      = "text"  // the text's Han runs, tokenized by gse
+	wvText      = "text"  // the text's Han runs, tokenized by gse_ch
 	wvWords     = "words" // the whole text tokenized as lower-cased words: BM25 for other scripts
 	wvChunkID   = "chunkId"
 	wvSource    = "source"
@@ -209,7 +211,7 @@ func (w *Weaviate) ensureClass(ctx context.Context) error {
 		Vectorizer:        "none",
 		VectorIndexConfig: map[string]any{"distance": "cosine"},
 		Properties: []*models.Property{
-			{Name: wvText, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationGse},
+			{Name: wvText, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationGseCh},
 			{Name: wvWords, DataType: []string{"text"}, Tokenization: models.PropertyTokenizationWord},
 			meta(wvChunkID, "text"), meta(wvSource, "text"), meta(wvTitle, "text"),
 			meta(wvBody, "text"), meta(wvHeadings, "text[]"),
@@ -225,7 +227,7 @@ func (w *Weaviate) ensureClass(ctx context.Context) error {
 		class.ReplicationConfig = &models.ReplicationConfig{Factor: int64(cfg.Replication), AsyncEnabled: true}
 	}
 	if err := w.client().Schema().ClassCreator().WithClass(class).Do(ctx); err != nil {
-		return fmt.Errorf("weaviate at %s: create class %s: %w (gse tokenization needs ENABLE_TOKENIZER_GSE=true on the server; replication %d needs that many nodes)", cfg.URL, cfg.Class, err, max(cfg.Replication, 1))
+		return fmt.Errorf("weaviate at %s: create class %s: %w (the gse_ch tokenizer needs ENABLE_TOKENIZER_GSE_CH=true on the server; replication %d needs that many nodes)", cfg.URL, cfg.Class, err, max(cfg.Replication, 1))
 	}
 	return nil
 }
@@ -335,7 +337,7 @@ func (w *Weaviate) retry(ctx context.Context, op func(c *weaviate.Client) error)
 
 // hanRuns keeps the Han characters of s (and the punctuation that
 // separates Chinese sentences), blanking everything else. Weaviate's gse
-// tokenizer cuts Latin words into fragments that match unrelated words,
+// tokenizers cut Latin words into fragments that match unrelated words,
 // so other scripts are left to the word-tokenized property; the embedded
 // analyzer likewise segments only Chinese with gse.
 func hanRuns(s string) string {

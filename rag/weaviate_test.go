@@ -88,7 +88,7 @@ func newWeaviateNode(t *testing.T, name, dir string, extra map[string]string) *w
 		"PERSISTENCE_DATA_PATH":                   filepath.Join(dir, "data"),
 		"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
 		"DEFAULT_VECTORIZER_MODULE":               "none",
-		"ENABLE_TOKENIZER_GSE":                    "true",
+		"ENABLE_TOKENIZER_GSE_CH":                 "true",
 		"CLUSTER_HOSTNAME":                        name,
 		"CLUSTER_ADVERTISE_ADDR":                  "127.0.0.1",
 		"RAFT_BOOTSTRAP_EXPECT":                   "1",

@@ -42,13 +42,21 @@ the exit code is then 1, and a first ingest that stored nothing removes
 the knowledge base it created. A killed ingest keeps every document
 committed before it was killed; run it again to finish.
 
-The first ingest creates the knowledge base with the chunking and
-embedding flags given; later runs reuse them.
+The first ingest creates the knowledge base with the chunking, embedding
+and store flags given; later runs reuse them.
+
+With --store weaviate the chunks, their vectors and the BM25 index live in
+a Weaviate collection (Chinese segmented by Weaviate's gse_ch tokenizer;
+the server needs ENABLE_TOKENIZER_GSE_CH=true), and the knowledge base directory
+keeps only one small record per file: ask, serve, eval, compare and kb
+then work on it as on an embedded one. Reads and writes use consistency
+level QUORUM; --replication sets the collection's replication factor.
 
 Examples:
   ragtune ingest --kb docs ./handbook ./faq.md
   ragtune ingest --kb docs --include '*.md' --exclude 'drafts/*' ./handbook
-  ragtune ingest --kb docs-dense --embed-path ./bge-small-zh --chunk-size 256 ./handbook`)
+  ragtune ingest --kb docs-dense --embed-path ./bge-small-zh --chunk-size 256 ./handbook
+  ragtune ingest --kb big --store weaviate --weaviate-url http://10.0.0.5:8080 --replication 3 ./corpus`)
 	name, root := kbFlags(fs)
 	var include, exclude globList
 	fs.Var(&include, "include", "only files matching this `GLOB` (repeatable; 'docs/*', '*.md', '**/faq_*.txt')")
@@ -60,6 +68,11 @@ Examples:
 	embedPath := fs.String("embed-path", "", "local BERT/bge encoder: HF `DIR` or bert .gguf (new knowledge base): enables dense and hybrid retrieval")
 	vectorIndex := fs.String("index", "flat", "vector index for a new knowledge base: flat (exact) or hnsw")
 	jsonFields := fs.String("json-fields", "", "comma-separated string fields of .json/.jsonl records to index (default: all)")
+	storeKind := fs.String("store", "", "where a new knowledge base keeps its chunks: embedded (its directory; the default) or weaviate")
+	weaviateURL := fs.String("weaviate-url", os.Getenv("RAGTUNE_WEAVIATE_URL"), "Weaviate REST `URL` for --store weaviate; several nodes of one cluster comma-separated (default $RAGTUNE_WEAVIATE_URL)")
+	weaviateKey := fs.String("weaviate-api-key", "", "Weaviate API `key` (default $"+rag.WeaviateAPIKeyEnv+", which later commands read too; the key is never written to disk)")
+	weaviateClass := fs.String("weaviate-class", "", "Weaviate collection `NAME` for a new knowledge base (default Ragtune_ and the knowledge base name)")
+	replication := fs.Int("replication", 0, "replication factor of a new Weaviate collection (default 1; needs that many nodes)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	rr := rerankFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -104,7 +117,11 @@ Examples:
 	if *embedURL != "" && *embedPath != "" {
 		return usageErrorf("--embed-url and --embed-path exclude each other")
 	}
-	set := rag.KBSettings{Name: *name, ChunkSize: *chunkSize, Overlap: *overlap, VectorIndex: *vectorIndex}
+	store, err := storeFlags(fs, *storeKind, *weaviateURL, *weaviateKey, *weaviateClass, *replication, *name)
+	if err != nil {
+		return err
+	}
+	set := rag.KBSettings{Name: *name, ChunkSize: *chunkSize, Overlap: *overlap, VectorIndex: *vectorIndex, Store: store}
 	if *embedURL != "" {
 		set.Embedding = &rag.EmbeddingConfig{URL: *embedURL, Model: *embedModel}
 	}
@@ -178,9 +195,15 @@ Examples:
 	removed := ""
 	if created && st.Docs > 0 {
 		fmt.Fprintf(os.Stderr, "created knowledge base %s in %s\n", *name, dir)
+		if rc := s.Config().Store; rc != nil {
+			fmt.Fprintf(os.Stderr, "its chunks are in Weaviate at %s, collection %s (replication %d)\n", rc.URL, rc.Class, max(rc.Replication, 1))
+		}
 	}
 	if created && st.Docs == 0 {
 		closed = true
+		if err := s.DropRemote(context.Background()); err != nil {
+			fmt.Fprintf(os.Stderr, "ragtune: %v (delete the collection yourself)\n", err)
+		}
 		if err := s.Close(); err != nil {
 			return err
 		}
@@ -196,6 +219,41 @@ Examples:
 		return fmt.Errorf("ingest into %s: no document could be read from %s (%d skipped: unsupported types or excluded)%s", *name, strings.Join(fs.Args(), ", "), rep.Skipped, removed)
 	}
 	return nil
+}
+
+// storeFlags checks the store flags and returns the store they state
+// (nil: none stated). The API key goes into the environment, where the
+// knowledge base's Weaviate client reads it.
+func storeFlags(fs *flag.FlagSet, kind, url, key, class string, replication int, name string) (*rag.RemoteConfig, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if key != "" {
+		if err := os.Setenv(rag.WeaviateAPIKeyEnv, key); err != nil {
+			return nil, err
+		}
+	}
+	switch kind {
+	case "":
+		if set["weaviate-url"] || set["weaviate-class"] || set["replication"] {
+			return nil, usageErrorf("--weaviate-url, --weaviate-class and --replication need --store weaviate")
+		}
+		return nil, nil
+	case rag.StoreEmbedded:
+		if set["weaviate-url"] || set["weaviate-class"] || set["replication"] {
+			return nil, usageErrorf("--weaviate-url, --weaviate-class and --replication need --store weaviate, not --store embedded")
+		}
+		return &rag.RemoteConfig{Kind: rag.StoreEmbedded}, nil
+	case rag.StoreWeaviate:
+	default:
+		return nil, usageErrorf("--store must be embedded or weaviate, got %q", kind)
+	}
+	if url == "" {
+		return nil, usageErrorf("--store weaviate needs --weaviate-url http://HOST:PORT (or $RAGTUNE_WEAVIATE_URL)")
+	}
+	if replication < 0 {
+		return nil, usageErrorf("--replication must be >= 1, not %d", replication)
+	}
+	return &rag.RemoteConfig{Kind: rag.StoreWeaviate, URL: url, Class: class, Replication: replication}, nil
 }
 
 // problemList names the failed inputs, up to five, with their reasons.
