@@ -47,3 +47,13 @@ func ConnectRemote(ctx context.Context, opts RemoteOptions) (*Remote, error) {
 // Model is the model name sent with each request ("" when the server
 // chooses).
 func (r *Remote) Model() string { return r.opts.Model }
+
+// Describe names the server's model and where it runs ("deepseek-r1 at
+// http://gpu-box:8000"), or only the URL when no model is named: what a
+// report says answered.
+func (r *Remote) Describe() string {
+	if r.opts.Model == "" {
+		return r.opts.BaseURL
+	}
+	return r.opts.Model + " at " + r.opts.BaseURL
+}

@@ -34,8 +34,8 @@ func TestConnectRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Model() != "tiny" {
-		t.Errorf("model %q, want the server's only model, tiny", r.Model())
+	if r.Model() != "tiny" || r.Describe() != "tiny at "+url {
+		t.Errorf("model %q (%s), want the server's only model, tiny", r.Model(), r.Describe())
 	}
 	r, err = llm.ConnectRemote(ctx, llm.RemoteOptions{BaseURL: url + "/v1", Model: "other"})
 	if err != nil || r.Model() != "other" {
@@ -58,6 +58,9 @@ func TestConnectRemote(t *testing.T) {
 	// A server without /v1/models still generates; the check lets it be.
 	bare := httptest.NewServer(http.NotFoundHandler())
 	defer bare.Close()
+	if r, err := llm.ConnectRemote(ctx, llm.RemoteOptions{BaseURL: bare.URL}); err != nil || r.Model() != "" || r.Describe() != bare.URL {
+		t.Errorf("no /v1/models, no model: %v", err)
+	}
 	if r, err := llm.ConnectRemote(ctx, llm.RemoteOptions{BaseURL: bare.URL, Model: "m"}); err != nil || r.Model() != "m" {
 		t.Errorf("no /v1/models: %v", err)
 	}

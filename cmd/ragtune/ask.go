@@ -130,7 +130,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		eng, answeredBy = r.Engine, backend.name(r)
+		eng, answeredBy = r.Engine, r.remote.Describe()
 	} else {
 		m, err := loadEvalModel("model", *modelPath, *adapter, *ctxSize, stderr)
 		if err != nil {

@@ -51,7 +51,7 @@ func runCompare(args []string) error { return compare(args, os.Stdout, os.Stderr
 func compare(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compare", "--base M|--base-backend URL [--tuned M|--tuned-backend URL] [--adapter A] [--kb NAME] [--data FILE] --out DIR [flags]", compareDescription)
 	fs.SetOutput(stderr)
-	base := fs.String("base", "", "base model: HF `DIR` or GGUF file (required)")
+	base := fs.String("base", "", "base model: HF `DIR` or GGUF file (required unless --base-backend)")
 	tuned := fs.String("tuned", "", "fine-tuned model `DIR` or GGUF (default: --base with --adapter)")
 	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` for the fine-tuned variant")
 	dataPath := fs.String("data", "", "questions with reference answers, JSONL `FILE` (default: built-in set)")

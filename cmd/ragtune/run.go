@@ -240,7 +240,7 @@ func (g *genFlags) request(eng *openedEngine) (llm.Request, error) {
 	req := llm.Request{MaxTokens: g.maxTokens, Stop: g.stops, DisableThinking: g.noThink}
 	o := llm.SamplingOverride{Temperature: g.temp.Ptr(), TopP: g.topP.Ptr(), MinP: g.minP.Ptr(), RepetitionPenalty: g.repeat.Ptr(),
 		FrequencyPenalty: g.freq.Ptr(), PresencePenalty: g.presence.Ptr(), TopK: g.topK.Ptr(), Seed: g.seed.Ptr()}
-	if eng.remote && o.Empty() {
+	if eng.remote != nil && o.Empty() {
 		return req, nil
 	}
 	s, err := o.Apply(eng.defaults)
@@ -282,7 +282,7 @@ func addBackendFlags(fs *flag.FlagSet, prefix, what string) *backendFlags {
 	fs.StringVar(&b.url, prefix+"backend", "", "generate with an OpenAI-compatible server (vLLM, Ollama, 'ragtune serve') at `URL` "+what)
 	fs.StringVar(&b.model, prefix+"backend-model", "", "model `NAME` sent to --"+prefix+"backend (default: the server's model when it has one)")
 	if fs.Lookup("backend-key") == nil {
-		fs.String("backend-key", os.Getenv("RAGTUNE_BACKEND_API_KEY"), "API `key` for the backend (default $RAGTUNE_BACKEND_API_KEY, which keeps it out of shell history)")
+		fs.String("backend-key", os.Getenv("RAGTUNE_BACKEND_API_KEY"), "API `KEY` for the backend (default $RAGTUNE_BACKEND_API_KEY, which keeps it out of shell history)")
 	}
 	return b
 }
@@ -322,15 +322,7 @@ func (b *backendFlags) open(stderr io.Writer) (*openedEngine, error) {
 		return nil, err
 	}
 	fmt.Fprintf(stderr, "generating with %s (model %q)\n", b.url, r.Model())
-	return &openedEngine{Engine: r, defaults: r.DefaultSampling(), remote: true, close: func() error { return nil }}, nil
-}
-
-// name says what answers in reports: the backend's model and its URL.
-func (b *backendFlags) name(e *openedEngine) string {
-	if m := e.Engine.(*llm.Remote).Model(); m != "" {
-		return m + " at " + b.url
-	}
-	return b.url
+	return &openedEngine{Engine: r, defaults: r.DefaultSampling(), remote: r, close: func() error { return nil }}, nil
 }
 
 // evalModelOr connects the backend as an eval model or, without one,
@@ -344,14 +336,14 @@ func (b *backendFlags) evalModelOr(label, path, adapter string, ctx int, stderr 
 	if err != nil {
 		return nil, err
 	}
-	return &eval.Model{Label: label, Path: b.name(e), Engine: e.Engine}, nil
+	return &eval.Model{Label: label, Path: e.remote.Describe(), Engine: e.Engine}, nil
 }
 
-// openedEngine is a loaded model or a connected backend, with the
-// sampling its requests start from.
+// openedEngine is a loaded model or a connected backend (remote), with
+// the sampling its requests start from.
 type openedEngine struct {
 	llm.Engine
 	defaults llm.Sampling
-	remote   bool
+	remote   *llm.Remote
 	close    func() error
 }
