@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -65,4 +66,12 @@ func (r *FilePerplexityResult) WriteText(w io.Writer) {
 	if r.Samples > 0 {
 		fmt.Fprintf(w, "samples     %d: per-sample perplexity mean %.4f, median %.4f\n", r.Samples, r.MeanOfSamples, r.MedianOfSamples)
 	}
+}
+
+// WriteJSON writes the result as indented JSON, the output of 'ragtune
+// eval perplexity --json'.
+func (r *FilePerplexityResult) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }

@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -81,6 +82,14 @@ func TestFilePerplexityResultWriteText(t *testing.T) {
 	want := "tokens      100 (99 scored)\nwindow      64, stride 32, 3 windows\nmean NLL    2.5000 nats/token\nperplexity  12.1825\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back FilePerplexityResult
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back != *r || !strings.Contains(b.String(), "\n  \"ppl\": ") {
+		t.Errorf("JSON %s (%v)", b.String(), err)
 	}
 	r.Samples, r.MeanOfSamples, r.MedianOfSamples = 2, 11, 10.5
 	b.Reset()

@@ -99,3 +99,14 @@ func DescribeReranker(dir string) string {
 		return fmt.Sprintf("reranker        %s model %q, depth %d", c.URL, c.Model, max(c.Depth, 1))
 	}
 }
+
+// DescribeQueryInstruction is the "query prefix" line of 'ragtune kb
+// stats': the instruction queries get before the embedder named by
+// pathOrModel sees them (QueryInstruction), quoted so a trailing space or
+// newline shows, or "none".
+func DescribeQueryInstruction(pathOrModel string) string {
+	if ins := QueryInstruction(pathOrModel); ins != "" {
+		return fmt.Sprintf("query prefix    %q", ins)
+	}
+	return "query prefix    none"
+}

@@ -148,3 +148,45 @@ func WriteBEIRReport(w io.Writer, set *BEIRSet, m RetrievalMetrics, what string,
 	m.WriteText(w)
 	return nil
 }
+
+// RunCMRCFile loads a CMRC 2018 (or SQuAD-format) file cut into chunks of
+// at least chunkChars code points and measures o on it.
+func RunCMRCFile(ctx context.Context, path string, chunkChars int, o RetrievalOptions) (*RetrievalSet, RetrievalMetrics, error) {
+	set, err := LoadCMRC(path, chunkChars)
+	if err != nil {
+		return nil, RetrievalMetrics{}, err
+	}
+	m, err := set.Run(ctx, o)
+	return set, m, err
+}
+
+// WriteJSON writes the scores as indented JSON (the keys of
+// RetrievalMetrics), as 'ragtune eval retrieval --json' prints a CMRC run.
+func (m RetrievalMetrics) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
+}
+
+// RunKBFiles measures the knowledge base at dir, called name, on
+// BEIR-layout queries and qrels whose corpus ids name its files (see
+// RunStore). Without o.Rerank it reranks with the reranker the knowledge
+// base records, if useRecorded (a broken record is reported on warn); it
+// returns the options the run used. Opening errors are OpenStore's
+// (ErrNoKB where there is no knowledge base).
+func RunKBFiles(ctx context.Context, dir, name, queries, qrels string, o KBEvalOptions, useRecorded bool, warn io.Writer) (*BEIRSet, RetrievalMetrics, KBEvalOptions, error) {
+	set, err := LoadBEIR("", queries, qrels)
+	if err != nil {
+		return nil, RetrievalMetrics{}, o, err
+	}
+	s, err := OpenStore(dir, nil, true)
+	if err != nil {
+		return nil, RetrievalMetrics{}, o, err
+	}
+	defer s.Close()
+	if o.Rerank == nil && useRecorded {
+		o.Rerank, o.RerankDepth = RecordedRerankScorer(s, warn)
+	}
+	m, err := set.RunKB(ctx, s, name, o)
+	return set, m, o, err
+}

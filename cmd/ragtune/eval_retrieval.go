@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -135,18 +134,12 @@ Examples:
 		}
 		return rag.WriteBEIRReport(os.Stdout, set, m, what, *asJSON)
 	}
-	cset, err := rag.LoadCMRC(*cmrc, *chunkChars)
-	if err != nil {
-		return err
-	}
-	m, err := cset.Run(ctx, opts)
+	cset, m, err := rag.RunCMRCFile(ctx, *cmrc, *chunkChars, opts)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(m)
+		return m.WriteJSON(os.Stdout)
 	}
 	fmt.Printf("%s (%d skipped), %s, mode %s, method %s\n", plural.Count(m.Questions, "question"), cset.Skipped, plural.Count(m.Chunks, "chunk"), mode, *method)
 	m.WriteText(os.Stdout)
@@ -161,24 +154,13 @@ func evalRetrievalKB(root, name, queries, qrels string, mode rag.Mode, fusion ra
 	if err != nil {
 		return err
 	}
-	set, err := rag.LoadBEIR("", queries, qrels)
-	if err != nil {
-		return err
-	}
-	s, err := rag.OpenStore(dir, nil, true)
+	set, m, o, err := rag.RunKBFiles(context.Background(), dir, name, queries, qrels,
+		rag.KBEvalOptions{Query: rag.Query{Mode: mode, Fusion: fusion}, Rerank: score, RerankDepth: depth}, kbRerank, os.Stderr)
 	if err != nil {
 		return kbOpenError(err, name)
 	}
-	defer s.Close()
-	if score == nil && kbRerank {
-		score, depth = kbReranker(s)
-	}
-	m, err := set.RunKB(context.Background(), s, name, rag.KBEvalOptions{Query: rag.Query{Mode: mode, Fusion: fusion}, Rerank: score, RerankDepth: depth})
-	if err != nil {
-		return err
-	}
 	what := fmt.Sprintf("knowledge base %s (%s), mode %s", name, plural.Count(m.Chunks, "file"), mode)
-	if score != nil {
+	if o.Rerank != nil {
 		what += ", reranked"
 	}
 	return rag.WriteBEIRReport(os.Stdout, set, m, what, asJSON)
@@ -234,11 +216,5 @@ func withRerank(retr eval.Retriever, o *rerankOpts) (eval.Retriever, error) {
 }
 
 // printQueryInstruction shows the instruction queries get before they are
-// embedded (kb stats), quoted so a trailing space or newline shows.
-func printQueryInstruction(model string) {
-	if ins := rag.QueryInstruction(model); ins != "" {
-		fmt.Printf("query prefix    %q\n", ins)
-	} else {
-		fmt.Printf("query prefix    none\n")
-	}
-}
+// embedded (kb stats).
+func printQueryInstruction(model string) { fmt.Println(rag.DescribeQueryInstruction(model)) }
