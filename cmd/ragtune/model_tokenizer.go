@@ -83,22 +83,12 @@ func runModelTrainTokenizer(args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "training up to %d tokens on %d texts...\n", *vocab, len(texts))
-	tok, err := tokenizer.TrainBPE(texts, *vocab, specials...)
-	if err != nil {
-		return fmt.Errorf("train tokenizer: %w", err)
-	}
+	template := ""
 	if *r1 {
-		tok.ChatTemplate = chat.R1Template
+		template = chat.R1Template
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("train tokenizer: %w", err)
-	}
-	// Each file is written atomically (temporary name, then rename), so an
-	// interrupted run never leaves a half-written tokenizer.json behind.
-	if err := tok.WriteJSON(filepath.Join(*out, "tokenizer.json")); err != nil {
-		return err
-	}
-	if err := tok.WriteConfig(*out); err != nil {
+	tok, err := tokenizer.TrainToDir(*out, texts, *vocab, template, specials...)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s: %d tokens (256 bytes, %d special, %d merges) in %.2fs\n",
