@@ -172,7 +172,7 @@ func CreateStore(dir string, cfg StoreConfig) (*Store, error) {
 	}
 	cfg.Analyzer = analyzerName
 	if cfg.Store != nil {
-		cfg.Analyzer = "weaviate gse"
+		cfg.Analyzer = "weaviate gse_ch (Han) + word"
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		err := createRemote(ctx, cfg)
 		cancel()

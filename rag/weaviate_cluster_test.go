@@ -4,96 +4,16 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"ragtune/internal/weaviatetest"
 )
-
-// freePortPair returns a port p with p+1 free too: in a loopback cluster
-// Weaviate finds a node's internal RPC port at its RAFT port + 1.
-func freePortPair(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		p := freePort(t)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		if err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no two adjacent free ports")
-	return 0
-}
-
-// startCluster starts n weaviate-server nodes on loopback that form one
-// cluster: memberlist gossip joined through node 1, RAFT with every
-// node's own port named in RAFT_JOIN (CLUSTER_IN_LOCALHOST makes Weaviate
-// take the ports from there instead of assuming one port for all).
-func startCluster(t *testing.T, n int) []*weaviateNode {
-	t.Helper()
-	requireWeaviate(t)
-	names := make([]string, n)
-	raft := make([]int, n)
-	gossip := make([]int, n)
-	var join []string
-	for i := range n {
-		names[i] = fmt.Sprintf("node%d", i+1)
-		raft[i], gossip[i] = freePortPair(t), freePort(t)
-		join = append(join, fmt.Sprintf("%s:%d", names[i], raft[i]))
-	}
-	nodes := make([]*weaviateNode, n)
-	for i := range n {
-		env := map[string]string{
-			"CLUSTER_IN_LOCALHOST":     "true",
-			"CLUSTER_GOSSIP_BIND_PORT": strconv.Itoa(gossip[i]),
-			"RAFT_PORT":                strconv.Itoa(raft[i]),
-			"RAFT_INTERNAL_RPC_PORT":   strconv.Itoa(raft[i] + 1),
-			"RAFT_JOIN":                strings.Join(join, ","),
-			"RAFT_BOOTSTRAP_EXPECT":    strconv.Itoa(n),
-			// Repair what a restarted replica missed within seconds, not
-			// the default 30 s.
-			"ASYNC_REPLICATION_FREQUENCY":                      "1s",
-			"ASYNC_REPLICATION_ALIVE_NODES_CHECKING_FREQUENCY": "1s",
-		}
-		if i > 0 {
-			env["CLUSTER_JOIN"] = fmt.Sprintf("127.0.0.1:%d", gossip[0])
-		}
-		dir := filepath.Join(t.TempDir(), names[i])
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = newWeaviateNode(t, names[i], dir, env)
-	}
-	// Nodes 2 and 3 exit when node 1's gossip port does not answer their
-	// join, so they start once it listens; RAFT then needs all three up
-	// to elect a leader before any is ready.
-	nodes[0].launch(t)
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", gossip[0]))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node1's gossip port %d not open after 90 s", gossip[0])
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	for _, nd := range nodes[1:] {
-		nd.launch(t)
-	}
-	for _, nd := range nodes {
-		nd.waitReady(t, 120*time.Second)
-	}
-	return nodes
-}
 
 // TestWeaviateClusterFailover ingests into a 3-node cluster with
 // replication 3 and kills one node (SIGKILL) while queries run: every
@@ -106,12 +26,12 @@ func TestWeaviateClusterFailover(t *testing.T) {
 	}
 	t0 := time.Now()
 	phase := func(what string) { t.Logf("%5.1fs %s", time.Since(t0).Seconds(), what) }
-	nodes := startCluster(t, 3)
+	nodes := weaviatetest.StartCluster(t, 3)
 	phase("cluster ready")
 	ctx := context.Background()
 	urls := make([]string, len(nodes))
 	for i, nd := range nodes {
-		urls[i] = nd.url
+		urls[i] = nd.URL
 	}
 	// The client knows every node, so a request the dead node cannot
 	// answer moves on to the next.
@@ -184,7 +104,7 @@ func TestWeaviateClusterFailover(t *testing.T) {
 		}()
 	}
 	time.Sleep(time.Second)
-	nodes[2].kill()
+	nodes[2].Kill()
 	killedAt := queries.Load()
 	phase("node3 killed")
 
@@ -219,14 +139,14 @@ func TestWeaviateClusterFailover(t *testing.T) {
 
 	// Restart node 3: it rejoins, and asked alone it answers every query,
 	// including the documents written while it was down.
-	nodes[2].start(t)
+	nodes[2].Start(t)
 	phase("node3 restarted")
 	alone, err := OpenStore(filepath.Join(root, "kb"), nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer alone.Close()
-	alone.remote, err = newWeaviate(WeaviateConfig{URL: nodes[2].url, Class: cfg.Store.Class, Replication: 3})
+	alone.remote, err = newWeaviate(WeaviateConfig{URL: nodes[2].URL, Class: cfg.Store.Class, Replication: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

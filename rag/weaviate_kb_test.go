@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"ragtune/internal/weaviatetest"
 )
 
 // kbCorpus is a small mixed Chinese/English corpus with one clearly
@@ -96,7 +98,7 @@ func sources(res []Result) []string {
 // and a resumed ingest after a crash between the remote write and the
 // local commit.
 func TestWeaviateKB(t *testing.T) {
-	url := startWeaviate(t)
+	url := weaviatetest.Start(t)
 	ctx := context.Background()
 	src := t.TempDir()
 	writeCorpus(t, src, kbCorpus)

@@ -2,201 +2,13 @@ package rag
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"ragtune/index"
+	"ragtune/internal/weaviatetest"
 )
-
-// weaviateBinary finds weaviate-server: $RAGTUNE_WEAVIATE_BIN, then PATH,
-// then the cache directory .ci/run installs it into.
-func weaviateBinary() string {
-	if p := os.Getenv("RAGTUNE_WEAVIATE_BIN"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("weaviate-server"); err == nil {
-		return p
-	}
-	if dir, err := os.UserCacheDir(); err == nil {
-		p := filepath.Join(dir, "ragtune-bin", "weaviate-server")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// requireWeaviate returns the weaviate-server binary or skips the test.
-func requireWeaviate(t *testing.T) string {
-	t.Helper()
-	bin := weaviateBinary()
-	if bin == "" {
-		t.Skip("weaviate-server not found (set RAGTUNE_WEAVIATE_BIN, put it on PATH, or install it with " +
-			"GOBIN=$HOME/.cache/ragtune-bin go install github.com/weaviate/weaviate/cmd/weaviate-server@v1.35.2)")
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startWeaviate runs a single-node weaviate-server on free loopback ports
-// with a fresh data directory and returns its URL; it is stopped when the
-// test ends.
-func startWeaviate(t *testing.T) string {
-	t.Helper()
-	n := newWeaviateNode(t, "node1", t.TempDir(), nil)
-	n.start(t)
-	return n.url
-}
-
-// weaviateNode is one weaviate-server process that a test can kill and
-// start again on the same ports and data directory.
-type weaviateNode struct {
-	bin, dir, url string
-	env           []string
-	cmd           *exec.Cmd
-	done          chan struct{}
-	logFile       *os.File
-}
-
-// newWeaviateNode prepares a node named name with its data in dir; extra
-// environment variables (cluster settings) override the single-node
-// defaults. It skips the test when the binary is absent.
-func newWeaviateNode(t *testing.T, name, dir string, extra map[string]string) *weaviateNode {
-	t.Helper()
-	bin := requireWeaviate(t)
-	port := freePort(t)
-	env := map[string]string{
-		"PERSISTENCE_DATA_PATH":                   filepath.Join(dir, "data"),
-		"AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
-		"DEFAULT_VECTORIZER_MODULE":               "none",
-		"ENABLE_TOKENIZER_GSE_CH":                 "true",
-		"CLUSTER_HOSTNAME":                        name,
-		"CLUSTER_ADVERTISE_ADDR":                  "127.0.0.1",
-		"RAFT_BOOTSTRAP_EXPECT":                   "1",
-		"DISABLE_TELEMETRY":                       "true",
-		"LOG_LEVEL":                               "warning",
-		// Every listener on its own free port, so parallel test runs
-		// (and a developer's own Weaviate) do not collide.
-		"GRPC_PORT":                  strconv.Itoa(freePort(t)),
-		"CLUSTER_GOSSIP_BIND_PORT":   strconv.Itoa(freePort(t)),
-		"CLUSTER_DATA_BIND_PORT":     strconv.Itoa(freePort(t)),
-		"RAFT_PORT":                  strconv.Itoa(freePort(t)),
-		"RAFT_INTERNAL_RPC_PORT":     strconv.Itoa(freePort(t)),
-		"PROMETHEUS_MONITORING_PORT": strconv.Itoa(freePort(t)),
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	n := &weaviateNode{bin: bin, dir: dir, url: fmt.Sprintf("http://127.0.0.1:%d", port), env: os.Environ()}
-	for k, v := range env {
-		n.env = append(n.env, k+"="+v)
-	}
-	t.Cleanup(func() { n.stop() })
-	return n
-}
-
-// launch starts the process without waiting for it to be ready.
-func (n *weaviateNode) launch(t *testing.T) {
-	t.Helper()
-	_, port, _ := strings.Cut(strings.TrimPrefix(n.url, "http://"), ":")
-	cmd := exec.Command(n.bin, "--host", "127.0.0.1", "--port", port, "--scheme", "http")
-	cmd.Env = n.env
-	logFile, err := os.OpenFile(filepath.Join(n.dir, "weaviate.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", n.bin, err)
-	}
-	n.cmd, n.logFile, n.done = cmd, logFile, make(chan struct{})
-	done := n.done
-	go func() { cmd.Wait(); close(done) }()
-}
-
-// waitReady waits until the node answers its readiness probe.
-func (n *weaviateNode) waitReady(t *testing.T, limit time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		resp, err := http.Get(n.url + "/v1/.well-known/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-n.done:
-			log, _ := os.ReadFile(filepath.Join(n.dir, "weaviate.log"))
-			t.Fatalf("weaviate-server exited before becoming ready:\n%s", tail(string(log), 3000))
-		case <-time.After(250 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(n.dir, "weaviate.log"))
-			t.Fatalf("weaviate-server %s not ready after %s:\n%s", n.url, limit, tail(string(log), 3000))
-		}
-	}
-}
-
-func (n *weaviateNode) start(t *testing.T) {
-	t.Helper()
-	n.launch(t)
-	n.waitReady(t, 90*time.Second)
-}
-
-// kill ends the process at once (SIGKILL: no shutdown, as in a crash).
-func (n *weaviateNode) kill() {
-	if n.cmd == nil {
-		return
-	}
-	n.cmd.Process.Kill()
-	<-n.done
-	n.logFile.Close()
-	n.cmd = nil
-}
-
-// stop ends the process gracefully, killing it after 15 s.
-func (n *weaviateNode) stop() {
-	if n.cmd == nil {
-		return
-	}
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.done:
-	case <-time.After(15 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.done
-	}
-	n.logFile.Close()
-	n.cmd = nil
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
 
 // unit returns a normalized vector pointing mostly along axis i.
 func unit(dim, i int) []float32 {
@@ -225,7 +37,7 @@ func normalizeVec(v []float32) {
 // chunk IDs, filters, deletion by source, and use as a Retriever's
 // vector index.
 func TestWeaviateBackend(t *testing.T) {
-	base := startWeaviate(t)
+	base := weaviatetest.Start(t)
 	ctx := context.Background()
 	w, err := OpenWeaviate(ctx, WeaviateConfig{URL: base, Class: "RagtuneTest"})
 	if err != nil {
