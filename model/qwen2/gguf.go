@@ -151,7 +151,7 @@ func ConfigFromGGUF(f *gguf.File) (*Config, error) {
 // llama3, llama.cpp reads the frequency divisors from the rope_freqs.weight
 // tensor and has no keys for the parameters they come from (its
 // rope.scaling.* keys mean other schemes and would change what it runs);
-// for yarn, llama.cpp's own keys (ggufYaRNKeys) are written too, and these
+// for yarn, llama.cpp's own keys (addRopeScaling) are written too, and these
 // keep what they cannot say (mscale, DeepSeek's attn_factor).
 const ggufRopeScaling = "ragtune.rope_scaling."
 
@@ -208,14 +208,17 @@ func ropeScalingFromGGUF(f *gguf.File, c *Config) error {
 
 // llama.cpp's YaRN metadata, under "<arch>.". Its attn_factor multiplies
 // the YaRN scale 1+0.1·ln(factor) (llama.cpp's mscale), where HF's
-// attention_factor replaces it; yarn_attn_factor (newer llama.cpp) is a
-// second multiplier; the beta keys are newer llama.cpp's too (older
-// builds always use 32 and 1).
+// attention_factor replaces it. Newer converters also write
+// yarn_attn_factor, from HF's attention_factor or DeepSeek's attn_factor
+// alike (R1-0528-Qwen3's 0.878…), which llama.cpp's runtime overrides for
+// YaRN: it is not read here either, so a converted R1-0528 runs with
+// 1+0.1·ln 4 as in llama.cpp and HF. The beta keys are newer llama.cpp's,
+// which reads them only for some architectures (the llama, qwen2 and
+// qwen3 graphs run with 32 and 1); ragtune reads them as the model's.
 const (
 	ggufYaRNFactor   = ".rope.scaling.factor"
 	ggufYaRNOrigCtx  = ".rope.scaling.original_context_length"
 	ggufYaRNAttn     = ".rope.scaling.attn_factor"
-	ggufYaRNAttn2    = ".rope.scaling.yarn_attn_factor"
 	ggufYaRNBetaFast = ".rope.scaling.yarn_beta_fast"
 	ggufYaRNBetaSlow = ".rope.scaling.yarn_beta_slow"
 )
@@ -238,13 +241,7 @@ func yarnFromGGUF(f *gguf.File, arch string) (*RopeScaling, error) {
 	if v, ok := f.Float(arch + ggufYaRNBetaSlow); ok {
 		r.BetaSlow = shortestF32(v)
 	}
-	mul := 1.0
-	for _, k := range []string{ggufYaRNAttn, ggufYaRNAttn2} {
-		if v, ok := f.Float(arch + k); ok {
-			mul *= v
-		}
-	}
-	if mul != 1 {
+	if mul, ok := f.Float(arch + ggufYaRNAttn); ok && mul != 1 {
 		r.AttentionFactor = mul * yarnMscale(r.Factor, 1)
 	}
 	return r, nil
@@ -259,11 +256,11 @@ func shortestF32(v float64) float64 {
 
 // addRopeScaling writes cfg's rope_scaling: ragtune's exact record and,
 // for YaRN, the llama.cpp keys that make llama.cpp run what HF runs.
-func addRopeScaling(add func(string, any), cfg *Config) error {
+func addRopeScaling(add func(string, any), cfg *Config) {
 	r := cfg.RopeScaling
 	kind := r.Kind()
 	if kind == "default" {
-		return nil
+		return
 	}
 	add(ggufRopeScaling+"type", kind)
 	// float64, so config.json comes back digit for digit.
@@ -277,7 +274,7 @@ func addRopeScaling(add func(string, any), cfg *Config) error {
 	optional("low_freq_factor", r.LowFreqFactor)
 	optional("high_freq_factor", r.HighFreqFactor)
 	if kind != "yarn" {
-		return nil
+		return
 	}
 	optional("attention_factor", r.AttentionFactor)
 	optional("beta_fast", r.BetaFast)
@@ -285,11 +282,13 @@ func addRopeScaling(add func(string, any), cfg *Config) error {
 	optional("mscale", r.Mscale)
 	optional("mscale_all_dim", r.MscaleAllDim)
 	optional("attn_factor", r.AttnFactor)
+	// truncate false and non-default betas have no effect in llama.cpp's
+	// llama/qwen2/qwen3 graphs (it rounds the correction range outwards
+	// and uses betas 32 and 1), so llama.cpp runs such a file as their
+	// defaults; ragtune reads them back from its own record. No R1
+	// distill sets them.
 	if r.Truncate != nil {
 		add(ggufRopeScaling+"truncate", *r.Truncate)
-		if !*r.Truncate {
-			return fmt.Errorf("rope_scaling yarn with truncate false has no llama.cpp form (llama.cpp rounds the correction range outwards); llama.cpp would run it differently")
-		}
 	}
 	arch := cfg.ModelType
 	add(arch+".rope.scaling.type", "yarn")
@@ -311,7 +310,6 @@ func addRopeScaling(add func(string, any), cfg *Config) error {
 	if mul := cfg.RopeAttentionFactor() / yarnMscale(r.Factor, 1); mul != 1 {
 		add(arch+ggufYaRNAttn, float32(mul))
 	}
-	return nil
 }
 
 // ropeFreqsFromGGUF reads rope_freqs.weight (nil when absent).
@@ -530,9 +528,7 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 		add(arch+".rope.dimension_count", uint32(cfg.HeadDimension()))
 		add(arch+".vocab_size", uint32(cfg.VocabSize))
 	}
-	if err := addRopeScaling(add, cfg); err != nil {
-		return fmt.Errorf("write GGUF %q: %w", path, err)
-	}
+	addRopeScaling(add, cfg)
 
 	specs := Tensors(cfg)
 	types := map[weights.DType]bool{}

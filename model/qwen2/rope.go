@@ -34,9 +34,11 @@ type RopeScaling struct {
 	// AttnFactor is DeepSeek's key (DeepSeek-R1-0528-Qwen3-8B ships 0.878…,
 	// the inverse of YaRN's default 1+0.1·ln 4, so that vLLM, which
 	// multiplies it into the attention factor, scales by 1). HF
-	// transformers does not read it, and ragtune follows HF, the reference
-	// its goldens are made with: it is kept so config.json survives a round
-	// trip, and ignored. Set attention_factor to choose the scale.
+	// transformers does not read it, nor does llama.cpp's runtime (its
+	// converter copies it to yarn_attn_factor, which YaRN overrides), and
+	// ragtune follows HF, the reference its goldens are made with: it is
+	// kept so config.json survives a round trip, and ignored. Set
+	// attention_factor to choose the scale.
 	AttnFactor float64 `json:"attn_factor,omitempty"`
 }
 

@@ -241,10 +241,35 @@ func TestYaRNGGUF(t *testing.T) {
 }
 
 // A GGUF converted by llama.cpp has only its own YaRN keys: they are read
-// as the HF rope_scaling that runs the same, its attn_factor multiplying
-// the default scale (so DeepSeek's 0.878…, were a converter to copy it,
-// gives an attention factor of 1, as llama.cpp would run it).
+// as the HF rope_scaling that runs as llama.cpp runs the file.
+// rope.scaling.attn_factor multiplies the default scale (0.878… gives 1);
+// yarn_attn_factor, which newer converters fill from DeepSeek's
+// attn_factor and llama.cpp's runtime overrides, changes nothing.
 func TestYaRNFromLlamaCppKeys(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		want float64
+	}{
+		{"qwen3.rope.scaling.attn_factor", 1},
+		{"qwen3.rope.scaling.yarn_attn_factor", 1 + 0.1*math.Log(4)},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			c := yarnGGUFConfig(t, tc.key)
+			r := c.RopeScaling
+			if r.Kind() != "yarn" || r.Factor != 4 || r.OriginalMaxPositionEmbeddings != 32768 || r.BetaSlow != 2 || r.BetaFast != 0 {
+				t.Errorf("rope_scaling %+v", *r)
+			}
+			if got := c.RopeAttentionFactor(); math.Abs(got-tc.want) > 1e-6 {
+				t.Errorf("attention factor %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// yarnGGUFConfig reads the config of a GGUF with llama.cpp's YaRN keys
+// (factor 4 over 32768, beta_slow 2) and attnKey = DeepSeek's 0.878….
+func yarnGGUFConfig(t *testing.T, attnKey string) *Config {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "m.gguf")
 	w := gguf.NewWriter(path)
 	w.AddMetadata("general.architecture", "qwen3")
@@ -253,7 +278,7 @@ func TestYaRNFromLlamaCppKeys(t *testing.T) {
 	}
 	w.AddMetadata("qwen3.rope.scaling.type", "yarn")
 	w.AddMetadata("qwen3.rope.scaling.factor", float32(4))
-	w.AddMetadata("qwen3.rope.scaling.attn_factor", float32(0.8782488562869419))
+	w.AddMetadata(attnKey, float32(0.8782488562869419))
 	w.AddMetadata("qwen3.rope.scaling.yarn_beta_slow", float32(2))
 	size, _ := gguf.TensorBytes(weights.F32, []uint64{4, 3})
 	if err := w.AddTensor("token_embd.weight", weights.F32, []uint64{4, 3}, make([]byte, size)); err != nil {
@@ -271,13 +296,7 @@ func TestYaRNFromLlamaCppKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.RopeScaling
-	if r.Kind() != "yarn" || r.Factor != 4 || r.OriginalMaxPositionEmbeddings != 32768 || r.BetaSlow != 2 || r.BetaFast != 0 {
-		t.Errorf("rope_scaling %+v", *r)
-	}
-	if got := c.RopeAttentionFactor(); math.Abs(got-1) > 1e-7 {
-		t.Errorf("attention factor %v, want llama.cpp's 0.878…·(1+0.1·ln 4) = 1", got)
-	}
+	return c
 }
 
 // A rope_scaling ragtune does not run is refused at load with the remedy.
