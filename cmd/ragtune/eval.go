@@ -130,7 +130,7 @@ func runEvalSuites(args []string) error {
 func evalSuites(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval run", "--model DIR|FILE.gguf [--adapter DIR] [--base DIR|FILE.gguf] [--suite all|LIST] --out DIR [flags]", evalDescription)
 	fs.SetOutput(stderr)
-	modelPath := fs.String("model", "", "model under test: HF `DIR` or GGUF file (required)")
+	modelPath := fs.String("model", "", "model under test: HF `DIR` or GGUF file (required unless --backend)")
 	adapter := fs.String("adapter", "", "PEFT LoRA adapter `DIR` merged into --model on load")
 	base := fs.String("base", "", "model before fine-tuning (`DIR` or GGUF), for the forgetting suite")
 	suiteList := fs.String("suite", "all", "suites to run: all, or a comma-separated `LIST` of overfit, forgetting, robustness, hallucination, safety")
