@@ -11,9 +11,11 @@
 // converting (SaveHF, WriteGGUF), and the forward pass with its KV cache.
 //
 // A Model holds immutable weights; a State holds one sequence's KV cache
-// and activation buffers, allocated once by NewState, so prefill
+// and activation buffers, allocated once (on first use), so prefill
 // (State.Forward over many tokens) and decode (one token at a time) run
-// without allocating buffers per token. Projection weights are
+// without allocating buffers per token. A Batch runs one step over several
+// States at once (continuous batching for a server): their tokens stacked
+// into one activation panel, so each weight is read once per step. Projection weights are
 // tensor.Matrix values, so quantized formats (package quant) run through
 // WithMatrixLoader without this package knowing their layout.
 //
