@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"ragtune/model/qwen2"
 	"ragtune/quant"
@@ -66,15 +67,25 @@ func TestBatchedGreedyMatchesSequential(t *testing.T) {
 	}
 	before := l.Stats()
 	got := make([][]int, len(prompts))
-	// Every request waits at its first token until all have one, so the
-	// decode steps after it hold them all whatever the goroutines' timing.
+	// Every request waits at its first token until all have one (or a
+	// moment has passed: a request whose first token is EOS never calls
+	// back), so the decode steps after it hold them all whatever the
+	// goroutines' timing.
 	var wg, first sync.WaitGroup
 	first.Add(len(prompts))
+	all := make(chan struct{})
+	go func() { first.Wait(); close(all) }()
 	for i := range prompts {
 		wg.Go(func() {
 			var once sync.Once
 			res, err := l.Generate(context.Background(), req(i), func(Token) error {
-				once.Do(func() { first.Done(); first.Wait() })
+				once.Do(func() {
+					first.Done()
+					select {
+					case <-all:
+					case <-time.After(5 * time.Second):
+					}
+				})
 				return nil
 			})
 			if err != nil {
