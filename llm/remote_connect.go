@@ -20,7 +20,7 @@ const connectTimeout = 15 * time.Second
 // what to do, instead of after the work before the first generation. When
 // opts.Model is empty and the server offers exactly one model, that model
 // is used (vLLM refuses requests that name none). A server without
-// /v1/models (404) is taken as reachable.
+// /v1/models (404) is taken as reachable; any other error answer fails.
 func ConnectRemote(ctx context.Context, opts RemoteOptions) (*Remote, error) {
 	r, err := NewRemote(opts)
 	if err != nil {
@@ -35,6 +35,8 @@ func ConnectRemote(ctx context.Context, opts RemoteOptions) (*Remote, error) {
 		return nil, fmt.Errorf("remote backend %s refused the request (%w): give it a valid API key", opts.BaseURL, err)
 	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
 		return r, nil
+	case errors.As(err, &ae):
+		return nil, fmt.Errorf("remote backend %s: %w; check that the URL names an OpenAI-compatible server and that it is healthy", opts.BaseURL, err)
 	case err != nil:
 		return nil, fmt.Errorf("remote backend %s is unreachable: %w; start an OpenAI-compatible server there (for example 'ragtune serve --model DIR --addr HOST:PORT'), or give the URL of a running one", opts.BaseURL, err)
 	}

@@ -64,6 +64,13 @@ func TestConnectRemote(t *testing.T) {
 	if r, err := llm.ConnectRemote(ctx, llm.RemoteOptions{BaseURL: bare.URL, Model: "m"}); err != nil || r.Model() != "m" {
 		t.Errorf("no /v1/models: %v", err)
 	}
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "database on fire", http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	if _, err := llm.ConnectRemote(ctx, llm.RemoteOptions{BaseURL: broken.URL}); err == nil || !strings.Contains(err.Error(), "HTTP 500") || !strings.Contains(err.Error(), "that it is healthy") {
+		t.Errorf("server error: %v", err)
+	}
 	if _, err := llm.ConnectRemote(ctx, llm.RemoteOptions{BaseURL: "127.0.0.1:8000"}); err == nil || !strings.Contains(err.Error(), "http://") {
 		t.Errorf("URL without scheme: %v", err)
 	}
