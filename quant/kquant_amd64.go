@@ -37,6 +37,12 @@ func q6KRowAVX2(w *byte, y *int8, yd *float32, bs *int16, nb int) float32
 func q4KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, ps *int16, nb int, out *float32)
 
 //go:noescape
+func q4KRows4AVX2(w *byte, stride int, y *int8, yd *float32, ps *int16, nb int, out *float32)
+
+//go:noescape
+func q6KRows4AVX2(w *byte, stride int, y *int8, yd *float32, bs *int16, nb int, out *float32)
+
+//go:noescape
 func q6KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, bs *int16, nb int, out *float32)
 
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
@@ -67,6 +73,7 @@ func init() {
 		if cpu.X86.HasF16C {
 			kDots.q4K, kDots.q6K = dotQ4_KRowAVX2, dotQ6_KRowAVX2
 			kDots.q4K4, kDots.q6K4 = dotQ4_K4AVX2, dotQ6_K4AVX2
+			kDots.q4KR4, kDots.q6KR4 = dotQ4_KRows4AVX2, dotQ6_KRows4AVX2
 		}
 	}
 }
@@ -253,4 +260,32 @@ func dotQ6_K4AVX2(w []byte, g *kActGroup, nb int, out *[4]float32) {
 	_ = g.yd[nb*4-1]
 	_ = g.bs[nb*64-1]
 	q6KDots4AVX2(&w[0], &g.qs[0], nb*QK_K, &g.yd[0], &g.bs[0], nb, &out[0])
+}
+
+// dotQ4_KRows4AVX2 is dotQ4_KRowAVX2 for the four rows of w (row r at
+// r·stride bytes) against one token (needs F16C).
+func dotQ4_KRows4AVX2(w []byte, stride int, a *q8KActs, nb int, out *[4]float32) {
+	if nb == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = w[3*stride+nb*Q4_KBlockBytes-1]
+	_ = a.qs[nb*QK_K-1]
+	_ = a.d[nb-1]
+	_ = a.ps16[nb*8-1]
+	q4KRows4AVX2(&w[0], stride, &a.qs[0], &a.d[0], &a.ps16[0], nb, &out[0])
+}
+
+// dotQ6_KRows4AVX2 is dotQ6_KRowAVX2 for the four rows of w (row r at
+// r·stride bytes) against one token (needs F16C).
+func dotQ6_KRows4AVX2(w []byte, stride int, a *q8KActs, nb int, out *[4]float32) {
+	if nb == 0 {
+		*out = [4]float32{}
+		return
+	}
+	_ = w[3*stride+nb*Q6_KBlockBytes-1]
+	_ = a.qs[nb*QK_K-1]
+	_ = a.d[nb-1]
+	_ = a.bs16[nb*16-1]
+	q6KRows4AVX2(&w[0], stride, &a.qs[0], &a.d[0], &a.bs16[0], nb, &out[0])
 }

@@ -698,3 +698,266 @@ q64done:
 	VMOVUPS X13, (AX)
 	VZEROUPPER
 	RET
+
+// The four-row kernels below serve decode: four consecutive weight rows
+// (w, w+stride, w+2·stride, w+3·stride) against one token, lanes = rows,
+// so the per-block reduction, mins and float combination run once for
+// four rows, lane-wise in the pure-Go dot's order (bit-identical to
+// dotQ4_K/dotQ6_K of each row). Frame: the rows' int16 scales (Q4_K at
+// 64+16k, Q6_K at 32k) and spilled Q6_K offset sums.
+
+// Q4KR_UNPACK decodes the row at BX into registers (values built in
+// memory and reloaded wider stall on store forwarding): its 8 scale bytes
+// into dwords l0, l0+1 of xs, its 8 min bytes into the same dwords of xm,
+// its f16 d and dmin into dword k of X8. It also prefetches the same
+// block of the row four rows on: the four rows' blocks are read in turn,
+// an order the hardware prefetchers do not follow on short rows (half the
+// speed of the one-row kernel on 1536-wide rows without it).
+#define Q4KR_UNPACK(k, xs, xm, l0, l1) \
+	PREFETCHT0 0(BX)(R8*4) \
+	PREFETCHT0 64(BX)(R8*4) \
+	PREFETCHT0 128(BX)(R8*4) \
+	VPINSRD $k, 0(BX), X8, X8 \
+	MOVL    4(BX), AX \
+	MOVL    8(BX), DX \
+	MOVL    12(BX), R13 \
+	MOVL    AX, R10 \
+	ANDL    $0x3f3f3f3f, R10 \
+	VPINSRD $l0, R10, xs, xs \
+	MOVL    DX, R10 \
+	ANDL    $0x3f3f3f3f, R10 \
+	VPINSRD $l0, R10, xm, xm \
+	MOVL    R13, R10 \
+	ANDL    $0x0f0f0f0f, R10 \
+	SHRL    $6, AX \
+	ANDL    $0x03030303, AX \
+	SHLL    $4, AX \
+	ORL     AX, R10 \
+	VPINSRD $l1, R10, xs, xs \
+	MOVL    R13, R10 \
+	SHRL    $4, R10 \
+	ANDL    $0x0f0f0f0f, R10 \
+	SHRL    $6, DX \
+	ANDL    $0x03030303, DX \
+	SHLL    $4, DX \
+	ORL     DX, R10 \
+	VPINSRD $l1, R10, xm, xm
+
+// One row's share of a Q4_K pair: 32 qs bytes at qsrc, the activations
+// in Y10 (low nibbles) and Y11 (high), scales at soff(SP), into acc.
+#define Q4KR_ROW(qsrc, soff, acc) \
+	VMOVDQU      qsrc, Y4 \
+	VPAND        Y15, Y4, Y5 \
+	VPSRLW       $4, Y4, Y4 \
+	VPAND        Y15, Y4, Y4 \
+	VPBROADCASTW soff(SP), Y6 \
+	VPBROADCASTW soff+2(SP), Y7 \
+	VPMADDUBSW   Y10, Y5, Y5 \
+	VPMADDUBSW   Y11, Y4, Y4 \
+	VPMADDWD     Y6, Y5, Y5 \
+	VPMADDWD     Y7, Y4, Y4 \
+	VPADDD       Y5, acc, acc \
+	VPADDD       Y4, acc, acc
+
+#define Q4KR_PAIR(qoff, yoff, soff) \
+	VMOVDQU yoff(DI), Y10 \
+	VMOVDQU yoff+32(DI), Y11 \
+	Q4KR_ROW(qoff(SI), 64+soff, Y0) \
+	Q4KR_ROW(qoff(SI)(R8*1), 80+soff, Y1) \
+	Q4KR_ROW(qoff(SI)(R8*2), 96+soff, Y2) \
+	Q4KR_ROW(qoff(SI)(R9*1), 112+soff, Y3)
+
+// func q4KRows4AVX2(w *byte, stride int, y *int8, yd *float32, ps *int16, nb int, out *float32)
+// ps: 8 int16 pair sums per block; out: 4 float32 (rows 0..3).
+TEXT ·q4KRows4AVX2(SB), NOSPLIT, $128-56
+	MOVQ    w+0(FP), SI
+	MOVQ    stride+8(FP), R8
+	MOVQ    y+16(FP), DI
+	MOVQ    yd+24(FP), R12
+	MOVQ    ps+32(FP), R11
+	MOVQ    nb+40(FP), CX
+	LEAQ    (R8)(R8*2), R9
+	VMOVDQU nibble<>(SB), Y15
+	VXORPS  X13, X13, X13
+	TESTQ   CX, CX
+	JEQ     q4r4done
+
+q4r4loop:
+	MOVQ SI, BX
+	Q4KR_UNPACK(0, X4, X6, 0, 1)
+	LEAQ (SI)(R8*1), BX
+	Q4KR_UNPACK(1, X4, X6, 2, 3)
+	LEAQ (SI)(R8*2), BX
+	Q4KR_UNPACK(2, X5, X7, 0, 1)
+	LEAQ (SI)(R9*1), BX
+	Q4KR_UNPACK(3, X5, X7, 2, 3)
+	VPMOVZXBW X4, Y4
+	VPMOVZXBW X5, Y5
+	VMOVDQU   Y4, 64(SP)
+	VMOVDQU   Y5, 96(SP)
+	// msum of the four rows = Σ min_j · ps_j into X12 (float).
+	VPMOVZXBW      X6, Y4
+	VPMOVZXBW      X7, Y5
+	VBROADCASTI128 (R11), Y6
+	VPMADDWD       Y6, Y4, Y4
+	VPMADDWD       Y6, Y5, Y5
+	VPHADDD        Y5, Y4, Y4
+	VPHADDD        Y4, Y4, Y4
+	VEXTRACTI128   $1, Y4, X5
+	VPUNPCKLDQ     X5, X4, X4
+	VCVTDQ2PS      X4, X12
+	// isum of the four rows into X0.
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	Q4KR_PAIR(16, 0, 0)
+	Q4KR_PAIR(48, 64, 4)
+	Q4KR_PAIR(80, 128, 8)
+	Q4KR_PAIR(112, 192, 12)
+	REDUCE4(Y0, Y1, Y2, Y3, X0, X1)
+	VCVTDQ2PS X0, X0
+	// d = f16(d)·yd, dmin = f16(dmin)·yd; sum += d·isum − dmin·msum
+	VCVTPH2PS    X8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VSHUFPS      $0x88, X9, X8, X5
+	VSHUFPS      $0xdd, X9, X8, X6
+	VBROADCASTSS (R12), X7
+	VMULPS       X7, X5, X5
+	VMULPS       X7, X6, X6
+	VMULPS       X0, X5, X5
+	VMULPS       X12, X6, X6
+	VSUBPS       X6, X5, X5
+	VADDPS       X5, X13, X13
+	ADDQ  $144, SI
+	ADDQ  $256, DI
+	ADDQ  $4, R12
+	ADDQ  $16, R11
+	DECQ  CX
+	JNZ   q4r4loop
+
+q4r4done:
+	MOVQ    out+48(FP), AX
+	VMOVUPS X13, (AX)
+	VZEROUPPER
+	RET
+
+// Q6KR_MUL multiplies the levels in Y7 (two 16-value sub-blocks, scales
+// at soff and soff+2 of the frame) with the activations at yoff into acc.
+#define Q6KR_MUL(yoff, soff, acc) \
+	VPBROADCASTW soff(SP), X9 \
+	VPBROADCASTW soff+2(SP), X10 \
+	VINSERTI128  $1, X10, Y9, Y9 \
+	VPMADDUBSW   yoff(DI), Y7, Y10 \
+	VPMADDWD     Y9, Y10, Y10 \
+	VPADDD       Y10, acc, acc
+
+// One half (128 values) of one row's Q6_K block, the row at BX.
+#define Q6KR_HALF(qloff, qhoff, yoff, soff, acc) \
+	VMOVDQU qloff(BX), Y4 \
+	VMOVDQU qloff+32(BX), Y5 \
+	VMOVDQU qhoff(BX), Y6 \
+	VPAND   Y15, Y4, Y7 \
+	VPAND   Y14, Y6, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6KR_MUL(yoff, soff, acc) \
+	VPAND   Y15, Y5, Y7 \
+	VPSRLW  $2, Y6, Y8 \
+	VPAND   Y14, Y8, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6KR_MUL(yoff+32, soff+4, acc) \
+	VPSRLW  $4, Y4, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPSRLW  $4, Y6, Y8 \
+	VPAND   Y14, Y8, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6KR_MUL(yoff+64, soff+8, acc) \
+	VPSRLW  $4, Y5, Y7 \
+	VPAND   Y15, Y7, Y7 \
+	VPSRLW  $6, Y6, Y8 \
+	VPAND   Y14, Y8, Y8 \
+	VPSLLW  $4, Y8, Y8 \
+	VPOR    Y8, Y7, Y7 \
+	Q6KR_MUL(yoff+96, soff+12, acc)
+
+// Q6KR_ROW: the scales of the row at BX sign-extended to k·32(SP), its
+// Σ scale·bs (bs in Y11) into Yo and its Σ scale·q·y into acc;
+// prefetches as Q4KR_UNPACK.
+#define Q6KR_ROW(k, Yo, acc) \
+	PREFETCHT0 0(BX)(R8*4) \
+	PREFETCHT0 64(BX)(R8*4) \
+	PREFETCHT0 128(BX)(R8*4) \
+	PREFETCHT0 192(BX)(R8*4) \
+	VPMOVSXBW 192(BX), Y9 \
+	VMOVDQU   Y9, (k*32)(SP) \
+	VPMADDWD  Y11, Y9, Yo \
+	Q6KR_HALF(0, 128, 0, k*32, acc) \
+	Q6KR_HALF(64, 160, 128, k*32+16, acc)
+
+// func q6KRows4AVX2(w *byte, stride int, y *int8, yd *float32, bs *int16, nb int, out *float32)
+// bs: 16 int16 per-16 sums per block; out: 4 float32 (rows 0..3).
+TEXT ·q6KRows4AVX2(SB), NOSPLIT, $256-56
+	MOVQ    w+0(FP), SI
+	MOVQ    stride+8(FP), R8
+	MOVQ    y+16(FP), DI
+	MOVQ    yd+24(FP), R12
+	MOVQ    bs+32(FP), R11
+	MOVQ    nb+40(FP), CX
+	LEAQ    (R8)(R8*2), R9
+	VMOVDQU nibble<>(SB), Y15
+	VMOVDQU twobits<>(SB), Y14
+	VXORPS  X13, X13, X13
+	TESTQ   CX, CX
+	JEQ     q6r4done
+
+q6r4loop:
+	VMOVDQU (R11), Y11
+	VPXOR   Y0, Y0, Y0
+	VPXOR   Y1, Y1, Y1
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    SI, BX
+	Q6KR_ROW(0, Y12, Y0)
+	VMOVDQU Y12, 160(SP)
+	LEAQ    (SI)(R8*1), BX
+	Q6KR_ROW(1, Y12, Y1)
+	VMOVDQU Y12, 192(SP)
+	LEAQ    (SI)(R8*2), BX
+	Q6KR_ROW(2, Y12, Y2)
+	VMOVDQU Y12, 224(SP)
+	LEAQ    (SI)(R9*1), BX
+	Q6KR_ROW(3, Y12, Y3)
+	VMOVDQU 160(SP), Y4
+	VMOVDQU 192(SP), Y5
+	VMOVDQU 224(SP), Y6
+	// o per row, ×32, into X12.
+	REDUCE4(Y4, Y5, Y6, Y12, X4, X5)
+	VPSLLD $5, X4, X12
+	REDUCE4(Y0, Y1, Y2, Y3, X0, X1)
+	VPSUBD    X12, X0, X0
+	VCVTDQ2PS X0, X0
+	// sum += (f16(d)·yd)·isum
+	VPINSRW      $0, 208(SI), X5, X5
+	VPINSRW      $1, 208(SI)(R8*1), X5, X5
+	VPINSRW      $2, 208(SI)(R8*2), X5, X5
+	VPINSRW      $3, 208(SI)(R9*1), X5, X5
+	VCVTPH2PS    X5, X5
+	VBROADCASTSS (R12), X7
+	VMULPS       X7, X5, X5
+	VMULPS       X0, X5, X5
+	VADDPS       X5, X13, X13
+	ADDQ  $210, SI
+	ADDQ  $256, DI
+	ADDQ  $4, R12
+	ADDQ  $32, R11
+	DECQ  CX
+	JNZ   q6r4loop
+
+q6r4done:
+	MOVQ    out+48(FP), AX
+	VMOVUPS X13, (AX)
+	VZEROUPPER
+	RET

@@ -78,10 +78,11 @@ func TestQ4KScales(t *testing.T) {
 	}
 }
 
-// TestKDots4AVX2MatchGo: each lane of the four-token Q4_K/Q6_K kernels is
-// bit-identical to the pure-Go dot of its token, with one token's block
-// saturated and another's all zero, and whole products through MatMul
-// (groups of four plus leftover tokens) equal the Go dots token by token.
+// TestKDots4AVX2MatchGo: each lane of the four-token and the four-row
+// Q4_K/Q6_K kernels is bit-identical to the pure-Go dot of its token or
+// row, with one token's block saturated and another's all zero, and whole
+// products through MatMul (groups of four tokens, leftover tokens, groups
+// of four rows and leftover rows) equal the Go dots token by token.
 func TestKDots4AVX2MatchGo(t *testing.T) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasF16C {
 		t.Skip("no AVX2+F16C")
@@ -108,15 +109,21 @@ func TestKDots4AVX2MatchGo(t *testing.T) {
 		for i := 0; i < QK_K; i++ {
 			w[i] = float32(i%9) - 4
 		}
+		w4 := randVec(r, 4*n, 0.05)
+		copy(w4[n:], w) // one row with levels at both ends
+		for i := 0; i < QK_K; i++ {
+			w4[3*n+i] = 0 // and a block of zeros
+		}
 		for _, tc := range []struct {
 			name     string
 			bytes    int
 			quantize func([]byte, []float32)
 			simd     func([]byte, *kActGroup, int, *[4]float32)
+			rows     func([]byte, int, *q8KActs, int, *[4]float32)
 			go_      func([]byte, *q8KActs, int) float32
 		}{
-			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_K4AVX2, dotQ4_K},
-			{"Q6_K", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_K4AVX2, dotQ6_K},
+			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_K4AVX2, dotQ4_KRows4AVX2, dotQ4_K},
+			{"Q6_K", Q6_KBlockBytes, QuantizeQ6_K, dotQ6_K4AVX2, dotQ6_KRows4AVX2, dotQ6_K},
 		} {
 			data := make([]byte, nb*tc.bytes)
 			tc.quantize(data, w)
@@ -125,6 +132,17 @@ func TestKDots4AVX2MatchGo(t *testing.T) {
 			for k := range 4 {
 				if want := tc.go_(data, &acts[k], nb); math.Float32bits(got[k]) != math.Float32bits(want) {
 					t.Errorf("%s nb=%d token %d: AVX2 %g, Go %g", tc.name, nb, k, got[k], want)
+				}
+			}
+			rb := nb * tc.bytes
+			rows := make([]byte, 4*rb)
+			tc.quantize(rows, w4)
+			for k := range 4 {
+				tc.rows(rows, rb, &acts[k], nb, &got)
+				for row := range 4 {
+					if want := tc.go_(rows[row*rb:(row+1)*rb], &acts[k], nb); math.Float32bits(got[row]) != math.Float32bits(want) {
+						t.Errorf("%s nb=%d four rows, token %d row %d: AVX2 %g, Go %g", tc.name, nb, k, row, got[row], want)
+					}
 				}
 			}
 		}
@@ -136,7 +154,7 @@ func TestKDots4AVX2MatchGo(t *testing.T) {
 		go_ func([]byte, *q8KActs, int) float32
 	}{{weights.Q4_K, dotQ4_K}, {weights.Q6_K, dotQ6_K}} {
 		m, _ := kTestMatrix(t, r, d.dt, R, C)
-		for _, T := range []int{4, 5, 8, 11} {
+		for _, T := range []int{1, 2, 4, 5, 8, 11} {
 			inp := randVec(r, T*C, 1)
 			out := make([]float32, T*R)
 			m.MatMul(out, inp, T)

@@ -22,20 +22,25 @@ type kType struct {
 	// for its token: prefill loads and unpacks each row once per four
 	// tokens instead of once per token.
 	dot4 func(w []byte, g *kActGroup, nb int, out *[4]float32)
+	// rows4, where the CPU has one, is dot for four rows (row r at
+	// r·stride bytes of w) against one token, each result bit-identical
+	// to dot's for its row: decode shares the per-block reduction and
+	// float work among four rows.
+	rows4 func(w []byte, stride int, a *q8KActs, nb int, out *[4]float32)
 }
 
 func kTypeOf(d weights.DType) (kType, bool) {
 	switch d {
 	case weights.Q2_K:
-		return kType{Q2_KBlockBytes, DequantizeQ2_K, QuantizeQ2_K, kDots.q2K, nil}, true
+		return kType{Q2_KBlockBytes, DequantizeQ2_K, QuantizeQ2_K, kDots.q2K, nil, nil}, true
 	case weights.Q3_K:
-		return kType{Q3_KBlockBytes, DequantizeQ3_K, QuantizeQ3_K, kDots.q3K, nil}, true
+		return kType{Q3_KBlockBytes, DequantizeQ3_K, QuantizeQ3_K, kDots.q3K, nil, nil}, true
 	case weights.Q4_K:
-		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, kDots.q4K, kDots.q4K4}, true
+		return kType{Q4_KBlockBytes, DequantizeQ4_K, QuantizeQ4_K, kDots.q4K, kDots.q4K4, kDots.q4KR4}, true
 	case weights.Q5_K:
-		return kType{Q5_KBlockBytes, DequantizeQ5_K, QuantizeQ5_K, kDots.q5K, nil}, true
+		return kType{Q5_KBlockBytes, DequantizeQ5_K, QuantizeQ5_K, kDots.q5K, nil, nil}, true
 	case weights.Q6_K:
-		return kType{Q6_KBlockBytes, DequantizeQ6_K, QuantizeQ6_K, kDots.q6K, kDots.q6K4}, true
+		return kType{Q6_KBlockBytes, DequantizeQ6_K, QuantizeQ6_K, kDots.q6K, kDots.q6K4, kDots.q6KR4}, true
 	}
 	return kType{}, false
 }
@@ -45,6 +50,7 @@ func kTypeOf(d weights.DType) (kType, bool) {
 type kDotImpls struct {
 	q2K, q3K, q4K, q5K, q6K func(w []byte, a *q8KActs, nb int) float32
 	q4K4, q6K4              func(w []byte, g *kActGroup, nb int, out *[4]float32)
+	q4KR4, q6KR4            func(w []byte, stride int, a *q8KActs, nb int, out *[4]float32)
 	name                    string
 }
 
@@ -175,7 +181,13 @@ func (o *kMatOp) Run(_, lo, hi int) {
 	for t := 4 * len(o.groups); t < o.T; t++ {
 		a := &o.acts[t]
 		row := o.out[t*m.rows : (t+1)*m.rows]
-		for r := lo; r < hi; r++ {
+		r := lo
+		if m.k.rows4 != nil {
+			for ; r+4 <= hi; r += 4 {
+				m.k.rows4(m.data[r*m.rowBytes:(r+4)*m.rowBytes], m.rowBytes, a, nb, (*[4]float32)(row[r:r+4]))
+			}
+		}
+		for ; r < hi; r++ {
 			row[r] = m.k.dot(m.data[r*m.rowBytes:(r+1)*m.rowBytes], a, nb)
 		}
 	}
