@@ -3,11 +3,14 @@ package hub
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"ragtune/gguf"
+	"ragtune/internal/bytesize"
 	"ragtune/quant"
 	"ragtune/weights"
 )
@@ -16,11 +19,44 @@ import (
 // loading it: its size on disk, weight type and architecture ("?" when
 // unknown).
 type ModelInfo struct {
+	Name      string // how --model names it: the path, or the Ollama name
+	Source    string // "local" or "ollama"
 	Size      int64
 	Type      string // Q4_K_M, BF16, ...; "unreadable" for a broken GGUF
 	Arch      string // general.architecture or config.json's model_type
 	Path      string
 	Directory bool // an HF model directory rather than a GGUF file
+}
+
+// ListModels is every model ragtune can find: ListLocal's in dirs, then
+// every model in Ollama's store at ollamaStore ("": $OLLAMA_MODELS or
+// ~/.ollama/models), named as Ollama names it.
+func ListModels(dirs []string, ollamaStore string) ([]ModelInfo, error) {
+	models, err := ListLocal(dirs)
+	if err != nil {
+		return nil, err
+	}
+	oms, err := ListOllama(ollamaStore)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range oms {
+		info := GGUFInfo(m.GGUF)
+		info.Name, info.Source, info.Size = m.Name.String(), "ollama", m.Size
+		models = append(models, info)
+	}
+	return models, nil
+}
+
+// WriteModelTable writes models as the table 'ragtune model list' prints:
+// name, size, weight type, architecture and source.
+func WriteModelTable(w io.Writer, models []ModelInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tSIZE\tTYPE\tARCH\tSOURCE")
+	for _, m := range models {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, bytesize.Format(m.Size), m.Type, m.Arch, m.Source)
+	}
+	return tw.Flush()
 }
 
 // ModelsDir is ragtune's own model folder: $RAGTUNE_HOME/models, else
@@ -36,9 +72,9 @@ func ModelsDir() string {
 }
 
 // ListLocal finds the models one level deep in dirs, in directory order:
-// HF model directories (those holding config.json) and .gguf files. A
-// folder that does not exist is skipped; a path reached twice is listed
-// once.
+// HF model directories (those holding config.json) and .gguf files,
+// named by their path. A folder that does not exist is skipped; a path
+// reached twice is listed once.
 func ListLocal(dirs []string) ([]ModelInfo, error) {
 	var out []ModelInfo
 	seen := map[string]bool{}
@@ -69,6 +105,7 @@ func ListLocal(dirs []string) ([]ModelInfo, error) {
 				continue
 			}
 			seen[abs] = true
+			info.Name, info.Source = p, "local"
 			out = append(out, info)
 		}
 	}

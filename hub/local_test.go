@@ -1,11 +1,15 @@
 package hub
 
 import (
+	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"ragtune/gguf"
+	"ragtune/internal/bytesize"
 	"ragtune/weights"
 )
 
@@ -73,7 +77,7 @@ func TestListLocal(t *testing.T) {
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Path != w.Path || g.Type != w.Type || g.Arch != w.Arch || g.Directory != w.Directory || (w.Size != 0 && g.Size != w.Size) || g.Size == 0 {
+		if g.Path != w.Path || g.Name != w.Path || g.Source != "local" || g.Type != w.Type || g.Arch != w.Arch || g.Directory != w.Directory || (w.Size != 0 && g.Size != w.Size) || g.Size == 0 {
 			t.Errorf("model %d: %+v, want %+v", i, g, w)
 		}
 	}
@@ -91,5 +95,35 @@ func TestModelsDir(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
 	if got := ModelsDir(); got != filepath.Join("/home/u", ".ragtune", "models") {
 		t.Errorf("ModelsDir without RAGTUNE_HOME = %q", got)
+	}
+}
+
+func TestListModelsAndTable(t *testing.T) {
+	dir := t.TempDir()
+	writeGGUF(t, filepath.Join(dir, "a.gguf"), map[string]any{"general.architecture": "qwen2", "general.file_type": uint32(7)}, weights.Q8_0)
+	srv := httptest.NewServer(newFakeRegistry(t, []byte("GGUF"+strings.Repeat("w", 64))))
+	defer srv.Close()
+	store := t.TempDir()
+	name, _ := ParseOllamaName("deepseek-r1:1.5b")
+	if _, _, err := PullOllama(context.Background(), name, OllamaOptions{Registry: srv.URL, Store: store, Retries: -1}); err != nil {
+		t.Fatal(err)
+	}
+	models, err := ListModels([]string{dir}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(models) != 2 || models[0].Source != "local" || models[1].Source != "ollama" || models[1].Name != "deepseek-r1:1.5b" ||
+		models[1].Size != 68 || models[1].Type != "unreadable" {
+		t.Fatalf("models %+v", models)
+	}
+	var b strings.Builder
+	if err := WriteModelTable(&b, models); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "MODEL SIZE TYPE ARCH SOURCE" ||
+		strings.Join(strings.Fields(lines[1]), " ") != filepath.Join(dir, "a.gguf")+" "+bytesize.Format(models[0].Size)+" Q8_0 qwen2 local" ||
+		strings.Join(strings.Fields(lines[2]), " ") != "deepseek-r1:1.5b 68 B unreadable ? ollama" {
+		t.Errorf("table:\n%s", b.String())
 	}
 }

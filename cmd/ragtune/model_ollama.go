@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"text/tabwriter"
 	"time"
 
 	"ragtune/hub"
@@ -91,31 +90,13 @@ func runModelList(args []string) error {
 			dirs = append(dirs, d)
 		}
 	}
-	type row struct{ name, size, typ, arch, where string }
-	var rows []row
-	local, err := hub.ListLocal(dirs)
+	models, err := hub.ListModels(dirs, *ollamaDir)
 	if err != nil {
 		return err
 	}
-	for _, info := range local {
-		rows = append(rows, row{info.Path, bytesize.Format(info.Size), info.Type, info.Arch, "local"})
-	}
-	oms, err := hub.ListOllama(*ollamaDir)
-	if err != nil {
-		return err
-	}
-	for _, m := range oms {
-		info := hub.GGUFInfo(m.GGUF)
-		rows = append(rows, row{m.Name.String(), bytesize.Format(m.Size), info.Type, info.Arch, "ollama"})
-	}
-	if len(rows) == 0 {
+	if len(models) == 0 {
 		fmt.Println("no models found; 'ragtune model pull REPO', 'ragtune model pull ollama:NAME' or 'ragtune model init' make one")
 		return nil
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tSIZE\tTYPE\tARCH\tSOURCE")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, r.size, r.typ, r.arch, r.where)
-	}
-	return tw.Flush()
+	return hub.WriteModelTable(os.Stdout, models)
 }
