@@ -5,6 +5,9 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"ragtune/internal/bytesize"
+	"ragtune/weights"
 )
 
 // WriteMetadata writes a header (version, key count, alignment) and every
@@ -28,6 +31,26 @@ func (f *File) WriteTensorTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t\n", t.Name, TypeName(t.Type), t.Dims, len(t.Data))
 	}
 	return tw.Flush()
+}
+
+// WriteInspect writes what 'ragtune model inspect' shows of a GGUF file
+// it cannot run: the metadata (when metadata), the tensor table under GGUF
+// names (when tensors) and the totals.
+func (f *File) WriteInspect(w io.Writer, tensors, metadata bool) error {
+	if metadata {
+		if err := f.WriteMetadata(w); err != nil {
+			return err
+		}
+	}
+	if tensors {
+		fmt.Fprintln(w)
+		if err := f.WriteTensorTable(w); err != nil {
+			return err
+		}
+	}
+	params, size := f.Totals()
+	_, err := fmt.Fprintf(w, "\n%d tensors, %s parameters (%d), %s of weights\n", len(f.Tensors), weights.FormatCount(params), params, bytesize.Format(size))
+	return err
 }
 
 // Totals returns the number of parameters and the bytes of data of all

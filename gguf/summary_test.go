@@ -78,4 +78,18 @@ func TestFileSummary(t *testing.T) {
 	if params, size := f.Totals(); params != 11 || size != 34 {
 		t.Errorf("totals %d params, %d bytes; want 11 and 34", params, size)
 	}
+	b.Reset()
+	if err := f.WriteInspect(&b, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if want := "GGUF v3 metadata (2 keys, alignment 32):\n  general.architecture  \"bert\"\n  bert.block_count      2\n\n2 tensors, 11 parameters (11), 34 B of weights\n"; b.String() != want {
+		t.Errorf("inspect without tensors:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := f.WriteInspect(&b, true, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); !strings.HasPrefix(got, "\n") || !strings.Contains(got, "dims (GGUF order)") || strings.Contains(got, "metadata") {
+		t.Errorf("inspect without metadata:\n%s", got)
+	}
 }

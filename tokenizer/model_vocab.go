@@ -35,3 +35,19 @@ func ForModelType(b *BPE, modelType string) (*BPE, bool) {
 	}
 	return b, false
 }
+
+// ForNewModel is the vocabulary of a new model of modelType: the family's
+// byte-level one (ByteLevelFor) when path is "", else the tokenizer at
+// path adapted to the family (ForModelType), reporting whether R1's
+// special tokens were substituted.
+func ForNewModel(path, modelType string) (*BPE, bool, error) {
+	if path == "" {
+		return ByteLevelFor(modelType), false, nil
+	}
+	b, err := Load(path)
+	if err != nil {
+		return nil, false, err
+	}
+	b, substituted := ForModelType(b, modelType)
+	return b, substituted, nil
+}

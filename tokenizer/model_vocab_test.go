@@ -1,6 +1,11 @@
 package tokenizer
 
-import "testing"
+import (
+	"path/filepath"
+	"testing"
+
+	"ragtune/internal/shareddata"
+)
 
 func TestByteLevelFor(t *testing.T) {
 	for _, c := range []struct {
@@ -40,5 +45,30 @@ func TestForModelType(t *testing.T) {
 	}
 	if _, sub := ForModelType(q, "qwen3"); sub {
 		t.Error("a Qwen3 model's vocabulary got R1's tokens")
+	}
+}
+
+func TestForNewModel(t *testing.T) {
+	b, sub, err := ForNewModel("", "qwen3")
+	if err != nil || sub || b.VocabSize() != ByteLevelQwen3().VocabSize() {
+		t.Errorf("no path: %d tokens, substituted %v, %v", b.VocabSize(), sub, err)
+	}
+	dir := t.TempDir()
+	if err := ByteLevelR1().WriteJSON(filepath.Join(dir, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	b, sub, err = ForNewModel(dir, "qwen2")
+	if err != nil || sub {
+		t.Fatalf("an R1 vocabulary: substituted %v, %v", sub, err)
+	}
+	if _, ok := b.TokenID("<think>"); !ok {
+		t.Error("the loaded vocabulary lost <think>")
+	}
+	q := shareddata.Path(t, "qwen2.5-tokenizer")
+	if _, sub, err := ForNewModel(q, "qwen2"); err != nil || !sub {
+		t.Errorf("Qwen2.5 for a qwen2 model: substituted %v, %v", sub, err)
+	}
+	if _, _, err := ForNewModel(filepath.Join(dir, "missing"), "qwen2"); err == nil {
+		t.Error("a missing tokenizer was no error")
 	}
 }

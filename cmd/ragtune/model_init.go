@@ -113,17 +113,12 @@ Examples:
 		}
 	}
 
-	var bpe *tokenizer.BPE
-	if *tokPath == "" {
-		bpe = tokenizer.ByteLevelFor(cfg.ModelType)
-	} else {
-		if bpe, err = tokenizer.Load(*tokPath); err != nil {
-			return err
-		}
-		var substituted bool
-		if bpe, substituted = tokenizer.ForModelType(bpe, cfg.ModelType); substituted {
-			fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the tokenizer (as the R1 distill of this architecture ships it)")
-		}
+	bpe, substituted, err := tokenizer.ForNewModel(*tokPath, cfg.ModelType)
+	if err != nil {
+		return err
+	}
+	if substituted {
+		fmt.Fprintln(os.Stderr, "ragtune: substituting R1's special tokens into the tokenizer (as the R1 distill of this architecture ships it)")
 	}
 	// A model directory without a chat template cannot chat; give each
 	// vocabulary the template its real models ship with.
@@ -152,19 +147,7 @@ Examples:
 	params := qwen2.NumParams(written)
 	fmt.Printf("wrote %s: preset %s (hidden %d, %d layers, %d heads over %d KV heads), seed %d, %s params, %s, vocab %d (tokenizer %d), %s in %.2fs\n",
 		*out, *preset, written.HiddenSize, written.NumHiddenLayers, written.NumAttentionHeads, written.NumKeyValueHeads,
-		*seed, modelFmtCount(params), written.TorchDtype, written.VocabSize, bpe.VocabSize(),
+		*seed, weights.FormatCount(params), written.TorchDtype, written.VocabSize, bpe.VocabSize(),
 		bytesize.Format(st.Size()), time.Since(start).Seconds())
 	return nil
-}
-
-func modelFmtCount(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fK", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
 }

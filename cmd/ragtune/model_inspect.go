@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"ragtune/gguf"
-	"ragtune/internal/bytesize"
 	"ragtune/internal/cli"
 	"ragtune/model/qwen2"
 )
@@ -45,52 +43,11 @@ Examples:
 		if f, gerr := gguf.Open(path); gerr == nil {
 			defer f.Close()
 			fmt.Printf("note: %v\n", err)
-			return inspectRawGGUF(f, *showTensors, *showMeta)
+			return f.WriteInspect(os.Stdout, *showTensors, *showMeta)
 		}
 		return err
 	}
 	defer src.Close()
 
-	if err := qwen2.WriteConfigTable(os.Stdout, path, cfg); err != nil {
-		return err
-	}
-	if gs, ok := src.(*qwen2.GGUFSource); ok && *showMeta {
-		fmt.Println()
-		if err := gs.File.WriteMetadata(os.Stdout); err != nil {
-			return err
-		}
-	}
-	var table io.Writer
-	if *showTensors {
-		fmt.Println()
-		table = os.Stdout
-	}
-	params, size, err := qwen2.TensorTotals(src, table)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(src.Names()), modelFmtCount(params), params, bytesize.Format(size))
-	if err := qwen2.ValidateTensors(src, cfg); err != nil {
-		fmt.Printf("warning: %v\n", err)
-	}
-	return nil
-}
-
-// inspectRawGGUF lists a GGUF file's metadata and tensors under their
-// GGUF names, with GGUF dims (innermost first).
-func inspectRawGGUF(f *gguf.File, showTensors, showMeta bool) error {
-	if showMeta {
-		if err := f.WriteMetadata(os.Stdout); err != nil {
-			return err
-		}
-	}
-	if showTensors {
-		fmt.Println()
-		if err := f.WriteTensorTable(os.Stdout); err != nil {
-			return err
-		}
-	}
-	params, size := f.Totals()
-	fmt.Printf("\n%d tensors, %s parameters (%d), %s of weights\n", len(f.Tensors), modelFmtCount(params), params, bytesize.Format(size))
-	return nil
+	return qwen2.Inspect(os.Stdout, path, src, cfg, *showTensors, *showMeta)
 }

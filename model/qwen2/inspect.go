@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"ragtune/gguf"
+	"ragtune/internal/bytesize"
 	"ragtune/weights"
 )
 
@@ -36,6 +37,36 @@ func WriteConfigTable(w io.Writer, path string, cfg *Config) error {
 	}
 	fmt.Fprintf(tw, "q/k/v bias\t%v\n", cfg.HasQKVBias())
 	return tw.Flush()
+}
+
+// Inspect writes what 'ragtune model inspect' shows of the model at path:
+// its config table, a GGUF source's metadata (when metadata), the tensor
+// table (when tensors), the totals, and a warning when the tensors do not
+// match the config.
+func Inspect(w io.Writer, path string, src weights.Source, cfg *Config, tensors, metadata bool) error {
+	if err := WriteConfigTable(w, path, cfg); err != nil {
+		return err
+	}
+	if gs, ok := src.(*GGUFSource); ok && metadata {
+		fmt.Fprintln(w)
+		if err := gs.File.WriteMetadata(w); err != nil {
+			return err
+		}
+	}
+	var table io.Writer
+	if tensors {
+		fmt.Fprintln(w)
+		table = w
+	}
+	params, size, err := TensorTotals(src, table)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d tensors, %s parameters (%d), %s of weights\n", len(src.Names()), weights.FormatCount(params), params, bytesize.Format(size))
+	if err := ValidateTensors(src, cfg); err != nil {
+		fmt.Fprintf(w, "warning: %v\n", err)
+	}
+	return nil
 }
 
 // TensorTotals reads every tensor of src and returns the number of

@@ -2,10 +2,12 @@ package qwen2_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
 	"ragtune/model/qwen2"
+	"ragtune/weights"
 )
 
 func TestWriteConfigTable(t *testing.T) {
@@ -64,5 +66,37 @@ func TestTensorTotals(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "model.embed_tokens.weight") {
 		t.Errorf("table lacks the embedding:\n%s", b.String())
+	}
+}
+
+func TestInspect(t *testing.T) {
+	dir := initTiny(t, "float32", 1)
+	src, cfg := openModel(t, dir)
+	defer src.Close()
+	var b bytes.Buffer
+	if err := qwen2.Inspect(&b, dir, src, cfg, false, true); err != nil {
+		t.Fatal(err)
+	}
+	params := qwen2.NumParams(cfg)
+	want := fmt.Sprintf("\n%d tensors, %s parameters (%d), ", len(src.Names()), weights.FormatCount(params), params)
+	if got := b.String(); !strings.HasPrefix(got, "model") || !strings.Contains(got, want) || strings.Contains(got, "warning") || strings.Contains(got, "embed_tokens") {
+		t.Errorf("inspect:\n%s\nwant the config, then %q, no table, no warning", got, want)
+	}
+	b.Reset()
+	if err := qwen2.Inspect(&b, dir, src, cfg, true, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "model.embed_tokens.weight") {
+		t.Errorf("no tensor table:\n%s", b.String())
+	}
+	// A config that does not match the tensors is shown, with a warning.
+	wrong := *cfg
+	wrong.NumHiddenLayers++
+	b.Reset()
+	if err := qwen2.Inspect(&b, dir, src, &wrong, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\nwarning: ") {
+		t.Errorf("no warning for a mismatched config:\n%s", b.String())
 	}
 }
