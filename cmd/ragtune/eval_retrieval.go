@@ -84,7 +84,7 @@ Examples:
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	score, depth, err := rr.scorer()
+	score, depth, err := rr.Scorer()
 	if err != nil {
 		return err
 	}
@@ -166,39 +166,33 @@ func evalRetrievalKB(root, name, queries, qrels string, mode rag.Mode, fusion ra
 	return rag.WriteBEIRReport(os.Stdout, set, m, what, asJSON)
 }
 
-// rerankOpts are the reranker flags ask, eval and compare share.
+// rerankOpts are the reranker flags ask, eval, compare and ingest
+// share, read into a rag.RerankChoice.
 type rerankOpts struct {
-	path, url, model *string
-	depth            *int
-	none             *bool
+	rag.RerankChoice
+	none *bool // --no-rerank: &RerankChoice.None
 }
 
 func rerankFlags(fs *flag.FlagSet) *rerankOpts {
-	return &rerankOpts{
-		path:  fs.String("rerank-path", "", "rerank with a local model: HF `DIR` of a BERT/XLM-R sequence-classification cross-encoder (bge-reranker layouts) or a Qwen3-Reranker"),
-		url:   fs.String("rerank-url", "", "rerank with a Jina/Cohere-style server at `URL` (POST /v1/rerank; key in RAGTUNE_RERANK_API_KEY)"),
-		model: fs.String("rerank-model", "", "reranker model `NAME` sent to --rerank-url"),
-		depth: fs.Int("rerank-depth", rag.DefaultRerankDepth, "candidates the reranker rescores `N`"),
-		none:  fs.Bool("no-rerank", false, "do not rerank, even where the knowledge base names a reranker"),
-	}
-}
-
-func (o *rerankOpts) choice() rag.RerankChoice {
-	return rag.RerankChoice{Path: *o.path, URL: *o.url, Model: *o.model, Depth: *o.depth, None: *o.none}
+	o := &rerankOpts{}
+	fs.StringVar(&o.Path, "rerank-path", "", "rerank with a local model: HF `DIR` of a BERT/XLM-R sequence-classification cross-encoder (bge-reranker layouts) or a Qwen3-Reranker")
+	fs.StringVar(&o.URL, "rerank-url", "", "rerank with a Jina/Cohere-style server at `URL` (POST /v1/rerank; key in RAGTUNE_RERANK_API_KEY)")
+	fs.StringVar(&o.Model, "rerank-model", "", "reranker model `NAME` sent to --rerank-url")
+	fs.IntVar(&o.Depth, "rerank-depth", rag.DefaultRerankDepth, "candidates the reranker rescores `N`")
+	fs.BoolVar(&o.None, "no-rerank", false, "do not rerank, even where the knowledge base names a reranker")
+	o.none = &o.None
+	return o
 }
 
 // config returns the reranker the flags name, or nil.
-func (o *rerankOpts) config() (*rag.RerankConfig, error) { return o.choice().Config() }
-
-// scorer returns the flags' reranker (nil when none) and its depth.
-func (o *rerankOpts) scorer() (rag.RerankScorer, int, error) { return o.choice().Scorer() }
+func (o *rerankOpts) config() (*rag.RerankConfig, error) { return o.Config() }
 
 // kbReranker is the reranker a knowledge base records, if any.
 func kbReranker(s *rag.Store) (rag.RerankScorer, int) { return rag.RecordedRerankScorer(s, os.Stderr) }
 
 // recordReranker stores the flags' reranker choice in the knowledge base
 // at dir (see rag.RerankChoice.Record).
-func recordReranker(dir string, o *rerankOpts) error { return o.choice().Record(dir) }
+func recordReranker(dir string, o *rerankOpts) error { return o.Record(dir) }
 
 func printKBReranker(dir string) { fmt.Println(rag.DescribeReranker(dir)) }
 
