@@ -50,6 +50,9 @@ writes it:
         Q6_K → Q8_0, Q2_K/Q3_K → Q4_0; F16 if not a multiple of 32).
 --pure gives every weight the named type (narrow rows still fall back).
 
+Q4_K_M is what Ollama's and most published GGUF files of the R1 distills
+use: about 4.9 bits per weight.
+
 Domain-calibrated quantization: --imatrix-data FILE first runs the model
 over your own text (.txt/.md, or .json/.jsonl fine-tuning data as 'ragtune
 train --data' reads it, conversations rendered with the model's chat
@@ -60,9 +63,8 @@ by it, as llama-quantize --imatrix does, byte for byte. --imatrix-out saves
 the matrix in llama-imatrix's imatrix.dat format; --imatrix FILE uses one
 made by either tool. With --ppl-file, the report adds the perplexity of the
 same type quantized without the matrix (keep that text apart from the
-calibration text). The gain is largest at q2_k and q3_k_*.
-Q4_K_M is what Ollama's and most published GGUF files of the R1 distills
-use: about 4.9 bits per weight.
+calibration text). llama.cpp reports its gains at 2-3 bits on large models; on a small model
+the matrix may not pay off (docs/BENCHMARKS.md has a measurement).
 
 INT8: "--type int8" is q8_0. Each block of 32 weights is stored as signed
 8-bit integers with its own f16 scale, which is finer than per-channel INT8
