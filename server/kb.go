@@ -273,6 +273,9 @@ func (m *kbManager) remove(name string) error {
 	if err != nil {
 		return fmt.Errorf("delete knowledge base: %w", err)
 	}
+	if err := rag.DropRemoteOf(context.Background(), grave); err != nil {
+		return fmt.Errorf("delete knowledge base %s: %w", name, err)
+	}
 	return os.RemoveAll(grave)
 }
 
@@ -333,7 +336,7 @@ func (h *kbHandle) docs() []docInfo {
 		if !ok {
 			continue
 		}
-		d := docInfo{ID: h.docID(p), Name: filepath.Base(p), Title: rec.Title, Chunks: len(rec.Chunks), Bytes: rec.Size, path: p}
+		d := docInfo{ID: h.docID(p), Name: filepath.Base(p), Title: rec.Title, Chunks: rec.NumChunks(), Bytes: rec.Size, path: p}
 		if meta, err := h.readMeta(d.ID); err == nil {
 			d.Name, d.Uploaded = meta.Name, meta.Uploaded
 			if d.Title == d.ID { // extraction fell back to the stored file name
@@ -872,19 +875,22 @@ func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, openai.TypeNotFound, "no such document", "chunk", "document_not_found")
 		return
 	}
-	rec, ok := h.store.Doc(d.path)
-	if !ok || i >= len(rec.Chunks) {
+	c, n, ok, err := h.store.Chunk(r.Context(), d.path, i)
+	if err != nil {
+		s.kbError("read chunk", err).write(w)
+		return
+	}
+	if !ok {
 		writeError(w, http.StatusNotFound, openai.TypeNotFound, "no such chunk", "chunk", "chunk_not_found")
 		return
 	}
-	c := rec.Chunks[i]
 	title := c.Title
 	if title == d.ID {
 		title = strings.TrimSuffix(d.Name, filepath.Ext(d.Name))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"chunk_id": cid, "document_id": d.ID, "source": s.screenMeta(d.Name),
 		"title": s.screenMeta(title), "headings": s.screenMetaList(c.Headings), "index": c.Index, "char_start": c.CharStart, "char_end": c.CharEnd,
-		"text": s.screenMeta(s.screenRetrieved(c.Text)), "chunks_in_document": len(rec.Chunks)})
+		"text": s.screenMeta(s.screenRetrieved(c.Text)), "chunks_in_document": n})
 }
 
 func (s *Server) handleKBQuery(w http.ResponseWriter, r *http.Request) {

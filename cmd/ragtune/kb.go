@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"ragtune/rag"
 )
@@ -68,6 +70,7 @@ func runKBList(args []string) error {
 		Dir    string `json:"dir"`
 		Docs   int    `json:"docs"`
 		Chunks int    `json:"chunks"`
+		Store  string `json:"store"`
 	}
 	var rows []row
 	for _, e := range entries {
@@ -82,7 +85,7 @@ func runKBList(args []string) error {
 		}
 		st := s.Stats()
 		s.Close()
-		rows = append(rows, row{e.Name(), dir, st.Docs, st.Chunks})
+		rows = append(rows, row{e.Name(), dir, st.Docs, st.Chunks, st.Store})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
 	if *asJSON {
@@ -96,9 +99,9 @@ func runKBList(args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDOCS\tCHUNKS\tDIR")
+	fmt.Fprintln(tw, "NAME\tDOCS\tCHUNKS\tSTORE\tDIR")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", r.Name, r.Docs, r.Chunks, r.Dir)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Name, r.Docs, r.Chunks, r.Store, r.Dir)
 	}
 	return tw.Flush()
 }
@@ -126,7 +129,10 @@ func runKBStats(args []string) error {
 	st, cfg := s.Stats(), s.Config()
 	if *asJSON {
 		out := map[string]any{"name": *name, "dir": dir, "config": cfg, "docs": st.Docs, "chunks": st.Chunks,
-			"chars": st.Chars, "vector_dim": st.VectorDim, "vector_index": st.VectorIndex, "wal_bytes": st.WALBytes}
+			"chars": st.Chars, "vector_dim": st.VectorDim, "vector_index": st.VectorIndex, "wal_bytes": st.WALBytes, "store": st.Store}
+		if rc := cfg.Store; rc != nil {
+			out["weaviate"] = remoteStats(s, rc)
+		}
 		if rc, err := rag.ReadRerankConfig(dir); err == nil && rc != nil {
 			out["reranker"] = rc
 		}
@@ -142,6 +148,16 @@ func runKBStats(args []string) error {
 	}
 	fmt.Printf("knowledge base  %s (%s)\n", *name, dir)
 	fmt.Printf("created         %s\n", cfg.Created.Format("2006-01-02 15:04:05 MST"))
+	fmt.Printf("store           %s\n", st.Store)
+	if rc := cfg.Store; rc != nil {
+		r := remoteStats(s, rc)
+		fmt.Printf("weaviate        %s, collection %s, replication %d, consistency %s\n", rc.URL, rc.Class, r["replication"], r["consistency"])
+		if e, ok := r["error"]; ok {
+			fmt.Printf("                (cannot count its objects: %v)\n", e)
+		} else {
+			fmt.Printf("                %d objects in the collection\n", r["objects"])
+		}
+	}
 	fmt.Printf("documents       %d\nchunks          %d\ncharacters      %d\n", st.Docs, st.Chunks, st.Chars)
 	fmt.Printf("chunking        %d characters, overlap %d\n", cfg.ChunkSize, cfg.Overlap)
 	fmt.Printf("bm25            k1 %.2f b %.2f, %s\n", cfg.BM25.K1, cfg.BM25.B, cfg.Analyzer)
@@ -184,12 +200,37 @@ func runKBDelete(args []string) error {
 	if err != nil {
 		return err
 	}
+	// A Weaviate collection goes first: were it to fail, the knowledge
+	// base stays, and deleting it again retries.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := s.DropRemote(ctx); err != nil {
+		s.Close()
+		return fmt.Errorf("delete knowledge base %s: %w (nothing was deleted; try again when Weaviate answers)", *name, err)
+	}
 	s.Close()
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("delete knowledge base %s: %w", *name, err)
 	}
 	fmt.Fprintf(os.Stderr, "deleted knowledge base %s (%s)\n", *name, dir)
 	return nil
+}
+
+// remoteStats describes a knowledge base's Weaviate collection, asking
+// the server for its object count.
+func remoteStats(s *rag.Store, rc *rag.RemoteConfig) map[string]any {
+	out := map[string]any{"url": rc.URL, "class": rc.Class, "replication": max(rc.Replication, 1), "consistency": rc.Consistency}
+	if rc.Consistency == "" {
+		out["consistency"] = rag.DefaultConsistency
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n, _, err := s.RemoteCount(ctx); err != nil {
+		out["error"] = err.Error()
+	} else {
+		out["objects"] = n
+	}
+	return out
 }
 
 // kbOpenError turns a missing knowledge base into advice.

@@ -37,7 +37,7 @@ func Binary() string {
 }
 
 // Require returns the weaviate-server binary or skips the test.
-func Require(t *testing.T) string {
+func Require(t testing.TB) string {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
@@ -48,7 +48,7 @@ func Require(t *testing.T) string {
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t *testing.T) int {
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -61,7 +61,7 @@ func FreePort(t *testing.T) int {
 // Start runs a single-node weaviate-server on free loopback ports
 // with a fresh data directory and returns its URL; it is stopped when the
 // test ends.
-func Start(t *testing.T) string {
+func Start(t testing.TB) string {
 	t.Helper()
 	n := NewNode(t, "node1", t.TempDir(), nil)
 	n.Start(t)
@@ -82,7 +82,7 @@ type Node struct {
 // NewNode prepares a node named name with its data in dir; extra
 // environment variables (cluster settings) override the single-node
 // defaults. It skips the test when the binary is absent.
-func NewNode(t *testing.T, name, dir string, extra map[string]string) *Node {
+func NewNode(t testing.TB, name, dir string, extra map[string]string) *Node {
 	t.Helper()
 	bin := Require(t)
 	port := FreePort(t)
@@ -117,7 +117,7 @@ func NewNode(t *testing.T, name, dir string, extra map[string]string) *Node {
 }
 
 // Launch starts the process without waiting for it to be ready.
-func (n *Node) Launch(t *testing.T) {
+func (n *Node) Launch(t testing.TB) {
 	t.Helper()
 	_, port, _ := strings.Cut(strings.TrimPrefix(n.URL, "http://"), ":")
 	cmd := exec.Command(n.bin, "--host", "127.0.0.1", "--port", port, "--scheme", "http")
@@ -136,7 +136,7 @@ func (n *Node) Launch(t *testing.T) {
 }
 
 // WaitReady waits until the node answers its readiness probe.
-func (n *Node) WaitReady(t *testing.T, limit time.Duration) {
+func (n *Node) WaitReady(t testing.TB, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -161,7 +161,7 @@ func (n *Node) WaitReady(t *testing.T, limit time.Duration) {
 }
 
 // Start launches the node and waits until it is ready (90 s at most).
-func (n *Node) Start(t *testing.T) {
+func (n *Node) Start(t testing.TB) {
 	t.Helper()
 	n.Launch(t)
 	n.WaitReady(t, 90*time.Second)
@@ -203,7 +203,7 @@ func tail(s string, n int) string {
 
 // freePortPair returns a port p with p+1 free too: in a loopback cluster
 // Weaviate finds a node's internal RPC port at its RAFT port + 1.
-func freePortPair(t *testing.T) int {
+func freePortPair(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		p := FreePort(t)
@@ -221,7 +221,7 @@ func freePortPair(t *testing.T) int {
 // cluster: memberlist gossip joined through node 1, RAFT with every
 // node's own port named in RAFT_JOIN (CLUSTER_IN_LOCALHOST makes Weaviate
 // take the ports from there instead of assuming one port for all).
-func StartCluster(t *testing.T, n int) []*Node {
+func StartCluster(t testing.TB, n int) []*Node {
 	t.Helper()
 	Require(t)
 	names := make([]string, n)
@@ -279,3 +279,14 @@ func StartCluster(t *testing.T, n int) []*Node {
 	}
 	return nodes
 }
+
+// PID is the running process's ID (0 when it is not running).
+func (n *Node) PID() int {
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// DataDir is the node's PERSISTENCE_DATA_PATH.
+func (n *Node) DataDir() string { return filepath.Join(n.dir, "data") }
