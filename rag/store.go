@@ -1087,6 +1087,9 @@ func (s *Store) Stats() StoreStats {
 		}
 		st.VectorDim = s.remote.Dim()
 		if s.cfg.Embedding != nil {
+			if st.VectorDim == 0 {
+				st.VectorDim = s.cfg.Embedding.Dim
+			}
 			st.VectorIndex = "weaviate hnsw"
 		}
 	}
