@@ -56,7 +56,11 @@ type LocalOptions struct {
 	// Parallel is how many generations run at once, each with its own KV
 	// cache (allocated on first use); further callers wait. 0 means 1.
 	// Their forward passes share steps: one pass per step over the next
-	// token of every decoding sequence (see BatchModel).
+	// token of every decoding sequence (see BatchModel). With Q8_0/Q4_0
+	// (tile kernels) and K-quant weights a sequence's logits do not depend
+	// on what shares its steps; float32/F16/BF16 weights switch matmul
+	// kernels with the step's size, which can change their last bits (see
+	// BatchInvariant).
 	Parallel int
 	// Sampling is the default for requests without their own; nil means
 	// greedy.
