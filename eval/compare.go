@@ -98,6 +98,8 @@ type CompareRow struct {
 	// same prompt the variant answers (0 without weights in process).
 	AnswerPPL float64 `json:"answer_ppl"`
 	// LatencyMsP50 is the median wall time per answer, retrieval included.
+	// Answers generated together (Model.Parallel > 1) share the engine's
+	// steps, so this is the latency under that many concurrent requests.
 	LatencyMsP50 float64 `json:"latency_ms_p50"`
 	// RetrievalMsP50 is the median retrieval time alone; AddedMsP50 is
 	// LatencyMsP50 minus the same model's closed-book median: what
