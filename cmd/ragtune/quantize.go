@@ -145,7 +145,11 @@ func runQuantize(args []string) error {
 		}
 	}
 	start := time.Now()
-	if err := quantizeModel(*src, *out, target, *pure, imx); err != nil {
+	imxFile := *imatrixFile
+	if imxFile == "" {
+		imxFile = *imatrixOut
+	}
+	if err := quantizeModel(*src, *out, target, *pure, imx, imxFile); err != nil {
 		return err
 	}
 	inSize, outSize := pathSize(*src), pathSize(*out)
@@ -165,7 +169,7 @@ func runQuantize(args []string) error {
 			plain = f.Name()
 			f.Close()
 			defer os.Remove(plain)
-			if err := quantizeModel(*src, plain, target, *pure, nil); err != nil {
+			if err := quantizeModel(*src, plain, target, *pure, nil, ""); err != nil {
 				return err
 			}
 		}
@@ -307,11 +311,11 @@ func quantizationReport(src, out, plain, file string, window int, inSize, outSiz
 	return nil
 }
 
-func quantizeModel(srcPath, out string, target quant.Mix, pure bool, imx *quant.IMatrix) error {
+func quantizeModel(srcPath, out string, target quant.Mix, pure bool, imx *quant.IMatrix, imxFile string) error {
 	progressOut := progress.ForStderr()
 	defer progress.Flush(progressOut)
 	return qwen2.Quantize(srcPath, out, qwen2.QuantizeOptions{
-		Mix: target, Pure: pure, IMatrix: imx,
+		Mix: target, Pure: pure, IMatrix: imx, IMatrixFile: imxFile,
 		Tokenizer: func() (map[string]any, error) { return tokenizerMetadata(srcPath) },
 		Progress: func(total int64) func(int) {
 			bar := progressbar.NewOptions64(total,

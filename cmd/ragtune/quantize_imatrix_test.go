@@ -95,6 +95,25 @@ func TestQuantizeIMatrixMatchesLlamaCpp(t *testing.T) {
 					t.Fatal(err)
 				}
 				compareGGUFTensors(t, out, want)
+				// The metadata llama-quantize adds (checked once against
+				// its file: same keys, types and values).
+				imx, err := quant.LoadIMatrix(dat)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := gguf.Open(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				for k, v := range map[string]any{
+					"quantize.imatrix.file": dat, "quantize.imatrix.dataset": imx.Dataset,
+					"quantize.imatrix.entries_count": int32(len(imx.Entries)), "quantize.imatrix.chunks_count": imx.Chunks,
+				} {
+					if got := f.Metadata[k]; got != v {
+						t.Errorf("%s = %v (%T), want %v (%T)", k, got, got, v, v)
+					}
+				}
 			})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -485,6 +486,9 @@ type GGUFOptions struct {
 	// with general.quantization_version 2: a K-quant mix's (Q4_K_M is 15),
 	// which the tensor types alone do not name.
 	FileType uint32
+	// Metadata holds further keys to write (llama-quantize's
+	// quantize.imatrix.*), in key order.
+	Metadata map[string]any
 }
 
 // WriteGGUF writes src (tensors under HF names) as a GGUF file llama.cpp
@@ -573,6 +577,9 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 				add("general.quantization_version", uint32(2))
 			}
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(opts.Metadata)) {
+		add(k, opts.Metadata[k])
 	}
 	if err := errors.Join(metaErrs...); err != nil {
 		return fmt.Errorf("write GGUF %q: %w", path, err)

@@ -45,6 +45,9 @@ type QuantizeOptions struct {
 	// IMatrix, if not nil, weighs the quantization error of every tensor
 	// it has an entry for, as llama-quantize --imatrix does.
 	IMatrix *quant.IMatrix
+	// IMatrixFile names the matrix's file in the output's metadata
+	// (quantize.imatrix.file), when it has one.
+	IMatrixFile string
 }
 
 // Quantize writes the model at srcPath (an HF directory or a GGUF file) as
@@ -84,6 +87,7 @@ func Quantize(srcPath, out string, opts QuantizeOptions) error {
 		Name:      strings.TrimSuffix(filepath.Base(filepath.Clean(srcPath)), ".gguf"),
 		Tokenizer: tok,
 		FileType:  opts.Mix.FileType(),
+		Metadata:  imatrixMetadata(opts),
 	}
 	if err := WriteGGUF(out, qs, cfg, g); err != nil {
 		return fmt.Errorf("quantize %q: %w", srcPath, err)
@@ -131,4 +135,25 @@ func checkIMatrix(cfg *Config, opts QuantizeOptions) error {
 		return nil
 	}
 	return fmt.Errorf("quantize: with an importance matrix llama-quantize stores the first layers' ffn_down of a q4_0 model as Q4_1, which ragtune does not write; use --type q4_k_m (better at the same size) or drop the importance matrix")
+}
+
+// imatrixMetadata is what llama-quantize records of its importance matrix
+// (names cut to 127 bytes as it cuts them).
+func imatrixMetadata(opts QuantizeOptions) map[string]any {
+	m := opts.IMatrix
+	if m == nil {
+		return nil
+	}
+	cut := func(s string) string { return s[:min(len(s), 127)] }
+	md := map[string]any{"quantize.imatrix.entries_count": int32(len(m.Entries))}
+	if opts.IMatrixFile != "" {
+		md["quantize.imatrix.file"] = cut(opts.IMatrixFile)
+	}
+	if m.Dataset != "" {
+		md["quantize.imatrix.dataset"] = cut(m.Dataset)
+	}
+	if m.Chunks > 0 {
+		md["quantize.imatrix.chunks_count"] = m.Chunks
+	}
+	return md
 }
