@@ -842,18 +842,41 @@ q4r4done:
 	VZEROUPPER
 	RET
 
-// Q6KR_MUL multiplies the levels in Y7 (two 16-value sub-blocks, scales
-// at soff and soff+2 of the frame) with the activations at yoff into acc.
-#define Q6KR_MUL(yoff, soff, acc) \
-	VPBROADCASTW soff(SP), X9 \
-	VPBROADCASTW soff+2(SP), X10 \
-	VINSERTI128  $1, X10, Y9, Y9 \
-	VPMADDUBSW   yoff(DI), Y7, Y10 \
-	VPMADDWD     Y9, Y10, Y10 \
-	VPADDD       Y10, acc, acc
+// q6shuf<>+32g picks, from a row's eight int16 scales of one half in both
+// lanes, scale 2g for the low lane and 2g+1 for the high lane: the scale
+// vector of values 32g..32g+31 of that half in one VPSHUFB (instead of two
+// broadcasts and an insert).
+DATA q6shuf<>+0(SB)/8, $0x0100010001000100
+DATA q6shuf<>+8(SB)/8, $0x0100010001000100
+DATA q6shuf<>+16(SB)/8, $0x0302030203020302
+DATA q6shuf<>+24(SB)/8, $0x0302030203020302
+DATA q6shuf<>+32(SB)/8, $0x0504050405040504
+DATA q6shuf<>+40(SB)/8, $0x0504050405040504
+DATA q6shuf<>+48(SB)/8, $0x0706070607060706
+DATA q6shuf<>+56(SB)/8, $0x0706070607060706
+DATA q6shuf<>+64(SB)/8, $0x0908090809080908
+DATA q6shuf<>+72(SB)/8, $0x0908090809080908
+DATA q6shuf<>+80(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6shuf<>+88(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q6shuf<>+96(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6shuf<>+104(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q6shuf<>+112(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q6shuf<>+120(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL q6shuf<>(SB), RODATA|NOPTR, $128
 
-// One half (128 values) of one row's Q6_K block, the row at BX.
+// Q6KR_MUL multiplies the levels in Y7 (values 32g.. of a half, the
+// half's scales in both lanes of Y9) with the activations at yoff into
+// acc.
+#define Q6KR_MUL(yoff, moff, acc) \
+	VPSHUFB    q6shuf<>+moff(SB), Y9, Y10 \
+	VPMADDUBSW yoff(DI), Y7, Y12 \
+	VPMADDWD   Y10, Y12, Y12 \
+	VPADDD     Y12, acc, acc
+
+// One half (128 values) of one row's Q6_K block, the row at BX, the
+// half's int16 scales at soff(SP).
 #define Q6KR_HALF(qloff, qhoff, yoff, soff, acc) \
+	VBROADCASTI128 soff(SP), Y9 \
 	VMOVDQU qloff(BX), Y4 \
 	VMOVDQU qloff+32(BX), Y5 \
 	VMOVDQU qhoff(BX), Y6 \
@@ -861,45 +884,46 @@ q4r4done:
 	VPAND   Y14, Y6, Y8 \
 	VPSLLW  $4, Y8, Y8 \
 	VPOR    Y8, Y7, Y7 \
-	Q6KR_MUL(yoff, soff, acc) \
+	Q6KR_MUL(yoff, 0, acc) \
 	VPAND   Y15, Y5, Y7 \
 	VPSRLW  $2, Y6, Y8 \
 	VPAND   Y14, Y8, Y8 \
 	VPSLLW  $4, Y8, Y8 \
 	VPOR    Y8, Y7, Y7 \
-	Q6KR_MUL(yoff+32, soff+4, acc) \
+	Q6KR_MUL(yoff+32, 32, acc) \
 	VPSRLW  $4, Y4, Y7 \
 	VPAND   Y15, Y7, Y7 \
 	VPSRLW  $4, Y6, Y8 \
 	VPAND   Y14, Y8, Y8 \
 	VPSLLW  $4, Y8, Y8 \
 	VPOR    Y8, Y7, Y7 \
-	Q6KR_MUL(yoff+64, soff+8, acc) \
+	Q6KR_MUL(yoff+64, 64, acc) \
 	VPSRLW  $4, Y5, Y7 \
 	VPAND   Y15, Y7, Y7 \
 	VPSRLW  $6, Y6, Y8 \
 	VPAND   Y14, Y8, Y8 \
 	VPSLLW  $4, Y8, Y8 \
 	VPOR    Y8, Y7, Y7 \
-	Q6KR_MUL(yoff+96, soff+12, acc)
+	Q6KR_MUL(yoff+96, 96, acc)
 
 // Q6KR_ROW: the scales of the row at BX sign-extended to k·32(SP), its
-// Σ scale·bs (bs in Y11) into Yo and its Σ scale·q·y into acc;
+// Σ scale·bs (bs in Y11) to 160+32k(SP) and its Σ scale·q·y into acc;
 // prefetches as Q4KR_UNPACK.
-#define Q6KR_ROW(k, Yo, acc) \
+#define Q6KR_ROW(k, acc) \
 	PREFETCHT0 0(BX)(R8*4) \
 	PREFETCHT0 64(BX)(R8*4) \
 	PREFETCHT0 128(BX)(R8*4) \
 	PREFETCHT0 192(BX)(R8*4) \
 	VPMOVSXBW 192(BX), Y9 \
 	VMOVDQU   Y9, (k*32)(SP) \
-	VPMADDWD  Y11, Y9, Yo \
+	VPMADDWD  Y11, Y9, Y12 \
+	VMOVDQU   Y12, (160+k*32)(SP) \
 	Q6KR_HALF(0, 128, 0, k*32, acc) \
 	Q6KR_HALF(64, 160, 128, k*32+16, acc)
 
 // func q6KRows4AVX2(w *byte, stride int, y *int8, yd *float32, bs *int16, nb int, out *float32)
 // bs: 16 int16 per-16 sums per block; out: 4 float32 (rows 0..3).
-TEXT ·q6KRows4AVX2(SB), NOSPLIT, $256-56
+TEXT ·q6KRows4AVX2(SB), NOSPLIT, $288-56
 	MOVQ    w+0(FP), SI
 	MOVQ    stride+8(FP), R8
 	MOVQ    y+16(FP), DI
@@ -920,19 +944,17 @@ q6r4loop:
 	VPXOR   Y2, Y2, Y2
 	VPXOR   Y3, Y3, Y3
 	MOVQ    SI, BX
-	Q6KR_ROW(0, Y12, Y0)
-	VMOVDQU Y12, 160(SP)
+	Q6KR_ROW(0, Y0)
 	LEAQ    (SI)(R8*1), BX
-	Q6KR_ROW(1, Y12, Y1)
-	VMOVDQU Y12, 192(SP)
+	Q6KR_ROW(1, Y1)
 	LEAQ    (SI)(R8*2), BX
-	Q6KR_ROW(2, Y12, Y2)
-	VMOVDQU Y12, 224(SP)
+	Q6KR_ROW(2, Y2)
 	LEAQ    (SI)(R9*1), BX
-	Q6KR_ROW(3, Y12, Y3)
+	Q6KR_ROW(3, Y3)
 	VMOVDQU 160(SP), Y4
 	VMOVDQU 192(SP), Y5
 	VMOVDQU 224(SP), Y6
+	VMOVDQU 256(SP), Y12
 	// o per row, ×32, into X12.
 	REDUCE4(Y4, Y5, Y6, Y12, X4, X5)
 	VPSLLD $5, X4, X12
