@@ -51,6 +51,15 @@ func weaviateKBPair(t *testing.T, url, src string, replication int) (embedded, r
 		set := KBSettings{Name: name, ChunkSize: 60, Overlap: 10, Store: rc, Embedding: &EmbeddingConfig{Model: "hash"}}
 		cfg := set.Config()
 		cfg.Embedding.Dim = 64
+		if rc != nil { // the server is shared: drop what an earlier run (-count) left
+			w, err := newWeaviate(WeaviateConfig{URL: url, Class: cfg.Store.Class})
+			if err == nil {
+				err = w.Drop(ctx)
+			}
+			if err != nil {
+				t.Fatalf("drop %s: %v", cfg.Store.Class, err)
+			}
+		}
 		st, err := CreateStore(filepath.Join(root, name), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +107,7 @@ func sources(res []Result) []string {
 // and a resumed ingest after a crash between the remote write and the
 // local commit.
 func TestWeaviateKB(t *testing.T) {
-	url := weaviatetest.Start(t)
+	url := weaviatetest.Shared(t)
 	ctx := context.Background()
 	src := t.TempDir()
 	writeCorpus(t, src, kbCorpus)

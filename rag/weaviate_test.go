@@ -37,10 +37,18 @@ func normalizeVec(v []float32) {
 // chunk IDs, filters, deletion by source, and use as a Retriever's
 // vector index.
 func TestWeaviateBackend(t *testing.T) {
-	base := weaviatetest.Start(t)
+	base := weaviatetest.Shared(t)
 	ctx := context.Background()
 	w, err := OpenWeaviate(ctx, WeaviateConfig{URL: base, Class: "RagtuneTest"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The server is shared: start from an empty collection whatever an
+	// earlier run (-count) left.
+	if err := w.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = OpenWeaviate(ctx, WeaviateConfig{URL: base, Class: "RagtuneTest"}); err != nil {
 		t.Fatal(err)
 	}
 	const dim = 8

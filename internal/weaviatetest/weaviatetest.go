@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,6 +85,14 @@ type Node struct {
 // defaults. It skips the test when the binary is absent.
 func NewNode(t testing.TB, name, dir string, extra map[string]string) *Node {
 	t.Helper()
+	n := newNode(t, name, dir, extra)
+	t.Cleanup(func() { n.Stop() })
+	return n
+}
+
+// newNode is NewNode without stopping the node when the test ends.
+func newNode(t testing.TB, name, dir string, extra map[string]string) *Node {
+	t.Helper()
 	bin := Require(t)
 	port := FreePort(t)
 	env := map[string]string{
@@ -112,8 +121,48 @@ func NewNode(t testing.TB, name, dir string, extra map[string]string) *Node {
 	for k, v := range env {
 		n.env = append(n.env, k+"="+v)
 	}
-	t.Cleanup(func() { n.Stop() })
 	return n
+}
+
+var shared struct {
+	sync.Mutex
+	node *Node
+}
+
+// Shared returns the URL of one node that every test of the process
+// calling it shares, started by the first (saving each later test the
+// server's start-up, mostly loading gse's dictionary). Tests sharing it
+// must use collections of their own. StopShared, from TestMain, stops it;
+// where the test binary dies first, the kernel kills it (Linux).
+func Shared(t testing.TB) string {
+	t.Helper()
+	Require(t)
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.node != nil && shared.node.cmd != nil {
+		return shared.node.URL
+	}
+	dir, err := os.MkdirTemp("", "weaviatetest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// NewNode would stop it when this test ends: build it under a test
+	// whose cleanups do not matter, then keep it.
+	n := newNode(t, "node1", dir, nil)
+	n.Start(t)
+	shared.node = n
+	return n.URL
+}
+
+// StopShared stops the node Shared started, if any, and removes its data.
+func StopShared() {
+	shared.Lock()
+	defer shared.Unlock()
+	if n := shared.node; n != nil {
+		n.Stop()
+		os.RemoveAll(n.dir)
+		shared.node = nil
+	}
 }
 
 // Launch starts the process without waiting for it to be ready.
@@ -122,6 +171,7 @@ func (n *Node) Launch(t testing.TB) {
 	_, port, _ := strings.Cut(strings.TrimPrefix(n.URL, "http://"), ":")
 	cmd := exec.Command(n.bin, "--host", "127.0.0.1", "--port", port, "--scheme", "http")
 	cmd.Env = n.env
+	cmd.SysProcAttr = dieWithParent()
 	logFile, err := os.OpenFile(filepath.Join(n.dir, "weaviate.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
