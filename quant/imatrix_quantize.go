@@ -20,30 +20,32 @@ import (
 // without an importance matrix (Q8_0) or that ragtune does not write.
 func WeightedEncoder(d weights.DType) (func(dst []byte, src, qw []float32), bool) {
 	var row func(y []byte, x, qw []float32)
-	var rowBytes func(n int) int
 	switch d {
 	case weights.Q2_K:
-		row, rowBytes = quantizeQ2_KRowW, func(n int) int { return n / QK_K * Q2_KBlockBytes }
+		row = quantizeQ2_KRowW
 	case weights.Q3_K:
-		row, rowBytes = quantizeQ3_KRowW, func(n int) int { return n / QK_K * Q3_KBlockBytes }
+		row = quantizeQ3_KRowW
 	case weights.Q4_K:
-		row, rowBytes = quantizeQ4_KRowW, func(n int) int { return n / QK_K * Q4_KBlockBytes }
+		row = quantizeQ4_KRowW
 	case weights.Q5_K:
-		row, rowBytes = quantizeQ5_KRowW, func(n int) int { return n / QK_K * Q5_KBlockBytes }
+		row = quantizeQ5_KRowW
 	case weights.Q6_K:
-		row, rowBytes = func(y []byte, x, qw []float32) { quantizeQ6K(y, x, qw) }, func(n int) int { return n / QK_K * Q6_KBlockBytes }
+		row = func(y []byte, x, qw []float32) { quantizeQ6K(y, x, qw) }
 	case weights.Q4_0:
-		row, rowBytes = quantizeQ4_0RowW, func(n int) int { return n / BlockSize * Q4_0BlockBytes }
+		row = quantizeQ4_0RowW
 	case weights.Q5_0:
-		row, rowBytes = quantizeQ5_0RowW, func(n int) int { return n / BlockSize * Q5_0BlockBytes }
+		row = quantizeQ5_0RowW
 	case weights.Q5_1:
-		row, rowBytes = quantizeQ5_1RowW, func(n int) int { return n / BlockSize * Q5_1BlockBytes }
+		row = quantizeQ5_1RowW
 	default:
 		return nil, false
 	}
 	return func(dst []byte, src, qw []float32) {
 		n := len(qw)
-		rb := rowBytes(n)
+		rb, err := RowBytes(d, n)
+		if err != nil {
+			panic(err) // callers check the row width (QuantizeTensorWeighted does)
+		}
 		for r := 0; r < len(src)/n; r++ {
 			row(dst[r*rb:(r+1)*rb], src[r*n:(r+1)*n], qw)
 		}
