@@ -2,9 +2,8 @@ package eval
 
 import (
 	"errors"
-	"io/fs"
-	"path/filepath"
 
+	"ragtune/internal/bytesize"
 	"ragtune/llm"
 	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
@@ -87,9 +86,9 @@ func LoadModel(path, adapter string, o LoadOptions) (*Model, error) {
 	// A base model without a chat template still scores raw text
 	// (RawPrompts), so its absence is no error here.
 	tmpl, _ := eng.Template().(*chat.Template)
-	size := pathBytes(path)
+	size := bytesize.OfPath(path)
 	if adapter != "" {
-		size += pathBytes(adapter)
+		size += bytesize.OfPath(adapter)
 	}
 	return &Model{
 		Path: path, Adapter: adapter, Engine: eng, Net: eng.Qwen2(),
@@ -98,24 +97,6 @@ func LoadModel(path, adapter string, o LoadOptions) (*Model, error) {
 		Template: tmpl, RawPrompts: tmpl == nil,
 		FileBytes: size, Parallel: eng.Parallel(), close: eng.Close,
 	}, nil
-}
-
-// pathBytes is the size of a file, or of the regular files in a directory
-// (0 when unreadable: size is informative, never a reason to fail).
-func pathBytes(path string) int64 {
-	var n int64
-	_ = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // renderer adapts a chat template (chat.Plain after bos when nil) to

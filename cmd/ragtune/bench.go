@@ -138,7 +138,7 @@ func bench(path string, threads, prompt, gen, batch int, kvType tensor.KVType, p
 	res := &benchResult{
 		Model: path, Kernels: tensor.KernelName() + "+" + quant.KernelName(), Threads: threads,
 		LoadSeconds: time.Since(start).Seconds(), PromptTokens: prompt, GenTokens: gen, Batch: batch,
-		FileSizeBytes: pathSize(path),
+		FileSizeBytes: bytesize.OfPath(path),
 	}
 	if prompt+gen > m.MaxContext() {
 		return nil, usageErrorf("--prompt + --gen = %d exceeds the model's context of %d tokens", prompt+gen, m.MaxContext())

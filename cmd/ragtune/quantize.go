@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,12 +10,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"ragtune/eval"
-	"ragtune/gguf"
 	"ragtune/internal/bytesize"
 	"ragtune/internal/cli"
 	"ragtune/internal/progress"
 	"ragtune/llm"
-	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
 	"ragtune/quant"
 	"ragtune/tokenizer"
@@ -152,7 +149,7 @@ func runQuantize(args []string) error {
 	if err := quantizeModel(*src, *out, target, *pure, imx, imxFile); err != nil {
 		return err
 	}
-	inSize, outSize := pathSize(*src), pathSize(*out)
+	inSize, outSize := bytesize.OfPath(*src), bytesize.OfPath(*out)
 	fmt.Printf("wrote %s (%s) in %.1fs", *out, target, time.Since(start).Seconds())
 	if inSize > 0 && outSize > 0 {
 		fmt.Printf(": %s → %s (%.2f× smaller)", bytesize.Format(inSize), bytesize.Format(outSize), float64(inSize)/float64(outSize))
@@ -173,7 +170,7 @@ func runQuantize(args []string) error {
 				return err
 			}
 		}
-		return quantizationReport(*src, *out, plain, *pplFile, *pplWindow, inSize, outSize)
+		return eval.QuantizationReport(os.Stdout, *src, *out, plain, *pplFile, *pplWindow, inSize, outSize)
 	}
 	return nil
 }
@@ -186,17 +183,17 @@ const MinIMatrixCtx = quant.MinBatchTokens
 // model's tokenizer and collects the importance matrix over it, showing
 // progress on stderr.
 func collectIMatrix(src, file string, ctx, chunks int) (*quant.IMatrix, error) {
-	tok, tmpl, err := modelVocab(src)
+	tok, tmpl, err := llm.Vocab(src)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--imatrix-data needs the model's tokenizer: %w", err)
 	}
-	var render func([]data.Message, bool) (string, error)
+	var render data.Renderer
 	if tmpl != nil {
 		render = tmpl.Render
 	}
-	text, rendered, err := calibrationText(file, render)
+	text, rendered, err := data.CalibrationText(file, render)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--imatrix-data: %w", err)
 	}
 	// Plain text is tokenized as llama-imatrix does (special-token text
 	// stays text); rendered conversations need their turn markers.
@@ -222,101 +219,18 @@ func collectIMatrix(src, file string, ctx, chunks int) (*quant.IMatrix, error) {
 	return qwen2.CollectIMatrix(src, toks, file, o)
 }
 
-// calibrationText is the text an importance matrix is collected on: a
-// plain-text file as it is (any extension but .json/.jsonl), or the rows
-// of training data read as 'ragtune train --data' reads them, documents as
-// they are and conversations rendered with the model's chat template
-// (render; chat.Plain without one), one after another. rendered reports
-// whether it holds rendered conversations.
-func calibrationText(file string, render func([]data.Message, bool) (string, error)) (text string, rendered bool, err error) {
-	if ext := strings.ToLower(filepath.Ext(file)); ext != ".json" && ext != ".jsonl" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", false, fmt.Errorf("--imatrix-data: %w", err)
-		}
-		// llama-imatrix -f drops one final newline; so do we, so that
-		// both tools see the same tokens.
-		return strings.TrimSuffix(string(b), "\n"), false, nil
-	}
-	exs, _, err := data.ReadFile(file, false)
-	if err != nil {
-		return "", false, fmt.Errorf("--imatrix-data: %w", err)
-	}
-	var b strings.Builder
-	for _, ex := range exs {
-		t := ex.Text
-		if len(ex.Messages) > 0 {
-			rendered = true
-			if render == nil {
-				t = chat.Plain(ex.Messages, false)
-			} else if t, err = render(ex.Messages, false); err != nil {
-				return "", false, fmt.Errorf("--imatrix-data %s: render %s: %w", file, ex.Source, err)
-			}
-		}
-		b.WriteString(t)
-		b.WriteString("\n\n")
-	}
-	return b.String(), rendered, nil
-}
-
-// modelVocab is the model's tokenizer and chat template (nil when it has
-// none): from a GGUF file's metadata or an HF directory's files.
-func modelVocab(src string) (*tokenizer.BPE, *chat.Template, error) {
-	if st, err := os.Stat(src); err == nil && !st.IsDir() {
-		return llm.GGUFVocab(src)
-	}
-	tok, err := tokenizer.Load(src)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--imatrix-data needs the model's tokenizer: %w", err)
-	}
-	tmpl, err := chat.LoadTemplate(src)
-	if err != nil {
-		tmpl = nil // plain text still calibrates; conversations fall back to chat.Plain
-	}
-	return tok, tmpl, nil
-}
-
-// quantizationReport measures what the quantization cost: perplexity of
-// the source and of the quantized file on the same text, through the same
-// code as 'ragtune eval perplexity'.
-// plain, when not empty, is the same type quantized without the importance
-// matrix.
-func quantizationReport(src, out, plain, file string, window int, inSize, outSize int64) error {
-	ppl := func(m string) (*eval.FilePerplexityResult, error) {
-		o, err := measurePerplexity(m, "", file, window, max(1, window/2), io.Discard)
-		if err != nil {
-			return nil, fmt.Errorf("perplexity of %s: %w", m, err)
-		}
-		return o, nil
-	}
-	before, err := ppl(src)
-	if err != nil {
-		return err
-	}
-	after, err := ppl(out)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("perplexity on %s (%d tokens, window %d): source %.4f → quantized %.4f (%+.2f%%); size %s → %s\n",
-		file, before.Scored, before.Window, before.PPL, after.PPL, 100*(after.PPL/before.PPL-1), bytesize.Format(inSize), bytesize.Format(outSize))
-	if plain == "" {
-		return nil
-	}
-	without, err := ppl(plain)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("  with the importance matrix %.4f (%+.2f%%), without it %.4f (%+.2f%%)\n",
-		after.PPL, 100*(after.PPL/before.PPL-1), without.PPL, 100*(without.PPL/before.PPL-1))
-	return nil
-}
-
 func quantizeModel(srcPath, out string, target quant.Mix, pure bool, imx *quant.IMatrix, imxFile string) error {
 	progressOut := progress.ForStderr()
 	defer progress.Flush(progressOut)
 	return qwen2.Quantize(srcPath, out, qwen2.QuantizeOptions{
 		Mix: target, Pure: pure, IMatrix: imx, IMatrixFile: imxFile,
-		Tokenizer: func() (map[string]any, error) { return tokenizerMetadata(srcPath) },
+		Tokenizer: func() (map[string]any, error) {
+			md, warning, err := qwen2.TokenizerMetadata(srcPath)
+			if warning != "" {
+				fmt.Fprintf(os.Stderr, "ragtune: warning: %s\n", warning)
+			}
+			return md, err
+		},
 		Progress: func(total int64) func(int) {
 			bar := progressbar.NewOptions64(total,
 				progressbar.OptionSetWriter(progressOut),
@@ -329,70 +243,4 @@ func quantizeModel(srcPath, out string, target quant.Mix, pure bool, imx *quant.
 			return func(n int) { bar.Add64(int64(n)) }
 		},
 	})
-}
-
-// tokenizerMetadata returns the tokenizer.* GGUF keys for the source: read
-// from a GGUF file's metadata, or built from an HF directory's
-// tokenizer.json. Without them llama.cpp refuses the file, so a missing
-// tokenizer is a warning, not silence.
-func tokenizerMetadata(srcPath string) (map[string]any, error) {
-	st, err := os.Stat(srcPath)
-	if err != nil {
-		return nil, fmt.Errorf("quantize: %w", err)
-	}
-	if !st.IsDir() && strings.HasSuffix(srcPath, ".gguf") {
-		f, err := gguf.Open(srcPath)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		md := map[string]any{}
-		for k, v := range f.Metadata {
-			if strings.HasPrefix(k, "tokenizer.") {
-				md[k] = v
-			}
-		}
-		if len(md) == 0 {
-			fmt.Fprintf(os.Stderr, "ragtune: warning: %s has no tokenizer metadata; llama.cpp will not load the output\n", srcPath)
-		}
-		return md, nil
-	}
-	dir := srcPath
-	if !st.IsDir() {
-		dir = filepath.Dir(srcPath)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		fmt.Fprintf(os.Stderr, "ragtune: warning: %s has no tokenizer.json; llama.cpp will not load the output\n", dir)
-		return nil, nil
-	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("quantize: %w", err)
-	}
-	return tok.GGUFMetadata(), nil
-}
-
-// pathSize is a file's size or the total of a directory's regular files
-// (0 when unreadable: the size line is a courtesy).
-func pathSize(p string) int64 {
-	st, err := os.Stat(p)
-	if err != nil {
-		return 0
-	}
-	if !st.IsDir() {
-		return st.Size()
-	}
-	var n int64
-	filepath.WalkDir(p, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return nil // skip unreadable parts
-		}
-		if d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }

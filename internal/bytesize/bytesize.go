@@ -1,6 +1,7 @@
 // Package bytesize prints byte counts the one way ragtune's commands and
 // reports do: binary units, two decimals for GiB, one for MiB and KiB,
-// whole bytes below 1 KiB.
+// whole bytes below 1 KiB. OfPath measures what a file or a model
+// directory weighs on disk, for those same lines.
 package bytesize
 
 import "fmt"
