@@ -38,10 +38,8 @@ func WithRerank(retr Retriever, c *rag.RerankConfig, none bool, warn io.Writer) 
 	if !ok {
 		return retr
 	}
-	if c != nil {
-		kr.Rerank = rag.StoreReranker(kr.Store, c.Scorer(), c.Depth)
-	} else if score, depth := rag.RecordedRerankScorer(kr.Store, warn); score != nil && !none {
-		kr.Rerank = rag.StoreReranker(kr.Store, score, depth)
+	if r := rag.QueryReranker(kr.Store, c, none, warn); r != nil {
+		kr.Rerank = r
 	}
 	return kr
 }

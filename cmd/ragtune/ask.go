@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 
+	"ragtune/eval"
 	"ragtune/index"
 	"ragtune/internal/cli"
 	"ragtune/llm"
@@ -62,7 +63,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	dir, err := kbDir(*root, *name)
+	dir, err := rag.KBDir(*root, *name)
 	if err != nil {
 		return err
 	}
@@ -95,19 +96,15 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	s, err := rag.OpenStore(dir, nil, true)
 	if err != nil {
-		return kbOpenError(err, *name)
+		return rag.KBOpenError(err, *name)
 	}
 	defer s.Close()
 	var filter index.Filter
 	if *source != "" {
 		filter = rag.SourceUnder(*source)
 	}
-	q := rag.Query{Text: question, K: *topK, Mode: mode, Filter: filter, Fusion: rag.Fusion(*fusion)}
-	if rcfg != nil {
-		q.Rerank = rag.StoreReranker(s, rcfg.Scorer(), rcfg.Depth)
-	} else if score, depth := kbReranker(s); score != nil && !*rr.none {
-		q.Rerank = rag.StoreReranker(s, score, depth)
-	}
+	q := rag.Query{Text: question, K: *topK, Mode: mode, Filter: filter, Fusion: rag.Fusion(*fusion),
+		Rerank: rag.QueryReranker(s, rcfg, *rr.none, os.Stderr)}
 	if *modelPath == "" && backend.url == "" {
 		res, err := s.Search(context.Background(), q)
 		if err != nil {
@@ -132,7 +129,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		eng, answeredBy = r.Engine, r.remote.Describe()
 	} else {
-		m, err := loadEvalModel("model", *modelPath, *adapter, *ctxSize, stderr)
+		m, err := eval.LoadLabeled("model", *modelPath, *adapter, eval.LoadOptions{ContextSize: *ctxSize}, stderr)
 		if err != nil {
 			return fmt.Errorf("load --model %s: %w", *modelPath, err)
 		}

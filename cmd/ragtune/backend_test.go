@@ -14,6 +14,7 @@ import (
 	"ragtune/llm"
 	"ragtune/rag"
 	"ragtune/server"
+	"ragtune/train"
 )
 
 // secondServe starts what a second 'ragtune serve' is: package server over
@@ -33,7 +34,7 @@ func secondServe(t *testing.T, eng llm.Engine, name string) string {
 // run' loads it.
 func serveTestModel(t *testing.T, dir string) string {
 	t.Helper()
-	eng, err := openLocal(dir, "", llm.LoadOptions{KVType: llm.DefaultKVType.String()})
+	eng, err := train.LoadLocal(dir, "", llm.LoadOptions{KVType: llm.DefaultKVType.String()})
 	if err != nil {
 		t.Fatal(err)
 	}

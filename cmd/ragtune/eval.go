@@ -8,11 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 
 	"ragtune/eval"
 	"ragtune/guard"
 	"ragtune/internal/cli"
+	"ragtune/rag"
 )
 
 func init() {
@@ -55,22 +55,6 @@ Examples:
   ragtune eval run --model ./tuned --kb docs --suite hallucination --data hallucination=qa.jsonl --out r/
   ragtune eval run --backend http://gpu-box:8000 --backend-model my-sft --suite robustness,hallucination --out r/`
 
-// dataFlags collects suite=FILE pairs.
-type dataFlags map[string]string
-
-func (d dataFlags) String() string { return fmt.Sprint(map[string]string(d)) }
-func (d dataFlags) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" || v == "" {
-		return fmt.Errorf("want SUITE=FILE, got %q", s)
-	}
-	if _, err := eval.ParseSuites(k); err != nil || k == "all" {
-		return fmt.Errorf("unknown suite %q in --data", k)
-	}
-	d[k] = v
-	return nil
-}
-
 // evalGenFlags are the generation flags eval and compare share.
 type evalGenFlags struct {
 	maxTokens   int
@@ -103,22 +87,18 @@ func (g *evalGenFlags) options() (eval.GenOptions, error) {
 	return eval.GenOptions{MaxTokens: g.maxTokens, Temperature: g.temperature, Seed: g.seed, DisableThinking: g.noThink}, nil
 }
 
-func loadEvalModel(label, path, adapter string, ctx int, stderr io.Writer) (*eval.Model, error) {
-	return eval.LoadLabeled(label, path, adapter, eval.LoadOptions{ContextSize: ctx}, stderr)
-}
-
 // openKBRetriever opens --kb read-only; ("", nil) when no --kb was given.
 func openKBRetriever(root, name, modeName string) (eval.Retriever, func(), error) {
 	if name == "" {
 		return nil, func() {}, nil
 	}
-	dir, err := kbDir(root, name)
+	dir, err := rag.KBDir(root, name)
 	if err != nil {
 		return nil, nil, err
 	}
 	r, err := eval.OpenStoreRetriever(dir, modeName)
 	if err != nil {
-		return nil, nil, kbOpenError(err, name)
+		return nil, nil, rag.KBOpenError(err, name)
 	}
 	return r, func() { r.Store.Close() }, nil
 }
@@ -135,7 +115,7 @@ func evalSuites(args []string, stdout, stderr io.Writer) error {
 	base := fs.String("base", "", "model before fine-tuning (`DIR` or GGUF), for the forgetting suite")
 	suiteList := fs.String("suite", "all", "suites to run: all, or a comma-separated `LIST` of overfit, forgetting, robustness, hallucination, safety")
 	out := fs.String("out", "", "write report.json and report.html into `DIR` (required)")
-	data := dataFlags{}
+	data := eval.SuiteData{}
 	fs.Var(data, "data", "use `SUITE=FILE` instead of the suite's built-in data (repeatable)")
 	limit := fs.Int("limit", 0, "at most `N` items per suite (0: all)")
 	topK := fs.Int("top-k", 3, "`N` passages retrieved per question (hallucination)")
@@ -282,7 +262,7 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 	if *stride < 1 || *stride > *window {
 		return usageErrorf("--stride must be between 1 and --window (%d)", *window)
 	}
-	o, err := measurePerplexity(*modelPath, *adapter, *file, *window, *stride, stderr)
+	o, err := eval.PerplexityOfFile(*modelPath, *adapter, *file, *window, *stride, stderr)
 	if err != nil {
 		return err
 	}
@@ -291,9 +271,4 @@ func evalPerplexity(args []string, stdout, stderr io.Writer) error {
 	}
 	o.WriteText(stdout)
 	return nil
-}
-
-// measurePerplexity is 'ragtune eval perplexity' after its flags.
-func measurePerplexity(modelPath, adapter, file string, window, stride int, stderr io.Writer) (*eval.FilePerplexityResult, error) {
-	return eval.PerplexityOfFile(modelPath, adapter, file, window, stride, stderr)
 }

@@ -150,14 +150,14 @@ Examples:
 // flags it uses the one the knowledge base records, unless kbRerank is
 // false (--no-rerank).
 func evalRetrievalKB(root, name, queries, qrels string, mode rag.Mode, fusion rag.Fusion, score rag.RerankScorer, depth int, kbRerank, asJSON bool) error {
-	dir, err := kbDir(root, name)
+	dir, err := rag.KBDir(root, name)
 	if err != nil {
 		return err
 	}
 	set, m, o, err := rag.RunKBFiles(context.Background(), dir, name, queries, qrels,
 		rag.KBEvalOptions{Query: rag.Query{Mode: mode, Fusion: fusion}, Rerank: score, RerankDepth: depth}, kbRerank, os.Stderr)
 	if err != nil {
-		return kbOpenError(err, name)
+		return rag.KBOpenError(err, name)
 	}
 	what := fmt.Sprintf("knowledge base %s (%s), mode %s", name, plural.Count(m.Chunks, "file"), mode)
 	if o.Rerank != nil {
@@ -186,9 +186,6 @@ func rerankFlags(fs *flag.FlagSet) *rerankOpts {
 
 // config returns the reranker the flags name, or nil.
 func (o *rerankOpts) config() (*rag.RerankConfig, error) { return o.Config() }
-
-// kbReranker is the reranker a knowledge base records, if any.
-func kbReranker(s *rag.Store) (rag.RerankScorer, int) { return rag.RecordedRerankScorer(s, os.Stderr) }
 
 // recordReranker stores the flags' reranker choice in the knowledge base
 // at dir (see rag.RerankChoice.Record).

@@ -212,7 +212,7 @@ func (g *genFlags) open(stderr io.Writer) (*openedEngine, error) {
 		return g.backend.open(stderr)
 	}
 	t0 := time.Now()
-	eng, err := openLocal(g.model, g.adapter, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}, KVType: g.kvType})
+	eng, err := train.LoadLocal(g.model, g.adapter, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: g.ctx}, KVType: g.kvType})
 	if err != nil {
 		return nil, err
 	}
@@ -221,16 +221,6 @@ func (g *genFlags) open(stderr io.Writer) (*openedEngine, error) {
 	}
 	fmt.Fprintf(stderr, "loaded %s in %s (context %d tokens)\n", g.model, time.Since(t0).Round(time.Millisecond), eng.ContextSize())
 	return &openedEngine{Engine: eng, defaults: eng.DefaultSampling(), close: eng.Close}, nil
-}
-
-// openLocal loads a model, merging a PEFT LoRA adapter into the weights
-// in memory when one is given.
-func openLocal(path, adapter string, opts llm.LoadOptions) (*llm.Local, error) {
-	src, cfg, err := train.OpenWithAdapter(path, adapter)
-	if err != nil {
-		return nil, err
-	}
-	return llm.LoadLocalFrom(path, src, cfg, opts)
 }
 
 // request returns a Request with the flags' sampling over the model's

@@ -15,6 +15,7 @@ import (
 	"ragtune/llm"
 	"ragtune/server"
 	"ragtune/tensor"
+	"ragtune/train"
 )
 
 func init() {
@@ -185,7 +186,7 @@ func runServe(args []string) error {
 			log.Info("merging adapter", "model", *modelPath, "adapter", *adapter)
 		}
 		t0 := time.Now()
-		eng, err := openLocal(*modelPath, *adapter, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: *ctxSize, Parallel: *parallel}, KVType: *kvType})
+		eng, err := train.LoadLocal(*modelPath, *adapter, llm.LoadOptions{LocalOptions: llm.LocalOptions{ContextSize: *ctxSize, Parallel: *parallel}, KVType: *kvType})
 		if err != nil {
 			return err
 		}
