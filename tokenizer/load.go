@@ -207,8 +207,12 @@ func Load(path string) (*BPE, error) {
 
 // LoadAny loads whichever model a tokenizer.json (or directory) holds:
 // *BPE for byte-level BPE, *WordPiece for WordPiece; a vocab.txt (or a
-// directory with only a vocab.txt) loads as WordPiece.
+// directory with only a vocab.txt) loads as WordPiece, and a .gguf file
+// as LoadGGUF reads it.
 func LoadAny(path string) (Tokenizer, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".gguf") {
+		return LoadGGUF(path)
+	}
 	if strings.HasSuffix(path, ".txt") {
 		return LoadWordPiece(path)
 	}

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
-	"ragtune/gguf"
 	"ragtune/tokenizer"
 )
 
@@ -71,22 +69,11 @@ func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	return nil
 }
 
-// openTokenizer loads the tokenizer named by --tokenizer, by file kind.
+// openTokenizer loads the tokenizer named by --tokenizer (tokenizer.LoadAny
+// tells the kinds apart), or the built-in byte-level R1 vocabulary.
 func openTokenizer(path string) (tokenizer.Tokenizer, error) {
 	if path == "" {
 		return tokenizer.ByteLevelR1(), nil
-	}
-	if strings.HasSuffix(strings.ToLower(path), ".gguf") {
-		f, err := gguf.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		tok, err := tokenizer.FromGGUFMetadata(f.Metadata)
-		if err != nil {
-			return nil, fmt.Errorf("tokenizer of %q: %w", path, err)
-		}
-		return tok, nil
 	}
 	return tokenizer.LoadAny(path)
 }
