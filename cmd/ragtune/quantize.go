@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"ragtune/eval"
 	"ragtune/internal/bytesize"
 	"ragtune/internal/cli"
@@ -232,14 +230,7 @@ func quantizeModel(srcPath, out string, target quant.Mix, pure bool, imx *quant.
 			return md, err
 		},
 		Progress: func(total int64) func(int) {
-			bar := progressbar.NewOptions64(total,
-				progressbar.OptionSetWriter(progressOut),
-				progressbar.OptionSetDescription("quantizing to "+target.String()),
-				progressbar.OptionSetWidth(30),
-				progressbar.OptionShowCount(),
-				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(progressOut) }),
-			)
+			bar := progress.CountBar(progressOut, total, "quantizing to "+target.String())
 			return func(n int) { bar.Add64(int64(n)) }
 		},
 	})
