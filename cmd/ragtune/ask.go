@@ -90,7 +90,7 @@ func askCmd(args []string, stdout, stderr io.Writer) error {
 	if *maxTokens < 0 || *ctxSize < 0 {
 		return usageErrorf("--max-tokens and --ctx must be >= 0")
 	}
-	rcfg, err := rr.config()
+	rcfg, err := rr.Config()
 	if err != nil {
 		return err
 	}
