@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -71,8 +70,6 @@ func WeaviateClassFor(kbName string) string {
 	return b.String()
 }
 
-var classNamePattern = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*$`)
-
 // weaviateConfig is the client configuration a knowledge base's record
 // names, with the API key from the environment.
 func (rc *RemoteConfig) weaviateConfig(bm25 index.BM25Params) WeaviateConfig {
@@ -101,7 +98,7 @@ func createRemote(ctx context.Context, cfg StoreConfig) error {
 	if cfg.Store == nil {
 		return nil
 	}
-	if !classNamePattern.MatchString(cfg.Store.Class) {
+	if !className.MatchString(cfg.Store.Class) {
 		return fmt.Errorf("weaviate class %q must start with an upper-case letter and hold only letters, digits and _", cfg.Store.Class)
 	}
 	w, err := openRemote(cfg)
