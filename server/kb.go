@@ -28,9 +28,12 @@ import (
 	"ragtune/rag"
 )
 
-// kbNameRe is the knowledge-base name rule of the CLI (cmd/ragtune/kb.go):
-// letters, digits, '.', '_' and '-', never a path.
-var kbNameRe = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N}._-]{0,63}$`)
+// validKBName is the commands' knowledge-base name rule (rag.ValidKBName:
+// letters, digits, '.', '_' and '-', never a path), with the HTTP API's
+// own limit of 64 characters.
+func validKBName(name string) bool {
+	return rag.ValidKBName(name) && utf8.RuneCountInString(name) <= 64
+}
 
 // uploadsDir holds uploaded files inside a knowledge base's directory,
 // each stored as <id><ext> with a <id>.json sidecar carrying the name the
@@ -97,7 +100,7 @@ var errBadKBName = errors.New("invalid knowledge base name")
 var errKBExists = errors.New("knowledge base already exists")
 
 func (m *kbManager) dir(name string) (string, error) {
-	if !kbNameRe.MatchString(name) || strings.Contains(name, "..") {
+	if !validKBName(name) || strings.Contains(name, "..") {
 		return "", fmt.Errorf("%w %q: use letters, digits, '.', '_' and '-' (at most 64)", errBadKBName, name)
 	}
 	return filepath.Join(m.root, name), nil
@@ -204,7 +207,7 @@ func (m *kbManager) list() []string {
 	entries, _ := os.ReadDir(m.root)
 	var out []string
 	for _, e := range entries {
-		if !e.IsDir() || !kbNameRe.MatchString(e.Name()) {
+		if !e.IsDir() || !validKBName(e.Name()) {
 			continue
 		}
 		if _, err := rag.ReadStoreConfig(filepath.Join(m.root, e.Name())); err == nil {
