@@ -58,6 +58,34 @@ func TestWeaviateKBCommands(t *testing.T) {
 			t.Errorf("%q: weaviate %+v, embedded %+v; want %s first", q, w[0], e[0], want)
 		}
 	}
+	// eval retrieval scores both the same way.
+	qdir := t.TempDir()
+	os.WriteFile(filepath.Join(qdir, "queries.jsonl"), []byte(`{"_id":"q1","text":"什么是灾难性遗忘"}
+{"_id":"q2","text":"缩放因子"}
+{"_id":"q3","text":"leader majority"}
+`), 0o644)
+	os.WriteFile(filepath.Join(qdir, "qrels.tsv"), []byte("query-id\tcorpus-id\tscore\nq1\tforget.txt\t1\nq2\tquant.md\t1\nq3\traft.txt\t1\n"), 0o644)
+	evalJSON := func(kb string) string {
+		t.Helper()
+		code, out, stderr := runCaptured(t, "eval", "retrieval", "--kb", kb, "--kb-dir", root, "--queries", filepath.Join(qdir, "queries.jsonl"), "--qrels", filepath.Join(qdir, "qrels.tsv"), "--json")
+		if code != 0 {
+			t.Fatalf("eval retrieval --kb %s: %d %s", kb, code, stderr)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("eval retrieval --kb %s: %v in %s", kb, err, out)
+		}
+		for _, k := range []string{"kb", "name", "dir", "elapsed_s", "seconds"} {
+			delete(m, k)
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	w, e := evalJSON("wv"), evalJSON("emb")
+	t.Logf("eval retrieval: %s", w)
+	if w != e || !strings.Contains(w, `"recall@1":1,`) {
+		t.Errorf("eval retrieval: weaviate %s, embedded %s", w, e)
+	}
 	code, out, _ := runCaptured(t, "kb", "stats", "wv", "--kb-dir", root)
 	if code != 0 || !strings.Contains(out, "store           weaviate") || !strings.Contains(out, "4 objects in the collection") {
 		t.Errorf("kb stats: %d %s", code, out)
