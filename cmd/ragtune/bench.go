@@ -72,9 +72,9 @@ type benchResult struct {
 func runBench(args []string) error {
 	fs := newFlagSet("bench", "--model DIR|FILE.gguf [--threads N] [--prompt 128] [--gen 32] [--batch 1] [--json]", benchDescription)
 	path := fs.String("model", "", "model `DIR` or .gguf file")
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "worker threads for the kernels")
-	prompt := fs.Int("prompt", 128, "prompt tokens evaluated in the prefill")
-	gen := fs.Int("gen", 32, "tokens generated one by one after the prompt")
+	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "`N` worker threads for the kernels")
+	prompt := fs.Int("prompt", 128, "`N` prompt tokens evaluated in the prefill (up to the model's context; decode then runs at depth N)")
+	gen := fs.Int("gen", 32, "`N` tokens generated one by one after the prompt")
 	batch := fs.Int("batch", 1, "`N` sequences decoding together (one forward pass per step for all)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	profile := fs.String("cpuprofile", "", "write a Go CPU profile of the prefill and decode to `FILE` (go tool pprof)")

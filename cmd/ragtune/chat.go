@@ -62,7 +62,7 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("chat", "--model DIR|FILE.gguf | --backend URL [flags]", chatDescription)
 	fs.SetOutput(stderr)
 	g := addGenFlags(fs)
-	system := fs.String("system", "", "system message (R1 recommends none)")
+	system := fs.String("system", "", "system message `TEXT` (R1 recommends none)")
 	quiet := fs.Bool("quiet", false, "do not print speed figures after each reply")
 	if err := parseFlags(fs, args); err != nil {
 		return err

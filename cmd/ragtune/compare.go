@@ -58,7 +58,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "write report.json and report.html into `DIR` (required)")
 	limit := fs.Int("limit", 0, "at most `N` questions (0: all)")
 	topK := fs.Int("top-k", 3, "passages per question in the RAG prompt")
-	modeName := fs.String("mode", "bm25", "retrieval mode for --kb: bm25, dense or hybrid")
+	modeName := fs.String("mode", "bm25", "retrieval `MODE` for --kb: bm25, dense or hybrid")
 	kbName, kbRoot := kbFlags(fs)
 	rr := rerankFlags(fs)
 	g := addEvalGenFlags(fs)

@@ -52,16 +52,16 @@ Examples:
 
 func runModelPull(args []string) error {
 	fs := newFlagSet("model pull", "REPO [--revision R] [--source huggingface|modelscope] [--endpoint URL] [--out DIR] [--include GLOB] [--list]", modelPullDescription)
-	revision := fs.String("revision", "", "branch, tag or commit (default main; master on ModelScope)")
-	source := fs.String("source", hub.HuggingFace, "hub: huggingface or modelscope")
+	revision := fs.String("revision", "", "`REV`: branch, tag or commit (default main; master on ModelScope)")
+	source := fs.String("source", hub.HuggingFace, "`HUB`: huggingface or modelscope")
 	endpoint := fs.String("endpoint", "", "hub base `URL` (default: $HF_ENDPOINT or https://huggingface.co; https://www.modelscope.cn)")
-	out := fs.String("out", "", "output directory (default: the repository's name)")
-	token := fs.String("token", "", "access token (default: $HF_TOKEN for Hugging Face)")
+	out := fs.String("out", "", "output `DIR` (default: the repository's name)")
+	token := fs.String("token", "", "access `TOKEN` (default: $HF_TOKEN for Hugging Face)")
 	var include globList
 	fs.Var(&include, "include", "only files matching this `GLOB`, by path or file name (repeatable)")
 	retries := fs.Int("retries", 4, "retries per request after a network or server error")
 	quiet := fs.Bool("quiet", false, "no progress bars")
-	repoType := fs.String("repo-type", "model", "model, or dataset (Hugging Face) to fetch training data")
+	repoType := fs.String("repo-type", "model", "`KIND`: model, or dataset (Hugging Face) to fetch training data")
 	listOnly := fs.Bool("list", false, "list the files (after --include) with their sizes and stop")
 	if err := parseFlags(fs, args); err != nil {
 		return err

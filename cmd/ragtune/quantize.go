@@ -76,10 +76,10 @@ Examples:
 
 func runQuantize(args []string) error {
 	fs := newFlagSet("quantize", "--model DIR|FILE.gguf --type q4_k_m|q8_0|… --out FILE.gguf", quantizeDescription)
-	src := fs.String("model", "", "source model: an HF directory or a .gguf file")
-	typ := fs.String("type", "", "q2_k, q3_k_s, q3_k_m, q3_k_l, q4_0, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k or q8_0 (alias int8)")
+	src := fs.String("model", "", "source model: an HF `DIR` or a .gguf file")
+	typ := fs.String("type", "", "quantization `TYPE`: q2_k, q3_k_s, q3_k_m, q3_k_l, q4_0, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k or q8_0 (alias int8)")
 	pure := fs.Bool("pure", false, "give every weight the --type block type, without llama-quantize's per-tensor mix rules")
-	out := fs.String("out", "", "the GGUF file to write")
+	out := fs.String("out", "", "the GGUF `FILE` to write")
 	pplFile := fs.String("ppl-file", "", "after writing, report the perplexity of the source and the quantized model on this text `FILE` (same command as 'ragtune eval perplexity')")
 	pplWindow := fs.Int("ppl-window", 512, "perplexity window in tokens `N` for --ppl-file")
 	force := fs.Bool("force", false, "overwrite an existing --out file")

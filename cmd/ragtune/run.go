@@ -54,8 +54,8 @@ func runRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", "--model DIR|FILE.gguf | --backend URL --prompt TEXT [flags]", runDescription)
 	fs.SetOutput(stderr)
 	g := addGenFlags(fs)
-	prompt := fs.String("prompt", "", "the prompt (\"-\" reads stdin; words after the flags also work)")
-	system := fs.String("system", "", "system message (R1 recommends none)")
+	prompt := fs.String("prompt", "", "the prompt `TEXT` (\"-\" reads stdin; words after the flags also work)")
+	system := fs.String("system", "", "system message `TEXT` (R1 recommends none)")
 	raw := fs.Bool("raw", false, "send the prompt as raw text, without the chat template")
 	if err := parseFlags(fs, args); err != nil {
 		return err

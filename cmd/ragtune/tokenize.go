@@ -35,7 +35,7 @@ Examples:
 
 func runTokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tokenize", "[--tokenizer FILE|DIR] [--add-special] [--ids] [TEXT]", tokenizeHelp)
-	path := fs.String("tokenizer", "", "tokenizer.json, model directory, vocab.txt or .gguf (default: built-in byte-level R1 vocabulary)")
+	path := fs.String("tokenizer", "", "tokenizer `FILE`: tokenizer.json, model directory, vocab.txt or .gguf (default: built-in byte-level R1 vocabulary)")
 	addSpecial := fs.Bool("add-special", false, "add the special tokens the tokenizer's configuration asks for (BOS for R1-Distill, [CLS]/[SEP] for BERT)")
 	idsOnly := fs.Bool("ids", false, "print only the ids, space-separated on one line")
 	if err := parseFlags(fs, args); err != nil {
