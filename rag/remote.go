@@ -135,6 +135,9 @@ func (s *Store) pushRemote(ctx context.Context, recs []*walRecord) ([]*walRecord
 		docs = append(docs, d)
 		slim := *d
 		slim.Chunks, slim.Vectors = nil, nil
+		// The title may be a slice of the whole extracted text; the record
+		// outlives the text, so it gets a copy of its own.
+		slim.Title = strings.Clone(d.Title)
 		slim.ChunkCount = len(d.Chunks)
 		for _, c := range d.Chunks {
 			slim.Chars += int64(c.CharEnd - c.CharStart)
