@@ -298,27 +298,7 @@ func quantizeQ3_KRowW(dst []byte, src, qw []float32) {
 			sc[j%4+8] |= l << (2 * (j / 4))
 		}
 		putHalfBits(y[108:], fp16(dBlock))
-		dAll := getHalf(y[108:])
-		for j := 0; j < 16; j++ {
-			d := dAll * float32(int8(q3Scale(sc, j))-32)
-			if d == 0 {
-				continue
-			}
-			for ii := 0; ii < 16; ii++ {
-				L[16*j+ii] = int8(min(max32(nearestInt(x[16*j+ii]/d), -4), 3) + 4)
-			}
-		}
-		hm := y[:32]
-		clear(hm)
-		var u [QK_K]uint8
-		for j := 0; j < QK_K; j++ {
-			if L[j] > 3 {
-				hm[j%32] |= 1 << (j / 32)
-				L[j] -= 4
-			}
-			u[j] = uint8(L[j])
-		}
-		pack2Bit(y[32:96], u[:])
+		q3KPackLevels(y, x, &L)
 	}
 }
 

@@ -321,29 +321,39 @@ func QuantizeQ3_K(dst []byte, src []float32) {
 		} else {
 			putHalfBits(y[108:], 0)
 		}
-		d := getHalf(y[108:])
-		for j := 0; j < 16; j++ {
-			dl := d * float32(int8(q3Scale(sc, j))-32)
-			if dl == 0 {
-				continue
-			}
-			for ii := 0; ii < 16; ii++ {
-				L[16*j+ii] = int8(min(max32(nearestInt(x[16*j+ii]/dl), -4), 3) + 4)
-			}
-		}
-		hm := y[:32]
-		clear(hm)
-		var u [QK_K]uint8
-		for j := 0; j < QK_K; j++ {
-			// The third bit of value j goes to hmask byte j%32, bit j/32.
-			if L[j] > 3 {
-				hm[j%32] |= 1 << (j / 32)
-				L[j] -= 4
-			}
-			u[j] = uint8(L[j])
-		}
-		pack2Bit(y[32:96], u[:])
+		q3KPackLevels(y, x, &L)
 	}
+}
+
+// q3KPackLevels finishes a Q3_K block whose scales (y[96:108]) and super
+// scale (y[108:]) are written: each value is requantized with its
+// sub-block's rounded scale, as llama.cpp does after rounding the scales,
+// and the levels go out as the high-bit mask (y[:32]) and two-bit pairs
+// (y[32:96]). The weighted and unweighted quantizers share it.
+func q3KPackLevels(y []byte, x []float32, L *[QK_K]int8) {
+	sc := y[96:108]
+	d := getHalf(y[108:])
+	for j := 0; j < 16; j++ {
+		dl := d * float32(int8(q3Scale(sc, j))-32)
+		if dl == 0 {
+			continue
+		}
+		for ii := 0; ii < 16; ii++ {
+			L[16*j+ii] = int8(min(max32(nearestInt(x[16*j+ii]/dl), -4), 3) + 4)
+		}
+	}
+	hm := y[:32]
+	clear(hm)
+	var u [QK_K]uint8
+	for j := 0; j < QK_K; j++ {
+		// The third bit of value j goes to hmask byte j%32, bit j/32.
+		if L[j] > 3 {
+			hm[j%32] |= 1 << (j / 32)
+			L[j] -= 4
+		}
+		u[j] = uint8(L[j])
+	}
+	pack2Bit(y[32:96], u[:])
 }
 
 // quantizeK4Scales is Q4_K and Q5_K's shared part: affine fits of eight
