@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -49,25 +48,6 @@ Examples:
   ragtune bench --model r1-1.5b-q8_0.gguf --threads 2
   ragtune bench --model ./r1-1.5b --prompt 512 --gen 64 --json
   ragtune bench --model r1-1.5b-q4_0.gguf --batch 8 --gen 32 --json`
-
-// benchResult is one bench run, as --json prints it.
-type benchResult struct {
-	Model         string  `json:"model"`
-	Kernels       string  `json:"kernels"`
-	Threads       int     `json:"threads"`
-	LoadSeconds   float64 `json:"load_seconds"`
-	PromptTokens  int     `json:"prompt_tokens"`
-	PrefillTokS   float64 `json:"prefill_tokens_per_second"`
-	GenTokens     int     `json:"gen_tokens"`
-	Batch         int     `json:"batch"`
-	DecodeTokS    float64 `json:"decode_tokens_per_second"` // over all Batch sequences
-	DecodeSeqTokS float64 `json:"decode_tokens_per_second_per_sequence"`
-	PeakRSSBytes  int64   `json:"peak_rss_bytes"`
-	FileSizeBytes int64   `json:"file_size_bytes"`
-	KVType        string  `json:"kv_type"`
-	KVBytesPerTok int     `json:"kv_bytes_per_token"`
-	KVCacheBytes  int64   `json:"kv_cache_bytes"`
-}
 
 func runBench(args []string) error {
 	fs := newFlagSet("bench", "--model DIR|FILE.gguf [--threads N] [--prompt 128] [--gen 32] [--batch 1] [--json]", benchDescription)
@@ -125,7 +105,10 @@ func runBench(args []string) error {
 	return nil
 }
 
-func bench(path string, threads, prompt, gen, batch int, kvType tensor.KVType, profile string) (*benchResult, error) {
+// bench loads the model with the kernels set to threads and measures it
+// (qwen2.Model.Bench), adding what only the process knows: load time,
+// kernel sets, file size and peak memory.
+func bench(path string, threads, prompt, gen, batch int, kvType tensor.KVType, profile string) (*qwen2.BenchResult, error) {
 	saved := tensor.Threads()
 	tensor.SetThreads(threads)
 	defer tensor.SetThreads(saved)
@@ -135,24 +118,10 @@ func bench(path string, threads, prompt, gen, batch int, kvType tensor.KVType, p
 		return nil, err
 	}
 	defer m.Close()
-	res := &benchResult{
-		Model: path, Kernels: tensor.KernelName() + "+" + quant.KernelName(), Threads: threads,
-		LoadSeconds: time.Since(start).Seconds(), PromptTokens: prompt, GenTokens: gen, Batch: batch,
-		FileSizeBytes: bytesize.OfPath(path),
-	}
+	load := time.Since(start).Seconds()
 	if prompt+gen > m.MaxContext() {
 		return nil, usageErrorf("--prompt + --gen = %d exceeds the model's context of %d tokens", prompt+gen, m.MaxContext())
 	}
-	res.KVType, res.KVBytesPerTok = kvType.String(), m.KVBytesPerToken(kvType)
-	r := rand.New(rand.NewPCG(1, 2))
-	toks := make([]int, prompt)
-	for i := range toks {
-		toks[i] = r.IntN(m.VocabSize())
-	}
-	if batch > 1 {
-		return benchBatch(m, res, r, toks, kvType, profile)
-	}
-	st := m.NewStateKV(prompt+gen, kvType)
 	if profile != "" {
 		f, err := os.Create(profile)
 		if err != nil {
@@ -164,97 +133,11 @@ func bench(path string, threads, prompt, gen, batch int, kvType tensor.KVType, p
 		}
 		defer pprof.StopCPUProfile()
 	}
-	t0 := time.Now()
-	logits, err := st.Forward(toks)
+	res, err := m.Bench(qwen2.BenchOptions{Prompt: prompt, Gen: gen, Batch: batch, KVType: kvType})
 	if err != nil {
-		return nil, fmt.Errorf("bench prefill: %w", err)
+		return nil, err
 	}
-	res.PrefillTokS = float64(prompt) / time.Since(t0).Seconds()
-	next := []int{0}
-	t0 = time.Now()
-	for i := 0; i < gen; i++ {
-		next[0] = argmax(logits)
-		if logits, err = st.Forward(next); err != nil {
-			return nil, fmt.Errorf("bench decode: %w", err)
-		}
-	}
-	if gen > 0 {
-		res.DecodeTokS = float64(gen) / time.Since(t0).Seconds()
-		res.DecodeSeqTokS = res.DecodeTokS
-	}
-	res.PeakRSSBytes = rss.Peak()
-	res.KVCacheBytes = st.KVCacheBytes()
+	res.Model, res.Kernels, res.Threads, res.LoadSeconds = path, tensor.KernelName()+"+"+quant.KernelName(), threads, load
+	res.FileSizeBytes, res.PeakRSSBytes = bytesize.OfPath(path), rss.Peak()
 	return res, nil
-}
-
-// benchBatch is bench's --batch N > 1: N sequences prefill their own
-// prompts (toks for the first, fresh random ones for the others) one after
-// the other, then decode greedily together, one Batch step per token.
-func benchBatch(m *qwen2.Model, res *benchResult, r *rand.Rand, toks []int, kvType tensor.KVType, profile string) (*benchResult, error) {
-	n, prompt, gen := res.Batch, res.PromptTokens, res.GenTokens
-	states := make([]*qwen2.State, n)
-	prompts := make([][]int, n)
-	for i := range states {
-		states[i] = m.NewStateKV(prompt+gen, kvType)
-		prompts[i] = toks
-		if i > 0 {
-			prompts[i] = make([]int, prompt)
-			for j := range prompts[i] {
-				prompts[i][j] = r.IntN(m.VocabSize())
-			}
-		}
-	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return nil, fmt.Errorf("bench --cpuprofile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, fmt.Errorf("bench --cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
-	}
-	next := make([][]int, n)
-	t0 := time.Now()
-	for i, st := range states {
-		logits, err := st.Forward(prompts[i])
-		if err != nil {
-			return nil, fmt.Errorf("bench prefill of sequence %d: %w", i+1, err)
-		}
-		next[i] = []int{argmax(logits)}
-	}
-	res.PrefillTokS = float64(n*prompt) / time.Since(t0).Seconds()
-	b := m.NewBatch(n, n)
-	t0 = time.Now()
-	for range gen {
-		for i, st := range states {
-			if _, err := b.Add(st, next[i], true); err != nil {
-				return nil, fmt.Errorf("bench decode: %w", err)
-			}
-		}
-		b.Run()
-		for i := range states {
-			next[i][0] = argmax(b.Logits(i))
-		}
-	}
-	if gen > 0 {
-		res.DecodeTokS = float64(n*gen) / time.Since(t0).Seconds()
-		res.DecodeSeqTokS = res.DecodeTokS / float64(n)
-	}
-	res.PeakRSSBytes = rss.Peak()
-	for _, st := range states {
-		res.KVCacheBytes += st.KVCacheBytes()
-	}
-	return res, nil
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
