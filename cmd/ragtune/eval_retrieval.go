@@ -184,19 +184,10 @@ func rerankFlags(fs *flag.FlagSet) *rerankOpts {
 	return o
 }
 
-// config returns the reranker the flags name, or nil.
-func (o *rerankOpts) config() (*rag.RerankConfig, error) { return o.Config() }
-
-// recordReranker stores the flags' reranker choice in the knowledge base
-// at dir (see rag.RerankChoice.Record).
-func recordReranker(dir string, o *rerankOpts) error { return o.Record(dir) }
-
-func printKBReranker(dir string) { fmt.Println(rag.DescribeReranker(dir)) }
-
 // withRerank gives a knowledge-base retriever the reranker the flags
 // name, or else the one the knowledge base records (unless --no-rerank).
 func withRerank(retr eval.Retriever, o *rerankOpts) (eval.Retriever, error) {
-	c, err := o.config()
+	c, err := o.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +196,3 @@ func withRerank(retr eval.Retriever, o *rerankOpts) (eval.Retriever, error) {
 	}
 	return eval.WithRerank(retr, c, *o.none, os.Stderr), nil
 }
-
-// printQueryInstruction shows the instruction queries get before they are
-// embedded (kb stats).
-func printQueryInstruction(model string) { fmt.Println(rag.DescribeQueryInstruction(model)) }

@@ -78,7 +78,7 @@ Examples:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	dir, err := kbDir(*root, *name)
+	dir, err := rag.KBDir(*root, *name)
 	if err != nil {
 		return err
 	}
@@ -111,13 +111,16 @@ Examples:
 	if len(missing) > 0 {
 		return fmt.Errorf("ingest: %s not found: %s (nothing was ingested)", plural.Noun(len(missing), "input"), strings.Join(missing, ", "))
 	}
-	if _, err := rr.config(); err != nil {
+	if _, err := rr.Config(); err != nil {
 		return err
 	}
 	if *embedURL != "" && *embedPath != "" {
 		return usageErrorf("--embed-url and --embed-path exclude each other")
 	}
-	store, err := storeFlags(fs, *storeKind, *weaviateURL, *weaviateKey, *weaviateClass, *replication, *name)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	store, err := rag.StoreChoice{Kind: *storeKind, URL: *weaviateURL, Key: *weaviateKey, Class: *weaviateClass,
+		Replication: *replication, Given: func(f string) bool { return given[f] }}.Config()
 	if err != nil {
 		return err
 	}
@@ -142,7 +145,7 @@ Examples:
 			s.Close()
 		}
 	}()
-	if err := recordReranker(dir, rr); err != nil {
+	if err := rr.Record(dir); err != nil {
 		return err
 	}
 
@@ -163,13 +166,7 @@ Examples:
 			return
 		}
 		if bar == nil {
-			bar = progressbar.NewOptions(e.Total,
-				progressbar.OptionSetWriter(progressOut),
-				progressbar.OptionSetDescription("ingesting"),
-				progressbar.OptionSetWidth(30),
-				progressbar.OptionShowCount(),
-				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(progressOut) }))
+			bar = progress.CountBar(progressOut, int64(e.Total), "ingesting")
 		}
 		if e.Action != "removed" {
 			bar.Set(e.Done)
@@ -201,70 +198,16 @@ Examples:
 	}
 	if created && st.Docs == 0 {
 		closed = true
-		if err := s.DropRemote(context.Background()); err != nil {
-			fmt.Fprintf(os.Stderr, "ragtune: %v (delete the collection yourself)\n", err)
-		}
-		if err := s.Close(); err != nil {
+		if err := s.RemoveEmpty(os.Stderr); err != nil {
 			return err
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("remove the empty knowledge base %s: %w", dir, err)
 		}
 		removed = fmt.Sprintf("; the empty knowledge base %s was removed", *name)
 	}
 	if failed := rep.Failures(fs.Args()); len(failed) > 0 {
-		return fmt.Errorf("ingest into %s: %s failed: %s%s", *name, plural.Count(len(failed), "input"), problemList(failed), removed)
+		return fmt.Errorf("ingest into %s: %s failed: %s%s", *name, plural.Count(len(failed), "input"), rag.FailureList(failed), removed)
 	}
 	if created && st.Docs == 0 {
 		return fmt.Errorf("ingest into %s: no document could be read from %s (%d skipped: unsupported types or excluded)%s", *name, strings.Join(fs.Args(), ", "), rep.Skipped, removed)
 	}
 	return nil
-}
-
-// storeFlags checks the store flags and returns the store they state
-// (nil: none stated). The API key goes into the environment, where the
-// knowledge base's Weaviate client reads it.
-func storeFlags(fs *flag.FlagSet, kind, url, key, class string, replication int, name string) (*rag.RemoteConfig, error) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if key != "" {
-		if err := os.Setenv(rag.WeaviateAPIKeyEnv, key); err != nil {
-			return nil, err
-		}
-	}
-	switch kind {
-	case "":
-		if set["weaviate-url"] || set["weaviate-class"] || set["replication"] {
-			return nil, usageErrorf("--weaviate-url, --weaviate-class and --replication need --store weaviate")
-		}
-		return nil, nil
-	case rag.StoreEmbedded:
-		if set["weaviate-url"] || set["weaviate-class"] || set["replication"] {
-			return nil, usageErrorf("--weaviate-url, --weaviate-class and --replication need --store weaviate, not --store embedded")
-		}
-		return &rag.RemoteConfig{Kind: rag.StoreEmbedded}, nil
-	case rag.StoreWeaviate:
-	default:
-		return nil, usageErrorf("--store must be embedded or weaviate, got %q", kind)
-	}
-	if url == "" {
-		return nil, usageErrorf("--store weaviate needs --weaviate-url http://HOST:PORT (or $RAGTUNE_WEAVIATE_URL)")
-	}
-	if replication < 0 {
-		return nil, usageErrorf("--replication must be >= 1, not %d", replication)
-	}
-	return &rag.RemoteConfig{Kind: rag.StoreWeaviate, URL: url, Class: class, Replication: replication}, nil
-}
-
-// problemList names the failed inputs, up to five, with their reasons.
-func problemList(ps []rag.IngestEvent) string {
-	var parts []string
-	for _, p := range ps {
-		if len(parts) == 5 {
-			parts = append(parts, "…")
-			break
-		}
-		parts = append(parts, fmt.Sprintf("%s (%v)", p.Path, p.Err))
-	}
-	return strings.Join(parts, "; ")
 }
