@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"ragtune/internal/bytesize"
+	"ragtune/internal/cli"
 	"ragtune/internal/progress"
 	"ragtune/llm/chat"
 	"ragtune/model/qwen2"
@@ -29,9 +30,9 @@ tokenizer_config.json) with deterministic random weights in the Qwen2,
 Llama 3 or Qwen3 layout (--arch, or the preset's). The same preset and
 seed give the same bytes on any machine.
 
-Presets: `+strings.Join(presets, ", ")+`. "tiny" takes milliseconds and is meant for
+`+cli.Wrap("Presets: "+strings.Join(presets, ", ")+`. "tiny" takes milliseconds and is meant for
 tests; the R1-Distill shapes are for benchmarks (1.5B: about 3.5 GB in
-BF16; 7B: about 15 GB).
+BF16; 7B: about 15 GB).`, 74, "")+`
 
 --hidden-size, --intermediate-size, --layers, --heads, --kv-heads and
 --max-position replace those sizes of the preset, for a custom shape (for
