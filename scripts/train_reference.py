@@ -5,7 +5,8 @@ Written from the Hugging Face Qwen2 modeling semantics and PEFT's LoRA layer,
 without importing either: embedding, per layer RMSNorm -> q/k/v Linear with
 bias (when the weights have one) -> [Qwen3: RMSNorm of each q and k head,
 q_norm/k_norm] -> RoPE (rotate-half; Llama 3's rope_scaling "llama3" divides
-long-wavelength frequencies by `factor` and blends the middle band) ->
+long-wavelength frequencies by `factor` and blends the middle band; "yarn"
+divides the slow ones, blends a band and scales cos and sin) ->
 causal GQA attention -> o_proj -> residual ->
 RMSNorm -> SwiGLU MLP -> residual; final norm; lm_head; cross-entropy on
 labels shifted by one with ignore_index -100, mean over counted tokens.
@@ -18,9 +19,10 @@ Usage (Debian python3-torch; the Go test writes the inputs first):
     /usr/bin/python3 scripts/train_reference.py  # writes train/testdata/ref_golden.safetensors
     /usr/bin/python3 scripts/train_reference.py --adapter train/testdata/exported_adapter
         # loads the adapter ragtune exported and writes the logits it gives
-    go test ./train -run TestReferenceArchs -update-archs  # ref_inputs_{llama,qwen3}.*
+    go test ./train -run TestReferenceArchs -update-archs  # ref_inputs_{llama,qwen3,qwen3-yarn}.*
     /usr/bin/python3 scripts/train_reference.py --arch llama   # ref_golden_llama.safetensors
     /usr/bin/python3 scripts/train_reference.py --arch qwen3
+    /usr/bin/python3 scripts/train_reference.py --arch qwen3-yarn
 The Go tests (go test ./train -run TestReference) compare against the goldens.
 """
 import json
@@ -80,6 +82,55 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
+def yarn(c, sc, HS, inv):
+    """HF's _compute_yarn_parameters: returns the scaled frequencies and the
+    factor cos and sin are multiplied by (so every q.k score by its square).
+
+    Frequency j of the head keeps its value when it turns more than beta_fast
+    (32) times over the original context, is divided by factor when it turns
+    fewer than beta_slow (1) times, and between those two indices (floored
+    and ceiled unless truncate is false, clamped to the head) moves linearly
+    in j from one to the other. The attention factor is attention_factor,
+    else 0.1 ln(factor) + 1, or with mscale and mscale_all_dim both set the
+    ratio of that formula at each. DeepSeek's attn_factor is not an HF key.
+    """
+    factor = sc["factor"]
+    orig = sc.get("original_max_position_embeddings")
+    if orig:
+        # Some HF 4.x releases take the factor from the two contexts when
+        # both are set, others (and 5.x) read it: only a config where the
+        # two agree has one answer.
+        if c["max_position_embeddings"] != orig * factor:
+            raise SystemExit(f"yarn: max_position_embeddings {c['max_position_embeddings']} is not original {orig} x factor {factor}")
+    else:
+        orig = c["max_position_embeddings"]
+    fast, slow = sc.get("beta_fast") or 32, sc.get("beta_slow") or 1
+    theta = c["rope_theta"]
+
+    def dim_for(turns):
+        return HS * math.log(orig / (turns * 2 * math.pi)) / (2 * math.log(theta))
+
+    lo, hi = dim_for(fast), dim_for(slow)
+    if sc.get("truncate", True):
+        lo, hi = math.floor(lo), math.ceil(hi)
+    lo, hi = max(lo, 0), min(hi, HS - 1)
+    if lo == hi:
+        hi += 0.001
+    ramp = ((torch.arange(HS // 2, dtype=torch.float64) - lo) / (hi - lo)).clamp(0, 1)
+    inv = inv / factor * ramp + inv * (1 - ramp)
+
+    def mscale(s, m=1.0):
+        return 1.0 if s <= 1 else 0.1 * m * math.log(s) + 1.0
+
+    attn = sc.get("attention_factor")
+    if attn is None:
+        if sc.get("mscale") and sc.get("mscale_all_dim"):
+            attn = mscale(factor, sc["mscale"]) / mscale(factor, sc["mscale_all_dim"])
+        else:
+            attn = mscale(factor)
+    return inv, attn
+
+
 class Reference:
     def __init__(self, cfg, weights, lora=None, lora_cfg=None):
         self.cfg = cfg
@@ -107,18 +158,21 @@ class Reference:
         eps = c["rms_norm_eps"]
         inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, HS, 2, dtype=torch.float64) / HS))
         sc = c.get("rope_scaling") or {}
+        attn_scale = 1.0
         if sc.get("rope_type", sc.get("type")) == "llama3":
             old, lo, hi, fac = sc["original_max_position_embeddings"], sc["low_freq_factor"], sc["high_freq_factor"], sc["factor"]
             wavelen = 2 * math.pi / inv
             smooth = (old / wavelen - lo) / (hi - lo)
             mid = (1 - smooth) * inv / fac + smooth * inv
             inv = torch.where(wavelen < old / hi, inv, torch.where(wavelen > old / lo, inv / fac, mid))
+        elif sc.get("rope_type", sc.get("type")) == "yarn":
+            inv, attn_scale = yarn(c, sc, HS, inv)
         elif sc:
             raise SystemExit(f"rope_scaling {sc} is not in this reference")
         qk_norm = c.get("model_type") == "qwen3"
         freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv)
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos(), emb.sin()
+        cos, sin = emb.cos() * attn_scale, emb.sin() * attn_scale
         mask = torch.full((T, T), float("-inf")).triu(1)
         x = self.w["model.embed_tokens.weight"][tokens]
         for l in range(c["num_hidden_layers"]):
