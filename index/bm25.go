@@ -1,10 +1,13 @@
 package index
 
 import (
+	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 )
 
@@ -28,14 +31,28 @@ type Doc struct {
 // BM25 is an inverted index scored with Okapi BM25. Documents can be added,
 // replaced and deleted at any time; searches run concurrently with writes
 // (tokenization, the slow part of a write, happens outside the lock).
+//
+// The layout is compact because a knowledge base holds it in memory whole:
+// each term's postings are one byte slice of varint (document gap, term
+// frequency) pairs, mostly two bytes a posting instead of a struct of
+// eight; per-document fields are parallel slices; the documents of one
+// file share one interned metadata map; term strings are copied out of
+// the tokenizer's buffers, so an index never keeps a document's text
+// alive.
 type BM25 struct {
 	params BM25Params
 	tok    Tokenizer
 
 	mu       sync.RWMutex
 	terms    map[string]uint32 // term → term number
-	postings [][]posting       // by term number; doc numbers ascending
-	docs     []bm25Doc         // by doc number
+	postings [][]byte          // by term number: packed postings, doc numbers ascending (see appendPosting)
+	df       []uint32          // by term number: postings in the list (dead documents included until compaction)
+	last     []uint32          // by term number: doc number of the last posting
+	ids      []string          // by doc number
+	lens     []int32           // by doc number: tokens
+	alive    []bool            // by doc number
+	metaOf   []uint32          // by doc number: number in metas
+	metas    metaTable
 	byID     map[string]uint32
 	live     int   // documents not deleted
 	totalLen int64 // sum of live document lengths
@@ -44,16 +61,43 @@ type BM25 struct {
 	accPool sync.Pool
 }
 
-type posting struct {
-	Doc uint32
-	TF  uint32
+// appendPosting packs one posting: uvarint(gap<<1 | tf≠1), then uvarint(tf)
+// when tf≠1. Most terms occur once in a chunk, so most postings are the
+// gap alone.
+func appendPosting(pl []byte, gap, tf uint32) []byte {
+	v := uint64(gap) << 1
+	if tf != 1 {
+		v |= 1
+	}
+	pl = binary.AppendUvarint(pl, v)
+	if tf != 1 {
+		pl = binary.AppendUvarint(pl, uint64(tf))
+	}
+	return pl
 }
 
-type bm25Doc struct {
-	ID    string
-	Len   int32
-	Alive bool
-	Meta  map[string]string
+// nextPosting decodes the posting at pl[i:] after document doc, returning
+// its document, term frequency and the offset of the next posting.
+func nextPosting(pl []byte, i int, doc uint32) (uint32, uint32, int) {
+	var v uint64
+	if b := pl[i]; b < 0x80 {
+		v, i = uint64(b), i+1
+	} else {
+		var n int
+		v, n = binary.Uvarint(pl[i:])
+		i += n
+	}
+	doc += uint32(v >> 1)
+	tf := uint32(1)
+	if v&1 != 0 {
+		if b := pl[i]; b < 0x80 {
+			tf, i = uint32(b), i+1
+		} else {
+			t, n := binary.Uvarint(pl[i:])
+			tf, i = uint32(t), i+n
+		}
+	}
+	return doc, tf, i
 }
 
 // NewBM25 returns an empty index. tok nil uses DefaultAnalyzer.
@@ -74,9 +118,15 @@ func (x *BM25) Len() int {
 // Add indexes one document, replacing any document with the same ID.
 func (x *BM25) Add(d Doc) { x.AddBatch([]Doc{d}) }
 
+// termFreq is one distinct term of a document and its count.
+type termFreq struct {
+	term string
+	tf   uint32
+}
+
 // AddBatch indexes documents, tokenizing them in parallel first.
 func (x *BM25) AddBatch(docs []Doc) {
-	tfs := make([]map[string]uint32, len(docs))
+	tfs := make([][]termFreq, len(docs))
 	lens := make([]int32, len(docs))
 	var wg sync.WaitGroup
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/8))
@@ -84,13 +134,20 @@ func (x *BM25) AddBatch(docs []Doc) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			count := map[string]int{} // term → index in the document's list, reused
 			for i := w; i < len(docs); i += workers {
 				toks := x.tok(docs[i].Text)
-				tf := make(map[string]uint32, len(toks))
+				clear(count)
+				var list []termFreq
 				for _, t := range toks {
-					tf[t]++
+					if j, ok := count[t]; ok {
+						list[j].tf++
+						continue
+					}
+					count[t] = len(list)
+					list = append(list, termFreq{t, 1})
 				}
-				tfs[i], lens[i] = tf, int32(len(toks))
+				tfs[i], lens[i] = list, int32(len(toks))
 			}
 		}()
 	}
@@ -102,19 +159,28 @@ func (x *BM25) AddBatch(docs []Doc) {
 		if old, ok := x.byID[d.ID]; ok {
 			x.deleteLocked(old)
 		}
-		n := uint32(len(x.docs))
-		x.docs = append(x.docs, bm25Doc{ID: d.ID, Len: lens[i], Alive: true, Meta: d.Meta})
+		n := uint32(len(x.ids))
+		x.ids = append(x.ids, d.ID)
+		x.lens = append(x.lens, lens[i])
+		x.alive = append(x.alive, true)
+		x.metaOf = append(x.metaOf, x.metas.intern(d.Meta))
 		x.byID[d.ID] = n
 		x.live++
 		x.totalLen += int64(lens[i])
-		for t, f := range tfs[i] {
-			tn, ok := x.terms[t]
+		for _, e := range tfs[i] {
+			tn, ok := x.terms[e.term]
 			if !ok {
 				tn = uint32(len(x.postings))
-				x.terms[t] = tn
+				// A copy: the token may be a slice of the document's
+				// text or of the segmenter's buffers.
+				x.terms[strings.Clone(e.term)] = tn
 				x.postings = append(x.postings, nil)
+				x.df = append(x.df, 0)
+				x.last = append(x.last, 0)
 			}
-			x.postings[tn] = append(x.postings[tn], posting{n, f})
+			x.postings[tn] = appendPosting(x.postings[tn], n-x.last[tn], e.tf)
+			x.df[tn]++
+			x.last[tn] = n
 		}
 	}
 	x.maybeCompactLocked()
@@ -134,47 +200,71 @@ func (x *BM25) Delete(id string) bool {
 }
 
 func (x *BM25) deleteLocked(n uint32) {
-	d := &x.docs[n]
-	d.Alive = false
-	d.Meta = nil
-	delete(x.byID, d.ID)
+	x.alive[n] = false
+	x.metaOf[n] = 0
+	delete(x.byID, x.ids[n])
 	x.live--
 	x.dead++
-	x.totalLen -= int64(d.Len)
+	x.totalLen -= int64(x.lens[n])
 }
 
 // maybeCompactLocked rewrites the postings without deleted documents once
 // they make up a quarter of the index, so deletes cost O(1) each and
-// searches never scan much dead weight.
+// searches never scan much dead weight. Live documents keep their order,
+// so ties still rank the earlier document first.
 func (x *BM25) maybeCompactLocked() {
-	if x.dead < 64 || x.dead*4 < len(x.docs) {
+	if x.dead < 64 || x.dead*4 < len(x.ids) {
 		return
 	}
-	renum := make([]uint32, len(x.docs))
-	var docs []bm25Doc
-	for i, d := range x.docs {
-		if d.Alive {
-			renum[i] = uint32(len(docs))
-			docs = append(docs, d)
+	renum := make([]uint32, len(x.ids))
+	w := uint32(0)
+	for i, ok := range x.alive {
+		if ok {
+			renum[i] = w
+			w++
 		}
 	}
-	terms := map[string]uint32{}
-	var postings [][]posting
+	terms := make(map[string]uint32, len(x.terms))
+	var postings [][]byte
+	var df, last []uint32
 	for t, tn := range x.terms {
-		var kept []posting
-		for _, p := range x.postings[tn] {
-			if x.docs[p.Doc].Alive {
-				kept = append(kept, posting{renum[p.Doc], p.TF})
+		var kept []byte
+		var k, prev uint32
+		pl := x.postings[tn]
+		for i, doc := 0, uint32(0); i < len(pl); {
+			var tf uint32
+			doc, tf, i = nextPosting(pl, i, doc)
+			if x.alive[doc] {
+				nd := renum[doc]
+				kept = appendPosting(kept, nd-prev, tf)
+				prev = nd
+				k++
 			}
 		}
-		if len(kept) > 0 {
+		if k > 0 {
 			terms[t] = uint32(len(postings))
 			postings = append(postings, kept)
+			df = append(df, k)
+			last = append(last, prev)
 		}
 	}
-	x.docs, x.terms, x.postings, x.dead = docs, terms, postings, 0
-	for i, d := range x.docs {
-		x.byID[d.ID] = uint32(i)
+	var metas metaTable
+	for i, ok := range x.alive {
+		if ok {
+			n := renum[i]
+			x.ids[n], x.lens[n] = x.ids[i], x.lens[i]
+			x.metaOf[n] = metas.intern(x.metas.get(x.metaOf[i]))
+		}
+	}
+	clear(x.ids[w:])
+	x.ids, x.lens, x.metaOf = x.ids[:w:w], x.lens[:w:w], x.metaOf[:w:w]
+	x.alive = x.alive[:w:w]
+	for i := range x.alive {
+		x.alive[i] = true
+	}
+	x.terms, x.postings, x.df, x.last, x.metas, x.dead = terms, postings, df, last, metas, 0
+	for i, id := range x.ids {
+		x.byID[id] = uint32(i)
 	}
 }
 
@@ -196,12 +286,13 @@ func (x *BM25) Search(query string, k int, filter Filter) []Hit {
 		if !ok {
 			continue
 		}
-		plist := x.postings[tn]
-		df := len(plist)
+		pl := x.postings[tn]
+		df := int(x.df[tn])
 		if x.dead > 0 {
 			df = 0
-			for _, p := range plist {
-				if x.docs[p.Doc].Alive {
+			for i, doc := 0, uint32(0); i < len(pl); {
+				doc, _, i = nextPosting(pl, i, doc)
+				if x.alive[doc] {
 					df++
 				}
 			}
@@ -210,27 +301,27 @@ func (x *BM25) Search(query string, k int, filter Filter) []Hit {
 			continue
 		}
 		idf := math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
-		for _, p := range plist {
-			d := &x.docs[p.Doc]
-			if !d.Alive {
+		for i, doc := 0, uint32(0); i < len(pl); {
+			var f uint32
+			doc, f, i = nextPosting(pl, i, doc)
+			if !x.alive[doc] {
 				continue
 			}
-			tf := float64(p.TF)
-			s := idf * tf * (k1 + 1) / (tf + k1*(1-b+b*float64(d.Len)/avgdl))
-			acc.add(p.Doc, s)
+			tf := float64(f)
+			s := idf * tf * (k1 + 1) / (tf + k1*(1-b+b*float64(x.lens[doc])/avgdl))
+			acc.add(doc, s)
 		}
 	}
 	top := newTopK(k)
 	for _, dn := range acc.touched {
-		if filter != nil && !filter(x.docs[dn].Meta) {
+		if filter != nil && !filter(x.metas.get(x.metaOf[dn])) {
 			continue
 		}
 		top.push(dn, acc.score[dn])
 	}
 	out := make([]Hit, 0, k)
 	for _, s := range top.sorted() {
-		d := x.docs[s.doc]
-		out = append(out, Hit{ID: d.ID, Score: s.score, Meta: d.Meta})
+		out = append(out, Hit{ID: x.ids[s.doc], Score: s.score, Meta: x.metas.get(x.metaOf[s.doc])})
 	}
 	return out
 }
@@ -270,65 +361,210 @@ func (x *BM25) getAcc() *accumulator {
 		a.score[d] = 0
 	}
 	a.touched = a.touched[:0]
-	if len(a.score) < len(x.docs) {
-		a.score = make([]float64, len(x.docs))
+	if len(a.score) < len(x.ids) {
+		a.score = make([]float64, len(x.ids))
 	}
 	return a
 }
 
-// bm25File is the saved form of a BM25 index.
-type bm25File struct {
-	Params   BM25Params
-	Terms    []string
-	Postings [][]posting
-	Docs     []bm25Doc
-}
+// File kinds: bm25v2 is the streamed compact layout Save writes; bm25 the
+// gob frame of the earlier layout, which LoadBM25 still reads.
+const (
+	bm25Kind   = "bm25v2"
+	bm25KindV1 = "bm25"
+)
 
-// Save writes the index (without its tokenizer) to w.
+// Save writes the index (without its tokenizer) to w as one streamed
+// frame: parameters, documents, interned metadata, then each term with
+// its packed postings as they are held in memory.
 func (x *BM25) Save(w io.Writer) error {
 	x.mu.RLock()
-	f := bm25File{Params: x.params, Terms: make([]string, len(x.postings)), Postings: x.postings, Docs: x.docs}
-	for t, tn := range x.terms {
-		f.Terms[tn] = t
+	defer x.mu.RUnlock()
+	fw := newFrameWriter(w, bm25Kind)
+	fw.float64(x.params.K1)
+	fw.float64(x.params.B)
+	fw.uvarint(uint64(len(x.ids)))
+	for i, id := range x.ids {
+		fw.string(id)
+		fw.uvarint(uint64(uint32(x.lens[i])))
+		alive := uint64(0)
+		if x.alive[i] {
+			alive = 1
+		}
+		fw.uvarint(alive)
+		fw.uvarint(uint64(x.metaOf[i]))
 	}
-	err := writeChecked(w, "bm25", &f)
-	x.mu.RUnlock()
-	if err != nil {
+	x.metas.save(fw)
+	fw.uvarint(uint64(len(x.postings)))
+	terms := make([]string, len(x.postings))
+	for t, tn := range x.terms {
+		terms[tn] = t
+	}
+	for tn, t := range terms {
+		fw.string(t)
+		fw.uvarint(uint64(x.df[tn]))
+		fw.uvarint(uint64(x.last[tn]))
+		fw.bytes(x.postings[tn])
+	}
+	if err := fw.finish(); err != nil {
 		return fmt.Errorf("save bm25 index: %w", err)
 	}
 	return nil
 }
 
-// LoadBM25 reads an index written by Save; tok must be the tokenizer it
-// was built with (nil for DefaultAnalyzer).
+// LoadBM25 reads an index written by Save, in the current layout or the
+// earlier gob one; tok must be the tokenizer it was built with (nil for
+// DefaultAnalyzer). Given a *bufio.Reader it reads exactly the index's
+// bytes, so other data may follow.
 func LoadBM25(r io.Reader, tok Tokenizer) (*BM25, error) {
-	var f bm25File
-	if err := readChecked(r, "bm25", &f); err != nil {
+	br := bufReader(r)
+	kind, err := readFrameKind(br)
+	if err != nil {
 		return nil, fmt.Errorf("load bm25 index: %w", err)
 	}
-	if len(f.Terms) != len(f.Postings) {
-		return nil, fmt.Errorf("load bm25 index: %d terms but %d posting lists", len(f.Terms), len(f.Postings))
+	var x *BM25
+	switch kind {
+	case bm25Kind:
+		x, err = loadBM25v2(br, tok)
+	case bm25KindV1:
+		x, err = loadBM25v1(br, tok)
+	default:
+		err = fmt.Errorf("%w: a %q file, not a bm25 index", ErrCorrupt, kind)
 	}
-	x := NewBM25(f.Params, tok)
-	x.postings, x.docs = f.Postings, f.Docs
-	for tn, t := range f.Terms {
-		x.terms[t] = uint32(tn)
+	if err != nil {
+		return nil, fmt.Errorf("load bm25 index: %w", err)
 	}
-	for tn, pl := range x.postings {
-		for _, p := range pl {
-			if int(p.Doc) >= len(x.docs) {
-				return nil, fmt.Errorf("load bm25 index: posting of term %q names document %d of %d", f.Terms[tn], p.Doc, len(x.docs))
-			}
-		}
-	}
-	for i, d := range x.docs {
-		if d.Alive {
-			x.byID[d.ID] = uint32(i)
+	for i, id := range x.ids {
+		if x.alive[i] {
+			x.byID[id] = uint32(i)
 			x.live++
-			x.totalLen += int64(d.Len)
+			x.totalLen += int64(x.lens[i])
 		} else {
 			x.dead++
 		}
+	}
+	return x, nil
+}
+
+func loadBM25v2(br *bufio.Reader, tok Tokenizer) (*BM25, error) {
+	fr := &frameReader{r: br}
+	var p BM25Params
+	p.K1 = fr.float64()
+	p.B = fr.float64()
+	x := NewBM25(p, tok)
+	n := fr.count(math.MaxUint32)
+	for i := 0; i < n && fr.err == nil; i++ {
+		x.ids = append(x.ids, fr.string())
+		x.lens = append(x.lens, int32(uint32(fr.uvarint())))
+		x.alive = append(x.alive, fr.uvarint() == 1)
+		x.metaOf = append(x.metaOf, uint32(fr.uvarint()))
+	}
+	x.metas = *loadMetaTable(fr)
+	nt := fr.count(math.MaxUint32)
+	for tn := 0; tn < nt && fr.err == nil; tn++ {
+		t := fr.string()
+		x.terms[t] = uint32(tn)
+		x.df = append(x.df, uint32(fr.uvarint()))
+		x.last = append(x.last, uint32(fr.uvarint()))
+		x.postings = append(x.postings, fr.bytes())
+	}
+	if err := fr.finish(); err != nil {
+		return nil, err
+	}
+	if len(x.terms) != len(x.postings) {
+		return nil, fmt.Errorf("%w: %d distinct terms for %d posting lists", ErrCorrupt, len(x.terms), len(x.postings))
+	}
+	for i, m := range x.metaOf {
+		if int(m) >= len(x.metas.maps) && m != 0 {
+			return nil, fmt.Errorf("%w: document %d names metadata %d of %d", ErrCorrupt, i, m, len(x.metas.maps))
+		}
+	}
+	// Every list must decode to ascending documents that exist, ending at
+	// last after df postings: Search decodes without checking.
+	for t, tn := range x.terms {
+		if err := x.checkPostings(tn); err != nil {
+			return nil, fmt.Errorf("%w: term %q: %v", ErrCorrupt, t, err)
+		}
+	}
+	return x, nil
+}
+
+func (x *BM25) checkPostings(tn uint32) error {
+	pl := x.postings[tn]
+	var k uint32
+	doc := uint32(0)
+	for i := 0; i < len(pl); k++ {
+		v, n := binary.Uvarint(pl[i:])
+		if n <= 0 {
+			return fmt.Errorf("bad varint at byte %d", i)
+		}
+		i += n
+		if k > 0 && v>>1 == 0 {
+			return fmt.Errorf("posting %d repeats document %d", k, doc)
+		}
+		if v>>1 >= uint64(len(x.ids)) || uint64(doc)+v>>1 >= uint64(len(x.ids)) {
+			return fmt.Errorf("posting %d names a document past %d", k, len(x.ids))
+		}
+		doc += uint32(v >> 1)
+		if v&1 != 0 {
+			if _, n = binary.Uvarint(pl[i:]); n <= 0 {
+				return fmt.Errorf("bad varint at byte %d", i)
+			}
+			i += n
+		}
+	}
+	if k != x.df[tn] || (k > 0 && doc != x.last[tn]) {
+		return fmt.Errorf("%d postings ending at document %d, recorded %d ending at %d", k, doc, x.df[tn], x.last[tn])
+	}
+	return nil
+}
+
+// bm25FileV1 is the gob form of the earlier layout (field names are what
+// gob matches).
+type bm25FileV1 struct {
+	Params   BM25Params
+	Terms    []string
+	Postings [][]struct{ Doc, TF uint32 }
+	Docs     []struct {
+		ID    string
+		Len   int32
+		Alive bool
+		Meta  map[string]string
+	}
+}
+
+// loadBM25v1 reads the earlier layout into the compact one; the next Save
+// writes the current format.
+func loadBM25v1(br *bufio.Reader, tok Tokenizer) (*BM25, error) {
+	var f bm25FileV1
+	if err := readCheckedBody(br, &f); err != nil {
+		return nil, err
+	}
+	if len(f.Terms) != len(f.Postings) {
+		return nil, fmt.Errorf("%d terms but %d posting lists", len(f.Terms), len(f.Postings))
+	}
+	x := NewBM25(f.Params, tok)
+	for _, d := range f.Docs {
+		x.ids = append(x.ids, d.ID)
+		x.lens = append(x.lens, d.Len)
+		x.alive = append(x.alive, d.Alive)
+		x.metaOf = append(x.metaOf, x.metas.intern(d.Meta))
+	}
+	for tn, pl := range f.Postings {
+		var packed []byte
+		var prev uint32
+		for k, p := range pl {
+			if int(p.Doc) >= len(x.ids) || (k > 0 && p.Doc <= prev) {
+				return nil, fmt.Errorf("%w: posting of term %q names document %d of %d", ErrCorrupt, f.Terms[tn], p.Doc, len(x.ids))
+			}
+			packed = appendPosting(packed, p.Doc-prev, p.TF)
+			prev = p.Doc
+		}
+		x.terms[f.Terms[tn]] = uint32(tn)
+		x.postings = append(x.postings, packed)
+		x.df = append(x.df, uint32(len(pl)))
+		x.last = append(x.last, prev)
+		f.Postings[tn] = nil
 	}
 	return x, nil
 }

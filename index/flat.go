@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -35,13 +36,14 @@ func Normalize(v []float32) bool {
 type Flat struct {
 	dim int
 
-	mu    sync.RWMutex
-	vecs  []float32 // (n, dim), row i belongs to ids[i]
-	ids   []string
-	meta  []map[string]string
-	alive []bool
-	byID  map[string]int
-	dead  int
+	mu     sync.RWMutex
+	vecs   []float32 // (n, dim), row i belongs to ids[i]
+	ids    []string
+	metaOf []uint32 // row → number in metas (a file's chunks share one map)
+	metas  metaTable
+	alive  []bool
+	byID   map[string]int
+	dead   int
 }
 
 // NewFlat returns an empty index for vectors of length dim.
@@ -74,7 +76,7 @@ func (f *Flat) Add(id string, vec []float32, meta map[string]string) error {
 	}
 	f.byID[id] = len(f.ids)
 	f.ids = append(f.ids, id)
-	f.meta = append(f.meta, meta)
+	f.metaOf = append(f.metaOf, f.metas.intern(meta))
 	f.alive = append(f.alive, true)
 	f.vecs = append(f.vecs, v...)
 	f.maybeCompactLocked()
@@ -96,7 +98,7 @@ func (f *Flat) Delete(id string) bool {
 
 func (f *Flat) deleteLocked(n int) {
 	f.alive[n] = false
-	f.meta[n] = nil
+	f.metaOf[n] = 0
 	delete(f.byID, f.ids[n])
 	f.dead++
 }
@@ -106,16 +108,18 @@ func (f *Flat) maybeCompactLocked() {
 		return
 	}
 	w := 0
+	var metas metaTable
 	for r := range f.ids {
 		if !f.alive[r] {
 			continue
 		}
 		copy(f.vecs[w*f.dim:(w+1)*f.dim], f.vecs[r*f.dim:(r+1)*f.dim])
-		f.ids[w], f.meta[w], f.alive[w] = f.ids[r], f.meta[r], true
+		f.ids[w], f.metaOf[w], f.alive[w] = f.ids[r], metas.intern(f.metas.get(f.metaOf[r])), true
 		f.byID[f.ids[w]] = w
 		w++
 	}
-	f.vecs, f.ids, f.meta, f.alive, f.dead = f.vecs[:w*f.dim], f.ids[:w], f.meta[:w], f.alive[:w], 0
+	clear(f.ids[w:])
+	f.vecs, f.ids, f.metaOf, f.alive, f.metas, f.dead = f.vecs[:w*f.dim], f.ids[:w], f.metaOf[:w], f.alive[:w], metas, 0
 }
 
 // Search returns the k stored vectors most similar to query (which need
@@ -146,7 +150,7 @@ func (f *Flat) Search(query []float32, k int, filter Filter) ([]Hit, error) {
 			defer wg.Done()
 			t := newTopK(k)
 			for i := lo; i < hi; i++ {
-				if !f.alive[i] || (filter != nil && !filter(f.meta[i])) {
+				if !f.alive[i] || (filter != nil && !filter(f.metas.get(f.metaOf[i]))) {
 					continue
 				}
 				s := float64(tensor.Dot(q, f.vecs[i*f.dim:(i+1)*f.dim]))
@@ -167,12 +171,103 @@ func (f *Flat) Search(query []float32, k int, filter Filter) ([]Hit, error) {
 	}
 	out := make([]Hit, 0, k)
 	for _, s := range all.sorted() {
-		out = append(out, Hit{ID: f.ids[s.doc], Score: s.score, Meta: f.meta[s.doc]})
+		out = append(out, Hit{ID: f.ids[s.doc], Score: s.score, Meta: f.metas.get(f.metaOf[s.doc])})
 	}
 	return out, nil
 }
 
-type flatFile struct {
+// File kinds: flatv2 is the streamed layout Save writes; flat the gob
+// frame of the earlier one (metadata per row), which LoadFlat still reads.
+const (
+	flatKind   = "flatv2"
+	flatKindV1 = "flat"
+)
+
+// Save writes the index to w as one streamed frame: dimension, rows (id,
+// liveness, metadata number), the interned metadata, then the vectors'
+// raw bits.
+func (f *Flat) Save(w io.Writer) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fw := newFrameWriter(w, flatKind)
+	fw.uvarint(uint64(f.dim))
+	fw.uvarint(uint64(len(f.ids)))
+	for i, id := range f.ids {
+		fw.string(id)
+		alive := uint64(0)
+		if f.alive[i] {
+			alive = 1
+		}
+		fw.uvarint(alive)
+		fw.uvarint(uint64(f.metaOf[i]))
+	}
+	f.metas.save(fw)
+	fw.float32s(f.vecs)
+	if err := fw.finish(); err != nil {
+		return fmt.Errorf("save flat index: %w", err)
+	}
+	return nil
+}
+
+// LoadFlat reads an index written by Save, in the current layout or the
+// earlier gob one. Given a *bufio.Reader it reads exactly the index's
+// bytes, so other data may follow.
+func LoadFlat(r io.Reader) (*Flat, error) {
+	br := bufReader(r)
+	kind, err := readFrameKind(br)
+	if err != nil {
+		return nil, fmt.Errorf("load flat index: %w", err)
+	}
+	var f *Flat
+	switch kind {
+	case flatKind:
+		f, err = loadFlatV2(br)
+	case flatKindV1:
+		f, err = loadFlatV1(br)
+	default:
+		err = fmt.Errorf("%w: a %q file, not a flat index", ErrCorrupt, kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load flat index: %w", err)
+	}
+	for i, id := range f.ids {
+		if f.alive[i] {
+			f.byID[id] = i
+		} else {
+			f.dead++
+		}
+	}
+	return f, nil
+}
+
+func loadFlatV2(br *bufio.Reader) (*Flat, error) {
+	fr := &frameReader{r: br}
+	dim := fr.count(1 << 20)
+	n := fr.count(math.MaxUint32)
+	f := NewFlat(dim)
+	for i := 0; i < n && fr.err == nil; i++ {
+		f.ids = append(f.ids, fr.string())
+		f.alive = append(f.alive, fr.uvarint() == 1)
+		f.metaOf = append(f.metaOf, uint32(fr.uvarint()))
+	}
+	f.metas = *loadMetaTable(fr)
+	f.vecs = fr.float32s(n * dim)
+	if err := fr.finish(); err != nil {
+		return nil, err
+	}
+	if dim <= 0 || len(f.vecs) != n*dim {
+		return nil, fmt.Errorf("%w: inconsistent sizes", ErrCorrupt)
+	}
+	for i, m := range f.metaOf {
+		if int(m) >= len(f.metas.maps) {
+			return nil, fmt.Errorf("%w: row %d names metadata %d of %d", ErrCorrupt, i, m, len(f.metas.maps))
+		}
+	}
+	return f, nil
+}
+
+// flatFileV1 is the gob form of the earlier layout.
+type flatFileV1 struct {
 	Dim   int
 	Vecs  []float32
 	IDs   []string
@@ -180,33 +275,19 @@ type flatFile struct {
 	Alive []bool
 }
 
-// Save writes the index to w.
-func (f *Flat) Save(w io.Writer) error {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if err := writeChecked(w, "flat", &flatFile{f.dim, f.vecs, f.ids, f.meta, f.alive}); err != nil {
-		return fmt.Errorf("save flat index: %w", err)
-	}
-	return nil
-}
-
-// LoadFlat reads an index written by Save.
-func LoadFlat(r io.Reader) (*Flat, error) {
-	var ff flatFile
-	if err := readChecked(r, "flat", &ff); err != nil {
-		return nil, fmt.Errorf("load flat index: %w", err)
+func loadFlatV1(br *bufio.Reader) (*Flat, error) {
+	var ff flatFileV1
+	if err := readCheckedBody(br, &ff); err != nil {
+		return nil, err
 	}
 	if ff.Dim <= 0 || len(ff.Vecs) != len(ff.IDs)*ff.Dim || len(ff.Meta) != len(ff.IDs) || len(ff.Alive) != len(ff.IDs) {
-		return nil, fmt.Errorf("load flat index: %w: inconsistent sizes", ErrCorrupt)
+		return nil, fmt.Errorf("%w: inconsistent sizes", ErrCorrupt)
 	}
 	f := NewFlat(ff.Dim)
-	f.vecs, f.ids, f.meta, f.alive = ff.Vecs, ff.IDs, ff.Meta, ff.Alive
-	for i, id := range f.ids {
-		if f.alive[i] {
-			f.byID[id] = i
-		} else {
-			f.dead++
-		}
+	f.vecs, f.ids, f.alive = ff.Vecs, ff.IDs, ff.Alive
+	f.metaOf = make([]uint32, len(ff.IDs))
+	for i, m := range ff.Meta {
+		f.metaOf[i] = f.metas.intern(m)
 	}
 	return f, nil
 }

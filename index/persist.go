@@ -14,8 +14,10 @@ import (
 	"ragtune/internal/atomicfile"
 )
 
-// On disk every index is one frame: "RAGTUNEI", a kind tag, the payload
-// length and its CRC-32C, then the gob payload. The checksum turns a torn
+// On disk every index is one frame: "RAGTUNEI", a kind tag, then either
+// (gob frames: HNSW, and the earlier BM25 and flat layouts) the payload
+// length and its CRC-32C followed by the gob payload, or (streamed frames,
+// stream.go) the payload followed by its length and CRC-32C. The checksum turns a torn
 // or corrupted file into a clear error instead of a silently wrong index.
 const fileMagic = "RAGTUNEI"
 
@@ -42,16 +44,25 @@ func writeChecked(w io.Writer, kind string, v any) error {
 }
 
 func readChecked(r io.Reader, kind string, v any) error {
-	var hdr [28]byte
+	br := bufReader(r)
+	got, err := readFrameKind(br)
+	if err != nil {
+		return err
+	}
+	if got != kind {
+		return fmt.Errorf("%w: not a %s index file", ErrCorrupt, kind)
+	}
+	return readCheckedBody(br, v)
+}
+
+// readCheckedBody reads a gob frame's length, checksum and payload, after
+// its header.
+func readCheckedBody(r io.Reader, v any) error {
+	var hdr [12]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return fmt.Errorf("%w: header: %v", ErrCorrupt, err)
 	}
-	var wantKind [8]byte
-	copy(wantKind[:], kind)
-	if string(hdr[:8]) != fileMagic || !bytes.Equal(hdr[8:16], wantKind[:]) {
-		return fmt.Errorf("%w: not a %s index file", ErrCorrupt, kind)
-	}
-	n := binary.LittleEndian.Uint64(hdr[16:24])
+	n := binary.LittleEndian.Uint64(hdr[0:8])
 	if n > 1<<40 {
 		return fmt.Errorf("%w: payload length %d", ErrCorrupt, n)
 	}
@@ -59,7 +70,7 @@ func readChecked(r io.Reader, kind string, v any) error {
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return fmt.Errorf("%w: payload: %v", ErrCorrupt, err)
 	}
-	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[24:28]) {
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[8:12]) {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(v); err != nil {
