@@ -80,7 +80,7 @@ type typeTraits struct {
 }
 
 // ggmlTypes lists the ggml types whose sizes this package knows. Those
-// ragtune computes with (floats, Q8_0, Q4_0, the K-quants and their Q5_0/Q5_1
+// ragtune computes with (floats, Q8_0, Q4_0, Q4_1, the K-quants and their Q5_0/Q5_1
 // fallbacks) can be written; the others (integer types and the like found
 // in downloaded files) can be read and inspected, so such a file opens and
 // reports its types instead of failing.
@@ -88,7 +88,7 @@ var ggmlTypes = map[weights.DType]typeTraits{
 	weights.F32:  {"F32", 1, 4, true},
 	weights.F16:  {"F16", 1, 2, true},
 	weights.Q4_0: {"Q4_0", 32, 18, true},
-	3:            {"Q4_1", 32, 20, false},
+	weights.Q4_1: {"Q4_1", 32, 20, true},
 	weights.Q5_0: {"Q5_0", 32, 22, true},
 	weights.Q5_1: {"Q5_1", 32, 24, true},
 	weights.Q8_0: {"Q8_0", 32, 34, true},

@@ -173,7 +173,7 @@ func (w *Writer) add(name string, typ weights.DType, dims []uint64, fill func(io
 	}
 	tr, ok := ggmlTypes[typ]
 	if !ok || !tr.writable {
-		return fmt.Errorf("GGUF writer: tensor %q: cannot write type %s (writable: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q2_K…Q6_K)", name, TypeName(typ))
+		return fmt.Errorf("GGUF writer: tensor %q: cannot write type %s (writable: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K…Q6_K)", name, TypeName(typ))
 	}
 	size, err := TensorBytes(typ, dims)
 	if err != nil {

@@ -16,6 +16,8 @@ func dequantizer(d weights.DType) (fn func(dst []float32, src []byte), block, bl
 		return DequantizeQ8_0, BlockSize, Q8_0BlockBytes
 	case weights.Q4_0:
 		return DequantizeQ4_0, BlockSize, Q4_0BlockBytes
+	case weights.Q4_1:
+		return DequantizeQ4_1, BlockSize, Q4_1BlockBytes
 	case weights.Q5_0:
 		return DequantizeQ5_0, BlockSize, Q5_0BlockBytes
 	case weights.Q5_1:
@@ -28,7 +30,7 @@ func dequantizer(d weights.DType) (fn func(dst []float32, src []byte), block, bl
 }
 
 // Float32Into decodes a tensor of any type ragtune reads (F32, F16, BF16,
-// Q8_0, Q4_0, Q5_0, Q5_1, Q2_K…Q6_K) into dst, which must hold exactly NumElements values.
+// Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K…Q6_K) into dst, which must hold exactly NumElements values.
 // It is the one decoder for callers that may meet a quantized GGUF; the
 // float types go through weights.Tensor.Float32Into.
 func Float32Into(t *weights.Tensor, dst []float32) error {

@@ -33,6 +33,8 @@ func WeightedEncoder(d weights.DType) (func(dst []byte, src, qw []float32), bool
 		row = func(y []byte, x, qw []float32) { quantizeQ6K(y, x, qw) }
 	case weights.Q4_0:
 		row = quantizeQ4_0RowW
+	case weights.Q4_1:
+		row = quantizeQ4_1RowW
 	case weights.Q5_0:
 		row = quantizeQ5_0RowW
 	case weights.Q5_1:
@@ -410,6 +412,25 @@ func quantizeQ4_0RowW(dst []byte, src, qw []float32) {
 		putHalfBits(y, fp16(makeQXQuantsW(8, xb, L[:], weight[:])))
 		for j := 0; j < 16; j++ {
 			y[2+j] = uint8(L[j]) | uint8(L[j+16])<<4
+		}
+	}
+}
+
+// quantizeQ4_1RowW is quantize_row_q4_1_impl: the weighted affine fit of
+// make_qkx3_quants with levels 0..15.
+func quantizeQ4_1RowW(dst []byte, src, qw []float32) {
+	var weight [BlockSize]float32
+	var L, Laux [BlockSize]uint8
+	sigma2 := sumSquares(src) / float32(len(src))
+	for ib := 0; ib < len(src)/BlockSize; ib++ {
+		xb := src[ib*BlockSize : (ib+1)*BlockSize]
+		y := dst[ib*Q4_1BlockBytes : (ib+1)*Q4_1BlockBytes]
+		importanceWeights(weight[:], qw[ib*BlockSize:], xb, sigma2)
+		d, theMin := makeQKX3Quants(15, xb, weight[:], L[:], Laux[:], -0.9, 0.05, 36)
+		putHalfBits(y, fp16(d))
+		putHalfBits(y[2:], fp16(-theMin))
+		for j := 0; j < 16; j++ {
+			y[4+j] = L[j] | L[j+16]<<4
 		}
 	}
 }

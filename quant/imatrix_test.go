@@ -99,7 +99,7 @@ func TestWeightedQuantizersLowerWeightedError(t *testing.T) {
 			qw[j] = 100
 		}
 	}
-	for _, d := range []weights.DType{weights.Q2_K, weights.Q3_K, weights.Q4_K, weights.Q5_K, weights.Q6_K, weights.Q4_0, weights.Q5_0, weights.Q5_1} {
+	for _, d := range []weights.DType{weights.Q2_K, weights.Q3_K, weights.Q4_K, weights.Q5_K, weights.Q6_K, weights.Q4_0, weights.Q4_1, weights.Q5_0, weights.Q5_1} {
 		t.Run(d.String(), func(t *testing.T) {
 			wenc, ok := WeightedEncoder(d)
 			if !ok {
@@ -144,7 +144,7 @@ func TestWeightedQuantizersZeroRows(t *testing.T) {
 	const cols = 256
 	src := make([]float32, cols)
 	qw := make([]float32, cols)
-	for _, d := range []weights.DType{weights.Q2_K, weights.Q3_K, weights.Q4_K, weights.Q5_K, weights.Q6_K, weights.Q4_0, weights.Q5_0, weights.Q5_1} {
+	for _, d := range []weights.DType{weights.Q2_K, weights.Q3_K, weights.Q4_K, weights.Q5_K, weights.Q6_K, weights.Q4_0, weights.Q4_1, weights.Q5_0, weights.Q5_1} {
 		wenc, _ := WeightedEncoder(d)
 		n, _ := RowBytes(d, cols)
 		dst := make([]byte, n)

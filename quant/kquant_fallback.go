@@ -11,11 +11,13 @@ import (
 
 // Q5_0 and Q5_1 are 32-value block types that llama-quantize falls back to
 // when a K-quant mix meets rows that are not a multiple of 256 wide
-// (Q4_K → Q5_0, Q5_K → Q5_1), as in small test models. ragtune writes them
-// so its K-quant files equal llama-quantize's, and reads them by expanding
-// to float32 at load: real models' rows are multiples of 256, so these
-// tensors are small.
+// (Q4_K → Q5_0, Q5_K → Q5_1), as in small test models; Q4_1 is what it
+// gives the first eighth of the layers' ffn_down in a Q4_0 model quantized
+// with an importance matrix. ragtune writes them so its files equal
+// llama-quantize's, and reads them by expanding to float32 at load: they
+// are narrow fallbacks or a few tensors of a model.
 const (
+	Q4_1BlockBytes = 20 // f16 d, f16 m, qs[16] nibbles
 	Q5_0BlockBytes = 22 // f16 d, qh[4] (fifth bits), qs[16] nibbles
 	Q5_1BlockBytes = 24 // f16 d, f16 m, qh[4], qs[16]
 )
@@ -85,6 +87,54 @@ func QuantizeQ5_1(dst []byte, src []float32) {
 	}
 }
 
+// QuantizeQ4_1 writes len(src)/32 Q4_1 blocks (quantize_row_q4_1_ref):
+// d = (max−min)/15, m = min, q = trunc((x−min)/d + 0.5) capped at 15.
+func QuantizeQ4_1(dst []byte, src []float32) {
+	for i := 0; i < len(src)/BlockSize; i++ {
+		x := src[i*BlockSize : (i+1)*BlockSize]
+		y := dst[i*Q4_1BlockBytes : (i+1)*Q4_1BlockBytes]
+		mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+		for _, v := range x {
+			if v < mn {
+				mn = v
+			}
+			if v > mx {
+				mx = v
+			}
+		}
+		d := (mx - mn) / 15
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		putHalfBits(y, fp16(d))
+		putHalfBits(y[2:], fp16(mn))
+		for j := 0; j < 16; j++ {
+			// The C code converts through int8 before capping, so a NaN
+			// or huge quotient lands where its conversion puts it.
+			x0, x1 := float32((x[j]-mn)*id), float32((x[j+16]-mn)*id)
+			q0 := uint8(min(int8(x0+0.5), 15))
+			q1 := uint8(min(int8(x1+0.5), 15))
+			y[4+j] = q0 | q1<<4
+		}
+	}
+}
+
+// DequantizeQ4_1 expands Q4_1 blocks as dequantize_row_q4_1: q·d + m.
+func DequantizeQ4_1(dst []float32, src []byte) {
+	nb := len(dst) / BlockSize
+	_ = src[nb*Q4_1BlockBytes-1]
+	for i := 0; i < nb; i++ {
+		b := src[i*Q4_1BlockBytes:]
+		d, m := getHalf(b), getHalf(b[2:])
+		y := dst[i*BlockSize : (i+1)*BlockSize]
+		for j := 0; j < 16; j++ {
+			y[j] = float32(float32(b[4+j]&0xf)*d) + m
+			y[j+16] = float32(float32(b[4+j]>>4)*d) + m
+		}
+	}
+}
+
 // DequantizeQ5_0 expands Q5_0 blocks as dequantize_row_q5_0: (q−16)·d.
 func DequantizeQ5_0(dst []float32, src []byte) {
 	nb := len(dst) / BlockSize
@@ -121,7 +171,7 @@ func DequantizeQ5_1(dst []float32, src []byte) {
 	}
 }
 
-// loadExpanded is Loader's Q5_0/Q5_1 branch: the tensor as float32.
+// loadExpanded is Loader's Q4_1/Q5_0/Q5_1 branch: the tensor as float32.
 func loadExpanded(t *weights.Tensor) (tensor.Matrix, error) {
 	if len(t.Shape) != 2 {
 		return nil, fmt.Errorf("quant matrix %q: shape %v is not 2-D", t.Name, t.Shape)

@@ -12,7 +12,7 @@ import (
 // types): a default block type for the weights plus per-tensor rules that
 // give the most sensitive tensors (attn_v, ffn_down of some layers, the
 // output head) more bits. TensorType reproduces llama-quantize's choices
-// without an importance matrix, so `ragtune quantize --type q4_k_m` writes
+// (with or without an importance matrix, MixModel.IMatrix), so `ragtune quantize --type q4_k_m` writes
 // the same types (and, through the reference quantizers, the same bytes).
 type Mix int
 
@@ -104,6 +104,10 @@ type MixModel struct {
 	// Is70B marks llama.cpp's 70B model class (80 layers with grouped
 	// KV heads), whose attn_v gets Q5_K instead of Q3_K/Q4_K.
 	Is70B bool
+	// IMatrix is set when an importance matrix weighs the quantization:
+	// llama-quantize then guards a Q4_0 model's first ffn_down layers
+	// with Q4_1, which it does not do without one.
+	IMatrix bool
 }
 
 // blockOf returns a block type's values per block.
@@ -193,6 +197,8 @@ func (m Mix) rule(model MixModel, name string, cols int, t weights.DType) weight
 			t = weights.Q6_K
 		case m == MixQ4_K_S && layer < n/8:
 			t = weights.Q5_K
+		case m == MixQ4_0 && model.IMatrix && layer < n/8:
+			t = weights.Q4_1
 		}
 	case strings.Contains(name, "attn_output.weight"):
 		switch m {
@@ -238,6 +244,8 @@ func Encoder(d weights.DType) (fn func(dst []byte, src []float32), block, blockB
 		return QuantizeQ8_0, BlockSize, Q8_0BlockBytes, true
 	case weights.Q4_0:
 		return QuantizeQ4_0, BlockSize, Q4_0BlockBytes, true
+	case weights.Q4_1:
+		return QuantizeQ4_1, BlockSize, Q4_1BlockBytes, true
 	case weights.Q5_0:
 		return QuantizeQ5_0, BlockSize, Q5_0BlockBytes, true
 	case weights.Q5_1:

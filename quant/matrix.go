@@ -239,14 +239,14 @@ func (m *qmatrix) Row(dst []float32, r int) {
 // Q8_0 and Q4_0 tensors become Packed matrices (a repacked heap copy) on
 // CPUs with AVX512-VNNI, elsewhere Q8_0Matrix/Q4_0Matrix over the stored
 // blocks, used in place; K-quant tensors (Q2_K…Q6_K) become KMatrix
-// over the stored blocks; Q5_0/Q5_1 (K-quant fallbacks for narrow rows)
+// over the stored blocks; Q4_1/Q5_0/Q5_1 (fallbacks, a few tensors)
 // are expanded to float32; every other type goes to fallback.
 func Loader(fallback func(*weights.Tensor) (tensor.Matrix, error)) func(*weights.Tensor) (tensor.Matrix, error) {
 	return func(t *weights.Tensor) (tensor.Matrix, error) {
 		if IsKQuant(t.DType) {
 			return loadKMatrix(t)
 		}
-		if t.DType == weights.Q5_0 || t.DType == weights.Q5_1 {
+		if t.DType == weights.Q4_1 || t.DType == weights.Q5_0 || t.DType == weights.Q5_1 {
 			return loadExpanded(t)
 		}
 		if err := checkReadable(t); err != nil {

@@ -1,5 +1,5 @@
 // Package quant holds ggml's block formats — Q8_0 and Q4_0, the K-quants
-// Q2_K…Q6_K and their Q5_0/Q5_1 fallbacks: quantizing and dequantizing rows
+// Q2_K…Q6_K and the Q4_1/Q5_0/Q5_1 fallbacks: quantizing and dequantizing rows
 // bit-for-bit as llama.cpp's reference quantizers do, llama-quantize's
 // per-tensor type choices for each mix (Mix), and weight matrices
 // (Q8_0Matrix, Q4_0Matrix, Packed, KMatrix) that implement tensor.Matrix by

@@ -17,9 +17,9 @@ the matrix `ragtune quantize --imatrix-data` collects to match
 llama-imatrix's file.
 
 Mixes left out: q2_k/q3_k_* on the tiny model (this llama.cpp falls back to
-IQ4_NL for their narrow rows, a type ragtune does not write) and q4_0 on
-the 8-layer model (with an importance matrix llama-quantize gives its first
-ffn_down Q4_1, which ragtune does not write either).
+IQ4_NL for their narrow rows, a type ragtune does not write). q4_0 on the
+8-layer model shows the one rule an importance matrix changes: the first
+layer's ffn_down becomes Q4_1.
 
     go build -o /tmp/ragtune ./cmd/ragtune
     RAGTUNE=/tmp/ragtune LLAMA_BIN=/work/peers/llama.cpp/build/bin python3 scripts/imatrix_llamacpp_golden.py
@@ -42,7 +42,7 @@ MODELS = {
     "w256-l8-gqa2": (["--preset", "tiny", "--hidden-size", "256", "--intermediate-size", "512",
                       "--layers", "8", "--heads", "4", "--kv-heads", "2"],
                      ["q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
-                      "q8_0", "q4_k_m+pure", "q2_k+pure"]),
+                      "q8_0", "q4_0", "q4_k_m+pure", "q2_k+pure"]),
 }
 
 

@@ -1,6 +1,6 @@
 // kquant_llamacpp writes llama.cpp's K-quant goldens for package quant.
 //
-// For each of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, Q5_0 and Q5_1 it quantizes the same
+// For each of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, Q5_0, Q5_1 and Q4_1 it quantizes the same
 // deterministic inputs with ggml's quantize_row_<type>_ref and expands the
 // blocks again with dequantize_row_<type>, both from the libggml-base.so
 // that node-llama-cpp ships (dlopen'ed, so no headers are needed). Writes
@@ -12,6 +12,8 @@
 //
 //     gcc -O1 -o /tmp/kquant_llamacpp scripts/kquant_llamacpp.c -ldl -lm
 //     /tmp/kquant_llamacpp $NODE_LLAMA_CPP_BINS quant/testdata
+//
+// It also writes kquant_q4_1_imatrix.bin (see weighted_q4_1).
 //
 // NODE_LLAMA_CPP_BINS is node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 // after `npm i --omit=optional node-llama-cpp@3.21.1 @node-llama-cpp/linux-x64@3.21.1`.
@@ -85,6 +87,50 @@ static void fill(float *x) {
 	}
 }
 
+typedef size_t (*quant_w_fn)(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+
+// weighted_q4_1 writes kquant_q4_1_imatrix.bin: the same inputs as rows of
+// ROW values quantized by quantize_q4_1 with an importance vector (what
+// llama-quantize --imatrix runs, quantize_row_q4_1_impl per row):
+//
+//     u32 n, u32 row, f32[n] input, f32[row] importance, blocks
+//
+// The importance spans four decades, so the weighted fit differs from the
+// reference one.
+#define ROW 768
+static int weighted_q4_1(void *lib, const float *x, const char *dir) {
+	quant_w_fn q = (quant_w_fn)dlsym(lib, "quantize_q4_1");
+	if (!q) {
+		fprintf(stderr, "quantize_q4_1: %s\n", dlerror());
+		return 1;
+	}
+	static float qw[ROW];
+	for (int j = 0; j < ROW; j++) qw[j] = (float)pow(10.0, 4 * uniform() - 2);
+	uint32_t n = NBLOCKS * QK, row = ROW;
+	size_t nb = (size_t)n / 32 * 20;
+	unsigned char *blocks = calloc(1, nb);
+	q(x, blocks, n / ROW, ROW, qw);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/kquant_q4_1_imatrix.bin", dir);
+	FILE *f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	fwrite(&n, 4, 1, f);
+	fwrite(&row, 4, 1, f);
+	fwrite(x, 4, n, f);
+	fwrite(qw, 4, ROW, f);
+	fwrite(blocks, 1, nb, f);
+	if (fclose(f) != 0) {
+		perror(path);
+		return 1;
+	}
+	free(blocks);
+	printf("%s: %u values in rows of %u, %zu bytes of blocks\n", path, n, row, nb);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	if (argc != 3) {
 		fprintf(stderr, "usage: kquant_llamacpp BINS_DIR OUT_DIR\n");
@@ -105,7 +151,10 @@ int main(int argc, char **argv) {
 	             {"q5_K", 256, 176}, {"q6_K", 256, 210}, {"q8_K", 256, 292},
 	             // llama-quantize's fallbacks for rows that are not a
 	             // multiple of 256 wide (Q4_K → Q5_0, Q5_K → Q5_1).
-	             {"q5_0", 32, 22},  {"q5_1", 32, 24}};
+	             {"q5_0", 32, 22},  {"q5_1", 32, 24},
+	             // What llama-quantize gives the first ffn_down layers of a
+	             // q4_0 model quantized with an importance matrix.
+	             {"q4_1", 32, 20}};
 	static float x[NBLOCKS * QK], back[NBLOCKS * QK];
 	fill(x);
 	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
@@ -140,5 +189,5 @@ int main(int argc, char **argv) {
 		free(blocks);
 		printf("%s: %u values, %zu bytes of blocks\n", path, n, nb);
 	}
-	return 0;
+	return weighted_q4_1(lib, x, argv[2]);
 }

@@ -24,6 +24,9 @@ const (
 	F32  DType = 0
 	F16  DType = 1
 	Q4_0 DType = 2
+	// Q4_1 is what llama-quantize gives the first layers' ffn_down of a
+	// Q4_0 model quantized with an importance matrix.
+	Q4_1 DType = 3
 	// Q5_0 and Q5_1 are what llama-quantize's K-quant mixes fall back to
 	// for rows that are not a multiple of 256 wide.
 	Q5_0 DType = 6
@@ -52,6 +55,8 @@ func (d DType) String() string {
 		return "Q8_0"
 	case Q4_0:
 		return "Q4_0"
+	case Q4_1:
+		return "Q4_1"
 	case Q5_0:
 		return "Q5_0"
 	case Q5_1:
@@ -76,7 +81,7 @@ func (d DType) String() string {
 // ggmlNames names the ggml types ragtune does not compute with, so an
 // error about a downloaded file says "IQ2_XXS", not a number.
 var ggmlNames = [...]string{
-	3: "Q4_1", 9: "Q8_1", 15: "Q8_K",
+	9: "Q8_1", 15: "Q8_K",
 	16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL",
 	21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32",
 	27: "I64", 28: "F64", 29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",

@@ -31,6 +31,18 @@ func (c *Config) QuantType(mix quant.Mix, pure bool, name string, shape []int) (
 	return mix.TensorType(c.MixModel(), gname, shape, pure)
 }
 
+// quantType is QuantType for a run with opts: an importance matrix
+// changes some of llama-quantize's choices (quant.MixModel.IMatrix).
+func (c *Config) quantType(opts QuantizeOptions, name string, shape []int) (weights.DType, bool) {
+	gname, ok := GGUFName(name)
+	if !ok {
+		return 0, false
+	}
+	mm := c.MixModel()
+	mm.IMatrix = opts.IMatrix != nil
+	return opts.Mix.TensorType(mm, gname, shape, opts.Pure)
+}
+
 // QuantizeOptions tunes Quantize.
 type QuantizeOptions struct {
 	Mix  quant.Mix
@@ -65,12 +77,9 @@ func Quantize(srcPath, out string, opts QuantizeOptions) error {
 			return err
 		}
 	}
-	if err := checkIMatrix(cfg, opts); err != nil {
-		return err
-	}
 	var total int64
 	for _, s := range Tensors(cfg) {
-		if _, ok := cfg.QuantType(opts.Mix, opts.Pure, s.Name, s.Shape); ok {
+		if _, ok := cfg.quantType(opts, s.Name, s.Shape); ok {
 			n := int64(1)
 			for _, d := range s.Shape {
 				n *= int64(d)
@@ -109,7 +118,7 @@ func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	to, ok := q.cfg.QuantType(q.opts.Mix, q.opts.Pure, name, t.Shape)
+	to, ok := q.cfg.quantType(q.opts, name, t.Shape)
 	if !ok || to == t.DType {
 		return t, nil
 	}
@@ -125,16 +134,6 @@ func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
 		return nil, err
 	}
 	return &weights.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data}, nil
-}
-
-// checkIMatrix refuses what ragtune cannot write as llama-quantize would
-// with an importance matrix: its q4_0 mix then gives the ffn_down of the
-// first eighth of the layers Q4_1, a type ragtune does not write.
-func checkIMatrix(cfg *Config, opts QuantizeOptions) error {
-	if opts.IMatrix == nil || opts.Pure || opts.Mix != quant.MixQ4_0 || cfg.NumHiddenLayers/8 == 0 {
-		return nil
-	}
-	return fmt.Errorf("quantize: with an importance matrix llama-quantize stores the first layers' ffn_down of a q4_0 model as Q4_1, which ragtune does not write; use --type q4_k_m (better at the same size) or drop the importance matrix")
 }
 
 // imatrixMetadata is what llama-quantize records of its importance matrix
