@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +30,9 @@ import (
 //
 //	RAGTUNE_SCALE=10000,100000 go test -run '^$' -bench KBScale -benchtime 1x -timeout 2h ./rag/
 //
-// RAGTUNE_SCALE_STORES=embedded (or weaviate) measures one store only.
+// RAGTUNE_SCALE_STORES=embedded (or weaviate) measures one store only;
+// RAGTUNE_SCALE_HEAPPROFILE=PREFIX writes each run's live heap after
+// ingest to PREFIX.STORE-CHUNKS.
 // Without RAGTUNE_SCALE the benchmark is skipped: it writes and indexes
 // gigabytes at the larger sizes.
 func BenchmarkKBScale(b *testing.B) {
@@ -124,6 +127,9 @@ func scaleRun(b *testing.B, store, src string) {
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
+	if p := os.Getenv("RAGTUNE_SCALE_HEAPPROFILE"); p != "" {
+		writeHeapProfile(b, fmt.Sprintf("%s.%s-%d", p, store, rep.Chunks))
+	}
 	liveMB := (float64(after.HeapAlloc) - float64(base.HeapAlloc)) / 1e6
 	queries := synthQueries(200, 7)
 	for _, q := range synthQueries(20, 99) { // warm caches and connections
@@ -160,6 +166,19 @@ func scaleRun(b *testing.B, store, src string) {
 	b.Logf("| %s | %d | %.0f | %.1f / %.1f | %.1f / %.1f | %.0f (live %.0f) | %.0f | %.0f |", store, rep.Chunks, rate,
 		ms(pct(lat[ModeBM25], 50)), ms(pct(lat[ModeBM25], 99)), ms(pct(lat[ModeHybrid], 50)), ms(pct(lat[ModeHybrid], 99)),
 		heapMB, liveMB, float64(serverRSS)/1e6, float64(disk)/1e6)
+}
+
+// writeHeapProfile writes the live heap (after a collection) to path, for
+// finding where a store's memory goes: go tool pprof -sample_index=inuse_space.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // pct is the p-th percentile of ds (sorted in place).

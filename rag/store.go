@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,8 @@ import (
 //
 //	kb.json       configuration (chunking, BM25, embedding source), written once
 //	snapshot.bin  all documents, chunks, vectors and serialized indexes as of
-//	              sequence number Seq; replaced atomically (temp file + rename)
+//	              sequence number Seq; replaced atomically (temp file + rename);
+//	              format in store_snapshot.go
 //	wal.log       changes committed after the snapshot, one checksummed
 //	              record per commit (a batch is one record, so it is applied
 //	              whole or not at all), fsynced before the commit returns
@@ -53,9 +55,16 @@ const (
 	walFile      = "wal.log"
 	lockFile     = "LOCK"
 
-	compactMinLog   = 1 << 20   // never compact a log smaller than this
-	compactFraction = 4         // compact when the log exceeds snapshot/compactFraction
-	bulkMaxLog      = 256 << 20 // compact even during a bulk ingest past this
+	compactMinLog   = 1 << 20 // never compact a log smaller than this
+	compactFraction = 4       // compact when the log exceeds snapshot/compactFraction
+	// During a bulk ingest the log is compacted only once it exceeds both
+	// this and the snapshot: each rewrite then follows at least as many
+	// logged bytes as it rewrites, so a large ingest rewrites O(final
+	// size) bytes in all (a
+	// fixed limit rewrote a growing snapshot every 256 MB: a dozen
+	// multi-gigabyte rewrites at a million chunks), and replay after a
+	// crash re-indexes at most as much as the snapshot holds.
+	bulkMaxLog = 256 << 20
 )
 
 // StoreConfig is a knowledge base's fixed configuration.
@@ -122,9 +131,11 @@ type Store struct {
 	embed  Embedder
 	shared bool // OpenShared: follow another writer, take over when it is gone
 
-	mu     sync.RWMutex // guards docs, chunks, seq and the lex and vec pointers
+	// The chunks live once, in their documents' records (found by chunk
+	// ID through docs); the records keep no vectors, which the vector
+	// index holds.
+	mu     sync.RWMutex // guards docs, seq and the lex and vec pointers
 	docs   map[string]*DocRecord
-	chunks map[string]Chunk
 	seq    uint64
 	lex    *index.BM25
 	vec    VectorIndex
@@ -361,7 +372,7 @@ var errLogGap = errors.New("write-ahead log does not follow the snapshot")
 // sequence numbers, and the load starts again.
 func (s *Store) loadConsistent() error {
 	for attempt := 0; ; attempt++ {
-		s.docs, s.chunks, s.seq, s.walSize = map[string]*DocRecord{}, map[string]Chunk{}, 0, 0
+		s.docs, s.seq, s.walSize = map[string]*DocRecord{}, 0, 0
 		err := s.load()
 		if s.unlock != nil {
 			return err // the writer: nobody else checkpoints
@@ -403,14 +414,6 @@ func (s *Store) newVectorIndex(dim int) VectorIndex {
 	return index.NewFlat(dim)
 }
 
-type snapshot struct {
-	Seq        uint64
-	Docs       []*DocRecord
-	BM25       []byte
-	VectorKind string
-	Vectors    []byte
-}
-
 // load reads the snapshot and the log's complete records into s (which
 // holds empty maps), recording which snapshot file it read and how many
 // log bytes.
@@ -421,34 +424,21 @@ func (s *Store) load() error {
 	}
 	s.newIndexes(dim)
 	s.snapInfo, s.snapSize = nil, 0
-	var snap snapshot
-	fi, err := readFrame(filepath.Join(s.dir, snapshotFile), &snap)
+	snap, fi, err := readSnapshot(filepath.Join(s.dir, snapshotFile), index.DefaultAnalyzer().Tokens)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, errNewerSnapshot):
+		return &Error{Public: snapNewerMessage, Err: fmt.Errorf("open knowledge base %s: %w (%s)", s.dir, err, snapNewerMessage)}
 	case err != nil:
 		return &Error{Public: "the knowledge base's snapshot is damaged (details are in the server log)", Err: fmt.Errorf("open knowledge base %s: snapshot: %w", s.dir, err)}
 	default:
 		s.snapInfo, s.snapSize = fi, fi.Size()
-		lex, err := index.LoadBM25(bytes.NewReader(snap.BM25), index.DefaultAnalyzer().Tokens)
-		if err != nil {
-			return &Error{Public: "the knowledge base's snapshot is damaged (details are in the server log)", Err: fmt.Errorf("open knowledge base %s: %w", s.dir, err)}
+		s.lex, s.seq = snap.lex, snap.seq
+		if snap.vec != nil {
+			s.vec = snap.vec
 		}
-		s.lex = lex
-		switch snap.VectorKind {
-		case "flat":
-			s.vec, err = index.LoadFlat(bytes.NewReader(snap.Vectors))
-		case "hnsw":
-			s.vec, err = index.LoadHNSW(bytes.NewReader(snap.Vectors))
-		}
-		if err != nil {
-			return &Error{Public: "the knowledge base's snapshot is damaged (details are in the server log)", Err: fmt.Errorf("open knowledge base %s: %w", s.dir, err)}
-		}
-		s.seq = snap.Seq
-		for _, d := range snap.Docs {
+		for _, d := range snap.docs {
 			s.docs[d.Path] = d
-			for _, c := range d.Chunks {
-				s.chunks[chunkID(d.Path, c.Index)] = c
-			}
 		}
 	}
 	return s.readLog()
@@ -567,7 +557,30 @@ func readFrame(path string, v any) (fs.FileInfo, error) {
 	return fi, nil
 }
 
-func chunkID(path string, i int) string { return fmt.Sprintf("%s#%d", path, i) }
+func chunkID(path string, i int) string { return path + "#" + strconv.Itoa(i) }
+
+// chunkLocked finds a chunk by its ID (chunkID) in its document's record;
+// s.mu is held.
+func (s *Store) chunkLocked(id string) (Chunk, bool) {
+	i := strings.LastIndexByte(id, '#')
+	if i < 0 {
+		return Chunk{}, false
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	d, ok := s.docs[id[:i]]
+	if err != nil || !ok {
+		return Chunk{}, false
+	}
+	if n >= 0 && n < len(d.Chunks) && d.Chunks[n].Index == n {
+		return d.Chunks[n], true
+	}
+	for _, c := range d.Chunks {
+		if c.Index == n {
+			return c, true
+		}
+	}
+	return Chunk{}, false
+}
 
 // apply changes the in-memory state for one record (every change of a
 // batch). The maps are updated before the indexes on insert and after
@@ -608,9 +621,6 @@ func (s *Store) applyOne(rec *walRecord) error {
 			}
 		}
 		s.mu.Lock()
-		for _, c := range old.Chunks {
-			delete(s.chunks, chunkID(old.Path, c.Index))
-		}
 		delete(s.docs, rec.Path)
 		s.mu.Unlock()
 	}
@@ -618,15 +628,20 @@ func (s *Store) applyOne(rec *walRecord) error {
 		return nil
 	}
 	d := rec.Doc
+	// The record kept is a copy without the vectors (the vector index
+	// keeps its own normalized copy): the caller's record, and the log
+	// record being replayed, hold them only until they are indexed.
+	kept := *d
+	kept.Vectors = nil
 	s.mu.Lock()
-	s.docs[d.Path] = d
-	for _, c := range d.Chunks {
-		s.chunks[chunkID(d.Path, c.Index)] = c
-	}
+	s.docs[d.Path] = &kept
 	s.mu.Unlock()
+	// One ID string and one metadata map serve both indexes and every
+	// chunk of the document.
+	meta := map[string]string{MetaSource: d.Path, MetaTitle: d.Title}
 	docs := make([]index.Doc, len(d.Chunks))
 	for i, c := range d.Chunks {
-		docs[i] = index.Doc{ID: chunkID(d.Path, c.Index), Text: c.ContextText(), Meta: map[string]string{MetaSource: d.Path, MetaTitle: d.Title}}
+		docs[i] = index.Doc{ID: chunkID(d.Path, c.Index), Text: c.ContextText(), Meta: meta}
 	}
 	s.lex.AddBatch(docs)
 	if len(d.Vectors) > 0 {
@@ -640,7 +655,7 @@ func (s *Store) applyOne(rec *walRecord) error {
 			s.mu.Unlock()
 		}
 		for i, v := range d.Vectors {
-			if err := s.vec.Add(docs[i].ID, v, docs[i].Meta); err != nil {
+			if err := s.vec.Add(docs[i].ID, v, meta); err != nil {
 				return fmt.Errorf("document %s: %w", d.Path, err)
 			}
 		}
@@ -771,7 +786,7 @@ func (s *Store) commit(recs []*walRecord) error {
 	s.mu.Lock()
 	s.seq = rec.Seq
 	s.mu.Unlock()
-	if s.walSize > s.compactThreshold() && (s.bulk == 0 || s.walSize > bulkMaxLog) {
+	if s.walSize > s.compactThreshold() && (s.bulk == 0 || s.walSize > max(bulkMaxLog, s.snapSize)) {
 		// The commit is durable whatever happens here; a failed
 		// compaction is retried after the next commit and reported by
 		// Checkpoint and Close.
@@ -894,7 +909,7 @@ func (s *Store) reload() error {
 		return err
 	}
 	s.mu.Lock()
-	s.docs, s.chunks, s.seq, s.lex, s.vec = fresh.docs, fresh.chunks, fresh.seq, fresh.lex, fresh.vec
+	s.docs, s.seq, s.lex, s.vec = fresh.docs, fresh.seq, fresh.lex, fresh.vec
 	s.mu.Unlock()
 	s.walSize, s.snapInfo, s.snapSize = fresh.walSize, fresh.snapInfo, fresh.snapSize
 	return nil
@@ -923,44 +938,22 @@ func (s *Store) checkpointLocked() error {
 	if s.walSize == 0 || s.broken != nil {
 		return nil
 	}
-	var snap snapshot
 	s.mu.RLock()
-	snap.Seq = s.seq
+	seq := s.seq
+	docs := make([]*DocRecord, 0, len(s.docs))
 	for _, d := range s.docs {
-		snap.Docs = append(snap.Docs, d)
+		docs = append(docs, d)
 	}
 	lex, vec := s.lex, s.vec
 	s.mu.RUnlock()
-	sort.Slice(snap.Docs, func(i, j int) bool { return snap.Docs[i].Path < snap.Docs[j].Path })
-	var buf bytes.Buffer
-	if err := lex.Save(&buf); err != nil {
-		return err
-	}
-	snap.BM25 = append([]byte(nil), buf.Bytes()...)
-	if vec != nil {
-		buf.Reset()
-		if err := vec.Save(&buf); err != nil {
-			return err
-		}
-		snap.Vectors = buf.Bytes()
-		snap.VectorKind = "flat"
-		if _, ok := vec.(*index.HNSW); ok {
-			snap.VectorKind = "hnsw"
-		}
-	}
-	b, err := encodeRecord(&snap)
-	if err != nil {
-		return fmt.Errorf("encode snapshot: %w", err)
-	}
-	if int64(len(b))-8 > math.MaxUint32 {
-		return fmt.Errorf("knowledge base %s: a %d-byte snapshot does not fit the 4 GiB frame; the log keeps every commit", s.dir, len(b))
-	}
+	sort.Slice(docs, func(i, j int) bool { return docs[i].Path < docs[j].Path })
+	// Commits wait on walMu, so the indexes cannot move past seq while
+	// the snapshot streams out.
 	path := filepath.Join(s.dir, snapshotFile)
 	if err := index.SaveFile(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
+		return writeSnapshot(w, seq, docs, lex, vec)
 	}); err != nil {
-		return storeError(err)
+		return storeError(fmt.Errorf("write snapshot: %w", err))
 	}
 	if fi, err := os.Stat(path); err == nil {
 		s.snapInfo, s.snapSize = fi, fi.Size()
@@ -1075,9 +1068,12 @@ func (s *Store) Stats() StoreStats {
 	s.walMu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := StoreStats{Docs: len(s.docs), Chunks: len(s.chunks), Seq: s.seq, WALBytes: walBytes, Store: StoreEmbedded}
-	for _, c := range s.chunks {
-		st.Chars += int64(c.CharEnd - c.CharStart)
+	st := StoreStats{Docs: len(s.docs), Seq: s.seq, WALBytes: walBytes, Store: StoreEmbedded}
+	for _, d := range s.docs {
+		st.Chunks += len(d.Chunks)
+		for _, c := range d.Chunks {
+			st.Chars += int64(c.CharEnd - c.CharStart)
+		}
 	}
 	if s.remote != nil {
 		st.Store = StoreWeaviate
@@ -1143,7 +1139,7 @@ func (s *Store) Search(ctx context.Context, q Query) ([]Result, error) {
 	defer s.mu.RUnlock()
 	out := make([]Result, 0, len(hits))
 	for _, h := range hits {
-		if c, ok := s.chunks[h.ID]; ok {
+		if c, ok := s.chunkLocked(h.ID); ok {
 			out = append(out, Result{ID: h.ID, Score: h.Score, Chunk: c})
 		}
 	}
