@@ -58,6 +58,8 @@ type BM25 struct {
 	totalLen int64 // sum of live document lengths
 	dead     int   // deleted documents still in postings
 
+	gen uint64 // counts compactions, which renumber terms
+
 	accPool sync.Pool
 }
 
@@ -118,16 +120,21 @@ func (x *BM25) Len() int {
 // Add indexes one document, replacing any document with the same ID.
 func (x *BM25) Add(d Doc) { x.AddBatch([]Doc{d}) }
 
-// termFreq is one distinct term of a document and its count.
+// termFreq is one distinct term of a document, its count, and its term
+// number as looked up before the write lock (noTerm: not yet indexed).
 type termFreq struct {
 	term string
 	tf   uint32
+	tn   uint32
 }
+
+const noTerm = math.MaxUint32
 
 // AddBatch indexes documents, tokenizing them in parallel first.
 func (x *BM25) AddBatch(docs []Doc) {
 	tfs := make([][]termFreq, len(docs))
 	lens := make([]int32, len(docs))
+	gens := make([]uint64, len(docs))
 	var wg sync.WaitGroup
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(docs)/8))
 	for w := range workers {
@@ -145,8 +152,19 @@ func (x *BM25) AddBatch(docs []Doc) {
 						continue
 					}
 					count[t] = len(list)
-					list = append(list, termFreq{t, 1})
+					list = append(list, termFreq{t, 1, noTerm})
 				}
+				// The term lookups (a random access each into a map of
+				// every term) run here, in parallel and under the read
+				// lock, rather than one by one under the write lock.
+				x.mu.RLock()
+				for j := range list {
+					if tn, ok := x.terms[list[j].term]; ok {
+						list[j].tn = tn
+					}
+				}
+				gens[i] = x.gen
+				x.mu.RUnlock()
 				tfs[i], lens[i] = list, int32(len(toks))
 			}
 		}()
@@ -167,8 +185,12 @@ func (x *BM25) AddBatch(docs []Doc) {
 		x.byID[d.ID] = n
 		x.live++
 		x.totalLen += int64(lens[i])
+		stale := gens[i] != x.gen // a compaction renumbered the terms since
 		for _, e := range tfs[i] {
-			tn, ok := x.terms[e.term]
+			tn, ok := e.tn, e.tn != noTerm && !stale
+			if !ok {
+				tn, ok = x.terms[e.term]
+			}
 			if !ok {
 				tn = uint32(len(x.postings))
 				// A copy: the token may be a slice of the document's
@@ -263,6 +285,7 @@ func (x *BM25) maybeCompactLocked() {
 		x.alive[i] = true
 	}
 	x.terms, x.postings, x.df, x.last, x.metas, x.dead = terms, postings, df, last, metas, 0
+	x.gen++
 	for i, id := range x.ids {
 		x.byID[id] = uint32(i)
 	}
