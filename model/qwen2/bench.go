@@ -43,10 +43,10 @@ type BenchOptions struct {
 // token ids (from a fixed seed, so runs are comparable; speed does not
 // depend on which tokens they are) in one Forward call, then o.Gen greedy
 // tokens one at a time. With o.Batch N > 1, N sequences prefill their own
-// prompts one after the other and then decode together, one Batch step per
-// token for all of them, as a server does for N clients: decode speed is
-// then the aggregate, DecodeSeqTokS the rate per sequence. The caller
-// checks that Prompt+Gen fit in MaxContext.
+// prompts together (Batch steps of several prompts' tokens) and then decode
+// together, one Batch step per token for all of them, as a server does for
+// N clients: decode speed is then the aggregate, DecodeSeqTokS the rate per
+// sequence. The caller checks that Prompt+Gen fit in MaxContext.
 func (m *Model) Bench(o BenchOptions) (*BenchResult, error) {
 	n := max(1, o.Batch)
 	res := &BenchResult{PromptTokens: o.Prompt, GenTokens: o.Gen, Batch: n,
@@ -100,18 +100,14 @@ func (m *Model) benchOne(res *BenchResult, st *State, prompt []int) error {
 	return nil
 }
 
-// benchBatch times N sequences: each prefills its own prompt, one after
-// the other, then all decode together, one Batch step per token.
+// benchBatch times N sequences: their prompts prefill together, then all
+// decode together, one Batch step per token.
 func (m *Model) benchBatch(res *BenchResult, states []*State, prompts [][]int) error {
 	n, gen := len(states), res.GenTokens
-	next := make([][]int, n)
 	t0 := time.Now()
-	for i, st := range states {
-		logits, err := st.Forward(prompts[i])
-		if err != nil {
-			return fmt.Errorf("bench prefill of sequence %d: %w", i+1, err)
-		}
-		next[i] = []int{bestToken(logits)}
+	next, err := m.prefillTogether(states, prompts, benchPrefillSteps*m.chunk)
+	if err != nil {
+		return fmt.Errorf("bench prefill: %w", err)
 	}
 	res.PrefillTokS = float64(n*res.PromptTokens) / time.Since(t0).Seconds()
 	b := m.NewBatch(n, n)
@@ -132,6 +128,51 @@ func (m *Model) benchBatch(res *BenchResult, states []*State, prompts [][]int) e
 		res.DecodeSeqTokS = res.DecodeTokS / float64(n)
 	}
 	return nil
+}
+
+// benchPrefillSteps is how many State chunks of prompt tokens one prefill
+// step of a batched bench holds: four 128-token prompts share each pass
+// over the weights, and the one step's activations take less memory than
+// every sequence's own State buffers would.
+const benchPrefillSteps = 4
+
+// prefillTogether runs every prompt into its state through Batch steps of
+// up to step tokens, filled in order (a prompt that does not fit goes on
+// in the next step), and returns each sequence's greedy next token as a
+// one-token slice.
+func (m *Model) prefillTogether(states []*State, prompts [][]int, step int) ([][]int, error) {
+	n := len(states)
+	total := 0
+	for _, p := range prompts {
+		total += len(p)
+	}
+	b := m.NewBatch(max(1, min(step, total)), n)
+	next := make([][]int, n)
+	done := make([]int, n) // prompt tokens queued so far, per sequence
+	slot := make([]int, n) // index in the step of a sequence whose prompt ends in it, or -1
+	for first := 0; first < n; {
+		for i := range slot {
+			slot[i] = -1
+		}
+		for i := first; i < n && b.Tokens() < b.MaxTokens(); i++ {
+			k := min(len(prompts[i])-done[i], b.MaxTokens()-b.Tokens())
+			last := done[i]+k == len(prompts[i])
+			j, err := b.Add(states[i], prompts[i][done[i]:done[i]+k], last)
+			if err != nil {
+				return nil, fmt.Errorf("sequence %d: %w", i+1, err)
+			}
+			done[i] += k
+			if last {
+				slot[i] = j
+			}
+		}
+		b.Run()
+		for i := first; i < n && slot[i] >= 0; i++ {
+			next[i] = []int{bestToken(b.Logits(slot[i]))}
+			first = i + 1
+		}
+	}
+	return next, nil
 }
 
 // bestToken is greedy decoding's choice: the first of the largest logits.
