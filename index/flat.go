@@ -176,6 +176,27 @@ func (f *Flat) Search(query []float32, k int, filter Filter) ([]Hit, error) {
 	return out, nil
 }
 
+// ShareIDs makes f's ids the very strings x holds for the same ids, so two
+// indexes over the same chunks, loaded from their files, keep each id
+// once (as they do when built from the same Doc IDs).
+func (f *Flat) ShareIDs(x *BM25) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, id := range f.ids {
+		n, ok := x.byID[id]
+		if !ok {
+			continue
+		}
+		f.ids[i] = x.ids[n]
+		if f.alive[i] {
+			// Assigning to an existing key replaces the stored key too.
+			f.byID[f.ids[i]] = i
+		}
+	}
+}
+
 // File kinds: flatv2 is the streamed layout Save writes; flat the gob
 // frame of the earlier one (metadata per row), which LoadFlat still reads.
 const (

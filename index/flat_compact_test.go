@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+	"unsafe"
 )
 
 // TestFlatSaveLoadFormats saves a flat index in the current format and in
@@ -59,5 +60,31 @@ func TestFlatSaveLoadFormats(t *testing.T) {
 		if _, err := LoadFlat(bytes.NewReader(b)); err == nil {
 			t.Errorf("%s format: damage not detected", name)
 		}
+	}
+}
+
+// TestFlatShareIDs checks that after ShareIDs the flat index holds the
+// BM25 index's id strings (one copy each) and still finds and deletes by
+// id.
+func TestFlatShareIDs(t *testing.T) {
+	x := NewBM25(DefaultBM25Params, nil)
+	f := NewFlat(8)
+	vecs := randomVectors(50, 8, 9)
+	for i, v := range vecs {
+		x.Add(Doc{ID: fmt.Sprintf("doc#%d", i), Text: fmt.Sprintf("text %d", i)})
+		f.Add(fmt.Sprintf("doc#%d", i), v, nil)
+	}
+	f.ShareIDs(x)
+	for i, id := range f.ids {
+		if unsafe.StringData(id) != unsafe.StringData(x.ids[i]) {
+			t.Fatalf("row %d: id %q not shared", i, id)
+		}
+	}
+	hits, _ := f.Search(vecs[7], 1, nil)
+	if len(hits) != 1 || hits[0].ID != "doc#7" {
+		t.Fatalf("hits %v, want doc#7", hits)
+	}
+	if !f.Delete("doc#7") || f.Len() != 49 {
+		t.Fatal("delete by id after sharing failed")
 	}
 }

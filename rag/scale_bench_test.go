@@ -81,7 +81,11 @@ func scaleRun(b *testing.B, store, src string) {
 	if st, err = OpenStore(dir, hashEmbedder(64), false); err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
 
 	// The heap figure is the growth during ingest: what the process held
 	// before (the gse dictionary, an earlier run's leftovers) is not the
@@ -147,6 +151,33 @@ func scaleRun(b *testing.B, store, src string) {
 			lat[mode] = append(lat[mode], time.Since(t0))
 		}
 	}
+	// What a later process (ask, serve) holds: the knowledge base opened
+	// afresh from its files, after this one let go of its copy.
+	var reopenMB, openSec float64
+	if store == StoreEmbedded {
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		st = nil
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		t0 := time.Now()
+		ro, err := OpenStore(dir, hashEmbedder(64), true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		openSec = time.Since(t0).Seconds()
+		if _, err := ro.Search(ctx, Query{Text: queries[0], K: 5, Mode: ModeHybrid}); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		reopenMB = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / 1e6
+		ro.Close()
+		runtime.KeepAlive(ro)
+	}
 	disk := dirBytes(dir)
 	var serverRSS int64
 	if node != nil {
@@ -163,6 +194,9 @@ func scaleRun(b *testing.B, store, src string) {
 	b.ReportMetric(liveMB, "client-live-MB")
 	b.ReportMetric(float64(serverRSS)/1e6, "server-rss-MB")
 	b.ReportMetric(float64(disk)/1e6, "disk-MB")
+	b.ReportMetric(reopenMB, "reopen-live-MB")
+	b.ReportMetric(openSec, "open-s")
+	b.Logf("reopened: %.0f MB live, opened in %.1f s", reopenMB, openSec)
 	b.Logf("| %s | %d | %.0f | %.1f / %.1f | %.1f / %.1f | %.0f (live %.0f) | %.0f | %.0f |", store, rep.Chunks, rate,
 		ms(pct(lat[ModeBM25], 50)), ms(pct(lat[ModeBM25], 99)), ms(pct(lat[ModeHybrid], 50)), ms(pct(lat[ModeHybrid], 99)),
 		heapMB, liveMB, float64(serverRSS)/1e6, float64(disk)/1e6)

@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -559,6 +560,24 @@ func readFrame(path string, v any) (fs.FileInfo, error) {
 
 func chunkID(path string, i int) string { return path + "#" + strconv.Itoa(i) }
 
+// shareChunkStrings points each chunk's source, title and heading path at
+// its document's (or the previous chunk's) equal strings. Decoding a
+// record (the log, a snapshot) allocates them anew for every chunk.
+func shareChunkStrings(d *DocRecord) {
+	for i := range d.Chunks {
+		c := &d.Chunks[i]
+		if c.Source == d.Path {
+			c.Source = d.Path
+		}
+		if c.Title == d.Title {
+			c.Title = d.Title
+		}
+		if i > 0 && slices.Equal(c.Headings, d.Chunks[i-1].Headings) {
+			c.Headings = d.Chunks[i-1].Headings
+		}
+	}
+}
+
 // chunkLocked finds a chunk by its ID (chunkID) in its document's record;
 // s.mu is held.
 func (s *Store) chunkLocked(id string) (Chunk, bool) {
@@ -633,6 +652,7 @@ func (s *Store) applyOne(rec *walRecord) error {
 	// record being replayed, hold them only until they are indexed.
 	kept := *d
 	kept.Vectors = nil
+	shareChunkStrings(&kept)
 	s.mu.Lock()
 	s.docs[d.Path] = &kept
 	s.mu.Unlock()

@@ -168,6 +168,9 @@ func readSnapshotV2(br *bufio.Reader, limit int64, tok index.Tokenizer) (*loaded
 		if len(batch) == 0 {
 			return nil, fmt.Errorf("snapshot documents are corrupt after %d of %d: an empty batch", len(snap.docs), hdr.Docs)
 		}
+		for _, d := range batch {
+			shareChunkStrings(d)
+		}
 		snap.docs = append(snap.docs, batch...)
 	}
 	var err error
@@ -177,6 +180,7 @@ func readSnapshotV2(br *bufio.Reader, limit int64, tok index.Tokenizer) (*loaded
 	if snap.vec, err = loadVectorIndex(hdr.VectorKind, br); err != nil {
 		return nil, err
 	}
+	shareIDs(snap)
 	var end snapEnd
 	if _, err := readRecordLimit(br, &end, limit); err != nil || end.Docs != hdr.Docs {
 		return nil, fmt.Errorf("snapshot end record is missing or corrupt (%v)", err)
@@ -200,8 +204,17 @@ func readSnapshotV1(br *bufio.Reader, limit int64, tok index.Tokenizer) (*loaded
 	}
 	for _, d := range snap.docs {
 		d.Vectors = nil // the vector index holds them
+		shareChunkStrings(d)
 	}
+	shareIDs(snap)
 	return snap, nil
+}
+
+// shareIDs lets the flat index use the BM25 index's chunk ID strings.
+func shareIDs(snap *loadedSnapshot) {
+	if f, ok := snap.vec.(*index.Flat); ok {
+		f.ShareIDs(snap.lex)
+	}
 }
 
 func loadVectorIndex(kind string, br *bufio.Reader) (VectorIndex, error) {
