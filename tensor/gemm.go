@@ -221,25 +221,45 @@ func (o *fwdOp) release() {
 }
 
 func (o *fwdOp) pack(lo, hi int) {
-	nr, C, T := o.k.nr, o.C, o.T
+	k, nr, C, T := o.k, o.k.nr, o.C, o.T
+	c8 := C &^ 7
 	for p := lo; p < hi; p++ {
 		dst := o.s.packed[p*C*nr : (p+1)*C*nr]
-		// 64 columns at a time, so the block being written (64×nr floats)
-		// stays in L1 while the nr rows are read into it.
-		for k0 := 0; k0 < C; k0 += 64 {
-			k1 := min(k0+64, C)
-			for j := 0; j < nr; j++ {
-				t := p*nr + j
-				if t >= T {
-					for k := k0; k < k1; k++ {
-						dst[k*nr+j] = 0
-					}
-					continue
+		if k.transpose8 != nil && (p+1)*nr <= T && c8 > 0 {
+			// 256 columns at a time, so the nr rows of the block being
+			// written (256×nr floats) stay in L1 across the nr/8 calls.
+			for k0 := 0; k0 < c8; k0 += 256 {
+				n := min(256, c8-k0)
+				for j := 0; j < nr; j += 8 {
+					src := o.inp[(p*nr+j)*C+k0 : (p*nr+j+7)*C+k0+n]
+					k.transpose8(&dst[k0*nr+j], nr*4, &src[0], C*4, n)
 				}
-				row := o.inp[t*C+k0 : t*C+k1]
-				for k, v := range row {
-					dst[(k0+k)*nr+j] = v
+			}
+			packTokens(dst, o.inp, p*nr, nr, T, C, c8, C)
+			continue
+		}
+		packTokens(dst, o.inp, p*nr, nr, T, C, 0, C)
+	}
+}
+
+// packTokens writes columns [k0, k1) of panel dst: dst[k*nr+j] =
+// inp[(t0+j)*C+k], zero for tokens past T.
+func packTokens(dst, inp []float32, t0, nr, T, C, k0, k1 int) {
+	// 64 columns at a time, so the block being written (64×nr floats)
+	// stays in L1 while the nr rows are read into it.
+	for c0 := k0; c0 < k1; c0 += 64 {
+		c1 := min(c0+64, k1)
+		for j := 0; j < nr; j++ {
+			t := t0 + j
+			if t >= T {
+				for k := c0; k < c1; k++ {
+					dst[k*nr+j] = 0
 				}
+				continue
+			}
+			row := inp[t*C+c0 : t*C+c1]
+			for k, v := range row {
+				dst[(c0+k)*nr+j] = v
 			}
 		}
 	}
@@ -350,45 +370,59 @@ func MatMulBackward(dinp, dw, dbias, dout, inp, w []float32, T, C, OC int) {
 
 // gemmNN accumulates c (M, N) += A (M, K) · b (K, N) with b and c row-major.
 // A(i,k) = a[i*lda/4 + k], or a[k*lda/4 + i] when aCols.
+//
+// b is a weight matrix in the input gradient (dinp += dout · w) and an
+// activation matrix in the weight gradient; read in place, the kernel's
+// k-th step would touch row k of b, nr floats at a stride of N floats, so a
+// k-block would span hundreds of pages and, at strides that are multiples
+// of 2 KiB, a handful of cache sets. Each work unit therefore packs its
+// k-block of b (nnKC × nnNB) into nr-wide panels first, which the kernel
+// then streams contiguously from L2 while one mr-row strip of A stays in
+// L1. A unit covers all of M where there are enough column blocks to share
+// out, so each block of b is packed once; A is packed only when it is
+// columns (a strided gather of mr floats per k), never when it is rows.
 func gemmNN(c, a []float32, lda int, aCols bool, b []float32, M, N, K int) {
 	op := nnOpPool.Get().(*nnOp)
 	k := impl
-	*op = nnOp{k: k, c: c, a: a, b: b, lda: lda, aCols: aCols, M: M, N: N, K: K, nt: Threads()}
+	nt := Threads()
+	*op = nnOp{k: k, c: c, a: a, b: b, lda: lda, aCols: aCols, M: M, N: N, K: K}
 	s := scratchPool.Get().(*scratch)
 	op.s = s
 	mr, nr := k.mr, k.nr
-	if rem := M % mr; rem != 0 {
-		// The last row tile reads a zero-padded copy so the kernel never
-		// reads past a (mr×K when A is rows, K×mr when A is columns).
+	if rem := M % mr; rem != 0 && !aCols {
+		// The last row strip reads a zero-padded copy so the kernel never
+		// reads past a.
 		s.padA = grow(s.padA, mr*K)
 		clear(s.padA)
 		m0 := M - rem
 		for i := 0; i < rem; i++ {
-			for kk := 0; kk < K; kk++ {
-				if aCols {
-					s.padA[kk*mr+i] = a[kk*lda/4+m0+i]
-				} else {
-					s.padA[i*K+kk] = a[(m0+i)*lda/4+kk]
-				}
-			}
+			copy(s.padA[i*K:i*K+K], a[(m0+i)*lda/4:(m0+i)*lda/4+K])
 		}
 	}
-	if rem := N % nr; rem != 0 {
-		s.padB = grow(s.padB, K*nr)
-		clear(s.padB)
-		n0 := N - rem
-		for kk := 0; kk < K; kk++ {
-			copy(s.padB[kk*nr:kk*nr+rem], b[kk*N+n0:kk*N+N])
-		}
+	op.nNB = (N + nnNB - 1) / nnNB
+	// Split M only when the column blocks alone cannot keep every worker
+	// busy with a few units each (dynamic hand-out needs slack when a
+	// core is shared); every extra split packs the same block of b again.
+	op.nMB = 1
+	if want := 4 * nt; op.nNB < want && M > 8*mr {
+		op.nMB = min((want+op.nNB-1)/op.nNB, M/(4*mr))
 	}
-	s.locals(op.nt, mr*nr)
-	op.nMB = (M + gemmMC - 1) / gemmMC
-	op.nNB = (N + gemmNB - 1) / gemmNB
-	parallelDynamic(op.nt, op.nMB*op.nNB, 1, op)
+	op.mRows = ((M+op.nMB-1)/op.nMB + mr - 1) / mr * mr
+	op.nMB = (M + op.mRows - 1) / op.mRows
+	s.locals(nt, nnKC*nnNB+nnKC*mr+mr*nr)
+	parallelDynamic(nt, op.nMB*op.nNB, 1, op)
 	scratchPool.Put(s)
 	*op = nnOp{}
 	nnOpPool.Put(op)
 }
+
+// Blocking of gemmNN: a unit's packed k-block of b, nnKC × nnNB floats
+// (128 KiB), sits in L2 while the kernel streams its panels (nnKC × nr,
+// 16 KiB on AVX2) past an A strip of mr × nnKC floats held in L1.
+const (
+	nnKC = 256
+	nnNB = 128 // a multiple of every kernel's nr (32, 16, 8)
+)
 
 type nnOp struct {
 	k        *kernels
@@ -396,8 +430,8 @@ type nnOp struct {
 	lda      int
 	aCols    bool
 	M, N, K  int
-	nt       int
 	nMB, nNB int
+	mRows    int // rows of c per unit, a multiple of mr
 	s        *scratch
 }
 
@@ -409,44 +443,40 @@ func (o *nnOp) Run(w, lo, hi int) {
 	}
 }
 
-func (o *nnOp) unit(tile []float32, mb, nb int) {
+func (o *nnOp) unit(local []float32, mb, nb int) {
 	k, M, N, K := o.k, o.M, o.N, o.K
 	mr, nr := k.mr, k.nr
-	m0, m1 := mb*gemmMC, min(M, mb*gemmMC+gemmMC)
-	n0, n1 := nb*gemmNB, min(N, nb*gemmNB+gemmNB)
-	mFull, nFull := M-M%mr, N-N%nr
-	gemm := k.gemmR
-	if o.aCols {
-		gemm = k.gemmP
-	}
-	for kc := 0; kc < K; kc += gemmKC {
-		kl := min(gemmKC, K-kc)
+	bp := local[:nnKC*nnNB]
+	ap := local[nnKC*nnNB : nnKC*nnNB+nnKC*mr]
+	tile := local[nnKC*nnNB+nnKC*mr:]
+	m0, m1 := mb*o.mRows, min(M, mb*o.mRows+o.mRows)
+	n0, n1 := nb*nnNB, min(N, nb*nnNB+nnNB)
+	np := (n1 - n0 + nr - 1) / nr
+	mFull := M - M%mr
+	for kc := 0; kc < K; kc += nnKC {
+		kl := min(nnKC, K-kc)
+		packRows(k, bp, o.b, N, kc, kl, n0, n1)
 		for i := m0; i < m1; i += mr {
 			var a *float32
 			lda := o.lda
+			gemm := k.gemmR
 			switch {
-			case i < mFull && o.aCols:
-				a = &o.a[kc*lda/4+i]
+			case o.aCols:
+				packCols(ap, o.a, lda/4, kc, kl, i, min(i+mr, M), mr)
+				a, lda, gemm = &ap[0], mr*4, k.gemmP
 			case i < mFull:
 				a = &o.a[i*lda/4+kc]
-			case o.aCols:
-				a, lda = &o.s.padA[kc*mr], mr*4
 			default:
 				a, lda = &o.s.padA[kc], K*4
 			}
-			for j := n0; j < n1; j += nr {
-				var b *float32
-				ldb := N * 4
-				if j < nFull {
-					b = &o.b[kc*N+j]
-				} else {
-					b, ldb = &o.s.padB[kc*nr], nr*4
-				}
-				if i < mFull && j < nFull {
-					gemm(kl, a, lda, b, ldb, &o.c[i*N+j], N*4, 1)
+			for p := 0; p < np; p++ {
+				j := n0 + p*nr
+				b := &bp[p*kl*nr]
+				if i+mr <= M && j+nr <= N {
+					gemm(kl, a, lda, b, nr*4, &o.c[i*N+j], N*4, 1)
 					continue
 				}
-				gemm(kl, a, lda, b, ldb, &tile[0], nr*4, 0)
+				gemm(kl, a, lda, b, nr*4, &tile[0], nr*4, 0)
 				for ii := i; ii < min(i+mr, M); ii++ {
 					dst := o.c[ii*N+j : ii*N+min(j+nr, N)]
 					src := tile[(ii-i)*nr:]
@@ -455,6 +485,55 @@ func (o *nnOp) unit(tile []float32, mb, nb int) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// packRows copies rows [k0, k0+kl) × columns [n0, n1) of b (row-major, N
+// columns) into nr-wide panels: dst[p*kl*nr + k*nr + j] = b[(k0+k)*N + n0 +
+// p*nr + j], zero past n1.
+func packRows(k *kernels, dst, b []float32, N, k0, kl, n0, n1 int) {
+	nr := k.nr
+	full := (n1 - n0) / nr
+	if full > 0 {
+		_ = dst[full*kl*nr-1]
+		_ = b[(k0+kl-1)*N+n0+full*nr-1]
+		if k.packRows != nil {
+			k.packRows(&dst[0], &b[k0*N+n0], N*4, kl, full)
+		} else {
+			packRowsGo(dst, b[k0*N+n0:], N, kl, full, nr)
+		}
+	}
+	if n0+full*nr == n1 {
+		return
+	}
+	for kk := 0; kk < kl; kk++ {
+		d := dst[full*kl*nr+kk*nr : full*kl*nr+kk*nr+nr]
+		clear(d[copy(d, b[(k0+kk)*N+n0+full*nr:(k0+kk)*N+n1]):])
+	}
+}
+
+// packRowsGo is packRows for np whole panels, src at the block's corner.
+func packRowsGo(dst, src []float32, N, kl, np, nr int) {
+	for k := 0; k < kl; k++ {
+		row := src[k*N : k*N+np*nr]
+		for p := 0; p < np; p++ {
+			copy(dst[p*kl*nr+k*nr:p*kl*nr+k*nr+nr], row[p*nr:p*nr+nr])
+		}
+	}
+}
+
+// packCols gathers A(i,k) = a[k*lda + i] for rows [i0, i1) and k in
+// [k0, k0+kl) into dst[k*mr + i-i0], zero for rows past i1: a columns
+// operand read at a stride of lda floats per k becomes one contiguous strip.
+func packCols(dst, a []float32, lda, k0, kl, i0, i1, mr int) {
+	n := i1 - i0
+	for k := 0; k < kl; k++ {
+		d := dst[k*mr : k*mr+mr]
+		src := a[(k0+k)*lda+i0 : (k0+k)*lda+i1]
+		copy(d, src)
+		if n < mr {
+			clear(d[n:])
 		}
 	}
 }

@@ -79,6 +79,9 @@ var matmulShapes = []struct{ T, C, OC int }{
 	{1, 1, 1}, {1, 7, 5}, {1, 64, 64}, {2, 33, 13}, {3, 100, 9}, {4, 17, 12},
 	{5, 16, 12}, {13, 31, 7}, {32, 64, 24}, {33, 129, 25}, {47, 520, 37},
 	{100, 1030, 200}, {130, 48, 193}, {64, 3, 400},
+	// Several k-blocks, column blocks and row blocks of gemmNN, with
+	// ragged edges on every side (dinp: M=T, N=C, K=OC; dw: M=OC, N=C, K=T).
+	{77, 300, 530}, {262, 141, 35},
 }
 
 func TestMatMul(t *testing.T) {
@@ -333,6 +336,56 @@ func TestRowKernels(t *testing.T) {
 			}
 			impl.axpy4(&y[0], &w[0], 4*ld, &a[0], n)
 			checkClose(t, fmt.Sprintf("axpy4 n=%d", n), f64(y), want, scale, 1e-6)
+		}
+	})
+}
+
+// TestPackKernels checks each set's packing routines (assembly where the
+// set has them) against their definitions, over ragged panel counts and
+// strides, including the prefetch past the last row.
+func TestPackKernels(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(14, 15))
+		nr := impl.nr
+		for _, sh := range []struct{ N, kl, n0, n1 int }{
+			{16, 1, 0, 16}, {40, 3, 0, 40}, {100, 7, 3, 99}, {300, 33, 17, 300}, {129, 256, 0, 129},
+		} {
+			b := randVec(r, (sh.kl+2)*sh.N)
+			np := (sh.n1 - sh.n0 + nr - 1) / nr
+			dst := randVec(r, np*sh.kl*nr)
+			packRows(impl, dst, b, sh.N, 2, sh.kl, sh.n0, sh.n1)
+			for p := 0; p < np; p++ {
+				for k := 0; k < sh.kl; k++ {
+					for j := 0; j < nr; j++ {
+						var want float32
+						if col := sh.n0 + p*nr + j; col < sh.n1 {
+							want = b[(2+k)*sh.N+col]
+						}
+						if got := dst[p*sh.kl*nr+k*nr+j]; got != want {
+							t.Fatalf("packRows %+v: panel %d k %d j %d: got %g, want %g", sh, p, k, j, got, want)
+						}
+					}
+				}
+			}
+		}
+		if impl.transpose8 == nil {
+			return
+		}
+		for _, sh := range []struct{ lds, ldd, n int }{{8, 8, 8}, {19, 16, 16}, {1031, 32, 1024}} {
+			src := randVec(r, 7*sh.lds+sh.n)
+			dst := randVec(r, (sh.n-1)*sh.ldd+8)
+			want := append([]float32(nil), dst...)
+			for k := 0; k < sh.n; k++ {
+				for j := 0; j < 8; j++ {
+					want[k*sh.ldd+j] = src[j*sh.lds+k]
+				}
+			}
+			impl.transpose8(&dst[0], sh.ldd*4, &src[0], sh.lds*4, sh.n)
+			for i := range want {
+				if dst[i] != want[i] {
+					t.Fatalf("transpose8 %+v: element %d: got %g, want %g", sh, i, dst[i], want[i])
+				}
+			}
 		}
 	})
 }

@@ -28,6 +28,12 @@ type kernels struct {
 	swiglu func(out, gate, up *float32, n int)
 	// axpy4 adds Σ_r a[r]·x_r to y for four rows x_r = x + r·ldx bytes.
 	axpy4 func(y, x *float32, ldx int, a *float32, n int)
+	// packRows lays kl rows (lds bytes apart) of np·nr floats out as np
+	// panels of kl×nr (gemmNN's B); nil: packRowsGo.
+	packRows func(dst, src *float32, lds, kl, np int)
+	// transpose8 sets dst[k*ldd/4 + r] = src[r*lds/4 + k] for r < 8, k < n,
+	// n a multiple of 8 (MatMul's activation panels); nil: a Go loop.
+	transpose8 func(dst *float32, ldd int, src *float32, lds, n int)
 }
 
 var implGo = &kernels{

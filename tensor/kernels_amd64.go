@@ -54,6 +54,15 @@ func axpy4AVX512(y, x *float32, ldx int, a *float32, n int)
 //go:noescape
 func axpy4AVX2(y, x *float32, ldx int, a *float32, n int)
 
+//go:noescape
+func packRows16AVX2(dst, src *float32, lds, kl, np int)
+
+//go:noescape
+func packRows32AVX2(dst, src *float32, lds, kl, np int)
+
+//go:noescape
+func transpose8AVX2(dst *float32, ldd int, src *float32, lds, n int)
+
 var (
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -64,13 +73,14 @@ var implAVX512 = &kernels{
 	gemmR: sgemmAVX512R, gemmP: sgemmAVX512P,
 	dot: dotAVX512, axpy: axpyAVX512, dot4: dot4AVX512, bf16: bf16ToF32AVX512,
 	swiglu: swigluAVX512, axpy4: axpy4AVX512,
+	packRows: packRows32AVX2, transpose8: transpose8AVX2,
 }
 
 var implAVX2 = &kernels{
 	name: "avx2", width: 8, mr: 6, nr: 16,
 	gemmR: sgemmAVX2R, gemmP: sgemmAVX2P,
 	dot: dotAVX2, axpy: axpyAVX2, dot4: dot4AVX2, bf16: bf16ToF32AVX2, axpy4: axpy4AVX2,
-	swiglu: swigluAVX2,
+	swiglu: swigluAVX2, packRows: packRows16AVX2, transpose8: transpose8AVX2,
 }
 
 func init() {

@@ -56,6 +56,9 @@ func main() {
 	bf16("AVX2", "Y", 8)
 	swiglu()
 	swigluAVX2()
+	packRows(16)
+	packRows(32)
+	transpose8()
 	write(*outPath)
 }
 
@@ -130,6 +133,22 @@ func gemm(isa, r string, mr, nv int, panel bool) {
 			p("\tADDQ R9, %s", bases[g])
 		}
 	}
+	p("\tMOVQ c+40(FP), DI")
+	p("\tMOVQ ldc+48(FP), SI")
+	if r == "Y" {
+		// The C tile is read once, after the loop, from rows far apart (an
+		// output row each) that are often in L3 or memory by then: fetch
+		// it now, while the k-loop runs, instead of stalling the stores.
+		// (Added where it was measured, on AVX2.)
+		p("\tMOVQ DI, AX")
+		for i := 0; i < mr; i++ {
+			p("\tPREFETCHT0 (AX)")
+			p("\tPREFETCHT0 %d(AX)", nv*width*4-1)
+			if i < mr-1 {
+				p("\tADDQ SI, AX")
+			}
+		}
+	}
 	for i := 0; i < mr; i++ {
 		for v := 0; v < nv; v++ {
 			p("\tVXORPS %s, %s, %s", acc(i, v), acc(i, v), acc(i, v))
@@ -179,8 +198,6 @@ func gemm(isa, r string, mr, nv int, panel bool) {
 	p("\tDECQ CX")
 	p("\tJMP loop1")
 	p("store:")
-	p("\tMOVQ c+40(FP), DI")
-	p("\tMOVQ ldc+48(FP), SI")
 	p("\tMOVQ accum+56(FP), AX")
 	p("\tTESTQ AX, AX")
 	p("\tJZ overwrite")
@@ -571,6 +588,124 @@ func swigluAVX2() {
 	p("\tSUBQ $8, CX")
 	p("\tJMP sloop")
 	p("sdone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// packRows emits packRows{nr}AVX2(dst, src *float32, lds, kl, np int), the
+// copy that lays a k-block of a row-major matrix out as nr-wide panels:
+// dst[p*kl*nr + k*nr + j] = src[k*lds/4 + p*nr + j] for k < kl, p < np,
+// j < nr (lds in bytes). The rows usually come from memory at a large
+// stride, where the hardware prefetchers, which follow one row at a time,
+// leave each row's first lines to full memory latency; so every row starts
+// by prefetching the row eight below it. AVX2 moves only, so the AVX-512
+// set (nr 32) uses it too.
+func packRows(nr int) {
+	bytes := nr * 4
+	shift := map[int]int{16: 6, 32: 7}[nr]
+	p("")
+	p("// func packRows%dAVX2(dst, src *float32, lds, kl, np int)", nr)
+	p("TEXT ·packRows%dAVX2(SB), NOSPLIT, $0-40", nr)
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+8(FP), SI")
+	p("\tMOVQ lds+16(FP), DX")
+	p("\tMOVQ kl+24(FP), CX")
+	p("\tMOVQ np+32(FP), R8")
+	p("\tTESTQ R8, R8")
+	p("\tJZ pdone")
+	p("\tMOVQ CX, R9")
+	p("\tSHLQ $%d, R9", shift) // panel stride kl*nr*4
+	p("\tMOVQ DX, R10")
+	p("\tSHLQ $3, R10") // eight rows ahead
+	p("\tMOVQ R8, R14")
+	p("\tSHLQ $%d, R14", shift) // bytes per row: np*nr*4
+	p("prow:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ pdone")
+	p("\tLEAQ (SI)(R10*1), R11")
+	p("\tMOVQ R14, R12")
+	p("ppf:")
+	p("\tPREFETCHT0 (R11)")
+	p("\tADDQ $64, R11")
+	p("\tSUBQ $64, R12")
+	p("\tJG ppf")
+	p("\tMOVQ SI, R11")
+	p("\tMOVQ DI, R13")
+	p("\tMOVQ R8, R12")
+	p("pcp:")
+	for v := 0; v < nr/8; v++ {
+		p("\tVMOVUPS %d(R11), Y%d", 32*v, v)
+	}
+	for v := 0; v < nr/8; v++ {
+		p("\tVMOVUPS Y%d, %d(R13)", v, 32*v)
+	}
+	p("\tADDQ $%d, R11", bytes)
+	p("\tADDQ R9, R13")
+	p("\tDECQ R12")
+	p("\tJNZ pcp")
+	p("\tADDQ DX, SI")
+	p("\tADDQ $%d, DI", bytes)
+	p("\tDECQ CX")
+	p("\tJMP prow")
+	p("pdone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// transpose8 emits transpose8AVX2(dst *float32, ldd int, src *float32, lds,
+// n int): dst[k*ldd/4 + r] = src[r*lds/4 + k] for r < 8 and k < n, n a
+// multiple of 8 (strides in bytes): the activation packing of MatMul, eight
+// tokens at a time, as 8×8 register transposes (unpack pairs, shuffle
+// quads, swap 128-bit halves) instead of one scalar store per float.
+func transpose8() {
+	p("")
+	p("// func transpose8AVX2(dst *float32, ldd int, src *float32, lds, n int)")
+	p("TEXT ·transpose8AVX2(SB), NOSPLIT, $0-40")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ ldd+8(FP), R9")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ lds+24(FP), DX")
+	p("\tMOVQ n+32(FP), CX")
+	p("\tLEAQ (SI)(DX*4), R8")  // rows 4..7
+	p("\tLEAQ (DX)(DX*2), R10") // 3·lds
+	p("\tLEAQ (R9)(R9*2), R11") // 3·ldd
+	p("\tLEAQ (DI)(R9*4), R12") // columns 4..7 of each group of 8
+	p("tloop:")
+	p("\tCMPQ CX, $8")
+	p("\tJL tdone")
+	rows := []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(R10*1)", "(R8)", "(R8)(DX*1)", "(R8)(DX*2)", "(R8)(R10*1)"}
+	for i, a := range rows {
+		p("\tVMOVUPS %s, Y%d", a, i)
+	}
+	for i := 0; i < 8; i += 2 {
+		p("\tVUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+		p("\tVUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+	}
+	// Y8..Y15 = ab01, ab23, cd01, cd23, ef01, ef23, gh01, gh23 (per half).
+	for h := 0; h < 2; h++ {
+		lo, hi := 8+4*h, 10+4*h
+		p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", hi, lo, 4*h)
+		p("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", hi, lo, 4*h+1)
+		p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", hi+1, lo+1, 4*h+2)
+		p("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", hi+1, lo+1, 4*h+3)
+	}
+	// Y0..Y3: columns 0..3 (low half) and 4..7 (high half) of rows 0..3;
+	// Y4..Y7 the same for rows 4..7.
+	for c := 0; c < 4; c++ {
+		p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+c, c, 8+c)
+		p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+c, c, 12+c)
+	}
+	dsts := []string{"(DI)", "(DI)(R9*1)", "(DI)(R9*2)", "(DI)(R11*1)", "(R12)", "(R12)(R9*1)", "(R12)(R9*2)", "(R12)(R11*1)"}
+	for c, a := range dsts {
+		p("\tVMOVUPS Y%d, %s", 8+c, a)
+	}
+	p("\tADDQ $32, SI")
+	p("\tADDQ $32, R8")
+	p("\tLEAQ (DI)(R9*8), DI")
+	p("\tLEAQ (R12)(R9*8), R12")
+	p("\tSUBQ $8, CX")
+	p("\tJMP tloop")
+	p("tdone:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
