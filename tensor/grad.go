@@ -305,8 +305,15 @@ func CrossEntropyInPlace(losses, logits []float32, targets []int32, dscale float
 				m = max(m, x)
 			}
 			var sum float64
-			for i, x := range row {
-				e := math.Exp(float64(x - m))
+			i := 0
+			if k := impl; k.expShift != nil {
+				i = V &^ 7
+				if i > 0 {
+					sum = k.expShift(&row[0], i, m)
+				}
+			}
+			for ; i < V; i++ {
+				e := math.Exp(float64(row[i] - m))
 				row[i] = float32(e)
 				sum += e
 			}

@@ -312,3 +312,69 @@ func TestCrossEntropy(t *testing.T) {
 	CrossEntropyBackward(sep, logits, []float32{0.25, 0.25, 0.25, 0.25, 0.25}, targets, N, V)
 	gradClose(t, "fused dlogits", fused, grad64(sep), 1e-7)
 }
+
+// TestCrossEntropyWide runs the fused loss over a row long enough for the
+// vector exponential (each kernel set), with logits far below the row's
+// maximum (e^x underflows to 0 there), against float64.
+func TestCrossEntropyWide(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(13, 14))
+		N, V := 3, 1003
+		logits := gradRand(r, N*V, 8)
+		logits[5], logits[V+17], logits[2*V] = -150, 30, -90 // underflow; a dominant logit
+		targets := []int32{2, 17, 1000}
+		want := make([]float64, N)
+		wantD := make([]float64, N*V)
+		const dscale = 0.5
+		for n := 0; n < N; n++ {
+			row := grad64(logits[n*V : n*V+V])
+			m := row[0]
+			for _, x := range row {
+				m = math.Max(m, x)
+			}
+			var s float64
+			for _, x := range row {
+				s += math.Exp(x - m)
+			}
+			want[n] = m + math.Log(s) - row[targets[n]]
+			for i, x := range row {
+				wantD[n*V+i] = dscale * math.Exp(x-m) / s
+			}
+			wantD[n*V+int(targets[n])] -= dscale
+		}
+		losses := make([]float32, N)
+		CrossEntropyInPlace(losses, logits, targets, dscale, N, V)
+		gradClose(t, "losses", losses, want, 1e-6)
+		gradClose(t, "dlogits", logits, wantD, 1e-7)
+	})
+}
+
+// TestExpShift checks the vector exponential element by element against
+// math.Exp, over the range a softmax row reaches, including underflow.
+func TestExpShift(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		if impl.expShift == nil {
+			t.Skip("no vector exponential in this set")
+		}
+		const n = 4096
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = -120 + 125*float32(i)/n // e^(x-5) from e^-125 to e^0
+		}
+		want := make([]float64, n)
+		var wantSum float64
+		for i, v := range x {
+			want[i] = float64(float32(math.Exp(float64(v - 5))))
+			wantSum += want[i]
+		}
+		sum := impl.expShift(&x[0], n, 5)
+		for i, got := range x {
+			if d := math.Abs(float64(got) - want[i]); d > 4e-7*want[i] && d > 1e-37 {
+				t.Fatalf("element %d: e^%g = %g, want %g", i, -120+125*float64(i)/n-5, got, want[i])
+			}
+		}
+		if math.Abs(sum-wantSum) > 1e-6*wantSum {
+			t.Fatalf("sum %g, want %g", sum, wantSum)
+		}
+	})
+}

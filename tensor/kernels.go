@@ -34,6 +34,9 @@ type kernels struct {
 	// transpose8 sets dst[k*ldd/4 + r] = src[r*lds/4 + k] for r < 8, k < n,
 	// n a multiple of 8 (MatMul's activation panels); nil: a Go loop.
 	transpose8 func(dst *float32, ldd int, src *float32, lds, n int)
+	// expShift sets x[i] = e^(x[i]-m) for n a multiple of 8 and returns
+	// their sum; nil: math.Exp per element.
+	expShift func(x *float32, n int, m float32) float64
 }
 
 var implGo = &kernels{

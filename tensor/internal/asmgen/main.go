@@ -59,6 +59,7 @@ func main() {
 	packRows(16)
 	packRows(32)
 	transpose8()
+	expShiftAVX2()
 	write(*outPath)
 }
 
@@ -707,5 +708,95 @@ func transpose8() {
 	p("\tJMP tloop")
 	p("tdone:")
 	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// expShiftAVX2 emits expShiftAVX2(x *float32, n int, m float32) float64:
+// x[i] = e^(x[i]-m) for n a multiple of 8, returning Σ x[i] summed in
+// float64 (a softmax row's normalizer over a 150k vocabulary: float32
+// partial sums would drift by ~1e-5). The exponential is swigluAVX2's:
+// the same clamp, reduction, polynomial and two-step 2^k (the clamp and
+// the two factors matter only far below e^-87, where it returns 0).
+func expShiftAVX2() {
+	consts := []struct {
+		reg  int
+		bits string
+	}{
+		{14, "0x3fb8aa3b"}, // log2(e)
+		{13, "0x3f317200"}, // ln2, high part
+		{12, "0x35bfbe8e"}, // ln2, the rest
+		{11, "0x39500d01"}, // 1/7!
+		{10, "0x3ab60b61"}, // 1/6!
+		{9, "0x3c088889"},  // 1/5!
+		{8, "0x3d2aaaab"},  // 1/4!
+	}
+	mem := []struct{ name, bits string }{
+		{"exthird", "0x3e2aaaab"}, // 1/3!
+		{"exhalf", "0x3f000000"},  // 1/2
+	}
+	p("")
+	for _, m := range mem {
+		for i := 0; i < 4; i++ {
+			p("DATA %s<>+%d(SB)/8, $0x%s%s", m.name, 8*i, m.bits[2:], m.bits[2:])
+		}
+		p("GLOBL %s<>(SB), RODATA|NOPTR, $32", m.name)
+	}
+	p("")
+	p("// func expShiftAVX2(x *float32, n int, m float32) float64")
+	p("TEXT ·expShiftAVX2(SB), NOSPLIT, $0-32")
+	p("\tMOVQ x+0(FP), SI")
+	p("\tMOVQ n+8(FP), CX")
+	p("\tVBROADCASTSS m+16(FP), Y15")
+	for _, c := range consts {
+		p("\tMOVL $%s, AX", c.bits)
+		p("\tVMOVD AX, X%d", c.reg)
+		p("\tVPBROADCASTD X%d, Y%d", c.reg, c.reg)
+	}
+	p("\tVXORPD Y6, Y6, Y6")
+	p("\tVXORPD Y7, Y7, Y7")
+	p("eloop:")
+	p("\tCMPQ CX, $8")
+	p("\tJL edone")
+	p("\tVMOVUPS (SI), Y1")
+	p("\tVSUBPS Y15, Y1, Y1") // x - m
+	p("\tVMAXPS swlo<>(SB), Y1, Y1")
+	p("\tVMINPS swhi<>(SB), Y1, Y1")
+	p("\tVMULPS Y14, Y1, Y2")
+	p("\tVROUNDPS $0, Y2, Y2")
+	p("\tVMOVAPS Y1, Y3")
+	p("\tVFNMADD231PS Y13, Y2, Y3")
+	p("\tVFNMADD231PS Y12, Y2, Y3")
+	p("\tVMOVAPS Y11, Y4")
+	for c := 10; c >= 8; c-- {
+		p("\tVFMADD213PS Y%d, Y3, Y4", c)
+	}
+	p("\tVFMADD213PS exthird<>(SB), Y3, Y4")
+	p("\tVFMADD213PS exhalf<>(SB), Y3, Y4")
+	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
+	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
+	p("\tVCVTPS2DQ Y2, Y2")
+	p("\tVPSRAD $1, Y2, Y5")
+	p("\tVPSUBD Y5, Y2, Y2")
+	for _, k := range []int{5, 2} {
+		p("\tVPADDD swbias<>(SB), Y%d, Y%d", k, k)
+		p("\tVPSLLD $23, Y%d, Y%d", k, k)
+		p("\tVMULPS Y%d, Y4, Y4", k)
+	}
+	p("\tVMOVUPS Y4, (SI)")
+	p("\tVCVTPS2PD X4, Y0")
+	p("\tVADDPD Y0, Y6, Y6")
+	p("\tVEXTRACTF128 $1, Y4, X0")
+	p("\tVCVTPS2PD X0, Y0")
+	p("\tVADDPD Y0, Y7, Y7")
+	p("\tADDQ $32, SI")
+	p("\tSUBQ $8, CX")
+	p("\tJMP eloop")
+	p("edone:")
+	p("\tVADDPD Y7, Y6, Y6")
+	p("\tVEXTRACTF128 $1, Y6, X0")
+	p("\tVADDPD X0, X6, X6")
+	p("\tVHADDPD X6, X6, X6")
+	p("\tVZEROUPPER")
+	p("\tMOVSD X6, ret+24(FP)")
 	p("\tRET")
 }
