@@ -538,32 +538,42 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 	types := map[weights.DType]bool{}
 	type planned struct {
 		spec   TensorSpec
-		t      *weights.Tensor
+		t      *weights.Tensor // nil: asked of src while writing
+		from   weights.DType
 		target weights.DType
 	}
+	planner, lazy := src.(tensorPlanner)
 	var plan []planned
 	for _, s := range specs {
-		t, err := src.Tensor(s.Name)
+		var t *weights.Tensor
+		var from weights.DType
+		var shape []int
+		var err error
+		if lazy {
+			from, shape, err = planner.PlanTensor(s.Name)
+		} else if t, err = src.Tensor(s.Name); err == nil {
+			from, shape = t.DType, t.Shape
+		}
 		if err != nil {
 			return fmt.Errorf("write GGUF %q: %w", path, err)
 		}
-		if !slices.Equal(t.Shape, s.Shape) {
-			return fmt.Errorf("write GGUF %q: tensor %q has shape %v, config implies %v", path, s.Name, t.Shape, s.Shape)
+		if !slices.Equal(shape, s.Shape) {
+			return fmt.Errorf("write GGUF %q: tensor %q has shape %v, config implies %v", path, s.Name, shape, s.Shape)
 		}
 		target := opts.Type
 		if target == KeepType {
-			target = t.DType
+			target = from
 		}
 		if len(s.Shape) == 1 {
 			target = weights.F32
 		}
-		if target != t.DType && target.ElementSize() == 0 {
-			return fmt.Errorf("write GGUF %q: tensor %q: cannot convert %s to %s here (quantizing is 'ragtune quantize')", path, s.Name, t.DType, target)
+		if target != from && target.ElementSize() == 0 {
+			return fmt.Errorf("write GGUF %q: tensor %q: cannot convert %s to %s here (quantizing is 'ragtune quantize')", path, s.Name, from, target)
 		}
 		if len(s.Shape) == 2 {
 			types[target] = true
 		}
-		plan = append(plan, planned{s, t, target})
+		plan = append(plan, planned{s, t, from, target})
 	}
 	if opts.FileType != 0 {
 		add("general.file_type", opts.FileType)
@@ -604,13 +614,23 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 	}
 	for _, p := range plan {
 		gname, _ := GGUFName(p.spec.Name)
-		dims := make([]uint64, len(p.t.Shape))
-		for i, s := range p.t.Shape {
+		dims := make([]uint64, len(p.spec.Shape))
+		for i, s := range p.spec.Shape {
 			dims[len(dims)-1-i] = uint64(s)
 		}
 		t, target := p.t, p.target
 		heads := permutedHeads(cfg, p.spec.Name)
+		name, from := p.spec.Name, p.from
 		err := w.AddTensorFunc(gname, target, dims, func(out io.Writer) error {
+			if t == nil {
+				var err error
+				if t, err = src.Tensor(name); err != nil {
+					return err
+				}
+				if t.DType != from || !slices.Equal(t.Shape, p.spec.Shape) {
+					return fmt.Errorf("source gave %s %v, planned %s %v", t.DType, t.Shape, from, p.spec.Shape)
+				}
+			}
 			defer weights.ReleasePages(src, t)
 			if heads == 0 {
 				return quant.WriteAs(out, t, target)
@@ -633,6 +653,16 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 		}
 	}
 	return w.Close()
+}
+
+// tensorPlanner is a source whose Tensor does real work and allocates
+// its result (a quantizing source): WriteGGUF lays the file out from
+// PlanTensor and asks for each tensor only while writing it, so one
+// produced tensor at a time is in memory, not the whole converted model
+// (40 GB for a 70B in Q4_0).
+type tensorPlanner interface {
+	// PlanTensor returns the type and shape Tensor(name) will have.
+	PlanTensor(name string) (weights.DType, []int, error)
 }
 
 // ReleasePages implements weights.PageReleaser.

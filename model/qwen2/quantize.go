@@ -129,11 +129,26 @@ func (q *quantizingSource) Tensor(name string) (*weights.Tensor, error) {
 			return nil, err
 		}
 	}
-	data, err := quant.QuantizeTensorWeighted(t, to, qw, q.progress)
+	// Slab by slab, dropping the source's pages as it goes, or a 70B's
+	// 141 GB of BF16 would stay in the resident set.
+	data, err := quantizeInSlabs(q.Source, t, to, qw, q.progress, quantSlabBytes)
 	if err != nil {
 		return nil, err
 	}
 	return &weights.Tensor{Name: t.Name, DType: to, Shape: t.Shape, Data: data}, nil
+}
+
+// PlanTensor gives WriteGGUF the type Tensor will return without
+// quantizing, so it quantizes each tensor only as it writes it.
+func (q *quantizingSource) PlanTensor(name string) (weights.DType, []int, error) {
+	t, err := q.Source.Tensor(name)
+	if err != nil {
+		return 0, nil, err
+	}
+	if to, ok := q.cfg.quantType(q.opts, name, t.Shape); ok {
+		return to, t.Shape, nil
+	}
+	return t.DType, t.Shape, nil
 }
 
 // imatrixMetadata is what llama-quantize records of its importance matrix
