@@ -633,7 +633,7 @@ func WriteGGUF(path string, src weights.Source, cfg *Config, opts GGUFOptions) e
 			}
 			defer weights.ReleasePages(src, t)
 			if heads == 0 {
-				return quant.WriteAs(out, t, target)
+				return writeAsInSlabs(out, src, t, target, quantSlabBytes)
 			}
 			// q/k projections are small next to the embeddings, so
 			// converting them whole before permuting costs little.

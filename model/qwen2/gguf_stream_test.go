@@ -199,3 +199,60 @@ func TestQuantizeInSlabs(t *testing.T) {
 		}
 	}
 }
+
+// Converting slab by slab writes what one quant.WriteAs call writes, for
+// float and block sources and 1-D tensors, and hands back every slab of a
+// matrix's source bytes in order.
+func TestWriteAsInSlabs(t *testing.T) {
+	const rows, cols = 301, 256
+	r := rand.New(rand.NewPCG(3, 4))
+	v := make([]float32, rows*cols)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	bf, err := weights.EncodeFloat32(weights.BF16, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat := &weights.Tensor{Name: "w", DType: weights.BF16, Shape: []int{rows, cols}, Data: bf}
+	q4, err := quant.QuantizeTensorWeighted(mat, weights.Q4_0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		t      *weights.Tensor
+		to     weights.DType
+		slabs  int
+		rowLen int
+	}{
+		{mat, weights.F32, (rows + 6) / 7, cols * 2},
+		{mat, weights.F16, (rows + 6) / 7, cols * 2},
+		{&weights.Tensor{Name: "q", DType: weights.Q4_0, Shape: []int{rows, cols}, Data: q4}, weights.BF16, (rows + 6) / 7, cols / 32 * 18},
+		{&weights.Tensor{Name: "norm", DType: weights.BF16, Shape: []int{cols}, Data: bf[:2*cols]}, weights.F32, 1, 0},
+	} {
+		var want, got bytes.Buffer
+		if err := quant.WriteAs(&want, c.t, c.to); err != nil {
+			t.Fatal(err)
+		}
+		rec := &releaseRecorder{base: c.t.Data}
+		if err := writeAsInSlabs(&got, rec, c.t, c.to, 7*c.rowLen); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%s %s → %s: slabs write other bytes than one call", c.t.Name, c.t.DType, c.to)
+		}
+		if len(rec.released) != c.slabs {
+			t.Errorf("%s: %d releases, want %d", c.t.Name, len(rec.released), c.slabs)
+		}
+		next := 0
+		for _, rl := range rec.released {
+			if rl[0] != next {
+				t.Fatalf("%s: released %v after %d bytes", c.t.Name, rl, next)
+			}
+			next += rl[1]
+		}
+		if next != len(c.t.Data) {
+			t.Errorf("%s: released %d of %d bytes", c.t.Name, next, len(c.t.Data))
+		}
+	}
+}

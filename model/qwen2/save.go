@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"ragtune/model"
-	"ragtune/quant"
 	"ragtune/safetensors"
 	"ragtune/weights"
 )
@@ -60,8 +59,7 @@ func SaveHF(dir string, src weights.Source, cfg Config, opts SaveOptions) error 
 			return fmt.Errorf("save model %q: tensor %q has shape %v, config implies %v", dir, s.Name, t.Shape, s.Shape)
 		}
 		fill := func(out io.Writer) error {
-			defer weights.ReleasePages(src, t)
-			return quant.WriteAs(out, t, target)
+			return writeAsInSlabs(out, src, t, target, quantSlabBytes)
 		}
 		if err := w.AddFunc(s.Name, stType, s.Shape, fill, -1); err != nil {
 			return fmt.Errorf("save model %q: %w", dir, err)
