@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"ragtune/internal/cputime"
 	"ragtune/internal/weaviatetest"
 )
 
@@ -111,7 +112,7 @@ func scaleRun(b *testing.B, store, src string) {
 			}
 		}
 	}()
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cputime.Process()
 	rep, err := st.Ingest(ctx, []string{src}, IngestOptions{})
 	if err == nil {
 		err = st.Checkpoint()
@@ -119,7 +120,7 @@ func scaleRun(b *testing.B, store, src string) {
 	ingest := time.Since(start)
 	// CPU time per chunk: on a shared machine the wall-clock rate says as
 	// much about the neighbours as about the store.
-	cpuMSPerChunk := float64((processCPU() - cpu0).Microseconds()) / 1000 / float64(max(rep.Chunks, 1))
+	cpuMSPerChunk := float64((cputime.Process() - cpu0).Microseconds()) / 1000 / float64(max(rep.Chunks, 1))
 	close(stop)
 	<-sampled
 	if err != nil {
