@@ -49,8 +49,7 @@ type BM25 struct {
 	df       []uint32          // by term number: postings in the list (dead documents included until compaction)
 	last     []uint32          // by term number: doc number of the last posting
 	ids      []string          // by doc number
-	lens     []int32           // by doc number: tokens
-	alive    []bool            // by doc number
+	lens     []int32           // by doc number: tokens, or ^tokens (negative) once deleted
 	metaOf   []uint32          // by doc number: number in metas
 	metas    metaTable
 	byID     map[string]uint32
@@ -100,6 +99,13 @@ func nextPosting(pl []byte, i int, doc uint32) (uint32, uint32, int) {
 		}
 	}
 	return doc, tf, i
+}
+
+// uvarintAt decodes the varint at pl[i:], returning it and the offset
+// after it.
+func uvarintAt(pl []byte, i int) (uint64, int) {
+	v, n := binary.Uvarint(pl[i:])
+	return v, i + n
 }
 
 // NewBM25 returns an empty index. tok nil uses DefaultAnalyzer.
@@ -180,7 +186,6 @@ func (x *BM25) AddBatch(docs []Doc) {
 		n := uint32(len(x.ids))
 		x.ids = append(x.ids, d.ID)
 		x.lens = append(x.lens, lens[i])
-		x.alive = append(x.alive, true)
 		x.metaOf = append(x.metaOf, x.metas.intern(d.Meta))
 		x.byID[d.ID] = n
 		x.live++
@@ -222,13 +227,17 @@ func (x *BM25) Delete(id string) bool {
 }
 
 func (x *BM25) deleteLocked(n uint32) {
-	x.alive[n] = false
+	x.lens[n] = ^x.lens[n]
 	x.metaOf[n] = 0
 	delete(x.byID, x.ids[n])
 	x.live--
 	x.dead++
-	x.totalLen -= int64(x.lens[n])
+	x.totalLen -= int64(^x.lens[n])
 }
+
+// live reports whether document n is not deleted. The flag lives in the
+// sign of its length, so scoring a posting reads one array, not two.
+func (x *BM25) isLive(n uint32) bool { return x.lens[n] >= 0 }
 
 // maybeCompactLocked rewrites the postings without deleted documents once
 // they make up a quarter of the index, so deletes cost O(1) each and
@@ -240,8 +249,8 @@ func (x *BM25) maybeCompactLocked() {
 	}
 	renum := make([]uint32, len(x.ids))
 	w := uint32(0)
-	for i, ok := range x.alive {
-		if ok {
+	for i := range x.lens {
+		if x.isLive(uint32(i)) {
 			renum[i] = w
 			w++
 		}
@@ -256,7 +265,7 @@ func (x *BM25) maybeCompactLocked() {
 		for i, doc := 0, uint32(0); i < len(pl); {
 			var tf uint32
 			doc, tf, i = nextPosting(pl, i, doc)
-			if x.alive[doc] {
+			if x.isLive(doc) {
 				nd := renum[doc]
 				kept = appendPosting(kept, nd-prev, tf)
 				prev = nd
@@ -271,8 +280,8 @@ func (x *BM25) maybeCompactLocked() {
 		}
 	}
 	var metas metaTable
-	for i, ok := range x.alive {
-		if ok {
+	for i := range x.lens {
+		if x.isLive(uint32(i)) {
 			n := renum[i]
 			x.ids[n], x.lens[n] = x.ids[i], x.lens[i]
 			x.metaOf[n] = metas.intern(x.metas.get(x.metaOf[i]))
@@ -280,10 +289,6 @@ func (x *BM25) maybeCompactLocked() {
 	}
 	clear(x.ids[w:])
 	x.ids, x.lens, x.metaOf = x.ids[:w:w], x.lens[:w:w], x.metaOf[:w:w]
-	x.alive = x.alive[:w:w]
-	for i := range x.alive {
-		x.alive[i] = true
-	}
 	x.terms, x.postings, x.df, x.last, x.metas, x.dead = terms, postings, df, last, metas, 0
 	x.gen++
 	for i, id := range x.ids {
@@ -315,7 +320,7 @@ func (x *BM25) Search(query string, k int, filter Filter) []Hit {
 			df = 0
 			for i, doc := 0, uint32(0); i < len(pl); {
 				doc, _, i = nextPosting(pl, i, doc)
-				if x.alive[doc] {
+				if x.isLive(doc) {
 					df++
 				}
 			}
@@ -324,14 +329,28 @@ func (x *BM25) Search(query string, k int, filter Filter) []Hit {
 			continue
 		}
 		idf := math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
+		// nextPosting, inlined by hand: this loop is the query's cost.
 		for i, doc := 0, uint32(0); i < len(pl); {
-			var f uint32
-			doc, f, i = nextPosting(pl, i, doc)
-			if !x.alive[doc] {
+			v := uint64(pl[i])
+			i++
+			if v >= 0x80 {
+				v, i = uvarintAt(pl, i-1)
+			}
+			doc += uint32(v >> 1)
+			f := uint64(1)
+			if v&1 != 0 {
+				f = uint64(pl[i])
+				i++
+				if f >= 0x80 {
+					f, i = uvarintAt(pl, i-1)
+				}
+			}
+			dl := x.lens[doc]
+			if dl < 0 {
 				continue
 			}
 			tf := float64(f)
-			s := idf * tf * (k1 + 1) / (tf + k1*(1-b+b*float64(x.lens[doc])/avgdl))
+			s := idf * tf * (k1 + 1) / (tf + k1*(1-b+b*float64(dl)/avgdl))
 			acc.add(doc, s)
 		}
 	}
@@ -409,11 +428,11 @@ func (x *BM25) Save(w io.Writer) error {
 	fw.uvarint(uint64(len(x.ids)))
 	for i, id := range x.ids {
 		fw.string(id)
-		fw.uvarint(uint64(uint32(x.lens[i])))
-		alive := uint64(0)
-		if x.alive[i] {
-			alive = 1
+		dl, alive := x.lens[i], uint64(1)
+		if dl < 0 {
+			dl, alive = ^dl, 0
 		}
+		fw.uvarint(uint64(uint32(dl)))
 		fw.uvarint(alive)
 		fw.uvarint(uint64(x.metaOf[i]))
 	}
@@ -458,7 +477,7 @@ func LoadBM25(r io.Reader, tok Tokenizer) (*BM25, error) {
 		return nil, fmt.Errorf("load bm25 index: %w", err)
 	}
 	for i, id := range x.ids {
-		if x.alive[i] {
+		if x.isLive(uint32(i)) {
 			x.byID[id] = uint32(i)
 			x.live++
 			x.totalLen += int64(x.lens[i])
@@ -478,8 +497,11 @@ func loadBM25v2(br *bufio.Reader, tok Tokenizer) (*BM25, error) {
 	n := fr.count(math.MaxUint32)
 	for i := 0; i < n && fr.err == nil; i++ {
 		x.ids = append(x.ids, fr.string())
-		x.lens = append(x.lens, int32(uint32(fr.uvarint())))
-		x.alive = append(x.alive, fr.uvarint() == 1)
+		dl := int32(uint32(fr.uvarint()))
+		if fr.uvarint() != 1 {
+			dl = ^dl
+		}
+		x.lens = append(x.lens, dl)
 		x.metaOf = append(x.metaOf, uint32(fr.uvarint()))
 	}
 	x.metas = *loadMetaTable(fr)
@@ -569,8 +591,11 @@ func loadBM25v1(br *bufio.Reader, tok Tokenizer) (*BM25, error) {
 	x := NewBM25(f.Params, tok)
 	for _, d := range f.Docs {
 		x.ids = append(x.ids, d.ID)
-		x.lens = append(x.lens, d.Len)
-		x.alive = append(x.alive, d.Alive)
+		dl := d.Len
+		if !d.Alive {
+			dl = ^dl
+		}
+		x.lens = append(x.lens, dl)
 		x.metaOf = append(x.metaOf, x.metas.intern(d.Meta))
 	}
 	for tn, pl := range f.Postings {
