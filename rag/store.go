@@ -538,26 +538,6 @@ func readRecordLimit(r io.Reader, v any, limit int64) (int64, error) {
 	return int64(8 + n), nil
 }
 
-// readFrame reads the one record of a snapshot file, returning the file's
-// identity as read (so a later rename over it is noticed).
-func readFrame(path string, v any) (fs.FileInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	// A snapshot may exceed the log's record limit; its own size bounds
-	// what its header can claim.
-	if _, err := readRecordLimit(bufio.NewReaderSize(f, 1<<20), v, fi.Size()-8); err != nil {
-		return nil, fmt.Errorf("%s is corrupt: %w", path, err)
-	}
-	return fi, nil
-}
-
 func chunkID(path string, i int) string { return path + "#" + strconv.Itoa(i) }
 
 // shareChunkStrings points each chunk's source, title and heading path at
