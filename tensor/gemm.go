@@ -301,22 +301,56 @@ func (o *fwdOp) unit(local []float32, ob, tb int) {
 			default:
 				a = &o.s.padA[kc]
 			}
+			// While the strip meets the panels, the next strip's weight
+			// rows (in place, usually from memory) are fetched into L2,
+			// one row per panel.
+			nr0, nc0 := r+mr, kc
+			if nr0 >= o1 {
+				nr0, nc0 = o0, kc+gemmKC
+			}
+			pf := o.dec == nil && k.prefetch != nil && nc0 < C
 			for p := p0; p < p1; p++ {
+				if i := p - p0; pf && i < mr && nr0+i < full {
+					k.prefetch(&o.w[(nr0+i)*C+nc0], 0, 1, min(gemmKC, C-nc0)*4)
+				}
 				k.gemmR(kl, a, lda, &o.s.packed[p*C*nr+kc*nr], nr*4,
 					&cb[(r-o0)*gemmNB+(p-p0)*nr], gemmNB*4, accum)
 			}
 		}
 	}
-	// The block is transposed into out four tokens at a time: each row of
-	// cb gives four neighbouring floats (one load's worth) to four rows of
-	// out, instead of one float per pass over cb's 192 rows.
 	n := o1 - o0
+	t := t0
+	if k.transpose8 != nil && n >= 8 && t1-t0 >= 8 {
+		// Eight weight rows × eight tokens per register transpose; the
+		// bias follows as one vector add per token row.
+		n8, t8 := n&^7, (t1-t0)&^7
+		for i := 0; i < n8; i += 8 {
+			k.transpose8(&o.out[t0*OC+o0+i], OC*4, &cb[i*gemmNB], gemmNB*4, t8)
+		}
+		if n8 < n {
+			for tt := t0; tt < t0+t8; tt++ {
+				dst := o.out[tt*OC+o0+n8 : tt*OC+o1]
+				src := cb[n8*gemmNB+tt-t0:]
+				for i := range dst {
+					dst[i] = src[i*gemmNB]
+				}
+			}
+		}
+		if o.bias != nil {
+			for tt := t0; tt < t0+t8; tt++ {
+				Axpy(o.out[tt*OC+o0:tt*OC+o1], o.bias[o0:o1], 1)
+			}
+		}
+		t = t0 + t8
+	}
+	// The rest is transposed four tokens at a time: each row of cb gives
+	// four neighbouring floats (one load's worth) to four rows of out,
+	// instead of one float per pass over cb's 192 rows.
 	var zero [gemmMC]float32
 	b := zero[:n]
 	if o.bias != nil {
 		b = o.bias[o0:o1]
 	}
-	t := t0
 	for ; t+4 <= t1; t += 4 {
 		d0 := o.out[t*OC+o0 : t*OC+o1]
 		d1 := o.out[(t+1)*OC+o0 : (t+1)*OC+o1]
@@ -453,10 +487,21 @@ func (o *nnOp) unit(local []float32, mb, nb int) {
 	n0, n1 := nb*nnNB, min(N, nb*nnNB+nnNB)
 	np := (n1 - n0 + nr - 1) / nr
 	mFull := M - M%mr
+	strips := (m1 - m0 + mr - 1) / mr
 	for kc := 0; kc < K; kc += nnKC {
 		kl := min(nnKC, K-kc)
 		packRows(k, bp, o.b, N, kc, kl, n0, n1)
+		// The next k-block of b is fetched into L2 a few rows per strip,
+		// so the next pack reads it from there instead of from memory.
+		next, nl := kc+nnKC, min(nnKC, K-kc-nnKC)
+		per := (nl + strips - 1) / max(strips, 1)
 		for i := m0; i < m1; i += mr {
+			if k.prefetch != nil && nl > 0 {
+				r0 := (i - m0) / mr * per
+				if r0 < nl {
+					k.prefetch(&o.b[(next+r0)*N+n0], N*4, min(per, nl-r0), (n1-n0)*4)
+				}
+			}
 			var a *float32
 			lda := o.lda
 			gemm := k.gemmR
@@ -528,12 +573,33 @@ func packRowsGo(dst, src []float32, N, kl, np, nr int) {
 // operand read at a stride of lda floats per k becomes one contiguous strip.
 func packCols(dst, a []float32, lda, k0, kl, i0, i1, mr int) {
 	n := i1 - i0
+	// Whole strips move as fixed-size arrays: a register move or two
+	// each, where copy would call memmove for a few bytes per k.
+	switch {
+	case n == 6 && mr == 6:
+		for k := 0; k < kl; k++ {
+			*(*[6]float32)(dst[k*6:]) = *(*[6]float32)(a[(k0+k)*lda+i0:])
+		}
+		return
+	case n == 12 && mr == 12:
+		for k := 0; k < kl; k++ {
+			*(*[12]float32)(dst[k*12:]) = *(*[12]float32)(a[(k0+k)*lda+i0:])
+		}
+		return
+	case n == 8 && mr == 8:
+		for k := 0; k < kl; k++ {
+			*(*[8]float32)(dst[k*8:]) = *(*[8]float32)(a[(k0+k)*lda+i0:])
+		}
+		return
+	case n == 4 && mr == 4:
+		for k := 0; k < kl; k++ {
+			*(*[4]float32)(dst[k*4:]) = *(*[4]float32)(a[(k0+k)*lda+i0:])
+		}
+		return
+	}
 	for k := 0; k < kl; k++ {
 		d := dst[k*mr : k*mr+mr]
-		src := a[(k0+k)*lda+i0 : (k0+k)*lda+i1]
-		copy(d, src)
-		if n < mr {
-			clear(d[n:])
-		}
+		copy(d, a[(k0+k)*lda+i0:(k0+k)*lda+i1])
+		clear(d[n:])
 	}
 }

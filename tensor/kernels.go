@@ -37,6 +37,9 @@ type kernels struct {
 	// expShift sets x[i] = e^(x[i]-m) for n a multiple of 8 and returns
 	// their sum; nil: math.Exp per element.
 	expShift func(x *float32, n int, m float32) float64
+	// prefetch asks for rows rows of bytes bytes, ld bytes apart, to be
+	// brought into L2; nil where no such instruction is wired up.
+	prefetch func(p *float32, ld, rows, bytes int)
 }
 
 var implGo = &kernels{

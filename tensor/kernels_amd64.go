@@ -66,6 +66,9 @@ func transpose8AVX2(dst *float32, ldd int, src *float32, lds, n int)
 //go:noescape
 func expShiftAVX2(x *float32, n int, m float32) float64
 
+//go:noescape
+func prefetchRows(p *float32, ld, rows, bytes int)
+
 var (
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -77,6 +80,7 @@ var implAVX512 = &kernels{
 	dot: dotAVX512, axpy: axpyAVX512, dot4: dot4AVX512, bf16: bf16ToF32AVX512,
 	swiglu: swigluAVX512, axpy4: axpy4AVX512,
 	packRows: packRows32AVX2, transpose8: transpose8AVX2, expShift: expShiftAVX2,
+	prefetch: prefetchRows,
 }
 
 var implAVX2 = &kernels{
@@ -85,6 +89,7 @@ var implAVX2 = &kernels{
 	dot: dotAVX2, axpy: axpyAVX2, dot4: dot4AVX2, bf16: bf16ToF32AVX2, axpy4: axpy4AVX2,
 	swiglu: swigluAVX2, packRows: packRows16AVX2, transpose8: transpose8AVX2,
 	expShift: expShiftAVX2,
+	prefetch: prefetchRows,
 }
 
 func init() {

@@ -1714,3 +1714,27 @@ edone:
 	VZEROUPPER
 	MOVSD X6, ret+24(FP)
 	RET
+
+// func prefetchRows(p *float32, ld, rows, bytes int)
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ ld+8(FP), DX
+	MOVQ rows+16(FP), CX
+	MOVQ bytes+24(FP), R8
+	TESTQ CX, CX
+	JLE fdone
+	TESTQ R8, R8
+	JLE fdone
+frow:
+	MOVQ SI, R11
+	MOVQ R8, R12
+fline:
+	PREFETCHT1 (R11)
+	ADDQ $64, R11
+	SUBQ $64, R12
+	JG fline
+	ADDQ DX, SI
+	DECQ CX
+	JNZ frow
+fdone:
+	RET

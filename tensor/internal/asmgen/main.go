@@ -60,6 +60,7 @@ func main() {
 	packRows(32)
 	transpose8()
 	expShiftAVX2()
+	prefetchRows()
 	write(*outPath)
 }
 
@@ -798,5 +799,38 @@ func expShiftAVX2() {
 	p("\tVHADDPD X6, X6, X6")
 	p("\tVZEROUPPER")
 	p("\tMOVSD X6, ret+24(FP)")
+	p("\tRET")
+}
+
+// prefetchRows emits prefetchRows(p *float32, ld, rows, bytes int): a
+// PREFETCHT1 (into L2) for each 64-byte line of rows rows of bytes bytes,
+// ld bytes apart. The GEMM drivers call it a little at a time while the
+// kernel works on the current block, so the next block of weights is in L2
+// before it is packed or used (the hardware prefetchers, which follow one
+// row, do not cross the row ends that come every few hundred bytes there).
+func prefetchRows() {
+	p("")
+	p("// func prefetchRows(p *float32, ld, rows, bytes int)")
+	p("TEXT ·prefetchRows(SB), NOSPLIT, $0-32")
+	p("\tMOVQ p+0(FP), SI")
+	p("\tMOVQ ld+8(FP), DX")
+	p("\tMOVQ rows+16(FP), CX")
+	p("\tMOVQ bytes+24(FP), R8")
+	p("\tTESTQ CX, CX")
+	p("\tJLE fdone")
+	p("\tTESTQ R8, R8")
+	p("\tJLE fdone")
+	p("frow:")
+	p("\tMOVQ SI, R11")
+	p("\tMOVQ R8, R12")
+	p("fline:")
+	p("\tPREFETCHT1 (R11)")
+	p("\tADDQ $64, R11")
+	p("\tSUBQ $64, R12")
+	p("\tJG fline")
+	p("\tADDQ DX, SI")
+	p("\tDECQ CX")
+	p("\tJNZ frow")
+	p("fdone:")
 	p("\tRET")
 }
