@@ -404,6 +404,9 @@ func (s *GGUFSource) Tensor(name string) (*weights.Tensor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("GGUF %q: tensor %q: %w", s.File.Path, name, err)
 		}
+		// The file's rows are read for good: a loaded 70B would otherwise
+		// hold every q/k projection twice, mapped and permuted.
+		s.File.ReleasePages(ti.Data)
 	}
 	return t, nil
 }
