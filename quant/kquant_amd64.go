@@ -34,16 +34,16 @@ func q4KRowAVX2(w *byte, y *int8, yd *float32, ps *int16, nb int) float32
 func q6KRowAVX2(w *byte, y *int8, yd *float32, bs *int16, nb int) float32
 
 //go:noescape
-func q4KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, ps *int16, nb int, out *float32)
+func q4KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, ps *int16, nb int, step int, pf int, out *float32)
 
 //go:noescape
-func q4KRows4AVX2(w *byte, stride int, y *int8, yd *float32, ps *int16, nb int, out *float32)
+func q4KRows4AVX2(w *byte, stride int, y *int8, yd *float32, ps *int16, nb int, step int, pf int, out *float32)
 
 //go:noescape
-func q6KRows4AVX2(w *byte, stride int, y *int8, yd *float32, bs *int16, nb int, out *float32)
+func q6KRows4AVX2(w *byte, stride int, y *int8, yd *float32, bs *int16, nb int, step int, pf int, out *float32)
 
 //go:noescape
-func q6KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, bs *int16, nb int, out *float32)
+func q6KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, bs *int16, nb int, step int, pf int, out *float32)
 
 // halfTable is tensor.HalfToFloat for every f16 bit pattern: the block
 // factors are read once per block per token, where the branchy
@@ -236,56 +236,60 @@ func dotQ6_KRowAVX2(w []byte, a *q8KActs, nb int) float32 {
 	return q6KRowAVX2(&w[0], &a.qs[0], &a.d[0], &a.bs16[0], nb)
 }
 
-// dotQ4_K4AVX2 is dotQ4_KRowAVX2 for the four tokens of g (needs F16C).
-func dotQ4_K4AVX2(w []byte, g *kActGroup, nb int, out *[4]float32) {
+// dotQ4_K4AVX2 is dotQ4_KRowAVX2 for the four tokens of g, the row's
+// blocks step bytes apart, prefetching the row four blocks ahead (needs
+// F16C).
+func dotQ4_K4AVX2(w []byte, step int, g *kActGroup, nb int, out *[4]float32) {
 	if nb == 0 {
 		*out = [4]float32{}
 		return
 	}
-	_ = w[nb*Q4_KBlockBytes-1]
+	_ = w[(nb-1)*step+Q4_KBlockBytes-1]
 	_ = g.qs[4*nb*QK_K-1]
 	_ = g.yd[nb*4-1]
 	_ = g.ps[nb*32-1]
-	q4KDots4AVX2(&w[0], &g.qs[0], nb*QK_K, &g.yd[0], &g.ps[0], nb, &out[0])
+	q4KDots4AVX2(&w[0], &g.qs[0], nb*QK_K, &g.yd[0], &g.ps[0], nb, step, 4*step, &out[0])
 }
 
-// dotQ6_K4AVX2 is dotQ6_KRowAVX2 for the four tokens of g (needs F16C).
-func dotQ6_K4AVX2(w []byte, g *kActGroup, nb int, out *[4]float32) {
+// dotQ6_K4AVX2 is dotQ6_KRowAVX2 for the four tokens of g, the row's
+// blocks step bytes apart (needs F16C).
+func dotQ6_K4AVX2(w []byte, step int, g *kActGroup, nb int, out *[4]float32) {
 	if nb == 0 {
 		*out = [4]float32{}
 		return
 	}
-	_ = w[nb*Q6_KBlockBytes-1]
+	_ = w[(nb-1)*step+Q6_KBlockBytes-1]
 	_ = g.qs[4*nb*QK_K-1]
 	_ = g.yd[nb*4-1]
 	_ = g.bs[nb*64-1]
-	q6KDots4AVX2(&w[0], &g.qs[0], nb*QK_K, &g.yd[0], &g.bs[0], nb, &out[0])
+	q6KDots4AVX2(&w[0], &g.qs[0], nb*QK_K, &g.yd[0], &g.bs[0], nb, step, 4*step, &out[0])
 }
 
-// dotQ4_KRows4AVX2 is dotQ4_KRowAVX2 for the four rows of w (row r at
-// r·stride bytes) against one token (needs F16C).
-func dotQ4_KRows4AVX2(w []byte, stride int, a *q8KActs, nb int, out *[4]float32) {
+// dotQ4_KRows4AVX2 is dotQ4_KRowAVX2 for four rows against one token: row
+// r's first block at r·stride bytes of w, each row's blocks step bytes
+// apart, prefetching pf bytes ahead (needs F16C).
+func dotQ4_KRows4AVX2(w []byte, stride, step, pf int, a *q8KActs, nb int, out *[4]float32) {
 	if nb == 0 {
 		*out = [4]float32{}
 		return
 	}
-	_ = w[3*stride+nb*Q4_KBlockBytes-1]
+	_ = w[3*stride+(nb-1)*step+Q4_KBlockBytes-1]
 	_ = a.qs[nb*QK_K-1]
 	_ = a.d[nb-1]
 	_ = a.ps16[nb*8-1]
-	q4KRows4AVX2(&w[0], stride, &a.qs[0], &a.d[0], &a.ps16[0], nb, &out[0])
+	q4KRows4AVX2(&w[0], stride, &a.qs[0], &a.d[0], &a.ps16[0], nb, step, pf, &out[0])
 }
 
-// dotQ6_KRows4AVX2 is dotQ6_KRowAVX2 for the four rows of w (row r at
-// r·stride bytes) against one token (needs F16C).
-func dotQ6_KRows4AVX2(w []byte, stride int, a *q8KActs, nb int, out *[4]float32) {
+// dotQ6_KRows4AVX2 is dotQ6_KRowAVX2 for four rows against one token
+// (layout arguments as dotQ4_KRows4AVX2; needs F16C).
+func dotQ6_KRows4AVX2(w []byte, stride, step, pf int, a *q8KActs, nb int, out *[4]float32) {
 	if nb == 0 {
 		*out = [4]float32{}
 		return
 	}
-	_ = w[3*stride+nb*Q6_KBlockBytes-1]
+	_ = w[3*stride+(nb-1)*step+Q6_KBlockBytes-1]
 	_ = a.qs[nb*QK_K-1]
 	_ = a.d[nb-1]
 	_ = a.bs16[nb*16-1]
-	q6KRows4AVX2(&w[0], stride, &a.qs[0], &a.d[0], &a.bs16[0], nb, &out[0])
+	q6KRows4AVX2(&w[0], stride, &a.qs[0], &a.d[0], &a.bs16[0], nb, step, pf, &out[0])
 }

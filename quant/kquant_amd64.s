@@ -504,9 +504,12 @@ row6done:
 	Q4K4_TOK(yoff(DI)(R8*2), yoff+32(DI)(R8*2), Y2) \
 	Q4K4_TOK(yoff(DI)(R9*1), yoff+32(DI)(R9*1), Y3)
 
-// func q4KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, ps *int16, nb int, out *float32)
+// func q4KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, ps *int16, nb int, step int, pf int, out *float32)
+// step: bytes from one of the row's blocks to the next (144, or 576
+// interleaved); pf: prefetch distance in bytes (the hardware prefetchers
+// do not follow the interleaved stride).
 // yd: 4 float32 per block; ps: 4×8 int16 pair sums per block; out: 4 float32.
-TEXT ·q4KDots4AVX2(SB), NOSPLIT, $32-56
+TEXT ·q4KDots4AVX2(SB), NOSPLIT, $32-72
 	MOVQ    w+0(FP), SI
 	MOVQ    y+8(FP), DI
 	MOVQ    ystride+16(FP), R8
@@ -514,6 +517,7 @@ TEXT ·q4KDots4AVX2(SB), NOSPLIT, $32-56
 	MOVQ    ps+32(FP), R11
 	MOVQ    nb+40(FP), CX
 	LEAQ    (R8)(R8*2), R9
+	MOVQ    pf+56(FP), R14
 	VMOVDQU nibble<>(SB), Y15
 	VXORPS  X13, X13, X13
 	LEAQ    0(SP), BX
@@ -521,6 +525,9 @@ TEXT ·q4KDots4AVX2(SB), NOSPLIT, $32-56
 	JEQ     q44done
 
 q44loop:
+	PREFETCHT0 0(SI)(R14*1)
+	PREFETCHT0 64(SI)(R14*1)
+	PREFETCHT0 128(SI)(R14*1)
 	// Scales (8 bytes) to 0(SP) as int16, mins to X4 (as q4KRowAVX2).
 	MOVL    4(SI), AX
 	MOVL    8(SI), DX
@@ -581,7 +588,7 @@ q44loop:
 	VMULPS       X12, X6, X6
 	VSUBPS       X6, X5, X5
 	VADDPS       X5, X13, X13
-	ADDQ  $144, SI
+	ADDQ  step+48(FP), SI
 	ADDQ  $256, DI
 	ADDQ  $16, R12
 	ADDQ  $64, R11
@@ -589,7 +596,7 @@ q44loop:
 	JNZ   q44loop
 
 q44done:
-	MOVQ    out+48(FP), AX
+	MOVQ    out+64(FP), AX
 	VMOVUPS X13, (AX)
 	VZEROUPPER
 	RET
@@ -644,9 +651,11 @@ q44done:
 	VPOR    Y8, Y7, Y7 \
 	Q6K4_MUL(yoff+96, soff+12)
 
-// func q6KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, bs *int16, nb int, out *float32)
+// func q6KDots4AVX2(w *byte, y *int8, ystride int, yd *float32, bs *int16, nb int, step int, pf int, out *float32)
+// step: bytes from one of the row's blocks to the next (210, or 840
+// interleaved); pf: prefetch distance in bytes.
 // yd: 4 float32 per block; bs: 4×16 int16 per-16 sums per block; out: 4 float32.
-TEXT ·q6KDots4AVX2(SB), NOSPLIT, $32-56
+TEXT ·q6KDots4AVX2(SB), NOSPLIT, $32-72
 	MOVQ    w+0(FP), SI
 	MOVQ    y+8(FP), DI
 	MOVQ    ystride+16(FP), R8
@@ -654,6 +663,7 @@ TEXT ·q6KDots4AVX2(SB), NOSPLIT, $32-56
 	MOVQ    bs+32(FP), R11
 	MOVQ    nb+40(FP), CX
 	LEAQ    (R8)(R8*2), R9
+	MOVQ    pf+56(FP), R14
 	VMOVDQU nibble<>(SB), Y15
 	VMOVDQU twobits<>(SB), Y14
 	VXORPS  X13, X13, X13
@@ -662,6 +672,10 @@ TEXT ·q6KDots4AVX2(SB), NOSPLIT, $32-56
 	JEQ     q64done
 
 q64loop:
+	PREFETCHT0 0(SI)(R14*1)
+	PREFETCHT0 64(SI)(R14*1)
+	PREFETCHT0 128(SI)(R14*1)
+	PREFETCHT0 192(SI)(R14*1)
 	VPMOVSXBW 192(SI), Y9
 	VMOVDQU   Y9, 0(BX)
 	// o = Σ scale_j · bs_j per token, ×32, into X12.
@@ -686,7 +700,7 @@ q64loop:
 	VMULPS       (R12), X5, X5
 	VMULPS       X0, X5, X5
 	VADDPS       X5, X13, X13
-	ADDQ  $210, SI
+	ADDQ  step+48(FP), SI
 	ADDQ  $256, DI
 	ADDQ  $16, R12
 	ADDQ  $128, R11
@@ -694,7 +708,7 @@ q64loop:
 	JNZ   q64loop
 
 q64done:
-	MOVQ    out+48(FP), AX
+	MOVQ    out+64(FP), AX
 	VMOVUPS X13, (AX)
 	VZEROUPPER
 	RET
@@ -709,14 +723,15 @@ q64done:
 // Q4KR_UNPACK decodes the row at BX into registers (values built in
 // memory and reloaded wider stall on store forwarding): its 8 scale bytes
 // into dwords l0, l0+1 of xs, its 8 min bytes into the same dwords of xm,
-// its f16 d and dmin into dword k of X8. It also prefetches the same
-// block of the row four rows on: the four rows' blocks are read in turn,
-// an order the hardware prefetchers do not follow on short rows (half the
-// speed of the one-row kernel on 1536-wide rows without it).
+// its f16 d and dmin into dword k of X8. It also prefetches R14 bytes
+// on (the caller's distance: four rows on in the file's layout, a few KB on
+// in the interleaved one, KMatrix.il): the four rows' blocks are read in
+// turn, an order the hardware prefetchers do not follow on short rows
+// (half the speed of the one-row kernel on 1536-wide rows without it).
 #define Q4KR_UNPACK(k, xs, xm, l0, l1) \
-	PREFETCHT0 0(BX)(R8*4) \
-	PREFETCHT0 64(BX)(R8*4) \
-	PREFETCHT0 128(BX)(R8*4) \
+	PREFETCHT0 0(BX)(R14*1) \
+	PREFETCHT0 64(BX)(R14*1) \
+	PREFETCHT0 128(BX)(R14*1) \
 	VPINSRD $k, 0(BX), X8, X8 \
 	MOVL    4(BX), AX \
 	MOVL    8(BX), DX \
@@ -767,9 +782,10 @@ q64done:
 	Q4KR_ROW(qoff(SI)(R8*2), 96+soff, Y2) \
 	Q4KR_ROW(qoff(SI)(R9*1), 112+soff, Y3)
 
-// func q4KRows4AVX2(w *byte, stride int, y *int8, yd *float32, ps *int16, nb int, out *float32)
+// func q4KRows4AVX2(w *byte, stride int, y *int8, yd *float32, ps *int16, nb int, step int, pf int, out *float32)
+// step: bytes from a row's block to its next; pf: prefetch distance in bytes.
 // ps: 8 int16 pair sums per block; out: 4 float32 (rows 0..3).
-TEXT ·q4KRows4AVX2(SB), NOSPLIT, $128-56
+TEXT ·q4KRows4AVX2(SB), NOSPLIT, $128-72
 	MOVQ    w+0(FP), SI
 	MOVQ    stride+8(FP), R8
 	MOVQ    y+16(FP), DI
@@ -777,6 +793,7 @@ TEXT ·q4KRows4AVX2(SB), NOSPLIT, $128-56
 	MOVQ    ps+32(FP), R11
 	MOVQ    nb+40(FP), CX
 	LEAQ    (R8)(R8*2), R9
+	MOVQ    pf+56(FP), R14
 	VMOVDQU nibble<>(SB), Y15
 	VXORPS  X13, X13, X13
 	TESTQ   CX, CX
@@ -829,7 +846,7 @@ q4r4loop:
 	VMULPS       X12, X6, X6
 	VSUBPS       X6, X5, X5
 	VADDPS       X5, X13, X13
-	ADDQ  $144, SI
+	ADDQ  step+48(FP), SI
 	ADDQ  $256, DI
 	ADDQ  $4, R12
 	ADDQ  $16, R11
@@ -837,7 +854,7 @@ q4r4loop:
 	JNZ   q4r4loop
 
 q4r4done:
-	MOVQ    out+48(FP), AX
+	MOVQ    out+64(FP), AX
 	VMOVUPS X13, (AX)
 	VZEROUPPER
 	RET
@@ -910,10 +927,10 @@ GLOBL q6shuf<>(SB), RODATA|NOPTR, $128
 // Σ scale·bs (bs in Y11) to 160+32k(SP) and its Σ scale·q·y into acc;
 // prefetches as Q4KR_UNPACK.
 #define Q6KR_ROW(k, acc) \
-	PREFETCHT0 0(BX)(R8*4) \
-	PREFETCHT0 64(BX)(R8*4) \
-	PREFETCHT0 128(BX)(R8*4) \
-	PREFETCHT0 192(BX)(R8*4) \
+	PREFETCHT0 0(BX)(R14*1) \
+	PREFETCHT0 64(BX)(R14*1) \
+	PREFETCHT0 128(BX)(R14*1) \
+	PREFETCHT0 192(BX)(R14*1) \
 	VPMOVSXBW 192(BX), Y9 \
 	VMOVDQU   Y9, (k*32)(SP) \
 	VPMADDWD  Y11, Y9, Y12 \
@@ -921,9 +938,10 @@ GLOBL q6shuf<>(SB), RODATA|NOPTR, $128
 	Q6KR_HALF(0, 128, 0, k*32, acc) \
 	Q6KR_HALF(64, 160, 128, k*32+16, acc)
 
-// func q6KRows4AVX2(w *byte, stride int, y *int8, yd *float32, bs *int16, nb int, out *float32)
+// func q6KRows4AVX2(w *byte, stride int, y *int8, yd *float32, bs *int16, nb int, step int, pf int, out *float32)
+// step: bytes from a row's block to its next; pf: prefetch distance in bytes.
 // bs: 16 int16 per-16 sums per block; out: 4 float32 (rows 0..3).
-TEXT ·q6KRows4AVX2(SB), NOSPLIT, $288-56
+TEXT ·q6KRows4AVX2(SB), NOSPLIT, $288-72
 	MOVQ    w+0(FP), SI
 	MOVQ    stride+8(FP), R8
 	MOVQ    y+16(FP), DI
@@ -931,6 +949,7 @@ TEXT ·q6KRows4AVX2(SB), NOSPLIT, $288-56
 	MOVQ    bs+32(FP), R11
 	MOVQ    nb+40(FP), CX
 	LEAQ    (R8)(R8*2), R9
+	MOVQ    pf+56(FP), R14
 	VMOVDQU nibble<>(SB), Y15
 	VMOVDQU twobits<>(SB), Y14
 	VXORPS  X13, X13, X13
@@ -971,7 +990,7 @@ q6r4loop:
 	VMULPS       X7, X5, X5
 	VMULPS       X0, X5, X5
 	VADDPS       X5, X13, X13
-	ADDQ  $210, SI
+	ADDQ  step+48(FP), SI
 	ADDQ  $256, DI
 	ADDQ  $4, R12
 	ADDQ  $32, R11
@@ -979,7 +998,7 @@ q6r4loop:
 	JNZ   q6r4loop
 
 q6r4done:
-	MOVQ    out+48(FP), AX
+	MOVQ    out+64(FP), AX
 	VMOVUPS X13, (AX)
 	VZEROUPPER
 	RET

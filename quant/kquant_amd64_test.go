@@ -118,8 +118,8 @@ func TestKDots4AVX2MatchGo(t *testing.T) {
 			name     string
 			bytes    int
 			quantize func([]byte, []float32)
-			simd     func([]byte, *kActGroup, int, *[4]float32)
-			rows     func([]byte, int, *q8KActs, int, *[4]float32)
+			simd     func([]byte, int, *kActGroup, int, *[4]float32)
+			rows     func([]byte, int, int, int, *q8KActs, int, *[4]float32)
 			go_      func([]byte, *q8KActs, int) float32
 		}{
 			{"Q4_K", Q4_KBlockBytes, QuantizeQ4_K, dotQ4_K4AVX2, dotQ4_KRows4AVX2, dotQ4_K},
@@ -128,7 +128,7 @@ func TestKDots4AVX2MatchGo(t *testing.T) {
 			data := make([]byte, nb*tc.bytes)
 			tc.quantize(data, w)
 			var got [4]float32
-			tc.simd(data, &g, nb, &got)
+			tc.simd(data, tc.bytes, &g, nb, &got)
 			for k := range 4 {
 				if want := tc.go_(data, &acts[k], nb); math.Float32bits(got[k]) != math.Float32bits(want) {
 					t.Errorf("%s nb=%d token %d: AVX2 %g, Go %g", tc.name, nb, k, got[k], want)
@@ -137,11 +137,33 @@ func TestKDots4AVX2MatchGo(t *testing.T) {
 			rb := nb * tc.bytes
 			rows := make([]byte, 4*rb)
 			tc.quantize(rows, w4)
-			for k := range 4 {
-				tc.rows(rows, rb, &acts[k], nb, &got)
+			// The same four rows interleaved block by block (KMatrix.il).
+			bb := tc.bytes
+			il := make([]byte, 4*rb)
+			for b := 0; b < nb; b++ {
 				for row := range 4 {
-					if want := tc.go_(rows[row*rb:(row+1)*rb], &acts[k], nb); math.Float32bits(got[row]) != math.Float32bits(want) {
-						t.Errorf("%s nb=%d four rows, token %d row %d: AVX2 %g, Go %g", tc.name, nb, k, row, got[row], want)
+					copy(il[(4*b+row)*bb:(4*b+row+1)*bb], rows[row*rb+b*bb:])
+				}
+			}
+			for k := range 4 {
+				for _, layout := range []struct {
+					name             string
+					w                []byte
+					stride, step, pf int
+				}{{"file", rows, rb, bb, 4 * rb}, {"interleaved", il, bb, 4 * bb, kPrefetch}} {
+					tc.rows(layout.w, layout.stride, layout.step, layout.pf, &acts[k], nb, &got)
+					for row := range 4 {
+						if want := tc.go_(rows[row*rb:(row+1)*rb], &acts[k], nb); math.Float32bits(got[row]) != math.Float32bits(want) {
+							t.Errorf("%s nb=%d four rows (%s), token %d row %d: AVX2 %g, Go %g", tc.name, nb, layout.name, k, row, got[row], want)
+						}
+					}
+				}
+			}
+			for row := range 4 {
+				tc.simd(il[row*bb:], 4*bb, &g, nb, &got)
+				for k := range 4 {
+					if want := tc.go_(rows[row*rb:(row+1)*rb], &acts[k], nb); math.Float32bits(got[k]) != math.Float32bits(want) {
+						t.Errorf("%s nb=%d interleaved row %d, token %d: AVX2 %g, Go %g", tc.name, nb, row, k, got[k], want)
 					}
 				}
 			}
@@ -154,18 +176,34 @@ func TestKDots4AVX2MatchGo(t *testing.T) {
 		go_ func([]byte, *q8KActs, int) float32
 	}{{weights.Q4_K, dotQ4_K}, {weights.Q6_K, dotQ6_K}} {
 		m, _ := kTestMatrix(t, r, d.dt, R, C)
+		mi := m.interleave()
+		if mi.il != 20 {
+			t.Fatalf("%s %d rows: %d interleaved, want 20", d.dt, R, mi.il)
+		}
 		for _, T := range []int{1, 2, 4, 5, 8, 11} {
 			inp := randVec(r, T*C, 1)
-			out := make([]float32, T*R)
-			m.MatMul(out, inp, T)
-			for tk := 0; tk < T; tk++ {
-				var a q8KActs
-				a.quantize(inp[tk*C:(tk+1)*C], C/QK_K)
-				for row := 0; row < R; row++ {
-					want := d.go_(m.data[row*m.rowBytes:(row+1)*m.rowBytes], &a, C/QK_K)
-					if got := out[tk*R+row]; math.Float32bits(got) != math.Float32bits(want) {
-						t.Fatalf("%s T=%d token %d row %d: MatMul %g, Go dot %g", d.dt, T, tk, row, got, want)
+			for _, mm := range []*KMatrix{m, mi} {
+				out := make([]float32, T*R)
+				mm.MatMul(out, inp, T)
+				for tk := 0; tk < T; tk++ {
+					var a q8KActs
+					a.quantize(inp[tk*C:(tk+1)*C], C/QK_K)
+					for row := 0; row < R; row++ {
+						want := d.go_(m.data[row*m.rowBytes:(row+1)*m.rowBytes], &a, C/QK_K)
+						if got := out[tk*R+row]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s (%d rows interleaved) T=%d token %d row %d: MatMul %g, Go dot %g", d.dt, mm.il, T, tk, row, got, want)
+						}
 					}
+				}
+			}
+		}
+		got, want := make([]float32, C), make([]float32, C)
+		for row := 0; row < R; row++ {
+			mi.Row(got, row)
+			m.Row(want, row)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s interleaved Row(%d)[%d] = %g, file layout %g", d.dt, row, i, got[i], want[i])
 				}
 			}
 		}

@@ -18,15 +18,17 @@ type kType struct {
 	// block factors in float32, as llama.cpp's vec_dot_qX_K_q8_K.
 	dot func(w []byte, a *q8KActs, nb int) float32
 	// dot4, where the CPU has one, is dot for four tokens at once (one
-	// weight row against a kActGroup), each result bit-identical to dot's
-	// for its token: prefill loads and unpacks each row once per four
-	// tokens instead of once per token.
-	dot4 func(w []byte, g *kActGroup, nb int, out *[4]float32)
-	// rows4, where the CPU has one, is dot for four rows (row r at
-	// r·stride bytes of w) against one token, each result bit-identical
-	// to dot's for its row: decode shares the per-block reduction and
-	// float work among four rows.
-	rows4 func(w []byte, stride int, a *q8KActs, nb int, out *[4]float32)
+	// weight row, its blocks step bytes apart, against a kActGroup), each
+	// result bit-identical to dot's for its token: prefill loads and
+	// unpacks each row once per four tokens instead of once per token.
+	dot4 func(w []byte, step int, g *kActGroup, nb int, out *[4]float32)
+	// rows4, where the CPU has one, is dot for four rows (row r's first
+	// block at r·stride bytes of w, each row's blocks step bytes apart)
+	// against one token, prefetching pf bytes ahead; each result is
+	// bit-identical to dot's for its row: decode shares the per-block
+	// reduction and float work among four rows. Types with rows4 are
+	// interleaved at load (KMatrix.il).
+	rows4 func(w []byte, stride, step, pf int, a *q8KActs, nb int, out *[4]float32)
 }
 
 func kTypeOf(d weights.DType) (kType, bool) {
@@ -49,8 +51,8 @@ func kTypeOf(d weights.DType) (kType, bool) {
 // them; the pure-Go ones elsewhere and as twins.
 type kDotImpls struct {
 	q2K, q3K, q4K, q5K, q6K func(w []byte, a *q8KActs, nb int) float32
-	q4K4, q6K4              func(w []byte, g *kActGroup, nb int, out *[4]float32)
-	q4KR4, q6KR4            func(w []byte, stride int, a *q8KActs, nb int, out *[4]float32)
+	q4K4, q6K4              func(w []byte, step int, g *kActGroup, nb int, out *[4]float32)
+	q4KR4, q6KR4            func(w []byte, stride, step, pf int, a *q8KActs, nb int, out *[4]float32)
 	name                    string
 }
 
@@ -63,16 +65,34 @@ func IsKQuant(d weights.DType) bool {
 	return ok
 }
 
-// KMatrix is a Rows×Cols weight matrix stored as K-quant super-blocks,
-// row after row as in a GGUF file, used in place (no float copy: a
-// Q4_K_M model stays about the size of its file in memory).
+// KMatrix is a Rows×Cols weight matrix stored as K-quant super-blocks:
+// row after row as in a GGUF file (NewKMatrix, used in place), or, for the
+// types with a four-row decode kernel, interleaved at load (Loader): rows
+// in groups of four, the group's blocks stored block by block (row 0's
+// block b, row 1's, row 2's, row 3's, then block b+1), so decode reads
+// each group as one sequential stream that its prefetches run ahead of,
+// instead of four streams a row apart. The rows%4 rows after the last
+// group stay as in the file. The bytes are the file's, reordered: no float
+// copy, and a Q4_K_M model stays about the size of its file in memory.
 type KMatrix struct {
 	data       []byte
 	rows, cols int
 	rowBytes   int
 	dtype      weights.DType
 	k          kType
+	il         int // rows in interleaved groups: 0, or rows rounded down to 4
 }
+
+// kPrefetch is how far ahead (bytes) the four-row decode kernels
+// prefetch an interleaved matrix: about the distance the Q4_0 tile
+// kernels found to hide memory latency on a loaded two-core machine.
+const kPrefetch = 4608
+
+// kDecodeGrain is the rows a worker claims at once in decode: large
+// enough that each claim is a long sequential stream (a new claim starts
+// where no prefetch has run ahead), small enough that two workers share a
+// 256-row matrix.
+const kDecodeGrain = 64
 
 // NewKMatrix wraps rows×cols weights of K-quant type d without copying
 // them. cols must be a multiple of 256.
@@ -99,7 +119,56 @@ func (m *KMatrix) DType() weights.DType { return m.dtype }
 
 // Row expands row r into dst (Cols values), for embedding lookups.
 func (m *KMatrix) Row(dst []float32, r int) {
-	m.k.dequant(dst[:m.cols], m.data[r*m.rowBytes:(r+1)*m.rowBytes])
+	if r >= m.il {
+		m.k.dequant(dst[:m.cols], m.data[r*m.rowBytes:(r+1)*m.rowBytes])
+		return
+	}
+	bb, step := m.k.blockBytes, m.step(r)
+	w := m.data[m.rowStart(r):]
+	for b := 0; b < m.cols/QK_K; b++ {
+		m.k.dequant(dst[b*QK_K:(b+1)*QK_K], w[b*step:b*step+bb])
+	}
+}
+
+// rowStart is the offset of row r's first block, step the bytes from one
+// of its blocks to the next.
+func (m *KMatrix) rowStart(r int) int {
+	if r < m.il {
+		return r/4*4*m.rowBytes + r%4*m.k.blockBytes
+	}
+	return r * m.rowBytes
+}
+
+func (m *KMatrix) step(r int) int {
+	if r < m.il {
+		return 4 * m.k.blockBytes
+	}
+	return m.k.blockBytes
+}
+
+// interleave returns m with its row groups interleaved (see KMatrix) in a
+// new heap array, where the type has a four-row kernel; m itself
+// otherwise.
+func (m *KMatrix) interleave() *KMatrix {
+	if m.k.rows4 == nil || m.rows < 4 {
+		return m
+	}
+	groups, rb, bb, nb := m.rows/4, m.rowBytes, m.k.blockBytes, m.cols/QK_K
+	data := make([]byte, len(m.data))
+	tensor.ParallelFor(groups, func(lo, hi int) {
+		for g := lo; g < hi; g++ {
+			dst, src := data[g*4*rb:(g+1)*4*rb], m.data[g*4*rb:(g+1)*4*rb]
+			for b := 0; b < nb; b++ {
+				for k := range 4 {
+					copy(dst[(4*b+k)*bb:(4*b+k+1)*bb], src[k*rb+b*bb:k*rb+(b+1)*bb])
+				}
+			}
+		}
+	})
+	copy(data[groups*4*rb:], m.data[groups*4*rb:])
+	il := *m
+	il.data, il.il = data, groups*4
+	return &il
 }
 
 // MatMul sets out (T, Rows) = inp (T, Cols) @ W^T. Each activation row is
@@ -140,7 +209,11 @@ func (m *KMatrix) MatMul(out, inp []float32, T int) {
 			op.groups[len(op.groups)-1].fill(op.qs[t*n:(t+4)*n], op.acts[t:t+4], nb)
 		}
 	}
-	tensor.Parallel(tensor.Threads(), m.rows, 16, op)
+	grain := 16
+	if len(op.groups) == 0 && T < 4 {
+		grain = kDecodeGrain
+	}
+	tensor.Parallel(tensor.Threads(), m.rows, grain, op)
 	op.m, op.out = nil, nil
 	kOpPool.Put(op)
 }
@@ -168,11 +241,23 @@ func growActs(a []q8KActs, T int) []q8KActs {
 func (o *kMatOp) Run(_, lo, hi int) {
 	m := o.m
 	nb := m.cols / QK_K
-	for g := range o.groups {
+	g := 0
+	if dot8 := kDots8(m.dtype); dot8 != nil {
+		for ; g+2 <= len(o.groups); g += 2 {
+			var res [8]float32
+			for r := lo; r < hi; r++ {
+				dot8(m.data[m.rowStart(r):], m.step(r), &o.groups[g], &o.groups[g+1], nb, &res)
+				for k, v := range res {
+					o.out[(4*g+k)*m.rows+r] = v
+				}
+			}
+		}
+	}
+	for ; g < len(o.groups); g++ {
 		grp := &o.groups[g]
 		var res [4]float32
 		for r := lo; r < hi; r++ {
-			m.k.dot4(m.data[r*m.rowBytes:(r+1)*m.rowBytes], grp, nb, &res)
+			m.k.dot4(m.data[m.rowStart(r):], m.step(r), grp, nb, &res)
 			for k, v := range res {
 				o.out[(4*g+k)*m.rows+r] = v
 			}
@@ -183,8 +268,14 @@ func (o *kMatOp) Run(_, lo, hi int) {
 		row := o.out[t*m.rows : (t+1)*m.rows]
 		r := lo
 		if m.k.rows4 != nil {
+			// Chunks start at multiples of 4 rows, so they never split
+			// an interleaved group.
+			bb := m.k.blockBytes
+			for ; r+4 <= min(hi, m.il); r += 4 {
+				m.k.rows4(m.data[r*m.rowBytes:(r+4)*m.rowBytes], bb, 4*bb, kPrefetch, a, nb, (*[4]float32)(row[r:r+4]))
+			}
 			for ; r+4 <= hi; r += 4 {
-				m.k.rows4(m.data[r*m.rowBytes:(r+4)*m.rowBytes], m.rowBytes, a, nb, (*[4]float32)(row[r:r+4]))
+				m.k.rows4(m.data[r*m.rowBytes:(r+4)*m.rowBytes], m.rowBytes, bb, 4*m.rowBytes, a, nb, (*[4]float32)(row[r:r+4]))
 			}
 		}
 		for ; r < hi; r++ {
@@ -454,5 +545,7 @@ func loadKMatrix(t *weights.Tensor) (tensor.Matrix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quant matrix %q: %w", t.Name, err)
 	}
-	return m, nil
+	// The copy replaces the mapped blocks: model loaders release a
+	// tensor's file pages once its matrix is built.
+	return m.interleave(), nil
 }
