@@ -58,15 +58,16 @@ const (
 
 	compactMinLog   = 1 << 20 // never compact a log smaller than this
 	compactFraction = 4       // compact when the log exceeds snapshot/compactFraction
-	// During a bulk ingest the log is compacted only once it exceeds both
-	// this and the snapshot: each rewrite then follows at least as many
-	// logged bytes as it rewrites, so a large ingest rewrites O(final
-	// size) bytes in all (a
-	// fixed limit rewrote a growing snapshot every 256 MB: a dozen
-	// multi-gigabyte rewrites at a million chunks), and replay after a
-	// crash re-indexes at most as much as the snapshot holds.
-	bulkMaxLog = 256 << 20
 )
+
+// bulkMaxLog: during a bulk ingest the log is compacted only once it
+// exceeds both this and the snapshot. Each rewrite then follows at least
+// as many logged bytes as it rewrites, so a large ingest rewrites
+// O(final size) bytes in all (a fixed limit rewrote a growing snapshot
+// every 256 MB: a dozen multi-gigabyte rewrites at a million chunks),
+// and replay after a crash re-indexes at most as much as the snapshot
+// holds. A variable so tests can lower it.
+var bulkMaxLog int64 = 256 << 20
 
 // StoreConfig is a knowledge base's fixed configuration.
 type StoreConfig struct {

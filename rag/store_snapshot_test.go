@@ -144,3 +144,43 @@ func newerSnapshot(t *testing.T, good []byte) []byte {
 	}
 	return append([]byte(snapMagic), rec...)
 }
+
+// TestBulkIngestCompactsPastSnapshot lowers the bulk log limit and checks
+// that a long ingest rewrites its snapshot only when the log has outgrown
+// it, so the snapshot at least doubles between rewrites (a fixed limit
+// would rewrite it every time the log passed the limit).
+func TestBulkIngestCompactsPastSnapshot(t *testing.T) {
+	defer func(v int64) { bulkMaxLog = v }(bulkMaxLog)
+	bulkMaxLog = 64 << 10
+	src := t.TempDir()
+	makeCorpus(t, src, 2500)
+	kbDir := filepath.Join(t.TempDir(), "kb")
+	s, err := CreateStore(kbDir, StoreConfig{Name: "t", ChunkSize: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snapPath := filepath.Join(kbDir, snapshotFile)
+	var sizes []int64 // the snapshot's size after each rewrite during the ingest
+	var last os.FileInfo
+	rep, err := s.Ingest(context.Background(), []string{src}, IngestOptions{BatchDocs: 8, Progress: func(e IngestEvent) {
+		fi, err := os.Stat(snapPath)
+		if err == nil && (last == nil || !os.SameFile(fi, last) || fi.ModTime() != last.ModTime()) {
+			sizes = append(sizes, fi.Size())
+			last = fi
+		}
+	}})
+	if err != nil || rep.Added != 2500 {
+		t.Fatalf("ingest: %+v, %v", rep, err)
+	}
+	if len(sizes) < 2 {
+		t.Fatalf("snapshot rewritten %d times during the ingest (sizes %v); the test needs a longer ingest", len(sizes), sizes)
+	}
+	for i := 1; i < len(sizes); i++ {
+		// The log outgrew the previous snapshot before this rewrite, and
+		// a snapshot holds at least what its log records held.
+		if sizes[i] < 2*sizes[i-1]*9/10 {
+			t.Errorf("snapshot rewritten at %d bytes after %d: it should have at least doubled (sizes %v)", sizes[i], sizes[i-1], sizes)
+		}
+	}
+}
