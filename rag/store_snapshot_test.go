@@ -184,3 +184,57 @@ func TestBulkIngestCompactsPastSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotHNSW round-trips a knowledge base with an HNSW vector index
+// through a checkpoint and a reopen: the snapshot streams the graph after
+// the BM25 index, and the reopened store answers dense and hybrid queries
+// as the writer did.
+func TestSnapshotHNSW(t *testing.T) {
+	src := t.TempDir()
+	makeCorpus(t, src, 40)
+	dir := filepath.Join(t.TempDir(), "kb")
+	cfg := KBSettings{Name: "h", Overlap: -1, VectorIndex: "hnsw", Embedding: &EmbeddingConfig{Model: "hash"}}.Config()
+	s, err := CreateStore(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenStore(dir, hashEmbedder(16), false); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Ingest(ctx, []string{src}, IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"第3号文档", "主题t17x", "第39号文档的第5句话"}
+	want := map[string][]Result{}
+	for _, q := range queries {
+		for _, m := range []Mode{ModeDense, ModeHybrid, ModeBM25} {
+			res, err := s.Search(ctx, Query{Text: q, K: 5, Mode: m})
+			if err != nil || len(res) == 0 {
+				t.Fatalf("%s %q: %v, %d hits", m, q, err, len(res))
+			}
+			want[string(m)+q] = res
+		}
+	}
+	s.Close()
+	r, err := OpenStore(dir, hashEmbedder(16), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if st := r.Stats(); st.VectorIndex != "hnsw" {
+		t.Fatalf("reopened vector index %q, want hnsw", st.VectorIndex)
+	}
+	for _, q := range queries {
+		for _, m := range []Mode{ModeDense, ModeHybrid, ModeBM25} {
+			got, err := r.Search(ctx, Query{Text: q, K: 5, Mode: m})
+			if err != nil || !reflect.DeepEqual(got, want[string(m)+q]) {
+				t.Errorf("%s %q after reopening: %v\n got %+v\nwant %+v", m, q, err, got, want[string(m)+q])
+			}
+		}
+	}
+}
