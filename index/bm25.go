@@ -476,6 +476,7 @@ func LoadBM25(r io.Reader, tok Tokenizer) (*BM25, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load bm25 index: %w", err)
 	}
+	x.byID = make(map[string]uint32, len(x.ids))
 	for i, id := range x.ids {
 		if x.isLive(uint32(i)) {
 			x.byID[id] = uint32(i)
@@ -506,6 +507,9 @@ func loadBM25v2(br *bufio.Reader, tok Tokenizer) (*BM25, error) {
 	}
 	x.metas = *loadMetaTable(fr)
 	nt := fr.count(math.MaxUint32)
+	// Sized up front: growing maps of a million entries rehashes them
+	// again and again.
+	x.terms = make(map[string]uint32, min(nt, 1<<24))
 	for tn := 0; tn < nt && fr.err == nil; tn++ {
 		t := fr.string()
 		x.terms[t] = uint32(tn)
@@ -537,28 +541,39 @@ func loadBM25v2(br *bufio.Reader, tok Tokenizer) (*BM25, error) {
 func (x *BM25) checkPostings(tn uint32) error {
 	pl := x.postings[tn]
 	var k uint32
-	doc := uint32(0)
+	doc, n := uint64(0), uint64(len(x.ids))
 	for i := 0; i < len(pl); k++ {
-		v, n := binary.Uvarint(pl[i:])
-		if n <= 0 {
-			return fmt.Errorf("bad varint at byte %d", i)
+		// Postings are mostly one-byte varints: decode those inline.
+		v := uint64(pl[i])
+		if v < 0x80 {
+			i++
+		} else {
+			var w int
+			if v, w = binary.Uvarint(pl[i:]); w <= 0 {
+				return fmt.Errorf("bad varint at byte %d", i)
+			}
+			i += w
 		}
-		i += n
 		if k > 0 && v>>1 == 0 {
 			return fmt.Errorf("posting %d repeats document %d", k, doc)
 		}
-		if v>>1 >= uint64(len(x.ids)) || uint64(doc)+v>>1 >= uint64(len(x.ids)) {
-			return fmt.Errorf("posting %d names a document past %d", k, len(x.ids))
+		if doc += v >> 1; v>>1 >= n || doc >= n {
+			return fmt.Errorf("posting %d names a document past %d", k, n)
 		}
-		doc += uint32(v >> 1)
 		if v&1 != 0 {
-			if _, n = binary.Uvarint(pl[i:]); n <= 0 {
-				return fmt.Errorf("bad varint at byte %d", i)
+			if i >= len(pl) {
+				return fmt.Errorf("posting %d lacks its term frequency", k)
 			}
-			i += n
+			if pl[i] < 0x80 {
+				i++
+			} else if _, w := binary.Uvarint(pl[i:]); w <= 0 {
+				return fmt.Errorf("bad varint at byte %d", i)
+			} else {
+				i += w
+			}
 		}
 	}
-	if k != x.df[tn] || (k > 0 && doc != x.last[tn]) {
+	if k != x.df[tn] || (k > 0 && uint32(doc) != x.last[tn]) {
 		return fmt.Errorf("%d postings ending at document %d, recorded %d ending at %d", k, doc, x.df[tn], x.last[tn])
 	}
 	return nil

@@ -251,6 +251,7 @@ func LoadFlat(r io.Reader) (*Flat, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load flat index: %w", err)
 	}
+	f.byID = make(map[string]int, len(f.ids))
 	for i, id := range f.ids {
 		if f.alive[i] {
 			f.byID[id] = i
