@@ -239,7 +239,9 @@ func (m *qmatrix) Row(dst []float32, r int) {
 // Q8_0 and Q4_0 tensors become Packed matrices (a repacked heap copy) on
 // CPUs with AVX512-VNNI, elsewhere Q8_0Matrix/Q4_0Matrix over the stored
 // blocks, used in place; K-quant tensors (Q2_K…Q6_K) become KMatrix
-// over the stored blocks; Q4_1/Q5_0/Q5_1 (fallbacks, a few tensors)
+// (Q4_K and Q6_K interleaved into a heap copy where the CPU has their
+// four-row kernels, the others over the stored blocks); Q4_1/Q5_0/Q5_1
+// (fallbacks, a few tensors)
 // are expanded to float32; every other type goes to fallback.
 func Loader(fallback func(*weights.Tensor) (tensor.Matrix, error)) func(*weights.Tensor) (tensor.Matrix, error) {
 	return func(t *weights.Tensor) (tensor.Matrix, error) {

@@ -4,7 +4,8 @@
 // per-tensor type choices for each mix (Mix), and weight matrices
 // (Q8_0Matrix, Q4_0Matrix, Packed, KMatrix) that implement tensor.Matrix by
 // streaming the quantized blocks against activations quantized on the fly,
-// so a model runs straight from a memory-mapped GGUF file.
+// so a model runs from a GGUF file's blocks, used in place from the mapped
+// file or reordered once at load for the kernels, never expanded.
 //
 // Importance matrices (IMatrix, llama-imatrix's imatrix.dat file, and the
 // IMatrixCollector that gathers one) weigh the quantizers' error as
