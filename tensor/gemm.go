@@ -324,8 +324,13 @@ func (o *fwdOp) unit(local []float32, ob, tb int) {
 		// Eight weight rows × eight tokens per register transpose; the
 		// bias follows as one vector add per token row.
 		n8, t8 := n&^7, (t1-t0)&^7
-		for i := 0; i < n8; i += 8 {
-			k.transpose8(&o.out[t0*OC+o0+i], OC*4, &cb[i*gemmNB], gemmNB*4, t8)
+		// Tokens outside, weight rows inside: each pass writes eight rows
+		// of out from left to right (whole cache lines, one after the
+		// other) rather than 32 bytes to each of 128 rows 4·OC bytes apart.
+		for tt := 0; tt < t8; tt += 8 {
+			for i := 0; i < n8; i += 8 {
+				k.transpose8(&o.out[(t0+tt)*OC+o0+i], OC*4, &cb[i*gemmNB+tt], gemmNB*4, 8)
+			}
 		}
 		if n8 < n {
 			for tt := t0; tt < t0+t8; tt++ {

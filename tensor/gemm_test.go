@@ -82,6 +82,8 @@ var matmulShapes = []struct{ T, C, OC int }{
 	// Several k-blocks, column blocks and row blocks of gemmNN, with
 	// ragged edges on every side (dinp: M=T, N=C, K=OC; dw: M=OC, N=C, K=T).
 	{77, 300, 530}, {262, 141, 35},
+	// Rows a multiple of 4 KiB apart (weights in MatMul, dout in dinp).
+	{20, 1024, 50}, {9, 40, 1024},
 }
 
 func TestMatMul(t *testing.T) {
