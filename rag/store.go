@@ -64,7 +64,7 @@ const (
 // exceeds both this and the snapshot. Each rewrite then follows at least
 // as many logged bytes as it rewrites, so a large ingest rewrites
 // O(final size) bytes in all (a fixed limit rewrote a growing snapshot
-// every 256 MB: a dozen multi-gigabyte rewrites at a million chunks),
+// every 256 MB: several multi-gigabyte rewrites at a million chunks),
 // and replay after a crash re-indexes at most as much as the snapshot
 // holds. A variable so tests can lower it.
 var bulkMaxLog int64 = 256 << 20
