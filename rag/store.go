@@ -110,7 +110,10 @@ type DocRecord struct {
 	ModTime time.Time
 	Title   string
 	Chunks  []Chunk
-	Vectors [][]float32 // one per chunk when the KB has embeddings
+	// Vectors has one vector per chunk when the KB has embeddings, in a
+	// record being committed; the store's own records (Doc) drop them
+	// once indexed, since the vector index holds them.
+	Vectors [][]float32
 
 	// A knowledge base stored in Weaviate records no Chunks or Vectors
 	// locally, only their count and characters (see NumChunks).
