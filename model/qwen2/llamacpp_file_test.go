@@ -16,10 +16,13 @@ import (
 // Q4_0 and has llama.cpp (scripts/qwen2_llamacpp.mjs golden --model) record
 // per prompt the next-token top-50 and the 32-token greedy continuation.
 // Set RAGTUNE_LLAMACPP_GGUF=FILE and RAGTUNE_LLAMACPP_GOLDEN=JSON to run it.
-// Both engines quantize activations to Q8_0 blocks for Q4_0 weights, so the
-// probabilities agree within 1e-3 relative where they are above 1e-6, and
-// the continuation is the same unless llama.cpp's token was within 1e-3
-// (relative) of ours, a tie that rounding decides.
+// It asks what the tiny goldens meet: probabilities within 1e-3 relative
+// where they are above 1e-6, and the same continuation unless llama.cpp's
+// token was within 1e-3 (relative) of ours, a tie that rounding decides.
+// On the 2-layer 70B shape (node-llama-cpp 3.21.1) it does not yet: the
+// next token and the first 7-30 greedy tokens agree on all six prompts,
+// but top-50 probabilities differ by up to 16% relative, a difference the
+// tiny shapes do not show and whose cause is not found.
 func TestLlamaCppGoldenFile(t *testing.T) {
 	path, goldenPath := os.Getenv("RAGTUNE_LLAMACPP_GGUF"), os.Getenv("RAGTUNE_LLAMACPP_GOLDEN")
 	if path == "" || goldenPath == "" {
