@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -243,6 +244,63 @@ func TestParallelFor(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestParallelForCompletes runs many short ops back to back, some long
+// enough for the caller to stop polling and sleep, with other goroutines
+// taking the cores: every op must have run all of its ranges when
+// ParallelFor returns (the race detector also sees a worker still writing).
+// An op that returns early, or a wake-up that gets lost, fails or hangs here.
+func TestParallelForCompletes(t *testing.T) {
+	saved := Threads()
+	defer SetThreads(saved)
+	ops := 20000
+	if testing.Short() {
+		ops = 3000
+	}
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	for g := 0; g < 2; g++ {
+		bg.Add(1)
+		go func() { // preempts the pool's threads at random points
+			defer bg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); bg.Wait() }()
+	for _, nt := range []int{2, 3} {
+		SetThreads(nt)
+		hits := make([]int, 8)
+		for op := 0; op < ops; op++ {
+			n := 2 + op%7
+			spin := 0
+			if op%5 == 0 {
+				spin = 20000 // ~100 µs: the caller sleeps on done
+			}
+			ParallelFor(n, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					x := 0
+					for k := 0; k < spin; k++ {
+						x += k ^ i
+					}
+					hits[i] += 1 + x&0 // x keeps the loop
+				}
+			})
+			for i := 0; i < n; i++ {
+				if hits[i] != 1 {
+					t.Fatalf("threads=%d op %d: index %d ran %d times when ParallelFor returned, want 1", nt, op, i, hits[i])
+				}
+				hits[i] = 0
+			}
+		}
+	}
 }
 
 func TestMatMulNoAlloc(t *testing.T) {

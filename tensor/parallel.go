@@ -54,11 +54,19 @@ type job struct {
 type workerPool struct {
 	mu      sync.Mutex
 	workers []*worker
-	pending atomic.Int32 // posted jobs not yet finished
-	waiter  atomic.Bool  // the caller stopped polling and sleeps on done
+	// pending counts posted jobs not yet finished; the caller adds
+	// sleeping to it when it stops polling and sleeps on done. One word
+	// for both lets the worker that finishes the last job learn from its
+	// own decrement whether to wake the caller: with a separate flag, a
+	// worker that saw zero and then read the flag could read the next
+	// op's flag and wake that op's caller before its jobs ran.
+	pending atomic.Int64
 	done    chan struct{}
 	next    atomic.Int64
 }
+
+// sleeping is the caller-asleep bit of workerPool.pending.
+const sleeping = int64(1) << 40
 
 type worker struct {
 	state atomic.Int32
@@ -147,7 +155,7 @@ func (p *workerPool) grow(n int) {
 				// Spinning before the count drops: the caller may post the
 				// next op as soon as it sees zero, and must find us spinning.
 				w.state.Store(wSpinning)
-				if p.pending.Add(-1) == 0 && p.waiter.CompareAndSwap(true, false) {
+				if p.pending.Add(-1) == sleeping {
 					p.done <- struct{}{}
 				}
 			}
@@ -199,13 +207,19 @@ func (w *worker) post(j job) {
 // and loses its turn until another thread steals it. Long ops (prefill,
 // training) sleep after the short poll, so a busy machine loses no core.
 func (p *workerPool) wait() {
-	for sp := newSpinner(); p.pending.Load() != 0; {
-		if !sp.poll() {
-			p.waiter.Store(true)
-			if p.pending.Load() == 0 && p.waiter.CompareAndSwap(true, false) {
-				return // finished before the flag was seen
-			}
-			<-p.done // the last worker clears the flag and signals
+	for sp := newSpinner(); ; {
+		n := p.pending.Load()
+		if n == 0 {
+			return
+		}
+		if sp.poll() {
+			continue
+		}
+		// Sleep only if no job finished since the load; the worker whose
+		// decrement leaves exactly the bit is then the last and signals.
+		if p.pending.CompareAndSwap(n, n|sleeping) {
+			<-p.done
+			p.pending.Store(0) // every worker is done: nothing else writes it
 			return
 		}
 	}
