@@ -73,6 +73,13 @@ func (s *kvSrc) widenV(dst []float32, j0, n, kvd, off, HD int) {
 }
 
 func widenRows(dst []float32, h []uint16, q []int8, qs []float32, j0, n, kvd, off, HD int) {
+	if h != nil && n > 0 && HD%8 == 0 && attnF16C() {
+		o := j0*kvd + off
+		_ = h[o+(n-1)*kvd+HD-1] // the last row is in range
+		_ = dst[n*HD-1]
+		f16RowsToF32F16C(&dst[0], &h[o], n, HD, kvd)
+		return
+	}
 	for r := 0; r < n; r++ {
 		o := (j0+r)*kvd + off
 		if h != nil {
@@ -448,7 +455,9 @@ func (a *decodeOp) Run(w, lo, hi int) {
 			s := sc[hh*n : hh*n+n]
 			mx := s[0]
 			for _, x := range s[1:] {
-				mx = max(mx, x)
+				if x > mx { // not max(): its NaN and ±0 handling costs 3× here
+					mx = x
+				}
 			}
 			a.pm[base+hh] = mx
 			a.pl[base+hh] = expSubSum(s, mx)

@@ -21,6 +21,9 @@ func attnSIMD() bool { return hasAVX2 && impl != implGo }
 func f16ToF32F16C(dst *float32, src *uint16, n int)
 
 //go:noescape
+func f16RowsToF32F16C(dst *float32, src *uint16, rows, hd, stride int)
+
+//go:noescape
 func f32ToF16F16C(dst *uint16, src *float32, n int)
 
 var hasF16C = cpu.X86.HasF16C && cpu.X86.HasAVX

@@ -168,3 +168,38 @@ qloop:
 	JNZ qloop
 	VZEROUPPER
 	RET
+
+// func f16RowsToF32F16C(dst *float32, src *uint16, rows, hd, stride int)
+// Widens rows of hd halves (a positive multiple of 8) at src, src+stride,
+// … (stride in halves) into rows of hd floats at dst, dst+hd, …, touching
+// the row 64 rows ahead first: the decode step reads each layer's
+// cache once, from memory, and the rows of one KV head are strided.
+TEXT ·f16RowsToF32F16C(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R8
+	MOVQ hd+24(FP), R9
+	MOVQ stride+32(FP), R10
+	SHLQ $1, R10           // stride in bytes
+	MOVQ R10, R11
+	SHLQ $6, R11           // 64 rows ahead
+rrow:
+	LEAQ (SI)(R11*1), DX
+	PREFETCHT0 (DX)
+	PREFETCHT0 64(DX)
+	PREFETCHT0 128(DX)
+	PREFETCHT0 192(DX)
+	MOVQ SI, AX
+	MOVQ R9, CX
+rcol:
+	VCVTPH2PS (AX), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, AX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ rcol
+	ADDQ R10, SI
+	DECQ R8
+	JNZ rrow
+	VZEROUPPER
+	RET

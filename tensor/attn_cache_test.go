@@ -199,6 +199,33 @@ func BenchmarkKVCacheDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkKVCacheDecodeModel: one decode step through all 28 layers of
+// the 1.5B shape at depth L, so the cache (58 MiB of f16 at 2048) streams
+// from memory as in the model; ns/op is attention's share of one token.
+func BenchmarkKVCacheDecodeModel(b *testing.B) {
+	const layers, NH, NKV, HD = 28, 12, 2, 128
+	for _, L := range []int{2048, 4096} {
+		r := rand.New(rand.NewPCG(45, 46))
+		q := attnRand(r, NH*HD, 1)
+		k := attnRand(r, L*NKV*HD, 1)
+		v := attnRand(r, L*NKV*HD, 1)
+		out := make([]float32, NH*HD)
+		for _, typ := range []KVType{KVF32, KVF16, KVQ8} {
+			c := NewKVCache(typ, layers, NKV*HD, L)
+			for l := 0; l < layers; l++ {
+				c.Store(l, 0, k, v)
+			}
+			b.Run(fmt.Sprintf("%v/ctx=%d", typ, L), func(b *testing.B) {
+				for b.Loop() {
+					for l := 0; l < layers; l++ {
+						c.Attention(l, out, q, 1, L-1, NH, NKV, HD)
+					}
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkKVCachePrefill: one 128-token prefill chunk at the end of an
 // L-token prompt from an f32 and an f16 cache.
 func BenchmarkKVCachePrefill(b *testing.B) {

@@ -17,3 +17,7 @@ func f16ToF32F16C(dst *float32, src *uint16, n int) { panic("tensor: no F16C on 
 func f32ToF16F16C(dst *uint16, src *float32, n int) { panic("tensor: no F16C on this build") }
 
 func q8ToF32AVX2(dst *float32, q *int8, d *float32, n int) { panic("tensor: no AVX2 on this build") }
+
+func f16RowsToF32F16C(dst *float32, src *uint16, rows, hd, stride int) {
+	panic("tensor: no F16C on this build")
+}
