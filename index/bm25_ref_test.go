@@ -168,7 +168,7 @@ func (x *refBM25) maybeCompactLocked() {
 
 // Search returns the k best documents for query that pass filter.
 func (x *refBM25) Search(query string, k int, filter Filter) []Hit {
-	qterms := refUniqueTerms(x.tok(query))
+	qterms := uniqueTerms(x.tok(query))
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.live == 0 || k <= 0 {
@@ -223,36 +223,13 @@ func (x *refBM25) Search(query string, k int, filter Filter) []Hit {
 	return out
 }
 
-func refUniqueTerms(toks []string) []string {
-	seen := make(map[string]bool, len(toks))
-	out := toks[:0:0]
-	for _, t := range toks {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	return out
-}
+// The accumulator and uniqueTerms are the compact index's own: they are
+// plumbing, not the scoring under test.
 
-// refAccumulator holds per-document scores for one query; pooled so a query
-// allocates nothing proportional to the corpus.
-type refAccumulator struct {
-	score   []float64
-	touched []uint32
-}
-
-func (a *refAccumulator) add(doc uint32, s float64) {
-	if a.score[doc] == 0 {
-		a.touched = append(a.touched, doc)
-	}
-	a.score[doc] += s
-}
-
-func (x *refBM25) getAcc() *refAccumulator {
-	a, _ := x.accPool.Get().(*refAccumulator)
+func (x *refBM25) getAcc() *accumulator {
+	a, _ := x.accPool.Get().(*accumulator)
 	if a == nil {
-		a = &refAccumulator{}
+		a = &accumulator{}
 	}
 	for _, d := range a.touched {
 		a.score[d] = 0

@@ -53,26 +53,33 @@ func QuantizeQ5_0(dst []byte, src []float32) {
 	}
 }
 
+// minScale returns a block's minimum, the step d = (max−min)/levels of the
+// min-offset formats and its inverse (0 for a constant block), computed
+// in float32 as ggml's reference quantizers do.
+func minScale(x []float32, levels float32) (mn, d, id float32) {
+	mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+	for _, v := range x {
+		if v < mn {
+			mn = v
+		}
+		if v > mx {
+			mx = v
+		}
+	}
+	d = (mx - mn) / levels
+	if d != 0 {
+		id = 1 / d
+	}
+	return mn, d, id
+}
+
 // QuantizeQ5_1 writes len(src)/32 Q5_1 blocks (quantize_row_q5_1_ref):
 // d = (max−min)/31, m = min, q = trunc((x−min)/d + 0.5).
 func QuantizeQ5_1(dst []byte, src []float32) {
 	for i := 0; i < len(src)/BlockSize; i++ {
 		x := src[i*BlockSize : (i+1)*BlockSize]
 		y := dst[i*Q5_1BlockBytes : (i+1)*Q5_1BlockBytes]
-		mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
-		for _, v := range x {
-			if v < mn {
-				mn = v
-			}
-			if v > mx {
-				mx = v
-			}
-		}
-		d := (mx - mn) / 31
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		mn, d, id := minScale(x, 31)
 		putHalfBits(y, fp16(d))
 		putHalfBits(y[2:], fp16(mn))
 		var qh uint32
@@ -93,20 +100,7 @@ func QuantizeQ4_1(dst []byte, src []float32) {
 	for i := 0; i < len(src)/BlockSize; i++ {
 		x := src[i*BlockSize : (i+1)*BlockSize]
 		y := dst[i*Q4_1BlockBytes : (i+1)*Q4_1BlockBytes]
-		mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
-		for _, v := range x {
-			if v < mn {
-				mn = v
-			}
-			if v > mx {
-				mx = v
-			}
-		}
-		d := (mx - mn) / 15
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		mn, d, id := minScale(x, 15)
 		putHalfBits(y, fp16(d))
 		putHalfBits(y[2:], fp16(mn))
 		for j := 0; j < 16; j++ {
