@@ -15,7 +15,7 @@ const demoDescription = `
 Runs the whole life of a domain model on data that ships inside ragtune (a
 small Chinese/English knowledge base on how large models are pre-trained,
 fine-tuned, quantized, evaluated and augmented with retrieval, its QA pairs,
-and a general-knowledge set), in about 25 s on 2 cores (--quick: about 8 s):
+and a general-knowledge set), in about 20 s on 2 cores (--quick: about 5 s):
 
   1 data       write the corpus, pre-training text and QA splits (20% of the
                QA pairs held out, never trained on) into --workdir
@@ -44,7 +44,7 @@ refused. The same --seed gives the same numbers on the same machine.`
 func runDemo(args []string) error {
 	fs := newFlagSet("demo", "[--workdir DIR] [--quick] [--seed N]", demoDescription)
 	workdir := fs.String("workdir", "ragtune-demo", "folder for every artifact of the run (emptied if an earlier demo left it)")
-	quick := fs.Bool("quick", false, "a smaller model and fewer steps (about 8 s on 2 cores; for tests)")
+	quick := fs.Bool("quick", false, "a smaller model and fewer steps (about 5 s on 2 cores; for tests)")
 	seed := fs.Uint64("seed", 42, "seed for the weights, the QA split, shuffling and LoRA (the tokenizer is deterministic)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
