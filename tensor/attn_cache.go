@@ -111,27 +111,37 @@ func (c *KVCache) BytesPerToken() int {
 // Bytes is the memory the cache holds now.
 func (c *KVCache) Bytes() int64 { return int64(c.rows) * int64(c.BytesPerToken()) }
 
-// reserve makes room for n rows in every layer (n ≤ maxSeq).
+// Reserve allocates rows for the first n positions (at most maxSeq) now,
+// so a caller that knows the sequence's length pays for the allocation
+// once, up front, instead of copying the cache at each doubling.
+func (c *KVCache) Reserve(n int) {
+	n = min(n, c.maxSeq)
+	if n <= c.rows {
+		return
+	}
+	for l := range c.k32 {
+		c.k32[l] = growF32(c.k32[l], n*c.kvd)
+		c.v32[l] = growF32(c.v32[l], n*c.kvd)
+	}
+	for l := range c.k16 {
+		c.k16[l] = growU16(c.k16[l], n*c.kvd)
+		c.v16[l] = growU16(c.v16[l], n*c.kvd)
+	}
+	for l := range c.k8 {
+		c.k8[l] = growKV(c.k8[l], n*c.kvd)
+		c.v8[l] = growKV(c.v8[l], n*c.kvd)
+		c.ks8[l] = growKV(c.ks8[l], n*c.kvd/q8Block)
+		c.vs8[l] = growKV(c.vs8[l], n*c.kvd/q8Block)
+	}
+	c.rows = n
+}
+
+// reserve makes room for n rows in every layer (n ≤ maxSeq), doubling.
 func (c *KVCache) reserve(n int) {
 	if n <= c.rows {
 		return
 	}
-	rows := min(max(n, 2*c.rows, 256), c.maxSeq)
-	for l := range c.k32 {
-		c.k32[l] = growF32(c.k32[l], rows*c.kvd)
-		c.v32[l] = growF32(c.v32[l], rows*c.kvd)
-	}
-	for l := range c.k16 {
-		c.k16[l] = growU16(c.k16[l], rows*c.kvd)
-		c.v16[l] = growU16(c.v16[l], rows*c.kvd)
-	}
-	for l := range c.k8 {
-		c.k8[l] = growKV(c.k8[l], rows*c.kvd)
-		c.v8[l] = growKV(c.v8[l], rows*c.kvd)
-		c.ks8[l] = growKV(c.ks8[l], rows*c.kvd/q8Block)
-		c.vs8[l] = growKV(c.vs8[l], rows*c.kvd/q8Block)
-	}
-	c.rows = rows
+	c.Reserve(max(n, 2*c.rows, 256))
 }
 
 func growF32(s []float32, n int) []float32 {

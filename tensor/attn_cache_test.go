@@ -177,6 +177,41 @@ func TestParseKVType(t *testing.T) {
 	}
 }
 
+// TestKVCacheReserve: a cache allocated up front holds exactly the rows
+// asked for (capped at its maximum), never grows while they suffice, and
+// attends bit for bit like one that grew by doubling.
+func TestKVCacheReserve(t *testing.T) {
+	const NH, NKV, HD, N = 4, 2, 64, 300
+	r := rand.New(rand.NewPCG(61, 62))
+	kvd := NKV * HD
+	q := attnRand(r, NH*HD, 1)
+	k := attnRand(r, N*kvd, 1)
+	v := attnRand(r, N*kvd, 1)
+	for _, typ := range []KVType{KVF32, KVF16, KVQ8} {
+		grown, held := NewKVCache(typ, 1, kvd, N), NewKVCache(typ, 1, kvd, N)
+		held.Reserve(N + 50) // past the maximum: capped
+		want := int64(N) * int64(held.BytesPerToken())
+		if held.Bytes() != want {
+			t.Fatalf("%v: reserved %d bytes, want %d", typ, held.Bytes(), want)
+		}
+		for pos := 0; pos < N; pos++ {
+			grown.Store(0, pos, k[pos*kvd:(pos+1)*kvd], v[pos*kvd:(pos+1)*kvd])
+			held.Store(0, pos, k[pos*kvd:(pos+1)*kvd], v[pos*kvd:(pos+1)*kvd])
+		}
+		if held.Bytes() != want {
+			t.Fatalf("%v: the reserved cache grew to %d bytes", typ, held.Bytes())
+		}
+		a, b := make([]float32, NH*HD), make([]float32, NH*HD)
+		grown.Attention(0, a, q, 1, N-1, NH, NKV, HD)
+		held.Attention(0, b, q, 1, N-1, NH, NKV, HD)
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%v: [%d] = %g reserved, %g grown", typ, i, b[i], a[i])
+			}
+		}
+	}
+}
+
 // BenchmarkKVCacheDecode: one decode step of the 1.5B shape's attention
 // at depth L from each cache type, one layer (the cache stays in cache).
 func BenchmarkKVCacheDecode(b *testing.B) { benchKVDecode(b, 1) }

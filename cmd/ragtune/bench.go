@@ -35,7 +35,9 @@ speed does not depend on which tokens they are. Compare against llama.cpp
 with the same file, prompt and generation lengths and thread count.
 --kv-type picks the KV cache's element type (f16 halves its memory; the
 memory one token of context takes is printed): decode after a long
---prompt measures attention over a cache that deep.
+--prompt measures attention over a cache that deep. The cache for
+--prompt + --gen tokens is allocated before timing starts, as llama.cpp
+allocates its context (generation grows it as the text does).
 
 --batch N decodes N sequences together, as 'ragtune serve --parallel N'
 does for N clients: each prefills its own --prompt random tokens, then

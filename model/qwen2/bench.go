@@ -56,6 +56,10 @@ func (m *Model) Bench(o BenchOptions) (*BenchResult, error) {
 	prompts := make([][]int, n)
 	for i := range states {
 		states[i] = m.NewStateKV(o.Prompt+o.Gen, o.KVType)
+		// Allocated before the clock starts, as llama.cpp allocates its
+		// context: otherwise decode at depth N would time the cache's
+		// last doubling (a copy of all N rows) inside its few tokens.
+		states[i].Reserve(o.Prompt + o.Gen)
 		prompts[i] = make([]int, o.Prompt)
 		for j := range prompts[i] {
 			prompts[i][j] = r.IntN(m.VocabSize())

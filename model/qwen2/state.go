@@ -103,6 +103,11 @@ func (m *Model) KVBytesPerToken(t tensor.KVType) int {
 // KVCacheBytes is the memory the KV cache holds now.
 func (s *State) KVCacheBytes() int64 { return s.kv.Bytes() }
 
+// Reserve allocates the KV cache for the first n positions (at most the
+// State's maximum) now rather than as the sequence grows: a caller that
+// knows the length avoids the copies of the doublings.
+func (s *State) Reserve(n int) { s.kv.Reserve(n) }
+
 // KVType is the KV cache's element type.
 func (s *State) KVType() tensor.KVType { return s.kv.Type() }
 
