@@ -145,20 +145,42 @@ func (r *releaseRecorder) ReleasePages(t *weights.Tensor) {
 	r.released = append(r.released, [2]int{off, len(t.Data)})
 }
 
+// checkInOrder fails unless the releases cover base once, front to back.
+func (r *releaseRecorder) checkInOrder(t *testing.T, what string) {
+	t.Helper()
+	next := 0
+	for _, rl := range r.released {
+		if rl[0] != next {
+			t.Fatalf("%s: released %v after %d bytes: slabs out of order or skipped", what, rl, next)
+		}
+		next += rl[1]
+	}
+	if next != len(r.base) {
+		t.Errorf("%s: released %d of %d bytes", what, next, len(r.base))
+	}
+}
+
+// randBF16 is rows×cols normal values encoded as BF16.
+func randBF16(t *testing.T, r *rand.Rand, rows, cols int) []byte {
+	t.Helper()
+	v := make([]float32, rows*cols)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	b, err := weights.EncodeFloat32(weights.BF16, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Quantizing slab by slab gives the bytes of one whole-tensor call, for
 // block, K-quant and importance-weighted types, and hands every slab's
 // source bytes back, in order, once each.
 func TestQuantizeInSlabs(t *testing.T) {
 	const rows, cols = 301, 512
 	r := rand.New(rand.NewPCG(1, 2))
-	v := make([]float32, rows*cols)
-	for i := range v {
-		v[i] = float32(r.NormFloat64())
-	}
-	data, err := weights.EncodeFloat32(weights.BF16, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := randBF16(t, r, rows, cols)
 	qw := make([]float32, cols)
 	for i := range qw {
 		qw[i] = float32(r.Float64() + 0.1)
@@ -187,16 +209,7 @@ func TestQuantizeInSlabs(t *testing.T) {
 		if n := (rows + 6) / 7; len(rec.released) != n {
 			t.Fatalf("%s: %d releases, want one per slab (%d)", c.to, len(rec.released), n)
 		}
-		next := 0
-		for _, rl := range rec.released {
-			if rl[0] != next {
-				t.Fatalf("%s: released %v after %d bytes: slabs out of order or skipped", c.to, rl, next)
-			}
-			next += rl[1]
-		}
-		if next != len(data) {
-			t.Errorf("%s: released %d of %d bytes", c.to, next, len(data))
-		}
+		rec.checkInOrder(t, c.to.String())
 	}
 }
 
@@ -206,14 +219,7 @@ func TestQuantizeInSlabs(t *testing.T) {
 func TestWriteAsInSlabs(t *testing.T) {
 	const rows, cols = 301, 256
 	r := rand.New(rand.NewPCG(3, 4))
-	v := make([]float32, rows*cols)
-	for i := range v {
-		v[i] = float32(r.NormFloat64())
-	}
-	bf, err := weights.EncodeFloat32(weights.BF16, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := randBF16(t, r, rows, cols)
 	mat := &weights.Tensor{Name: "w", DType: weights.BF16, Shape: []int{rows, cols}, Data: bf}
 	q4, err := quant.QuantizeTensorWeighted(mat, weights.Q4_0, nil, nil)
 	if err != nil {
@@ -244,15 +250,6 @@ func TestWriteAsInSlabs(t *testing.T) {
 		if len(rec.released) != c.slabs {
 			t.Errorf("%s: %d releases, want %d", c.t.Name, len(rec.released), c.slabs)
 		}
-		next := 0
-		for _, rl := range rec.released {
-			if rl[0] != next {
-				t.Fatalf("%s: released %v after %d bytes", c.t.Name, rl, next)
-			}
-			next += rl[1]
-		}
-		if next != len(c.t.Data) {
-			t.Errorf("%s: released %d of %d bytes", c.t.Name, next, len(c.t.Data))
-		}
+		rec.checkInOrder(t, c.t.Name)
 	}
 }
