@@ -507,6 +507,62 @@ func axpy4(isa, r string, width int) {
 	p("\tRET")
 }
 
+// dataConsts emits each named float32 constant as 32 bytes of RODATA
+// (eight copies, a ymm operand).
+func dataConsts(mem []struct{ name, bits string }) {
+	p("")
+	for _, m := range mem {
+		for i := 0; i < 4; i++ {
+			p("DATA %s<>+%d(SB)/8, $0x%s%s", m.name, 8*i, m.bits[2:], m.bits[2:])
+		}
+		p("GLOBL %s<>(SB), RODATA|NOPTR, $32", m.name)
+	}
+}
+
+// broadcastConsts loads each constant into every lane of its register.
+func broadcastConsts(consts []struct {
+	reg  int
+	bits string
+}) {
+	for _, c := range consts {
+		p("\tMOVL $%s, AX", c.bits)
+		p("\tVMOVD AX, X%d", c.reg)
+		p("\tVPBROADCASTD X%d, Y%d", c.reg, c.reg)
+	}
+}
+
+// expAVX2 emits Y4 = e^Y1 for the eight lanes of Y1 (clamped to swiglu's
+// range), the AVX2 exponential swigluAVX2 and expShiftAVX2 share: Y14 holds
+// log2(e), Y13/Y12 ln2 in two parts, Y11 down to Y<low> the polynomial's
+// coefficients from 1/7! on, and mem the remaining ones as RODATA, before
+// the final two 1s. Clobbers Y2, Y3 and Y5.
+func expAVX2(low int, mem ...string) {
+	p("\tVMAXPS swlo<>(SB), Y1, Y1")
+	p("\tVMINPS swhi<>(SB), Y1, Y1")
+	p("\tVMULPS Y14, Y1, Y2")  // x·log2(e)
+	p("\tVROUNDPS $0, Y2, Y2") // k
+	p("\tVMOVAPS Y1, Y3")
+	p("\tVFNMADD231PS Y13, Y2, Y3") // r = x - k·ln2hi
+	p("\tVFNMADD231PS Y12, Y2, Y3") //     - k·ln2lo
+	p("\tVMOVAPS Y11, Y4")
+	for c := 10; c >= low; c-- {
+		p("\tVFMADD213PS Y%d, Y3, Y4", c)
+	}
+	for _, m := range mem {
+		p("\tVFMADD213PS %s<>(SB), Y3, Y4", m)
+	}
+	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
+	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
+	p("\tVCVTPS2DQ Y2, Y2")  // k as int32 (exact: k is integral)
+	p("\tVPSRAD $1, Y2, Y5") // k1 = ⌊k/2⌋
+	p("\tVPSUBD Y5, Y2, Y2") // k2 = k - k1
+	for _, k := range []int{5, 2} {
+		p("\tVPADDD swbias<>(SB), Y%d, Y%d", k, k)
+		p("\tVPSLLD $23, Y%d, Y%d", k, k) // 2^k as float bits
+		p("\tVMULPS Y%d, Y4, Y4", k)
+	}
+}
+
 // swigluAVX2 emits swigluAVX2(out, gate, up *float32, n int), swiglu's
 // arithmetic on 256-bit vectors for n a multiple of 8: the same clamp,
 // reduction and polynomial, VROUNDPS for VRNDSCALEPS, and, AVX2 having no
@@ -535,13 +591,7 @@ func swigluAVX2() {
 		{"swhi", "0x42c80000"},   // 100
 		{"swbias", "0x0000007f"}, // 127, the exponent bias
 	}
-	p("")
-	for _, m := range mem {
-		for i := 0; i < 4; i++ {
-			p("DATA %s<>+%d(SB)/8, $0x%s%s", m.name, 8*i, m.bits[2:], m.bits[2:])
-		}
-		p("GLOBL %s<>(SB), RODATA|NOPTR, $32", m.name)
-	}
+	dataConsts(mem)
 	p("")
 	p("// func swigluAVX2(out, gate, up *float32, n int)")
 	p("TEXT ·swigluAVX2(SB), NOSPLIT, $0-32")
@@ -549,37 +599,13 @@ func swigluAVX2() {
 	p("\tMOVQ gate+8(FP), SI")
 	p("\tMOVQ up+16(FP), DX")
 	p("\tMOVQ n+24(FP), CX")
-	for _, c := range consts {
-		p("\tMOVL $%s, AX", c.bits)
-		p("\tVMOVD AX, X%d", c.reg)
-		p("\tVPBROADCASTD X%d, Y%d", c.reg, c.reg)
-	}
+	broadcastConsts(consts)
 	p("sloop:")
 	p("\tCMPQ CX, $8")
 	p("\tJL sdone")
 	p("\tVMOVUPS (SI), Y0")
 	p("\tVXORPS Y15, Y0, Y1") // x = -g
-	p("\tVMAXPS swlo<>(SB), Y1, Y1")
-	p("\tVMINPS swhi<>(SB), Y1, Y1")
-	p("\tVMULPS Y14, Y1, Y2")  // x·log2(e)
-	p("\tVROUNDPS $0, Y2, Y2") // k
-	p("\tVMOVAPS Y1, Y3")
-	p("\tVFNMADD231PS Y13, Y2, Y3") // r = x - k·ln2hi
-	p("\tVFNMADD231PS Y12, Y2, Y3") //     - k·ln2lo
-	p("\tVMOVAPS Y11, Y4")
-	for c := 10; c >= 6; c-- {
-		p("\tVFMADD213PS Y%d, Y3, Y4", c)
-	}
-	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
-	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
-	p("\tVCVTPS2DQ Y2, Y2")  // k as int32 (exact: k is integral)
-	p("\tVPSRAD $1, Y2, Y5") // k1 = ⌊k/2⌋
-	p("\tVPSUBD Y5, Y2, Y2") // k2 = k - k1
-	for _, k := range []int{5, 2} {
-		p("\tVPADDD swbias<>(SB), Y%d, Y%d", k, k)
-		p("\tVPSLLD $23, Y%d, Y%d", k, k) // 2^k as float bits
-		p("\tVMULPS Y%d, Y4, Y4", k)
-	}
+	expAVX2(6)
 	p("\tVADDPS swone<>(SB), Y4, Y4") // 1 + e^-g
 	p("\tVDIVPS Y4, Y0, Y5")          // silu(g) = g/(1+e^-g)
 	p("\tVMULPS (DX), Y5, Y5")
@@ -735,24 +761,14 @@ func expShiftAVX2() {
 		{"exthird", "0x3e2aaaab"}, // 1/3!
 		{"exhalf", "0x3f000000"},  // 1/2
 	}
-	p("")
-	for _, m := range mem {
-		for i := 0; i < 4; i++ {
-			p("DATA %s<>+%d(SB)/8, $0x%s%s", m.name, 8*i, m.bits[2:], m.bits[2:])
-		}
-		p("GLOBL %s<>(SB), RODATA|NOPTR, $32", m.name)
-	}
+	dataConsts(mem)
 	p("")
 	p("// func expShiftAVX2(x *float32, n int, m float32) float64")
 	p("TEXT ·expShiftAVX2(SB), NOSPLIT, $0-32")
 	p("\tMOVQ x+0(FP), SI")
 	p("\tMOVQ n+8(FP), CX")
 	p("\tVBROADCASTSS m+16(FP), Y15")
-	for _, c := range consts {
-		p("\tMOVL $%s, AX", c.bits)
-		p("\tVMOVD AX, X%d", c.reg)
-		p("\tVPBROADCASTD X%d, Y%d", c.reg, c.reg)
-	}
+	broadcastConsts(consts)
 	p("\tVXORPD Y6, Y6, Y6")
 	p("\tVXORPD Y7, Y7, Y7")
 	p("eloop:")
@@ -760,29 +776,7 @@ func expShiftAVX2() {
 	p("\tJL edone")
 	p("\tVMOVUPS (SI), Y1")
 	p("\tVSUBPS Y15, Y1, Y1") // x - m
-	p("\tVMAXPS swlo<>(SB), Y1, Y1")
-	p("\tVMINPS swhi<>(SB), Y1, Y1")
-	p("\tVMULPS Y14, Y1, Y2")
-	p("\tVROUNDPS $0, Y2, Y2")
-	p("\tVMOVAPS Y1, Y3")
-	p("\tVFNMADD231PS Y13, Y2, Y3")
-	p("\tVFNMADD231PS Y12, Y2, Y3")
-	p("\tVMOVAPS Y11, Y4")
-	for c := 10; c >= 8; c-- {
-		p("\tVFMADD213PS Y%d, Y3, Y4", c)
-	}
-	p("\tVFMADD213PS exthird<>(SB), Y3, Y4")
-	p("\tVFMADD213PS exhalf<>(SB), Y3, Y4")
-	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
-	p("\tVFMADD213PS swone<>(SB), Y3, Y4")
-	p("\tVCVTPS2DQ Y2, Y2")
-	p("\tVPSRAD $1, Y2, Y5")
-	p("\tVPSUBD Y5, Y2, Y2")
-	for _, k := range []int{5, 2} {
-		p("\tVPADDD swbias<>(SB), Y%d, Y%d", k, k)
-		p("\tVPSLLD $23, Y%d, Y%d", k, k)
-		p("\tVMULPS Y%d, Y4, Y4", k)
-	}
+	expAVX2(8, "exthird", "exhalf")
 	p("\tVMOVUPS Y4, (SI)")
 	p("\tVCVTPS2PD X4, Y0")
 	p("\tVADDPD Y0, Y6, Y6")
