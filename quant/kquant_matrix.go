@@ -119,10 +119,6 @@ func (m *KMatrix) DType() weights.DType { return m.dtype }
 
 // Row expands row r into dst (Cols values), for embedding lookups.
 func (m *KMatrix) Row(dst []float32, r int) {
-	if r >= m.il {
-		m.k.dequant(dst[:m.cols], m.data[r*m.rowBytes:(r+1)*m.rowBytes])
-		return
-	}
 	bb, step := m.k.blockBytes, m.step(r)
 	w := m.data[m.rowStart(r):]
 	for b := 0; b < m.cols/QK_K; b++ {
