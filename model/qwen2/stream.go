@@ -20,22 +20,20 @@ func quantizeInSlabs(src weights.Source, t *weights.Tensor, to weights.DType, qw
 	if len(t.Shape) != 2 || t.Shape[0] == 0 || len(t.Data)%t.Shape[0] != 0 {
 		return quant.QuantizeTensorWeighted(t, to, qw, progress) // its errors
 	}
-	rows, cols := t.Shape[0], t.Shape[1]
-	inRow := len(t.Data) / rows
-	step := max(1, slabBytes/max(1, inRow))
 	var out []byte
-	for lo := 0; lo < rows; lo += step {
-		hi := min(lo+step, rows)
-		sub := &weights.Tensor{Name: t.Name, DType: t.DType, Shape: []int{hi - lo, cols}, Data: t.Data[lo*inRow : hi*inRow]}
+	err := inSlabs(src, t, slabBytes, func(sub *weights.Tensor) error {
 		b, err := quant.QuantizeTensorWeighted(sub, to, qw, progress)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if out == nil {
-			out = make([]byte, 0, len(b)/(hi-lo)*rows)
+			out = make([]byte, 0, len(b)/sub.Shape[0]*t.Shape[0])
 		}
 		out = append(out, b...)
-		weights.ReleasePages(src, sub)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -50,6 +48,15 @@ func writeAsInSlabs(out io.Writer, src weights.Source, t *weights.Tensor, target
 		defer weights.ReleasePages(src, t)
 		return quant.WriteAs(out, t, target)
 	}
+	return inSlabs(src, t, slabBytes, func(sub *weights.Tensor) error {
+		return quant.WriteAs(out, sub, target)
+	})
+}
+
+// inSlabs calls fn on t's rows slabBytes at a time (whole rows, at least
+// one per slab), in order, dropping each slab's mapped pages from src once
+// fn is done with it. t has at least one row and whole rows of bytes.
+func inSlabs(src weights.Source, t *weights.Tensor, slabBytes int, fn func(sub *weights.Tensor) error) error {
 	rows := t.Shape[0]
 	inRow := len(t.Data) / rows
 	step := max(1, slabBytes/max(1, inRow))
@@ -57,7 +64,7 @@ func writeAsInSlabs(out io.Writer, src weights.Source, t *weights.Tensor, target
 		hi := min(lo+step, rows)
 		shape := append([]int{hi - lo}, t.Shape[1:]...)
 		sub := &weights.Tensor{Name: t.Name, DType: t.DType, Shape: shape, Data: t.Data[lo*inRow : hi*inRow]}
-		if err := quant.WriteAs(out, sub, target); err != nil {
+		if err := fn(sub); err != nil {
 			return err
 		}
 		weights.ReleasePages(src, sub)
