@@ -425,7 +425,11 @@ func (a *decodeOp) Run(w, lo, hi int) {
 		koff := g * HD
 		sc := a.sc[w][:G*n]
 		simd := HD%impl.width == 0
-		for b0 := 0; b0 < n; b0 += attnDecodeBlock {
+		f16 := a.src.k16 != nil && f16DecodeOK(HD)
+		if f16 {
+			a.unitF16Scores(w, g, j0, n, sc)
+		}
+		for b0 := 0; b0 < n && !f16; b0 += attnDecodeBlock {
 			b1 := min(b0+attnDecodeBlock, n)
 			// ks holds the block's keys from key b0 on, row stride kst.
 			ks, kst := a.src.k, kvd
@@ -462,6 +466,10 @@ func (a *decodeOp) Run(w, lo, hi int) {
 			a.pm[base+hh] = mx
 			a.pl[base+hh] = expSubSum(s, mx)
 			clear(a.po[(base+hh)*HD : (base+hh)*HD+HD])
+		}
+		if f16 {
+			a.unitF16Values(g, j0, n, base, sc)
+			continue
 		}
 		for b0 := 0; b0 < n; b0 += attnDecodeBlock {
 			b1 := min(b0+attnDecodeBlock, n)

@@ -34,3 +34,65 @@ func attnF16C() bool { return hasF16C && impl != implGo }
 
 //go:noescape
 func q8ToF32AVX2(dst *float32, q *int8, d *float32, n int)
+
+// Implemented in kernels_amd64.s (generated: tensor/internal/asmgen).
+
+//go:noescape
+func attnScoresF16H1(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnScoresF16H2(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnScoresF16H3(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnScoresF16H4(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnScoresF16H5(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnScoresF16H6(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnAccF16H1D4(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H2D4(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H3D4(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H4D4(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H5D4(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H6D4(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H1D8(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H2D8(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16H3D8(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+var f16DecodeAVX512 = &f16DecodeKernels{
+	scores: [7]func(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32){
+		nil, attnScoresF16H1, attnScoresF16H2, attnScoresF16H3, attnScoresF16H4, attnScoresF16H5, attnScoresF16H6},
+	acc4: [7]func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int){
+		nil, attnAccF16H1D4, attnAccF16H2D4, attnAccF16H3D4, attnAccF16H4D4, attnAccF16H5D4, attnAccF16H6D4},
+	acc8: [4]func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int){
+		nil, attnAccF16H1D8, attnAccF16H2D8, attnAccF16H3D8},
+}
+
+func init() {
+	if hasF16C {
+		implAVX512.f16 = f16DecodeAVX512
+	}
+}

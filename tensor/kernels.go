@@ -40,6 +40,9 @@ type kernels struct {
 	// prefetch asks for rows rows of bytes bytes, ld bytes apart, to be
 	// brought into L2; nil where no such instruction is wired up.
 	prefetch func(p *float32, ld, rows, bytes int)
+	// f16 is decode attention straight from a half-precision cache
+	// (attn_f16.go); nil: the rows are widened into scratch first.
+	f16 *f16DecodeKernels
 }
 
 var implGo = &kernels{

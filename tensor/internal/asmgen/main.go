@@ -61,6 +61,15 @@ func main() {
 	transpose8()
 	expShiftAVX2()
 	prefetchRows()
+	for h := 1; h <= 6; h++ {
+		attnScoresF16(h)
+	}
+	for h := 1; h <= 6; h++ {
+		attnAccF16(h, 4)
+	}
+	for h := 1; h <= 3; h++ {
+		attnAccF16(h, 8)
+	}
 	write(*outPath)
 }
 
@@ -826,5 +835,223 @@ func prefetchRows() {
 	p("\tDECQ CX")
 	p("\tJNZ frow")
 	p("fdone:")
+	p("\tRET")
+}
+
+// attnScoresF16 emits attnScoresF16H{h}(s *float32, sst int, q *float32,
+// k *uint16, kst, n, hd int, scale float32), decode attention's scores
+// straight from a half-precision cache (AVX-512, F16C's VCVTPH2PS):
+//
+//	s[i*sst + j*4] = scale · Σ_d q[i*hd + d] · k[j*kst/2 + d],  i < h, j < n
+//
+// for h query heads of one KV group, n a multiple of 4, hd a multiple of 16
+// (sst and kst in bytes). Four keys at a time are widened in registers and
+// each widened chunk serves all h heads, so a cached key is read once for
+// the group and never written out as float32; the 4h accumulators (h ≤ 6)
+// are summed across lanes once per key. The rows 64 keys ahead are
+// prefetched: decode reads each layer's cache from memory once per token,
+// and the rows of one KV head are strided.
+func attnScoresF16(h int) {
+	acc := func(i, r int) int { return 4*i + r }
+	// qaddr is head i's chunk: DX walks rows 0–2, R14 rows 3–5.
+	qaddr := func(i int) string {
+		b := "DX"
+		if i >= 3 {
+			b, i = "R14", i-3
+		}
+		switch i {
+		case 0:
+			return "(" + b + ")"
+		case 1:
+			return "(" + b + ")(R9*1)"
+		}
+		return "(" + b + ")(R9*2)"
+	}
+	p("")
+	p("// func attnScoresF16H%d(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)", h)
+	p("TEXT ·attnScoresF16H%d(SB), NOSPLIT, $0-60", h)
+	p("\tMOVQ s+0(FP), DI")
+	p("\tMOVQ q+16(FP), SI")
+	p("\tMOVQ k+24(FP), R8")
+	p("\tMOVQ kst+32(FP), R11")
+	p("\tMOVQ n+40(FP), CX")
+	p("\tMOVQ hd+48(FP), R9")
+	p("\tSHLQ $2, R9")          // a q row in bytes
+	p("\tLEAQ (R9)(R9*2), R10") // three q rows
+	p("\tLEAQ (R11)(R11*2), R13")
+	p("\tVBROADCASTSS scale+56(FP), Z28")
+	p("\tSHRQ $2, CX")
+	p("\tJZ sdone%d", h)
+	p("sgroup%d:", h)
+	for i := 0; i < h; i++ {
+		for r := 0; r < 4; r++ {
+			p("\tVXORPS Z%d, Z%d, Z%d", acc(i, r), acc(i, r), acc(i, r))
+		}
+	}
+	p("\tMOVQ R11, BX")
+	p("\tSHLQ $6, BX")
+	p("\tADDQ R8, BX")
+	for _, row := range []string{"(BX)", "(BX)(R11*1)", "(BX)(R11*2)", "(BX)(R13*1)"} {
+		for l := 0; l < 4; l++ {
+			off := ""
+			if l > 0 {
+				off = fmt.Sprint(64 * l)
+			}
+			p("\tPREFETCHT0 %s%s", off, row)
+		}
+	}
+	p("\tMOVQ R8, AX")
+	p("\tLEAQ (R8)(R13*1), R12")
+	p("\tMOVQ SI, DX")
+	if h > 3 {
+		p("\tLEAQ (SI)(R10*1), R14")
+	}
+	p("\tMOVQ R9, BX")
+	p("\tSHRQ $6, BX") // 16-value chunks per row
+	p("schunk%d:", h)
+	p("\tVCVTPH2PS (AX), Z24")
+	p("\tVCVTPH2PS (AX)(R11*1), Z25")
+	p("\tVCVTPH2PS (AX)(R11*2), Z26")
+	p("\tVCVTPH2PS (R12), Z27")
+	for i := 0; i < h; i++ {
+		qr := 29 + i%2
+		p("\tVMOVUPS %s, Z%d", qaddr(i), qr)
+		for r := 0; r < 4; r++ {
+			p("\tVFMADD231PS Z%d, Z%d, Z%d", 24+r, qr, acc(i, r))
+		}
+	}
+	p("\tADDQ $32, AX")
+	p("\tADDQ $32, R12")
+	p("\tADDQ $64, DX")
+	if h > 3 {
+		p("\tADDQ $64, R14")
+	}
+	p("\tDECQ BX")
+	p("\tJNZ schunk%d", h)
+	// Lane sums: heads 0–3 in place (Z0–Z15 take VHADDPS's VEX form),
+	// heads 4 and 5 folded into Y0–Y3 once head 0 has been stored.
+	p("\tMOVQ DI, AX")
+	p("\tMOVQ sst+8(FP), BX")
+	for i := 0; i < h; i++ {
+		a := acc(i, 0)
+		if a >= 16 {
+			for r := 0; r < 4; r++ {
+				p("\tVEXTRACTF64X4 $1, Z%d, Y%d", a+r, r)
+				p("\tVADDPS Y%d, Y%d, Y%d", a+r, r, r)
+			}
+			a = 0
+		} else {
+			for r := 0; r < 4; r++ {
+				p("\tVEXTRACTF64X4 $1, Z%d, Y29", a+r)
+				p("\tVADDPS Y29, Y%d, Y%d", a+r, a+r)
+			}
+		}
+		p("\tVHADDPS Y%d, Y%d, Y%d", a+1, a, a)
+		p("\tVHADDPS Y%d, Y%d, Y%d", a+3, a+2, a+2)
+		p("\tVHADDPS Y%d, Y%d, Y%d", a+2, a, a)
+		p("\tVEXTRACTF128 $1, Y%d, X%d", a, a+1)
+		p("\tVADDPS X%d, X%d, X%d", a+1, a, a)
+		p("\tVMULPS X28, X%d, X%d", a, a)
+		p("\tVMOVUPS X%d, (AX)", a)
+		if i < h-1 {
+			p("\tADDQ BX, AX")
+		}
+	}
+	p("\tADDQ $16, DI")
+	p("\tLEAQ (R8)(R11*4), R8")
+	p("\tDECQ CX")
+	p("\tJNZ sgroup%d", h)
+	p("sdone%d:", h)
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// attnAccF16 emits attnAccF16H{h}D{d}(o *float32, ost int, p *float32, pst
+// int, v *uint16, vst, n int), decode attention's weighted value sum
+// straight from a half-precision cache (AVX-512):
+//
+//	o[i*ost + c*4] += Σ_j p[i*pst + j*4] · v[j*vst/2 + c],  i < h, c < 16d, j < n
+//
+// (strides in bytes). Each key's value row is widened once, in registers,
+// for all h heads of the group; the h·d accumulators (≤ 24) stay in
+// registers for all n keys. Callers cover wider heads in passes of 16d
+// columns.
+func attnAccF16(h, d int) {
+	acc := func(i, c int) int { return i*d + c }
+	paddr := func(i int) string {
+		b := "SI"
+		if i >= 3 {
+			b, i = "R10", i-3
+		}
+		switch i {
+		case 0:
+			return "(" + b + ")"
+		case 1:
+			return "(" + b + ")(R9*1)"
+		}
+		return "(" + b + ")(R9*2)"
+	}
+	name := fmt.Sprintf("attnAccF16H%dD%d", h, d)
+	p("")
+	p("// func %s(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ ost+8(FP), BX")
+	p("\tMOVQ p+16(FP), SI")
+	p("\tMOVQ pst+24(FP), R9")
+	p("\tMOVQ v+32(FP), R8")
+	p("\tMOVQ vst+40(FP), R11")
+	p("\tMOVQ n+48(FP), CX")
+	if h > 3 {
+		p("\tLEAQ (R9)(R9*2), R10")
+		p("\tADDQ SI, R10")
+	}
+	p("\tMOVQ DI, AX")
+	for i := 0; i < h; i++ {
+		for c := 0; c < d; c++ {
+			p("\tVMOVUPS %d(AX), Z%d", 64*c, acc(i, c))
+		}
+		if i < h-1 {
+			p("\tADDQ BX, AX")
+		}
+	}
+	p("\tMOVQ R11, DX")
+	p("\tSHLQ $6, DX") // prefetch 64 rows ahead
+	p("\tTESTQ CX, CX")
+	p("\tJZ adone%s", name)
+	p("aloop%s:", name)
+	for l := 0; l < d/2; l++ {
+		off := ""
+		if l > 0 {
+			off = fmt.Sprint(64 * l)
+		}
+		p("\tPREFETCHT0 %s(R8)(DX*1)", off)
+	}
+	for c := 0; c < d; c++ {
+		p("\tVCVTPH2PS %d(R8), Z%d", 32*c, 24+c)
+	}
+	for i := 0; i < h; i++ {
+		for c := 0; c < d; c++ {
+			p("\tVFMADD231PS.BCST %s, Z%d, Z%d", paddr(i), 24+c, acc(i, c))
+		}
+	}
+	p("\tADDQ R11, R8")
+	p("\tADDQ $4, SI")
+	if h > 3 {
+		p("\tADDQ $4, R10")
+	}
+	p("\tDECQ CX")
+	p("\tJNZ aloop%s", name)
+	p("adone%s:", name)
+	p("\tMOVQ DI, AX")
+	for i := 0; i < h; i++ {
+		for c := 0; c < d; c++ {
+			p("\tVMOVUPS Z%d, %d(AX)", acc(i, c), 64*c)
+		}
+		if i < h-1 {
+			p("\tADDQ BX, AX")
+		}
+	}
+	p("\tVZEROUPPER")
 	p("\tRET")
 }
