@@ -12,7 +12,8 @@ import (
 	"ragtune/tensor"
 )
 
-// TestQ6KDots8AVX2MatchGo: every lane of the eight-token Q6_K kernel is
+// TestQ6KDots8AVX2MatchGo: every lane of the eight-token Q6_K kernels (AVX2,
+// and AVX-512 where the CPU has it) is
 // bit-identical to the pure-Go dot of its token, on quantized rows and on
 // raw random blocks (every level 0..63 and scale -128..127), with one
 // token's block saturated and another's all zero, for rows of 1 to 7
@@ -22,6 +23,16 @@ import (
 func TestQ6KDots8AVX2MatchGo(t *testing.T) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasF16C {
 		t.Skip("no AVX2+F16C")
+	}
+	kernels := []struct {
+		name string
+		f    func(w []byte, step int, g0, g1 *kActGroup, nb int, out *[8]float32)
+	}{{"AVX2", dotQ6_K8AVX2}}
+	if hasQ6KDots8AVX512 {
+		kernels = append(kernels, struct {
+			name string
+			f    func(w []byte, step int, g0, g1 *kActGroup, nb int, out *[8]float32)
+		}{"AVX-512", dotQ6_K8AVX512})
 	}
 	r := rand.New(rand.NewPCG(61, 62))
 	for _, nb := range []int{1, 2, 6, 7} {
@@ -76,20 +87,24 @@ func TestQ6KDots8AVX2MatchGo(t *testing.T) {
 				w    []byte
 				step int
 			}{{data, Q6_KBlockBytes}, {spread[Q6_KBlockBytes:], 4 * Q6_KBlockBytes}} {
-				var got [8]float32
-				dotQ6_K8AVX2(layout.w, layout.step, &g0, &g1, nb, &got)
-				for k := range 8 {
-					if want := dotQ6_K(data, &acts[k], nb); math.Float32bits(got[k]) != math.Float32bits(want) {
-						t.Errorf("%s nb=%d step %d token %d: AVX2 %g, Go %g", name, nb, layout.step, k, got[k], want)
+				for _, kern := range kernels {
+					var got [8]float32
+					kern.f(layout.w, layout.step, &g0, &g1, nb, &got)
+					for k := range 8 {
+						if want := dotQ6_K(data, &acts[k], nb); math.Float32bits(got[k]) != math.Float32bits(want) {
+							t.Errorf("%s nb=%d step %d token %d: %s %g, Go %g", name, nb, layout.step, k, kern.name, got[k], want)
+						}
 					}
 				}
 			}
 		}
 	}
-	var got [8]float32
-	got[3] = 1
-	dotQ6_K8AVX2(nil, Q6_KBlockBytes, &kActGroup{}, &kActGroup{}, 0, &got)
-	if got != [8]float32{} {
-		t.Errorf("no blocks: %v, want zeros", got)
+	for _, kern := range kernels {
+		var got [8]float32
+		got[3] = 1
+		kern.f(nil, Q6_KBlockBytes, &kActGroup{}, &kActGroup{}, 0, &got)
+		if got != [8]float32{} {
+			t.Errorf("%s, no blocks: %v, want zeros", kern.name, got)
+		}
 	}
 }
