@@ -82,17 +82,58 @@ func attnAccF16H2D8(o *float32, ost int, p *float32, pst int, v *uint16, vst, n 
 //go:noescape
 func attnAccF16H3D8(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
 
+//go:noescape
+func attnScoresF16AVX2H1(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnScoresF16AVX2H2(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnScoresF16AVX2H3(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+
+//go:noescape
+func attnAccF16AVX2H1(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16AVX2H2(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16AVX2H3(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16AVX2H4(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16AVX2H5(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+//go:noescape
+func attnAccF16AVX2H6(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+
+type (
+	f16ScoresFunc = func(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
+	f16AccFunc    = func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+)
+
 var f16DecodeAVX512 = &f16DecodeKernels{
-	scores: [7]func(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32){
-		nil, attnScoresF16H1, attnScoresF16H2, attnScoresF16H3, attnScoresF16H4, attnScoresF16H5, attnScoresF16H6},
-	acc4: [7]func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int){
-		nil, attnAccF16H1D4, attnAccF16H2D4, attnAccF16H3D4, attnAccF16H4D4, attnAccF16H5D4, attnAccF16H6D4},
-	acc8: [4]func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int){
-		nil, attnAccF16H1D8, attnAccF16H2D8, attnAccF16H3D8},
+	maxHeads: 6,
+	accHeads: 6,
+	scores:   [7]f16ScoresFunc{nil, attnScoresF16H1, attnScoresF16H2, attnScoresF16H3, attnScoresF16H4, attnScoresF16H5, attnScoresF16H6},
+	acc:      [7]f16AccFunc{nil, attnAccF16H1D4, attnAccF16H2D4, attnAccF16H3D4, attnAccF16H4D4, attnAccF16H5D4, attnAccF16H6D4},
+	accWide:  [7]f16AccFunc{nil, attnAccF16H1D8, attnAccF16H2D8, attnAccF16H3D8},
+	accCols:  64,
+}
+
+var f16DecodeAVX2 = &f16DecodeKernels{
+	maxHeads: 3,
+	accHeads: 6,
+	scores:   [7]f16ScoresFunc{nil, attnScoresF16AVX2H1, attnScoresF16AVX2H2, attnScoresF16AVX2H3},
+	acc:      [7]f16AccFunc{nil, attnAccF16AVX2H1, attnAccF16AVX2H2, attnAccF16AVX2H3, attnAccF16AVX2H4, attnAccF16AVX2H5, attnAccF16AVX2H6},
+	accCols:  16,
 }
 
 func init() {
 	if hasF16C {
 		implAVX512.f16 = f16DecodeAVX512
+		implAVX2.f16 = f16DecodeAVX2
 	}
 }

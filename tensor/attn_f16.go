@@ -8,17 +8,17 @@ package tensor
 // multiplied it stalled on the cache's memory in one phase and ran the FMA
 // units in another.
 type f16DecodeKernels struct {
+	// maxHeads and accHeads are the most query heads one scores or acc
+	// call serves; a larger group is split into balanced chunks (6 heads:
+	// 8 → 4+4, 7 → 4+3).
+	maxHeads, accHeads int
 	// scores[h] sets h rows of n scores (n a multiple of 4).
 	scores [7]func(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)
-	// acc4[h] and acc8[h] add n weighted value rows to h output rows, 64
-	// or 128 columns of them.
-	acc4 [7]func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
-	acc8 [4]func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+	// acc[h] adds n weighted value rows to accCols columns of h output
+	// rows; accWide[h], where set, to 2·accCols columns at once.
+	acc, accWide [7]func(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)
+	accCols      int
 }
-
-// attnF16MaxHeads is the most query heads one f16 kernel call serves; a
-// larger group is split into balanced chunks (8 → 4+4, 7 → 4+3).
-const attnF16MaxHeads = 6
 
 // attnF16Block is how many keys the f16 path handles per call when a group
 // takes several chunks or column passes, so that later passes find the
@@ -26,7 +26,7 @@ const attnF16MaxHeads = 6
 const attnF16Block = 64
 
 // f16DecodeOK reports whether the f16 kernels take a head size.
-func f16DecodeOK(HD int) bool { return impl.f16 != nil && HD%64 == 0 }
+func f16DecodeOK(HD int) bool { return impl.f16 != nil && HD%impl.f16.accCols == 0 }
 
 // unitF16Scores sets the n scores of every head of group g (rows of sc, n
 // apart) for keys j0..j0+n-1 of an f16 cache.
@@ -35,7 +35,7 @@ func (a *decodeOp) unitF16Scores(w, g, j0, n int, sc []float32) {
 	kf := impl.f16
 	k16 := a.src.k16
 	koff := g * HD
-	nc := (G + attnF16MaxHeads - 1) / attnF16MaxHeads
+	nc := (G + kf.maxHeads - 1) / kf.maxHeads
 	blk := n
 	if nc > 1 {
 		blk = attnF16Block
@@ -71,7 +71,7 @@ func (a *decodeOp) unitF16Values(g, j0, n, base int, sc []float32) {
 	kf := impl.f16
 	v16 := a.src.v16
 	koff := g * HD
-	nc := (G + attnF16MaxHeads - 1) / attnF16MaxHeads
+	nc := (G + kf.accHeads - 1) / kf.accHeads
 	for b0 := 0; b0 < n; b0 += attnF16Block {
 		b1 := min(b0+attnF16Block, n)
 		o := (j0+b0)*kvd + koff
@@ -79,9 +79,9 @@ func (a *decodeOp) unitF16Values(g, j0, n, base int, sc []float32) {
 		for c := 0; c < nc; c++ {
 			h0, h1 := c*G/nc, (c+1)*G/nc
 			H := h1 - h0
-			kern, cols := kf.acc4[H], 64
-			if H < len(kf.acc8) && HD%128 == 0 {
-				kern, cols = kf.acc8[H], 128
+			kern, cols := kf.acc[H], kf.accCols
+			if kf.accWide[H] != nil && HD%(2*cols) == 0 {
+				kern, cols = kf.accWide[H], 2*cols
 			}
 			_ = a.po[(base+h1)*HD-1]
 			_ = sc[(h1-1)*n+b1-1]

@@ -7,15 +7,21 @@ import (
 )
 
 // TestF16DecodeKernels: decode attention read straight from an f16 cache
-// (every head count of the kernels: groups of 1–8 query heads, so 7 and 8
-// take two chunks; head sizes 64 and 128, so both column widths; lengths
-// that leave 0–3 keys after the last group of four and lengths that span
-// several blocks and splits) against the float64 reference on the values
-// the cache holds.
+// by each kernel set that has the kernels, against the float64 reference on
+// the values the cache holds: groups of 1–8 query heads (so 7 and 8 take two
+// chunks, and 4–8 two for AVX2's scores), head sizes 64 and 128 (both column
+// widths), lengths that leave 0–3 keys after the last group of four and
+// lengths that span several blocks.
 func TestF16DecodeKernels(t *testing.T) {
-	if impl.f16 == nil {
-		t.Skip("no f16 decode kernels on this CPU (the widening path is TestKVCache's)")
-	}
+	eachKernelSet(t, func(t *testing.T) {
+		if impl.f16 == nil {
+			t.Skip("no f16 decode kernels in this set (the widening path is TestKVCache's)")
+		}
+		testF16Decode(t)
+	})
+}
+
+func testF16Decode(t *testing.T) {
 	r := rand.New(rand.NewPCG(51, 52))
 	for _, HD := range []int{64, 128} {
 		for G := 1; G <= 8; G++ {

@@ -70,6 +70,12 @@ func main() {
 	for h := 1; h <= 3; h++ {
 		attnAccF16(h, 8)
 	}
+	for h := 1; h <= 3; h++ {
+		attnScoresF16AVX2(h)
+	}
+	for h := 1; h <= 6; h++ {
+		attnAccF16AVX2(h)
+	}
 	write(*outPath)
 }
 
@@ -1048,6 +1054,150 @@ func attnAccF16(h, d int) {
 		for c := 0; c < d; c++ {
 			p("\tVMOVUPS Z%d, %d(AX)", acc(i, c), 64*c)
 		}
+		if i < h-1 {
+			p("\tADDQ BX, AX")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// attnScoresF16AVX2 emits attnScoresF16AVX2H{h}: attnScoresF16H{h} on
+// AVX2 and F16C (16 registers: four keys × up to three heads, the query
+// chunks read as memory operands), hd a multiple of 8.
+func attnScoresF16AVX2(h int) {
+	acc := func(i, r int) int { return 4*i + r }
+	qaddr := []string{"(DX)", "(DX)(R9*1)", "(DX)(R9*2)"}
+	name := fmt.Sprintf("attnScoresF16AVX2H%d", h)
+	p("")
+	p("// func %s(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-60", name)
+	p("\tMOVQ s+0(FP), DI")
+	p("\tMOVQ q+16(FP), SI")
+	p("\tMOVQ k+24(FP), R8")
+	p("\tMOVQ kst+32(FP), R11")
+	p("\tMOVQ n+40(FP), CX")
+	p("\tMOVQ hd+48(FP), R9")
+	p("\tSHLQ $2, R9")
+	p("\tLEAQ (R11)(R11*2), R13")
+	p("\tVBROADCASTSS scale+56(FP), Y15")
+	p("\tSHRQ $2, CX")
+	p("\tJZ done%s", name)
+	p("group%s:", name)
+	for i := 0; i < h; i++ {
+		for r := 0; r < 4; r++ {
+			p("\tVXORPS Y%d, Y%d, Y%d", acc(i, r), acc(i, r), acc(i, r))
+		}
+	}
+	p("\tMOVQ R11, BX")
+	p("\tSHLQ $6, BX")
+	p("\tADDQ R8, BX")
+	for _, row := range []string{"(BX)", "(BX)(R11*1)", "(BX)(R11*2)", "(BX)(R13*1)"} {
+		for l := 0; l < 4; l++ {
+			off := ""
+			if l > 0 {
+				off = fmt.Sprint(64 * l)
+			}
+			p("\tPREFETCHT0 %s%s", off, row)
+		}
+	}
+	p("\tMOVQ R8, AX")
+	p("\tLEAQ (R8)(R13*1), R12")
+	p("\tMOVQ SI, DX")
+	p("\tMOVQ R9, BX")
+	p("\tSHRQ $5, BX") // 8-value chunks per row
+	p("chunk%s:", name)
+	for r, key := range []string{"(AX)", "(AX)(R11*1)", "(AX)(R11*2)", "(R12)"} {
+		t := 12 + r%3
+		p("\tVCVTPH2PS %s, Y%d", key, t)
+		for i := 0; i < h; i++ {
+			p("\tVFMADD231PS %s, Y%d, Y%d", qaddr[i], t, acc(i, r))
+		}
+	}
+	p("\tADDQ $16, AX")
+	p("\tADDQ $16, R12")
+	p("\tADDQ $32, DX")
+	p("\tDECQ BX")
+	p("\tJNZ chunk%s", name)
+	p("\tMOVQ DI, AX")
+	p("\tMOVQ sst+8(FP), BX")
+	for i := 0; i < h; i++ {
+		a := acc(i, 0)
+		p("\tVHADDPS Y%d, Y%d, Y%d", a+1, a, a)
+		p("\tVHADDPS Y%d, Y%d, Y%d", a+3, a+2, a+2)
+		p("\tVHADDPS Y%d, Y%d, Y%d", a+2, a, a)
+		p("\tVEXTRACTF128 $1, Y%d, X%d", a, a+1)
+		p("\tVADDPS X%d, X%d, X%d", a+1, a, a)
+		p("\tVMULPS X15, X%d, X%d", a, a)
+		p("\tVMOVUPS X%d, (AX)", a)
+		if i < h-1 {
+			p("\tADDQ BX, AX")
+		}
+	}
+	p("\tADDQ $16, DI")
+	p("\tLEAQ (R8)(R11*4), R8")
+	p("\tDECQ CX")
+	p("\tJNZ group%s", name)
+	p("done%s:", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// attnAccF16AVX2 emits attnAccF16AVX2H{h}: attnAccF16H{h}D{d} on AVX2 and
+// F16C for 16 columns (2h ≤ 12 accumulators, each weight broadcast once
+// per head and key).
+func attnAccF16AVX2(h int) {
+	acc := func(i, c int) int { return 2*i + c }
+	paddr := []string{"(SI)", "(SI)(R9*1)", "(SI)(R9*2)", "(R10)", "(R10)(R9*1)", "(R10)(R9*2)"}
+	name := fmt.Sprintf("attnAccF16AVX2H%d", h)
+	p("")
+	p("// func %s(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ ost+8(FP), BX")
+	p("\tMOVQ p+16(FP), SI")
+	p("\tMOVQ pst+24(FP), R9")
+	p("\tMOVQ v+32(FP), R8")
+	p("\tMOVQ vst+40(FP), R11")
+	p("\tMOVQ n+48(FP), CX")
+	if h > 3 {
+		p("\tLEAQ (R9)(R9*2), R10")
+		p("\tADDQ SI, R10")
+	}
+	p("\tMOVQ DI, AX")
+	for i := 0; i < h; i++ {
+		p("\tVMOVUPS (AX), Y%d", acc(i, 0))
+		p("\tVMOVUPS 32(AX), Y%d", acc(i, 1))
+		if i < h-1 {
+			p("\tADDQ BX, AX")
+		}
+	}
+	p("\tMOVQ R11, DX")
+	p("\tSHLQ $6, DX")
+	p("\tTESTQ CX, CX")
+	p("\tJZ done%s", name)
+	p("loop%s:", name)
+	p("\tPREFETCHT0 (R8)(DX*1)")
+	p("\tVCVTPH2PS (R8), Y12")
+	p("\tVCVTPH2PS 16(R8), Y13")
+	for i := 0; i < h; i++ {
+		b := 14 + i%2
+		p("\tVBROADCASTSS %s, Y%d", paddr[i], b)
+		p("\tVFMADD231PS Y12, Y%d, Y%d", b, acc(i, 0))
+		p("\tVFMADD231PS Y13, Y%d, Y%d", b, acc(i, 1))
+	}
+	p("\tADDQ R11, R8")
+	p("\tADDQ $4, SI")
+	if h > 3 {
+		p("\tADDQ $4, R10")
+	}
+	p("\tDECQ CX")
+	p("\tJNZ loop%s", name)
+	p("done%s:", name)
+	p("\tMOVQ DI, AX")
+	for i := 0; i < h; i++ {
+		p("\tVMOVUPS Y%d, (AX)", acc(i, 0))
+		p("\tVMOVUPS Y%d, 32(AX)", acc(i, 1))
 		if i < h-1 {
 			p("\tADDQ BX, AX")
 		}
