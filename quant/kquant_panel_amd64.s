@@ -98,24 +98,51 @@ GLOBL p6hi<>(SB), RODATA|NOPTR, $32
 	VPERM2I128 $0x31, e, a, c \
 	VPADDD     c, b, a
 
+// P6_ARGS loads the eight-token kernels' arguments (row SI, step BX,
+// tokens at DI and DX, ystride R8 and 3·ystride R9, yd R12/R13, bs
+// R11/R10, blocks CX), clears the sums (Y15) and tests CX.
+#define P6_ARGS \
+	MOVQ   w+0(FP), SI \
+	MOVQ   step+8(FP), BX \
+	MOVQ   y0+16(FP), DI \
+	MOVQ   y1+24(FP), DX \
+	MOVQ   ystride+32(FP), R8 \
+	MOVQ   yd0+40(FP), R12 \
+	MOVQ   yd1+48(FP), R13 \
+	MOVQ   bs0+56(FP), R11 \
+	MOVQ   bs1+64(FP), R10 \
+	MOVQ   nb+72(FP), CX \
+	LEAQ   (R8)(R8*2), R9 \
+	VXORPS Y15, Y15, Y15 \
+	TESTQ  CX, CX
+
+// P6_NEXT adds block b's (f16(d)·yd)·isum to the eight sums in Y15 (isum
+// in Y0, int32), as dotQ6_K does, steps every pointer to block b+1 and
+// counts CX down.
+#define P6_NEXT \
+	VCVTDQ2PS    Y0, Y0 \
+	VPBROADCASTW 208(SI), X9 \
+	VCVTPH2PS    X9, Y9 \
+	VMOVUPS      (R12), X10 \
+	VINSERTF128  $1, (R13), Y10, Y10 \
+	VMULPS       Y10, Y9, Y9 \
+	VMULPS       Y0, Y9, Y9 \
+	VADDPS       Y9, Y15, Y15 \
+	ADDQ         BX, SI \
+	ADDQ         $256, DI \
+	ADDQ         $256, DX \
+	ADDQ         $16, R12 \
+	ADDQ         $16, R13 \
+	ADDQ         $128, R11 \
+	ADDQ         $128, R10 \
+	DECQ         CX
+
 // func q6KDots8AVX2(w *byte, step int, y0, y1 *int8, ystride int, yd0, yd1 *float32, bs0, bs1 *int16, nb int, out *float32)
 // The row's blocks at w + b·step; tokens 0..3 at y0 + t·ystride, 4..7 at
 // y1 + t·ystride; yd0/yd1: 4 float32 per block; bs0/bs1: 4×16 int16
 // per-16 sums per block; out: 8 float32.
 TEXT ·q6KDots8AVX2(SB), NOSPLIT, $32-88
-	MOVQ    w+0(FP), SI
-	MOVQ    step+8(FP), BX
-	MOVQ    y0+16(FP), DI
-	MOVQ    y1+24(FP), DX
-	MOVQ    ystride+32(FP), R8
-	MOVQ    yd0+40(FP), R12
-	MOVQ    yd1+48(FP), R13
-	MOVQ    bs0+56(FP), R11
-	MOVQ    bs1+64(FP), R10
-	MOVQ    nb+72(FP), CX
-	LEAQ    (R8)(R8*2), R9
-	VXORPS  Y15, Y15, Y15
-	TESTQ   CX, CX
+	P6_ARGS
 	JEQ     p6done
 
 p6loop:
@@ -152,23 +179,7 @@ p6loop:
 	P6_REDUCE8(Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8)
 	VPSLLD    $5, Y1, Y1
 	VPSUBD    Y1, Y0, Y0
-	VCVTDQ2PS Y0, Y0
-	// sum += (f16(d)·yd)·isum
-	VPBROADCASTW 208(SI), X9
-	VCVTPH2PS    X9, Y9
-	VMOVUPS      (R12), X10
-	VINSERTF128  $1, (R13), Y10, Y10
-	VMULPS       Y10, Y9, Y9
-	VMULPS       Y0, Y9, Y9
-	VADDPS       Y9, Y15, Y15
-	ADDQ  BX, SI
-	ADDQ  $256, DI
-	ADDQ  $256, DX
-	ADDQ  $16, R12
-	ADDQ  $16, R13
-	ADDQ  $128, R11
-	ADDQ  $128, R10
-	DECQ  CX
+	P6_NEXT
 	JNZ   p6loop
 
 p6done:
@@ -267,19 +278,7 @@ GLOBL p6zidx<>(SB), RODATA|NOPTR, $256
 // func q6KDots8AVX512(w *byte, step int, y0, y1 *int8, ystride int, yd0, yd1 *float32, bs0, bs1 *int16, nb int, out *float32)
 // Arguments as q6KDots8AVX2's.
 TEXT ·q6KDots8AVX512(SB), NOSPLIT, $0-88
-	MOVQ    w+0(FP), SI
-	MOVQ    step+8(FP), BX
-	MOVQ    y0+16(FP), DI
-	MOVQ    y1+24(FP), DX
-	MOVQ    ystride+32(FP), R8
-	MOVQ    yd0+40(FP), R12
-	MOVQ    yd1+48(FP), R13
-	MOVQ    bs0+56(FP), R11
-	MOVQ    bs1+64(FP), R10
-	MOVQ    nb+72(FP), CX
-	LEAQ    (R8)(R8*2), R9
-	VXORPS  Y15, Y15, Y15
-	TESTQ   CX, CX
+	P6_ARGS
 	JEQ     p6zdone
 	VMOVDQU64 p6zshl<>(SB), Z16
 	VMOVDQU64 p6zshr<>(SB), Z17
@@ -338,23 +337,7 @@ p6zloop:
 	VPDPWSSD 64(R10), Y12, Y6
 	VPDPWSSD 96(R10), Y12, Y7
 	P6_REDUCE8(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7)
-	VCVTDQ2PS Y0, Y0
-	// sum += (f16(d)·yd)·isum
-	VPBROADCASTW 208(SI), X9
-	VCVTPH2PS    X9, Y9
-	VMOVUPS      (R12), X10
-	VINSERTF128  $1, (R13), Y10, Y10
-	VMULPS       Y10, Y9, Y9
-	VMULPS       Y0, Y9, Y9
-	VADDPS       Y9, Y15, Y15
-	ADDQ  BX, SI
-	ADDQ  $256, DI
-	ADDQ  $256, DX
-	ADDQ  $16, R12
-	ADDQ  $16, R13
-	ADDQ  $128, R11
-	ADDQ  $128, R10
-	DECQ  CX
+	P6_NEXT
 	JNZ   p6zloop
 
 p6zdone:

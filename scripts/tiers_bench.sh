@@ -10,7 +10,8 @@
 #   tiers: prefill 128 / decode 32 on AVX-512, AVX-VNNI and AVX2 (GODEBUG
 #          masks) against the native and the AVX2-only llama-bench (issue 16);
 #   batch: ragtune bench --batch 1|2|4|8 against llama-batched-bench (issue 15);
-#   long:  prefill N and decode at depth N, N = 512, 2048, 4096 (issue 21).
+#   long:  prefill N and decode at depth N, N = 512, 2048, 4096 (issue 21;
+#          LONG_N="4096 8192" picks others), RAGTUNE_BEFORE beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:?usage: tiers_bench.sh tiers|batch|long DIR [ROUNDS]}
@@ -45,8 +46,9 @@ batch)
   done ;;
 long)
   F=$dir/r15-q4_0.gguf
-  for n in 512 2048 4096; do
+  for n in ${LONG_N:-512 2048 4096}; do
     row "ragtune N=$n" rt "" "$rt bench --model $F --threads 2 --prompt $n --gen 32 --json"
+    [ -n "${RAGTUNE_BEFORE:-}" ] && row "ragtune-before N=$n" rt "" "$RAGTUNE_BEFORE bench --model $F --threads 2 --prompt $n --gen 32 --json"
     row "llama.cpp N=$n" bb "" "$lb/llama-batched-bench -m $F -t 2 -c $((n + 64)) -b 2048 -ub 512 -npp $n -ntg 32 -npl 1"
   done ;;
 *) echo "unknown table $what: tiers, batch or long" >&2; exit 2 ;;

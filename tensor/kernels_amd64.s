@@ -1748,12 +1748,11 @@ TEXT ·attnScoresF16H1(SB), NOSPLIT, $0-60
 	MOVQ n+40(FP), CX
 	MOVQ hd+48(FP), R9
 	SHLQ $2, R9
-	LEAQ (R9)(R9*2), R10
 	LEAQ (R11)(R11*2), R13
 	VBROADCASTSS scale+56(FP), Z28
 	SHRQ $2, CX
-	JZ sdone1
-sgroup1:
+	JZ doneattnScoresF16H1
+groupattnScoresF16H1:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1782,7 +1781,7 @@ sgroup1:
 	MOVQ SI, DX
 	MOVQ R9, BX
 	SHRQ $6, BX
-schunk1:
+chunkattnScoresF16H1:
 	VCVTPH2PS (AX), Z24
 	VCVTPH2PS (AX)(R11*1), Z25
 	VCVTPH2PS (AX)(R11*2), Z26
@@ -1796,7 +1795,7 @@ schunk1:
 	ADDQ $32, R12
 	ADDQ $64, DX
 	DECQ BX
-	JNZ schunk1
+	JNZ chunkattnScoresF16H1
 	MOVQ DI, AX
 	MOVQ sst+8(FP), BX
 	VEXTRACTF64X4 $1, Z0, Y29
@@ -1817,8 +1816,8 @@ schunk1:
 	ADDQ $16, DI
 	LEAQ (R8)(R11*4), R8
 	DECQ CX
-	JNZ sgroup1
-sdone1:
+	JNZ groupattnScoresF16H1
+doneattnScoresF16H1:
 	VZEROUPPER
 	RET
 
@@ -1831,12 +1830,11 @@ TEXT ·attnScoresF16H2(SB), NOSPLIT, $0-60
 	MOVQ n+40(FP), CX
 	MOVQ hd+48(FP), R9
 	SHLQ $2, R9
-	LEAQ (R9)(R9*2), R10
 	LEAQ (R11)(R11*2), R13
 	VBROADCASTSS scale+56(FP), Z28
 	SHRQ $2, CX
-	JZ sdone2
-sgroup2:
+	JZ doneattnScoresF16H2
+groupattnScoresF16H2:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1869,7 +1867,7 @@ sgroup2:
 	MOVQ SI, DX
 	MOVQ R9, BX
 	SHRQ $6, BX
-schunk2:
+chunkattnScoresF16H2:
 	VCVTPH2PS (AX), Z24
 	VCVTPH2PS (AX)(R11*1), Z25
 	VCVTPH2PS (AX)(R11*2), Z26
@@ -1888,7 +1886,7 @@ schunk2:
 	ADDQ $32, R12
 	ADDQ $64, DX
 	DECQ BX
-	JNZ schunk2
+	JNZ chunkattnScoresF16H2
 	MOVQ DI, AX
 	MOVQ sst+8(FP), BX
 	VEXTRACTF64X4 $1, Z0, Y29
@@ -1925,8 +1923,8 @@ schunk2:
 	ADDQ $16, DI
 	LEAQ (R8)(R11*4), R8
 	DECQ CX
-	JNZ sgroup2
-sdone2:
+	JNZ groupattnScoresF16H2
+doneattnScoresF16H2:
 	VZEROUPPER
 	RET
 
@@ -1939,12 +1937,11 @@ TEXT ·attnScoresF16H3(SB), NOSPLIT, $0-60
 	MOVQ n+40(FP), CX
 	MOVQ hd+48(FP), R9
 	SHLQ $2, R9
-	LEAQ (R9)(R9*2), R10
 	LEAQ (R11)(R11*2), R13
 	VBROADCASTSS scale+56(FP), Z28
 	SHRQ $2, CX
-	JZ sdone3
-sgroup3:
+	JZ doneattnScoresF16H3
+groupattnScoresF16H3:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1981,7 +1978,7 @@ sgroup3:
 	MOVQ SI, DX
 	MOVQ R9, BX
 	SHRQ $6, BX
-schunk3:
+chunkattnScoresF16H3:
 	VCVTPH2PS (AX), Z24
 	VCVTPH2PS (AX)(R11*1), Z25
 	VCVTPH2PS (AX)(R11*2), Z26
@@ -2005,7 +2002,7 @@ schunk3:
 	ADDQ $32, R12
 	ADDQ $64, DX
 	DECQ BX
-	JNZ schunk3
+	JNZ chunkattnScoresF16H3
 	MOVQ DI, AX
 	MOVQ sst+8(FP), BX
 	VEXTRACTF64X4 $1, Z0, Y29
@@ -2058,8 +2055,8 @@ schunk3:
 	ADDQ $16, DI
 	LEAQ (R8)(R11*4), R8
 	DECQ CX
-	JNZ sgroup3
-sdone3:
+	JNZ groupattnScoresF16H3
+doneattnScoresF16H3:
 	VZEROUPPER
 	RET
 
@@ -2072,12 +2069,11 @@ TEXT ·attnScoresF16H4(SB), NOSPLIT, $0-60
 	MOVQ n+40(FP), CX
 	MOVQ hd+48(FP), R9
 	SHLQ $2, R9
-	LEAQ (R9)(R9*2), R10
 	LEAQ (R11)(R11*2), R13
 	VBROADCASTSS scale+56(FP), Z28
 	SHRQ $2, CX
-	JZ sdone4
-sgroup4:
+	JZ doneattnScoresF16H4
+groupattnScoresF16H4:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2116,10 +2112,11 @@ sgroup4:
 	MOVQ R8, AX
 	LEAQ (R8)(R13*1), R12
 	MOVQ SI, DX
+	LEAQ (R9)(R9*2), R10
 	LEAQ (SI)(R10*1), R14
 	MOVQ R9, BX
 	SHRQ $6, BX
-schunk4:
+chunkattnScoresF16H4:
 	VCVTPH2PS (AX), Z24
 	VCVTPH2PS (AX)(R11*1), Z25
 	VCVTPH2PS (AX)(R11*2), Z26
@@ -2149,7 +2146,7 @@ schunk4:
 	ADDQ $64, DX
 	ADDQ $64, R14
 	DECQ BX
-	JNZ schunk4
+	JNZ chunkattnScoresF16H4
 	MOVQ DI, AX
 	MOVQ sst+8(FP), BX
 	VEXTRACTF64X4 $1, Z0, Y29
@@ -2218,8 +2215,8 @@ schunk4:
 	ADDQ $16, DI
 	LEAQ (R8)(R11*4), R8
 	DECQ CX
-	JNZ sgroup4
-sdone4:
+	JNZ groupattnScoresF16H4
+doneattnScoresF16H4:
 	VZEROUPPER
 	RET
 
@@ -2232,12 +2229,11 @@ TEXT ·attnScoresF16H5(SB), NOSPLIT, $0-60
 	MOVQ n+40(FP), CX
 	MOVQ hd+48(FP), R9
 	SHLQ $2, R9
-	LEAQ (R9)(R9*2), R10
 	LEAQ (R11)(R11*2), R13
 	VBROADCASTSS scale+56(FP), Z28
 	SHRQ $2, CX
-	JZ sdone5
-sgroup5:
+	JZ doneattnScoresF16H5
+groupattnScoresF16H5:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2280,10 +2276,11 @@ sgroup5:
 	MOVQ R8, AX
 	LEAQ (R8)(R13*1), R12
 	MOVQ SI, DX
+	LEAQ (R9)(R9*2), R10
 	LEAQ (SI)(R10*1), R14
 	MOVQ R9, BX
 	SHRQ $6, BX
-schunk5:
+chunkattnScoresF16H5:
 	VCVTPH2PS (AX), Z24
 	VCVTPH2PS (AX)(R11*1), Z25
 	VCVTPH2PS (AX)(R11*2), Z26
@@ -2318,7 +2315,7 @@ schunk5:
 	ADDQ $64, DX
 	ADDQ $64, R14
 	DECQ BX
-	JNZ schunk5
+	JNZ chunkattnScoresF16H5
 	MOVQ DI, AX
 	MOVQ sst+8(FP), BX
 	VEXTRACTF64X4 $1, Z0, Y29
@@ -2403,8 +2400,8 @@ schunk5:
 	ADDQ $16, DI
 	LEAQ (R8)(R11*4), R8
 	DECQ CX
-	JNZ sgroup5
-sdone5:
+	JNZ groupattnScoresF16H5
+doneattnScoresF16H5:
 	VZEROUPPER
 	RET
 
@@ -2417,12 +2414,11 @@ TEXT ·attnScoresF16H6(SB), NOSPLIT, $0-60
 	MOVQ n+40(FP), CX
 	MOVQ hd+48(FP), R9
 	SHLQ $2, R9
-	LEAQ (R9)(R9*2), R10
 	LEAQ (R11)(R11*2), R13
 	VBROADCASTSS scale+56(FP), Z28
 	SHRQ $2, CX
-	JZ sdone6
-sgroup6:
+	JZ doneattnScoresF16H6
+groupattnScoresF16H6:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2469,10 +2465,11 @@ sgroup6:
 	MOVQ R8, AX
 	LEAQ (R8)(R13*1), R12
 	MOVQ SI, DX
+	LEAQ (R9)(R9*2), R10
 	LEAQ (SI)(R10*1), R14
 	MOVQ R9, BX
 	SHRQ $6, BX
-schunk6:
+chunkattnScoresF16H6:
 	VCVTPH2PS (AX), Z24
 	VCVTPH2PS (AX)(R11*1), Z25
 	VCVTPH2PS (AX)(R11*2), Z26
@@ -2512,7 +2509,7 @@ schunk6:
 	ADDQ $64, DX
 	ADDQ $64, R14
 	DECQ BX
-	JNZ schunk6
+	JNZ chunkattnScoresF16H6
 	MOVQ DI, AX
 	MOVQ sst+8(FP), BX
 	VEXTRACTF64X4 $1, Z0, Y29
@@ -2613,8 +2610,8 @@ schunk6:
 	ADDQ $16, DI
 	LEAQ (R8)(R11*4), R8
 	DECQ CX
-	JNZ sgroup6
-sdone6:
+	JNZ groupattnScoresF16H6
+doneattnScoresF16H6:
 	VZEROUPPER
 	RET
 

@@ -873,48 +873,15 @@ func attnScoresF16(h int) {
 		}
 		return "(" + b + ")(R9*2)"
 	}
-	p("")
-	p("// func attnScoresF16H%d(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)", h)
-	p("TEXT ·attnScoresF16H%d(SB), NOSPLIT, $0-60", h)
-	p("\tMOVQ s+0(FP), DI")
-	p("\tMOVQ q+16(FP), SI")
-	p("\tMOVQ k+24(FP), R8")
-	p("\tMOVQ kst+32(FP), R11")
-	p("\tMOVQ n+40(FP), CX")
-	p("\tMOVQ hd+48(FP), R9")
-	p("\tSHLQ $2, R9")          // a q row in bytes
-	p("\tLEAQ (R9)(R9*2), R10") // three q rows
-	p("\tLEAQ (R11)(R11*2), R13")
-	p("\tVBROADCASTSS scale+56(FP), Z28")
-	p("\tSHRQ $2, CX")
-	p("\tJZ sdone%d", h)
-	p("sgroup%d:", h)
-	for i := 0; i < h; i++ {
-		for r := 0; r < 4; r++ {
-			p("\tVXORPS Z%d, Z%d, Z%d", acc(i, r), acc(i, r), acc(i, r))
-		}
-	}
-	p("\tMOVQ R11, BX")
-	p("\tSHLQ $6, BX")
-	p("\tADDQ R8, BX")
-	for _, row := range []string{"(BX)", "(BX)(R11*1)", "(BX)(R11*2)", "(BX)(R13*1)"} {
-		for l := 0; l < 4; l++ {
-			off := ""
-			if l > 0 {
-				off = fmt.Sprint(64 * l)
-			}
-			p("\tPREFETCHT0 %s%s", off, row)
-		}
-	}
-	p("\tMOVQ R8, AX")
-	p("\tLEAQ (R8)(R13*1), R12")
-	p("\tMOVQ SI, DX")
+	name := fmt.Sprintf("attnScoresF16H%d", h)
+	scoresF16Start(name, "Z", h, 28)
 	if h > 3 {
+		p("\tLEAQ (R9)(R9*2), R10")
 		p("\tLEAQ (SI)(R10*1), R14")
 	}
 	p("\tMOVQ R9, BX")
 	p("\tSHRQ $6, BX") // 16-value chunks per row
-	p("schunk%d:", h)
+	p("chunk%s:", name)
 	p("\tVCVTPH2PS (AX), Z24")
 	p("\tVCVTPH2PS (AX)(R11*1), Z25")
 	p("\tVCVTPH2PS (AX)(R11*2), Z26")
@@ -933,7 +900,7 @@ func attnScoresF16(h int) {
 		p("\tADDQ $64, R14")
 	}
 	p("\tDECQ BX")
-	p("\tJNZ schunk%d", h)
+	p("\tJNZ chunk%s", name)
 	// Lane sums: heads 0–3 in place (Z0–Z15 take VHADDPS's VEX form),
 	// heads 4 and 5 folded into Y0–Y3 once head 0 has been stored.
 	p("\tMOVQ DI, AX")
@@ -952,24 +919,9 @@ func attnScoresF16(h int) {
 				p("\tVADDPS Y29, Y%d, Y%d", a+r, a+r)
 			}
 		}
-		p("\tVHADDPS Y%d, Y%d, Y%d", a+1, a, a)
-		p("\tVHADDPS Y%d, Y%d, Y%d", a+3, a+2, a+2)
-		p("\tVHADDPS Y%d, Y%d, Y%d", a+2, a, a)
-		p("\tVEXTRACTF128 $1, Y%d, X%d", a, a+1)
-		p("\tVADDPS X%d, X%d, X%d", a+1, a, a)
-		p("\tVMULPS X28, X%d, X%d", a, a)
-		p("\tVMOVUPS X%d, (AX)", a)
-		if i < h-1 {
-			p("\tADDQ BX, AX")
-		}
+		scoresF16Store(a, 28, i < h-1)
 	}
-	p("\tADDQ $16, DI")
-	p("\tLEAQ (R8)(R11*4), R8")
-	p("\tDECQ CX")
-	p("\tJNZ sgroup%d", h)
-	p("sdone%d:", h)
-	p("\tVZEROUPPER")
-	p("\tRET")
+	scoresF16End(name)
 }
 
 // attnAccF16 emits attnAccF16H{h}D{d}(o *float32, ost int, p *float32, pst
@@ -998,20 +950,7 @@ func attnAccF16(h, d int) {
 		return "(" + b + ")(R9*2)"
 	}
 	name := fmt.Sprintf("attnAccF16H%dD%d", h, d)
-	p("")
-	p("// func %s(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	p("\tMOVQ o+0(FP), DI")
-	p("\tMOVQ ost+8(FP), BX")
-	p("\tMOVQ p+16(FP), SI")
-	p("\tMOVQ pst+24(FP), R9")
-	p("\tMOVQ v+32(FP), R8")
-	p("\tMOVQ vst+40(FP), R11")
-	p("\tMOVQ n+48(FP), CX")
-	if h > 3 {
-		p("\tLEAQ (R9)(R9*2), R10")
-		p("\tADDQ SI, R10")
-	}
+	accF16Start(name, h)
 	p("\tMOVQ DI, AX")
 	for i := 0; i < h; i++ {
 		for c := 0; c < d; c++ {
@@ -1069,41 +1008,7 @@ func attnScoresF16AVX2(h int) {
 	acc := func(i, r int) int { return 4*i + r }
 	qaddr := []string{"(DX)", "(DX)(R9*1)", "(DX)(R9*2)"}
 	name := fmt.Sprintf("attnScoresF16AVX2H%d", h)
-	p("")
-	p("// func %s(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-60", name)
-	p("\tMOVQ s+0(FP), DI")
-	p("\tMOVQ q+16(FP), SI")
-	p("\tMOVQ k+24(FP), R8")
-	p("\tMOVQ kst+32(FP), R11")
-	p("\tMOVQ n+40(FP), CX")
-	p("\tMOVQ hd+48(FP), R9")
-	p("\tSHLQ $2, R9")
-	p("\tLEAQ (R11)(R11*2), R13")
-	p("\tVBROADCASTSS scale+56(FP), Y15")
-	p("\tSHRQ $2, CX")
-	p("\tJZ done%s", name)
-	p("group%s:", name)
-	for i := 0; i < h; i++ {
-		for r := 0; r < 4; r++ {
-			p("\tVXORPS Y%d, Y%d, Y%d", acc(i, r), acc(i, r), acc(i, r))
-		}
-	}
-	p("\tMOVQ R11, BX")
-	p("\tSHLQ $6, BX")
-	p("\tADDQ R8, BX")
-	for _, row := range []string{"(BX)", "(BX)(R11*1)", "(BX)(R11*2)", "(BX)(R13*1)"} {
-		for l := 0; l < 4; l++ {
-			off := ""
-			if l > 0 {
-				off = fmt.Sprint(64 * l)
-			}
-			p("\tPREFETCHT0 %s%s", off, row)
-		}
-	}
-	p("\tMOVQ R8, AX")
-	p("\tLEAQ (R8)(R13*1), R12")
-	p("\tMOVQ SI, DX")
+	scoresF16Start(name, "Y", h, 15)
 	p("\tMOVQ R9, BX")
 	p("\tSHRQ $5, BX") // 8-value chunks per row
 	p("chunk%s:", name)
@@ -1122,25 +1027,9 @@ func attnScoresF16AVX2(h int) {
 	p("\tMOVQ DI, AX")
 	p("\tMOVQ sst+8(FP), BX")
 	for i := 0; i < h; i++ {
-		a := acc(i, 0)
-		p("\tVHADDPS Y%d, Y%d, Y%d", a+1, a, a)
-		p("\tVHADDPS Y%d, Y%d, Y%d", a+3, a+2, a+2)
-		p("\tVHADDPS Y%d, Y%d, Y%d", a+2, a, a)
-		p("\tVEXTRACTF128 $1, Y%d, X%d", a, a+1)
-		p("\tVADDPS X%d, X%d, X%d", a+1, a, a)
-		p("\tVMULPS X15, X%d, X%d", a, a)
-		p("\tVMOVUPS X%d, (AX)", a)
-		if i < h-1 {
-			p("\tADDQ BX, AX")
-		}
+		scoresF16Store(acc(i, 0), 15, i < h-1)
 	}
-	p("\tADDQ $16, DI")
-	p("\tLEAQ (R8)(R11*4), R8")
-	p("\tDECQ CX")
-	p("\tJNZ group%s", name)
-	p("done%s:", name)
-	p("\tVZEROUPPER")
-	p("\tRET")
+	scoresF16End(name)
 }
 
 // attnAccF16AVX2 emits attnAccF16AVX2H{h}: attnAccF16H{h}D{d} on AVX2 and
@@ -1150,20 +1039,7 @@ func attnAccF16AVX2(h int) {
 	acc := func(i, c int) int { return 2*i + c }
 	paddr := []string{"(SI)", "(SI)(R9*1)", "(SI)(R9*2)", "(R10)", "(R10)(R9*1)", "(R10)(R9*2)"}
 	name := fmt.Sprintf("attnAccF16AVX2H%d", h)
-	p("")
-	p("// func %s(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
-	p("\tMOVQ o+0(FP), DI")
-	p("\tMOVQ ost+8(FP), BX")
-	p("\tMOVQ p+16(FP), SI")
-	p("\tMOVQ pst+24(FP), R9")
-	p("\tMOVQ v+32(FP), R8")
-	p("\tMOVQ vst+40(FP), R11")
-	p("\tMOVQ n+48(FP), CX")
-	if h > 3 {
-		p("\tLEAQ (R9)(R9*2), R10")
-		p("\tADDQ SI, R10")
-	}
+	accF16Start(name, h)
 	p("\tMOVQ DI, AX")
 	for i := 0; i < h; i++ {
 		p("\tVMOVUPS (AX), Y%d", acc(i, 0))
@@ -1204,4 +1080,95 @@ func attnAccF16AVX2(h int) {
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// scoresF16Start emits an attnScoresF16 kernel's argument loads (s DI,
+// q SI, k R8, kst R11 and 3·kst R13, groups of four keys CX, a q row's
+// bytes R9, the scale in every lane of register scale), the group loop's
+// label, its zeroed accumulators (r0 .. r(4h-1)) and the prefetch of the
+// four rows 64 keys ahead, and points AX and R12 at the group's first and
+// fourth key rows and DX at q.
+func scoresF16Start(name, r string, h, scale int) {
+	p("")
+	p("// func %s(s *float32, sst int, q *float32, k *uint16, kst, n, hd int, scale float32)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-60", name)
+	p("\tMOVQ s+0(FP), DI")
+	p("\tMOVQ q+16(FP), SI")
+	p("\tMOVQ k+24(FP), R8")
+	p("\tMOVQ kst+32(FP), R11")
+	p("\tMOVQ n+40(FP), CX")
+	p("\tMOVQ hd+48(FP), R9")
+	p("\tSHLQ $2, R9")
+	p("\tLEAQ (R11)(R11*2), R13")
+	p("\tVBROADCASTSS scale+56(FP), %s%d", r, scale)
+	p("\tSHRQ $2, CX")
+	p("\tJZ done%s", name)
+	p("group%s:", name)
+	for i := 0; i < 4*h; i++ {
+		p("\tVXORPS %s%d, %s%d, %s%d", r, i, r, i, r, i)
+	}
+	p("\tMOVQ R11, BX")
+	p("\tSHLQ $6, BX")
+	p("\tADDQ R8, BX")
+	for _, row := range []string{"(BX)", "(BX)(R11*1)", "(BX)(R11*2)", "(BX)(R13*1)"} {
+		for l := 0; l < 4; l++ {
+			off := ""
+			if l > 0 {
+				off = fmt.Sprint(64 * l)
+			}
+			p("\tPREFETCHT0 %s%s", off, row)
+		}
+	}
+	p("\tMOVQ R8, AX")
+	p("\tLEAQ (R8)(R13*1), R12")
+	p("\tMOVQ SI, DX")
+}
+
+// scoresF16Store sums the lanes of Ya..Y(a+3) (four keys of one head,
+// a+3 < 16: VHADDPS has only the VEX form), scales the four sums by lane 0
+// of X(scale) and stores them at AX, then steps AX to the next head's row
+// (BX bytes) unless this was the last.
+func scoresF16Store(a, scale int, next bool) {
+	p("\tVHADDPS Y%d, Y%d, Y%d", a+1, a, a)
+	p("\tVHADDPS Y%d, Y%d, Y%d", a+3, a+2, a+2)
+	p("\tVHADDPS Y%d, Y%d, Y%d", a+2, a, a)
+	p("\tVEXTRACTF128 $1, Y%d, X%d", a, a+1)
+	p("\tVADDPS X%d, X%d, X%d", a+1, a, a)
+	p("\tVMULPS X%d, X%d, X%d", scale, a, a)
+	p("\tVMOVUPS X%d, (AX)", a)
+	if next {
+		p("\tADDQ BX, AX")
+	}
+}
+
+// scoresF16End closes the group loop: the next four scores, the next four
+// key rows.
+func scoresF16End(name string) {
+	p("\tADDQ $16, DI")
+	p("\tLEAQ (R8)(R11*4), R8")
+	p("\tDECQ CX")
+	p("\tJNZ group%s", name)
+	p("done%s:", name)
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// accF16Start emits an attnAccF16 kernel's argument loads: o DI, ost BX,
+// p SI (and R10 = p row 3 for more than three heads), pst R9, v R8, vst
+// R11, n CX.
+func accF16Start(name string, h int) {
+	p("")
+	p("// func %s(o *float32, ost int, p *float32, pst int, v *uint16, vst, n int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ o+0(FP), DI")
+	p("\tMOVQ ost+8(FP), BX")
+	p("\tMOVQ p+16(FP), SI")
+	p("\tMOVQ pst+24(FP), R9")
+	p("\tMOVQ v+32(FP), R8")
+	p("\tMOVQ vst+40(FP), R11")
+	p("\tMOVQ n+48(FP), CX")
+	if h > 3 {
+		p("\tLEAQ (R9)(R9*2), R10")
+		p("\tADDQ SI, R10")
+	}
 }
